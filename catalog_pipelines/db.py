@@ -1,0 +1,99 @@
+"""Where the catalog's PostgreSQL lives: `DATABASE_URL`, or an embedded server under CATALOG_HOME.
+
+Our own code always speaks `postgresql+psycopg://` (SQLAlchemy) or a plain libpq URI (psycopg).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+_lock = threading.Lock()
+_servers: dict[str, Any] = {}
+
+
+def catalog_home() -> Path:
+    return Path(os.environ.get("CATALOG_HOME", "./.catalog")).resolve()
+
+
+def embedded_data_dir() -> Path:
+    return catalog_home() / "pgdata"
+
+
+def start_embedded(*, keep_running: bool = False) -> str:
+    """Start (or attach to) the embedded server and return its libpq URI.
+
+    `cleanup_mode="stop"` lets several processes share one data directory: the last one to
+    exit stops the server. `keep_running` is for `db start`, which must outlive the command.
+    """
+    import pgserver  # imported lazily: it is only needed when DATABASE_URL is unset
+
+    data_dir = embedded_data_dir()
+    key = str(data_dir)
+    with _lock:
+        if key not in _servers:
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            # pgserver runs postgres as the `pgserver` user when we are root: it must reach the dir.
+            os.chmod(data_dir.parent, 0o755)
+            _servers[key] = pgserver.get_server(
+                data_dir, cleanup_mode=None if keep_running else "stop"
+            )
+        return _servers[key].get_uri()
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded server if it is running; True if there was one."""
+    import pgserver
+
+    data_dir = embedded_data_dir()
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    server.cleanup()
+    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    if (data_dir / "postmaster.pid").exists() and pg_ctl.exists():
+        import subprocess
+
+        user = ["sudo", "-u", "pgserver"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [*user, str(pg_ctl), "-D", str(data_dir), "-m", "fast", "stop"],
+            check=False,
+            capture_output=True,
+        )
+    return True
+
+
+def libpq_url() -> str:
+    """A URI that psycopg (and psql) accept."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url.replace("postgresql+psycopg://", "postgresql://").replace(
+            "postgres://", "postgresql://", 1
+        )
+    return start_embedded()
+
+
+def sqlalchemy_url(url: str | None = None) -> str:
+    url = url or libpq_url()
+    for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://...")
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> sa.Engine:
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(sqlalchemy_url(url), **kwargs)
+
+
+@lru_cache(maxsize=4)
+def shared_engine(url: str | None = None) -> sa.Engine:
+    """One pooled engine per URL per process."""
+    return make_engine(url)

@@ -1,0 +1,1 @@
+"""The versioned catalog store: migrations, imports, reads and the event log."""
