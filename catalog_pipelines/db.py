@@ -97,3 +97,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> sa.Engine:
 def shared_engine(url: str | None = None) -> sa.Engine:
     """One pooled engine per URL per process."""
     return make_engine(url)
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL, pointing at another database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + dbname))

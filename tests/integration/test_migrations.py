@@ -1,0 +1,31 @@
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines.store.migrations import discover, migrate
+
+
+def test_migrations_are_recorded_once_and_rerun_is_a_noop(engine: sa.Engine) -> None:
+    assert migrate(engine) == []  # the session fixture already applied them
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT version FROM schema_migrations ORDER BY 1")).all()
+    assert [r.version for r in rows] == [m.version for m in discover()]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE events SET type = 'x'", "DELETE FROM events", "TRUNCATE events"],
+)
+def test_events_are_append_only(database_url: str, account: str, statement: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO events (id, account_id, type, object_type, object_id, object_version, data)"
+            " VALUES (%s, %s, 'product.created', 'product', %s, 1, '{}')",
+            (f"evt_{account}", account, f"prod_{account}"),
+        )
+        conn.commit()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            conn.execute(statement)
+        conn.rollback()
+        n = conn.execute("SELECT count(*) FROM events WHERE account_id = %s", (account,)).fetchone()
+    assert n == (1,)
