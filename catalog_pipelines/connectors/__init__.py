@@ -1,0 +1,1 @@
+"""Connectors turn an external input (file, feed) into a `normalized.ParsedBatch`."""
