@@ -64,7 +64,7 @@ CREATE TABLE prices (
     recurring    jsonb,
     nickname     text,
     metadata     jsonb NOT NULL DEFAULT '{}',
-    replaced_by  text REFERENCES prices (id),
+    replaced_by  text REFERENCES prices (id) DEFERRABLE INITIALLY DEFERRED,
     version      integer NOT NULL CHECK (version >= 1),
     content_hash text NOT NULL,
     created      timestamptz NOT NULL DEFAULT now(),
@@ -217,4 +217,10 @@ CREATE FUNCTION previous_attributes(old jsonb, new jsonb) RETURNS jsonb LANGUAGE
 SELECT coalesce(jsonb_object_agg(o.key, o.value), '{}'::jsonb)
 FROM jsonb_each(old) o
 WHERE o.key NOT IN ('version', 'updated') AND o.value IS DISTINCT FROM new -> o.key
+$$;
+
+-- [{"key": k, "value": v}, ...] (how imports carry metadata) -> {"k": "v", ...}
+CREATE FUNCTION kv_object(kv jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+SELECT coalesce(jsonb_object_agg(e ->> 'key', e ->> 'value'), '{}'::jsonb)
+FROM jsonb_array_elements(coalesce(kv, '[]'::jsonb)) e
 $$;

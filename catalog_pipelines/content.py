@@ -1,0 +1,85 @@
+"""Canonical content of each catalog object and its stable hash.
+
+The hash decides what changed, so it must not move when a library is upgraded: it is
+BLAKE2b-128 over JSON whose field order we fix here, with metadata sorted by key and
+empty values dropped. `tests/unit/test_content_hash.py` pins the exact bytes, so an upgrade
+that changed Polars' JSON encoding would fail loudly instead of rewriting the whole catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+from catalog_pipelines.normalized import KV
+
+PRODUCT_FIELDS = (
+    "name",
+    "description",
+    "active",
+    "images",
+    "url",
+    "shippable",
+    "tax_code",
+    "unit_label",
+    "metadata",
+)
+PRICE_FIELDS = ("currency", "unit_amount", "lookup_key", "nickname", "metadata", "active")
+INVENTORY_FIELDS = ("quantity", "policy")
+
+
+def canonical_kv(expr: pl.Expr) -> pl.Expr:
+    """Key/value list sorted by key, null values dropped, null list -> empty list."""
+    cleaned = expr.list.eval(pl.element().sort_by(pl.element().struct.field("key"))).list.eval(
+        pl.element().filter(pl.element().struct.field("value").is_not_null())
+    )
+    return pl.when(expr.is_null()).then(pl.lit([], dtype=KV)).otherwise(cleaned)
+
+
+def merged_kv(*exprs: pl.Expr) -> pl.Expr:
+    """Several key/value lists as one (later lists win nothing: keys are kept in order)."""
+    filled = [pl.when(e.is_null()).then(pl.lit([], dtype=KV)).otherwise(e) for e in exprs]
+    return canonical_kv(pl.concat_list(filled))
+
+
+def product_content() -> pl.Expr:
+    """JSON of the content group of a normalized product frame."""
+    return pl.struct(
+        pl.col("name"),
+        pl.col("description"),
+        pl.col("active").fill_null(True),
+        pl.col("images").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
+        pl.col("url"),
+        pl.col("shippable"),
+        pl.col("tax_code"),
+        pl.col("unit_label"),
+        canonical_kv(pl.col("metadata")).alias("metadata"),
+    ).struct.json_encode()
+
+
+def price_content() -> pl.Expr:
+    """JSON of the pricing group of a variant: amount, currency and the mutable fields."""
+    return pl.struct(
+        pl.col("currency"),
+        pl.col("unit_amount"),
+        pl.col("sku").alias("lookup_key"),
+        pl.col("nickname"),
+        merged_kv(pl.col("options"), pl.col("metadata")).alias("metadata"),
+        pl.col("active").fill_null(True),
+    ).struct.json_encode()
+
+
+def inventory_content() -> pl.Expr:
+    """JSON of the inventory group; expects `quantity` and `policy` already resolved."""
+    return pl.struct(pl.col("quantity"), pl.col("policy")).struct.json_encode()
+
+
+def hash_series(content: pl.Series) -> pl.Series:
+    """BLAKE2b-128 hex of each JSON string (hashlib: stable across machines and versions)."""
+    blake = hashlib.blake2b
+    return pl.Series(
+        content.name,
+        [blake(s.encode(), digest_size=16).hexdigest() for s in content.to_list()],
+        dtype=pl.Utf8,
+    )

@@ -1,0 +1,315 @@
+"""One import: plan the diff against the catalog, guard it, and apply it in one transaction.
+
+DESIGN.md §4: all or nothing; unchanged objects write nothing; `full` archives what is
+missing unless that would archive too much; a dry run computes the same diff and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from catalog_pipelines.diff import Counts, Plan, plan_import
+from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.store import imports as store
+from catalog_pipelines.store.sources import GROUPS, Source, add_source, ensure_account, get_source
+
+PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complete
+
+_KIND_BY_FORMAT = {"shopify": "shopify", "woocommerce": "woocommerce", "jsonl": "jsonl"}
+
+
+class ImportRefused(Exception):
+    """A guard refused the import (mass archive, ownership). Nothing was written."""
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    source: str
+    account_id: str = "acct_default"
+    mode: Literal["full", "incremental"] = "full"
+    dry_run: bool = False
+    allow_mass_archive: bool = False
+    max_archive_fraction: float = 0.2
+    source_kind: str = "csv"  # used only when the import creates the source
+
+
+@dataclass
+class ImportReport:
+    run_id: str
+    source: str
+    mode: str
+    dry_run: bool
+    rows_read: int
+    rows_valid: int
+    rows_rejected: int
+    products: Counts
+    prices: Counts
+    inventory_items: Counts
+    ignored_not_owned: int
+    events: int
+    warnings: list[str]
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    unmapped_columns: list[str] = field(default_factory=list)
+    archive_fraction: float = 0.0
+    refused: str | None = None
+    source_created: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Exactly the object `catalog-sync import --json` prints (DESIGN.md §9)."""
+        return {
+            "run_id": self.run_id,
+            "source": self.source,
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "products": self.products.as_dict(),
+            "prices": self.prices.as_dict(),
+            "inventory_items": self.inventory_items.as_dict(),
+            "ignored_not_owned": self.ignored_not_owned,
+            "events": self.events,
+            "warnings": self.warnings,
+        }
+
+
+def new_run_id() -> str:
+    return f"run_{secrets.token_hex(12)}"
+
+
+def _field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list[Any]]:
+    before = before or {}
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+def _content_fields(content: str | None) -> dict[str, Any]:
+    """Plan content JSON -> the object's field names and shapes (metadata as a dict)."""
+    if content is None:
+        return {}
+    fields = json.loads(content)
+    if "metadata" in fields:
+        fields["metadata"] = {kv["key"]: kv["value"] for kv in fields["metadata"]}
+    return fields
+
+
+def preview_changes(conn: sa.Connection, account_id: str, plan: Plan) -> list[dict[str, Any]]:
+    """Up to PREVIEW_LIMIT changes, with per-field [before, after] for updates."""
+    out: list[dict[str, Any]] = []
+    frames = (
+        ("product", plan.products, "external_id"),
+        ("price", plan.prices, "variant_key"),
+        ("inventory_item", plan.inventory, "sku"),
+    )
+    for object_type, frame, key in frames:
+        rows = frame.head(max(0, PREVIEW_LIMIT - len(out))).to_dicts()
+        existing = [r["id"] for r in rows if r["op"] != "create"]
+        before = store.stored_objects(conn, account_id, object_type, existing)
+        for r in rows:
+            action = {"create": "created", "update": "updated", "retire": "archived"}.get(
+                r["op"], "archived"
+            )
+            if object_type == "inventory_item":
+                after: dict[str, Any] = {"quantity": r["quantity"], "policy": r["policy"]}
+            else:
+                after = _content_fields(r.get("content"))
+            if r["op"] in ("archive", "retire"):
+                after = {"active": False}
+            if object_type == "product" and r["op"] == "update":
+                after["default_price"] = r["default_price"]
+            if object_type == "price" and r["op"] == "retire":
+                after["lookup_key"] = None
+            out.append(
+                {
+                    "object_type": object_type,
+                    "id": r["id"],
+                    "key": r[key],
+                    "action": action,
+                    "fields": _field_changes(before.get(r["id"]), after)
+                    if r["op"] != "create"
+                    else {k: [None, v] for k, v in after.items() if v not in (None, [], {})},
+                }
+            )
+    return out
+
+
+def _resolve_source(conn: sa.Connection, options: ImportOptions) -> tuple[Source, bool]:
+    ensure_account(conn, options.account_id)
+    src = get_source(conn, options.account_id, options.source)
+    if src is not None:
+        return src, False
+    created = add_source(
+        conn,
+        account_id=options.account_id,
+        name=options.source,
+        kind=options.source_kind,
+        owns=frozenset(GROUPS),
+    )
+    return created, True
+
+
+def import_batch(engine: sa.Engine, batch: ParsedBatch, options: ImportOptions) -> ImportReport:
+    """Diff the batch against the catalog and apply it in one transaction (or not at all)."""
+    batch.check_reconciles()
+    run_id = new_run_id()
+    started = datetime.now(UTC)
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            source, source_created = _resolve_source(conn, options)
+            store.lock_source(conn, options.account_id, options.source)
+            stored = store.read_stored(conn, options.account_id)
+            plan = plan_import(
+                batch.products,
+                batch.variants,
+                stored["products"],
+                stored["prices"],
+                stored["inventory"],
+                source=options.source,
+                owns=source.owns,
+                full=options.mode == "full",
+            )
+            report = _report(run_id, batch, options, plan, source_created)
+            report.changes = preview_changes(conn, options.account_id, plan)
+            if plan.archive_fraction > options.max_archive_fraction and not (
+                options.allow_mass_archive
+            ):
+                report.refused = (
+                    f"a full import would archive {plan.product_counts.archived} of "
+                    f"{plan.active_products_of_source} active products of source "
+                    f"{options.source!r} ({plan.archive_fraction:.0%}), more than "
+                    f"max_archive_fraction={options.max_archive_fraction:.0%}; pass "
+                    "--allow-mass-archive if that is intended"
+                )
+                report.warnings.append(report.refused)
+            if options.dry_run or report.refused:
+                trans.rollback()
+                if report.refused and not options.dry_run:
+                    _record_refusal(engine, report, options, batch, started)
+                    raise ImportRefused(report.refused, report)
+                return report
+            report.events = store.apply_plan(
+                conn, plan, account_id=options.account_id, source=options.source, run_id=run_id
+            )
+            store.record_run(
+                conn,
+                run_id=run_id,
+                account_id=options.account_id,
+                source=options.source,
+                mode=options.mode,
+                dry_run=False,
+                status="applied",
+                input_name=batch.input_name,
+                summary=report.to_json(),
+                unmapped_columns=batch.unmapped_columns,
+                rejects=batch.rejects,
+                started=started,
+            )
+            trans.commit()
+            return report
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
+
+
+def _record_refusal(
+    engine: sa.Engine,
+    report: ImportReport,
+    options: ImportOptions,
+    batch: ParsedBatch,
+    started: datetime,
+) -> None:
+    """A refused run is still history: keep the run row (and its rejects), write nothing else."""
+    with engine.begin() as conn:
+        ensure_account(conn, options.account_id)
+        store.record_run(
+            conn,
+            run_id=report.run_id,
+            account_id=options.account_id,
+            source=options.source,
+            mode=options.mode,
+            dry_run=False,
+            status="refused",
+            input_name=batch.input_name,
+            summary=report.to_json(),
+            unmapped_columns=batch.unmapped_columns,
+            rejects=batch.rejects,
+            started=started,
+            error=report.refused,
+        )
+
+
+def _report(
+    run_id: str,
+    batch: ParsedBatch,
+    options: ImportOptions,
+    plan: Plan,
+    source_created: bool,
+) -> ImportReport:
+    warnings = list(batch.warnings) + list(plan.warnings)
+    if source_created:
+        warnings.insert(
+            0,
+            f"source {options.source!r} did not exist and was created as a mirror source "
+            "(it owns content, pricing and inventory)",
+        )
+    return ImportReport(
+        run_id=run_id,
+        source=options.source,
+        mode=options.mode,
+        dry_run=options.dry_run,
+        rows_read=batch.rows_read,
+        rows_valid=batch.rows_valid or 0,
+        rows_rejected=len(batch.rejects),
+        products=plan.product_counts,
+        prices=plan.price_counts,
+        inventory_items=plan.inventory_counts,
+        ignored_not_owned=plan.ignored_not_owned,
+        events=plan.events,
+        warnings=warnings,
+        rejects=batch.rejects,
+        unmapped_columns=batch.unmapped_columns,
+        archive_fraction=plan.archive_fraction,
+        source_created=source_created,
+    )
+
+
+def import_path(
+    engine: sa.Engine,
+    path: Path,
+    options: ImportOptions,
+    *,
+    format: str = "auto",
+    mapping_path: Path | None = None,
+    encoding: str | None = None,
+) -> ImportReport:
+    """Read, validate and import one file (the CLI's `import`)."""
+    from catalog_pipelines.connectors.detect import detect_format, load_batch
+    from catalog_pipelines.mapping import load_mapping
+    from catalog_pipelines.validation import validate_batch
+
+    mapping = load_mapping(mapping_path) if mapping_path else None
+    fmt = detect_format(path) if format == "auto" else format
+    batch = load_batch(path, format=fmt, mapping=mapping, encoding=encoding)
+    batch = validate_batch(batch).batch
+    kind = _KIND_BY_FORMAT.get(fmt, "csv")
+    opts = options if options.source_kind == kind else _with_kind(options, kind)
+    return import_batch(engine, batch, opts)
+
+
+def _with_kind(options: ImportOptions, kind: str) -> ImportOptions:
+    from dataclasses import replace
+
+    return replace(options, source_kind=kind)

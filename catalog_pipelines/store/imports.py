@@ -1,0 +1,240 @@
+"""Database side of an import: read stored hashes, stage the plan with COPY, apply it in SQL.
+
+Only the rows that change are ever sent to the server (PITFALLS.md: a no-op must not write).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import psycopg
+import sqlalchemy as sa
+
+from catalog_pipelines.diff import (
+    INVENTORY_OPS,
+    PRICE_OPS,
+    PRODUCT_OPS,
+    STORED_INVENTORY,
+    STORED_PRICES,
+    STORED_PRODUCTS,
+    Plan,
+)
+from catalog_pipelines.normalized import Reject
+from catalog_pipelines.store.events import EVENT_LOG_LOCK
+
+_SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
+_BIND = re.compile(r"(?<![:\w]):(\w+)")
+
+_STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "products": (
+        "COPY (SELECT id, external_id, content_hash, active::text, default_price, source"
+        " FROM products WHERE account_id = %s) TO STDOUT (FORMAT csv, HEADER)",
+        STORED_PRODUCTS,
+    ),
+    "prices": (
+        "COPY (SELECT id, variant_key, product_id, currency || ':' || unit_amount, content_hash,"
+        " active::text, source FROM prices WHERE account_id = %s AND replaced_by IS NULL)"
+        " TO STDOUT (FORMAT csv, HEADER)",
+        STORED_PRICES,
+    ),
+    "inventory": (
+        "COPY (SELECT id, sku, content_hash, quantity, policy, product_id, price_id, source"
+        " FROM inventory_items WHERE account_id = %s) TO STDOUT (FORMAT csv, HEADER)",
+        STORED_INVENTORY,
+    ),
+}
+
+_STAGE_DDL = (
+    "CREATE TEMP TABLE stage_products (id text PRIMARY KEY, external_id text, op text,"
+    " row_number bigint, content jsonb, content_hash text, default_price text,"
+    " set_content boolean) ON COMMIT DROP",
+    "CREATE TEMP TABLE stage_prices (id text PRIMARY KEY, op text, row_number bigint,"
+    " product_id text, variant_key text, content jsonb, content_hash text, replaced_by text)"
+    " ON COMMIT DROP",
+    "CREATE TEMP TABLE stage_inventory (id text PRIMARY KEY, op text, row_number bigint,"
+    " sku text, product_id text, price_id text, quantity bigint, policy text, content_hash text)"
+    " ON COMMIT DROP",
+    "CREATE TEMP TABLE prev_objects (id text PRIMARY KEY, obj jsonb, quantity bigint)"
+    " ON COMMIT DROP",
+)
+
+
+@cache
+def _apply_statements() -> list[tuple[str, str]]:
+    """(name, sql) pairs from apply_import.sql, in file order."""
+    out = []
+    for chunk in _SQL_FILE.read_text(encoding="utf-8").split("\n-- ;\n"):
+        m = re.search(r"^-- name: (\w+)$", chunk, flags=re.MULTILINE)
+        if not m:
+            continue
+        body = "\n".join(
+            line for line in chunk.splitlines() if not line.lstrip().startswith("--")
+        ).strip()
+        out.append((m.group(1), body))
+    return out
+
+
+def _driver(conn: sa.Connection) -> psycopg.Connection[Any]:
+    return conn.connection.driver_connection  # type: ignore[return-value]
+
+
+def lock_source(conn: sa.Connection, account_id: str, source: str) -> None:
+    """Imports of one source run one at a time; other sources are not blocked."""
+    conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7413))"),
+        {"k": f"{account_id}/{source}"},
+    )
+
+
+def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]:
+    """The account's stored keys and hashes, streamed with COPY straight into Polars."""
+    out = {}
+    with _driver(conn).cursor() as cur:
+        for name, (query, schema) in _STORED_QUERIES.items():
+            buf = io.BytesIO()
+            with cur.copy(query, (account_id,)) as copy:
+                for chunk in copy:
+                    buf.write(chunk)
+            buf.seek(0)
+            df = pl.read_csv(buf, schema_overrides=schema, infer_schema=False)
+            df.columns = list(schema)
+            out[name] = df.cast(schema)  # type: ignore[arg-type]
+    return out
+
+
+def _copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
+    if df.height == 0:
+        return
+    buf = io.BytesIO()
+    df.write_csv(buf, include_header=False, null_value="")
+    cols = ", ".join(df.columns)
+    # table and columns are our constants (stage_* and the *_OPS schemas), never input.
+    with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buf.getvalue())
+
+
+def apply_plan(
+    conn: sa.Connection, plan: Plan, *, account_id: str, source: str, run_id: str
+) -> int:
+    """Write every change of the plan, its versions and its events. Returns events written."""
+    raw = _driver(conn)
+    with raw.cursor() as cur:
+        for ddl in _STAGE_DDL:
+            cur.execute(ddl)
+        _copy_frame(cur, "stage_products", plan.products.select(list(PRODUCT_OPS)))
+        _copy_frame(cur, "stage_prices", plan.prices.select(list(PRICE_OPS)))
+        _copy_frame(cur, "stage_inventory", plan.inventory.select(list(INVENTORY_OPS)))
+        cur.execute("ANALYZE stage_products; ANALYZE stage_prices; ANALYZE stage_inventory")
+    params = {
+        "account": account_id,
+        "source": source,
+        "run_id": run_id,
+        "event_lock": EVENT_LOG_LOCK,
+        "request": json.dumps({"id": None, "idempotency_key": None}),
+    }
+    events = 0
+    for name, sql in _apply_statements():
+        bound = {k: params[k] for k in set(_BIND.findall(sql))}
+        result = conn.execute(sa.text(sql), bound)
+        if name == "events":
+            events = result.rowcount
+    return events
+
+
+_INSERT_RUN = sa.text(
+    "INSERT INTO import_runs (id, account_id, source, mode, dry_run, status, input, rows_read,"
+    " rows_valid, rows_rejected, summary, unmapped_columns, error, started)"
+    " VALUES (:id, :account, :source, :mode, :dry_run, :status, :input, :rows_read, :rows_valid,"
+    " :rows_rejected, CAST(:summary AS jsonb), CAST(:unmapped AS jsonb), :error, :started)"
+)
+
+
+def record_run(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    account_id: str,
+    source: str,
+    mode: str,
+    dry_run: bool,
+    status: str,
+    input_name: str,
+    summary: dict[str, Any],
+    unmapped_columns: list[str],
+    rejects: list[Reject],
+    started: datetime,
+    error: str | None = None,
+) -> None:
+    """The run and its rejected rows, so `rejects export RUN_ID` can give them back."""
+    conn.execute(
+        _INSERT_RUN,
+        {
+            "id": run_id,
+            "account": account_id,
+            "source": source,
+            "mode": mode,
+            "dry_run": dry_run,
+            "status": status,
+            "input": input_name,
+            "rows_read": summary["rows_read"],
+            "rows_valid": summary["rows_valid"],
+            "rows_rejected": summary["rows_rejected"],
+            "summary": json.dumps(summary),
+            "unmapped": json.dumps(unmapped_columns),
+            "error": error,
+            "started": started,
+        },
+    )
+    if rejects:
+        with (
+            _driver(conn).cursor() as cur,
+            cur.copy("COPY rejected_rows (run_id, row_number, raw, reasons) FROM STDIN") as copy,
+        ):
+            for r in rejects:
+                copy.write_row(
+                    (
+                        run_id,
+                        r.row_number,
+                        json.dumps(r.raw, default=str),
+                        json.dumps(r.reasons),
+                    )
+                )
+
+
+def previous_unmapped_columns(
+    conn: sa.Connection, account_id: str, source: str
+) -> list[str] | None:
+    """The unmapped columns of the source's last applied run (for schema-drift checks)."""
+    row = conn.execute(
+        sa.text(
+            "SELECT unmapped_columns FROM import_runs WHERE account_id = :a AND source = :s"
+            " AND status = 'applied' AND NOT dry_run ORDER BY started DESC LIMIT 1"
+        ),
+        {"a": account_id, "s": source},
+    ).first()
+    return list(row.unmapped_columns) if row else None
+
+
+def stored_objects(
+    conn: sa.Connection, account_id: str, object_type: str, ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Current Stripe-shaped state of some objects, for per-field before/after previews."""
+    queries = {
+        "product": "SELECT id, product_object(p) AS obj FROM products p",
+        "price": "SELECT id, price_object(p) AS obj FROM prices p",
+        "inventory_item": "SELECT id, inventory_item_object(p) AS obj FROM inventory_items p",
+    }
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.text(queries[object_type] + " WHERE account_id = :a AND id = ANY(:ids)"),
+        {"a": account_id, "ids": ids},
+    )
+    return {r.id: r.obj for r in rows}

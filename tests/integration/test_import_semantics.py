@@ -1,0 +1,235 @@
+"""DESIGN.md §4 import semantics, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
+from catalog_pipelines.normalized import Reject
+from catalog_pipelines.store.sources import add_source
+from tests.support.batches import batch
+
+
+def _products(n: int, **over: object) -> list[dict]:
+    return [
+        {"external_id": f"P{i}", "name": f"Product {i}", "metadata": {"brand": "Acme"}, **over}
+        for i in range(n)
+    ]
+
+
+def _count(engine: sa.Engine, table: str, account: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(f"SELECT count(*) FROM {table} WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+
+
+def _opts(account: str, **kw: object) -> ImportOptions:
+    return ImportOptions(source="shop", account_id=account, **kw)  # type: ignore[arg-type]
+
+
+def test_initial_import_creates_everything_with_events(engine: sa.Engine, account: str) -> None:
+    report = import_batch(engine, batch(_products(3)), _opts(account))
+    out = report.to_json()
+    assert out["products"] == {"created": 3, "updated": 0, "unchanged": 0, "archived": 0}
+    assert out["prices"]["created"] == 3
+    assert out["inventory_items"]["created"] == 3
+    assert out["events"] == 9
+    assert "created as a mirror source" in out["warnings"][0]
+    assert _count(engine, "events", account) == 9
+    with engine.connect() as conn:
+        types = (
+            conn.execute(
+                sa.text("SELECT type FROM events WHERE account_id = :a ORDER BY sequence"),
+                {"a": account},
+            )
+            .scalars()
+            .all()
+        )
+        prod = conn.execute(
+            sa.text(
+                "SELECT product_object(p) FROM products p WHERE account_id = :a AND external_id = 'P0'"
+            ),
+            {"a": account},
+        ).scalar_one()
+        ledger = conn.execute(
+            sa.text("SELECT kind, quantity_after FROM inventory_adjustments WHERE account_id = :a"),
+            {"a": account},
+        ).all()
+    assert types[:3] == ["product.created"] * 3  # products before the prices that point at them
+    assert prod["default_price"].startswith("price_")
+    assert prod["metadata"] == {"brand": "Acme"}
+    assert {(k, q) for k, q in ledger} == {("initial", 5)}
+
+
+def test_reimport_of_identical_data_writes_nothing(engine: sa.Engine, account: str) -> None:
+    import_batch(engine, batch(_products(4)), _opts(account))
+    before = _count(engine, "events", account)
+    report = import_batch(engine, batch(_products(4)), _opts(account))
+    assert report.products.unchanged == 4 and report.prices.unchanged == 4
+    assert report.inventory_items.unchanged == 4
+    assert report.events == 0
+    assert _count(engine, "events", account) == before
+
+
+def test_update_records_version_and_previous_attributes(engine: sa.Engine, account: str) -> None:
+    import_batch(engine, batch(_products(2)), _opts(account))
+    changed = _products(2)
+    changed[1]["name"] = "Renamed"
+    report = import_batch(engine, batch(changed), _opts(account))
+    assert report.products.updated == 1 and report.products.unchanged == 1
+    assert report.changes[0]["fields"] == {"name": ["Product 1", "Renamed"]}
+    with engine.connect() as conn:
+        ev = conn.execute(
+            sa.text(
+                "SELECT type, object_version, data FROM events WHERE account_id = :a"
+                " ORDER BY sequence DESC LIMIT 1"
+            ),
+            {"a": account},
+        ).one()
+    assert ev.type == "product.updated" and ev.object_version == 2
+    assert ev.data["previous_attributes"] == {"name": "Product 1"}
+    assert ev.data["object"]["name"] == "Renamed"
+
+
+def test_price_change_creates_new_price_and_moves_lookup_key(
+    engine: sa.Engine, account: str
+) -> None:
+    import_batch(engine, batch([{"external_id": "A", "name": "A", "_price": 1000}]), _opts(account))
+    report = import_batch(
+        engine, batch([{"external_id": "A", "name": "A", "_price": 1200}]), _opts(account)
+    )
+    assert report.prices.created == 1 and report.prices.archived == 1
+    assert report.products.updated == 1  # default_price follows
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, active, unit_amount, lookup_key, replaced_by FROM prices"
+                " WHERE account_id = :a ORDER BY pk"
+            ),
+            {"a": account},
+        ).all()
+        default_price = conn.execute(
+            sa.text("SELECT default_price FROM products WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+        inv_price = conn.execute(
+            sa.text("SELECT price_id FROM inventory_items WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+    old, new = rows
+    assert (old.active, old.unit_amount, old.lookup_key, old.replaced_by) == (
+        False,
+        1000,
+        None,
+        new.id,
+    )
+    assert (new.active, new.unit_amount, new.lookup_key) == (True, 1200, "SKU-A")
+    assert default_price == new.id and inv_price == new.id
+
+
+def test_full_mode_archives_missing_and_incremental_does_not(
+    engine: sa.Engine, account: str
+) -> None:
+    import_batch(engine, batch(_products(10)), _opts(account))
+    inc = import_batch(engine, batch(_products(9)), _opts(account, mode="incremental"))
+    assert inc.products.archived == 0
+    full = import_batch(engine, batch(_products(9)), _opts(account))
+    assert full.products.archived == 1 and full.prices.archived == 1
+    with engine.connect() as conn:
+        active = conn.execute(
+            sa.text("SELECT active FROM products WHERE account_id = :a AND external_id = 'P9'"),
+            {"a": account},
+        ).scalar_one()
+    assert active is False
+    back = import_batch(engine, batch(_products(10)), _opts(account))
+    assert back.products.updated == 1 and back.prices.updated == 1  # reactivated, same amount
+
+
+def test_mass_archive_guard_refuses_and_writes_nothing(engine: sa.Engine, account: str) -> None:
+    import_batch(engine, batch(_products(10)), _opts(account))
+    events = _count(engine, "events", account)
+    with pytest.raises(ImportRefused, match="would archive 5 of 10"):
+        import_batch(engine, batch(_products(5)), _opts(account))
+    assert _count(engine, "events", account) == events
+    with engine.connect() as conn:
+        status = conn.execute(
+            sa.text(
+                "SELECT status FROM import_runs WHERE account_id = :a ORDER BY started DESC LIMIT 1"
+            ),
+            {"a": account},
+        ).scalar_one()
+    assert status == "refused"
+    allowed = import_batch(engine, batch(_products(5)), _opts(account, allow_mass_archive=True))
+    assert allowed.products.archived == 5
+
+
+def test_empty_file_never_archives(engine: sa.Engine, account: str) -> None:
+    import_batch(engine, batch(_products(3)), _opts(account))
+    report = import_batch(engine, batch([]), _opts(account))
+    assert report.products.archived == 0 and report.events == 0
+    assert any("never archives" in w for w in report.warnings)
+
+
+def test_dry_run_reports_the_diff_and_writes_nothing(engine: sa.Engine, account: str) -> None:
+    import_batch(engine, batch(_products(3)), _opts(account))
+    events = _count(engine, "events", account)
+    changed = _products(2)
+    changed[0]["description"] = "new text"
+    report = import_batch(engine, batch(changed), _opts(account, dry_run=True))
+    assert report.dry_run and report.products.updated == 1 and report.products.archived == 1
+    actions = {(c["object_type"], c["action"]) for c in report.changes}
+    assert ("product", "updated") in actions and ("product", "archived") in actions
+    upd = next(c for c in report.changes if c["action"] == "updated")
+    assert upd["fields"]["description"] == [None, "new text"]
+    assert _count(engine, "events", account) == events
+    assert _count(engine, "import_runs", account) == 1
+
+
+def test_rejects_are_stored_with_the_run(engine: sa.Engine, account: str) -> None:
+    rej = [
+        Reject(row_number=7, raw={"price": "abc"}, reasons=["price: 'abc' is not a decimal amount"])
+    ]
+    report = import_batch(engine, batch(_products(2), rejects=rej), _opts(account))
+    assert report.rows_read == 3 and report.rows_valid == 2 and report.rows_rejected == 1
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT row_number, raw, reasons FROM rejected_rows WHERE run_id = :r"),
+            {"r": report.run_id},
+        ).one()
+    assert row.row_number == 7 and row.reasons == ["price: 'abc' is not a decimal amount"]
+
+
+def test_ownership_groups_hybrid_source(engine: sa.Engine, account: str) -> None:
+    with engine.begin() as conn:
+        add_source(conn, account_id=account, name="pim", kind="csv", owns={"content"})
+    pim = ImportOptions(source="pim", account_id=account)
+    first = import_batch(engine, batch(_products(2)), pim)
+    # a new SKU's stock is seeded from the file; prices are not the PIM's to set
+    assert first.products.created == 2 and first.inventory_items.created == 2
+    assert first.prices.created == 0 and first.ignored_not_owned == 2
+    again = _products(2, name="PIM name")
+    for p in again:
+        p["_qty"] = 99
+    report = import_batch(engine, batch(again), pim)
+    assert report.products.updated == 2
+    assert report.inventory_items.updated == 0 and report.ignored_not_owned == 4
+    with engine.connect() as conn:
+        qty = (
+            conn.execute(
+                sa.text("SELECT quantity FROM inventory_items WHERE account_id = :a"),
+                {"a": account},
+            )
+            .scalars()
+            .all()
+        )
+    assert qty == [5, 5]
+
+
+def test_catalog_mode_source_changes_nothing_it_does_not_own(
+    engine: sa.Engine, account: str
+) -> None:
+    import_batch(engine, batch(_products(1)), _opts(account))
+    with engine.begin() as conn:
+        add_source(conn, account_id=account, name="shop", kind="csv", owns=set())
+    report = import_batch(engine, batch(_products(1, name="X", _price=5)), _opts(account))
+    assert report.events == 0 and report.ignored_not_owned == 2
