@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.progress import ProgressFn, quiet
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store.sources import GROUPS, Source, add_source, ensure_account, get_source
 
@@ -159,7 +160,13 @@ def _resolve_source(conn: sa.Connection, options: ImportOptions) -> tuple[Source
     return created, True
 
 
-def import_batch(engine: sa.Engine, batch: ParsedBatch, options: ImportOptions) -> ImportReport:
+def import_batch(
+    engine: sa.Engine,
+    batch: ParsedBatch,
+    options: ImportOptions,
+    *,
+    progress: ProgressFn = quiet,
+) -> ImportReport:
     """Diff the batch against the catalog and apply it in one transaction (or not at all)."""
     batch.check_reconciles()
     run_id = new_run_id()
@@ -169,6 +176,7 @@ def import_batch(engine: sa.Engine, batch: ParsedBatch, options: ImportOptions) 
         try:
             source, source_created = _resolve_source(conn, options)
             store.lock_source(conn, options.account_id, options.source)
+            progress("diffing", 0.4)
             stored = store.read_stored(conn, options.account_id)
             plan = plan_import(
                 batch.products,
@@ -199,6 +207,7 @@ def import_batch(engine: sa.Engine, batch: ParsedBatch, options: ImportOptions) 
                     _record_refusal(engine, report, options, batch, started)
                     raise ImportRefused(report.refused, report)
                 return report
+            progress("writing", 0.6)
             report.events = store.apply_plan(
                 conn, plan, account_id=options.account_id, source=options.source, run_id=run_id
             )
@@ -217,6 +226,7 @@ def import_batch(engine: sa.Engine, batch: ParsedBatch, options: ImportOptions) 
                 started=started,
             )
             trans.commit()
+            progress("done", 1.0)
             return report
         except BaseException:
             if trans.is_active:
@@ -294,19 +304,22 @@ def import_path(
     format: str = "auto",
     mapping_path: Path | None = None,
     encoding: str | None = None,
+    progress: ProgressFn = quiet,
 ) -> ImportReport:
     """Read, validate and import one file (the CLI's `import`)."""
     from catalog_pipelines.connectors.detect import detect_format, load_batch
     from catalog_pipelines.mapping import load_mapping
     from catalog_pipelines.validation import validate_batch
 
+    progress("reading", 0.05)
     mapping = load_mapping(mapping_path) if mapping_path else None
     fmt = detect_format(path) if format == "auto" else format
     batch = load_batch(path, format=fmt, mapping=mapping, encoding=encoding)
+    progress("validating", 0.25)
     batch = validate_batch(batch).batch
     kind = _KIND_BY_FORMAT.get(fmt, "csv")
     opts = options if options.source_kind == kind else _with_kind(options, kind)
-    return import_batch(engine, batch, opts)
+    return import_batch(engine, batch, opts, progress=progress)
 
 
 def _with_kind(options: ImportOptions, kind: str) -> ImportOptions:

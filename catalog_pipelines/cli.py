@@ -1,0 +1,582 @@
+"""`catalog-sync`: the command line of DESIGN.md §9.
+
+Exit codes: 0 applied; 1 applied but some rows were rejected; 2 bad usage or unreadable
+input (nothing written); 3 refused by a guard (mass archive, ownership).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+DEFAULT_ACCOUNT = "acct_default"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: exit 2, nothing written."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _engine() -> sa.Engine:
+    """The catalog's engine, migrated: no manual step before first use."""
+    from catalog_pipelines import db
+    from catalog_pipelines.store.migrations import migrate
+
+    engine = db.shared_engine()
+    migrate(engine)
+    return engine
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _limit(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= 100:
+        raise argparse.ArgumentTypeError("--limit must be between 1 and 100")
+    return n
+
+
+def _timestamp(value: str) -> datetime:
+    """ISO 8601 or unix seconds; naive times are UTC."""
+    from datetime import UTC
+
+    try:
+        if value.isdigit():
+            return datetime.fromtimestamp(int(value), tz=UTC)
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time") from e
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _add_account(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--account", default=DEFAULT_ACCOUNT, help="account id (default acct_default)")
+
+
+def _add_list_args(p: argparse.ArgumentParser) -> None:
+    _add_account(p)
+    p.add_argument("--json", action="store_true", help="print Stripe-shaped JSON only")
+    p.add_argument("--limit", type=_limit, default=10, help="1-100 (default 10)")
+    p.add_argument("--starting-after", help="object id to page after")
+
+
+def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for r in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def _page_footer(has_more: bool, data: list[dict[str, Any]]) -> None:
+    if has_more and data:
+        print(f"... more: --starting-after {data[-1]['id']}")
+
+
+# --------------------------------------------------------------------------- db
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from catalog_pipelines import db
+    from catalog_pipelines.store.migrations import migrate
+
+    if args.action == "start":
+        if os.environ.get("DATABASE_URL"):
+            print("DATABASE_URL is set: there is no embedded server to start", file=sys.stderr)
+            return EXIT_USAGE
+        print(db.start_embedded(keep_running=True))
+    elif args.action == "stop":
+        stopped = db.stop_embedded()
+        print("stopped" if stopped else "the embedded server was not running", file=sys.stderr)
+    elif args.action == "url":
+        print(db.libpq_url())
+        if not os.environ.get("DATABASE_URL"):
+            print(
+                "(run `catalog-sync db start` to keep it running for other tools)", file=sys.stderr
+            )
+    elif args.action == "migrate":
+        applied = migrate(db.shared_engine())
+        names = [f"{m.version:04d}_{m.name}" for m in applied]
+        print(f"applied {len(names)} migration(s)" + (": " + ", ".join(names) if names else ""))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- import
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from catalog_pipelines.connectors.reading import InputError
+    from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
+    from catalog_pipelines.progress import for_terminal
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    options = ImportOptions(
+        source=args.source,
+        account_id=args.account,
+        mode=args.mode,
+        dry_run=args.dry_run,
+        allow_mass_archive=args.allow_mass_archive,
+        max_archive_fraction=args.max_archive_fraction,
+    )
+    progress = for_terminal(f"import {path.name}")
+    try:
+        report = import_path(
+            _engine(),
+            path,
+            options,
+            format=args.format,
+            mapping_path=Path(args.mapping) if args.mapping else None,
+            encoding=args.encoding,
+            progress=progress,
+        )
+    except InputError as e:
+        raise UsageError(str(e)) from e
+    except ImportRefused as e:
+        if args.json:
+            _print_json(e.report.to_json())
+        print(f"refused: {e}", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        _print_import_summary(report)
+    if report.refused:
+        return EXIT_REFUSED
+    return EXIT_REJECTS if report.rows_rejected else EXIT_OK
+
+
+def _print_import_summary(report: Any) -> None:
+    out = report.to_json()
+    verb = "would change" if report.dry_run else "applied"
+    print(f"{out['run_id']}  source={out['source']}  mode={out['mode']}  {verb}")
+    print(
+        f"rows: read {out['rows_read']}, valid {out['rows_valid']}, rejected {out['rows_rejected']}"
+    )
+    _table(
+        [[kind, *out[kind].values()] for kind in ("products", "prices", "inventory_items")],
+        ["", "created", "updated", "unchanged", "archived"],
+    )
+    print(f"events: {out['events']}   ignored (not owned): {out['ignored_not_owned']}")
+    for w in out["warnings"]:
+        print(f"warning: {w}")
+    if report.dry_run:
+        for c in report.changes[:50]:
+            fields = ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in c["fields"].items())
+            print(f"  {c['action']:<8} {c['object_type']:<14} {c['key']}  {fields}"[:200])
+    if report.rows_rejected:
+        print(f"rejected rows: catalog-sync rejects export {out['run_id']}")
+        for r in report.rejects[:5]:
+            print(f"  row {r.row_number}: {'; '.join(r.reasons)}")
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from catalog_pipelines.store.sources import add_source, list_sources, parse_owns
+
+    engine = _engine()
+    if args.action == "add":
+        mapping = None
+        if args.mapping:
+            from catalog_pipelines.mapping import load_mapping
+
+            load_mapping(Path(args.mapping))  # validate now, with a clear error
+            import yaml
+
+            mapping = yaml.safe_load(Path(args.mapping).read_text(encoding="utf-8"))
+        config: dict[str, Any] = {}
+        if args.path:
+            config["path"] = str(Path(args.path).resolve())
+        if args.url:
+            config["url"] = args.url
+        try:
+            owns = parse_owns(args.owns)
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+        with engine.begin() as conn:
+            src = add_source(
+                conn,
+                account_id=args.account,
+                name=args.name,
+                kind=args.kind,
+                owns=owns,
+                mapping=mapping,
+                config=config,
+            )
+        if args.json:
+            _print_json(src.as_json())
+        else:
+            print(
+                f"source {src.name}: kind={src.kind} owns={','.join(sorted(src.owns)) or 'none'} ({src.mode})"
+            )
+        return EXIT_OK
+    with engine.connect() as conn:
+        sources = list_sources(conn, args.account)
+    if args.json:
+        data = [s.as_json() for s in sources]
+        _print_json({"object": "list", "data": data, "has_more": False, "url": "/v1/sources"})
+    else:
+        _table(
+            [[s.name, s.kind, s.mode, ",".join(sorted(s.owns))] for s in sources],
+            ["name", "kind", "mode", "owns"],
+        )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def cmd_products(args: argparse.Namespace) -> int:
+    from catalog_pipelines.store import reads
+
+    engine = _engine()
+    with engine.connect() as conn:
+        if args.action == "list":
+            page = reads.list_products(
+                conn,
+                args.account,
+                limit=args.limit,
+                starting_after=args.starting_after,
+                source=args.source,
+                external_id=args.external_id,
+            )
+            if args.json:
+                _print_json(page.envelope("/v1/products"))
+            else:
+                _table(
+                    [
+                        [
+                            p["id"],
+                            p["external_id"],
+                            p["name"],
+                            p["active"],
+                            p["version"],
+                            p["source"],
+                        ]
+                        for p in page.data
+                    ],
+                    ["id", "external_id", "name", "active", "version", "source"],
+                )
+                _page_footer(page.has_more, page.data)
+            return EXIT_OK
+        if args.history:
+            history = reads.product_history(conn, args.account, args.id)
+            if not history:
+                raise UsageError(f"no such product: {args.id}")
+            if args.json:
+                _print_json(
+                    {
+                        "object": "list",
+                        "data": history,
+                        "has_more": False,
+                        "url": f"/v1/products/{args.id}/versions",
+                    }
+                )
+            else:
+                for h in history:
+                    changed = (
+                        ", ".join(sorted((h["previous_attributes"] or {}).keys())) or "created"
+                    )
+                    when = datetime.fromtimestamp(h["created"]).isoformat()
+                    print(
+                        f"v{h['version']}  {when}  {h['event']}  source={h['source']} run={h['run_id']}  {changed}"
+                    )
+            return EXIT_OK
+        if args.as_of:
+            obj = reads.product_as_of(conn, args.account, args.id, args.as_of)
+        else:
+            obj = reads.get_product(conn, args.account, args.id)
+    if obj is None:
+        raise UsageError(
+            f"no such product: {args.id}"
+            + (f" as of {args.as_of.isoformat()}" if args.as_of else "")
+        )
+    _print_json(obj) if args.json else _print_object(obj)
+    return EXIT_OK
+
+
+def _print_object(obj: dict[str, Any]) -> None:
+    width = max(len(k) for k in obj)
+    for k, v in obj.items():
+        shown = json.dumps(v) if isinstance(v, dict | list) else v
+        print(f"{k.ljust(width)}  {shown}")
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    from catalog_pipelines.store import reads
+
+    with _engine().connect() as conn:
+        page = reads.list_prices(
+            conn,
+            args.account,
+            limit=args.limit,
+            starting_after=args.starting_after,
+            product=args.product,
+        )
+    if args.json:
+        _print_json(page.envelope("/v1/prices"))
+    else:
+        _table(
+            [
+                [
+                    p["id"],
+                    p["product"],
+                    p["lookup_key"],
+                    p["currency"],
+                    p["unit_amount"],
+                    p["active"],
+                ]
+                for p in page.data
+            ],
+            ["id", "product", "lookup_key", "currency", "unit_amount", "active"],
+        )
+        _page_footer(page.has_more, page.data)
+    return EXIT_OK
+
+
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from catalog_pipelines.store import reads
+
+    with _engine().connect() as conn:
+        item = reads.get_inventory_item_by_sku(conn, args.account, args.sku)
+    if item is None:
+        raise UsageError(f"no inventory item with SKU {args.sku!r}")
+    _print_json(item) if args.json else _print_object(item)
+    return EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from catalog_pipelines.store import reads
+
+    with _engine().connect() as conn:
+        try:
+            page = reads.list_events(
+                conn,
+                args.account,
+                limit=args.limit,
+                starting_after=args.starting_after,
+                type=args.type,
+                object_id=args.object,
+            )
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+    if args.json:
+        _print_json(page.envelope("/v1/events"))
+    else:
+        _table(
+            [
+                [
+                    e["sequence"],
+                    e["id"],
+                    e["type"],
+                    e["data"]["object"]["id"],
+                    e["object_version"],
+                    e["source"],
+                    datetime.fromtimestamp(e["created"]).isoformat(),
+                ]
+                for e in page.data
+            ],
+            ["seq", "id", "type", "object", "version", "source", "created"],
+        )
+        _page_footer(page.has_more, page.data)
+    return EXIT_OK
+
+
+def cmd_rejects(args: argparse.Namespace) -> int:
+    """CSV of a run's rejected rows: row number, reasons, then the raw columns."""
+    engine = _engine()
+    with engine.connect() as conn:
+        run = conn.execute(
+            sa.text("SELECT id FROM import_runs WHERE id = :r AND account_id = :a"),
+            {"r": args.run_id, "a": args.account},
+        ).first()
+        if run is None:
+            raise UsageError(f"no import run {args.run_id!r} in account {args.account}")
+        rows = conn.execute(
+            sa.text(
+                "SELECT row_number, raw, reasons FROM rejected_rows WHERE run_id = :r ORDER BY row_number"
+            ),
+            {"r": args.run_id},
+        ).all()
+    columns: list[str] = []
+    for r in rows:
+        columns += [k for k in r.raw if k not in columns]
+    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["row_number", "reasons", *columns])
+        for r in rows:
+            writer.writerow([r.row_number, "; ".join(r.reasons), *[r.raw.get(c) for c in columns]])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.output:
+        print(f"{len(rows)} rejected row(s) written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo runs the Dagster asset graph, which lives in dagster_defs: a separate process
+    keeps this library free of Dagster imports."""
+    argv = [sys.executable, "-m", "dagster_defs.demo", *args.demo_args]
+    return subprocess.call(argv)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catalog-sync",
+        description="Keep product catalogs in sync with a versioned PostgreSQL catalog.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "demo", help="run the main job on the embedded PostgreSQL and show what happened"
+    )
+    p.add_argument("demo_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("db", help="the catalog database")
+    p.add_argument("action", choices=["migrate", "url", "start", "stop"])
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("import", help="import a file into the catalog")
+    p.add_argument("path")
+    p.add_argument("--source", required=True, help="source name, e.g. shopify-main")
+    p.add_argument(
+        "--format", default="auto", choices=["auto", "shopify", "woocommerce", "csv", "jsonl"]
+    )
+    p.add_argument("--mapping", help="YAML field mapping (required for csv and jsonl)")
+    p.add_argument("--mode", default="full", choices=["full", "incremental"])
+    p.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252")
+    p.add_argument(
+        "--allow-mass-archive",
+        action="store_true",
+        help="let a full import archive more than --max-archive-fraction",
+    )
+    p.add_argument("--max-archive-fraction", type=float, default=0.2)
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    _add_account(p)
+    p.set_defaults(func=cmd_import)
+
+    sources = sub.add_parser("sources", help="sources and their ownership").add_subparsers(
+        dest="action", required=True
+    )
+    p = sources.add_parser("add")
+    p.add_argument("name")
+    p.add_argument(
+        "--kind", required=True, choices=["csv", "jsonl", "shopify", "woocommerce", "http_json"]
+    )
+    p.add_argument(
+        "--owns", required=True, help="groups the source owns: content,pricing,inventory (or none)"
+    )
+    p.add_argument("--mapping", help="YAML field mapping")
+    p.add_argument("--path", help="file the scheduled reconciliation re-reads")
+    p.add_argument("--url", help="feed URL (http_json)")
+    p.add_argument("--json", action="store_true")
+    _add_account(p)
+    p.set_defaults(func=cmd_sources)
+    p = sources.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    _add_account(p)
+    p.set_defaults(func=cmd_sources)
+
+    products = sub.add_parser("products", help="read products").add_subparsers(
+        dest="action", required=True
+    )
+    p = products.add_parser("list")
+    p.add_argument("--source")
+    p.add_argument("--external-id")
+    _add_list_args(p)
+    p.set_defaults(func=cmd_products)
+    p = products.add_parser("show")
+    p.add_argument("id")
+    p.add_argument("--history", action="store_true", help="every version, oldest first")
+    p.add_argument("--as-of", type=_timestamp, help="the product as it was at this time")
+    p.add_argument("--json", action="store_true")
+    _add_account(p)
+    p.set_defaults(func=cmd_products)
+
+    prices = sub.add_parser("prices", help="read prices").add_subparsers(
+        dest="action", required=True
+    )
+    p = prices.add_parser("list")
+    p.add_argument("--product")
+    _add_list_args(p)
+    p.set_defaults(func=cmd_prices)
+
+    inventory = sub.add_parser("inventory", help="read stock").add_subparsers(
+        dest="action", required=True
+    )
+    p = inventory.add_parser("show")
+    p.add_argument("sku")
+    p.add_argument("--json", action="store_true")
+    _add_account(p)
+    p.set_defaults(func=cmd_inventory)
+
+    events = sub.add_parser("events", help="read the event log").add_subparsers(
+        dest="action", required=True
+    )
+    p = events.add_parser("list")
+    p.add_argument("--type", help="e.g. product.updated or product.*")
+    p.add_argument("--object", help="object id")
+    _add_list_args(p)
+    p.set_defaults(func=cmd_events)
+
+    rejects = sub.add_parser("rejects", help="rejected rows").add_subparsers(
+        dest="action", required=True
+    )
+    p = rejects.add_parser("export", help="CSV of a run's rejected rows with their reasons")
+    p.add_argument("run_id")
+    p.add_argument("--output", "-o", help="file to write (default stdout)")
+    _add_account(p)
+    p.set_defaults(func=cmd_rejects)
+
+    import importlib.util
+
+    for module in ("catalog_pipelines.webhooks.cli", "catalog_pipelines.api.cli"):
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
