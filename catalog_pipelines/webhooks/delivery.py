@@ -1,0 +1,523 @@
+"""The delivery worker, shared by `catalog-sync webhooks deliver` and the Dagster sensor.
+
+Rules (DESIGN.md §7): at least once; strict `sequence` order per (endpoint, object) and
+parallel across objects; 15 s timeout; only 2xx counts; redirects are never followed; 410
+disables the endpoint; Retry-After is honoured; backoff with jitter over the schedule, giving
+up after its last step; an endpoint failing continuously for 5 days is disabled; every attempt
+is logged.
+
+How the state is kept, so that a crash loses nothing:
+- A worker *claims* due rows in one short transaction by pushing their `next_attempt_at` to
+  the end of a lease and stamping a `lease_token`; it holds no transaction during HTTP.
+- Only the head of a (endpoint, object, replay) queue can be claimed: a row is claimable only
+  if no pending row of its queue has a lower sequence. A claimed head stays pending, so the
+  next event of that object waits until the head is delivered or given up.
+- If the worker dies, its leases expire and the same rows (same `webhook-id`) come due again.
+- Outcomes are written in batches; a failure's write is fenced by the lease token, a success
+  is always written (it is true whoever wrote it).
+
+The clock is injectable (`now=`) for scheduling decisions: due times, backoff and the 5-day
+rule. Signature timestamps are always wall-clock time, because receivers check them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+from catalog_pipelines.store.events import event_json
+from catalog_pipelines.webhooks.fanout import fan_out
+from catalog_pipelines.webhooks.signing import sign_headers
+
+DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 72000)
+DEFAULT_TIMEOUT = 15.0
+DISABLE_AFTER = timedelta(days=5)
+MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "catalog-sync-webhooks/1"
+
+Clock = Callable[[], datetime]
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive")
+    return value
+
+
+def parse_schedule(text: str) -> tuple[float, ...]:
+    """`5,300,1800` -> retry delays in seconds (non-negative, at least one)."""
+    try:
+        steps = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"CATALOG_WEBHOOK_RETRY_SCHEDULE: {exc}") from exc
+    if not steps or any(s < 0 for s in steps):
+        raise ValueError("CATALOG_WEBHOOK_RETRY_SCHEDULE needs one or more delays >= 0")
+    return steps
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """Tunables. `from_env` reads CATALOG_WEBHOOK_RETRY_SCHEDULE, CATALOG_WEBHOOK_TIMEOUT,
+    CATALOG_WEBHOOK_CONCURRENCY and CATALOG_WEBHOOK_LEASE_SECONDS."""
+
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    timeout: float = DEFAULT_TIMEOUT
+    concurrency: int = 16
+    jitter: float = 0.2  # each delay is multiplied by a uniform factor in [1-j, 1+j]
+    lease_seconds: float | None = None  # default: timeout + 15 s
+    disable_after: timedelta = DISABLE_AFTER
+
+    @property
+    def lease(self) -> float:
+        return self.lease_seconds if self.lease_seconds is not None else self.timeout + 15.0
+
+    @classmethod
+    def from_env(cls) -> DeliveryConfig:
+        raw = os.environ.get("CATALOG_WEBHOOK_RETRY_SCHEDULE", "").strip()
+        lease = os.environ.get("CATALOG_WEBHOOK_LEASE_SECONDS", "").strip()
+        return cls(
+            schedule=parse_schedule(raw) if raw else DEFAULT_SCHEDULE,
+            timeout=_env_float("CATALOG_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT),
+            concurrency=int(_env_float("CATALOG_WEBHOOK_CONCURRENCY", 16)),
+            lease_seconds=float(lease) if lease else None,
+        )
+
+    def backoff(self, attempts: int, rng: random.Random | None = None) -> float | None:
+        """Delay before the next try after `attempts` failures; None when out of retries."""
+        if attempts > len(self.schedule):
+            return None
+        base = self.schedule[attempts - 1]
+        factor = (rng or random).uniform(1 - self.jitter, 1 + self.jitter)
+        return base * factor
+
+
+@dataclass
+class DeliveryStats:
+    fanned_out_events: int = 0
+    fanned_out_deliveries: int = 0
+    claimed: int = 0
+    delivered: int = 0
+    failed_attempts: int = 0
+    gave_up: int = 0
+    endpoints_disabled: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"object": "webhook_delivery_run", **self.__dict__}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    endpoint_id: str
+    url: str
+    secret: str
+    attempts: int
+    lease_token: str
+    event: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    claimed: Claimed
+    attempted_at: datetime
+    latency_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def make_session(pool_size: int = 16) -> requests.Session:
+    """A pooled session with the connect-time SSRF guard and no proxies from the environment."""
+    from catalog_pipelines.webhooks.ssrf import GuardedAdapter
+
+    session = requests.Session()
+    session.trust_env = False
+    adapter = GuardedAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """The body: compact JSON of the event. These bytes are signed and sent as they are."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+_CLAIM = sa.text(
+    "WITH due AS ("
+    " SELECT d.id FROM webhook_deliveries d"
+    " JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.status = 'enabled'"
+    " WHERE d.status = 'pending' AND d.next_attempt_at <= :now"
+    "  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p"
+    "   WHERE p.endpoint_id = d.endpoint_id AND p.object_id = d.object_id"
+    "    AND p.replay_id = d.replay_id AND p.status = 'pending'"
+    "    AND p.event_sequence < d.event_sequence)"
+    " ORDER BY d.next_attempt_at, d.event_sequence"
+    " LIMIT :limit FOR UPDATE OF d SKIP LOCKED)"
+    " UPDATE webhook_deliveries d SET next_attempt_at = :lease_until, lease_token = :token"
+    " FROM due, events e, webhook_endpoints w"
+    " WHERE d.id = due.id AND e.sequence = d.event_sequence AND w.id = d.endpoint_id"
+    " RETURNING d.id AS delivery_id, d.endpoint_id, d.attempts, w.url, w.secret,"
+    "  e.sequence, e.id, e.account_id, e.type, e.object_version, e.data, e.request,"
+    "  e.source, e.run_id, e.created"
+)
+
+_LOG_ATTEMPT = sa.text(
+    "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code,"
+    " latency_ms, error, outcome)"
+    " VALUES (:id, :endpoint, :at, :code, :latency, :error, :outcome)"
+)
+_MARK_DELIVERED = sa.text(
+    "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1,"
+    " delivered_at = :at, last_status_code = :code, last_error = NULL, lease_token = NULL"
+    " WHERE id = :id AND status = 'pending'"
+)
+_MARK_RETRY = sa.text(
+    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = :next,"
+    " last_status_code = :code, last_error = :error, lease_token = NULL"
+    " WHERE id = :id AND status = 'pending' AND lease_token = :token"
+)
+_MARK_GAVE_UP = sa.text(
+    "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1,"
+    " last_status_code = :code, last_error = :error, lease_token = NULL"
+    " WHERE id = :id AND status = 'pending' AND lease_token = :token"
+)
+_ENDPOINT_OK = sa.text(
+    "UPDATE webhook_endpoints SET failing_since = NULL"
+    " WHERE id = ANY (:ids) AND failing_since IS NOT NULL"
+)
+_ENDPOINT_FAILING = sa.text(
+    "UPDATE webhook_endpoints SET failing_since = :at"
+    " WHERE id = ANY (:ids) AND failing_since IS NULL"
+)
+_DISABLE_STALE = sa.text(
+    "UPDATE webhook_endpoints SET status = 'disabled', updated = now(),"
+    " disabled_reason = 'failing continuously since ' || failing_since::text"
+    " WHERE id = ANY (:ids) AND status = 'enabled' AND failing_since <= :cutoff"
+)
+_DISABLE_GONE = sa.text(
+    "UPDATE webhook_endpoints SET status = 'disabled', updated = now(),"
+    " disabled_reason = 'the receiver answered 410 Gone'"
+    " WHERE id = ANY (:ids) AND status = 'enabled'"
+)
+
+
+class _EventRow:
+    """Adapts a claim row to what `event_json` reads."""
+
+    def __init__(self, row: Any) -> None:
+        self.sequence = row.sequence
+        self.id = row.id
+        self.account_id = row.account_id
+        self.type = row.type
+        self.object_version = row.object_version
+        self.data = row.data
+        self.request = row.request
+        self.source = row.source
+        self.run_id = row.run_id
+        self.created = row.created
+
+
+class DeliveryWorker:
+    """Holds the pooled session and the config; `deliver_due` does one bounded pass."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        config: DeliveryConfig | None = None,
+        *,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config or DeliveryConfig.from_env()
+        self.session = session or make_session(self.config.concurrency)
+        self._rng = random.Random()
+
+    # -- database -------------------------------------------------------------------------
+    def claim(self, now: datetime, limit: int) -> list[Claimed]:
+        token = secrets.token_hex(8)
+        lease_until = now + timedelta(seconds=self.config.lease)
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                _CLAIM, {"now": now, "limit": limit, "lease_until": lease_until, "token": token}
+            ).all()
+        return [
+            Claimed(
+                id=r.delivery_id,
+                endpoint_id=r.endpoint_id,
+                url=r.url,
+                secret=r.secret,
+                attempts=r.attempts,
+                lease_token=token,
+                event=event_json(_EventRow(r)),
+            )
+            for r in rows
+        ]
+
+    def record(self, outcomes: Sequence[Outcome], stats: DeliveryStats) -> None:
+        """Write a batch of outcomes in one transaction."""
+        attempts: list[dict[str, Any]] = []
+        delivered: list[dict[str, Any]] = []
+        retry: list[dict[str, Any]] = []
+        gave_up: list[dict[str, Any]] = []
+        ok_endpoints: set[str] = set()
+        failing: dict[str, datetime] = {}
+        gone: set[str] = set()
+        for o in outcomes:
+            c = o.claimed
+            base = {"id": c.id, "code": o.status_code, "at": o.attempted_at}
+            if o.ok:
+                delivered.append(base)
+                ok_endpoints.add(c.endpoint_id)
+                outcome = "delivered"
+            else:
+                failing.setdefault(c.endpoint_id, o.attempted_at)
+                if o.status_code == 410:
+                    gone.add(c.endpoint_id)
+                delay = self.config.backoff(c.attempts + 1, self._rng)
+                params = {**base, "error": o.error, "token": c.lease_token}
+                if delay is None:
+                    gave_up.append(params)
+                    outcome = "gave_up"
+                else:
+                    if o.retry_after is not None:
+                        delay = max(delay, min(o.retry_after, max(self.config.schedule)))
+                    retry.append({**params, "next": o.attempted_at + timedelta(seconds=delay)})
+                    outcome = "retry"
+            attempts.append(
+                {
+                    "id": c.id,
+                    "endpoint": c.endpoint_id,
+                    "at": o.attempted_at,
+                    "code": o.status_code,
+                    "latency": o.latency_ms,
+                    "error": o.error,
+                    "outcome": outcome,
+                }
+            )
+        # An endpoint with any success in this batch is not failing continuously.
+        failing = {e: at for e, at in failing.items() if e not in ok_endpoints}
+        disabled = 0
+        with self.engine.begin() as conn:
+            conn.execute(_LOG_ATTEMPT, attempts)
+            if delivered:
+                conn.execute(_MARK_DELIVERED, delivered)
+            if retry:
+                conn.execute(_MARK_RETRY, retry)
+            if gave_up:
+                conn.execute(_MARK_GAVE_UP, gave_up)
+            if ok_endpoints:
+                conn.execute(_ENDPOINT_OK, {"ids": sorted(ok_endpoints)})
+            if gone:
+                disabled += conn.execute(_DISABLE_GONE, {"ids": sorted(gone)}).rowcount
+            for endpoint_id, at in failing.items():
+                conn.execute(_ENDPOINT_FAILING, {"ids": [endpoint_id], "at": at})
+                disabled += conn.execute(
+                    _DISABLE_STALE,
+                    {"ids": [endpoint_id], "cutoff": at - self.config.disable_after},
+                ).rowcount
+        stats.delivered += len(delivered)
+        stats.failed_attempts += len(retry) + len(gave_up)
+        stats.gave_up += len(gave_up)
+        stats.endpoints_disabled += disabled
+
+    # -- HTTP -----------------------------------------------------------------------------
+    def send(self, claimed: Claimed, clock: Clock) -> Outcome:
+        """One signed POST. Never raises: every failure becomes an Outcome."""
+        body = encode_event(claimed.event)
+        headers = sign_headers(claimed.secret, claimed.id, body)
+        attempted_at = clock()
+        started = time.perf_counter()
+        outcome = Outcome(claimed=claimed, attempted_at=attempted_at, latency_ms=0)
+        try:
+            with self.session.post(
+                claimed.url,
+                data=body,
+                headers=headers,
+                timeout=self.config.timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as resp:
+                outcome.status_code = resp.status_code
+                read = 0
+                for chunk in resp.iter_content(8192):  # drain a little so the socket is reused
+                    read += len(chunk)
+                    if read > MAX_RESPONSE_BYTES:
+                        break
+                if not outcome.ok:
+                    outcome.error = f"HTTP {resp.status_code}"
+                    outcome.retry_after = parse_retry_after(
+                        resp.headers.get("Retry-After"), attempted_at
+                    )
+        except requests.Timeout as exc:
+            outcome.error = f"timeout after {self.config.timeout:g}s: {type(exc).__name__}"
+        except Exception as exc:  # connection refused, TLS, SSRF refusal, anything else
+            outcome.error = f"{type(exc).__name__}: {exc}"[:500]
+        outcome.latency_ms = int((time.perf_counter() - started) * 1000)
+        return outcome
+
+    # -- the pass -------------------------------------------------------------------------
+    def deliver_due(
+        self,
+        *,
+        now: datetime | None = None,
+        max_seconds: float = 25.0,
+        max_deliveries: int = 100_000,
+        fan_out_first: bool = True,
+        stop: threading.Event | None = None,
+    ) -> DeliveryStats:
+        """One bounded pass: fan out new events, then send what is due until nothing is due,
+        `max_deliveries` were claimed or `max_seconds` passed. Claiming stops at the deadline;
+        requests already in flight finish within the timeout after it."""
+        offset = (now - datetime.now(UTC)) if now is not None else timedelta(0)
+
+        def clock() -> datetime:
+            return datetime.now(UTC) + offset
+
+        stats = DeliveryStats()
+        started = time.monotonic()
+        deadline = started + max_seconds
+        if fan_out_first:
+            self._fan_out(stats, max_seconds / 4)
+        inflight: dict[Future[Outcome], Claimed] = {}
+        refanned = not fan_out_first
+        with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="webhook") as pool:
+            while True:
+                can_claim = (
+                    stats.claimed < max_deliveries
+                    and time.monotonic() < deadline
+                    and not (stop is not None and stop.is_set())
+                )
+                free = self.config.concurrency - len(inflight)
+                if can_claim and free > 0:
+                    batch = self.claim(clock(), min(free, max_deliveries - stats.claimed))
+                    stats.claimed += len(batch)
+                    for c in batch:
+                        inflight[pool.submit(self.send, c, clock)] = c
+                    if batch:
+                        refanned = False
+                if not inflight:
+                    if not can_claim or refanned:
+                        break
+                    # nothing due: pick up events that arrived meanwhile, then look again
+                    self._fan_out(stats, max(0.0, deadline - time.monotonic()) / 4)
+                    refanned = True
+                    continue
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                outcomes = [f.result() for f in done]
+                for f in done:
+                    del inflight[f]
+                self.record(outcomes, stats)
+        stats.seconds = round(time.monotonic() - started, 3)
+        return stats
+
+    def _fan_out(self, stats: DeliveryStats, max_seconds: float) -> None:
+        result = fan_out(self.engine, max_seconds=max(max_seconds, 0.5))
+        stats.fanned_out_events += result.events
+        stats.fanned_out_deliveries += result.deliveries
+
+
+_workers: dict[tuple[int, DeliveryConfig], DeliveryWorker] = {}
+_workers_lock = threading.Lock()
+
+
+def get_worker(engine: sa.Engine, config: DeliveryConfig | None = None) -> DeliveryWorker:
+    """One worker (so one connection pool) per engine and config per process: sensor ticks
+    and `deliver` loops reuse keep-alive connections."""
+    cfg = config or DeliveryConfig.from_env()
+    key = (id(engine), cfg)
+    with _workers_lock:
+        if key not in _workers:
+            _workers[key] = DeliveryWorker(engine, cfg)
+        return _workers[key]
+
+
+def deliver_due(
+    engine: sa.Engine,
+    *,
+    now: datetime | None = None,
+    max_seconds: float = 25.0,
+    max_deliveries: int = 100_000,
+    config: DeliveryConfig | None = None,
+    fan_out_first: bool = True,
+) -> DeliveryStats:
+    """Fan out and deliver what is due, bounded in time and count (see DeliveryWorker)."""
+    return get_worker(engine, config).deliver_due(
+        now=now, max_seconds=max_seconds, max_deliveries=max_deliveries, fan_out_first=fan_out_first
+    )
+
+
+_PENDING_FLOOR = sa.text(
+    "SELECT min(event_sequence) FROM webhook_deliveries WHERE status = 'pending' AND replay_id = ''"
+)
+_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
+_CURSOR = sa.text("SELECT last_sequence FROM webhook_fanout_cursor")
+
+
+@dataclass(frozen=True)
+class Lag:
+    head_sequence: int
+    fanned_out_through: int
+    delivered_through: int
+    pending_deliveries: int = field(default=0)
+
+    @property
+    def lag(self) -> int:
+        return self.head_sequence - self.delivered_through
+
+
+_PENDING_COUNT = sa.text(
+    "SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id"
+    " WHERE d.status = 'pending' AND w.status = 'enabled'"
+)
+
+
+def delivery_lag(conn: sa.Connection) -> Lag:
+    """How far deliveries trail the log. `delivered_through` is the highest sequence with no
+    live delivery still pending at or below it (pending ones of disabled endpoints count:
+    they are not delivered)."""
+    head = int(conn.execute(_HEAD).scalar_one())
+    cursor = int(conn.execute(_CURSOR).scalar_one())
+    floor = conn.execute(_PENDING_FLOOR).scalar_one_or_none()
+    through = cursor if floor is None else min(cursor, int(floor) - 1)
+    pending = int(conn.execute(_PENDING_COUNT).scalar_one())
+    return Lag(head, cursor, through, pending)
