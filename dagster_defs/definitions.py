@@ -1,0 +1,28 @@
+"""The `catalog_sync` code location (`workspace.yaml` loads this module).
+
+One place that assembles the domain: assets and their checks, the two jobs, the inbox and
+partition sensors, the nightly reconciliation, and the resources read from the environment.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_defs.assets import ALL_ASSETS
+from dagster_defs.jobs import import_source_job, reconcile_source_job
+from dagster_defs.resources import default_resources
+from dagster_defs.schedules import nightly_reconciliation
+from dagster_defs.sensors import inbox_sensor, source_partitions_sensor
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[import_source_job, reconcile_source_job],
+        schedules=[nightly_reconciliation],
+        sensors=[inbox_sensor, source_partitions_sensor],
+        resources=default_resources(),
+    )
+
+
+defs = build_definitions()
