@@ -1,0 +1,302 @@
+"""The asset graph end to end on the real exports: counts, re-runs, dry runs and the guards.
+
+Each test materializes through Dagster in-process (`dg.materialize`) against the run's test
+database, in an account of its own, on a throwaway Dagster instance.
+
+How the expected counts are derived: by reading the two files with the `csv` module here, with
+the merchant's rules spelled out in `expected_shopify` / `expected_woocommerce`, not by
+running the connectors.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines.store.sources import GROUPS, add_source
+from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
+from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
+from dagster_defs.resources import CatalogDatabase, InboxResource
+
+REPO = Path(__file__).resolve().parents[2]
+SHOPIFY = REPO.parent / "shared" / "fixtures" / "real" / "shopify_product_template.csv"
+WOOCOMMERCE = REPO.parent / "shared" / "fixtures" / "real" / "woocommerce_sample_products.csv"
+CATALOG = ("catalog_products", "catalog_prices", "catalog_inventory")
+KIND_OF = {
+    "catalog_products": "products",
+    "catalog_prices": "prices",
+    "catalog_inventory": "inventory",
+}
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:  # utf-8-sig: WooCommerce's BOM
+        return list(csv.DictReader(f))
+
+
+def expected_shopify() -> dict[str, int]:
+    """Rows sharing a Handle are one product. A row with a SKU, a price or an option value is a
+    variant: one price and (it has a SKU) one inventory item. The remaining rows only add an
+    image (here: example-pants' 4th row)."""
+    rows = read_rows(SHOPIFY)
+    variants = [r for r in rows if r["Variant SKU"] or r["Variant Price"] or r["Option1 Value"]]
+    return {
+        "rows": len(rows),
+        "products": len({r["Handle"] for r in rows}),
+        "prices": len(variants),
+        "inventory": len([r for r in variants if r["Variant SKU"]]),
+    }
+
+
+def expected_woocommerce() -> dict[str, int]:
+    """Every row but a `variation` is a product (simple, variable, grouped, external). Simple
+    products, variations and external products have a price; variable parents and grouped
+    products have none. Inventory is kept per SKU for simple products and variations; an
+    external product is sold elsewhere and has no stock."""
+    rows = read_rows(WOOCOMMERCE)
+    types = [{t.strip() for t in r["Type"].split(",")} for r in rows]
+    priced = [t for t in types if t & {"simple", "variation", "external"}]
+    stocked = [t for t in types if t & {"simple", "variation"}]
+    return {
+        "rows": len(rows),
+        "products": len([t for t in types if "variation" not in t]),
+        "prices": len(priced),
+        "inventory": len(stocked),
+    }
+
+
+def test_expected_counts_are_what_a_merchant_sees() -> None:
+    """The derivation above, pinned to the numbers in the fixtures' README (3 products, 16
+    variants) and to a reading of the WooCommerce file (14 simple, 2 variable with 3 + 4
+    variations, 1 grouped, 1 external)."""
+    assert expected_shopify() == {"rows": 17, "products": 3, "prices": 16, "inventory": 16}
+    assert expected_woocommerce() == {"rows": 25, "products": 18, "prices": 22, "inventory": 21}
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def res(database_url: str, account: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
+        "inbox": InboxResource(base_dir=str(tmp_path / "inbox"), settle_seconds=0),
+    }
+
+
+def add_file_source(engine: sa.Engine, account: str, name: str, kind: str, path: Path) -> None:
+    with engine.begin() as conn:
+        add_source(
+            conn,
+            account_id=account,
+            name=name,
+            kind=kind,
+            owns=frozenset(GROUPS),
+            config={"path": str(path)},
+        )
+
+
+def run(
+    instance: dg.DagsterInstance,
+    res: dict[str, Any],
+    source: str,
+    run_config: dict[str, Any] | None = None,
+) -> dg.ExecuteInProcessResult:
+    if source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [source])
+    return dg.materialize(
+        IMPORT_ASSETS,
+        partition_key=source,
+        instance=instance,
+        resources=res,
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    return {
+        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def counts(md: dict[str, Any]) -> dict[str, int]:
+    return {k: md[k] for k in ("created", "updated", "unchanged", "archived", "rejected")}
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+
+
+def created(n: int) -> dict[str, int]:
+    return {"created": n, "updated": 0, "unchanged": 0, "archived": 0, "rejected": 0}
+
+
+def unchanged(n: int) -> dict[str, int]:
+    return {"created": 0, "updated": 0, "unchanged": n, "archived": 0, "rejected": 0}
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "path", "expected"),
+    [
+        ("shopify-demo", "shopify", SHOPIFY, expected_shopify),
+        ("woocommerce-demo", "woocommerce", WOOCOMMERCE, expected_woocommerce),
+    ],
+)
+def test_real_export_imports_then_reimports_unchanged(
+    instance: dg.DagsterInstance,
+    res: dict[str, Any],
+    engine: sa.Engine,
+    account: str,
+    source: str,
+    kind: str,
+    path: Path,
+    expected: Any,
+) -> None:
+    want = expected()
+    add_file_source(engine, account, source, kind, path)
+
+    first = run(instance, res, source)
+    assert first.success
+    md = materialized(first)
+    assert sorted(md) == sorted(
+        ["source_snapshot", "validated_rows", *CATALOG, "webhook_deliveries"]
+    )
+    for key in CATALOG:
+        assert counts(md[key]) == created(want[KIND_OF[key]]), key
+        assert "| object | external id | action |" in md[key]["changes"]
+    assert md["source_snapshot"]["rows_read"] == want["rows"]
+    assert md["validated_rows"]["rows_rejected"] == 0
+    events = want["products"] + want["prices"] + want["inventory"]
+    assert md["webhook_deliveries"]["events"] == events
+    assert md["catalog_products"]["import_run_id"] == md["webhook_deliveries"]["import_run_id"]
+    assert checks(first) == {
+        "row_reconciliation": True,
+        "reject_rate": True,
+        "mass_archive_guard": True,
+        "schema_drift": True,
+    }
+
+    second = run(instance, res, source)
+    assert second.success
+    md2 = materialized(second)
+    for key in CATALOG:
+        assert counts(md2[key]) == unchanged(want[KIND_OF[key]]), key
+        assert md2[key]["changes"] == "_No changes._"
+    assert md2["webhook_deliveries"]["events"] == 0
+    assert checks(second)["schema_drift"] is True  # same columns as the previous run
+
+
+def test_dry_run_records_the_diff_and_writes_nothing(
+    instance: dg.DagsterInstance, res: dict[str, Any], engine: sa.Engine, account: str
+) -> None:
+    add_file_source(engine, account, "shopify-dry", "shopify", SHOPIFY)
+    result = run(
+        instance,
+        res,
+        "shopify-dry",
+        {"ops": {"validated_rows": {"config": {"dry_run": True}}}},
+    )
+    assert result.success
+    assert sorted(materialized(result)) == ["source_snapshot", "validated_rows"]
+    observed = {
+        e.asset_key.to_user_string(): e.event_specific_data.asset_observation.metadata
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+    }
+    assert observed["catalog_products"]["created"].value == 3
+    assert observed["catalog_prices"]["created"].value == 16
+    with engine.connect() as conn:
+        n = conn.execute(
+            sa.text("SELECT count(*) FROM products WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+    assert n == 0
+
+
+def test_mass_archive_guard_blocks_publishing(
+    instance: dg.DagsterInstance,
+    res: dict[str, Any],
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+) -> None:
+    """A full snapshot that lost most products: the blocking check stops the run before the
+    catalog step, so nothing is archived (stage, check, then publish)."""
+    source = tmp_path / "woo.csv"
+    shutil.copy(WOOCOMMERCE, source)
+    add_file_source(engine, account, "woo-guard", "woocommerce", source)
+    assert run(instance, res, "woo-guard").success
+
+    text = source.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    header, first_simple = text[0], next(line for line in text[1:] if ",simple," in line)
+    source.write_text("\ufeff" + header + first_simple, encoding="utf-8")
+    blocked = run(instance, res, "woo-guard")
+    assert checks(blocked)["mass_archive_guard"] is False
+    assert sorted(materialized(blocked)) == ["source_snapshot", "validated_rows"]
+    with engine.connect() as conn:
+        active = conn.execute(
+            sa.text("SELECT count(*) FROM products WHERE account_id = :a AND active"),
+            {"a": account},
+        ).scalar_one()
+    assert active == 18
+
+    allowed = run(
+        instance,
+        res,
+        "woo-guard",
+        {"ops": {"validated_rows": {"config": {"allow_mass_archive": True}}}},
+    )
+    assert allowed.success
+    assert materialized(allowed)["catalog_products"]["archived"] == 17
+
+
+def test_reconciliation_reports_drift_and_heals(
+    instance: dg.DagsterInstance,
+    res: dict[str, Any],
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+) -> None:
+    """The source changes behind the catalog's back: one price edited in the file."""
+    source = tmp_path / "shop.csv"
+    shutil.copy(SHOPIFY, source)
+    add_file_source(engine, account, "shop-recon", "shopify", source)
+    assert run(instance, res, "shop-recon").success
+    source.write_text(
+        source.read_text(encoding="utf-8").replace(
+            "example-hat,Example Beanie", "example-hat,Beanie", 1
+        ),
+        encoding="utf-8",
+    )
+
+    def reconcile(heal: bool) -> dict[str, Any]:
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=["source_snapshot", "validated_rows", "catalog_drift"],
+            partition_key="shop-recon",
+            instance=instance,
+            resources=res,
+            run_config={"ops": {"catalog_drift": {"config": {"heal": heal}}}},
+        )
+        return materialized(result)["catalog_drift"]
+
+    report = reconcile(heal=False)
+    assert report["drift_total"] == 1
+    assert report["products_updated"] == 1
+    assert "Example Beanie → Beanie" in report["sample"]
+    assert reconcile(heal=False)["drift_total"] == 1  # reporting changed nothing
+
+    healed = reconcile(heal=True)
+    assert healed["healed"] is True and healed["heal_import_run_id"].startswith("run_")
+    assert reconcile(heal=False)["drift_total"] == 0
