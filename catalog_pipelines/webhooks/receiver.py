@@ -101,7 +101,7 @@ class LocalReceiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
     def start(self) -> LocalReceiver:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
