@@ -1,0 +1,135 @@
+"""Generic CSV and JSON Lines connectors on real files in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog_pipelines.connectors.generic import read_csv, read_jsonl
+from catalog_pipelines.connectors.reading import InputError
+from catalog_pipelines.mapping import mapping_from_dict
+
+CSV_MAPPING = mapping_from_dict(
+    {
+        "key": "external_id",
+        "currency": "usd",
+        "fields": {"name": "name", "price": "price", "sku": "sku", "inventory_quantity": "qty"},
+    }
+)
+
+
+def _file(tmp_path: Path, name: str, data: bytes | str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def test_csv_with_bom_quoted_newline_and_verbatim_strings(tmp_path: Path) -> None:
+    text = (
+        "\ufeffexternal_id,name,price,sku,qty,barcode\n"
+        '0870,"Two\nlines",1.00,0870-A,3,3.65275E+11\n'
+        "0871,Plain,2,,0,\n"
+    )
+    batch = read_csv(_file(tmp_path, "p.csv", text), CSV_MAPPING)
+    assert batch.products["external_id"].to_list() == ["0870", "0871"]
+    assert batch.products["name"].to_list() == ["Two\nlines", "Plain"]
+    assert batch.products["metadata"].to_list() == [
+        [{"key": "barcode", "value": "3.65275E+11"}],
+        [],
+    ]
+    assert batch.variants["variant_key"].to_list() == ["0870-A", "0871"]
+    assert batch.variants["unit_amount"].to_list() == [100, 200]
+    assert (batch.rows_read, batch.rows_valid, batch.unmapped_columns) == (2, 2, ["barcode"])
+
+
+def test_csv_cp1252_needs_encoding(tmp_path: Path) -> None:
+    path = _file(tmp_path, "excel.csv", "external_id,name\n1,Café\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"excel\.csv.*--encoding cp1252"):
+        read_csv(path, CSV_MAPPING)
+    m = mapping_from_dict({"key": "external_id", "fields": {"name": "name"}})
+    assert read_csv(path, m, encoding="cp1252").products["name"].to_list() == ["Café"]
+    m.encoding = "cp1252"  # or from the mapping file
+    assert read_csv(path, m).products["name"].to_list() == ["Café"]
+
+
+def test_csv_utf16_is_refused(tmp_path: Path) -> None:
+    path = _file(tmp_path, "u16.csv", "external_id\n1\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"u16\.csv.*UTF-16"):
+        read_csv(path, CSV_MAPPING)
+
+
+def test_csv_header_only_and_empty(tmp_path: Path) -> None:
+    for name, text in [("h.csv", "external_id,name,price,sku,qty\n"), ("e.csv", "")]:
+        batch = read_csv(_file(tmp_path, name, text), CSV_MAPPING)
+        assert (batch.rows_read, batch.products.height, batch.variants.height) == (0, 0, 0)
+
+
+def test_csv_overlong_row_is_a_reject_not_an_abort(tmp_path: Path) -> None:
+    text = "external_id,name,price,sku,qty\n1,a,1,S1,1\n2,b,1,234.00,S2,1\n3,c,2,S3,1\n"
+    batch = read_csv(_file(tmp_path, "r.csv", text), CSV_MAPPING)
+    assert [r.row_number for r in batch.rejects] == [2]
+    assert "has 6 fields but the header has 5" in batch.rejects[0].reasons[0]
+    assert batch.products["external_id"].to_list() == ["1", "3"]
+    assert (batch.rows_read, batch.rows_valid) == (3, 2)
+
+
+def test_csv_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        read_csv(tmp_path / "absent.csv", CSV_MAPPING)
+
+
+JSONL_MAPPING = mapping_from_dict(
+    {
+        "format": "jsonl",
+        "key": "id",
+        "currency": "eur",
+        "fields": {"name": "title", "price": "price", "sku": "sku", "images": "images"},
+    }
+)
+
+
+def test_jsonl_rows_rejects_and_metadata(tmp_path: Path) -> None:
+    lines = [
+        '{"id": "a", "title": "A", "price": 19.90, "sku": "A1", "images": ["x.jpg", "y.jpg"],'
+        ' "attrs": {"w": 1.50, "tags": ["t"]}, "on_sale": true, "stock": 3}',
+        "",
+        '{"id": "b", "title": "B", "price": "5", "id": "c"}',
+        '{"id": "d", "price": NaN}',
+        "[" * 40 + "]" * 40,
+        '{"id": "e", "price": 1e3}',
+        "{not json",
+        "   ",
+        '["an", "array"]',
+        '{"id": "f", "title": "F\u2028G", "price": 12.345}',
+        '{"id": "g", "title": "G", "price": 3}',
+    ]
+    path = _file(tmp_path, "feed.jsonl", "\n".join(lines) + "\n")
+    batch = read_jsonl(path, JSONL_MAPPING)
+    reasons = {r.row_number: r.reasons for r in batch.rejects}
+    assert set(reasons) == {3, 4, 5, 6, 7, 9, 10}
+    assert "line 3" in reasons[3][0] and "duplicate key 'id'" in reasons[3][0]
+    assert "line 4" in reasons[4][0] and "NaN" in reasons[4][0]
+    assert "line 5" in reasons[5][0] and "deeper than 32" in reasons[5][0]
+    assert reasons[6] == ["price: '1E+3' uses an exponent; write the plain decimal amount"]
+    assert "line 7" in reasons[7][0] and "invalid JSON" in reasons[7][0]
+    assert "expected an object, got list" in reasons[9][0]
+    assert reasons[10] == ["price: '12.345' has 3 decimals but EUR has 2"]
+    assert batch.products["external_id"].to_list() == ["a", "g"]
+    a = batch.products.row(0, named=True)
+    assert a["images"] == ["x.jpg", "y.jpg"]
+    assert a["metadata"] == [
+        {"key": "attrs", "value": '{"w":1.50,"tags":["t"]}'},
+        {"key": "on_sale", "value": "true"},
+        {"key": "stock", "value": "3"},
+    ]
+    assert batch.variants["unit_amount"].to_list() == [1990, 300]
+    assert batch.products["row_number"].to_list() == [1, 11]  # line numbers
+    # 11 lines, 2 of them blank: rows_read counts the 9 others
+    assert (batch.rows_read, batch.rows_valid, len(batch.rejects)) == (9, 2, 7)
+    batch.check_reconciles()
+
+
+def test_jsonl_empty_file(tmp_path: Path) -> None:
+    batch = read_jsonl(_file(tmp_path, "e.jsonl", "\n\n"), JSONL_MAPPING)
+    assert (batch.rows_read, batch.products.height, batch.rejects) == (0, 0, [])
