@@ -41,7 +41,11 @@ def check_row_reconciliation(batch: ParsedBatch) -> dg.AssetCheckResult:
         check_name="row_reconciliation",
         passed=batch.rows_read == rows_valid + rejected,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"rows_read": batch.rows_read, "rows_valid": rows_valid, "rows_rejected": rejected},
+        metadata={
+            "rows_read": batch.rows_read,
+            "rows_valid": rows_valid,
+            "rows_rejected": rejected,
+        },
     )
 
 

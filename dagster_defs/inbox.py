@@ -64,7 +64,8 @@ def scan(root: Path, *, settle_seconds: float, now: float | None = None) -> list
                 st = path.stat()
             except FileNotFoundError:  # moved away by a finishing run meanwhile
                 continue
-            if not path.is_file() or now - st.st_mtime < settle_seconds:
+            age = now - st.st_mtime  # negative on clock skew (network mounts): not "recent"
+            if not path.is_file() or 0 <= age < settle_seconds:
                 continue
             found.append(InboxFile(source_dir.name, path.resolve(), st.st_mtime_ns, st.st_size))
     found.sort(key=lambda f: (f.mtime_ns, str(f.path)))
@@ -133,7 +134,7 @@ def move_inbox_file(
     if path is None:
         return None
     dest = inbox.processed_root() if succeeded else inbox.failed_root()
-    moved = move_out(path, inbox_root=inbox.root(), dest_root=dest, run_id=context.run_id)
+    moved = move_out(path, inbox_root=inbox.root(), dest_root=dest, run_id=context.run.run_id)
     if moved is not None:
         context.log.info(f"moved {path} to {moved}")
     return moved

@@ -62,7 +62,11 @@ class InboxResource(dg.ConfigurableResource):
         return Path(self.base_dir).resolve()
 
     def processed_root(self) -> Path:
-        return Path(self.processed_dir).resolve() if self.processed_dir else self.root().parent / "processed"
+        return (
+            Path(self.processed_dir).resolve()
+            if self.processed_dir
+            else self.root().parent / "processed"
+        )
 
     def failed_root(self) -> Path:
         return Path(self.failed_dir).resolve() if self.failed_dir else self.root().parent / "failed"

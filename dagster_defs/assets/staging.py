@@ -35,7 +35,11 @@ _FORMAT_BY_KIND: dict[str, str] = {
     "csv": "csv",
     "jsonl": "jsonl",
 }
-_KIND_BY_FORMAT: dict[str, str] = {"shopify": "shopify", "woocommerce": "woocommerce", "jsonl": "jsonl"}
+_KIND_BY_FORMAT: dict[str, str] = {
+    "shopify": "shopify",
+    "woocommerce": "woocommerce",
+    "jsonl": "jsonl",
+}
 
 
 class SnapshotConfig(dg.Config):
@@ -257,7 +261,9 @@ def validated_rows(
             "planned_changes": dg.MetadataValue.json(previews.plan_counts(plan)),
             "validation": dg.MetadataValue.json(staged.validation),
             "reject_sample": dg.MetadataValue.md(previews.rejects_markdown(rejects, SAMPLE_SIZE)),
-            "plan_preview": dg.MetadataValue.md(previews.changes_markdown(plan_changes, SAMPLE_SIZE)),
+            "plan_preview": dg.MetadataValue.md(
+                previews.changes_markdown(plan_changes, SAMPLE_SIZE)
+            ),
         },
     )
 
