@@ -46,3 +46,14 @@ CREATE TABLE incoming_webhooks (
 CREATE INDEX products_account_created_pk ON products (account_id, created DESC, pk DESC);
 CREATE INDEX prices_account_created_pk ON prices (account_id, created DESC, pk DESC);
 CREATE INDEX events_account_object ON events (account_id, object_id, sequence);
+
+-- Shopify's inventory_levels/update names an inventory_item_id, not a SKU. The mapping is
+-- learned from inventory_items/create|update webhooks (which carry both) or set in bulk.
+CREATE TABLE shopify_inventory_items (
+    account_id        text NOT NULL REFERENCES accounts (id),
+    source            text NOT NULL,
+    inventory_item_id bigint NOT NULL,
+    sku               text NOT NULL,
+    updated           timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, source, inventory_item_id)
+);

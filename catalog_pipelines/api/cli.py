@@ -1,0 +1,71 @@
+"""`catalog-sync serve` and `catalog-sync api-keys create`, registered by the main CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import sqlalchemy as sa
+
+DEFAULT_ACCOUNT = "acct_default"
+
+
+def _engine() -> Any:
+    from catalog_pipelines import db
+    from catalog_pipelines.store.migrations import migrate
+
+    engine = db.shared_engine()
+    migrate(engine)
+    return engine
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Migrate, then serve the API with uvicorn until interrupted."""
+    import uvicorn
+
+    from catalog_pipelines.api.app import api_engine, create_app
+
+    _engine()  # apply pending migrations before the first request
+    app = create_app(api_engine())
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def cmd_api_keys_create(args: argparse.Namespace) -> int:
+    """Print a new key once: only its hash is stored."""
+    from catalog_pipelines.api.auth import create_api_key
+
+    engine = _engine()
+    try:
+        with engine.begin() as conn:
+            key = create_api_key(conn, args.account)
+    except sa.exc.IntegrityError:  # the accounts table's id pattern refused it
+        print(f"error: invalid account id {args.account!r}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.write(json.dumps(key) + "\n")
+    else:
+        print(f"API key {key['id']} for account {key['account']}:")
+        print(f"  {key['secret']}")
+        print("Store it now: it is not shown again.")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("serve", help="serve the Stripe-compatible HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.set_defaults(func=cmd_serve)
+
+    keys = sub.add_parser("api-keys", help="API keys").add_subparsers(
+        dest="api_keys_command", required=True
+    )
+    p = keys.add_parser("create", help="create an API key (its secret is printed once)")
+    p.add_argument("--account", default=DEFAULT_ACCOUNT, help="account id (created if new)")
+    p.add_argument("--json", action="store_true", help='print {"id","account","secret"}')
+    p.set_defaults(func=cmd_api_keys_create)

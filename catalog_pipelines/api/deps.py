@@ -1,0 +1,107 @@
+"""Per-request context (engine, authenticated account, request id) and the write path that
+honours `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+
+from catalog_pipelines.api import idempotency
+from catalog_pipelines.api.auth import KeyCache, secret_from_header
+from catalog_pipelines.api.errors import ApiError
+from catalog_pipelines.api.params import parse_body, parse_query
+from catalog_pipelines.store.events import Cause
+
+# Only for the OpenAPI document (security scheme); the header is checked below.
+bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer sk_...")
+
+
+@dataclass
+class Ctx:
+    engine: sa.Engine
+    account_id: str
+    request_id: str
+    request: Request
+
+    def query(self) -> dict[str, Any]:
+        return parse_query(self.request.url.query)
+
+    async def body(self) -> dict[str, Any]:
+        return parse_body(await self.request.body(), self.request.headers.get("content-type"))
+
+
+def _request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = "req_" + secrets.token_hex(12)
+        request.state.request_id = rid
+    return rid
+
+
+def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
+    """Authenticate the caller; every handler gets its account only from here."""
+    engine: sa.Engine = request.app.state.engine
+    keys: KeyCache = request.app.state.keys
+    secret = secret_from_header(request.headers.get("authorization"))
+    if secret is None:
+        raise ApiError(
+            401,
+            "You did not provide an API key. Send it as 'Authorization: Bearer sk_...'.",
+            headers={"WWW-Authenticate": 'Bearer realm="catalog"'},
+        )
+    account = None if len(secret) > 200 else keys.account_for(engine, secret)
+    if account is None:
+        raise ApiError(
+            401,
+            "Invalid API Key provided.",
+            code="api_key_invalid",
+            headers={"WWW-Authenticate": 'Bearer realm="catalog"'},
+        )
+    return Ctx(engine=engine, account_id=account, request_id=_request_id(request), request=request)
+
+
+Auth = Annotated[Ctx, Depends(context)]
+
+
+def write_response(
+    ctx: Ctx,
+    params: dict[str, Any],
+    write: Callable[[sa.Connection, Cause], dict[str, Any]],
+) -> JSONResponse:
+    """Run one write in one transaction; with an Idempotency-Key, at most once per key."""
+    key = ctx.request.headers.get("idempotency-key")
+    headers = {"Request-Id": ctx.request_id}
+    if key is None:
+        with ctx.engine.begin() as conn:
+            result = write(conn, Cause(request_id=ctx.request_id))
+        return JSONResponse(result, headers=headers)
+    if not 1 <= len(key) <= 255:
+        raise ApiError(400, "Idempotency-Key must be 1 to 255 characters", param="Idempotency-Key")
+    try:
+        outcome = idempotency.run_once(
+            ctx.engine,
+            account_id=ctx.account_id,
+            key=key,
+            method=ctx.request.method,
+            path=ctx.request.url.path,
+            params=params,
+            request_id=ctx.request_id,
+            write=lambda conn, cause: (200, write(conn, cause)),
+        )
+    except idempotency.IdempotencyMismatch as e:
+        raise ApiError(
+            400, str(e), type="idempotency_error", code="idempotency_key_in_use"
+        ) from None
+    headers["Idempotency-Key"] = key
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if outcome.status >= 400:
+        headers["Stripe-Should-Retry"] = "false"
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)

@@ -1,0 +1,278 @@
+"""The OpenAPI document's shapes: hand-written JSON Schemas of the Stripe-shaped objects.
+
+Handlers return the store's dicts directly (no per-response model validation on the hot
+path); these schemas document them, and the schemathesis run checks that every response
+conforms, so a drift between the SQL object functions and this file fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(t: str, **kw: Any) -> dict[str, Any]:
+    """Nullable scalar."""
+    return {"type": [t, "null"], **kw}
+
+
+_STR_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "message": {"type": "string"},
+                    "code": {"type": "string"},
+                    "param": {"type": "string"},
+                },
+            }
+        },
+    },
+    "Product": {
+        "type": "object",
+        "required": ["id", "object", "active", "images", "metadata", "created", "updated"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "product"},
+            "active": {"type": "boolean"},
+            "name": _n("string"),
+            "description": _n("string"),
+            "images": {"type": "array", "items": {"type": "string"}},
+            "metadata": _STR_MAP,
+            "url": _n("string"),
+            "shippable": _n("boolean"),
+            "tax_code": _n("string"),
+            "unit_label": _n("string"),
+            "package_dimensions": _n("object"),
+            "default_price": _n("string"),
+            "created": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "livemode": {"type": "boolean"},
+            "version": {"type": "integer", "minimum": 1},
+            "source": _n("string"),
+            "external_id": _n("string"),
+        },
+    },
+    "Price": {
+        "type": "object",
+        "required": ["id", "object", "product", "active", "currency", "type", "metadata"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "price"},
+            "product": {"type": "string"},
+            "active": {"type": "boolean"},
+            "currency": {"type": "string", "pattern": "^[a-z]{3}$"},
+            "unit_amount": _n("integer"),
+            "unit_amount_decimal": _n("string"),
+            "type": {"enum": ["one_time", "recurring"]},
+            "recurring": _n("object"),
+            "lookup_key": _n("string"),
+            "nickname": _n("string"),
+            "metadata": _STR_MAP,
+            "billing_scheme": {"type": "string"},
+            "tax_behavior": {"type": "string"},
+            "livemode": {"type": "boolean"},
+            "created": {"type": "integer"},
+            "version": {"type": "integer", "minimum": 1},
+            "source": _n("string"),
+        },
+    },
+    "InventoryItem": {
+        "type": "object",
+        "required": ["id", "object", "sku", "product", "quantity", "policy", "version"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "inventory_item"},
+            "sku": {"type": "string"},
+            "product": {"type": "string"},
+            "price": _n("string"),
+            "quantity": {"type": "integer", "minimum": 0},
+            "policy": {"enum": ["deny", "continue"]},
+            "version": {"type": "integer", "minimum": 1},
+            "created": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "source": _n("string"),
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["id", "object", "type", "created", "data", "request", "sequence"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "event"},
+            "type": {"type": "string"},
+            "api_version": _n("string"),
+            "created": {"type": "integer"},
+            "data": {
+                "type": "object",
+                "required": ["object"],
+                "properties": {
+                    "object": {"type": "object"},
+                    "previous_attributes": {"type": "object"},
+                },
+            },
+            "livemode": {"type": "boolean"},
+            "pending_webhooks": {"type": "integer"},
+            "request": {
+                "type": "object",
+                "properties": {"id": _n("string"), "idempotency_key": _n("string")},
+            },
+            "sequence": {"type": "integer"},
+            "object_version": {"type": "integer"},
+            "source": _n("string"),
+            "run_id": _n("string"),
+            "account": {"type": "string"},
+        },
+    },
+    "Change": {
+        "type": "object",
+        "required": ["object", "sequence", "event", "type", "object_type", "object_id", "deleted"],
+        "properties": {
+            "object": {"const": "change"},
+            "sequence": {"type": "integer"},
+            "event": {"type": "string"},
+            "type": {"type": "string"},
+            "object_type": {"enum": ["product", "price", "inventory_item"]},
+            "object_id": {"type": "string"},
+            "version": {"type": "integer"},
+            "created": {"type": "integer"},
+            "deleted": {"type": "boolean"},
+            "archived": {"type": "boolean"},
+            "data": {"type": "object"},
+        },
+    },
+    "ProductVersion": {
+        "type": "object",
+        "required": ["object", "version", "created", "event", "product"],
+        "properties": {
+            "object": {"const": "product_version"},
+            "version": {"type": "integer"},
+            "created": {"type": "integer"},
+            "event": {"type": "string"},
+            "sequence": {"type": "integer"},
+            "source": _n("string"),
+            "run_id": _n("string"),
+            "previous_attributes": _n("object"),
+            "product": {"$ref": "#/components/schemas/Product"},
+        },
+    },
+    "WebhookEndpoint": {
+        "type": "object",
+        "required": ["id", "object", "url", "enabled_events", "status", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "webhook_endpoint"},
+            "url": {"type": "string"},
+            "enabled_events": {"type": "array", "items": {"type": "string"}},
+            "status": {"enum": ["enabled", "disabled"]},
+            "created": {"type": "integer"},
+            "secret": {"type": "string"},
+            "description": _n("string"),
+        },
+    },
+    "DeletedObject": {
+        "type": "object",
+        "required": ["id", "object", "deleted"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"type": "string"},
+            "deleted": {"const": True},
+        },
+    },
+    "WebhookDelivery": {
+        "type": "object",
+        "required": ["id", "object", "event", "status", "attempts"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "webhook_delivery"},
+            "event": {"type": "string"},
+            "event_type": {"type": "string"},
+            "status": {"enum": ["pending", "delivered", "failed"]},
+            "attempts": {"type": "integer"},
+            "attempt_log": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "IncomingResult": {
+        "type": "object",
+        "required": ["object", "webhook_id", "topic", "duplicate"],
+        "properties": {
+            "object": {"const": "incoming_webhook"},
+            "webhook_id": {"type": "string"},
+            "topic": {"type": "string"},
+            "duplicate": {"type": "boolean"},
+            "applied": {"type": "array"},
+            "skipped": {"type": "array"},
+        },
+    },
+}
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def list_of(name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["object", "data", "has_more", "url"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": ref(name)},
+            "has_more": {"type": "boolean"},
+            "url": {"type": "string"},
+            **extra,
+        },
+    }
+
+
+_ERRORS = {
+    400: "Invalid request",
+    401: "Missing or invalid API key",
+    404: "No such object in this account",
+    409: "Conflict (ownership, stock, compare-and-set)",
+    413: "Body too large",
+    415: "Unsupported content type",
+    503: "The database is unreachable; retry later",
+}
+
+
+def responses(ok: dict[str, Any], *errors: int) -> dict[int | str, Any]:
+    """`responses=` for a route: the success schema and the Stripe error envelope."""
+    out: dict[int | str, Any] = {
+        200: {"description": "OK", "content": {"application/json": {"schema": ok}}}
+    }
+    for status in (400, 401, 503, *errors):
+        out[status] = {
+            "description": _ERRORS.get(status, "Error"),
+            "content": {"application/json": {"schema": ref("Error")}},
+        }
+    return out
+
+
+def body(schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
+    """`openapi_extra` for a route whose body is parsed by hand (form or JSON)."""
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "application/json": {"schema": schema},
+            },
+        }
+    }
+
+
+def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+METADATA = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}}

@@ -1,0 +1,117 @@
+"""/v1/inventory_items/{sku}: retrieve, `adjust` (a delta) and `set` (optionally
+compare-and-set), both with `Idempotency-Key`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from catalog_pipelines.api import openapi as oa
+from catalog_pipelines.api.deps import Auth, write_response
+from catalog_pipelines.api.errors import ApiError, not_found
+from catalog_pipelines.store import inventory, objects, reads
+
+router = APIRouter(tags=["inventory"])
+
+_NOTE = {"type": "string", "maxLength": 500}
+_ADJUST_BODY = oa.obj(
+    {
+        "delta": {"type": "integer", "minimum": -(10**12), "maximum": 10**12, "not": {"const": 0}},
+        "reason": _NOTE,
+        "reference": _NOTE,
+    },
+    ("delta",),
+)
+_SET_BODY = oa.obj(
+    {
+        "quantity": {"type": "integer", "minimum": 0, "maximum": 10**12},
+        "expected_quantity": {"type": "integer", "minimum": 0, "maximum": 10**12},
+        "reason": _NOTE,
+        "reference": _NOTE,
+    },
+    ("quantity",),
+)
+
+
+def _int_param(params: dict[str, Any], name: str, *, required: bool) -> int | None:
+    if params.get(name) in (None, ""):
+        if required:
+            raise ApiError(
+                400, f"Missing required param: {name}.", code="parameter_missing", param=name
+            )
+        return None
+    return objects._int(params[name], name)
+
+
+def _only(params: dict[str, Any], allowed: set[str]) -> None:
+    for key in params:
+        if key not in allowed:
+            raise ApiError(
+                400, f"Received unknown parameter: {key}", code="parameter_unknown", param=key
+            )
+
+
+@router.get("/v1/inventory_items/{sku}", responses=oa.responses(oa.ref("InventoryItem"), 404))
+def retrieve_inventory_item(sku: str, ctx: Auth) -> JSONResponse:
+    with ctx.engine.connect() as conn:
+        obj = reads.get_inventory_item_by_sku(conn, ctx.account_id, sku)
+    if obj is None:
+        raise not_found("inventory item", sku, "sku")
+    return JSONResponse(obj)
+
+
+@router.post(
+    "/v1/inventory_items/{sku}/adjust",
+    responses=oa.responses(oa.ref("InventoryItem"), 404, 409),
+    openapi_extra=oa.body(_ADJUST_BODY, required=True),
+)
+async def adjust(sku: str, ctx: Auth) -> JSONResponse:
+    """Add `delta` (negative for a sale). 409 `insufficient_inventory` rather than oversell."""
+    params = await ctx.body()
+    _only(params, {"delta", "reason", "reference"})
+    delta = _int_param(params, "delta", required=True)
+    assert delta is not None
+
+    def write(conn: Any, cause: Any) -> dict[str, Any]:
+        return inventory.adjust(
+            conn,
+            ctx.account_id,
+            sku,
+            delta,
+            reason=params.get("reason"),
+            reference=params.get("reference"),
+            cause=cause,
+        )
+
+    return await run_in_threadpool(write_response, ctx, params, write)
+
+
+@router.post(
+    "/v1/inventory_items/{sku}/set",
+    responses=oa.responses(oa.ref("InventoryItem"), 404, 409),
+    openapi_extra=oa.body(_SET_BODY, required=True),
+)
+async def set_quantity(sku: str, ctx: Auth) -> JSONResponse:
+    """Set the quantity; with `expected_quantity`, only if it is still that (409 otherwise)."""
+    params = await ctx.body()
+    _only(params, {"quantity", "expected_quantity", "reason", "reference"})
+    quantity = _int_param(params, "quantity", required=True)
+    expected = _int_param(params, "expected_quantity", required=False)
+    assert quantity is not None
+
+    def write(conn: Any, cause: Any) -> dict[str, Any]:
+        return inventory.set_quantity(
+            conn,
+            ctx.account_id,
+            sku,
+            quantity,
+            expected_quantity=expected,
+            reason=params.get("reason"),
+            reference=params.get("reference"),
+            cause=cause,
+        )
+
+    return await run_in_threadpool(write_response, ctx, params, write)

@@ -1,0 +1,172 @@
+"""/v1/products: list, create, retrieve (also `?as_of=`), update, and `/versions`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from catalog_pipelines.api import openapi as oa
+from catalog_pipelines.api.deps import Auth, Ctx, write_response
+from catalog_pipelines.api.errors import ApiError, not_found
+from catalog_pipelines.api.params import one, opt_bool, opt_int, range_filter, string_list
+from catalog_pipelines.store import objects, reads
+
+router = APIRouter(tags=["products"])
+
+_PRODUCT_BODY = oa.obj(
+    {
+        "name": {"type": "string", "minLength": 1, "maxLength": 5000},
+        "description": {"type": "string", "maxLength": 5000},
+        "active": {"type": "boolean"},
+        "images": {"type": "array", "items": {"type": "string", "maxLength": 2000}, "maxItems": 8},
+        "metadata": oa.METADATA,
+        "url": {"type": "string", "maxLength": 5000},
+        "shippable": {"type": "boolean"},
+        "tax_code": {"type": "string", "maxLength": 100},
+        "unit_label": {"type": "string", "maxLength": 12},
+    }
+)
+_CREATE_BODY = {**_PRODUCT_BODY, "required": ["name"]}
+_UPDATE_BODY = oa.obj(
+    {**_PRODUCT_BODY["properties"], "default_price": {"type": "string", "maxLength": 255}}
+)
+
+
+def list_params(ctx: Ctx) -> dict[str, Any]:
+    """Stripe's list parameters shared by every list endpoint."""
+    q = ctx.query()
+    return {
+        "q": q,
+        "limit": opt_int(q, "limit", minimum=1, maximum=100) or 10,
+        "starting_after": one(q, "starting_after"),
+        "ending_before": one(q, "ending_before"),
+    }
+
+
+def list_call(fn: Any, ctx: Ctx, url: str, **kwargs: Any) -> JSONResponse:
+    try:
+        with ctx.engine.connect() as conn:
+            page = fn(conn, ctx.account_id, **kwargs)
+    except reads.CursorNotFound as e:
+        raise ApiError(404, str(e), code="resource_missing", param=e.param) from None
+    except ValueError as e:
+        raise ApiError(400, str(e)) from None
+    return JSONResponse(page.envelope(url))
+
+
+@router.get("/v1/products", responses=oa.responses(oa.list_of("Product"), 404))
+def list_products(
+    ctx: Auth,
+    limit: int | None = Query(None, ge=1, le=100),
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+    active: bool | None = None,
+    source: str | None = None,
+    external_id: str | None = None,
+    created_gte: int | None = Query(None, alias="created[gte]", ge=0, le=10**11),
+    created_lte: int | None = Query(None, alias="created[lte]", ge=0, le=10**11),
+    updated_gt: int | None = Query(None, alias="updated[gt]", ge=0, le=10**11),
+    updated_gte: int | None = Query(None, alias="updated[gte]", ge=0, le=10**11),
+    updated_lt: int | None = Query(None, alias="updated[lt]", ge=0, le=10**11),
+    updated_lte: int | None = Query(None, alias="updated[lte]", ge=0, le=10**11),
+) -> JSONResponse:
+    """Newest first. Also accepts `created[gt|lt]` and `ids[]` as Stripe does."""
+    p = list_params(ctx)
+    q = p.pop("q")
+    return list_call(
+        reads.list_products,
+        ctx,
+        "/v1/products",
+        **p,
+        active=opt_bool(q, "active"),
+        source=one(q, "source"),
+        external_id=one(q, "external_id"),
+        ids=string_list(q, "ids"),
+        created=range_filter(q, "created"),
+        updated=range_filter(q, "updated"),
+    )
+
+
+@router.post(
+    "/v1/products",
+    responses=oa.responses(oa.ref("Product"), 404, 409),
+    openapi_extra=oa.body(_CREATE_BODY, required=True),
+)
+async def create_product(ctx: Auth) -> JSONResponse:
+    params = await ctx.body()
+    return await run_in_threadpool(
+        write_response,
+        ctx,
+        params,
+        lambda conn, cause: objects.create_product(conn, ctx.account_id, params, cause),
+    )
+
+
+def _as_of(value: str) -> datetime:
+    try:
+        if value.isdigit():
+            return datetime.fromtimestamp(int(value), tz=UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise ApiError(
+            400, f"Invalid as_of: {value!r}; use ISO 8601 or unix seconds", param="as_of"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@router.get("/v1/products/{product_id}", responses=oa.responses(oa.ref("Product"), 404))
+def retrieve_product(
+    product_id: str,
+    ctx: Auth,
+    as_of: str | None = Query(
+        None, description="ISO 8601 time or unix seconds: the product as it was then"
+    ),
+) -> JSONResponse:
+    with ctx.engine.connect() as conn:
+        if as_of is None:
+            obj = reads.get_product(conn, ctx.account_id, product_id)
+        else:
+            obj = reads.product_as_of(conn, ctx.account_id, product_id, _as_of(as_of))
+            if obj is None and reads.get_product(conn, ctx.account_id, product_id) is not None:
+                raise ApiError(
+                    404,
+                    f"Product '{product_id}' did not exist at {as_of}",
+                    code="resource_missing",
+                    param="as_of",
+                )
+    if obj is None:
+        raise not_found("product", product_id)
+    return JSONResponse(obj)
+
+
+@router.post(
+    "/v1/products/{product_id}",
+    responses=oa.responses(oa.ref("Product"), 404, 409),
+    openapi_extra=oa.body(_UPDATE_BODY),
+)
+async def update_product(product_id: str, ctx: Auth) -> JSONResponse:
+    params = await ctx.body()
+    return await run_in_threadpool(
+        write_response,
+        ctx,
+        params,
+        lambda conn, cause: objects.update_product(conn, ctx.account_id, product_id, params, cause),
+    )
+
+
+@router.get(
+    "/v1/products/{product_id}/versions",
+    responses=oa.responses(oa.list_of("ProductVersion"), 404),
+)
+def product_versions(product_id: str, ctx: Auth) -> JSONResponse:
+    """Every version of the product, oldest first, with what changed and who changed it."""
+    with ctx.engine.connect() as conn:
+        history = reads.product_history(conn, ctx.account_id, product_id)
+    if not history:
+        raise not_found("product", product_id)
+    url = f"/v1/products/{product_id}/versions"
+    return JSONResponse(reads.ListPage(history, False).envelope(url))

@@ -1,0 +1,267 @@
+"""/v1/webhook_endpoints over the webhooks module's store, plus each endpoint's delivery log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from catalog_pipelines.api import openapi as oa
+from catalog_pipelines.api.deps import Auth, write_response
+from catalog_pipelines.api.errors import ApiError, not_found
+from catalog_pipelines.api.params import one, opt_int
+from catalog_pipelines.store import objects
+from catalog_pipelines.store.errors import InvalidRequest, NotFound
+from catalog_pipelines.webhooks import endpoints as store
+from catalog_pipelines.webhooks.ssrf import UnsafeURLError
+
+router = APIRouter(tags=["webhook_endpoints"])
+
+_EVENTS = {"type": "array", "items": {"type": "string", "maxLength": 100}, "minItems": 1}
+_FIELDS = {
+    "url": {"type": "string", "maxLength": 2048},
+    "enabled_events": _EVENTS,
+    "description": {"type": "string", "maxLength": 5000},
+    "skip_sources": {"type": "array", "items": {"type": "string", "maxLength": 64}},
+}
+_CREATE_BODY = oa.obj(_FIELDS, ("url", "enabled_events"))
+_UPDATE_BODY = oa.obj({**_FIELDS, "disabled": {"type": "boolean"}})
+_CREATE = {"url", "enabled_events", "description", "skip_sources", "api_version", "metadata"}
+_UPDATE = {"url", "enabled_events", "description", "skip_sources", "disabled", "metadata"}
+
+
+def _strings(params: dict[str, Any], name: str) -> list[str] | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value] if value else []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequest(f"{name} must be a list of strings", param=name)
+    return value
+
+
+def _check(params: dict[str, Any], allowed: set[str]) -> None:
+    for key in params:
+        if key not in allowed:
+            raise InvalidRequest(
+                f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
+            )
+
+
+def _guard(fn: Any) -> Any:
+    """The webhooks module raises ValueErrors; give them Stripe's 400 with a param."""
+    try:
+        return fn()
+    except UnsafeURLError as e:
+        raise InvalidRequest(str(e), param="url", code="url_invalid") from None
+    except store.EndpointError as e:
+        if str(e).startswith("no such webhook endpoint"):
+            raise NotFound(str(e), param="id") from None
+        raise InvalidRequest(str(e), param="enabled_events") from None
+
+
+def _create(conn: sa.Connection, account_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    _check(params, _CREATE)
+    url = objects._text(params.get("url"), "url", max_len=2048)
+    if url is None:
+        raise InvalidRequest("Missing required param: url.", param="url", code="parameter_missing")
+    events = _strings(params, "enabled_events")
+    if not events:
+        raise InvalidRequest(
+            "Missing required param: enabled_events.",
+            param="enabled_events",
+            code="parameter_missing",
+        )
+    endpoint = _guard(
+        lambda: store.create_endpoint(
+            conn,
+            account_id=account_id,
+            url=url,
+            enabled_events=events,
+            skip_sources=_strings(params, "skip_sources") or (),
+            description=objects._text(params.get("description"), "description"),
+        )
+    )
+    return endpoint.to_json(include_secret=True)
+
+
+def _update(
+    conn: sa.Connection, account_id: str, endpoint_id: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    _check(params, _UPDATE)
+    disabled = params.get("disabled")
+    endpoint = _guard(
+        lambda: store.update_endpoint(
+            conn,
+            account_id=account_id,
+            endpoint_id=endpoint_id,
+            url=objects._text(params.get("url"), "url", max_len=2048),
+            description=objects._text(params.get("description"), "description"),
+            enabled_events=_strings(params, "enabled_events"),
+            skip_sources=_strings(params, "skip_sources"),
+            disabled=None if disabled is None else objects._bool(disabled, "disabled"),
+        )
+    )
+    return endpoint.to_json()
+
+
+@router.get("/v1/webhook_endpoints", responses=oa.responses(oa.list_of("WebhookEndpoint"), 404))
+def list_endpoints(
+    ctx: Auth,
+    limit: int | None = Query(None, ge=1, le=100),
+    starting_after: str | None = None,
+) -> JSONResponse:
+    q = ctx.query()
+    lim = opt_int(q, "limit", minimum=1, maximum=100) or 10
+    after = one(q, "starting_after")
+    if one(q, "ending_before") is not None:
+        raise ApiError(
+            400,
+            "ending_before is not supported here; page with starting_after",
+            param="ending_before",
+        )
+    with ctx.engine.connect() as conn:
+        if (
+            after is not None
+            and store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=after) is None
+        ):
+            raise not_found("webhook endpoint", after, "starting_after")
+        page, has_more = store.list_endpoints(
+            conn, account_id=ctx.account_id, limit=lim, starting_after=after
+        )
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [e.to_json() for e in page],
+            "has_more": has_more,
+            "url": "/v1/webhook_endpoints",
+        }
+    )
+
+
+@router.post(
+    "/v1/webhook_endpoints",
+    responses=oa.responses(oa.ref("WebhookEndpoint"), 404),
+    openapi_extra=oa.body(_CREATE_BODY, required=True),
+)
+async def create_endpoint(ctx: Auth) -> JSONResponse:
+    """The response carries the signing `secret`; it is not shown again."""
+    params = await ctx.body()
+    return await run_in_threadpool(
+        write_response, ctx, params, lambda conn, _cause: _create(conn, ctx.account_id, params)
+    )
+
+
+@router.get(
+    "/v1/webhook_endpoints/{endpoint_id}", responses=oa.responses(oa.ref("WebhookEndpoint"), 404)
+)
+def retrieve_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
+    with ctx.engine.connect() as conn:
+        endpoint = store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise not_found("webhook endpoint", endpoint_id)
+    return JSONResponse(endpoint.to_json())
+
+
+@router.post(
+    "/v1/webhook_endpoints/{endpoint_id}",
+    responses=oa.responses(oa.ref("WebhookEndpoint"), 404),
+    openapi_extra=oa.body(_UPDATE_BODY),
+)
+async def update_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
+    params = await ctx.body()
+    return await run_in_threadpool(
+        write_response,
+        ctx,
+        params,
+        lambda conn, _cause: _update(conn, ctx.account_id, endpoint_id, params),
+    )
+
+
+@router.delete(
+    "/v1/webhook_endpoints/{endpoint_id}", responses=oa.responses(oa.ref("DeletedObject"), 404)
+)
+def delete_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
+    with ctx.engine.begin() as conn:
+        existed = store.delete_endpoint(conn, account_id=ctx.account_id, endpoint_id=endpoint_id)
+    if not existed:
+        raise not_found("webhook endpoint", endpoint_id)
+    return JSONResponse({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+
+
+_DELIVERIES = sa.text(
+    "SELECT d.id, d.event_id, d.event_type, d.object_id, d.event_sequence, d.replay_id,"
+    " d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created,"
+    " d.delivered_at, coalesce((SELECT jsonb_agg(jsonb_build_object("
+    "   'attempted_at', epoch(a.attempted_at), 'status_code', a.status_code,"
+    "   'latency_ms', a.latency_ms, 'error', a.error, 'outcome', a.outcome) ORDER BY a.id)"
+    "   FROM webhook_attempts a WHERE a.delivery_id = d.id), '[]') AS attempt_log"
+    " FROM webhook_deliveries d"
+    " WHERE d.account_id = :account AND d.endpoint_id = :endpoint"
+    " AND (CAST(:after AS text) IS NULL OR (d.event_sequence, d.id) < ("
+    "   SELECT event_sequence, id FROM webhook_deliveries"
+    "   WHERE account_id = :account AND id = :after))"
+    " ORDER BY d.event_sequence DESC, d.id DESC LIMIT :limit"
+)
+
+
+def _epoch(ts: Any) -> int | None:
+    return None if ts is None else int(ts.timestamp())
+
+
+@router.get(
+    "/v1/webhook_endpoints/{endpoint_id}/deliveries",
+    responses=oa.responses(oa.list_of("WebhookDelivery"), 404),
+)
+def list_deliveries(
+    endpoint_id: str,
+    ctx: Auth,
+    limit: int | None = Query(None, ge=1, le=100),
+    starting_after: str | None = None,
+) -> JSONResponse:
+    """The delivery log, newest event first, each with every attempt."""
+    q = ctx.query()
+    lim = opt_int(q, "limit", minimum=1, maximum=100) or 10
+    after = one(q, "starting_after")
+    with ctx.engine.connect() as conn:
+        if store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=endpoint_id) is None:
+            raise not_found("webhook endpoint", endpoint_id)
+        if (
+            after is not None
+            and conn.execute(
+                sa.text("SELECT 1 FROM webhook_deliveries WHERE account_id = :a AND id = :id"),
+                {"a": ctx.account_id, "id": after},
+            ).first()
+            is None
+        ):
+            raise not_found("webhook delivery", after, "starting_after")
+        rows = conn.execute(
+            _DELIVERIES,
+            {"account": ctx.account_id, "endpoint": endpoint_id, "after": after, "limit": lim + 1},
+        ).all()
+    data = [
+        {
+            "id": r.id,
+            "object": "webhook_delivery",
+            "event": r.event_id,
+            "event_type": r.event_type,
+            "object_id": r.object_id,
+            "sequence": r.event_sequence,
+            "replay": r.replay_id or None,
+            "status": r.status,
+            "attempts": r.attempts,
+            "next_attempt_at": _epoch(r.next_attempt_at) if r.status == "pending" else None,
+            "last_status_code": r.last_status_code,
+            "last_error": r.last_error,
+            "created": _epoch(r.created),
+            "delivered_at": _epoch(r.delivered_at),
+            "attempt_log": r.attempt_log,
+        }
+        for r in rows[:lim]
+    ]
+    url = f"/v1/webhook_endpoints/{endpoint_id}/deliveries"
+    return JSONResponse({"object": "list", "data": data, "has_more": len(rows) > lim, "url": url})
