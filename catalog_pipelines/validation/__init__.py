@@ -165,9 +165,9 @@ def validate_batch(batch: ParsedBatch) -> ValidationReport:
     # its external id unless another (the first, for duplicates) row of that id is kept.
     rejected = products[bad_products] if bad_products else products.clear()
     kept_ids = set(
-        products.filter(~pl.Series(range(products.height)).is_in(bad_products))[
-            "external_id"
-        ].to_list()
+        products.with_row_index("index")
+        .filter(pl.col("index").is_in(bad_products).not_())["external_id"]
+        .to_list()
     )
     dropped_rows = dict(
         zip(rejected["external_id"].to_list(), rejected["row_number"].to_list(), strict=True)
@@ -213,10 +213,10 @@ def validate_batch(batch: ParsedBatch) -> ValidationReport:
             [f"product_external_id: product {pid!r} (row {dropped_rows[pid]}) was rejected"],
         )
 
-    keep_p = pl.Series([True] * products.height)
+    keep_p = pl.Series([True] * products.height, dtype=pl.Boolean)
     if bad_products:
         keep_p[bad_products] = False
-    keep_v = pl.Series([True] * variants.height)
+    keep_v = pl.Series([True] * variants.height, dtype=pl.Boolean)
     if bad_variants:
         keep_v[sorted(bad_variants)] = False
     new_rejects = [Reject(row_numbers[s], raws[s], reasons[s]) for s in reasons]

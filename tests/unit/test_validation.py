@@ -1,0 +1,184 @@
+"""Pandera validation of normalized frames: failures become rejects, counts reconcile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+
+from catalog_pipelines.normalized import KV, ParsedBatch, Reject
+from catalog_pipelines.validation import (
+    ProductModel,
+    VariantModel,
+    stripe_limit_warnings,
+    validate_batch,
+)
+
+
+def _batch(products: dict[str, Any], variants: dict[str, Any], **kw: Any) -> ParsedBatch:
+    rows_read = kw.pop("rows_read", None)
+    p = pl.DataFrame(products)
+    v = pl.DataFrame(variants)
+    n = rows_read if rows_read is not None else max([0, *p["row_number"], *v["row_number"]])
+    return ParsedBatch("t.csv", n, p, v, **kw)
+
+
+def _valid() -> ParsedBatch:
+    return _batch(
+        {"row_number": [1, 2], "external_id": ["a", "b"]},
+        {
+            "row_number": [1, 2],
+            "product_external_id": ["a", "b"],
+            "variant_key": ["A1", "B1"],
+            "currency": ["usd", "jpy"],
+            "unit_amount": [100, 5],
+            "inventory_quantity": [0, 3],
+            "inventory_policy": ["deny", "continue"],
+        },
+    )
+
+
+def test_valid_batch_passes_untouched() -> None:
+    batch = _valid()
+    report = validate_batch(batch)
+    assert report.passed and report.checks == {} and report.sample == []
+    assert report.batch.products.equals(batch.products)
+    assert report.batch.variants.equals(batch.variants)
+    assert (report.rows_read, report.rows_valid, report.rows_rejected) == (2, 2, 0)
+
+
+def test_failures_become_rejects_with_named_fields() -> None:
+    batch = _batch(
+        {"row_number": [1, 2, 3], "external_id": ["a", "b", "c"]},
+        {
+            "row_number": [1, 2, 3, 4, 5],
+            "product_external_id": ["a", "b", "c", "zz", "a"],
+            "variant_key": ["A1", "B1", "C1", "Z1", "A1"],
+            "currency": ["usd", "USD", "usd", "usd", "usd"],
+            "unit_amount": [100, 1, -5, 1, 2],
+            "inventory_quantity": [-1, 0, 0, 0, 0],
+            "inventory_policy": ["deny", "sometimes", None, None, None],
+        },
+    )
+    report = validate_batch(batch)
+    reasons = {r.row_number: r.reasons for r in report.batch.rejects}
+    assert reasons == {
+        1: ["inventory_quantity: '-1' fails greater_than_or_equal_to(0) (validation)"],
+        2: [
+            "currency: 'USD' fails str_matches('^[a-z]{3}$') (validation)",
+            "inventory_policy: 'sometimes' fails isin(['deny', 'continue']) (validation)",
+        ],
+        3: ["unit_amount: '-5' fails greater_than_or_equal_to(0) (validation)"],
+        4: ["product_external_id: 'zz' matches no product in the batch (validation)"],
+        5: ["variant_key: 'A1' is not unique in the batch (validation)"],
+    }
+    # a rejected variant leaves its product
+    assert report.batch.products["external_id"].to_list() == ["a", "b", "c"]
+    assert report.batch.variants.height == 0
+    assert report.checks["variants.unit_amount.greater_than_or_equal_to(0)"] == 1
+    assert report.checks["variants.variant_key.field_uniqueness"] == 1
+    assert (report.rows_read, report.rows_valid, report.rows_rejected) == (5, 0, 5)
+    assert report.sample[0]["row_number"] is not None
+    report.batch.check_reconciles()
+
+
+def test_rejected_product_takes_its_variants() -> None:
+    batch = _batch(
+        {"row_number": [1, 3, 5], "external_id": ["a", "b", "b"]},
+        {
+            "row_number": [1, 2, 3, 4, 5],
+            "product_external_id": ["a", "a", "b", "b", "b"],
+            "variant_key": ["A1", "A2", "B1", "B2", "B3"],
+        },
+    )
+    report = validate_batch(batch)
+    # the duplicate product (row 5) goes, with the variant on its own row; row 3's product stays
+    assert report.batch.products["row_number"].to_list() == [1, 3]
+    assert report.batch.variants["variant_key"].to_list() == ["A1", "A2", "B1", "B2"]
+    assert [r.row_number for r in report.batch.rejects] == [5]
+    assert report.batch.rejects[0].reasons[0] == (
+        "external_id: 'b' is not unique in the batch (validation)"
+    )
+
+    batch = _batch(
+        {"row_number": [1, 2], "external_id": ["a", ""]},
+        {"row_number": [1, 3], "product_external_id": ["a", ""], "variant_key": ["A1", "X"]},
+    )
+    report = validate_batch(batch)
+    assert report.batch.variants["variant_key"].to_list() == ["A1"]
+    reasons = {r.row_number: r.reasons for r in report.batch.rejects}
+    assert reasons[3] == ["product_external_id: product '' (row 2) was rejected"]
+    assert (report.rows_valid, report.rows_rejected) == (1, 2)
+
+
+def test_existing_rejects_are_kept_and_counts_reconcile() -> None:
+    batch = _valid()
+    batch = ParsedBatch(
+        "t.csv", 3, batch.products, batch.variants, rejects=[Reject(3, {"x": "1"}, ["price: x"])]
+    )
+    report = validate_batch(batch)
+    assert [r.row_number for r in report.batch.rejects] == [3]
+    assert (report.rows_read, report.rows_valid, report.rows_rejected) == (3, 2, 1)
+
+
+def test_nan_is_caught_where_ge_zero_would_let_it_through() -> None:
+    df = pl.DataFrame({"unit_amount": [1.0, float("nan")]})
+    check = VariantModel.to_schema().columns["unit_amount"].checks
+    assert any(c.name == "not_nan" for c in check)
+    ge_only = df.select((pl.col("unit_amount") >= 0).all()).item()
+    assert ge_only is True  # the trap: NaN sorts above every number
+    from pandera.api.polars.types import PolarsData
+
+    from catalog_pipelines.validation.models import _not_nan
+
+    result = _not_nan(PolarsData(df.lazy(), "unit_amount")).collect()
+    assert result.to_series().to_list() == [True, False]
+
+
+def test_models_reject_wrong_schema_loudly() -> None:
+    import pandera.polars as pa
+
+    with pytest.raises(pa.errors.SchemaErrors):
+        ProductModel.validate(pl.DataFrame({"external_id": [1]}), lazy=True)
+
+
+def _kv(n: int, key_len: int = 3, value_len: int = 1) -> list[dict[str, str]]:
+    return [{"key": f"{i:0{key_len}d}", "value": "v" * value_len} for i in range(n)]
+
+
+def test_stripe_limit_warnings_never_truncate() -> None:
+    meta = [_kv(51), _kv(1, key_len=41), _kv(1, value_len=501), _kv(50, key_len=40, value_len=500)]
+    batch = _batch(
+        {
+            "row_number": [1, 2, 3, 4],
+            "external_id": ["many", "longkey", "longvalue", "ok"],
+            "metadata": pl.Series(meta, dtype=KV),
+        },
+        {"row_number": [], "product_external_id": [], "variant_key": []},
+        rows_read=4,
+    )
+    warnings = stripe_limit_warnings(batch)
+    assert len(warnings) == 3
+    assert "product 'many' (row 1): 51 metadata keys (Stripe allows 50)" in warnings[0]
+    assert "keys longer than 40 characters" in warnings[1]
+    assert "values longer than 500 characters under: '000'" in warnings[2]
+    report = validate_batch(batch)
+    assert report.batch.warnings == warnings
+    assert report.batch.products["metadata"].list.len().to_list() == [51, 1, 1, 50]
+
+
+def test_stripe_warnings_are_capped() -> None:
+    n = 25
+    batch = _batch(
+        {
+            "row_number": list(range(1, n + 1)),
+            "external_id": [f"p{i}" for i in range(n)],
+            "metadata": pl.Series([_kv(51)] * n, dtype=KV),
+        },
+        {"row_number": [], "product_external_id": [], "variant_key": []},
+        rows_read=n,
+    )
+    warnings = stripe_limit_warnings(batch)
+    assert len(warnings) == 21
+    assert warnings[-1] == "and 5 more objects exceed Stripe's metadata limits"
