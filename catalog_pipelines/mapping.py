@@ -231,7 +231,7 @@ def parse_policy(text: str) -> str:
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     stripped = expr.str.strip_chars()
-    return pl.when(stripped == "").then(None).otherwise(stripped)
+    return pl.when(stripped.str.len_bytes() == 0).then(None).otherwise(stripped)
 
 
 def _kv(pairs: Sequence[tuple[str, str]]) -> pl.Expr:
@@ -292,7 +292,9 @@ def _working_frame(
     return frame.select(exprs), _Plan(meta, options, labels, unmapped)
 
 
-def _fast_parse(w: pl.DataFrame, default_currency: str | None) -> pl.DataFrame:
+def _fast_parse(
+    w: pl.DataFrame, default_currency: str | None, *, currency_column: bool
+) -> pl.DataFrame:
     """Vectorized parsing of typed fields; null where the raw value needs a closer look."""
     cur_text = pl.col("r_currency").str.strip_chars().str.to_lowercase()
     currency = (
@@ -303,17 +305,31 @@ def _fast_parse(w: pl.DataFrame, default_currency: str | None) -> pl.DataFrame:
         .otherwise(None)
     )
     w = w.with_columns(currency.alias("currency"))
-    exp = pl.col("currency").replace_strict(
-        money.EXPONENTS, default=money.DEFAULT_EXPONENT, return_dtype=pl.Int64
+    # No strip here: values with surrounding spaces are rare and take the Python path.
+    amount = pl.col("r_price")
+    dot = amount.str.find(".", literal=True)
+    whole = (
+        pl.when(dot.is_null())
+        .then(amount)
+        .otherwise(amount.str.slice(0, dot))
+        .cast(pl.Int64, strict=False)
     )
-    amount = pl.col("r_price").str.strip_chars()
-    whole = amount.str.extract(r"^([0-9]+)", 1).cast(pl.Int64, strict=False)
-    frac = amount.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0")
-    minor = pl.when(exp == 0).then(whole)
-    for e in (2, 3, 4):
-        minor = minor.when(exp == e).then(
-            whole * 10**e + frac.str.pad_end(e, "0").cast(pl.Int64, strict=False)
+    frac = amount.str.slice(dot + 1).fill_null("").str.strip_chars_end("0")
+    if currency_column:
+        exp = pl.col("currency").replace_strict(
+            money.EXPONENTS, default=money.DEFAULT_EXPONENT, return_dtype=pl.Int64
         )
+        minor = pl.when(exp == 0).then(whole)
+        for e in (2, 3, 4):
+            minor = minor.when(exp == e).then(
+                whole * 10**e + frac.str.pad_end(e, "0").cast(pl.Int64, strict=False)
+            )
+    else:  # one currency for the whole file: no per-row branching
+        e = money.exponent(default_currency) if default_currency else money.DEFAULT_EXPONENT
+        exp = pl.lit(e, dtype=pl.Int64)
+        minor = whole
+        if e:
+            minor = whole * 10**e + frac.str.pad_end(e, "0").cast(pl.Int64, strict=False)
     fits = amount.str.contains(_FAST_AMOUNT) & (frac.str.len_chars() <= exp)
     unit_amount = pl.when(fits & pl.col("currency").is_not_null()).then(minor).otherwise(None)
     qty = pl.col("r_inventory_quantity").str.strip_chars()
@@ -441,7 +457,7 @@ def apply_mapping(
         w, plan = _working_frame(frame, mapping, unmapped)
     except InputError as e:
         raise InputError(f"{source}: {e}") from e
-    w = _fast_parse(w, mapping.currency)
+    w = _fast_parse(w, mapping.currency, currency_column="currency" in mapping.fields)
 
     reasons: dict[int, list[str]] = {}
 
@@ -576,7 +592,12 @@ def apply_mapping(
             )
             .sort("_rn")
             .group_by("_key", maintain_order=True)
-            .agg(pl.col("images").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True).alias("_all"))
+            .agg(
+                pl.col("images")
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .unique(maintain_order=True)
+                .alias("_all")
+            )
         )
         products = products.join(images, on="_key", how="left").with_columns(
             pl.when(pl.col("images").is_null() & pl.col("_all").list.len().eq(0))
