@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from catalog_pipelines.normalized import Reject
+from catalog_pipelines.validation import ValidationReport
 
 KINDS = ("products", "prices", "inventory_items")
 COUNTS = ("created", "updated", "unchanged", "archived")
@@ -67,6 +68,10 @@ def rejects_markdown(rejects: Sequence[Reject], limit: int) -> str:
     return "\n".join(lines)
 
 
-def validation_summary(report: Any) -> dict[str, Any]:
-    """Per-check failure counts of a ValidationReport, JSON-ready."""
-    return {"failures_by_check": dict(getattr(report, "counts", {}) or {})}
+def validation_summary(report: ValidationReport) -> dict[str, Any]:
+    """The pandera outcome, JSON-ready: failing rows per check, and the first failures."""
+    return {
+        "failures_by_check": dict(report.checks),
+        "rows_rejected_by_validation": report.rows_rejected_here,
+        "sample": [{k: _cell(v) for k, v in row.items()} for row in report.sample[:10]],
+    }
