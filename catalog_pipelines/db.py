@@ -80,13 +80,25 @@ def libpq_url() -> str:
 
 def sqlalchemy_url(url: str | None = None) -> str:
     url = url or libpq_url()
-    for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+    for prefix in (
+        "postgresql+psycopg2://",
+        "postgresql+psycopg://",
+        "postgresql://",
+        "postgres://",
+    ):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://...")
 
 
+# Session settings for every catalog connection. temp_buffers must be set before a session
+# first touches a temp table, so it goes in the startup options: imports stage their diff in
+# temp tables, and the 8 MB default makes them spill to disk. JIT only slows our short queries.
+SESSION_OPTIONS = "-c temp_buffers=256MB -c work_mem=64MB -c jit=off"
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> sa.Engine:
+    kwargs.setdefault("connect_args", {"options": SESSION_OPTIONS})
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 20)

@@ -8,6 +8,7 @@ Output: a `Plan` whose op frames hold only the rows that change.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -123,7 +124,10 @@ class Plan:
 
 
 def new_ids(prefix: str, n: int) -> pl.Series:
-    return pl.Series([f"{prefix}_{secrets.token_hex(12)}" for _ in range(n)], dtype=pl.Utf8)
+    """Time-ordered ids: milliseconds, a random run part, then a counter. B-tree inserts of
+    ordered keys append to the right edge instead of splitting pages all over the index."""
+    head = f"{prefix}_{time.time_ns() // 1_000_000:011x}{secrets.token_hex(3)}"
+    return pl.Series([f"{head}{i:07x}" for i in range(n)], dtype=pl.Utf8)
 
 
 def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") -> pl.DataFrame:
@@ -151,7 +155,10 @@ def plan_import(
     source: str,
     owns: frozenset[str],
     full: bool,
+    protected_keys: frozenset[str] = frozenset(),
 ) -> Plan:
+    """`protected_keys`: values seen in rejected rows. A full import never archives an object
+    whose key appears there: its row was bad, not missing."""
     warnings: list[str] = []
     owns_content = "content" in owns
     owns_pricing = "pricing" in owns
@@ -245,10 +252,16 @@ def plan_import(
     )
     batch_keys = variants.select("variant_key")
     archived_prices = pl.DataFrame(schema=STORED_PRICES)
+    protected_products = stored_products.filter(
+        pl.col("external_id").is_in(list(protected_keys))
+    )["id"]
     if owns_pricing and archive_allowed:
-        archived_prices = stored_prices.filter(
-            (pl.col("source") == source) & pl.col("active")
-        ).join(batch_keys, on="variant_key", how="anti")
+        archived_prices = (
+            stored_prices.filter((pl.col("source") == source) & pl.col("active"))
+            .join(batch_keys, on="variant_key", how="anti")
+            .filter(~pl.col("variant_key").is_in(list(protected_keys)))
+            .filter(~pl.col("product_id").is_in(protected_products))
+        )
 
     price_ops = pl.concat(
         [
@@ -345,7 +358,11 @@ def plan_import(
     if owns_content and archive_allowed:
         archived_products = active_of_source.join(
             products.select("external_id"), on="external_id", how="anti"
-        )
+        ).filter(~pl.col("external_id").is_in(list(protected_keys)))
+        if protected_keys and archived_products.height:
+            kept = active_of_source.height - products.height - archived_products.height
+            if kept > 0:
+                warnings.append(f"{kept} product(s) named in rejected rows were not archived")
     product_ops = pl.concat(
         [
             p.filter(pl.col("is_new") | pl.col("changed")).select(

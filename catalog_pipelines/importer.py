@@ -187,6 +187,9 @@ def import_batch(
                 source=options.source,
                 owns=source.owns,
                 full=options.mode == "full",
+                protected_keys=frozenset(
+                    str(v).strip() for r in batch.rejects for v in r.raw.values() if v is not None
+                ),
             )
             report = _report(run_id, batch, options, plan, source_created)
             report.changes = preview_changes(conn, options.account_id, plan)
@@ -313,7 +316,10 @@ def import_path(
 
     progress("reading", 0.05)
     mapping = load_mapping(mapping_path) if mapping_path else None
-    fmt = detect_format(path) if format == "auto" else format
+    if format == "auto":
+        fmt = mapping.format if mapping and mapping.format else detect_format(path)
+    else:
+        fmt = format
     batch = load_batch(path, format=fmt, mapping=mapping, encoding=encoding)
     progress("validating", 0.25)
     batch = validate_batch(batch).batch

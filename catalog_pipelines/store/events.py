@@ -54,9 +54,9 @@ class Cause:
 
 
 _APPEND_ONE = sa.text(
-    "INSERT INTO events (id, account_id, type, object_type, object_id, object_version, data,"
+    "INSERT INTO events (account_id, type, object_type, object_id, object_version, data,"
     " request, source, run_id)"
-    " VALUES ('evt_' || replace(gen_random_uuid()::text, '-', ''), :account, :type, :object_type,"
+    " VALUES (:account, :type, :object_type,"
     " :object_id, :version, CAST(:data AS jsonb), CAST(:request AS jsonb), :source, :run_id)"
     " RETURNING sequence, id"
 )

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
+import time
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -29,7 +31,10 @@ from catalog_pipelines.diff import (
 from catalog_pipelines.normalized import Reject
 from catalog_pipelines.store.events import EVENT_LOG_LOCK
 
+log = logging.getLogger(__name__)
 _SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
+# Events are written per object type in this order: a product before what points at it.
+_EVENT_ORDER = ("product", "price", "inventory_item")
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
 
 _STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -141,10 +146,20 @@ def apply_plan(
     }
     events = 0
     for name, sql in _apply_statements():
-        bound = {k: params[k] for k in set(_BIND.findall(sql))}
-        result = conn.execute(sa.text(sql), bound)
-        if name == "events":
-            events = result.rowcount
+        kinds = _EVENT_ORDER if name == "events" else (None,)
+        for kind in kinds:
+            bound = {k: params.get(k, kind) for k in set(_BIND.findall(sql))}
+            started = time.perf_counter()
+            result = conn.execute(sa.text(sql), bound)
+            log.debug(
+                "%s %s: %.3fs, %d rows",
+                name,
+                kind or "",
+                time.perf_counter() - started,
+                result.rowcount,
+            )
+            if name == "events":
+                events += result.rowcount
     return events
 
 

@@ -233,3 +233,28 @@ def test_catalog_mode_source_changes_nothing_it_does_not_own(
         add_source(conn, account_id=account, name="shop", kind="csv", owns=set())
     report = import_batch(engine, batch(_products(1, name="X", _price=5)), _opts(account))
     assert report.events == 0 and report.ignored_not_owned == 2
+
+
+def test_full_import_does_not_archive_what_a_rejected_row_names(
+    engine: sa.Engine, account: str
+) -> None:
+    import_batch(engine, batch(_products(10)), _opts(account))
+    bad = [Reject(row_number=10, raw={"external_id": "P9", "price": "x"}, reasons=["price: 'x'"])]
+    report = import_batch(engine, batch(_products(9), rejects=bad), _opts(account))
+    assert report.products.archived == 0 and report.prices.archived == 0
+
+
+def test_product_events_precede_the_prices_that_point_at_them(
+    engine: sa.Engine, account: str
+) -> None:
+    import_batch(engine, batch(_products(30)), _opts(account))
+    with engine.connect() as conn:
+        kinds = (
+            conn.execute(
+                sa.text("SELECT object_type FROM events WHERE account_id = :a ORDER BY sequence"),
+                {"a": account},
+            )
+            .scalars()
+            .all()
+        )
+    assert kinds == ["product"] * 30 + ["price"] * 30 + ["inventory_item"] * 30

@@ -14,7 +14,7 @@ def test_migrations_are_recorded_once_and_rerun_is_a_noop(engine: sa.Engine) -> 
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE events SET type = 'x'", "DELETE FROM events", "TRUNCATE events"],
+    ["UPDATE events SET type = 'x'", "DELETE FROM events", "TRUNCATE events CASCADE"],
 )
 def test_events_are_append_only(database_url: str, account: str, statement: str) -> None:
     with psycopg.connect(database_url) as conn:

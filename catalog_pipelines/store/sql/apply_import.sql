@@ -111,11 +111,12 @@ ORDER BY s.row_number
 SELECT pg_advisory_xact_lock(:event_lock)
 -- ;
 -- name: events
--- One event per changed object: products first, so a consumer sees a product before the
--- prices and stock that point at it; within a kind, in input row order.
-INSERT INTO events (id, account_id, type, object_type, object_id, object_version, data, request,
+-- One event per changed object. Run once per :object_type (product, price, inventory_item, in
+-- that order) so a consumer sees a product before the prices and stock that point at it; the
+-- constant filter prunes the other branches, and no sort of a million wide rows is needed.
+INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
                     source, run_id)
-SELECT 'evt_' || replace(gen_random_uuid()::text, '-', ''), :account,
+SELECT :account,
        c.object_type || CASE WHEN c.op = 'create' THEN '.created' ELSE '.updated' END,
        c.object_type, c.id, c.version,
        CASE WHEN c.op = 'create' THEN jsonb_build_object('object', c.obj)
@@ -124,17 +125,14 @@ SELECT 'evt_' || replace(gen_random_uuid()::text, '-', ''), :account,
        END,
        CAST(:request AS jsonb), :source, :run_id
 FROM (
-    SELECT 1 AS kind, s.row_number, 0 AS op_order, s.external_id AS tiebreak, s.op,
-           'product' AS object_type, p.id, p.version, product_object(p) AS obj
+    SELECT s.op, 'product' AS object_type, p.id, p.version, product_object(p) AS obj
     FROM stage_products s JOIN products p ON p.id = s.id
     UNION ALL
-    SELECT 2, s.row_number, CASE s.op WHEN 'create' THEN 0 WHEN 'update' THEN 1 ELSE 2 END,
-           s.variant_key, s.op, 'price', p.id, p.version, price_object(p)
+    SELECT s.op, 'price', p.id, p.version, price_object(p)
     FROM stage_prices s JOIN prices p ON p.id = s.id
     UNION ALL
-    SELECT 3, s.row_number, 0, s.sku, s.op, 'inventory_item', i.id, i.version,
-           inventory_item_object(i)
+    SELECT s.op, 'inventory_item', i.id, i.version, inventory_item_object(i)
     FROM stage_inventory s JOIN inventory_items i ON i.id = s.id
 ) c
 LEFT JOIN prev_objects prev ON prev.id = c.id
-ORDER BY c.kind, c.row_number NULLS LAST, c.op_order, c.tiebreak
+WHERE c.object_type = :object_type
