@@ -31,6 +31,11 @@ def start_embedded(*, keep_running: bool = False) -> str:
     `cleanup_mode="stop"` lets several processes share one data directory: the last one to
     exit stops the server. `keep_running` is for `db start`, which must outlive the command.
     """
+    import warnings
+
+    # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR it warns on
+    # every command though the fallback works. Keep our stderr for real problems.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=Warning)
     import pgserver  # imported lazily: it is only needed when DATABASE_URL is unset
 
     data_dir = embedded_data_dir()
