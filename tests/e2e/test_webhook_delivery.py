@@ -65,9 +65,9 @@ def emit(engine: sa.Engine, account: str, items: list[tuple[str, int]]) -> list[
                     account_id=account,
                     type="product.created" if version == 1 else "product.updated",
                     object_type="product",
-                    object_id=object_id,
+                    object_id=f"{object_id}__{account}",  # unique across accounts
                     version=version,
-                    obj={"id": object_id, "object": "product", "version": version},
+                    obj={"id": f"{object_id}__{account}", "object": "product", "version": version},
                     previous_attributes=None,
                     cause=Cause(source="e2e"),
                 )[1]
@@ -136,9 +136,9 @@ def test_cli_add_deliver_list_replay(
                 account_id=account,
                 type="product.updated",
                 object_type="product",
-                object_id="prod_cli",
+                object_id=f"prod_cli__{account}",
                 version=3,
-                obj={"id": "prod_cli"},
+                obj={"id": f"prod_cli__{account}"},
                 previous_attributes={},
                 cause=Cause(source="echo-src"),
             )

@@ -64,9 +64,9 @@ def emit(engine: sa.Engine, account: str, items: list[tuple[str, int]]) -> list[
                 account_id=account,
                 type="product.created" if version == 1 else "product.updated",
                 object_type="product",
-                object_id=object_id,
+                object_id=f"{object_id}__{account}",  # unique across accounts
                 version=version,
-                obj={"id": object_id, "object": "product", "version": version},
+                obj={"id": f"{object_id}__{account}", "object": "product", "version": version},
                 previous_attributes=None if version == 1 else {"version": version - 1},
                 cause=Cause(source="test", run_id="run_1"),
             )
@@ -375,7 +375,7 @@ def test_strict_order_per_object_with_concurrent_workers(
         assert obj["version"] <= acked[obj["id"]] + 1, f"{obj['id']} v{obj['version']} sent early"
         if 200 <= status < 300:
             acked[obj["id"]] = max(acked[obj["id"]], obj["version"])
-    assert dict(acked) == {f"prod_o{o}": versions for o in range(objects)}
+    assert dict(acked) == {f"prod_o{o}__{account}": versions for o in range(objects)}
     assert sum(1 for _, s in answered if s >= 500) > 10, "the test needs retries to mean anything"
 
 

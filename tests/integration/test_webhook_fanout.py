@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,14 @@ def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS", "1")
 
 
+@pytest.fixture(autouse=True)
+def _drop_endpoints(engine: sa.Engine, account: str) -> Iterator[None]:
+    """Tests share one database: leave no endpoint (and so no pending delivery) behind."""
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM webhook_endpoints WHERE account_id = :a"), {"a": account})
+
+
 def emit(
     conn: sa.Connection, account: str, object_id: str, version: int, type_: str, source: str | None
 ) -> tuple[int, str]:
@@ -34,9 +43,9 @@ def emit(
         account_id=account,
         type=type_,
         object_type=type_.split(".")[0],
-        object_id=object_id,
+        object_id=f"{object_id}__{account}",  # unique across accounts
         version=version,
-        obj={"id": object_id, "version": version},
+        obj={"id": f"{object_id}__{account}", "version": version},
         previous_attributes=None,
         cause=Cause(source=source),
     )
