@@ -1,0 +1,120 @@
+"""A job runs on a Postgres-backed Dagster instance configured like production.
+
+The instance's dagster.yaml is `deploy/dagster.yaml` (run coordinator, threaded sensors, ...),
+with its `postgres_db` pointed at a database of the test server. The `scheme` stays the
+production one, `postgresql+psycopg2`: with SQLAlchemy 2.1's psycopg 3 default, Dagster's
+event writes fail (PITFALLS.md), so this test would catch a regression of that setting.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import dagster as dg
+import psycopg
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from catalog_pipelines import db
+from catalog_pipelines.store.sources import GROUPS, add_source
+from dagster_defs.definitions import defs
+from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
+from dagster_defs.resources import CatalogDatabase, InboxResource
+
+REPO = Path(__file__).resolve().parents[2]
+PRODUCTION_YAML = REPO / "deploy" / "dagster.yaml"
+SHOPIFY = REPO / "catalog_pipelines" / "samples" / "shopify_product_template.csv"
+
+
+def postgres_db_config(url: str) -> dict[str, Any]:
+    """dagster-postgres' `postgres_db` block for a libpq URL, Unix-socket hosts included
+    (the socket directory goes into `params.host`; Dagster would put a path into the netloc)."""
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    config: dict[str, Any] = {
+        "username": parts.username or "postgres",
+        "password": parts.password or "",
+        "hostname": parts.hostname or "",
+        "port": parts.port or 5432,
+        "db_name": parts.path.lstrip("/"),
+    }
+    if "host" in query:
+        config["params"] = {"host": query["host"]}
+    return config
+
+
+@pytest.fixture
+def dagster_database(database_url: str) -> Iterator[str]:
+    """A database of its own for Dagster's tables, next to the test's catalog database."""
+    name = f"dagster_test_{secrets.token_hex(4)}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # the name is ours, never input
+    try:
+        yield db.with_database(database_url, name)
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_production_yaml_uses_psycopg2() -> None:
+    config = yaml.safe_load(PRODUCTION_YAML.read_text())
+    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert config["sensors"]["use_threads"] is True
+
+
+def test_import_job_runs_on_a_postgres_instance(
+    tmp_path: Path,
+    dagster_database: str,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+) -> None:
+    config = yaml.safe_load(PRODUCTION_YAML.read_text())
+    scheme = config["storage"]["postgres"]["postgres_db"]["scheme"]
+    config["storage"]["postgres"]["postgres_db"] = {
+        **postgres_db_config(dagster_database),
+        "scheme": scheme,
+    }
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+    with engine.begin() as conn:
+        add_source(
+            conn,
+            account_id=account,
+            name="shop-pg",
+            kind="shopify",
+            owns=frozenset(GROUPS),
+            config={"path": str(SHOPIFY)},
+        )
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["shop-pg"])
+        result = defs.resolve_job_def("import_source_job").execute_in_process(
+            partition_key="shop-pg",
+            instance=instance,
+            resources={
+                "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
+                "inbox": InboxResource(base_dir=str(tmp_path / "inbox")),
+            },
+        )
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.is_success
+        record = instance.get_latest_materialization_event(dg.AssetKey("catalog_products"))
+        assert record is not None and record.asset_materialization is not None
+        assert record.asset_materialization.metadata["created"].value == 3
+        assert instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME) == ["shop-pg"]
+
+    with psycopg.connect(dagster_database) as conn:  # the events really are in PostgreSQL
+        n = conn.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s", (result.run_id,)
+        ).fetchone()
+    assert n is not None and n[0] > 0
