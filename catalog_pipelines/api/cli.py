@@ -28,6 +28,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from catalog_pipelines.api.app import api_engine, create_app
 
     _engine()  # apply pending migrations before the first request
+    if args.workers > 1:  # each worker process builds its own app and pool
+        uvicorn.run(
+            "catalog_pipelines.api.app:create_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=False,
+        )
+        return 0
     app = create_app(api_engine())
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
@@ -57,6 +68,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the Stripe-compatible HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

@@ -48,7 +48,8 @@ _SET = sa.text(
     "WITH old AS (SELECT id, quantity FROM inventory_items"  # noqa: S608 - constant fragments
     " WHERE account_id = :account AND sku = :sku FOR UPDATE)"
     " UPDATE inventory_items i SET quantity = :quantity, version = i.version + 1,"
-    " updated = now()"
+    " updated = now(), content_hash = CASE i.policy WHEN 'continue' THEN :hash_continue"
+    " ELSE :hash_deny END"
     " FROM old WHERE i.id = old.id AND old.quantity <> :quantity"
     " AND (CAST(:expected AS bigint) IS NULL OR old.quantity = CAST(:expected AS bigint))"
     " AND " + _WRITABLE + " RETURNING i.id, old.quantity AS before, inventory_item_object(i) AS obj"
@@ -68,7 +69,15 @@ _LEDGER = sa.text(
     " :run_id, :request_id)"
 )
 
-_FIX_HASH = sa.text("UPDATE inventory_items SET content_hash = :hash WHERE id = :id")
+# The content hash depends on the new quantity, known only once the row is locked; it is
+# written with the ledger row in one statement, to keep the row-lock window short.
+_HASH_AND_LEDGER = sa.text(
+    "WITH h AS (UPDATE inventory_items SET content_hash = :hash WHERE id = :item)"
+    " INSERT INTO inventory_adjustments (account_id, inventory_item_id, kind, delta,"
+    " quantity_after, reason, reference, idempotency_key, source, run_id, request_id)"
+    " VALUES (:account, :item, :kind, :delta, :after, :reason, :reference, :idem, :source,"
+    " :run_id, :request_id)"
+)
 
 
 def _ledger(
@@ -81,10 +90,13 @@ def _ledger(
     reason: str | None,
     reference: str | None,
     cause: Cause,
+    *,
+    new_hash: str | None = None,
 ) -> None:
     conn.execute(
-        _LEDGER,
+        _LEDGER if new_hash is None else _HASH_AND_LEDGER,
         {
+            "hash": new_hash,
             "account": account_id,
             "item": item_id,
             "kind": kind,
@@ -158,10 +170,19 @@ def adjust(
     if row is None:
         raise _refusal(conn, account_id, sku, actor_source)
     obj = row.obj
-    # The content hash depends on the new quantity, known only once the row is locked.
-    conn.execute(_FIX_HASH, {"hash": inventory_hash(obj["quantity"], obj["policy"]), "id": row.id})
     applied = obj["quantity"] - row.before
-    _ledger(conn, account_id, row.id, "delta", applied, obj["quantity"], reason, reference, cause)
+    _ledger(
+        conn,
+        account_id,
+        row.id,
+        "delta",
+        applied,
+        obj["quantity"],
+        reason,
+        reference,
+        cause,
+        new_hash=inventory_hash(obj["quantity"], obj["policy"]),
+    )
     _event(conn, account_id, obj, row.before, cause)
     return obj
 
@@ -195,6 +216,8 @@ def set_quantity(
             "quantity": quantity,
             "expected": expected_quantity,
             "actor": actor_source,
+            "hash_deny": inventory_hash(quantity, "deny"),
+            "hash_continue": inventory_hash(quantity, "continue"),
         },
     ).one_or_none()
     if row is None:
@@ -212,7 +235,6 @@ def set_quantity(
             )
         return current.obj  # already at that quantity
     obj = row.obj
-    conn.execute(_FIX_HASH, {"hash": inventory_hash(obj["quantity"], obj["policy"]), "id": row.id})
     _ledger(
         conn, account_id, row.id, "set", quantity - row.before, quantity, reason, reference, cause
     )

@@ -189,3 +189,21 @@ def test_idempotency_key_applies_once_even_concurrently(engine: sa.Engine, accou
             request_id="req_y",
             write=write,
         )
+
+
+def test_stored_hash_follows_every_change(engine: sa.Engine, account: str) -> None:
+    """The importer's no-op check compares these hashes: they must match the quantity."""
+    _item(engine, account, "SKU-HASH", 4)
+    with engine.begin() as conn:
+        inventory.adjust(conn, account, "SKU-HASH", -1, cause=API)
+        after_adjust = conn.execute(
+            sa.text("SELECT content_hash FROM inventory_items WHERE account_id = :a"),
+            {"a": account},
+        ).scalar_one()
+        inventory.set_quantity(conn, account, "SKU-HASH", 9, cause=API)
+        after_set = conn.execute(
+            sa.text("SELECT content_hash FROM inventory_items WHERE account_id = :a"),
+            {"a": account},
+        ).scalar_one()
+    assert after_adjust == objects.inventory_hash(3, "deny")
+    assert after_set == objects.inventory_hash(9, "deny")
