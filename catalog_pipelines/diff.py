@@ -260,7 +260,7 @@ def plan_import(
             stored_prices.filter((pl.col("source") == source) & pl.col("active"))
             .join(batch_keys, on="variant_key", how="anti")
             .filter(~pl.col("variant_key").is_in(list(protected_keys)))
-            .filter(~pl.col("product_id").is_in(protected_products))
+            .filter(~pl.col("product_id").is_in(protected_products.to_list()))
         )
 
     price_ops = pl.concat(
