@@ -1,0 +1,173 @@
+"""Webhook delivery throughput: the worker vs a bare `requests` loop, same payloads, same run.
+
+    uv run python bench/webhook_bench.py [--events 3000] [--objects 1000] [--concurrency 16]
+
+It creates a scratch database on DATABASE_URL's server (or the embedded one), appends the
+events set-wise under the event-log lock, subscribes one endpoint pointing at a local
+receiver running in its own process, then measures:
+- fan-out: events -> deliveries (one transaction per 2000 events);
+- worker: `DeliveryWorker.deliver_due` until nothing is pending: claim, sign, POST,
+  record the attempt and the outcome;
+- bare loop: one `requests.Session` posting the same signed bodies one after another,
+  with no database at all.
+The ratio is worker/bare (targets: >= 300 deliveries/s and ratio >= 0.5). Results are also
+written to bench/results/webhook_bench.json. Commit-to-receipt latency under `dagster dev`
+is not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from catalog_pipelines import db  # noqa: E402
+from catalog_pipelines.store.events import lock_event_log  # noqa: E402
+from catalog_pipelines.store.migrations import migrate  # noqa: E402
+from catalog_pipelines.webhooks.delivery import (  # noqa: E402
+    DeliveryConfig,
+    DeliveryWorker,
+    encode_event,
+)
+from catalog_pipelines.webhooks.endpoints import create_endpoint  # noqa: E402
+from catalog_pipelines.webhooks.fanout import fan_out  # noqa: E402
+from catalog_pipelines.webhooks.signing import sign_headers  # noqa: E402
+
+_EVENTS = sa.text(
+    "INSERT INTO events (id, account_id, type, object_type, object_id, object_version, data,"
+    " source, run_id)"
+    " SELECT 'evt_' || replace(gen_random_uuid()::text, '-', ''), :account,"
+    "  CASE WHEN g / :objects = 0 THEN 'product.created' ELSE 'product.updated' END, 'product',"
+    "  'prod_bench_' || (g % :objects), g / :objects + 1,"
+    "  jsonb_build_object('object', jsonb_build_object('id', 'prod_bench_' || (g % :objects),"
+    "   'object', 'product', 'name', 'Bench product ' || g, 'active', true,"
+    "   'metadata', jsonb_build_object('i', g), 'version', g / :objects + 1)),"
+    "  'bench', 'run_bench'"
+    " FROM generate_series(0, :n - 1) AS g ORDER BY g"
+)
+_PENDING = sa.text("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
+
+
+def start_receiver() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "catalog_pipelines.webhooks.receiver", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    url = line.strip().split(" ", 2)[-1] + "hook"
+    return proc, url
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--objects", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    os.environ["CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS"] = "1"  # the receiver is on loopback
+
+    server_url = db.libpq_url()
+    name = f"cs_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # our own name, never input
+    engine = db.make_engine(db.with_database(server_url, name))
+    receiver, url = start_receiver()
+    try:
+        migrate(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO accounts (id) VALUES ('acct_bench')"))
+            endpoint = create_endpoint(conn, account_id="acct_bench", url=url)
+        with engine.begin() as conn:
+            lock_event_log(conn)
+            conn.execute(
+                _EVENTS, {"account": "acct_bench", "objects": args.objects, "n": args.events}
+            )
+
+        t = time.perf_counter()
+        fanned = fan_out(engine, max_seconds=600)
+        fanout_s = time.perf_counter() - t
+        assert fanned.deliveries == args.events, fanned
+
+        # The bare loop's payloads: the same events, bodies and signatures as the worker's.
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT d.id AS delivery_id, e.* FROM webhook_deliveries d"
+                    " JOIN events e ON e.sequence = d.event_sequence ORDER BY e.sequence"
+                )
+            ).all()
+        from catalog_pipelines.store.events import event_json
+
+        payloads = [(r.delivery_id, encode_event(event_json(r))) for r in rows]
+
+        worker = DeliveryWorker(engine, DeliveryConfig(concurrency=args.concurrency))
+        t = time.perf_counter()
+        delivered = 0
+        while True:
+            stats = worker.deliver_due(max_seconds=60, fan_out_first=False)
+            delivered += stats.delivered
+            with engine.connect() as conn:
+                if conn.execute(_PENDING).scalar_one() == 0:
+                    break
+        worker_s = time.perf_counter() - t
+        assert delivered == args.events, (delivered, args.events)
+
+        session = requests.Session()
+        t = time.perf_counter()
+        for msg_id, body in payloads:
+            headers = sign_headers(endpoint.secret, msg_id, body)
+            resp = session.post(url, data=body, headers=headers, timeout=15, allow_redirects=False)
+            resp.raise_for_status()
+        bare_s = time.perf_counter() - t
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+        engine.dispose()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    worker_rate = args.events / worker_s
+    bare_rate = args.events / bare_s
+    result = {
+        "events": args.events,
+        "objects": args.objects,
+        "concurrency": args.concurrency,
+        "fanout_seconds": round(fanout_s, 3),
+        "fanout_per_second": round(args.events / fanout_s),
+        "worker_seconds": round(worker_s, 3),
+        "worker_per_second": round(worker_rate),
+        "bare_loop_seconds": round(bare_s, 3),
+        "bare_loop_per_second": round(bare_rate),
+        "ratio": round(worker_rate / bare_rate, 2),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "webhook_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("| measure | value |\n| --- | --- |")
+    for key, value in result.items():
+        print(f"| {key} | {value} |")
+    ok = worker_rate >= 300 and worker_rate / bare_rate >= 0.5
+    print(f"\ntargets (>= 300/s, ratio >= 0.5): {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
