@@ -205,7 +205,9 @@ _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO off")
 _LOG_ATTEMPT = sa.text(
     "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code,"
     " latency_ms, error, outcome)"
-    " VALUES (:id, :endpoint, :at, :code, :latency, :error, :outcome)"
+    " SELECT :id, :endpoint, :at, :code, :latency, :error, :outcome"
+    # the endpoint (and so the delivery) may have been deleted while the request was out
+    " WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = :id)"
 )
 _MARK_DELIVERED = sa.text(
     "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1,"
