@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from catalog_pipelines.content import (
+    canonical_kv,
     hash_series,
     inventory_content,
+    merged_kv,
     price_content,
     product_content,
 )
@@ -102,9 +104,15 @@ class Counts:
 
 @dataclass
 class Plan:
-    products: pl.DataFrame  # PRODUCT_OPS: create | update | archive
-    prices: pl.DataFrame  # PRICE_OPS: create | update | retire | archive
-    inventory: pl.DataFrame  # INVENTORY_OPS: create | update
+    """Creates carry typed rows (they are COPYed straight into the catalog tables); the
+    other ops carry what the SQL in store/sql/apply_import.sql needs."""
+
+    products: pl.DataFrame  # PRODUCT_OPS: update | archive
+    prices: pl.DataFrame  # PRICE_OPS: update | retire | archive
+    inventory: pl.DataFrame  # INVENTORY_OPS: update
+    product_creates: pl.DataFrame
+    price_creates: pl.DataFrame
+    inventory_creates: pl.DataFrame
     product_counts: Counts = field(default_factory=Counts)
     price_counts: Counts = field(default_factory=Counts)
     inventory_counts: Counts = field(default_factory=Counts)
@@ -120,7 +128,17 @@ class Plan:
 
     @property
     def events(self) -> int:
-        return self.products.height + self.prices.height + self.inventory.height
+        return sum(
+            f.height
+            for f in (
+                self.products,
+                self.prices,
+                self.inventory,
+                self.product_creates,
+                self.price_creates,
+                self.inventory_creates,
+            )
+        )
 
 
 def new_ids(prefix: str, n: int) -> pl.Series:
@@ -252,9 +270,9 @@ def plan_import(
     )
     batch_keys = variants.select("variant_key")
     archived_prices = pl.DataFrame(schema=STORED_PRICES)
-    protected_products = stored_products.filter(
-        pl.col("external_id").is_in(list(protected_keys))
-    )["id"]
+    protected_products = stored_products.filter(pl.col("external_id").is_in(list(protected_keys)))[
+        "id"
+    ]
     if owns_pricing and archive_allowed:
         archived_prices = (
             stored_prices.filter((pl.col("source") == source) & pl.col("active"))
@@ -263,18 +281,21 @@ def plan_import(
             .filter(~pl.col("product_id").is_in(protected_products.to_list()))
         )
 
+    price_creates = priced.filter(pl.col("status").is_in(["create", "replace"])).select(
+        "id",
+        "row_number",
+        "product_id",
+        "variant_key",
+        pl.col("sku").alias("lookup_key"),
+        "currency",
+        "unit_amount",
+        "nickname",
+        merged_kv(pl.col("options"), pl.col("metadata")).alias("metadata"),
+        pl.col("active").fill_null(True),
+        "content_hash",
+    )
     price_ops = pl.concat(
         [
-            priced.filter(pl.col("status").is_in(["create", "replace"])).select(
-                "id",
-                pl.lit("create").alias("op"),
-                "row_number",
-                "product_id",
-                "variant_key",
-                "content",
-                "content_hash",
-                pl.lit(None, dtype=pl.Utf8).alias("replaced_by"),
-            ),
             priced.filter(pl.col("status") == "update").select(
                 "id",
                 pl.lit("update").alias("op"),
@@ -363,20 +384,33 @@ def plan_import(
             kept = active_of_source.height - products.height - archived_products.height
             if kept > 0:
                 warnings.append(f"{kept} product(s) named in rejected rows were not archived")
+    product_creates = p.filter(pl.col("is_new")).select(
+        "id",
+        "external_id",
+        "row_number",
+        "name",
+        "description",
+        pl.col("active").fill_null(True),
+        pl.col("images").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
+        "url",
+        "shippable",
+        "tax_code",
+        "unit_label",
+        canonical_kv(pl.col("metadata")).alias("metadata"),
+        "default_price",
+        "content_hash",
+    )
     product_ops = pl.concat(
         [
-            p.filter(pl.col("is_new") | pl.col("changed")).select(
+            p.filter(pl.col("changed")).select(
                 "id",
                 "external_id",
-                pl.when(pl.col("is_new"))
-                .then(pl.lit("create"))
-                .otherwise(pl.lit("update"))
-                .alias("op"),
+                pl.lit("update").alias("op"),
                 "row_number",
                 "content",
                 "content_hash",
                 "default_price",
-                (pl.col("is_new") | pl.col("content_changed")).alias("set_content"),
+                pl.col("content_changed").alias("set_content"),
             ),
             archived_products.select(
                 "id",
@@ -463,8 +497,11 @@ def plan_import(
         is_new_item.alias("is_new"),
     )
     inv = _with_new_ids(inv, "is_new", "inv")
+    inventory_creates = inv.filter(pl.col("status") == "create").select(
+        "id", "row_number", "sku", "product_id", "price_id", "quantity", "policy", "content_hash"
+    )
     inventory_ops = (
-        inv.filter(pl.col("status") != "same")
+        inv.filter(pl.col("status") == "update")
         .select(
             "id",
             pl.col("status").alias("op"),
@@ -490,6 +527,9 @@ def plan_import(
         products=product_ops,
         prices=price_ops,
         inventory=inventory_ops,
+        product_creates=product_creates,
+        price_creates=price_creates,
+        inventory_creates=inventory_creates,
         product_counts=product_counts,
         price_counts=price_counts,
         inventory_counts=inventory_counts,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
 import sqlalchemy as sa
 
 from catalog_pipelines.diff import Counts, Plan, plan_import
@@ -105,12 +106,24 @@ def _content_fields(content: str | None) -> dict[str, Any]:
     return fields
 
 
+_NOT_CONTENT = {"id", "row_number", "content_hash", "product_id", "variant_key", "external_id"}
+
+
+def _as_ops(creates: pl.DataFrame) -> pl.DataFrame:
+    """Create rows in the shape of the op frames (content as JSON), for the preview."""
+    fields = [c for c in creates.columns if c not in _NOT_CONTENT]
+    return creates.with_columns(op=pl.lit("create"), content=pl.struct(fields).struct.json_encode())
+
+
 def preview_changes(conn: sa.Connection, account_id: str, plan: Plan) -> list[dict[str, Any]]:
     """Up to PREVIEW_LIMIT changes, with per-field [before, after] for updates."""
     out: list[dict[str, Any]] = []
     frames = (
+        ("product", _as_ops(plan.product_creates), "external_id"),
         ("product", plan.products, "external_id"),
+        ("price", _as_ops(plan.price_creates), "variant_key"),
         ("price", plan.prices, "variant_key"),
+        ("inventory_item", _as_ops(plan.inventory_creates), "sku"),
         ("inventory_item", plan.inventory, "sku"),
     )
     for object_type, frame, key in frames:
@@ -212,7 +225,12 @@ def import_batch(
                 return report
             progress("writing", 0.6)
             report.events = store.apply_plan(
-                conn, plan, account_id=options.account_id, source=options.source, run_id=run_id
+                conn,
+                plan,
+                account_id=options.account_id,
+                source=options.source,
+                run_id=run_id,
+                now=datetime.now(UTC),
             )
             store.record_run(
                 conn,

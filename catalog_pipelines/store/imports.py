@@ -29,6 +29,7 @@ from catalog_pipelines.diff import (
     Plan,
 )
 from catalog_pipelines.normalized import Reject
+from catalog_pipelines.store import bulk
 from catalog_pipelines.store.events import EVENT_LOG_LOCK
 
 log = logging.getLogger(__name__)
@@ -114,52 +115,82 @@ def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]
     return out
 
 
-def _copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
-    if df.height == 0:
-        return
-    buf = io.BytesIO()
-    df.write_csv(buf, include_header=False, null_value="")
-    cols = ", ".join(df.columns)
-    # table and columns are our constants (stage_* and the *_OPS schemas), never input.
-    with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buf.getvalue())
-
-
 def apply_plan(
-    conn: sa.Connection, plan: Plan, *, account_id: str, source: str, run_id: str
+    conn: sa.Connection,
+    plan: Plan,
+    *,
+    account_id: str,
+    source: str,
+    run_id: str,
+    now: datetime,
 ) -> int:
-    """Write every change of the plan, its versions and its events. Returns events written."""
-    raw = _driver(conn)
-    with raw.cursor() as cur:
-        for ddl in _STAGE_DDL:
-            cur.execute(ddl)
-        _copy_frame(cur, "stage_products", plan.products.select(list(PRODUCT_OPS)))
-        _copy_frame(cur, "stage_prices", plan.prices.select(list(PRICE_OPS)))
-        _copy_frame(cur, "stage_inventory", plan.inventory.select(list(INVENTORY_OPS)))
-        cur.execute("ANALYZE stage_products; ANALYZE stage_prices; ANALYZE stage_inventory")
+    """Write every change of the plan, its versions and its events. Returns events written.
+
+    Creates are COPYed (store/bulk.py); updates and archives go through the stage tables and
+    the named statements of apply_import.sql. The order keeps constraints satisfied (a
+    replaced price is retired before its successor takes the variant) and puts each kind's
+    events after the log lock, products first.
+    """
+    ctx = bulk.context(account_id, source, run_id, now)
+    products, product_events = bulk.product_rows(plan.product_creates, ctx)
+    prices, price_events = bulk.price_rows(plan.price_creates, ctx)
+    items, ledger, item_events = bulk.inventory_rows(plan.inventory_creates, ctx)
     params = {
         "account": account_id,
         "source": source,
         "run_id": run_id,
+        "now": now,
         "event_lock": EVENT_LOG_LOCK,
-        "request": json.dumps({"id": None, "idempotency_key": None}),
+        "request": ctx["request"],
     }
-    events = 0
-    for name, sql in _apply_statements():
-        kinds = _EVENT_ORDER if name == "events" else (None,)
-        for kind in kinds:
-            bound = {k: params.get(k, kind) for k in set(_BIND.findall(sql))}
-            started = time.perf_counter()
-            result = conn.execute(sa.text(sql), bound)
-            log.debug(
-                "%s %s: %.3fs, %d rows",
-                name,
-                kind or "",
-                time.perf_counter() - started,
-                result.rowcount,
-            )
-            if name == "events":
-                events += result.rowcount
+    statements = dict(_apply_statements())
+    cur = _driver(conn).cursor()
+
+    def run(name: str, object_type: str | None = None) -> int:
+        sql = statements[name]
+        bound = {k: params.get(k, object_type) for k in set(_BIND.findall(sql))}
+        started = time.perf_counter()
+        n = conn.execute(sa.text(sql), bound).rowcount
+        log.debug(
+            "%s %s: %.3fs, %d rows", name, object_type or "", time.perf_counter() - started, n
+        )
+        return n
+
+    def copy(table: str, df: pl.DataFrame) -> int:
+        started = time.perf_counter()
+        bulk.copy_frame(cur, table, df)
+        log.debug("copy %s: %.3fs, %d rows", table, time.perf_counter() - started, df.height)
+        return df.height
+
+    with cur:
+        for ddl in _STAGE_DDL:
+            cur.execute(ddl)
+        copy("stage_products", plan.products.select(list(PRODUCT_OPS)))
+        copy("stage_prices", plan.prices.select(list(PRICE_OPS)))
+        copy("stage_inventory", plan.inventory.select(list(INVENTORY_OPS)))
+        cur.execute("ANALYZE stage_products; ANALYZE stage_prices; ANALYZE stage_inventory")
+        for name in ("prev_products", "prev_prices", "prev_inventory"):
+            run(name)
+        copy("products", products)
+        run("update_products")
+        run("archive_products")
+        run("retire_prices")
+        copy("prices", prices)
+        run("update_prices")
+        run("archive_prices")
+        copy("inventory_items", items)
+        run("update_inventory")
+        copy("inventory_adjustments", ledger)
+        run("ledger")
+        run("lock_event_log")
+        events = 0
+        for object_type, created in (
+            ("product", product_events),
+            ("price", price_events),
+            ("inventory_item", item_events),
+        ):
+            events += copy("events", created)
+            events += run("events", object_type)
     return events
 
 

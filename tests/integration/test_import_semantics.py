@@ -258,3 +258,34 @@ def test_product_events_precede_the_prices_that_point_at_them(
             .all()
         )
     assert kinds == ["product"] * 30 + ["price"] * 30 + ["inventory_item"] * 30
+
+
+@pytest.mark.parametrize(
+    ("table", "fn"),
+    [
+        ("products", "product_object"),
+        ("prices", "price_object"),
+        ("inventory_items", "inventory_item_object"),
+    ],
+)
+def test_created_events_carry_exactly_the_stored_object(
+    engine: sa.Engine, account: str, table: str, fn: str
+) -> None:
+    """Creates are COPYed with JSON built in Polars; it must equal the SQL definition."""
+    products = _products(3)
+    products[0]["metadata"] = {"quote\"s": "line\nbreak", "é": "ü", "empty": None}
+    products[1]["images"] = ["https://a/1.jpg", "https://a/2.jpg"]
+    products[2]["description"] = None
+    import_batch(engine, batch(products), _opts(account))
+    with engine.connect() as conn:
+        pairs = conn.execute(
+            sa.text(
+                f"SELECT {fn}(t) AS stored, e.data -> 'object' AS evented FROM {table} t"
+                " JOIN events e ON e.object_id = t.id AND e.object_version = t.version"
+                " WHERE t.account_id = :a"
+            ),
+            {"a": account},
+        ).all()
+    assert len(pairs) == 3
+    for stored, evented in pairs:
+        assert evented == stored

@@ -1,34 +1,24 @@
--- Applies one import plan from the stage_* temp tables. Run in order, in one transaction,
--- with :account, :source, :run_id bound. Statements are separated by lines of "-- ;".
+-- The update/archive side of an import, from the stage_* temp tables (creates are COPYed by
+-- store/bulk.py). store/imports.py runs these by name, in one transaction, with :account,
+-- :source, :run_id and :now bound. Statements are separated by lines of "-- ;".
 -- name: prev_products
 INSERT INTO prev_objects (id, obj)
 SELECT p.id, product_object(p) FROM products p JOIN stage_products s ON s.id = p.id
-WHERE s.op <> 'create' AND p.account_id = :account
+WHERE p.account_id = :account
 FOR UPDATE OF p
 -- ;
 -- name: prev_prices
 INSERT INTO prev_objects (id, obj)
 SELECT p.id, price_object(p) FROM prices p JOIN stage_prices s ON s.id = p.id
-WHERE s.op <> 'create' AND p.account_id = :account
+WHERE p.account_id = :account
 FOR UPDATE OF p
 -- ;
 -- name: prev_inventory
 INSERT INTO prev_objects (id, obj, quantity)
 SELECT i.id, inventory_item_object(i), i.quantity FROM inventory_items i
 JOIN stage_inventory s ON s.id = i.id
-WHERE s.op <> 'create' AND i.account_id = :account
+WHERE i.account_id = :account
 FOR UPDATE OF i
--- ;
--- name: insert_products
-INSERT INTO products (id, account_id, source, external_id, active, name, description, images,
-                      metadata, url, shippable, tax_code, unit_label, default_price, version,
-                      content_hash)
-SELECT s.id, :account, :source, s.external_id, (s.content ->> 'active')::boolean,
-       s.content ->> 'name', s.content ->> 'description', s.content -> 'images',
-       kv_object(s.content -> 'metadata'), s.content ->> 'url',
-       (s.content ->> 'shippable')::boolean, s.content ->> 'tax_code', s.content ->> 'unit_label',
-       s.default_price, 1, s.content_hash
-FROM stage_products s WHERE s.op = 'create'
 -- ;
 -- name: update_products
 UPDATE products p SET
@@ -44,68 +34,51 @@ UPDATE products p SET
     content_hash = CASE WHEN s.set_content THEN s.content_hash ELSE p.content_hash END,
     default_price = s.default_price,
     version      = p.version + 1,
-    updated      = now()
+    updated      = :now
 FROM stage_products s
 WHERE s.id = p.id AND s.op = 'update' AND p.account_id = :account
 -- ;
 -- name: archive_products
 UPDATE products p SET active = false, content_hash = s.content_hash, version = p.version + 1,
-                      updated = now()
+                      updated = :now
 FROM stage_products s
 WHERE s.id = p.id AND s.op = 'archive' AND p.account_id = :account
 -- ;
 -- name: retire_prices
 UPDATE prices p SET active = false, lookup_key = NULL, replaced_by = s.replaced_by,
-                    content_hash = s.content_hash, version = p.version + 1, updated = now()
+                    content_hash = s.content_hash, version = p.version + 1, updated = :now
 FROM stage_prices s
 WHERE s.id = p.id AND s.op = 'retire' AND p.account_id = :account
--- ;
--- name: insert_prices
-INSERT INTO prices (id, account_id, product_id, source, variant_key, lookup_key, active, currency,
-                    unit_amount, nickname, metadata, version, content_hash)
-SELECT s.id, :account, s.product_id, :source, s.variant_key, s.content ->> 'lookup_key',
-       (s.content ->> 'active')::boolean, s.content ->> 'currency',
-       (s.content ->> 'unit_amount')::bigint, s.content ->> 'nickname',
-       kv_object(s.content -> 'metadata'), 1, s.content_hash
-FROM stage_prices s WHERE s.op = 'create'
 -- ;
 -- name: update_prices
 UPDATE prices p SET lookup_key = s.content ->> 'lookup_key',
                     active = (s.content ->> 'active')::boolean,
                     nickname = s.content ->> 'nickname',
                     metadata = kv_object(s.content -> 'metadata'),
-                    content_hash = s.content_hash, version = p.version + 1, updated = now()
+                    content_hash = s.content_hash, version = p.version + 1, updated = :now
 FROM stage_prices s
 WHERE s.id = p.id AND s.op = 'update' AND p.account_id = :account
 -- ;
 -- name: archive_prices
 UPDATE prices p SET active = false, content_hash = s.content_hash, version = p.version + 1,
-                    updated = now()
+                    updated = :now
 FROM stage_prices s
 WHERE s.id = p.id AND s.op = 'archive' AND p.account_id = :account
--- ;
--- name: insert_inventory
-INSERT INTO inventory_items (id, account_id, sku, product_id, price_id, source, quantity, policy,
-                             version, content_hash)
-SELECT s.id, :account, s.sku, s.product_id, s.price_id, :source, s.quantity, s.policy, 1,
-       s.content_hash
-FROM stage_inventory s WHERE s.op = 'create'
 -- ;
 -- name: update_inventory
 UPDATE inventory_items i SET quantity = s.quantity, policy = s.policy, price_id = s.price_id,
                              product_id = s.product_id, content_hash = s.content_hash,
-                             version = i.version + 1, updated = now()
+                             version = i.version + 1, updated = :now
 FROM stage_inventory s
 WHERE s.id = i.id AND s.op = 'update' AND i.account_id = :account
 -- ;
 -- name: ledger
 INSERT INTO inventory_adjustments (account_id, inventory_item_id, kind, delta, quantity_after,
-                                   reason, source, run_id)
-SELECT :account, s.id, CASE WHEN s.op = 'create' THEN 'initial' ELSE 'set' END,
-       s.quantity - coalesce(prev.quantity, 0), s.quantity, 'import', :source, :run_id
+                                   reason, source, run_id, created)
+SELECT :account, s.id, 'set',
+       s.quantity - coalesce(prev.quantity, 0), s.quantity, 'import', :source, :run_id, :now
 FROM stage_inventory s LEFT JOIN prev_objects prev ON prev.id = s.id
-WHERE s.op = 'create' OR s.quantity IS DISTINCT FROM prev.quantity
-ORDER BY s.row_number
+WHERE s.quantity IS DISTINCT FROM prev.quantity
 -- ;
 -- name: lock_event_log
 SELECT pg_advisory_xact_lock(:event_lock)
@@ -115,15 +88,13 @@ SELECT pg_advisory_xact_lock(:event_lock)
 -- that order) so a consumer sees a product before the prices and stock that point at it; the
 -- constant filter prunes the other branches, and no sort of a million wide rows is needed.
 INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
-                    source, run_id)
+                    source, run_id, created)
 SELECT :account,
-       c.object_type || CASE WHEN c.op = 'create' THEN '.created' ELSE '.updated' END,
+       c.object_type || '.updated',
        c.object_type, c.id, c.version,
-       CASE WHEN c.op = 'create' THEN jsonb_build_object('object', c.obj)
-            ELSE jsonb_build_object('object', c.obj,
-                                    'previous_attributes', previous_attributes(prev.obj, c.obj))
-       END,
-       CAST(:request AS jsonb), :source, :run_id
+       jsonb_build_object('object', c.obj,
+                          'previous_attributes', previous_attributes(prev.obj, c.obj)),
+       CAST(:request AS jsonb), :source, :run_id, :now
 FROM (
     SELECT s.op, 'product' AS object_type, p.id, p.version, product_object(p) AS obj
     FROM stage_products s JOIN products p ON p.id = s.id

@@ -1,0 +1,225 @@
+"""The create path of an import: rows and their `*.created` events built in Polars and COPYed
+straight into the catalog tables.
+
+Creates dominate an initial import. Building each object's JSON on the server
+(`product_object(p)`, 20-odd keys) cost about 20 µs a row; Polars builds the same JSON in a
+fraction of that, and COPY is PostgreSQL's cheapest way in. The JSON must equal what the SQL
+functions in sql/0001_catalog.sql produce: the stateful test compares every object's last
+event with `*_object()` of its row, so a drift fails there.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+import psycopg
+
+from catalog_pipelines.content import canonical_kv
+
+
+def _json_str(expr: pl.Expr) -> pl.Expr:
+    """A string expression as a JSON string literal (quotes and escapes by Polars' encoder)."""
+    return pl.struct(expr.alias("s")).struct.json_encode().str.slice(5).str.head(-1)
+
+
+def kv_json_object(expr: pl.Expr) -> pl.Expr:
+    """[{key, value}, ...] -> '{"key":"value",...}', keys sorted, null values dropped."""
+    pairs = canonical_kv(expr).list.eval(
+        pl.concat_str(
+            [
+                _json_str(pl.element().struct.field("key")),
+                pl.lit(":"),
+                _json_str(pl.element().struct.field("value")),
+            ]
+        )
+    )
+    return pl.concat_str([pl.lit("{"), pairs.list.join(","), pl.lit("}")])
+
+
+def _object_json(scalars: dict[str, pl.Expr], metadata: pl.Expr) -> pl.Expr:
+    """JSON object of scalar fields plus a pre-encoded metadata object spliced in."""
+    encoded = pl.struct(**scalars).struct.json_encode()
+    return pl.concat_str([encoded.str.head(-1), pl.lit(',"metadata":'), metadata, pl.lit("}")])
+
+
+def _event_frame(
+    df: pl.DataFrame, object_type: str, obj: pl.Expr, ctx: dict[str, Any]
+) -> pl.DataFrame:
+    return df.select(
+        pl.lit(ctx["account"]).alias("account_id"),
+        pl.lit(f"{object_type}.created").alias("type"),
+        pl.lit(object_type).alias("object_type"),
+        pl.col("id").alias("object_id"),
+        pl.lit(1).alias("object_version"),
+        pl.concat_str([pl.lit('{"object":'), obj, pl.lit("}")]).alias("data"),
+        pl.lit(ctx["request"]).alias("request"),
+        pl.lit(ctx["source"]).alias("source"),
+        pl.lit(ctx["run_id"]).alias("run_id"),
+        pl.lit(ctx["now_iso"]).alias("created"),
+    )
+
+
+def _common(ctx: dict[str, Any]) -> dict[str, pl.Expr]:
+    return {
+        "created": pl.lit(ctx["epoch"]),
+        "version": pl.lit(1),
+        "source": pl.lit(ctx["source"]),
+        "livemode": pl.lit(False),
+    }
+
+
+def product_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    meta = kv_json_object(pl.col("metadata"))
+    images = pl.struct(pl.col("images").alias("s")).struct.json_encode().str.slice(5).str.head(-1)
+    obj = _object_json(
+        {
+            "id": pl.col("id"),
+            "object": pl.lit("product"),
+            "active": pl.col("active"),
+            "name": pl.col("name"),
+            "description": pl.col("description"),
+            "images": pl.col("images"),
+            "url": pl.col("url"),
+            "shippable": pl.col("shippable"),
+            "tax_code": pl.col("tax_code"),
+            "unit_label": pl.col("unit_label"),
+            "package_dimensions": pl.lit(None, dtype=pl.Utf8),
+            "default_price": pl.col("default_price"),
+            "updated": pl.lit(ctx["epoch"]),
+            "external_id": pl.col("external_id"),
+            **_common(ctx),
+        },
+        meta,
+    )
+    rows = df.select(
+        "id",
+        pl.lit(ctx["account"]).alias("account_id"),
+        pl.lit(ctx["source"]).alias("source"),
+        "external_id",
+        "active",
+        "name",
+        "description",
+        images.alias("images"),
+        meta.alias("metadata"),
+        "url",
+        "shippable",
+        "tax_code",
+        "unit_label",
+        "default_price",
+        pl.lit(1).alias("version"),
+        "content_hash",
+        pl.lit(ctx["now_iso"]).alias("created"),
+        pl.lit(ctx["now_iso"]).alias("updated"),
+    )
+    return rows, _event_frame(df, "product", obj, ctx)
+
+
+def price_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    meta = kv_json_object(pl.col("metadata"))
+    obj = _object_json(
+        {
+            "id": pl.col("id"),
+            "object": pl.lit("price"),
+            "product": pl.col("product_id"),
+            "active": pl.col("active"),
+            "currency": pl.col("currency"),
+            "unit_amount": pl.col("unit_amount"),
+            "unit_amount_decimal": pl.col("unit_amount").cast(pl.Utf8),
+            "type": pl.lit("one_time"),
+            "recurring": pl.lit(None, dtype=pl.Utf8),
+            "lookup_key": pl.col("lookup_key"),
+            "nickname": pl.col("nickname"),
+            "billing_scheme": pl.lit("per_unit"),
+            "tax_behavior": pl.lit("unspecified"),
+            **_common(ctx),
+        },
+        meta,
+    )
+    rows = df.select(
+        "id",
+        pl.lit(ctx["account"]).alias("account_id"),
+        "product_id",
+        pl.lit(ctx["source"]).alias("source"),
+        "variant_key",
+        "lookup_key",
+        "active",
+        "currency",
+        "unit_amount",
+        "nickname",
+        meta.alias("metadata"),
+        pl.lit(1).alias("version"),
+        "content_hash",
+        pl.lit(ctx["now_iso"]).alias("created"),
+        pl.lit(ctx["now_iso"]).alias("updated"),
+    )
+    return rows, _event_frame(df, "price", obj, ctx)
+
+
+def inventory_rows(
+    df: pl.DataFrame, ctx: dict[str, Any]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    obj = pl.struct(
+        id=pl.col("id"),
+        object=pl.lit("inventory_item"),
+        sku=pl.col("sku"),
+        product=pl.col("product_id"),
+        price=pl.col("price_id"),
+        quantity=pl.col("quantity"),
+        policy=pl.col("policy"),
+        version=pl.lit(1),
+        created=pl.lit(ctx["epoch"]),
+        updated=pl.lit(ctx["epoch"]),
+        source=pl.lit(ctx["source"]),
+    ).struct.json_encode()
+    rows = df.select(
+        "id",
+        pl.lit(ctx["account"]).alias("account_id"),
+        "sku",
+        "product_id",
+        "price_id",
+        pl.lit(ctx["source"]).alias("source"),
+        "quantity",
+        "policy",
+        pl.lit(1).alias("version"),
+        "content_hash",
+        pl.lit(ctx["now_iso"]).alias("created"),
+        pl.lit(ctx["now_iso"]).alias("updated"),
+    )
+    ledger = df.select(
+        pl.lit(ctx["account"]).alias("account_id"),
+        pl.col("id").alias("inventory_item_id"),
+        pl.lit("initial").alias("kind"),
+        pl.col("quantity").alias("delta"),
+        pl.col("quantity").alias("quantity_after"),
+        pl.lit("import").alias("reason"),
+        pl.lit(ctx["source"]).alias("source"),
+        pl.lit(ctx["run_id"]).alias("run_id"),
+        pl.lit(ctx["now_iso"]).alias("created"),
+    )
+    return rows, ledger, _event_frame(df, "inventory_item", obj, ctx)
+
+
+def copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
+    """COPY a frame whose columns are named as the table's. `table` is ours, never input."""
+    if df.height == 0:
+        return
+    buf = io.BytesIO()
+    df.write_csv(buf, include_header=False, null_value="")
+    cols = ", ".join(df.columns)
+    with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buf.getvalue())
+
+
+def context(account: str, source: str, run_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "account": account,
+        "source": source,
+        "run_id": run_id,
+        "now_iso": now.isoformat(),
+        "epoch": int(now.timestamp()),
+        "request": json.dumps({"id": None, "idempotency_key": None}),
+    }
