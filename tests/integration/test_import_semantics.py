@@ -9,6 +9,13 @@ from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batc
 from catalog_pipelines.normalized import Reject
 from catalog_pipelines.store.sources import add_source
 from tests.support.batches import batch
+from tests.support.integrity import assert_catalog_integrity
+
+
+@pytest.fixture(autouse=True)
+def _integrity_after_each_test(engine: sa.Engine, account: str):  # type: ignore[no-untyped-def]
+    yield
+    assert_catalog_integrity(engine, account)
 
 
 def _products(n: int, **over: object) -> list[dict]:
@@ -273,7 +280,7 @@ def test_created_events_carry_exactly_the_stored_object(
 ) -> None:
     """Creates are COPYed with JSON built in Polars; it must equal the SQL definition."""
     products = _products(3)
-    products[0]["metadata"] = {"quote\"s": "line\nbreak", "é": "ü", "empty": None}
+    products[0]["metadata"] = {'quote"s': "line\nbreak", "é": "ü", "empty": None}
     products[1]["images"] = ["https://a/1.jpg", "https://a/2.jpg"]
     products[2]["description"] = None
     import_batch(engine, batch(products), _opts(account))
