@@ -19,6 +19,7 @@ import polars as pl
 import psycopg
 
 from catalog_pipelines.content import canonical_kv
+from catalog_pipelines.diff import new_ids
 
 
 def _json_str(expr: pl.Expr) -> pl.Expr:
@@ -50,6 +51,7 @@ def _event_frame(
     df: pl.DataFrame, object_type: str, obj: pl.Expr, ctx: dict[str, Any]
 ) -> pl.DataFrame:
     return df.select(
+        new_ids("evt", df.height).alias("id"),
         pl.lit(ctx["account"]).alias("account_id"),
         pl.lit(f"{object_type}.created").alias("type"),
         pl.lit(object_type).alias("object_type"),
