@@ -235,3 +235,8 @@ CREATE FUNCTION kv_object(kv jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
 SELECT coalesce(jsonb_object_agg(e ->> 'key', e ->> 'value'), '{}'::jsonb)
 FROM jsonb_array_elements(coalesce(kv, '[]'::jsonb)) e
 $$;
+
+-- A text value as one CSV field (NULL -> empty), for the importer's bulk read of stored keys.
+CREATE FUNCTION csv_field(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE WHEN v IS NULL THEN '' ELSE '"' || replace(v, '"', '""') || '"' END
+$$;

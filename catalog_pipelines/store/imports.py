@@ -38,21 +38,26 @@ _SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
 _EVENT_ORDER = ("product", "price", "inventory_item")
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
 
+# Stored keys and hashes come back as one CSV text per table, built by the server: a
+# million-row COPY TO costs a Python iteration per row, one aggregated value does not.
+# Free-text keys (external ids, variant keys, SKUs) are quoted with csv_field().
 _STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "products": (
-        "COPY (SELECT id, external_id, content_hash, active::text, default_price, source"
-        " FROM products WHERE account_id = %s) TO STDOUT (FORMAT csv, HEADER)",
+        "SELECT string_agg(concat_ws(',', id, csv_field(external_id), content_hash, active::text,"
+        " coalesce(default_price, ''), csv_field(source)), E'\\n')"
+        " FROM products WHERE account_id = :a",
         STORED_PRODUCTS,
     ),
     "prices": (
-        "COPY (SELECT id, variant_key, product_id, currency || ':' || unit_amount, content_hash,"
-        " active::text, source FROM prices WHERE account_id = %s AND replaced_by IS NULL)"
-        " TO STDOUT (FORMAT csv, HEADER)",
+        "SELECT string_agg(concat_ws(',', id, csv_field(variant_key), product_id,"
+        " csv_field(currency || ':' || unit_amount), content_hash, active::text, csv_field(source)),"
+        " E'\\n') FROM prices WHERE account_id = :a AND replaced_by IS NULL",
         STORED_PRICES,
     ),
     "inventory": (
-        "COPY (SELECT id, sku, content_hash, quantity, policy, product_id, price_id, source"
-        " FROM inventory_items WHERE account_id = %s) TO STDOUT (FORMAT csv, HEADER)",
+        "SELECT string_agg(concat_ws(',', id, csv_field(sku), content_hash, quantity, policy,"
+        " product_id, coalesce(price_id, ''), csv_field(source)), E'\\n')"
+        " FROM inventory_items WHERE account_id = :a",
         STORED_INVENTORY,
     ),
 }
@@ -100,18 +105,23 @@ def lock_source(conn: sa.Connection, account_id: str, source: str) -> None:
 
 
 def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]:
-    """The account's stored keys and hashes, streamed with COPY straight into Polars."""
+    """The account's stored keys and hashes, as Polars frames."""
     out = {}
-    with _driver(conn).cursor() as cur:
-        for name, (query, schema) in _STORED_QUERIES.items():
-            buf = io.BytesIO()
-            with cur.copy(query, (account_id,)) as copy:
-                for chunk in copy:
-                    buf.write(chunk)
-            buf.seek(0)
-            df = pl.read_csv(buf, schema_overrides=schema, infer_schema=False)
-            df.columns = list(schema)
-            out[name] = df.cast(schema)  # type: ignore[arg-type]
+    for name, (query, schema) in _STORED_QUERIES.items():
+        text = conn.execute(sa.text(query), {"a": account_id}).scalar_one()
+        if not text:
+            out[name] = pl.DataFrame(schema=schema)
+            continue
+        df = pl.read_csv(
+            io.StringIO(text),
+            has_header=False,
+            new_columns=list(schema),
+            schema_overrides={k: pl.Utf8 for k in schema},
+            infer_schema=False,
+        )
+        if "active" in schema:
+            df = df.with_columns(pl.col("active") == "true")
+        out[name] = df.cast(schema)  # type: ignore[arg-type]
     return out
 
 
