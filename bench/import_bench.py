@@ -41,16 +41,43 @@ fields:
   price: price
   sku: sku
   inventory_quantity: quantity
+  images: image
 """
 
 TARGETS = {"initial": 3.0, "noop": 0.5, "changed": 0.6}
 
 
+WORDS = [
+    "soft",
+    "cotton",
+    "organic",
+    "blend",
+    "classic",
+    "fit",
+    "everyday",
+    "durable",
+    "breathable",
+    "lightweight",
+    "premium",
+    "stitched",
+    "pocket",
+    "collar",
+    "sleeve",
+    "recycled",
+    "material",
+    "comfortable",
+    "washable",
+    "tailored",
+    "modern",
+]
+
+
 def generate(path: Path, rows: int, seed: int, changed_fraction: float = 0.0) -> int:
-    """A seeded catalog: one variant per product; `changed_fraction` renames some rows."""
+    """A seeded catalog with a realistic width (a few hundred bytes a row: a paragraph of
+    description, an image URL, a barcode and a few attributes); one variant per product.
+    `changed_fraction` renames that share of the rows."""
     rng = random.Random(seed)
     colors = ["red", "green", "blue", "black", "white"]
-    ids = [f"P{i:08d}" for i in range(rows)]
     names = [f"Product {i} {rng.choice(colors)}" for i in range(rows)]
     changed = 0
     if changed_fraction:
@@ -58,16 +85,20 @@ def generate(path: Path, rows: int, seed: int, changed_fraction: float = 0.0) ->
         for i in crng.sample(range(rows), int(rows * changed_fraction)):
             names[i] += " v2"
             changed += 1
+    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(40)) for _ in range(997)]
     df = pl.DataFrame(
         {
-            "external_id": ids,
+            "external_id": [f"P{i:08d}" for i in range(rows)],
             "name": names,
-            "description": [f"Description of product {i}, with a comma" for i in range(rows)],
+            "description": [paragraphs[i % 997] for i in range(rows)],
             "price": [f"{rng.randint(100, 99999) / 100:.2f}" for _ in range(rows)],
             "sku": [f"SKU-{i:08d}" for i in range(rows)],
             "quantity": [str(rng.randint(0, 500)) for _ in range(rows)],
-            "brand": [rng.choice(["Acme", "Globex", "Initech"]) for _ in range(rows)],
+            "image": [f"https://cdn.example.com/img/{i:08d}.jpg" for i in range(rows)],
+            "barcode": [f"{rng.randint(10**11, 10**12 - 1)}" for _ in range(rows)],
+            "vendor": [rng.choice(["Acme", "Globex", "Initech"]) for _ in range(rows)],
             "color": [rng.choice(colors) for _ in range(rows)],
+            "weight_grams": [str(rng.randint(50, 2000)) for _ in range(rows)],
         }
     )
     df.write_csv(path)
@@ -82,7 +113,8 @@ def _phase_copy(url: str, csv_path: str, out: Any) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(
             "CREATE TABLE bench_copy (external_id text PRIMARY KEY, name text, description text,"
-            " price text, sku text, quantity text, brand text, color text)"
+            " price text, sku text, quantity text, image text, barcode text, vendor text,"
+            " color text, weight_grams text)"
         )
         conn.commit()
         t = time.perf_counter()
