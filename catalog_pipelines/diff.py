@@ -356,7 +356,12 @@ def plan_import(
         )
     )
     if owns_pricing:
-        dead = set(archived_prices["id"].to_list())
+        # Dead: archived now, or archived earlier and not brought back by this batch.
+        dead = set(archived_prices["id"].to_list()) | set(
+            stored_prices.filter(~pl.col("active"))
+            .join(variant_price, left_on="id", right_on="price_id", how="anti")["id"]
+            .to_list()
+        )
         p = p.with_columns(
             pl.when(pl.col("kept_price").is_null() | pl.col("kept_price").is_in(list(dead)))
             .then(pl.col("first_price"))
