@@ -19,30 +19,51 @@ FIXTURES = REPO.parent / "shared" / "fixtures" / "real"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh, migrated database for this run, dropped afterwards. Exported as DATABASE_URL
-    so that subprocesses (CLI, dagster, the API server) use the same one."""
+def server_url() -> str:
+    """The server the run's databases live on (DATABASE_URL's, or the embedded one)."""
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
-    server_url = db.libpq_url()
-    name = f"cs_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    return db.libpq_url()
+
+
+def create_database(server: str, label: str) -> str:
+    """A new, migrated database on `server`; returns its URL."""
+    name = f"cs_{label}_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # the name is ours, never input
-    url = db.with_database(server_url, name)
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
+    url = db.with_database(server, name)
     engine = db.make_engine(url)
     migrate(engine)
     engine.dispose()
-    try:
+    return url
+
+
+def drop_database(server: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh, migrated database for this run, dropped afterwards. Exported as DATABASE_URL
+    so that subprocesses (CLI, dagster, the API server) use the same one."""
+    url = create_database(server_url, "test")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", url)
         yield url
-    finally:
-        if previous is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = previous
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(server_url, url)
+
+
+@pytest.fixture(scope="module")
+def isolated_database_url(server_url: str) -> Iterator[str]:
+    """A database of the module's own, for tests of workers that act on every account
+    (webhook fan-out and delivery) and must not see other modules' endpoints and events."""
+    url = create_database(server_url, "iso")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", url)
+        yield url
+    drop_database(server_url, url)
 
 
 @pytest.fixture(scope="session")

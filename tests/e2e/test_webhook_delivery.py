@@ -23,6 +23,10 @@ from catalog_pipelines.store.events import Cause, append_event
 from catalog_pipelines.webhooks.delivery import DeliveryConfig, DeliveryWorker
 from catalog_pipelines.webhooks.endpoints import create_endpoint
 from catalog_pipelines.webhooks.receiver import LocalReceiver, Received, Reply
+from tests.support.isolation import isolated_database
+
+# Delivery workers act on every account: these tests get a database of their own.
+database_url, engine = isolated_database()
 
 ALLOW = {"CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS": "1"}
 

@@ -21,6 +21,10 @@ from dagster_defs.webhooks import (
     webhook_definitions,
     webhook_delivery_sensor,
 )
+from tests.support.isolation import isolated_database
+
+# Delivery workers act on every account: these tests get a database of their own.
+database_url, engine = isolated_database()
 
 
 @pytest.fixture(autouse=True)

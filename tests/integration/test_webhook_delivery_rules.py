@@ -26,6 +26,10 @@ from catalog_pipelines.webhooks.delivery import (
 from catalog_pipelines.webhooks.endpoints import Endpoint, create_endpoint, update_endpoint
 from catalog_pipelines.webhooks.receiver import LocalReceiver, Received, Reply
 from catalog_pipelines.webhooks.replay import replay
+from tests.support.isolation import isolated_database
+
+# Delivery workers act on every account: these tests get a database of their own.
+database_url, engine = isolated_database()
 
 FAST = DeliveryConfig(schedule=(5, 300, 1800), timeout=2.0, concurrency=4, jitter=0.0)
 

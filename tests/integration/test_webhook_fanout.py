@@ -20,6 +20,10 @@ from catalog_pipelines.webhooks.endpoints import (
     validate_events,
 )
 from catalog_pipelines.webhooks.fanout import fan_out
+from tests.support.isolation import isolated_database
+
+# Delivery workers act on every account: these tests get a database of their own.
+database_url, engine = isolated_database()
 
 
 @pytest.fixture(autouse=True)
