@@ -14,10 +14,11 @@ import polars as pl
 
 from catalog_pipelines.normalized import KV
 
+# `active` is compared on its own, outside the hash: archiving flips it without touching the
+# content, so a product archived and re-listed unchanged is recognised as unchanged.
 PRODUCT_FIELDS = (
     "name",
     "description",
-    "active",
     "images",
     "url",
     "shippable",
@@ -25,7 +26,7 @@ PRODUCT_FIELDS = (
     "unit_label",
     "metadata",
 )
-PRICE_FIELDS = ("currency", "unit_amount", "lookup_key", "nickname", "metadata", "active")
+PRICE_FIELDS = ("currency", "unit_amount", "lookup_key", "nickname", "metadata")
 INVENTORY_FIELDS = ("quantity", "policy")
 
 
@@ -48,7 +49,6 @@ def product_content() -> pl.Expr:
     return pl.struct(
         pl.col("name"),
         pl.col("description"),
-        pl.col("active").fill_null(True),
         pl.col("images").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
         pl.col("url"),
         pl.col("shippable"),
@@ -66,7 +66,6 @@ def price_content() -> pl.Expr:
         pl.col("sku").alias("lookup_key"),
         pl.col("nickname"),
         merged_kv(pl.col("options"), pl.col("metadata")).alias("metadata"),
-        pl.col("active").fill_null(True),
     ).struct.json_encode()
 
 

@@ -22,8 +22,7 @@ from catalog_pipelines.content import (
     product_content,
 )
 
-ARCHIVED_HASH = "archived"  # stored hash of an archived object: any re-import differs from it
-RETIRED_HASH = "retired"
+RETIRED_HASH = "retired"  # a replaced price is never compared again
 
 STORED_PRODUCTS = {
     "id": pl.Utf8,
@@ -62,6 +61,7 @@ PRODUCT_OPS = {
     "content_hash": pl.Utf8,
     "default_price": pl.Utf8,
     "set_content": pl.Boolean,
+    "active": pl.Boolean,
 }
 PRICE_OPS = {
     "id": pl.Utf8,
@@ -72,6 +72,7 @@ PRICE_OPS = {
     "content": pl.Utf8,
     "content_hash": pl.Utf8,
     "replaced_by": pl.Utf8,
+    "active": pl.Boolean,
 }
 INVENTORY_OPS = {
     "id": pl.Utf8,
@@ -203,9 +204,13 @@ def plan_import(
     )
     p = p.with_columns(
         pl.col("old_id").is_null().alias("is_new"),
-        (pl.col("old_id").is_not_null() & (pl.col("old_hash") != pl.col("content_hash"))).alias(
-            "content_changed"
-        ),
+        (
+            pl.col("old_id").is_not_null()
+            & (
+                (pl.col("old_hash") != pl.col("content_hash"))
+                | (pl.col("old_active") != pl.col("active").fill_null(True))
+            )
+        ).alias("content_changed"),
     )
     if not owns_content:
         # A new product is still created from the file (so prices and stock can hang on it);
@@ -248,7 +253,10 @@ def plan_import(
             | (pl.col("old_product_id") != pl.col("product_id"))
         )
         .then(pl.lit("replace"))
-        .when(pl.col("old_hash") != pl.col("content_hash"))
+        .when(
+            (pl.col("old_hash") != pl.col("content_hash"))
+            | (pl.col("old_active") != pl.col("active").fill_null(True))
+        )
         .then(pl.lit("update"))
         .otherwise(pl.lit("same"))
         .alias("status")
@@ -305,6 +313,7 @@ def plan_import(
                 "content",
                 "content_hash",
                 pl.lit(None, dtype=pl.Utf8).alias("replaced_by"),
+                pl.col("active").fill_null(True),
             ),
             priced.filter(pl.col("status") == "replace").select(
                 pl.col("old_id").alias("id"),
@@ -315,6 +324,7 @@ def plan_import(
                 pl.lit(None, dtype=pl.Utf8).alias("content"),
                 pl.lit(RETIRED_HASH).alias("content_hash"),
                 pl.col("id").alias("replaced_by"),
+                pl.lit(False).alias("active"),
             ),
             archived_prices.select(
                 "id",
@@ -323,8 +333,9 @@ def plan_import(
                 "product_id",
                 "variant_key",
                 pl.lit(None, dtype=pl.Utf8).alias("content"),
-                pl.lit(ARCHIVED_HASH).alias("content_hash"),
+                "content_hash",  # unchanged: archiving flips `active` only
                 pl.lit(None, dtype=pl.Utf8).alias("replaced_by"),
+                pl.lit(False).alias("active"),
             ),
         ],
         how="vertical_relaxed",
@@ -416,6 +427,7 @@ def plan_import(
                 "content_hash",
                 "default_price",
                 pl.col("content_changed").alias("set_content"),
+                pl.col("active").fill_null(True),
             ),
             archived_products.select(
                 "id",
@@ -423,9 +435,10 @@ def plan_import(
                 pl.lit("archive").alias("op"),
                 pl.lit(None, dtype=pl.Int64).alias("row_number"),
                 pl.lit(None, dtype=pl.Utf8).alias("content"),
-                pl.lit(ARCHIVED_HASH).alias("content_hash"),
+                "content_hash",  # unchanged: archiving flips `active` only
                 "default_price",
                 pl.lit(False).alias("set_content"),
+                pl.lit(False).alias("active"),
             ),
         ],
         how="vertical_relaxed",

@@ -138,6 +138,8 @@ def preview_changes(conn: sa.Connection, account_id: str, plan: Plan) -> list[di
                 after: dict[str, Any] = {"quantity": r["quantity"], "policy": r["policy"]}
             else:
                 after = _content_fields(r.get("content"))
+            if object_type != "inventory_item" and r.get("active") is not None:
+                after["active"] = r["active"]
             if r["op"] in ("archive", "retire"):
                 after = {"active": False}
             if object_type == "product" and r["op"] == "update":

@@ -65,9 +65,10 @@ _STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
 _STAGE_DDL = (
     "CREATE TEMP TABLE stage_products (id text PRIMARY KEY, external_id text, op text,"
     " row_number bigint, content jsonb, content_hash text, default_price text,"
-    " set_content boolean) ON COMMIT DROP",
+    " set_content boolean, active boolean) ON COMMIT DROP",
     "CREATE TEMP TABLE stage_prices (id text PRIMARY KEY, op text, row_number bigint,"
-    " product_id text, variant_key text, content jsonb, content_hash text, replaced_by text)"
+    " product_id text, variant_key text, content jsonb, content_hash text, replaced_by text,"
+    " active boolean)"
     " ON COMMIT DROP",
     "CREATE TEMP TABLE stage_inventory (id text PRIMARY KEY, op text, row_number bigint,"
     " sku text, product_id text, price_id text, quantity bigint, policy text, content_hash text)"

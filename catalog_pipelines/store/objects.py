@@ -200,7 +200,6 @@ def product_hash(p: Mapping[str, Any]) -> str:
         {
             "name": p.get("name"),
             "description": p.get("description"),
-            "active": p.get("active", True),
             "images": list(p.get("images") or []),
             "url": p.get("url"),
             "shippable": p.get("shippable"),
@@ -219,7 +218,6 @@ def price_hash(p: Mapping[str, Any]) -> str:
             "lookup_key": p.get("lookup_key"),
             "nickname": p.get("nickname"),
             "metadata": _kv(p.get("metadata") or {}),
-            "active": p.get("active", True),
         }
     )
 

@@ -300,7 +300,7 @@ def test_created_events_carry_exactly_the_stored_object(
 
 def test_keys_with_commas_quotes_and_newlines_round_trip(engine: sa.Engine, account: str) -> None:
     """Stored keys come back through a CSV text; awkward keys must still match (no-op)."""
-    odd = [{"external_id": k, "name": k} for k in ['a,b', 'say "hi"', "two\nlines", " pad ", ""]]
+    odd = [{"external_id": k, "name": k} for k in ["a,b", 'say "hi"', "two\nlines", " pad ", ""]]
     first = import_batch(engine, batch(odd), _opts(account))
     assert first.products.created == 5
     again = import_batch(engine, batch(odd), _opts(account))

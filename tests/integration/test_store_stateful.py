@@ -66,13 +66,6 @@ OWNERSHIPS = (
     frozenset(),
 )
 API = Cause(request_id="req_stateful")
-# Known bug (reported, not fixed here): a full import archives a product (content_hash becomes
-# the "archived" sentinel); a later import lists it again with active=false and unchanged
-# content. The hash differs from the sentinel, so a product.updated event is written whose
-# object equals the previous version (empty previous_attributes). The state machine tolerates
-# exactly that shape while this is True; the strict xfail below pins the bug, and turns red
-# once it is fixed, to remind whoever fixes it to set this to False.
-_KNOWN_BUG_ARCHIVED_RELISTED_INACTIVE = True
 # previous_attributes() leaves these out: they change on every version.
 BOOKKEEPING = ("version", "updated")
 
@@ -485,13 +478,7 @@ class CatalogMachine(RuleBasedStateMachine):
             for older, newer in zip(evs, evs[1:], strict=False):
                 prev = newer.data["previous_attributes"]
                 old_state, new_state = older.data["object"], newer.data["object"]
-                # See test_relisting_an_archived_product_as_inactive_writes_nothing.
-                known_bug = _KNOWN_BUG_ARCHIVED_RELISTED_INACTIVE and (
-                    object_type == "product" and not old_state["active"]
-                )
-                assert prev or known_bug, (
-                    f"{object_id} v{newer.object_version}: an update that changes nothing"
-                )
+                assert prev, f"{object_id} v{newer.object_version}: an update that changes nothing"
                 for key, value in prev.items():
                     assert new_state[key] != value, (object_id, newer.object_version, key)
                 rebuilt = {**new_state, **prev}
@@ -637,10 +624,6 @@ def test_relisted_product_never_keeps_an_archived_default_price(
     assert (row.active, row.lookup_key, row.price_active) == (True, "SKU-C-b", True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: re-listing an archived product as inactive writes an empty update",
-)
 def test_relisting_an_archived_product_as_inactive_writes_nothing(
     engine: sa.Engine, account: str
 ) -> None:

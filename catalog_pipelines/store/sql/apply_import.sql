@@ -22,7 +22,7 @@ FOR UPDATE OF i
 -- ;
 -- name: update_products
 UPDATE products p SET
-    active       = CASE WHEN s.set_content THEN (s.content ->> 'active')::boolean ELSE p.active END,
+    active       = CASE WHEN s.set_content THEN s.active ELSE p.active END,
     name         = CASE WHEN s.set_content THEN s.content ->> 'name' ELSE p.name END,
     description  = CASE WHEN s.set_content THEN s.content ->> 'description' ELSE p.description END,
     images       = CASE WHEN s.set_content THEN s.content -> 'images' ELSE p.images END,
@@ -39,8 +39,7 @@ FROM stage_products s
 WHERE s.id = p.id AND s.op = 'update' AND p.account_id = :account
 -- ;
 -- name: archive_products
-UPDATE products p SET active = false, content_hash = s.content_hash, version = p.version + 1,
-                      updated = :now
+UPDATE products p SET active = false, version = p.version + 1, updated = :now
 FROM stage_products s
 WHERE s.id = p.id AND s.op = 'archive' AND p.account_id = :account
 -- ;
@@ -52,7 +51,7 @@ WHERE s.id = p.id AND s.op = 'retire' AND p.account_id = :account
 -- ;
 -- name: update_prices
 UPDATE prices p SET lookup_key = s.content ->> 'lookup_key',
-                    active = (s.content ->> 'active')::boolean,
+                    active = s.active,
                     nickname = s.content ->> 'nickname',
                     metadata = kv_object(s.content -> 'metadata'),
                     content_hash = s.content_hash, version = p.version + 1, updated = :now
@@ -60,8 +59,7 @@ FROM stage_prices s
 WHERE s.id = p.id AND s.op = 'update' AND p.account_id = :account
 -- ;
 -- name: archive_prices
-UPDATE prices p SET active = false, content_hash = s.content_hash, version = p.version + 1,
-                    updated = :now
+UPDATE prices p SET active = false, version = p.version + 1, updated = :now
 FROM stage_prices s
 WHERE s.id = p.id AND s.op = 'archive' AND p.account_id = :account
 -- ;
