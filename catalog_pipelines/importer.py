@@ -160,6 +160,19 @@ def preview_changes(conn: sa.Connection, account_id: str, plan: Plan) -> list[di
     return out
 
 
+def mass_archive_refusal(plan: Plan, options: ImportOptions) -> str | None:
+    """Why a full import may not archive this much, or None when the guard lets it through."""
+    if options.allow_mass_archive or plan.archive_fraction <= options.max_archive_fraction:
+        return None
+    return (
+        f"a full import would archive {plan.product_counts.archived} of "
+        f"{plan.active_products_of_source} active products of source {options.source!r} "
+        f"({plan.archive_fraction:.0%}), more than "
+        f"max_archive_fraction={options.max_archive_fraction:.0%}; pass "
+        "--allow-mass-archive if that is intended"
+    )
+
+
 def _resolve_source(conn: sa.Connection, options: ImportOptions) -> tuple[Source, bool]:
     ensure_account(conn, options.account_id)
     src = get_source(conn, options.account_id, options.source)
@@ -208,16 +221,8 @@ def import_batch(
             )
             report = _report(run_id, batch, options, plan, source_created)
             report.changes = preview_changes(conn, options.account_id, plan)
-            if plan.archive_fraction > options.max_archive_fraction and not (
-                options.allow_mass_archive
-            ):
-                report.refused = (
-                    f"a full import would archive {plan.product_counts.archived} of "
-                    f"{plan.active_products_of_source} active products of source "
-                    f"{options.source!r} ({plan.archive_fraction:.0%}), more than "
-                    f"max_archive_fraction={options.max_archive_fraction:.0%}; pass "
-                    "--allow-mass-archive if that is intended"
-                )
+            report.refused = mass_archive_refusal(plan, options)
+            if report.refused:
                 report.warnings.append(report.refused)
             if options.dry_run or report.refused:
                 trans.rollback()
@@ -234,20 +239,7 @@ def import_batch(
                 run_id=run_id,
                 now=datetime.now(UTC),
             )
-            store.record_run(
-                conn,
-                run_id=run_id,
-                account_id=options.account_id,
-                source=options.source,
-                mode=options.mode,
-                dry_run=False,
-                status="applied",
-                input_name=batch.input_name,
-                summary=report.to_json(),
-                unmapped_columns=batch.unmapped_columns,
-                rejects=batch.rejects,
-                started=started,
-            )
+            _record_run(conn, report, options, batch, started, status="applied")
             trans.commit()
             progress("done", 1.0)
             return report
@@ -255,6 +247,32 @@ def import_batch(
             if trans.is_active:
                 trans.rollback()
             raise
+
+
+def _record_run(
+    conn: sa.Connection,
+    report: ImportReport,
+    options: ImportOptions,
+    batch: ParsedBatch,
+    started: datetime,
+    *,
+    status: str,
+) -> None:
+    store.record_run(
+        conn,
+        run_id=report.run_id,
+        account_id=options.account_id,
+        source=options.source,
+        mode=options.mode,
+        dry_run=False,
+        status=status,
+        input_name=batch.input_name,
+        summary=report.to_json(),
+        unmapped_columns=batch.unmapped_columns,
+        rejects=batch.rejects,
+        started=started,
+        error=report.refused,
+    )
 
 
 def _record_refusal(
@@ -267,21 +285,7 @@ def _record_refusal(
     """A refused run is still history: keep the run row (and its rejects), write nothing else."""
     with engine.begin() as conn:
         ensure_account(conn, options.account_id)
-        store.record_run(
-            conn,
-            run_id=report.run_id,
-            account_id=options.account_id,
-            source=options.source,
-            mode=options.mode,
-            dry_run=False,
-            status="refused",
-            input_name=batch.input_name,
-            summary=report.to_json(),
-            unmapped_columns=batch.unmapped_columns,
-            rejects=batch.rejects,
-            started=started,
-            error=report.refused,
-        )
+        _record_run(conn, report, options, batch, started, status="refused")
 
 
 def _report(
