@@ -19,8 +19,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
-DEFAULT_ACCOUNT = "acct_default"
+from catalog_pipelines.cli_args import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_REJECTS,
+    EXIT_USAGE,
+    add_account,
+    add_json,
+    add_page_args,
+    migrated_engine,
+    print_error,
+    print_json,
+    timestamp,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -32,49 +43,10 @@ class UsageError(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _engine() -> sa.Engine:
-    """The catalog's engine, migrated: no manual step before first use."""
-    from catalog_pipelines import db
-    from catalog_pipelines.store.migrations import migrate
-
-    engine = db.shared_engine()
-    migrate(engine)
-    return engine
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def _limit(value: str) -> int:
-    n = int(value)
-    if not 1 <= n <= 100:
-        raise argparse.ArgumentTypeError("--limit must be between 1 and 100")
-    return n
-
-
-def _timestamp(value: str) -> datetime:
-    """ISO 8601 or unix seconds; naive times are UTC."""
-    from datetime import UTC
-
-    try:
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), tz=UTC)
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time") from e
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
-def _add_account(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--account", default=DEFAULT_ACCOUNT, help="account id (default acct_default)")
-
-
 def _add_list_args(p: argparse.ArgumentParser) -> None:
-    _add_account(p)
-    p.add_argument("--json", action="store_true", help="print Stripe-shaped JSON only")
-    p.add_argument("--limit", type=_limit, default=10, help="1-100 (default 10)")
-    p.add_argument("--starting-after", help="object id to page after")
+    add_account(p)
+    add_json(p)
+    add_page_args(p)
 
 
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
@@ -140,7 +112,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     progress = for_terminal(f"import {path.name}")
     try:
         report = import_path(
-            _engine(),
+            migrated_engine(),
             path,
             options,
             format=args.format,
@@ -152,11 +124,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from e
     except ImportRefused as e:
         if args.json:
-            _print_json(e.report.to_json())
+            print_json(e.report.to_json())
         print(f"refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         _print_import_summary(report)
     if report.refused:
@@ -194,7 +166,7 @@ def _print_import_summary(report: Any) -> None:
 def cmd_sources(args: argparse.Namespace) -> int:
     from catalog_pipelines.store.sources import add_source, list_sources, parse_owns
 
-    engine = _engine()
+    engine = migrated_engine()
     if args.action == "add":
         mapping = None
         if args.mapping:
@@ -224,7 +196,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
                 config=config,
             )
         if args.json:
-            _print_json(src.as_json())
+            print_json(src.as_json())
         else:
             print(
                 f"source {src.name}: kind={src.kind} owns={','.join(sorted(src.owns)) or 'none'} ({src.mode})"
@@ -234,7 +206,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         sources = list_sources(conn, args.account)
     if args.json:
         data = [s.as_json() for s in sources]
-        _print_json({"object": "list", "data": data, "has_more": False, "url": "/v1/sources"})
+        print_json({"object": "list", "data": data, "has_more": False, "url": "/v1/sources"})
     else:
         _table(
             [[s.name, s.kind, s.mode, ",".join(sorted(s.owns))] for s in sources],
@@ -249,7 +221,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def cmd_products(args: argparse.Namespace) -> int:
     from catalog_pipelines.store import reads
 
-    engine = _engine()
+    engine = migrated_engine()
     with engine.connect() as conn:
         if args.action == "list":
             page = reads.list_products(
@@ -261,7 +233,7 @@ def cmd_products(args: argparse.Namespace) -> int:
                 external_id=args.external_id,
             )
             if args.json:
-                _print_json(page.envelope("/v1/products"))
+                print_json(page.envelope("/v1/products"))
             else:
                 _table(
                     [
@@ -284,7 +256,7 @@ def cmd_products(args: argparse.Namespace) -> int:
             if not history:
                 raise UsageError(f"no such product: {args.id}")
             if args.json:
-                _print_json(
+                print_json(
                     {
                         "object": "list",
                         "data": history,
@@ -311,7 +283,7 @@ def cmd_products(args: argparse.Namespace) -> int:
             f"no such product: {args.id}"
             + (f" as of {args.as_of.isoformat()}" if args.as_of else "")
         )
-    _print_json(obj) if args.json else _print_object(obj)
+    print_json(obj) if args.json else _print_object(obj)
     return EXIT_OK
 
 
@@ -325,7 +297,7 @@ def _print_object(obj: dict[str, Any]) -> None:
 def cmd_prices(args: argparse.Namespace) -> int:
     from catalog_pipelines.store import reads
 
-    with _engine().connect() as conn:
+    with migrated_engine().connect() as conn:
         page = reads.list_prices(
             conn,
             args.account,
@@ -334,7 +306,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
             product=args.product,
         )
     if args.json:
-        _print_json(page.envelope("/v1/prices"))
+        print_json(page.envelope("/v1/prices"))
     else:
         _table(
             [
@@ -357,18 +329,18 @@ def cmd_prices(args: argparse.Namespace) -> int:
 def cmd_inventory(args: argparse.Namespace) -> int:
     from catalog_pipelines.store import reads
 
-    with _engine().connect() as conn:
+    with migrated_engine().connect() as conn:
         item = reads.get_inventory_item_by_sku(conn, args.account, args.sku)
     if item is None:
         raise UsageError(f"no inventory item with SKU {args.sku!r}")
-    _print_json(item) if args.json else _print_object(item)
+    print_json(item) if args.json else _print_object(item)
     return EXIT_OK
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     from catalog_pipelines.store import reads
 
-    with _engine().connect() as conn:
+    with migrated_engine().connect() as conn:
         try:
             page = reads.list_events(
                 conn,
@@ -381,7 +353,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise UsageError(str(e)) from e
     if args.json:
-        _print_json(page.envelope("/v1/events"))
+        print_json(page.envelope("/v1/events"))
     else:
         _table(
             [
@@ -404,7 +376,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_rejects(args: argparse.Namespace) -> int:
     """CSV of a run's rejected rows: row number, reasons, then the raw columns."""
-    engine = _engine()
+    engine = migrated_engine()
     with engine.connect() as conn:
         run = conn.execute(
             sa.text("SELECT id FROM import_runs WHERE id = :r AND account_id = :a"),
@@ -482,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-archive-fraction", type=float, default=0.2)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    _add_account(p)
+    add_account(p)
     p.set_defaults(func=cmd_import)
 
     sources = sub.add_parser("sources", help="sources and their ownership").add_subparsers(
@@ -500,11 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", help="file the scheduled reconciliation re-reads")
     p.add_argument("--url", help="feed URL (http_json)")
     p.add_argument("--json", action="store_true")
-    _add_account(p)
+    add_account(p)
     p.set_defaults(func=cmd_sources)
     p = sources.add_parser("list")
     p.add_argument("--json", action="store_true")
-    _add_account(p)
+    add_account(p)
     p.set_defaults(func=cmd_sources)
 
     products = sub.add_parser("products", help="read products").add_subparsers(
@@ -518,9 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = products.add_parser("show")
     p.add_argument("id")
     p.add_argument("--history", action="store_true", help="every version, oldest first")
-    p.add_argument("--as-of", type=_timestamp, help="the product as it was at this time")
+    p.add_argument("--as-of", type=timestamp, help="the product as it was at this time")
     p.add_argument("--json", action="store_true")
-    _add_account(p)
+    add_account(p)
     p.set_defaults(func=cmd_products)
 
     prices = sub.add_parser("prices", help="read prices").add_subparsers(
@@ -537,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = inventory.add_parser("show")
     p.add_argument("sku")
     p.add_argument("--json", action="store_true")
-    _add_account(p)
+    add_account(p)
     p.set_defaults(func=cmd_inventory)
 
     events = sub.add_parser("events", help="read the event log").add_subparsers(
@@ -555,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = rejects.add_parser("export", help="CSV of a run's rejected rows with their reasons")
     p.add_argument("run_id")
     p.add_argument("--output", "-o", help="file to write (default stdout)")
-    _add_account(p)
+    add_account(p)
     p.set_defaults(func=cmd_rejects)
 
     import importlib.util
@@ -572,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(str(e))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

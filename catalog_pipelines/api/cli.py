@@ -9,16 +9,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-DEFAULT_ACCOUNT = "acct_default"
-
-
-def _engine() -> Any:
-    from catalog_pipelines import db
-    from catalog_pipelines.store.migrations import migrate
-
-    engine = db.shared_engine()
-    migrate(engine)
-    return engine
+from catalog_pipelines.cli_args import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_account,
+    migrated_engine,
+    print_error,
+)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -27,7 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from catalog_pipelines.api.app import api_engine, create_app
 
-    _engine()  # apply pending migrations before the first request
+    migrated_engine()  # apply pending migrations before the first request
     if args.workers > 1:  # each worker process builds its own app and pool
         uvicorn.run(
             "catalog_pipelines.api.app:create_app",
@@ -38,30 +35,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=False,
         )
-        return 0
+        return EXIT_OK
     app = create_app(api_engine())
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
-    return 0
+    return EXIT_OK
 
 
 def cmd_api_keys_create(args: argparse.Namespace) -> int:
     """Print a new key once: only its hash is stored."""
     from catalog_pipelines.api.auth import create_api_key
 
-    engine = _engine()
+    engine = migrated_engine()
     try:
         with engine.begin() as conn:
             key = create_api_key(conn, args.account)
     except sa.exc.IntegrityError:  # the accounts table's id pattern refused it
-        print(f"error: invalid account id {args.account!r}", file=sys.stderr)
-        return 2
+        print_error(f"invalid account id {args.account!r}")
+        return EXIT_USAGE
     if args.json:
         sys.stdout.write(json.dumps(key) + "\n")
     else:
         print(f"API key {key['id']} for account {key['account']}:")
         print(f"  {key['secret']}")
         print("Store it now: it is not shown again.")
-    return 0
+    return EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
@@ -78,6 +75,6 @@ def add_commands(sub: Any) -> None:
         dest="api_keys_command", required=True
     )
     p = keys.add_parser("create", help="create an API key (its secret is printed once)")
-    p.add_argument("--account", default=DEFAULT_ACCOUNT, help="account id (created if new)")
+    add_account(p, "account id (created if new)")
     p.add_argument("--json", action="store_true", help='print {"id","account","secret"}')
     p.set_defaults(func=cmd_api_keys_create)

@@ -13,11 +13,22 @@ import json
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from catalog_pipelines.cli_args import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    add_account,
+    add_json,
+    add_page_args,
+    migrated_engine,
+    print_error,
+    print_json,
+    timestamp,
+)
 from catalog_pipelines.webhooks.endpoints import (
     EndpointError,
     create_endpoint,
@@ -26,44 +37,6 @@ from catalog_pipelines.webhooks.endpoints import (
     update_endpoint,
 )
 from catalog_pipelines.webhooks.ssrf import UnsafeURLError
-
-EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
-DEFAULT_ACCOUNT = "acct_default"
-
-
-def _engine() -> sa.Engine:
-    from catalog_pipelines import db
-    from catalog_pipelines.store.migrations import migrate
-
-    engine = db.shared_engine()
-    migrate(engine)
-    return engine
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-
-
-def _limit(value: str) -> int:
-    n = int(value)
-    if not 1 <= n <= 100:
-        raise argparse.ArgumentTypeError("--limit must be between 1 and 100")
-    return n
-
-
-def _timestamp(value: str) -> datetime:
-    """ISO 8601 or unix seconds; naive times are UTC."""
-    try:
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), tz=UTC)
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time") from exc
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def _events(value: str) -> list[str]:
@@ -75,7 +48,7 @@ def _events(value: str) -> list[str]:
 
 def cmd_add(args: argparse.Namespace) -> int:
     try:
-        with _engine().begin() as conn:
+        with migrated_engine().begin() as conn:
             endpoint = create_endpoint(
                 conn,
                 account_id=args.account,
@@ -85,13 +58,13 @@ def cmd_add(args: argparse.Namespace) -> int:
                 description=args.description,
             )
     except UnsafeURLError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_REFUSED
     except (EndpointError, sa.exc.IntegrityError) as exc:
-        _error(str(exc).splitlines()[0])
+        print_error(str(exc).splitlines()[0])
         return EXIT_USAGE
     if args.json:
-        _print_json(endpoint.to_json(include_secret=True))
+        print_json(endpoint.to_json(include_secret=True))
     else:
         print(f"{endpoint.id}  {endpoint.url}  events={','.join(endpoint.enabled_events)}")
         print(f"secret: {endpoint.secret}  (shown once; keep it to verify signatures)")
@@ -99,12 +72,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with _engine().connect() as conn:
+    with migrated_engine().connect() as conn:
         page, has_more = list_endpoints(
             conn, account_id=args.account, limit=args.limit, starting_after=args.starting_after
         )
     if args.json:
-        _print_json(
+        print_json(
             {
                 "object": "list",
                 "url": "/v1/webhook_endpoints",
@@ -121,7 +94,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_set_status(args: argparse.Namespace) -> int:
     try:
-        with _engine().begin() as conn:
+        with migrated_engine().begin() as conn:
             endpoint = update_endpoint(
                 conn,
                 account_id=args.account,
@@ -129,23 +102,23 @@ def cmd_set_status(args: argparse.Namespace) -> int:
                 disabled=args.webhooks_command == "disable",
             )
     except EndpointError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_USAGE
     if args.json:
-        _print_json(endpoint.to_json())
+        print_json(endpoint.to_json())
     else:
         print(f"{endpoint.id}  {endpoint.status}")
     return EXIT_OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    with _engine().begin() as conn:
+    with migrated_engine().begin() as conn:
         existed = delete_endpoint(conn, account_id=args.account, endpoint_id=args.endpoint_id)
     if not existed:
-        _error(f"no such webhook endpoint: {args.endpoint_id}")
+        print_error(f"no such webhook endpoint: {args.endpoint_id}")
         return EXIT_USAGE
     if args.json:
-        _print_json({"id": args.endpoint_id, "object": "webhook_endpoint", "deleted": True})
+        print_json({"id": args.endpoint_id, "object": "webhook_endpoint", "deleted": True})
     else:
         print(f"deleted {args.endpoint_id}")
     return EXIT_OK
@@ -158,9 +131,9 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     try:
         config = DeliveryConfig.from_env()
     except ValueError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_USAGE
-    worker = DeliveryWorker(_engine(), config)
+    worker = DeliveryWorker(migrated_engine(), config)
     stop = threading.Event()
     if not args.once and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -189,7 +162,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from catalog_pipelines.webhooks.replay import replay
 
     try:
-        with _engine().begin() as conn:
+        with migrated_engine().begin() as conn:
             result = replay(
                 conn,
                 account_id=args.account,
@@ -200,10 +173,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 until=args.until,
             )
     except EndpointError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_USAGE
     if args.json:
-        _print_json(result.to_json())
+        print_json(result.to_json())
     else:
         print(f"{result.id}: {result.deliveries} deliveries queued for {result.endpoint_id}")
     return EXIT_OK
@@ -245,7 +218,7 @@ def _delivery_json(r: Any) -> dict[str, Any]:
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
     """Make failures visible: each delivery with its attempt count and last error."""
-    with _engine().connect() as conn:
+    with migrated_engine().connect() as conn:
         rows = conn.execute(
             _DELIVERIES,
             {
@@ -258,7 +231,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         ).all()
     page = [_delivery_json(r) for r in rows[: args.limit]]
     if args.json:
-        _print_json(
+        print_json(
             {
                 "object": "list",
                 "url": "/v1/webhook_deliveries",
@@ -285,10 +258,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="webhooks_command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--account", default=DEFAULT_ACCOUNT, help="account id (default acct_default)"
-        )
-        p.add_argument("--json", action="store_true", help="print Stripe-shaped JSON only")
+        add_account(p)
+        add_json(p)
 
     p = sub.add_parser("add", help="add an endpoint (prints its secret once)")
     p.add_argument("url")
@@ -307,8 +278,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("list", help="list endpoints")
     common(p)
-    p.add_argument("--limit", type=_limit, default=10, help="1-100 (default 10)")
-    p.add_argument("--starting-after", help="endpoint id to page after")
+    add_page_args(p, id_of="endpoint")
     p.set_defaults(func=cmd_list)
 
     for name, help_text in (("enable", "re-enable an endpoint"), ("disable", "pause an endpoint")):
@@ -333,16 +303,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--endpoint", required=True)
     p.add_argument("--from-sequence", type=int)
     p.add_argument("--to-sequence", type=int)
-    p.add_argument("--since", type=_timestamp, help="ISO 8601 (inclusive)")
-    p.add_argument("--until", type=_timestamp, help="ISO 8601 (exclusive)")
+    p.add_argument("--since", type=timestamp, help="ISO 8601 (inclusive)")
+    p.add_argument("--until", type=timestamp, help="ISO 8601 (exclusive)")
     common(p)
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("deliveries", help="list deliveries with attempts and last error")
     p.add_argument("--endpoint")
     p.add_argument("--status", choices=["pending", "delivered", "failed"])
-    p.add_argument("--limit", type=_limit, default=10, help="1-100 (default 10)")
-    p.add_argument("--starting-after", help="delivery id to page after")
+    add_page_args(p, id_of="delivery")
     common(p)
     p.set_defaults(func=cmd_deliveries)
 
