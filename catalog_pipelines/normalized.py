@@ -7,6 +7,7 @@ SKU, an inventory item), and the rows it rejected with their reasons. Nulls mean
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,27 @@ import polars as pl
 
 # metadata and option values travel as key/value lists so that any set of keys fits one frame.
 KV = pl.List(pl.Struct({"key": pl.Utf8, "value": pl.Utf8}))
+
+
+def kv(pairs: Mapping[str, str]) -> list[dict[str, str]]:
+    """Metadata/options as the key/value list the normalized frames carry."""
+    return [{"key": k, "value": v} for k, v in pairs.items()]
+
+
+def ordered_images(
+    images: Iterable[tuple[int | None, int, str, str | None]],
+) -> tuple[list[str], dict[str, str]]:
+    """(position, listing order, url, alt text) -> the `images` URLs, by position (none last),
+    then as listed, without repeats; and each URL's first alt text."""
+    urls: list[str] = []
+    alts: dict[str, str] = {}
+    for _, _, src, alt in sorted(images, key=lambda i: (i[0] is None, i[0] or 0, i[1])):
+        if src not in urls:
+            urls.append(src)
+        if alt is not None and src not in alts:
+            alts[src] = alt
+    return urls, alts
+
 
 PRODUCT_SCHEMA: dict[str, pl.DataType] = {
     "row_number": pl.Int64(),  # first source row of the product (1-based data row, header excluded)

@@ -23,6 +23,7 @@ import requests
 from catalog_pipelines.connectors.http_json import settings as s
 from catalog_pipelines.connectors.reading import InputError, decode, parse_json_strict
 from catalog_pipelines.money import MoneyError, to_minor_units
+from catalog_pipelines.normalized import kv, ordered_images
 
 Timeout = float | tuple[float, float]
 
@@ -299,7 +300,7 @@ def map_product(
         "active": active,
         "images": images,
         "shippable": any(shippable) if shippable else None,
-        "metadata": [{"key": k, "value": v} for k, v in metadata.items()],
+        "metadata": kv(metadata),
     }
     if errors:  # title/body_html of the wrong type
         return None, [], errors
@@ -332,14 +333,7 @@ def _images(value: Any, errors: list[str]) -> tuple[list[str], dict[str, str]]:
                 alt if isinstance(alt, str) and alt else None,
             )
         )
-    urls: list[str] = []
-    alts: dict[str, str] = {}
-    for _, _, src, alt in sorted(found):
-        if src not in urls:
-            urls.append(src)
-        if alt is not None and src not in alts:
-            alts[src] = alt
-    return urls, alts
+    return ordered_images(found)
 
 
 def _option_names(value: Any, errors: list[str]) -> list[str]:

@@ -9,32 +9,31 @@ tested without files.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
+from catalog_pipelines.connectors.cells import (
+    WHOLE_NUMBER,
+    Row,
+    cell,
+    parse_quantity,
+    raw,
+    row_number,
+    stripped,
+)
 from catalog_pipelines.connectors.shopify_csv import settings as s
 from catalog_pipelines.money import MoneyError, to_minor_units
-from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
-
-Row = Mapping[str, str | None]
-_INT = re.compile(r"^[+-]?\d+$")
-
-
-def cell(row: Row, column: str) -> str | None:
-    """A cell's text, or None when the column is absent or the cell is blank (not given)."""
-    value = row.get(column)
-    if value is None or value.strip() == "":
-        return None
-    return value
-
-
-def stripped(row: Row, column: str) -> str | None:
-    value = cell(row, column)
-    return None if value is None else value.strip()
+from catalog_pipelines.normalized import (
+    PRODUCT_SCHEMA,
+    VARIANT_SCHEMA,
+    ParsedBatch,
+    Reject,
+    kv,
+    ordered_images,
+)
 
 
 def parse_bool(value: str | None, column: str, errors: list[str]) -> bool | None:
@@ -48,21 +47,6 @@ def parse_bool(value: str | None, column: str, errors: list[str]) -> bool | None
         return False
     errors.append(f"{column}: {value!r} is not TRUE or FALSE")
     return None
-
-
-def parse_quantity(value: str | None, column: str, errors: list[str]) -> int | None:
-    """Strict integer >= 0: '12' yes; '12.0', '1e3' and '-2' no (inventory is never negative)."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not _INT.match(text):
-        errors.append(f"{column}: {value!r} is not a whole number")
-        return None
-    quantity = int(text)
-    if quantity < 0:
-        errors.append(f"{column}: {value!r} is negative; quantities must be >= 0")
-        return None
-    return quantity
 
 
 def parse_policy(value: str | None, column: str, errors: list[str]) -> str | None:
@@ -83,11 +67,6 @@ def parse_price(value: str | None, column: str, currency: str, errors: list[str]
     except MoneyError as e:
         errors.append(f"{column}: {e}")
         return None
-
-
-def kv(pairs: Mapping[str, str]) -> list[dict[str, str]]:
-    """Metadata/options as the key/value list the normalized frames carry."""
-    return [{"key": k, "value": v} for k, v in pairs.items()]
 
 
 def is_variant_column(column: str) -> bool:
@@ -122,10 +101,6 @@ class _Columns:
         return cols
 
 
-def _raw(row: Row) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "row_number"}
-
-
 def _active(first: Row, errors: list[str]) -> bool | None:
     """Status decides when given; otherwise Published; otherwise not given (null)."""
     status = stripped(first, s.STATUS)
@@ -143,7 +118,7 @@ def _position(row: Row, errors: list[str]) -> int | None:
     value = stripped(row, s.IMAGE_POSITION)
     if value is None:
         return None
-    if not _INT.match(value) or int(value) < 1:
+    if not WHOLE_NUMBER.match(value) or int(value) < 1:
         errors.append(f"{s.IMAGE_POSITION}: {value!r} is not a positive whole number")
         return None
     return int(value)
@@ -167,7 +142,7 @@ class _Builder:
         self.variant_keys: dict[str, int] = {}  # variant_key -> row that claimed it
 
     def reject(self, row: Row, reasons: list[str]) -> None:
-        self.rejects.append(Reject(int(row["row_number"]), _raw(row), reasons))  # type: ignore[arg-type]
+        self.rejects.append(Reject(row_number(row), raw(row), reasons))
 
     def add_product(self, handle: str, rows: list[Row]) -> None:
         first = rows[0]
@@ -175,7 +150,7 @@ class _Builder:
         active = _active(first, errors)
         if errors:
             # Without trustworthy product fields none of its rows can be used.
-            first_row = int(first["row_number"])  # type: ignore[arg-type]
+            first_row = row_number(first)
             self.reject(first, [f"row {first_row}: {e}" for e in errors])
             for row in rows[1:]:
                 self.reject(
@@ -195,7 +170,7 @@ class _Builder:
             is_variant = any(cell(row, c) is not None for c in self.cols.variant)
             variant = self._variant(handle, row, option_names, row_errors) if is_variant else None
             if row_errors:
-                number = int(row["row_number"])  # type: ignore[arg-type]
+                number = row_number(row)
                 self.reject(row, [f"row {number}: {e}" for e in row_errors])
                 continue
             src = stripped(row, s.IMAGE_SRC)
@@ -206,7 +181,7 @@ class _Builder:
                 continue
             key = variant["variant_key"]
             if key in self.variant_keys:
-                number = int(row["row_number"])  # type: ignore[arg-type]
+                number = row_number(row)
                 what = s.SKU if variant["sku"] else "variant"
                 self.reject(
                     row,
@@ -226,14 +201,7 @@ class _Builder:
 
         if valid_rows == 0:
             return  # every row was rejected: nothing of this product is trustworthy
-        ordered = sorted(images, key=lambda i: (i[0] is None, i[0] or 0, i[1]))
-        urls: list[str] = []
-        alts: dict[str, str] = {}
-        for _, _, src, alt in ordered:
-            if src not in urls:
-                urls.append(src)
-            if alt is not None and src not in alts:
-                alts[src] = alt
+        urls, alts = ordered_images(images)
         if alts:
             metadata[s.IMAGE_ALT_METADATA_KEY] = _dumps(alts)
         self.products.append(

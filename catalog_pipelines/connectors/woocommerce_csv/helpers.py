@@ -8,32 +8,25 @@ SKU is keyed `id:<ID>` so that it still has a stable external id.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
 
+from catalog_pipelines.connectors.cells import (
+    Row,
+    cell,
+    parse_quantity,
+    raw,
+    row_number,
+    stripped,
+)
 from catalog_pipelines.connectors.woocommerce_csv import settings as s
 from catalog_pipelines.money import MoneyError, to_minor_units
-from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
+from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject, kv
 
-Row = Mapping[str, str | None]
-_INT = re.compile(r"^[+-]?\d+$")
 # WooCommerce joins list cells with ", " and escapes a literal comma as "\,".
 _LIST_SPLIT = re.compile(r"(?<!\\),")
-
-
-def cell(row: Row, column: str) -> str | None:
-    """A cell's text, or None when the column is absent or the cell is blank (not given)."""
-    value = row.get(column)
-    if value is None or value.strip() == "":
-        return None
-    return value
-
-
-def stripped(row: Row, column: str) -> str | None:
-    value = cell(row, column)
-    return None if value is None else value.strip()
 
 
 def split_list(value: str | None) -> list[str]:
@@ -46,10 +39,6 @@ def split_list(value: str | None) -> list[str]:
         if item and item not in out:
             out.append(item)
     return out
-
-
-def kv(pairs: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in pairs.items()]
 
 
 def parse_type(value: str | None, errors: list[str]) -> tuple[str | None, set[str]]:
@@ -82,20 +71,6 @@ def parse_policy(value: str | None, errors: list[str]) -> str | None:
         errors.append(f"{s.BACKORDERS}: {value!r} is not 1, 0 or notify")
         return None
     return s.BACKORDER_POLICIES[code]
-
-
-def parse_quantity(value: str | None, errors: list[str]) -> int | None:
-    """Strict integer >= 0 (the catalog never holds negative stock)."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not _INT.match(text):
-        errors.append(f"{s.STOCK}: {value!r} is not a whole number")
-        return None
-    if int(text) < 0:
-        errors.append(f"{s.STOCK}: {value!r} is negative; quantities must be >= 0")
-        return None
-    return int(text)
 
 
 def parse_amount(row: Row, currency: str, errors: list[str]) -> int | None:
@@ -133,14 +108,6 @@ def attribute_options(row: Row, columns: list[str]) -> tuple[dict[str, str], set
     return options, used
 
 
-def _raw(row: Row) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "row_number"}
-
-
-def _row_number(row: Row) -> int:
-    return int(row["row_number"])  # type: ignore[arg-type]
-
-
 class _Builder:
     def __init__(self, columns: list[str], currency: str, source: str) -> None:
         self.columns = columns
@@ -156,8 +123,8 @@ class _Builder:
         self.rejected_refs: dict[str, int] = {}  # references of rejected product rows
 
     def reject(self, row: Row, reasons: list[str]) -> None:
-        n = _row_number(row)
-        self.rejects.append(Reject(n, _raw(row), [f"row {n}: {r}" for r in reasons]))
+        n = row_number(row)
+        self.rejects.append(Reject(n, raw(row), [f"row {n}: {r}" for r in reasons]))
 
     @staticmethod
     def refs(row: Row) -> list[str]:
@@ -189,9 +156,9 @@ class _Builder:
         if errors or ext is None:
             self.reject(row, errors)
             for ref in self.refs(row):
-                self.rejected_refs.setdefault(ref, _row_number(row))
+                self.rejected_refs.setdefault(ref, row_number(row))
             return
-        n = _row_number(row)
+        n = row_number(row)
         self.external_ids[ext] = n
         for ref in self.refs(row):
             self.parents.setdefault(ref, (ext, kind, n))
@@ -228,7 +195,7 @@ class _Builder:
         level = s.VARIANT_LEVEL - mapped
         metadata = {c: v for c in self.columns if c in level and (v := cell(row, c)) is not None}
         return {
-            "row_number": _row_number(row),
+            "row_number": row_number(row),
             "product_external_id": product,
             "variant_key": product,
             "sku": sku,
@@ -236,13 +203,15 @@ class _Builder:
             "unit_amount": parse_amount(row, self.currency, errors),
             "options": [],
             "metadata": kv(metadata),
-            "inventory_quantity": None if external else parse_quantity(cell(row, s.STOCK), errors),
+            "inventory_quantity": (
+                None if external else parse_quantity(cell(row, s.STOCK), s.STOCK, errors)
+            ),
             "inventory_policy": None if external else parse_policy(cell(row, s.BACKORDERS), errors),
         }
 
     def add_variation(self, row: Row) -> None:
         errors: list[str] = []
-        n = _row_number(row)
+        n = row_number(row)
         parent_ref = stripped(row, s.PARENT)
         parent: str | None = None
         if parent_ref is None:
@@ -276,7 +245,7 @@ class _Builder:
             "nickname": cell(row, s.NAME),
             "options": kv(options),
             "metadata": kv(metadata),
-            "inventory_quantity": parse_quantity(cell(row, s.STOCK), errors),
+            "inventory_quantity": parse_quantity(cell(row, s.STOCK), s.STOCK, errors),
             "inventory_policy": parse_policy(cell(row, s.BACKORDERS), errors),
             "active": parse_published(cell(row, s.PUBLISHED), errors),
         }
@@ -307,7 +276,7 @@ def build_batch(
         if kind is None:
             builder.reject(row, errors)
             for ref in builder.refs(row):
-                builder.rejected_refs.setdefault(ref, _row_number(row))
+                builder.rejected_refs.setdefault(ref, row_number(row))
         elif kind == s.VARIATION:
             variations.append(row)
         else:
