@@ -110,9 +110,13 @@ def make_engine(url: str | None = None, **kwargs: Any) -> sa.Engine:
     return sa.create_engine(sqlalchemy_url(url), **kwargs)
 
 
-@lru_cache(maxsize=4)
 def shared_engine(url: str | None = None) -> sa.Engine:
-    """One pooled engine per URL per process."""
+    """One pooled engine per URL per process (resolved now, so a changed DATABASE_URL counts)."""
+    return _engine_for(url or libpq_url())
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> sa.Engine:
     return make_engine(url)
 
 
