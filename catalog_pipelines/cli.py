@@ -413,7 +413,9 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """The demo runs the Dagster asset graph, which lives in dagster_defs: a separate process
     keeps this library free of Dagster imports."""
-    argv = [sys.executable, "-m", "dagster_defs.demo", *args.demo_args]
+    argv = [sys.executable, "-m", "dagster_defs.demo", "--account", args.account]
+    if args.dagster_home:
+        argv += ["--dagster-home", args.dagster_home]
     return subprocess.call(argv)
 
 
@@ -430,7 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", help="run the main job on the embedded PostgreSQL and show what happened"
     )
-    p.add_argument("demo_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--dagster-home", help="Dagster instance folder (default $DAGSTER_HOME or ./.dagster_home)"
+    )
+    add_account(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("db", help="the catalog database")

@@ -69,6 +69,8 @@ def run_source(
         instance=instance,
         resources=resources,
         tags={"catalog-sync/trigger": "demo"},
+        # The run's full event log is in the UI; the terminal shows only the summary.
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     return {
         e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
