@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,23 +18,21 @@ import sqlalchemy as sa
 import standardwebhooks
 import stripe
 
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import Cause
 from catalog_pipelines.webhooks.delivery import DeliveryConfig, DeliveryWorker
 from catalog_pipelines.webhooks.endpoints import create_endpoint
 from catalog_pipelines.webhooks.receiver import LocalReceiver, Received, Reply
 from tests.support.isolation import isolated_database
+from tests.support.webhooks import (
+    append_test_event,
+    drop_endpoints,  # noqa: F401 (autouse fixture)
+    emit_products,
+)
 
 # Delivery workers act on every account: these tests get a database of their own.
 database_url, engine = isolated_database()
 
 ALLOW = {"CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS": "1"}
-
-
-@pytest.fixture(autouse=True)
-def _drop_endpoints(engine: sa.Engine, account: str) -> Iterator[None]:
-    yield
-    with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM webhook_endpoints WHERE account_id = :a"), {"a": account})
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,23 +57,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def emit(engine: sa.Engine, account: str, items: list[tuple[str, int]]) -> list[str]:
-    ids = []
-    with engine.begin() as conn:
-        for object_id, version in items:
-            ids.append(
-                append_event(
-                    conn,
-                    account_id=account,
-                    type="product.created" if version == 1 else "product.updated",
-                    object_type="product",
-                    object_id=f"{object_id}__{account}",  # unique across accounts
-                    version=version,
-                    obj={"id": f"{object_id}__{account}", "object": "product", "version": version},
-                    previous_attributes=None,
-                    cause=Cause(source="e2e"),
-                )[1]
-            )
-    return ids
+    return emit_products(engine, account, items, Cause(source="e2e"))
 
 
 def pending(engine: sa.Engine, account: str) -> int:
@@ -135,16 +116,8 @@ def test_cli_add_deliver_list_replay(
 
         ids = emit(engine, account, [("prod_cli", 1), ("prod_cli", 2)])
         with engine.begin() as conn:  # an echo of our own write: must not be sent
-            append_event(
-                conn,
-                account_id=account,
-                type="product.updated",
-                object_type="product",
-                object_id=f"prod_cli__{account}",
-                version=3,
-                obj={"id": f"prod_cli__{account}"},
-                previous_attributes={},
-                cause=Cause(source="echo-src"),
+            append_test_event(
+                conn, account, "prod_cli", 3, "product.updated", Cause(source="echo-src"), {}
             )
         delivered = cli("webhooks", "deliver", "--once", "--json")
         assert delivered.returncode == 0, delivered.stderr

@@ -4,14 +4,12 @@ replay_webhooks job queues a range as new messages and delivers them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 import standardwebhooks
 
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import Cause
 from catalog_pipelines.webhooks.endpoints import create_endpoint
 from catalog_pipelines.webhooks.receiver import LocalReceiver
 from dagster_defs.webhooks import (
@@ -22,40 +20,24 @@ from dagster_defs.webhooks import (
     webhook_delivery_sensor,
 )
 from tests.support.isolation import isolated_database
+from tests.support.webhooks import (
+    allow_loopback,  # noqa: F401 (autouse fixture)
+    append_test_event,
+    drop_endpoints,  # noqa: F401 (autouse fixture)
+)
 
 # Delivery workers act on every account: these tests get a database of their own.
 database_url, engine = isolated_database()
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS", "1")
-
-
-@pytest.fixture(autouse=True)
-def _drop_endpoints(engine: sa.Engine, account: str) -> Iterator[None]:
-    yield
-    with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM webhook_endpoints WHERE account_id = :a"), {"a": account})
-
-
 def emit(engine: sa.Engine, account: str, n: int, start: int = 0) -> list[int]:
-    seqs = []
     with engine.begin() as conn:
-        for i in range(start, start + n):
-            seq, _ = append_event(
-                conn,
-                account_id=account,
-                type="price.created",
-                object_type="price",
-                object_id=f"price_{i}__{account}",  # (object_id, version) is unique across accounts
-                version=1,
-                obj={"id": f"price_{i}__{account}", "object": "price"},
-                previous_attributes=None,
-                cause=Cause(source="dagster-test"),
-            )
-            seqs.append(seq)
-    return seqs
+        return [
+            append_test_event(
+                conn, account, f"price_{i}", 1, "price.created", Cause(source="dagster-test")
+            )[0]
+            for i in range(start, start + n)
+        ]
 
 
 def test_definitions_load() -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import standardwebhooks
 import stripe
 
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import Cause
 from catalog_pipelines.webhooks.delivery import (
     DeliveryConfig,
     DeliveryWorker,
@@ -27,24 +27,16 @@ from catalog_pipelines.webhooks.endpoints import Endpoint, create_endpoint, upda
 from catalog_pipelines.webhooks.receiver import LocalReceiver, Received, Reply
 from catalog_pipelines.webhooks.replay import replay
 from tests.support.isolation import isolated_database
+from tests.support.webhooks import (
+    allow_loopback,  # noqa: F401 (autouse fixture)
+    drop_endpoints,  # noqa: F401 (autouse fixture)
+    emit_products,
+)
 
 # Delivery workers act on every account: these tests get a database of their own.
 database_url, engine = isolated_database()
 
 FAST = DeliveryConfig(schedule=(5, 300, 1800), timeout=2.0, concurrency=4, jitter=0.0)
-
-
-@pytest.fixture(autouse=True)
-def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS", "1")
-
-
-@pytest.fixture(autouse=True)
-def _drop_endpoints(engine: sa.Engine, account: str) -> Iterator[None]:
-    """Tests share one database: leave no endpoint behind for other tests' workers."""
-    yield
-    with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM webhook_endpoints WHERE account_id = :a"), {"a": account})
 
 
 @pytest.fixture
@@ -59,23 +51,7 @@ def add_endpoint(engine: sa.Engine, account: str, url: str, **kwargs: object) ->
 
 
 def emit(engine: sa.Engine, account: str, items: list[tuple[str, int]]) -> list[str]:
-    """Append product events (object id, version) in one transaction; return event ids."""
-    ids = []
-    with engine.begin() as conn:
-        for object_id, version in items:
-            _, event_id = append_event(
-                conn,
-                account_id=account,
-                type="product.created" if version == 1 else "product.updated",
-                object_type="product",
-                object_id=f"{object_id}__{account}",  # unique across accounts
-                version=version,
-                obj={"id": f"{object_id}__{account}", "object": "product", "version": version},
-                previous_attributes=None if version == 1 else {"version": version - 1},
-                cause=Cause(source="test", run_id="run_1"),
-            )
-            ids.append(event_id)
-    return ids
+    return emit_products(engine, account, items, Cause(source="test", run_id="run_1"))
 
 
 def attempts(engine: sa.Engine, endpoint_id: str) -> list[sa.Row]:

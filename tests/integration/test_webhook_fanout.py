@@ -7,12 +7,11 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import Cause
 from catalog_pipelines.webhooks.endpoints import (
     EndpointError,
     create_endpoint,
@@ -21,38 +20,20 @@ from catalog_pipelines.webhooks.endpoints import (
 )
 from catalog_pipelines.webhooks.fanout import fan_out
 from tests.support.isolation import isolated_database
+from tests.support.webhooks import (
+    allow_loopback,  # noqa: F401 (autouse fixture)
+    append_test_event,
+    drop_endpoints,  # noqa: F401 (autouse fixture)
+)
 
 # Delivery workers act on every account: these tests get a database of their own.
 database_url, engine = isolated_database()
 
 
-@pytest.fixture(autouse=True)
-def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS", "1")
-
-
-@pytest.fixture(autouse=True)
-def _drop_endpoints(engine: sa.Engine, account: str) -> Iterator[None]:
-    """Tests share one database: leave no endpoint (and so no pending delivery) behind."""
-    yield
-    with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM webhook_endpoints WHERE account_id = :a"), {"a": account})
-
-
 def emit(
     conn: sa.Connection, account: str, object_id: str, version: int, type_: str, source: str | None
 ) -> tuple[int, str]:
-    return append_event(
-        conn,
-        account_id=account,
-        type=type_,
-        object_type=type_.split(".")[0],
-        object_id=f"{object_id}__{account}",  # unique across accounts
-        version=version,
-        obj={"id": f"{object_id}__{account}", "version": version},
-        previous_attributes=None,
-        cause=Cause(source=source),
-    )
+    return append_test_event(conn, account, object_id, version, type_, Cause(source=source))
 
 
 def deliveries(engine: sa.Engine, endpoint_id: str) -> list[str]:
