@@ -10,15 +10,12 @@ import pytest
 
 from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
 from catalog_pipelines.normalized import ParsedBatch
+from tests.support.exports import as_dict, write_csv
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 TEMPLATE = REAL / "shopify_product_template.csv"
 
 VARIANT_FIELDS = ("Variant SKU", "Variant Price", "Option1 Value", "Variant Inventory Qty")
-
-
-def _kv(items: list[dict[str, str]]) -> dict[str, str]:
-    return {i["key"]: i["value"] for i in items}
 
 
 def _expected_counts(path: Path) -> tuple[int, int, int, int]:
@@ -60,8 +57,8 @@ def test_products_keyed_by_handle_with_status_deciding_active(template: ParsedBa
     assert products["example-pants"]["active"] is False  # draft
     assert products["example-hat"]["active"] is False  # archived
     # draft vs archived stays visible in metadata
-    assert _kv(products["example-pants"]["metadata"])["Status"] == "draft"
-    assert _kv(products["example-hat"]["metadata"])["Status"] == "archived"
+    assert as_dict(products["example-pants"]["metadata"])["Status"] == "draft"
+    assert as_dict(products["example-hat"]["metadata"])["Status"] == "archived"
     assert products["example-shirt"]["shippable"] is True
 
 
@@ -70,15 +67,15 @@ def test_variants_carry_price_inventory_and_options(template: ParsedBatch) -> No
     shirt = variants["SRT_COT_122"]
     assert shirt["product_external_id"] == "example-shirt"
     assert shirt["sku"] == "SRT_COT_122"
-    assert _kv(shirt["options"]) == {"Color": "Green", "Size": "M"}
+    assert as_dict(shirt["options"]) == {"Color": "Green", "Size": "M"}
     assert shirt["unit_amount"] == 2500 and shirt["currency"] == "usd"
     assert shirt["inventory_quantity"] == 0 and shirt["inventory_policy"] == "deny"
     jeans = variants["PNT_DEN_405"]
-    assert _kv(jeans["options"]) == {"Size": "40"}
+    assert as_dict(jeans["options"]) == {"Size": "40"}
     assert jeans["inventory_quantity"] == 10
     assert variants["HAT_GRY_275"]["unit_amount"] == 1799
     colors = [
-        _kv(r["options"])["Color"]
+        as_dict(r["options"])["Color"]
         for r in template.variants.iter_rows(named=True)
         if r["product_external_id"] == "example-shirt"
     ]
@@ -87,17 +84,17 @@ def test_variants_carry_price_inventory_and_options(template: ParsedBatch) -> No
 
 def test_nothing_is_dropped_and_barcodes_stay_verbatim(template: ParsedBatch) -> None:
     variants = {r["variant_key"]: r for r in template.variants.iter_rows(named=True)}
-    first = _kv(variants["SRT_COT_111"]["metadata"])
+    first = as_dict(variants["SRT_COT_111"]["metadata"])
     assert first["Variant Barcode"] == "3.65275E+11"
     assert first["Variant Grams"] == "145"
     assert (
         first["Variant Image"] == "https://burst.shopifycdn.com/photos/green-t-shirt.jpg?width=1500"
     )
-    jeans = _kv(variants["PNT_DEN_305"]["metadata"])
+    jeans = as_dict(variants["PNT_DEN_305"]["metadata"])
     assert jeans["Variant Compare At Price"] == "64.95"
     assert jeans["Cost per item"] == "50"
     assert jeans["Variant Grams"] == "283.4952313"
-    shirt = _kv(template.products.filter(external_id="example-shirt")["metadata"][0].to_list())
+    shirt = as_dict(template.products.filter(external_id="example-shirt")["metadata"][0].to_list())
     for key in (
         "Vendor",
         "Product Category",
@@ -130,7 +127,7 @@ def test_images_ordered_deduplicated_and_image_only_row_is_not_a_variant(
         "https://burst.shopifycdn.com/photos/female-fashion-model-poses-in-city-street.jpg?width=1500",
     ]
     assert 16 not in template.variants["row_number"].to_list()  # the image-only row
-    alts = json.loads(_kv(pants["metadata"])["Image Alt Text"])
+    alts = json.loads(as_dict(pants["metadata"])["Image Alt Text"])
     assert alts[pants["images"][3]] == "Large tapered stone wash jeans"
     shirt = template.products.filter(external_id="example-shirt").row(0, named=True)
     assert len(shirt["images"]) == 6
@@ -158,12 +155,7 @@ EDGE_HEADER = [
 
 
 def _write(tmp_path: Path, rows: list[list[str]], header: list[str] = EDGE_HEADER) -> Path:
-    path = tmp_path / "products.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+    return write_csv(tmp_path / "products.csv", header, rows)
 
 
 def test_no_status_column_uses_published_and_blank_sku_gets_a_stable_key(tmp_path: Path) -> None:
@@ -255,7 +247,7 @@ def test_no_status_column_uses_published_and_blank_sku_gets_a_stable_key(tmp_pat
     assert scarf["images"] == ["https://x.test/a.jpg", "https://x.test/b.jpg"]
     assert scarf["shippable"] is False
     assert scarf["tax_code"] == "txcd_30011000"
-    assert _kv(scarf["metadata"])["Fabric (product.metafields.custom.fabric)"] == "Wool"
+    assert as_dict(scarf["metadata"])["Fabric (product.metafields.custom.fabric)"] == "Wool"
     assert "Fabric (product.metafields.custom.fabric)" in batch.unmapped_columns
     assert batch.products.filter(external_id="hidden")["active"].to_list() == [False]
     keys = batch.variants.filter(product_external_id="scarf")

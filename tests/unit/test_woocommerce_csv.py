@@ -9,13 +9,10 @@ import pytest
 
 from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
 from catalog_pipelines.normalized import ParsedBatch
+from tests.support.exports import as_dict, write_csv
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 SAMPLE = REAL / "woocommerce_sample_products.csv"
-
-
-def _kv(items: list[dict[str, str]]) -> dict[str, str]:
-    return {i["key"]: i["value"] for i in items}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -58,19 +55,19 @@ def test_variations_are_the_variable_products_prices(sample: ParsedBatch) -> Non
         "woo-hoodie-blue-logo",
     ]
     red = hoodie.row(0, named=True)
-    assert _kv(red["options"]) == {"Color": "Red", "Logo": "No"}
+    assert as_dict(red["options"]) == {"Color": "Red", "Logo": "No"}
     assert red["nickname"] == "Hoodie - Red, No"
     assert red["unit_amount"] == 4200  # the sale price
-    meta = _kv(red["metadata"])
+    meta = as_dict(red["metadata"])
     assert (meta["Regular price"], meta["Sale price"]) == ("45", "42")
     assert red["active"] is True
     # "Size" with no value on a V-neck variation means "any size": not an option, kept in metadata.
     vneck = sample.variants.filter(variant_key="woo-vneck-tee-blue").row(0, named=True)
-    assert _kv(vneck["options"]) == {"Color": "Blue"}
-    assert _kv(vneck["metadata"])["Attribute 2 name"] == "Size"
+    assert as_dict(vneck["options"]) == {"Color": "Blue"}
+    assert as_dict(vneck["metadata"])["Attribute 2 name"] == "Size"
     assert vneck["unit_amount"] == 1500
     parent = sample.products.filter(external_id="woo-vneck-tee").row(0, named=True)
-    assert _kv(parent["metadata"])["Attribute 2 value(s)"] == "Large, Medium, Small"
+    assert as_dict(parent["metadata"])["Attribute 2 value(s)"] == "Large, Medium, Small"
     assert len(parent["images"]) == 3
     assert parent["images"][1].endswith("/vnech-tee-green-1.jpg")
 
@@ -81,21 +78,21 @@ def test_simple_grouped_and_external_products(sample: ParsedBatch) -> None:
     beanie = variants["woo-beanie"]
     assert beanie["product_external_id"] == "woo-beanie" and beanie["sku"] == "woo-beanie"
     assert beanie["unit_amount"] == 1800 and beanie["inventory_policy"] == "deny"
-    assert _kv(beanie["metadata"])["Regular price"] == "20"
+    assert as_dict(beanie["metadata"])["Regular price"] == "20"
     assert variants["woo-sunglasses"]["unit_amount"] == 9000  # no sale: the regular price
     assert products["woo-album"]["shippable"] is False  # "simple, downloadable, virtual"
     assert products["woo-belt"]["shippable"] is True
     grouped = products["logo-collection"]
     assert "logo-collection" not in variants  # grouped products have no price
-    assert _kv(grouped["metadata"])["Grouped products"] == (
+    assert as_dict(grouped["metadata"])["Grouped products"] == (
         "woo-hoodie-with-logo, woo-tshirt, woo-beanie"
     )
     pennant = products["wp-pennant"]
     assert pennant["url"] == "https://mercantile.wordpress.org/product/wordpress-pennant/"
-    assert _kv(pennant["metadata"])["Button text"] == "Buy on the WordPress swag store!"
+    assert as_dict(pennant["metadata"])["Button text"] == "Buy on the WordPress swag store!"
     assert variants["wp-pennant"]["unit_amount"] == 1105
     assert variants["wp-pennant"]["sku"] is None  # sold elsewhere: no inventory item
-    assert _kv(products["woo-belt"]["metadata"])["Meta: _wpcom_is_markdown"] == "1"
+    assert as_dict(products["woo-belt"]["metadata"])["Meta: _wpcom_is_markdown"] == "1"
     assert all(p["active"] for p in products.values())
 
 
@@ -119,12 +116,7 @@ HEADER = [
 
 
 def _write(tmp_path: Path, rows: list[list[str]]) -> Path:
-    path = tmp_path / "wc.csv"
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
+    return write_csv(tmp_path / "wc.csv", HEADER, rows, encoding="utf-8-sig")
 
 
 def test_parent_by_id_stock_backorders_and_published(tmp_path: Path) -> None:
@@ -192,7 +184,7 @@ def test_parent_by_id_stock_backorders_and_published(tmp_path: Path) -> None:
     assert set(products) == {"id:10", "id:13"}  # no SKU: keyed by id:<ID>
     assert products["id:10"]["active"] is False  # Published 0 (draft)
     assert products["id:10"]["images"] == ["a.jpg", "b.jpg"]
-    assert _kv(products["id:10"]["metadata"])["Meta: _color_hex"] == "#fff"
+    assert as_dict(products["id:10"]["metadata"])["Meta: _color_hex"] == "#fff"
     variants = {r["variant_key"]: r for r in batch.variants.iter_rows(named=True)}
     s = variants["MUG-S"]
     assert s["product_external_id"] == "id:10"
