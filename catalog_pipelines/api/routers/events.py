@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth
 from catalog_pipelines.api.errors import ApiError, not_found
+from catalog_pipelines.api.lists import list_response, page_params
 from catalog_pipelines.api.params import one, opt_int, range_filter, string_list
-from catalog_pipelines.api.routers.products import list_call, list_params
 from catalog_pipelines.store import reads
 
 router = APIRouter(tags=["events"])
@@ -29,13 +29,12 @@ def list_events(
 ) -> JSONResponse:
     """Newest first, or, with `after_sequence`, oldest first from that cursor. `type` takes
     `*` wildcards (`product.*`); `types[]` takes exact types."""
-    p = list_params(ctx)
-    q = p.pop("q")
-    return list_call(
+    q = ctx.query()
+    return list_response(
         reads.list_events,
         ctx,
         "/v1/events",
-        **p,
+        **page_params(q),
         type=one(q, "type"),
         types=string_list(q, "types"),
         object_id=one(q, "object_id"),

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, write_response
 from catalog_pipelines.api.errors import not_found
+from catalog_pipelines.api.lists import list_response, page_params
 from catalog_pipelines.api.params import one, opt_bool, range_filter, string_list
-from catalog_pipelines.api.routers.products import list_call, list_params
 from catalog_pipelines.store import objects, reads
 
 router = APIRouter(tags=["prices"])
@@ -53,13 +53,12 @@ def list_prices(
     updated_lt: int | None = Query(None, alias="updated[lt]", ge=0, le=10**11),
 ) -> JSONResponse:
     """Newest first; also `lookup_keys[]`, `created[...]` and `updated[gt|lte]`."""
-    p = list_params(ctx)
-    q = p.pop("q")
-    return list_call(
+    q = ctx.query()
+    return list_response(
         reads.list_prices,
         ctx,
         "/v1/prices",
-        **p,
+        **page_params(q),
         product=one(q, "product"),
         active=opt_bool(q, "active"),
         lookup_keys=string_list(q, "lookup_keys"),

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.deps import Auth, Ctx, write_response
+from catalog_pipelines.api.deps import Auth, write_response
 from catalog_pipelines.api.errors import ApiError, not_found
-from catalog_pipelines.api.params import one, opt_bool, opt_int, range_filter, string_list
+from catalog_pipelines.api.lists import list_response, page_params
+from catalog_pipelines.api.params import one, opt_bool, range_filter, string_list
 from catalog_pipelines.store import objects, reads
 
 router = APIRouter(tags=["products"])
@@ -36,28 +36,6 @@ _UPDATE_BODY = oa.obj(
 )
 
 
-def list_params(ctx: Ctx) -> dict[str, Any]:
-    """Stripe's list parameters shared by every list endpoint."""
-    q = ctx.query()
-    return {
-        "q": q,
-        "limit": opt_int(q, "limit", minimum=1, maximum=100) or 10,
-        "starting_after": one(q, "starting_after"),
-        "ending_before": one(q, "ending_before"),
-    }
-
-
-def list_call(fn: Any, ctx: Ctx, url: str, **kwargs: Any) -> JSONResponse:
-    try:
-        with ctx.engine.connect() as conn:
-            page = fn(conn, ctx.account_id, **kwargs)
-    except reads.CursorNotFound as e:
-        raise ApiError(404, str(e), code="resource_missing", param=e.param) from None
-    except ValueError as e:
-        raise ApiError(400, str(e)) from None
-    return JSONResponse(page.envelope(url))
-
-
 @router.get("/v1/products", responses=oa.responses(oa.list_of("Product"), 404))
 def list_products(
     ctx: Auth,
@@ -75,13 +53,12 @@ def list_products(
     updated_lte: int | None = Query(None, alias="updated[lte]", ge=0, le=10**11),
 ) -> JSONResponse:
     """Newest first. Also accepts `created[gt|lt]` and `ids[]` as Stripe does."""
-    p = list_params(ctx)
-    q = p.pop("q")
-    return list_call(
+    q = ctx.query()
+    return list_response(
         reads.list_products,
         ctx,
         "/v1/products",
-        **p,
+        **page_params(q),
         active=opt_bool(q, "active"),
         source=one(q, "source"),
         external_id=one(q, "external_id"),
