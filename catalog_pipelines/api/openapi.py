@@ -15,29 +15,36 @@ def _n(t: str, **kw: Any) -> dict[str, Any]:
     return {"type": [t, "null"], **kw}
 
 
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
 _STR_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["type", "message"],
-                "properties": {
+    "Error": obj(
+        {
+            "error": obj(
+                {
                     "type": {"type": "string"},
                     "message": {"type": "string"},
                     "code": {"type": "string"},
                     "param": {"type": "string"},
                 },
-            }
+                ("type", "message"),
+            )
         },
-    },
-    "Product": {
-        "type": "object",
-        "required": ["id", "object", "active", "images", "metadata", "created", "updated"],
-        "properties": {
+        ("error",),
+    ),
+    "Product": obj(
+        {
             "id": {"type": "string"},
             "object": {"const": "product"},
             "active": {"type": "boolean"},
@@ -58,11 +65,10 @@ SCHEMAS: dict[str, Any] = {
             "source": _n("string"),
             "external_id": _n("string"),
         },
-    },
-    "Price": {
-        "type": "object",
-        "required": ["id", "object", "product", "active", "currency", "type", "metadata"],
-        "properties": {
+        ("id", "object", "active", "images", "metadata", "created", "updated"),
+    ),
+    "Price": obj(
+        {
             "id": {"type": "string"},
             "object": {"const": "price"},
             "product": {"type": "string"},
@@ -82,11 +88,10 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": "integer", "minimum": 1},
             "source": _n("string"),
         },
-    },
-    "InventoryItem": {
-        "type": "object",
-        "required": ["id", "object", "sku", "product", "quantity", "policy", "version"],
-        "properties": {
+        ("id", "object", "product", "active", "currency", "type", "metadata"),
+    ),
+    "InventoryItem": obj(
+        {
             "id": {"type": "string"},
             "object": {"const": "inventory_item"},
             "sku": {"type": "string"},
@@ -99,41 +104,35 @@ SCHEMAS: dict[str, Any] = {
             "updated": {"type": "integer"},
             "source": _n("string"),
         },
-    },
-    "Event": {
-        "type": "object",
-        "required": ["id", "object", "type", "created", "data", "request", "sequence"],
-        "properties": {
+        ("id", "object", "sku", "product", "quantity", "policy", "version"),
+    ),
+    "Event": obj(
+        {
             "id": {"type": "string"},
             "object": {"const": "event"},
             "type": {"type": "string"},
             "api_version": _n("string"),
             "created": {"type": "integer"},
-            "data": {
-                "type": "object",
-                "required": ["object"],
-                "properties": {
+            "data": obj(
+                {
                     "object": {"type": "object"},
                     "previous_attributes": {"type": "object"},
                 },
-            },
+                ("object",),
+            ),
             "livemode": {"type": "boolean"},
             "pending_webhooks": {"type": "integer"},
-            "request": {
-                "type": "object",
-                "properties": {"id": _n("string"), "idempotency_key": _n("string")},
-            },
+            "request": obj({"id": _n("string"), "idempotency_key": _n("string")}),
             "sequence": {"type": "integer"},
             "object_version": {"type": "integer"},
             "source": _n("string"),
             "run_id": _n("string"),
             "account": {"type": "string"},
         },
-    },
-    "Change": {
-        "type": "object",
-        "required": ["object", "sequence", "event", "type", "object_type", "object_id", "deleted"],
-        "properties": {
+        ("id", "object", "type", "created", "data", "request", "sequence"),
+    ),
+    "Change": obj(
+        {
             "object": {"const": "change"},
             "sequence": {"type": "integer"},
             "event": {"type": "string"},
@@ -146,11 +145,10 @@ SCHEMAS: dict[str, Any] = {
             "archived": {"type": "boolean"},
             "data": {"type": "object"},
         },
-    },
-    "ProductVersion": {
-        "type": "object",
-        "required": ["object", "version", "created", "event", "product"],
-        "properties": {
+        ("object", "sequence", "event", "type", "object_type", "object_id", "deleted"),
+    ),
+    "ProductVersion": obj(
+        {
             "object": {"const": "product_version"},
             "version": {"type": "integer"},
             "created": {"type": "integer"},
@@ -159,13 +157,12 @@ SCHEMAS: dict[str, Any] = {
             "source": _n("string"),
             "run_id": _n("string"),
             "previous_attributes": _n("object"),
-            "product": {"$ref": "#/components/schemas/Product"},
+            "product": ref("Product"),
         },
-    },
-    "WebhookEndpoint": {
-        "type": "object",
-        "required": ["id", "object", "url", "enabled_events", "status", "created"],
-        "properties": {
+        ("object", "version", "created", "event", "product"),
+    ),
+    "WebhookEndpoint": obj(
+        {
             "id": {"type": "string"},
             "object": {"const": "webhook_endpoint"},
             "url": {"type": "string"},
@@ -175,20 +172,18 @@ SCHEMAS: dict[str, Any] = {
             "secret": {"type": "string"},
             "description": _n("string"),
         },
-    },
-    "DeletedObject": {
-        "type": "object",
-        "required": ["id", "object", "deleted"],
-        "properties": {
+        ("id", "object", "url", "enabled_events", "status", "created"),
+    ),
+    "DeletedObject": obj(
+        {
             "id": {"type": "string"},
             "object": {"type": "string"},
             "deleted": {"const": True},
         },
-    },
-    "WebhookDelivery": {
-        "type": "object",
-        "required": ["id", "object", "event", "status", "attempts"],
-        "properties": {
+        ("id", "object", "deleted"),
+    ),
+    "WebhookDelivery": obj(
+        {
             "id": {"type": "string"},
             "object": {"const": "webhook_delivery"},
             "event": {"type": "string"},
@@ -197,11 +192,10 @@ SCHEMAS: dict[str, Any] = {
             "attempts": {"type": "integer"},
             "attempt_log": {"type": "array", "items": {"type": "object"}},
         },
-    },
-    "IncomingResult": {
-        "type": "object",
-        "required": ["object", "webhook_id", "topic", "duplicate"],
-        "properties": {
+        ("id", "object", "event", "status", "attempts"),
+    ),
+    "IncomingResult": obj(
+        {
             "object": {"const": "incoming_webhook"},
             "webhook_id": {"type": "string"},
             "topic": {"type": "string"},
@@ -209,26 +203,22 @@ SCHEMAS: dict[str, Any] = {
             "applied": {"type": "array"},
             "skipped": {"type": "array"},
         },
-    },
+        ("object", "webhook_id", "topic", "duplicate"),
+    ),
 }
 
 
-def ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def list_of(name: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["object", "data", "has_more", "url"],
-        "properties": {
+    return obj(
+        {
             "object": {"const": "list"},
             "data": {"type": "array", "items": ref(name)},
             "has_more": {"type": "boolean"},
             "url": {"type": "string"},
             **extra,
         },
-    }
+        ("object", "data", "has_more", "url"),
+    )
 
 
 _ERRORS = {
@@ -266,13 +256,6 @@ def body(schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
             },
         }
     }
-
-
-def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        out["required"] = list(required)
-    return out
 
 
 METADATA = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}}
