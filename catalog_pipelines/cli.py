@@ -32,6 +32,7 @@ from catalog_pipelines.cli_args import (
     print_json,
     timestamp,
 )
+from catalog_pipelines.connectors.reading import InputError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -535,11 +536,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_account(p)
     p.set_defaults(func=cmd_rejects)
 
-    import importlib.util
+    from catalog_pipelines.api.cli import add_commands as add_api_commands
+    from catalog_pipelines.webhooks.cli import add_commands as add_webhook_commands
 
-    for module in ("catalog_pipelines.webhooks.cli", "catalog_pipelines.api.cli"):
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module).add_commands(sub)
+    add_webhook_commands(sub)
+    add_api_commands(sub)
     return parser
 
 
@@ -548,7 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except UsageError as e:
+    except (UsageError, InputError) as e:
+        # InputError: unreadable input or a bad mapping, always named with its file.
         print_error(str(e))
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -44,7 +44,7 @@ def test_definitions_load() -> None:
     defs = webhook_definitions()
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("replay_webhooks").name == "replay_webhooks"
-    assert defs.resolve_sensor_def("webhook_delivery_sensor").minimum_interval_seconds == 5
+    assert defs.resolve_sensor_def("webhook_delivery_sensor").minimum_interval_seconds == 2
 
 
 def test_sensor_tick_delivers_and_reports_lag(
