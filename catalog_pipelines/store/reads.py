@@ -225,6 +225,46 @@ def _paginate(
     return ListPage(data=rows, has_more=has_more)
 
 
+def _list_objects(
+    conn: sa.Connection,
+    listing: _Listing,
+    account_id: str,
+    *,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+    equal: Mapping[str, Any],
+    one_of: Mapping[str, Sequence[str] | None],
+    created: RangeFilter | None,
+    updated: RangeFilter | None,
+) -> ListPage:
+    """A page of `listing`'s objects whose `equal` columns hold the given values and whose
+    `one_of` columns hold one of the given values (None: any), created and updated in range."""
+    a = listing.alias
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    for column, value in equal.items():
+        if value is not None:
+            where.append(f"{a}.{column} = :{column}")
+            params[column] = value
+    for column, values in one_of.items():
+        if values is not None:
+            where.append(f"{a}.{column} = ANY(:{column})")
+            params[column] = list(values)
+    where += _range_clauses(f"{a}.created", "created", created, params)
+    where += _range_clauses(f"{a}.updated", "updated", updated, params)
+    return _paginate(
+        conn,
+        listing,
+        account_id,
+        where,
+        params,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+    )
+
+
 # --------------------------------------------------------------------------- lists
 
 
@@ -242,31 +282,17 @@ def list_products(
     updated: RangeFilter | None = None,
     ids: Sequence[str] | None = None,
 ) -> ListPage:
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if source is not None:
-        where.append("p.source = :source")
-        params["source"] = source
-    if external_id is not None:
-        where.append("p.external_id = :external_id")
-        params["external_id"] = external_id
-    if active is not None:
-        where.append("p.active = :active")
-        params["active"] = active
-    if ids is not None:
-        where.append("p.id = ANY(:ids)")
-        params["ids"] = list(ids)
-    where += _range_clauses("p.created", "created", created, params)
-    where += _range_clauses("p.updated", "updated", updated, params)
-    return _paginate(
+    return _list_objects(
         conn,
         _PRODUCTS,
         account_id,
-        where,
-        params,
         limit=limit,
         starting_after=starting_after,
         ending_before=ending_before,
+        equal={"source": source, "external_id": external_id, "active": active},
+        one_of={"id": ids},
+        created=created,
+        updated=updated,
     )
 
 
@@ -285,34 +311,22 @@ def list_prices(
     created: RangeFilter | None = None,
     updated: RangeFilter | None = None,
 ) -> ListPage:
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if product is not None:
-        where.append("p.product_id = :product")
-        params["product"] = product
-    if active is not None:
-        where.append("p.active = :active")
-        params["active"] = active
-    if lookup_keys is not None:
-        where.append("p.lookup_key = ANY(:lookup_keys)")
-        params["lookup_keys"] = list(lookup_keys)
-    if currency is not None:
-        where.append("p.currency = :currency")
-        params["currency"] = currency.lower()
-    if type is not None:
-        where.append("p.type = :type")
-        params["type"] = type
-    where += _range_clauses("p.created", "created", created, params)
-    where += _range_clauses("p.updated", "updated", updated, params)
-    return _paginate(
+    return _list_objects(
         conn,
         _PRICES,
         account_id,
-        where,
-        params,
         limit=limit,
         starting_after=starting_after,
         ending_before=ending_before,
+        equal={
+            "product_id": product,
+            "active": active,
+            "currency": None if currency is None else currency.lower(),
+            "type": type,
+        },
+        one_of={"lookup_key": lookup_keys},
+        created=created,
+        updated=updated,
     )
 
 
