@@ -232,6 +232,40 @@ def previous_attributes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[
     return {k: v for k, v in old.items() if k not in ("version", "updated") and new.get(k) != v}
 
 
+def _locked(
+    conn: sa.Connection, for_update: sa.TextClause, account_id: str, object_id: str, what: str
+) -> dict[str, Any]:
+    """The object `for_update` selects, its row locked; NotFound when there is none."""
+    old = conn.execute(for_update, {"account": account_id, "id": object_id}).scalar_one_or_none()
+    if old is None:
+        raise NotFound(f"No such {what}: '{object_id}'", param="id")
+    return old
+
+
+def _record(
+    conn: sa.Connection,
+    account_id: str,
+    object_type: str,
+    obj: dict[str, Any],
+    cause: Cause,
+    *,
+    old: Mapping[str, Any] | None = None,
+) -> None:
+    """The event of a write: `<object_type>.created`, or, given the `old` object,
+    `<object_type>.updated` with the attributes that changed."""
+    append_event(
+        conn,
+        account_id=account_id,
+        type=f"{object_type}.{'created' if old is None else 'updated'}",
+        object_type=object_type,
+        object_id=obj["id"],
+        version=obj["version"],
+        obj=obj,
+        previous_attributes=None if old is None else previous_attributes(old, obj),
+        cause=cause,
+    )
+
+
 # --------------------------------------------------------------------------- ownership
 
 _OWNS = sa.text("SELECT owns FROM sources WHERE account_id = :account AND name = :name")
@@ -344,17 +378,7 @@ def create_product(
     obj = conn.execute(
         _INSERT_PRODUCT, {"id": product_id, "account": account_id, **_product_values(state)}
     ).scalar_one()
-    append_event(
-        conn,
-        account_id=account_id,
-        type="product.created",
-        object_type="product",
-        object_id=product_id,
-        version=1,
-        obj=obj,
-        previous_attributes=None,
-        cause=cause,
-    )
+    _record(conn, account_id, "product", obj, cause)
     price_data = params.get("default_price_data")
     if price_data not in (None, ""):
         if not isinstance(price_data, Mapping):
@@ -385,11 +409,7 @@ def update_product(
 ) -> dict[str, Any]:
     """Stripe's POST /v1/products/{id}: partial update. 409 if the group is source-owned."""
     _check_params(params, PRODUCT_UPDATE_PARAMS)
-    old = conn.execute(
-        _PRODUCT_FOR_UPDATE, {"account": account_id, "id": product_id}
-    ).scalar_one_or_none()
-    if old is None:
-        raise NotFound(f"No such product: '{product_id}'", param="id")
+    old = _locked(conn, _PRODUCT_FOR_UPDATE, account_id, product_id, "product")
     content_params = [k for k in params if k in CONTENT_FIELDS]
     if content_params:
         _refuse_if_owned(conn, account_id, old["source"], "content", content_params[0])
@@ -423,17 +443,7 @@ def update_product(
             **values,
         },
     ).scalar_one()
-    append_event(
-        conn,
-        account_id=account_id,
-        type="product.updated",
-        object_type="product",
-        object_id=product_id,
-        version=obj["version"],
-        obj=obj,
-        previous_attributes=previous_attributes(old, obj),
-        cause=cause,
-    )
+    _record(conn, account_id, "product", obj, cause, old=old)
     return obj
 
 
@@ -589,17 +599,7 @@ def create_price(
             "hash": price_hash(state),
         },
     ).scalar_one()
-    append_event(
-        conn,
-        account_id=account_id,
-        type="price.created",
-        object_type="price",
-        object_id=price_id,
-        version=1,
-        obj=obj,
-        previous_attributes=None,
-        cause=cause,
-    )
+    _record(conn, account_id, "price", obj, cause)
     return obj
 
 
@@ -614,11 +614,7 @@ def _write_price(
 ) -> dict[str, Any]:
     """Apply already-validated changes to the mutable fields of a price (locks the row)."""
     if old is None:
-        old = conn.execute(
-            _PRICE_FOR_UPDATE, {"account": account_id, "id": price_id}
-        ).scalar_one_or_none()
-        if old is None:
-            raise NotFound(f"No such price: '{price_id}'", param="id")
+        old = _locked(conn, _PRICE_FOR_UPDATE, account_id, price_id, "price")
     state = {
         k: old[k]
         for k in ("currency", "unit_amount", "lookup_key", "nickname", "metadata", "active")
@@ -638,17 +634,7 @@ def _write_price(
             "hash": price_hash(state),
         },
     ).scalar_one()
-    append_event(
-        conn,
-        account_id=account_id,
-        type="price.updated",
-        object_type="price",
-        object_id=price_id,
-        version=obj["version"],
-        obj=obj,
-        previous_attributes=previous_attributes(old, obj),
-        cause=cause,
-    )
+    _record(conn, account_id, "price", obj, cause, old=old)
     return obj
 
 
@@ -670,11 +656,7 @@ def update_price(
                 code="parameter_unknown",
             )
     _check_params(params, PRICE_UPDATE_PARAMS)
-    old = conn.execute(
-        _PRICE_FOR_UPDATE, {"account": account_id, "id": price_id}
-    ).scalar_one_or_none()
-    if old is None:
-        raise NotFound(f"No such price: '{price_id}'", param="id")
+    old = _locked(conn, _PRICE_FOR_UPDATE, account_id, price_id, "price")
     changes: dict[str, Any] = {}
     if "active" in params:
         changes["active"] = _bool(params["active"], "active")
