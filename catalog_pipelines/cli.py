@@ -58,9 +58,21 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
-def _page_footer(has_more: bool, data: list[dict[str, Any]]) -> None:
-    if has_more and data:
-        print(f"... more: --starting-after {data[-1]['id']}")
+def _print_page(
+    args: argparse.Namespace,
+    page: Any,
+    url: str,
+    headers: Sequence[str],
+    row: Callable[[dict[str, Any]], list[Any]] | None = None,
+) -> None:
+    """A list page: with --json its Stripe envelope, else a table of one `row` per object (by
+    default the object's fields named by `headers`) and how to get the next page."""
+    if args.json:
+        print_json(page.envelope(url))
+        return
+    _table([row(o) if row else [o[h] for h in headers] for o in page.data], headers)
+    if page.has_more and page.data:
+        print(f"... more: --starting-after {page.data[-1]['id']}")
 
 
 # --------------------------------------------------------------------------- db
@@ -233,24 +245,12 @@ def cmd_products(args: argparse.Namespace) -> int:
                 source=args.source,
                 external_id=args.external_id,
             )
-            if args.json:
-                print_json(page.envelope("/v1/products"))
-            else:
-                _table(
-                    [
-                        [
-                            p["id"],
-                            p["external_id"],
-                            p["name"],
-                            p["active"],
-                            p["version"],
-                            p["source"],
-                        ]
-                        for p in page.data
-                    ],
-                    ["id", "external_id", "name", "active", "version", "source"],
-                )
-                _page_footer(page.has_more, page.data)
+            _print_page(
+                args,
+                page,
+                "/v1/products",
+                ["id", "external_id", "name", "active", "version", "source"],
+            )
             return EXIT_OK
         if args.history:
             history = reads.product_history(conn, args.account, args.id)
@@ -306,24 +306,12 @@ def cmd_prices(args: argparse.Namespace) -> int:
             starting_after=args.starting_after,
             product=args.product,
         )
-    if args.json:
-        print_json(page.envelope("/v1/prices"))
-    else:
-        _table(
-            [
-                [
-                    p["id"],
-                    p["product"],
-                    p["lookup_key"],
-                    p["currency"],
-                    p["unit_amount"],
-                    p["active"],
-                ]
-                for p in page.data
-            ],
-            ["id", "product", "lookup_key", "currency", "unit_amount", "active"],
-        )
-        _page_footer(page.has_more, page.data)
+    _print_page(
+        args,
+        page,
+        "/v1/prices",
+        ["id", "product", "lookup_key", "currency", "unit_amount", "active"],
+    )
     return EXIT_OK
 
 
@@ -353,25 +341,21 @@ def cmd_events(args: argparse.Namespace) -> int:
             )
         except ValueError as e:
             raise UsageError(str(e)) from e
-    if args.json:
-        print_json(page.envelope("/v1/events"))
-    else:
-        _table(
-            [
-                [
-                    e["sequence"],
-                    e["id"],
-                    e["type"],
-                    e["data"]["object"]["id"],
-                    e["object_version"],
-                    e["source"],
-                    datetime.fromtimestamp(e["created"]).isoformat(),
-                ]
-                for e in page.data
-            ],
-            ["seq", "id", "type", "object", "version", "source", "created"],
-        )
-        _page_footer(page.has_more, page.data)
+    _print_page(
+        args,
+        page,
+        "/v1/events",
+        ["seq", "id", "type", "object", "version", "source", "created"],
+        lambda e: [
+            e["sequence"],
+            e["id"],
+            e["type"],
+            e["data"]["object"]["id"],
+            e["object_version"],
+            e["source"],
+            datetime.fromtimestamp(e["created"]).isoformat(),
+        ],
+    )
     return EXIT_OK
 
 
