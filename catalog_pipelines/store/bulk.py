@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -74,10 +75,8 @@ def _common(ctx: dict[str, Any]) -> dict[str, pl.Expr]:
     }
 
 
-def product_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    meta = kv_json_object(pl.col("metadata"))
-    images = pl.struct(pl.col("images").alias("s")).struct.json_encode().str.slice(5).str.head(-1)
-    obj = _object_json(
+def _product_object(ctx: dict[str, Any]) -> pl.Expr:
+    return _object_json(
         {
             "id": pl.col("id"),
             "object": pl.lit("product"),
@@ -95,9 +94,13 @@ def product_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, p
             "external_id": pl.col("external_id"),
             **_common(ctx),
         },
-        meta,
+        kv_json_object(pl.col("metadata")),
     )
-    rows = df.select(
+
+
+def product_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    images = pl.struct(pl.col("images").alias("s")).struct.json_encode().str.slice(5).str.head(-1)
+    return df.select(
         "id",
         pl.lit(ctx["account"]).alias("account_id"),
         pl.lit(ctx["source"]).alias("source"),
@@ -106,7 +109,7 @@ def product_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, p
         "name",
         "description",
         images.alias("images"),
-        meta.alias("metadata"),
+        kv_json_object(pl.col("metadata")).alias("metadata"),
         "url",
         "shippable",
         "tax_code",
@@ -117,12 +120,14 @@ def product_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, p
         pl.lit(ctx["now_iso"]).alias("created"),
         pl.lit(ctx["now_iso"]).alias("updated"),
     )
-    return rows, _event_frame(df, "product", obj, ctx)
 
 
-def price_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    meta = kv_json_object(pl.col("metadata"))
-    obj = _object_json(
+def product_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    return _event_frame(df, "product", _product_object(ctx), ctx)
+
+
+def _price_object(ctx: dict[str, Any]) -> pl.Expr:
+    return _object_json(
         {
             "id": pl.col("id"),
             "object": pl.lit("price"),
@@ -139,9 +144,12 @@ def price_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, pl.
             "tax_behavior": pl.lit("unspecified"),
             **_common(ctx),
         },
-        meta,
+        kv_json_object(pl.col("metadata")),
     )
-    rows = df.select(
+
+
+def price_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    return df.select(
         "id",
         pl.lit(ctx["account"]).alias("account_id"),
         "product_id",
@@ -152,32 +160,20 @@ def price_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> tuple[pl.DataFrame, pl.
         "currency",
         "unit_amount",
         "nickname",
-        meta.alias("metadata"),
+        kv_json_object(pl.col("metadata")).alias("metadata"),
         pl.lit(1).alias("version"),
         "content_hash",
         pl.lit(ctx["now_iso"]).alias("created"),
         pl.lit(ctx["now_iso"]).alias("updated"),
     )
-    return rows, _event_frame(df, "price", obj, ctx)
 
 
-def inventory_rows(
-    df: pl.DataFrame, ctx: dict[str, Any]
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    obj = pl.struct(
-        id=pl.col("id"),
-        object=pl.lit("inventory_item"),
-        sku=pl.col("sku"),
-        product=pl.col("product_id"),
-        price=pl.col("price_id"),
-        quantity=pl.col("quantity"),
-        policy=pl.col("policy"),
-        version=pl.lit(1),
-        created=pl.lit(ctx["epoch"]),
-        updated=pl.lit(ctx["epoch"]),
-        source=pl.lit(ctx["source"]),
-    ).struct.json_encode()
-    rows = df.select(
+def price_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    return _event_frame(df, "price", _price_object(ctx), ctx)
+
+
+def inventory_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    return df.select(
         "id",
         pl.lit(ctx["account"]).alias("account_id"),
         "sku",
@@ -191,7 +187,11 @@ def inventory_rows(
         pl.lit(ctx["now_iso"]).alias("created"),
         pl.lit(ctx["now_iso"]).alias("updated"),
     )
-    ledger = df.select(
+
+
+def inventory_ledger(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    """A new SKU's starting quantity, recorded as such (DESIGN.md §3)."""
+    return df.select(
         pl.lit(ctx["account"]).alias("account_id"),
         pl.col("id").alias("inventory_item_id"),
         pl.lit("initial").alias("kind"),
@@ -202,7 +202,41 @@ def inventory_rows(
         pl.lit(ctx["run_id"]).alias("run_id"),
         pl.lit(ctx["now_iso"]).alias("created"),
     )
-    return rows, ledger, _event_frame(df, "inventory_item", obj, ctx)
+
+
+def inventory_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    obj = pl.struct(
+        id=pl.col("id"),
+        object=pl.lit("inventory_item"),
+        sku=pl.col("sku"),
+        product=pl.col("product_id"),
+        price=pl.col("price_id"),
+        quantity=pl.col("quantity"),
+        policy=pl.col("policy"),
+        version=pl.lit(1),
+        created=pl.lit(ctx["epoch"]),
+        updated=pl.lit(ctx["epoch"]),
+        source=pl.lit(ctx["source"]),
+    ).struct.json_encode()
+    return _event_frame(df, "inventory_item", obj, ctx)
+
+
+# Creates are built and sent in slices, so a million-row import never holds every row's
+# JSON and CSV text at once (DESIGN.md §11: at most 2 GiB for a million rows).
+CHUNK_ROWS = 50_000
+
+
+def copy_chunked(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    df: pl.DataFrame,
+    build: Callable[[pl.DataFrame, dict[str, Any]], pl.DataFrame],
+    ctx: dict[str, Any],
+) -> int:
+    """COPY build(slice) for each slice of `df`; returns the rows sent."""
+    for start in range(0, df.height, CHUNK_ROWS):
+        copy_frame(cur, table, build(df.slice(start, CHUNK_ROWS), ctx))
+    return df.height
 
 
 def copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
@@ -213,7 +247,7 @@ def copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
     df.write_csv(buf, include_header=False, null_value="")
     cols = ", ".join(df.columns)
     with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buf.getvalue())
+        copy.write(buf.getbuffer())
 
 
 def context(account: str, source: str, run_id: str, now: datetime) -> dict[str, Any]:

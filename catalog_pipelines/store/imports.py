@@ -143,9 +143,6 @@ def apply_plan(
     events after the log lock, products first.
     """
     ctx = bulk.context(account_id, source, run_id, now)
-    products, product_events = bulk.product_rows(plan.product_creates, ctx)
-    prices, price_events = bulk.price_rows(plan.price_creates, ctx)
-    items, ledger, item_events = bulk.inventory_rows(plan.inventory_creates, ctx)
     params = {
         "account": account_id,
         "source": source,
@@ -167,9 +164,12 @@ def apply_plan(
         )
         return n
 
-    def copy(table: str, df: pl.DataFrame) -> int:
+    def copy(table: str, df: pl.DataFrame, build: Any = None) -> int:
         started = time.perf_counter()
-        bulk.copy_frame(cur, table, df)
+        if build is None:
+            bulk.copy_frame(cur, table, df)
+        else:
+            bulk.copy_chunked(cur, table, df, build, ctx)
         log.debug("copy %s: %.3fs, %d rows", table, time.perf_counter() - started, df.height)
         return df.height
 
@@ -182,25 +182,25 @@ def apply_plan(
         cur.execute("ANALYZE stage_products; ANALYZE stage_prices; ANALYZE stage_inventory")
         for name in ("prev_products", "prev_prices", "prev_inventory"):
             run(name)
-        copy("products", products)
+        copy("products", plan.product_creates, bulk.product_rows)
         run("update_products")
         run("archive_products")
         run("retire_prices")
-        copy("prices", prices)
+        copy("prices", plan.price_creates, bulk.price_rows)
         run("update_prices")
         run("archive_prices")
-        copy("inventory_items", items)
+        copy("inventory_items", plan.inventory_creates, bulk.inventory_rows)
         run("update_inventory")
-        copy("inventory_adjustments", ledger)
+        copy("inventory_adjustments", plan.inventory_creates, bulk.inventory_ledger)
         run("ledger")
         run("lock_event_log")
         events = 0
-        for object_type, created in (
-            ("product", product_events),
-            ("price", price_events),
-            ("inventory_item", item_events),
+        for object_type, creates, build in (
+            ("product", plan.product_creates, bulk.product_events),
+            ("price", plan.price_creates, bulk.price_events),
+            ("inventory_item", plan.inventory_creates, bulk.inventory_events),
         ):
-            events += copy("events", created)
+            events += copy("events", creates, build)
             events += run("events", object_type)
     return events
 
