@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +86,15 @@ def account(engine: sa.Engine) -> str:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _forget_dagster_defs_state_storage() -> Iterator[None]:
+    """Dagster keeps the instance's defs-state storage in a ContextVar that some instance
+    contexts leave set; a later Definitions load in the same thread then trips over a dead
+    instance weakref. Clear it after each test (only if Dagster was imported at all)."""
+    yield
+    if "dagster" in sys.modules:
+        from dagster._core.storage.defs_state.base import _current_storage
+
+        _current_storage.set(None)
