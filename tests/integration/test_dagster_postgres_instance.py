@@ -40,11 +40,12 @@ def postgres_db_config(url: str) -> dict[str, Any]:
         "username": parts.username or "postgres",
         "password": parts.password or "",
         "hostname": parts.hostname or "",
-        "port": parts.port or 5432,
+        "port": parts.port or int(query.get("port", 5432)),
         "db_name": parts.path.lstrip("/"),
     }
     if "host" in query:
-        config["params"] = {"host": query["host"]}
+        # libpq takes the port from params too when the host is a socket directory
+        config["params"] = {"host": query["host"], "port": str(config["port"])}
     return config
 
 
