@@ -165,7 +165,9 @@ CREATE TABLE events (
     object_type    text NOT NULL CHECK (object_type IN ('product', 'price', 'inventory_item')),
     object_id      text NOT NULL,
     object_version integer NOT NULL CHECK (object_version >= 1),
-    data           jsonb NOT NULL,
+    -- json, not jsonb: the log is written far more than it is searched, and json keeps the
+    -- text as written (about a third cheaper to load in bulk, measured in bench/).
+    data           json NOT NULL,
     request        jsonb NOT NULL DEFAULT '{"id": null, "idempotency_key": null}',
     source         text,
     run_id         text,

@@ -637,7 +637,7 @@ def test_relisting_an_archived_product_as_inactive_writes_nothing(
         empty = conn.execute(
             sa.text(
                 "SELECT count(*) FROM events WHERE account_id = :a AND run_id = :r"
-                " AND type = 'product.updated' AND data -> 'previous_attributes' = '{}'"
+                " AND type = 'product.updated' AND (data -> 'previous_attributes')::jsonb = '{}'"
             ),
             {"a": account, "r": report.run_id},
         ).scalar_one()
