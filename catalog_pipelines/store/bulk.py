@@ -233,21 +233,35 @@ def copy_chunked(
     build: Callable[[pl.DataFrame, dict[str, Any]], pl.DataFrame],
     ctx: dict[str, Any],
 ) -> int:
-    """COPY build(slice) for each slice of `df`; returns the rows sent."""
-    for start in range(0, df.height, CHUNK_ROWS):
-        copy_frame(cur, table, build(df.slice(start, CHUNK_ROWS), ctx))
+    """COPY build(slice) for each slice of `df` through one COPY statement, so PostgreSQL
+    parses one slice while Polars builds the next; returns the rows sent."""
+    if df.height == 0:
+        return 0
+    first = build(df.slice(0, CHUNK_ROWS), ctx)
+    with cur.copy(_copy_sql(table, first.columns)) as copy:
+        copy.write(_csv(first))
+        for start in range(CHUNK_ROWS, df.height, CHUNK_ROWS):
+            copy.write(_csv(build(df.slice(start, CHUNK_ROWS), ctx)))
     return df.height
 
 
-def copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
-    """COPY a frame whose columns are named as the table's. `table` is ours, never input."""
-    if df.height == 0:
-        return
+def _copy_sql(table: str, columns: list[str]) -> str:
+    # table and columns are ours (the catalog tables, the builders' column names), never input
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+
+
+def _csv(df: pl.DataFrame) -> memoryview:
     buf = io.BytesIO()
     df.write_csv(buf, include_header=False, null_value="")
-    cols = ", ".join(df.columns)
-    with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buf.getbuffer())
+    return buf.getbuffer()
+
+
+def copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
+    """COPY a frame whose columns are named as the table's."""
+    if df.height == 0:
+        return
+    with cur.copy(_copy_sql(table, df.columns)) as copy:
+        copy.write(_csv(df))
 
 
 def context(account: str, source: str, run_id: str, now: datetime) -> dict[str, Any]:
