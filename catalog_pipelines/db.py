@@ -25,12 +25,11 @@ def embedded_data_dir() -> Path:
     return catalog_home() / "pgdata"
 
 
-def start_embedded(*, keep_running: bool = False) -> str:
-    """Start (or attach to) the embedded server and return its libpq URI.
+def _keep_running_marker() -> Path:
+    return catalog_home() / "keep-running"
 
-    `cleanup_mode="stop"` lets several processes share one data directory: the last one to
-    exit stops the server. `keep_running` is for `db start`, which must outlive the command.
-    """
+
+def _import_pgserver() -> Any:
     import warnings
 
     # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR it warns on
@@ -38,6 +37,17 @@ def start_embedded(*, keep_running: bool = False) -> str:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=Warning)
     import pgserver  # imported lazily: it is only needed when DATABASE_URL is unset
 
+    return pgserver
+
+
+def start_embedded(*, keep_running: bool = False) -> str:
+    """Start (or attach to) the embedded server and return its libpq URI.
+
+    `cleanup_mode="stop"` lets several processes share one data directory: the last one to
+    exit stops the server. `db start` (keep_running) leaves a marker so that no later command
+    stops it on exit; `db stop` removes it.
+    """
+    pgserver = _import_pgserver()
     data_dir = embedded_data_dir()
     key = str(data_dir)
     with _lock:
@@ -45,31 +55,24 @@ def start_embedded(*, keep_running: bool = False) -> str:
             data_dir.parent.mkdir(parents=True, exist_ok=True)
             # pgserver runs postgres as the `pgserver` user when we are root: it must reach the dir.
             os.chmod(data_dir.parent, 0o755)
-            _servers[key] = pgserver.get_server(
-                data_dir, cleanup_mode=None if keep_running else "stop"
-            )
+            if keep_running:
+                _keep_running_marker().touch()
+            keep = _keep_running_marker().exists()
+            _servers[key] = pgserver.get_server(data_dir, cleanup_mode=None if keep else "stop")
         return _servers[key].get_uri()
 
 
 def stop_embedded() -> bool:
     """Stop the embedded server if it is running; True if there was one."""
-    import pgserver
-
+    _keep_running_marker().unlink(missing_ok=True)
     data_dir = embedded_data_dir()
     if not (data_dir / "postmaster.pid").exists():
         return False
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
-    server.cleanup()
-    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    if (data_dir / "postmaster.pid").exists() and pg_ctl.exists():
-        import subprocess
+    pgserver = _import_pgserver()
+    from pgserver._commands import pg_ctl
 
-        user = ["sudo", "-u", "pgserver"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [*user, str(pg_ctl), "-D", str(data_dir), "-m", "fast", "stop"],
-            check=False,
-            capture_output=True,
-        )
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
     return True
 
 
