@@ -74,11 +74,15 @@ def inventory_content() -> pl.Expr:
     return pl.struct(pl.col("quantity"), pl.col("policy")).struct.json_encode()
 
 
-def hash_series(content: pl.Series) -> pl.Series:
-    """BLAKE2b-128 hex of each JSON string (hashlib: stable across machines and versions)."""
+def hash_series(content: pl.Series, chunk: int = 50_000) -> pl.Series:
+    """BLAKE2b-128 hex of each JSON string (hashlib: stable across machines and versions).
+
+    In slices: a million contents as Python strings at once would cost a gigabyte."""
     blake = hashlib.blake2b
-    return pl.Series(
-        content.name,
-        [blake(s.encode(), digest_size=16).hexdigest() for s in content.to_list()],
-        dtype=pl.Utf8,
-    )
+    out: list[str] = []
+    for start in range(0, len(content), chunk):
+        out.extend(
+            blake(s.encode(), digest_size=16).hexdigest()
+            for s in content.slice(start, chunk).to_list()
+        )
+    return pl.Series(content.name, out, dtype=pl.Utf8)
