@@ -53,11 +53,14 @@ class Cause:
         return json.dumps({"id": self.request_id, "idempotency_key": self.idempotency_key})
 
 
+# One round trip: the row to insert is produced only once the log lock is held, so its
+# sequence (taken when the row is inserted) is allocated under the lock.
 _APPEND_ONE = sa.text(
-    "INSERT INTO events (account_id, type, object_type, object_id, object_version, data,"
+    "WITH locked AS (SELECT pg_advisory_xact_lock(:lock_key))"
+    " INSERT INTO events (account_id, type, object_type, object_id, object_version, data,"
     " request, source, run_id)"
-    " VALUES (:account, :type, :object_type,"
-    " :object_id, :version, CAST(:data AS jsonb), CAST(:request AS jsonb), :source, :run_id)"
+    " SELECT :account, :type, :object_type, :object_id, :version, CAST(:data AS json),"
+    " CAST(:request AS jsonb), :source, :run_id FROM locked"
     " RETURNING sequence, id"
 )
 
@@ -74,17 +77,17 @@ def append_event(
     previous_attributes: dict[str, Any] | None,
     cause: Cause,
 ) -> tuple[int, str]:
-    """Append one event (for single-object writes: API, CLI). Takes the log lock itself.
+    """Append one event (for single-object writes: API, CLI), taking the log lock itself.
 
     Bulk imports insert their events set-wise after calling `lock_event_log`.
     """
-    lock_event_log(conn)
     data: dict[str, Any] = {"object": obj}
     if previous_attributes is not None:
         data["previous_attributes"] = previous_attributes
     row = conn.execute(
         _APPEND_ONE,
         {
+            "lock_key": EVENT_LOG_LOCK,
             "account": account_id,
             "type": type,
             "object_type": object_type,
