@@ -70,8 +70,11 @@ def price_content() -> pl.Expr:
 
 
 def inventory_content() -> pl.Expr:
-    """JSON of the inventory group; expects `quantity` and `policy` already resolved."""
-    return pl.struct(pl.col("quantity"), pl.col("policy")).struct.json_encode()
+    """The inventory group as its own key, `<quantity>:<policy>` (expects both resolved).
+
+    Too small to need hashing, and SQL can compute it too: a stock adjustment writes it in
+    the same statement as the new quantity (store/inventory.py)."""
+    return pl.concat_str([pl.col("quantity").cast(pl.Utf8), pl.lit(":"), pl.col("policy")])
 
 
 def hash_series(content: pl.Series, chunk: int = 50_000) -> pl.Series:

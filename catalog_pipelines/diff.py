@@ -499,8 +499,8 @@ def plan_import(
     if not owns_pricing:
         inv = inv.with_columns(pl.coalesce("price_id", "old_price_id").alias("price_id"))
     inv = inv.with_columns(quantity.alias("quantity"), policy.alias("policy"))
-    inv = inv.with_columns(inventory_content().alias("content"))
-    inv = _hash(inv).with_columns(
+    inv = inv.with_columns(inventory_content().alias("content_hash"))
+    inv = inv.with_columns(
         pl.when(is_new_item)
         .then(pl.lit("create"))
         .when(

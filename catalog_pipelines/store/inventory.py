@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import EVENT_LOG_LOCK, Cause, append_event
 from catalog_pipelines.store.objects import _text, inventory_hash, new_id
 
 MAX_QUANTITY = 10**12
@@ -33,15 +33,35 @@ _WRITABLE = (
 # One conditional statement. The CTE locks the row and reads its committed quantity (after
 # waiting for any concurrent writer), so `before` is exact and the condition sees the latest
 # stock. `continue` items may sell past zero; the stored quantity then stops at zero.
+# One statement, one round trip while the row is locked: the conditional UPDATE (the CTE
+# locks the row and reads its committed quantity, after waiting for any concurrent writer, so
+# the condition sees the latest stock), its ledger row, then the log lock and the event. The
+# event's row is produced only from `locked`, i.e. after the log lock is held, so its sequence
+# is allocated under it (store/events.py). `continue` items may sell past zero; the stored
+# quantity then stops at zero.
 _ADJUST = sa.text(
     "WITH old AS (SELECT id, quantity FROM inventory_items"  # noqa: S608 - constant fragments
-    " WHERE account_id = :account AND sku = :sku FOR UPDATE)"
-    " UPDATE inventory_items i SET quantity = greatest(old.quantity + :delta, 0),"
-    " version = i.version + 1, updated = now()"
+    " WHERE account_id = :account AND sku = :sku FOR UPDATE),"
+    " upd AS (UPDATE inventory_items i SET quantity = greatest(old.quantity + :delta, 0),"
+    " version = i.version + 1, updated = now(),"
+    " content_hash = greatest(old.quantity + :delta, 0)::text || ':' || i.policy"
     " FROM old WHERE i.id = old.id"
     " AND (old.quantity + :delta >= 0 OR i.policy = 'continue') AND "
     + _WRITABLE
-    + " RETURNING i.id, old.quantity AS before, inventory_item_object(i) AS obj"
+    + " RETURNING i.id, i.quantity, i.version, old.quantity AS before,"
+    " inventory_item_object(i) AS obj),"
+    " ledger AS (INSERT INTO inventory_adjustments (account_id, inventory_item_id, kind, delta,"
+    " quantity_after, reason, reference, idempotency_key, source, run_id, request_id)"
+    " SELECT :account, upd.id, 'delta', upd.quantity - upd.before, upd.quantity, :reason,"
+    " :reference, :idem, :source, :run_id, :request_id FROM upd),"
+    " locked AS (SELECT upd.*, pg_advisory_xact_lock(:lock_key) FROM upd),"
+    " event AS (INSERT INTO events (account_id, type, object_type, object_id, object_version,"
+    " data, request, source, run_id)"
+    " SELECT :account, 'inventory_item.updated', 'inventory_item', locked.id, locked.version,"
+    " json_build_object('object', locked.obj,"
+    " 'previous_attributes', json_build_object('quantity', locked.before)),"
+    " CAST(:request AS jsonb), :source, :run_id FROM locked RETURNING sequence)"
+    " SELECT upd.id, upd.before, upd.obj, (SELECT sequence FROM event) AS sequence FROM upd"
 )
 
 _SET = sa.text(
@@ -69,15 +89,17 @@ _LEDGER = sa.text(
     " :run_id, :request_id)"
 )
 
-# The content hash depends on the new quantity, known only once the row is locked; it is
-# written with the ledger row in one statement, to keep the row-lock window short.
-_HASH_AND_LEDGER = sa.text(
-    "WITH h AS (UPDATE inventory_items SET content_hash = :hash WHERE id = :item)"
-    " INSERT INTO inventory_adjustments (account_id, inventory_item_id, kind, delta,"
-    " quantity_after, reason, reference, idempotency_key, source, run_id, request_id)"
-    " VALUES (:account, :item, :kind, :delta, :after, :reason, :reference, :idem, :source,"
-    " :run_id, :request_id)"
-)
+
+def _cause_params(reason: str | None, reference: str | None, cause: Cause) -> dict[str, Any]:
+    """The ledger row's why and who."""
+    return {
+        "reason": reason,
+        "reference": reference,
+        "idem": cause.idempotency_key,
+        "source": cause.source,
+        "run_id": cause.run_id,
+        "request_id": cause.request_id,
+    }
 
 
 def _ledger(
@@ -90,24 +112,16 @@ def _ledger(
     reason: str | None,
     reference: str | None,
     cause: Cause,
-    *,
-    new_hash: str | None = None,
 ) -> None:
     conn.execute(
-        _LEDGER if new_hash is None else _HASH_AND_LEDGER,
+        _LEDGER,
         {
-            "hash": new_hash,
             "account": account_id,
             "item": item_id,
             "kind": kind,
             "delta": delta,
             "after": after,
-            "reason": reason,
-            "reference": reference,
-            "idem": cause.idempotency_key,
-            "source": cause.source,
-            "run_id": cause.run_id,
-            "request_id": cause.request_id,
+            **_cause_params(reason, reference, cause),
         },
     )
 
@@ -165,26 +179,20 @@ def adjust(
         raise InvalidRequest("delta must not be zero", param="delta")
     reason, reference = _reason_reference(reason, reference)
     row = conn.execute(
-        _ADJUST, {"account": account_id, "sku": sku, "delta": delta, "actor": actor_source}
+        _ADJUST,
+        {
+            "account": account_id,
+            "sku": sku,
+            "delta": delta,
+            "actor": actor_source,
+            "lock_key": EVENT_LOG_LOCK,
+            "request": cause.request_json(),
+            **_cause_params(reason, reference, cause),
+        },
     ).one_or_none()
     if row is None:
         raise _refusal(conn, account_id, sku, actor_source)
-    obj = row.obj
-    applied = obj["quantity"] - row.before
-    _ledger(
-        conn,
-        account_id,
-        row.id,
-        "delta",
-        applied,
-        obj["quantity"],
-        reason,
-        reference,
-        cause,
-        new_hash=inventory_hash(obj["quantity"], obj["policy"]),
-    )
-    _event(conn, account_id, obj, row.before, cause)
-    return obj
+    return row.obj
 
 
 def set_quantity(

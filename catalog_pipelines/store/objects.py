@@ -223,7 +223,8 @@ def price_hash(p: Mapping[str, Any]) -> str:
 
 
 def inventory_hash(quantity: int, policy: str) -> str:
-    return _hash({"quantity": quantity, "policy": policy})
+    """As content.inventory_content: the key itself, not a digest."""
+    return f"{quantity}:{policy}"
 
 
 def previous_attributes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

@@ -113,7 +113,5 @@ def test_inventory_hash_matches_importer() -> None:
     df = pl.DataFrame(
         {"quantity": [7], "policy": ["deny"]}, schema={"quantity": pl.Int64, "policy": pl.Utf8}
     )
-    assert (
-        objects.inventory_hash(7, "deny")
-        == hash_series(df.select(inventory_content().alias("c"))["c"])[0]
-    )
+    # the inventory key is not hashed: SQL computes the same text in a stock adjustment
+    assert objects.inventory_hash(7, "deny") == df.select(inventory_content())[0, 0] == "7:deny"
