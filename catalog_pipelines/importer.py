@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -16,11 +16,14 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
+from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
+from catalog_pipelines.mapping import load_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.progress import ProgressFn, quiet
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store.sources import GROUPS, Source, add_source, ensure_account, get_source
+from catalog_pipelines.validation import validate_batch
 
 PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complete
 
@@ -334,10 +337,6 @@ def import_path(
     progress: ProgressFn = quiet,
 ) -> ImportReport:
     """Read, validate and import one file (the CLI's `import`)."""
-    from catalog_pipelines.connectors.detect import detect_format, load_batch
-    from catalog_pipelines.mapping import load_mapping
-    from catalog_pipelines.validation import validate_batch
-
     progress("reading", 0.05)
     mapping = load_mapping(mapping_path) if mapping_path else None
     if format == "auto":
@@ -347,12 +346,5 @@ def import_path(
     batch = load_batch(path, format=fmt, mapping=mapping, encoding=encoding)
     progress("validating", 0.25)
     batch = validate_batch(batch).batch
-    kind = _KIND_BY_FORMAT.get(fmt, "csv")
-    opts = options if options.source_kind == kind else _with_kind(options, kind)
+    opts = replace(options, source_kind=_KIND_BY_FORMAT.get(fmt, "csv"))
     return import_batch(engine, batch, opts, progress=progress)
-
-
-def _with_kind(options: ImportOptions, kind: str) -> ImportOptions:
-    from dataclasses import replace
-
-    return replace(options, source_kind=kind)
