@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+
+from catalog_pipelines.times import parse_time
 
 # DESIGN.md §9: 0 done; 1 done but some rows were rejected; 2 bad usage or unreadable input
 # (nothing written); 3 refused by a guard (mass archive, ownership, SSRF).
@@ -54,12 +56,9 @@ limit.__name__ = "_limit"
 def timestamp(value: str) -> datetime:
     """ISO 8601 or unix seconds; naive times are UTC."""
     try:
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), tz=UTC)
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time") from e
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def add_account(

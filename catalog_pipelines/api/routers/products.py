@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +14,7 @@ from catalog_pipelines.api.errors import ApiError, not_found
 from catalog_pipelines.api.lists import list_response, page_params
 from catalog_pipelines.api.params import one, opt_bool, range_filter, string_list
 from catalog_pipelines.store import objects, reads
+from catalog_pipelines.times import parse_time
 
 router = APIRouter(tags=["products"])
 
@@ -85,14 +86,9 @@ async def create_product(ctx: Auth) -> JSONResponse:
 
 def _as_of(value: str) -> datetime:
     try:
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), tz=UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        raise ApiError(
-            400, f"Invalid as_of: {value!r}; use ISO 8601 or unix seconds", param="as_of"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_time(value)
+    except ValueError as e:
+        raise ApiError(400, f"Invalid as_of: {e}", param="as_of") from None
 
 
 @router.get("/v1/products/{product_id}", responses=oa.responses(oa.ref("Product"), 404))
