@@ -35,6 +35,7 @@ def read_csv(path: Path, mapping: Mapping, *, encoding: str | None = None) -> Pa
     source = str(path)
     text = decode(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
     table = read_csv_table(text, source=source)
+    del text  # the decoded file is as large as the frame: free it before mapping
     _check_reserved(table.header, source)
     frame = table.frame
     rejects: list[Reject] = []
