@@ -14,22 +14,6 @@ import polars as pl
 
 from catalog_pipelines.normalized import KV
 
-# `active` is compared on its own, outside the hash: archiving flips it without touching the
-# content, so a product archived and re-listed unchanged is recognised as unchanged.
-PRODUCT_FIELDS = (
-    "name",
-    "description",
-    "images",
-    "url",
-    "shippable",
-    "tax_code",
-    "unit_label",
-    "metadata",
-)
-PRICE_FIELDS = ("currency", "unit_amount", "lookup_key", "nickname", "metadata")
-INVENTORY_FIELDS = ("quantity", "policy")
-
-
 def canonical_kv(expr: pl.Expr) -> pl.Expr:
     """Key/value list sorted by key, null values dropped, null list -> empty list."""
     cleaned = expr.list.eval(pl.element().sort_by(pl.element().struct.field("key"))).list.eval(
@@ -45,7 +29,10 @@ def merged_kv(*exprs: pl.Expr) -> pl.Expr:
 
 
 def product_content() -> pl.Expr:
-    """JSON of the content group of a normalized product frame."""
+    """JSON of the content group of a normalized product frame.
+
+    `active` is compared on its own, outside the hash: archiving flips it without touching the
+    content, so a product archived and re-listed unchanged is recognised as unchanged."""
     return pl.struct(
         pl.col("name"),
         pl.col("description"),
