@@ -14,6 +14,7 @@ import polars as pl
 
 from catalog_pipelines.normalized import KV
 
+
 def canonical_kv(expr: pl.Expr) -> pl.Expr:
     """Key/value list sorted by key, null values dropped, null list -> empty list."""
     cleaned = expr.list.eval(pl.element().sort_by(pl.element().struct.field("key"))).list.eval(
