@@ -34,8 +34,6 @@ from catalog_pipelines.store.events import EVENT_LOG_LOCK
 
 log = logging.getLogger(__name__)
 _SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
-# Events are written per object type in this order: a product before what points at it.
-_EVENT_ORDER = ("product", "price", "inventory_item")
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
 
 # Stored keys and hashes come back as one CSV text per table, built by the server: a
