@@ -8,7 +8,6 @@ order: when a reader sees sequence N, every smaller sequence that will ever exis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,24 +133,6 @@ def read_events(
             _READ_AFTER, {"account": account_id, "after": after_sequence, "limit": limit}
         )
     return list(result)
-
-
-def follow(
-    engine: sa.Engine,
-    *,
-    after_sequence: int,
-    batch_size: int = 1000,
-    account_id: str | None = None,
-) -> Iterator[Sequence[Any]]:
-    """Yield batches of new events until the log is drained (one short transaction each)."""
-    cursor = after_sequence
-    while True:
-        with engine.connect() as conn:
-            rows = read_events(conn, after_sequence=cursor, limit=batch_size, account_id=account_id)
-        if not rows:
-            return
-        cursor = rows[-1].sequence
-        yield rows
 
 
 def head_sequence(conn: sa.Connection) -> int:
