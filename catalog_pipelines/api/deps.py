@@ -15,7 +15,7 @@ from fastapi.security import HTTPBearer
 
 from catalog_pipelines.api import idempotency
 from catalog_pipelines.api.auth import KeyCache, secret_from_header
-from catalog_pipelines.api.errors import ApiError
+from catalog_pipelines.api.errors import ApiError, not_found
 from catalog_pipelines.api.params import parse_body, parse_query
 from catalog_pipelines.store.events import Cause
 
@@ -105,3 +105,18 @@ def write_response(
     if outcome.status >= 400:
         headers["Stripe-Should-Retry"] = "false"
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+def retrieve(
+    ctx: Ctx,
+    get: Callable[[sa.Connection, str, str], dict[str, Any] | None],
+    object_id: str,
+    kind: str,
+    param: str = "id",
+) -> JSONResponse:
+    """GET one object of the key's account, or Stripe's 404 `resource_missing`."""
+    with ctx.engine.connect() as conn:
+        obj = get(conn, ctx.account_id, object_id)
+    if obj is None:
+        raise not_found(kind, object_id, param)
+    return JSONResponse(obj)

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.deps import Auth
-from catalog_pipelines.api.errors import ApiError, not_found
+from catalog_pipelines.api.deps import Auth, retrieve
+from catalog_pipelines.api.errors import ApiError
 from catalog_pipelines.api.lists import list_response, page_params
 from catalog_pipelines.api.params import one, opt_int, range_filter, string_list
 from catalog_pipelines.store import reads
@@ -45,11 +45,7 @@ def list_events(
 
 @router.get("/v1/events/{event_id}", responses=oa.responses(oa.ref("Event"), 404))
 def retrieve_event(event_id: str, ctx: Auth) -> JSONResponse:
-    with ctx.engine.connect() as conn:
-        obj = reads.get_event(conn, ctx.account_id, event_id)
-    if obj is None:
-        raise not_found("event", event_id)
-    return JSONResponse(obj)
+    return retrieve(ctx, reads.get_event, event_id, "event")
 
 
 @router.get(

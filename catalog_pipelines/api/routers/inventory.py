@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.deps import Auth, write_response
-from catalog_pipelines.api.errors import ApiError, not_found
+from catalog_pipelines.api.deps import Auth, retrieve, write_response
+from catalog_pipelines.api.errors import ApiError
 from catalog_pipelines.store import inventory, objects, reads
 
 router = APIRouter(tags=["inventory"])
@@ -56,11 +56,7 @@ def _only(params: dict[str, Any], allowed: set[str]) -> None:
 
 @router.get("/v1/inventory_items/{sku}", responses=oa.responses(oa.ref("InventoryItem"), 404))
 def retrieve_inventory_item(sku: str, ctx: Auth) -> JSONResponse:
-    with ctx.engine.connect() as conn:
-        obj = reads.get_inventory_item_by_sku(conn, ctx.account_id, sku)
-    if obj is None:
-        raise not_found("inventory item", sku, "sku")
-    return JSONResponse(obj)
+    return retrieve(ctx, reads.get_inventory_item_by_sku, sku, "inventory item", "sku")
 
 
 @router.post(

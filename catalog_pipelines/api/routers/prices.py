@@ -7,8 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.deps import Auth, write_response
-from catalog_pipelines.api.errors import not_found
+from catalog_pipelines.api.deps import Auth, retrieve, write_response
 from catalog_pipelines.api.lists import list_response, page_params
 from catalog_pipelines.api.params import one, opt_bool, range_filter, string_list
 from catalog_pipelines.store import objects, reads
@@ -86,11 +85,7 @@ async def create_price(ctx: Auth) -> JSONResponse:
 
 @router.get("/v1/prices/{price_id}", responses=oa.responses(oa.ref("Price"), 404))
 def retrieve_price(price_id: str, ctx: Auth) -> JSONResponse:
-    with ctx.engine.connect() as conn:
-        obj = reads.get_price(conn, ctx.account_id, price_id)
-    if obj is None:
-        raise not_found("price", price_id)
-    return JSONResponse(obj)
+    return retrieve(ctx, reads.get_price, price_id, "price")
 
 
 @router.post(
