@@ -160,8 +160,10 @@ def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") 
     return df.with_columns(filled.alias(column))
 
 
-def _hash(df: pl.DataFrame, content_col: str = "content") -> pl.DataFrame:
-    return df.with_columns(hash_series(df[content_col]).alias("content_hash"))
+def _hash(df: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
+    """Add the content hash. The content JSON itself is not kept: it is as large as the row,
+    and only the few changed rows need it again (rebuilt then, from the same expression)."""
+    return df.with_columns(hash_series(df.select(content).to_series()).alias("content_hash"))
 
 
 def plan_import(
@@ -188,8 +190,7 @@ def plan_import(
         warnings.append("the input has no rows: nothing is archived (an empty file never archives)")
 
     # ---- products: content group -------------------------------------------------------
-    p = products.with_columns(product_content().alias("content"))
-    p = _hash(p).join(
+    p = _hash(products, product_content()).join(
         stored_products.rename(
             {
                 "id": "old_id",
@@ -226,12 +227,11 @@ def plan_import(
         product_ids, left_on="product_external_id", right_on="external_id", how="inner"
     )
     priced = v.filter(pl.col("unit_amount").is_not_null()).with_columns(
-        price_content().alias("content"),
         pl.concat_str(
             [pl.col("currency"), pl.col("unit_amount").cast(pl.Utf8)], separator=":"
         ).alias("amount_key"),
     )
-    priced = _hash(priced).join(
+    priced = _hash(priced, price_content()).join(
         stored_prices.rename(
             {
                 "id": "old_id",
@@ -310,7 +310,7 @@ def plan_import(
                 "row_number",
                 "product_id",
                 "variant_key",
-                "content",
+                price_content().alias("content"),
                 "content_hash",
                 pl.lit(None, dtype=pl.Utf8).alias("replaced_by"),
                 pl.col("active").fill_null(True),
@@ -423,7 +423,7 @@ def plan_import(
                 "external_id",
                 pl.lit("update").alias("op"),
                 "row_number",
-                "content",
+                product_content().alias("content"),
                 "content_hash",
                 "default_price",
                 pl.col("content_changed").alias("set_content"),
