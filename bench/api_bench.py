@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import socket
 import statistics
 import subprocess
@@ -65,10 +64,7 @@ def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
 
 def bench(n_requests: int, n_adjusts: int, n_products: int, workers: int) -> dict[str, object]:
     server_url = db.libpq_url()
-    name = f"cs_bench_{secrets.token_hex(3)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # our own name, never input
-    url = db.with_database(server_url, name)
+    url = db.create_database(server_url, "cs_bench")
     engine = db.make_engine(url)
     proc = None
     try:
@@ -173,8 +169,7 @@ def bench(n_requests: int, n_adjusts: int, n_products: int, workers: int) -> dic
             except subprocess.TimeoutExpired:
                 proc.kill()
         engine.dispose()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.drop_database(server_url, url)
 
 
 def main() -> int:

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import random
-import secrets
 import statistics
 import sys
 import time
@@ -32,7 +31,7 @@ SELECT 'acct_bench_' || (g %% 20),
        json_build_object('object', json_build_object('id', 'prod_bench_' || (g %% %(objects)s),
                          'object', 'product', 'name', 'Product ' || g, 'version', g / %(objects)s + 1)),
        'bench'
-FROM generate_series(%(start)s, %(stop)s) g
+FROM generate_series(%(start)s::bigint, %(stop)s::bigint) g
 """
 
 
@@ -55,10 +54,7 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
     server = db.libpq_url()
-    name = f"cs_evbench_{secrets.token_hex(4)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # our own name, never input
-    url = db.with_database(server, name)
+    url = db.create_database(server, "cs_evbench")
     result: dict[str, object] = {"events": args.events, "objects": args.objects}
     try:
         engine = db.make_engine(url)
@@ -100,8 +96,7 @@ def main() -> None:
         )
         engine.dispose()
     finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.drop_database(server, url)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -18,7 +18,6 @@ import multiprocessing as mp
 import os
 import random
 import resource
-import secrets
 import sys
 import tempfile
 import time
@@ -183,10 +182,7 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
     server = db.libpq_url()
-    name = f"cs_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # our own name, never input
-    url = db.with_database(server, name)
+    url = db.create_database(server, "cs_bench")
     results: dict[str, Any] = {"rows": args.rows, "seed": args.seed, "phases": {}}
     try:
         engine = db.make_engine(url)
@@ -223,8 +219,7 @@ def main() -> None:
         assert results["checks"]["noop_events_written"] == 0, "a no-op re-import wrote events"
         assert results["checks"]["changed_events_written"] == n_changed, "1% run wrote extra events"
     finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.drop_database(server, url)
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -22,14 +22,12 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psycopg
 import requests
 import sqlalchemy as sa
 
@@ -139,10 +137,8 @@ def main() -> int:
     os.environ["CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS"] = "1"  # the receiver is on loopback
 
     server_url = db.libpq_url()
-    name = f"cs_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # our own name, never input
-    engine = db.make_engine(db.with_database(server_url, name))
+    db_url = db.create_database(server_url, "cs_bench")
+    engine = db.make_engine(db_url)
     receiver, url = start_receiver()
     rounds: list[dict[str, float]] = []
     try:
@@ -166,8 +162,7 @@ def main() -> int:
         receiver.terminate()
         receiver.wait(10)
         engine.dispose()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.drop_database(server_url, db_url)
 
     n = args.events
     worker_rates = [n / r["worker"] for r in rounds]

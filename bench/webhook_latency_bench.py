@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,18 +160,12 @@ class Scratch:
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="webhook_lat_")))
 
     def create_database(self) -> str:
-        name = f"cs_benchlat_{os.getpid()}_{secrets.token_hex(3)}"
-        with psycopg.connect(self.server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # the name is ours, never input
-        self.url = db.with_database(self.server, name)
+        self.url = db.create_database(self.server, "cs_benchlat")
         return self.url
 
     def drop_database(self) -> None:
-        if not self.url:
-            return
-        name = self.url.rsplit("/", 1)[1].split("?", 1)[0]
-        with psycopg.connect(self.server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.url:
+            db.drop_database(self.server, self.url)
 
 
 def start_dagster_dev(

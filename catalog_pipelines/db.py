@@ -6,12 +6,17 @@ Our own code always speaks `postgresql+psycopg://` (SQLAlchemy) or a plain libpq
 from __future__ import annotations
 
 import os
+import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 
 _lock = threading.Lock()
 _servers: dict[str, Any] = {}
@@ -129,3 +134,33 @@ def with_database(url: str, dbname: str) -> str:
 
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + dbname))
+
+
+def create_database(server_url: str, prefix: str) -> str:
+    """A new, empty database on the server (for tests, benchmarks, scratch work); its URL."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    """Drop the database `url` names, even with sessions still connected."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@contextmanager
+def scratch_database(prefix: str, server_url: str | None = None) -> Iterator[str]:
+    """A database that exists for the block only (benchmarks); yields its URL."""
+    server = server_url or libpq_url()
+    url = create_database(server, prefix)
+    try:
+        yield url
+    finally:
+        drop_database(server, url)

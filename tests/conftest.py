@@ -8,7 +8,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -29,20 +28,11 @@ def server_url() -> str:
 
 def create_database(server: str, label: str) -> str:
     """A new, migrated database on `server`; returns its URL."""
-    name = f"cs_{label}_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # the name is ours, never input
-    url = db.with_database(server, name)
+    url = db.create_database(server, f"cs_{label}")
     engine = db.make_engine(url)
     migrate(engine)
     engine.dispose()
     return url
-
-
-def drop_database(server: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1].split("?", 1)[0]
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +43,7 @@ def database_url(server_url: str) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", url)
         yield url
-    drop_database(server_url, url)
+    db.drop_database(server_url, url)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +54,7 @@ def isolated_database_url(server_url: str) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", url)
         yield url
-    drop_database(server_url, url)
+    db.drop_database(server_url, url)
 
 
 @pytest.fixture(scope="session")

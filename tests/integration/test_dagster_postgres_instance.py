@@ -8,7 +8,6 @@ event writes fail (PITFALLS.md), so this test would catch a regression of that s
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,14 +51,8 @@ def postgres_db_config(url: str) -> dict[str, Any]:
 @pytest.fixture
 def dagster_database(database_url: str) -> Iterator[str]:
     """A database of its own for Dagster's tables, next to the test's catalog database."""
-    name = f"dagster_test_{secrets.token_hex(4)}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # the name is ours, never input
-    try:
-        yield db.with_database(database_url, name)
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with db.scratch_database("dagster_test", database_url) as url:
+        yield url
 
 
 def test_production_yaml_uses_psycopg2() -> None:
