@@ -1,5 +1,5 @@
 """API benchmark: GET /v1/products/{id} latency against a bare psycopg SELECT of the same row,
-and inventory `adjust` throughput with 16 concurrent clients (DESIGN.md §11).
+and inventory `adjust` throughput with 16 concurrent clients (BENCHMARKS.md).
 
 Runs a real uvicorn server (a subprocess, so client and server do not share a GIL) on a
 fresh database of the same PostgreSQL server (DATABASE_URL, or the embedded one).

@@ -1,4 +1,4 @@
-"""`catalog-sync`: the command line of DESIGN.md §9.
+"""`catalog-sync`: the command line of docs/cli.md.
 
 Exit codes: 0 applied; 1 applied but some rows were rejected; 2 bad usage or unreadable
 input (nothing written); 3 refused by a guard (mass archive, ownership).

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines.times import parse_time
 
-# DESIGN.md §9: 0 done; 1 done but some rows were rejected; 2 bad usage or unreadable input
+# docs/cli.md: 0 done; 1 done but some rows were rejected; 2 bad usage or unreadable input
 # (nothing written); 3 refused by a guard (mass archive, ownership, SSRF).
 EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 DEFAULT_ACCOUNT = "acct_default"

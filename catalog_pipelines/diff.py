@@ -1,6 +1,6 @@
 """The import diff, in Polars: what to create, update, archive or leave alone.
 
-Pure functions over frames (no database), so the rules of DESIGN.md §3–4 can be unit-tested.
+Pure functions over frames (no database), so the rules of docs/ownership.md and docs/import-semantics.md can be unit-tested.
 Input: the batch's normalized frames and the stored (id, key, hash, ...) of the account.
 Output: a `Plan` whose op frames hold only the rows that change.
 """
@@ -485,7 +485,7 @@ def plan_import(
             & pl.col("inventory_policy").ne_missing(pl.col("old_policy"))
         )
         ignored += int(inv.filter(~is_new_item).select(differs.sum()).item() or 0)
-        # The one exception of DESIGN.md §3: a new SKU starts from the file's quantity.
+        # The one exception of docs/ownership.md: a new SKU starts from the file's quantity.
         quantity = (
             pl.when(is_new_item)
             .then(pl.coalesce("inventory_quantity", pl.lit(0, dtype=pl.Int64)))

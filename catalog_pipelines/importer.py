@@ -1,6 +1,6 @@
 """One import: plan the diff against the catalog, guard it, and apply it in one transaction.
 
-DESIGN.md §4: all or nothing; unchanged objects write nothing; `full` archives what is
+docs/import-semantics.md: all or nothing; unchanged objects write nothing; `full` archives what is
 missing unless that would archive too much; a dry run computes the same diff and writes nothing.
 """
 
@@ -72,7 +72,7 @@ class ImportReport:
     source_created: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the object `catalog-sync import --json` prints (DESIGN.md §9)."""
+        """Exactly the object `catalog-sync import --json` prints (docs/cli.md)."""
         return {
             "run_id": self.run_id,
             "source": self.source,

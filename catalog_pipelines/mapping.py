@@ -1,4 +1,4 @@
-"""YAML field mappings (DESIGN.md §5) and their application to a frame of source strings.
+"""YAML field mappings (docs/mapping.md) and their application to a frame of source strings.
 
 `apply_mapping` turns an all-string frame (a CSV read by `connectors.reading`, or JSON Lines
 records flattened to strings) into a `ParsedBatch`. The common path is vectorized in Polars so

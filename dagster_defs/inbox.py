@@ -2,7 +2,7 @@
 
 Pure helpers, so the sensor stays small and each rule is unit-testable:
 - a file is identified by (path, mtime, size); that triple is its deterministic `run_key`, so
-  a re-submitted tick (PITFALLS.md: run requests are submitted before the cursor is stored)
+  a re-submitted tick (docs/maintainers.md: run requests are submitted before the cursor is stored)
   never starts a second run for the same file;
 - the run that imports a file moves it out of the inbox when it ends, to `processed/` or
   `failed/`. The run, not the sensor, moves it: the sensor cannot know when the run has read
@@ -76,7 +76,7 @@ def scan(root: Path, *, settle_seconds: float, now: float | None = None) -> list
 class InboxCursor:
     """The run keys already requested for files that are still in the inbox.
 
-    Only an optimisation (PITFALLS.md): Dagster's run_key dedup is what guarantees one run per
+    Only an optimisation (docs/maintainers.md): Dagster's run_key dedup is what guarantees one run per
     file. Keys of files that have left the inbox are dropped, so the cursor stays small.
     """
 

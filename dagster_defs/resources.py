@@ -2,7 +2,7 @@
 
 Both are configured from the environment through `EnvVar`, so the values (a database password,
 a mounted volume) never appear in the UI or in run config. Both variables are optional: without
-`DATABASE_URL` the embedded PostgreSQL under CATALOG_HOME is used (DESIGN.md §9), and without
+`DATABASE_URL` the embedded PostgreSQL under CATALOG_HOME is used (docs/cli.md), and without
 `CATALOG_INBOX` the inbox is `./inbox`.
 """
 

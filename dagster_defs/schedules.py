@@ -1,6 +1,6 @@
 """The nightly reconciliation: one dry-run diff per source partition.
 
-`build_schedule_from_partitioned_job` rejects dynamic partitions (PITFALLS.md), so this
+`build_schedule_from_partitioned_job` rejects dynamic partitions (docs/maintainers.md), so this
 schedule lists the partitions itself and emits one run request per source it can re-read.
 """
 

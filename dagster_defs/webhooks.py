@@ -8,7 +8,7 @@ Why the sensor delivers inline instead of launching a run per tick:
 - Correctness lives in Postgres, not in the cursor: deliveries are claimed with leases and
   written back in short transactions, so a tick that times out or crashes loses nothing (its
   leases expire and the same `webhook-id`s are retried). A `run_key` per tick would add
-  nothing but the trap PITFALLS.md describes (permanent dedup if the cursor ever went back).
+  nothing but the trap docs/maintainers.md describes (permanent dedup if the cursor ever went back).
 - Bounded: each tick claims work for at most `max_seconds_per_tick` (25 s by default);
   requests in flight then finish within the 15 s timeout, so a tick ends well under 60 s.
 

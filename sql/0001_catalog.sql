@@ -7,7 +7,7 @@ CREATE TABLE accounts (
 );
 INSERT INTO accounts (id) VALUES ('acct_default');
 
--- A source owns a subset of the field groups content, pricing, inventory (DESIGN.md §3).
+-- A source owns a subset of the field groups content, pricing, inventory (docs/ownership.md).
 CREATE TABLE sources (
     account_id     text NOT NULL REFERENCES accounts (id),
     name           text NOT NULL CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'),
@@ -51,7 +51,7 @@ CREATE TABLE products (
 CREATE INDEX products_account_created ON products (account_id, created, pk);
 CREATE INDEX products_account_updated ON products (account_id, updated);
 
--- Prices are immutable in amount and currency: a new amount is a new price (DESIGN.md §2).
+-- Prices are immutable in amount and currency: a new amount is a new price (docs/concepts.md).
 -- `variant_key` identifies the sellable variant; the current price of a variant is the one
 -- with replaced_by IS NULL.
 CREATE TABLE prices (
@@ -148,7 +148,7 @@ CREATE TABLE rejected_rows (
 -- new state (data.object) and the changed fields (data.previous_attributes).
 -- `sequence` is assigned under a transaction-level lock taken right before the insert and
 -- held to commit, so sequences become visible in order and a `sequence > cursor` reader
--- never skips a late commit (PITFALLS.md, PostgreSQL).
+-- never skips a late commit (docs/maintainers.md, PostgreSQL).
 -- Ids are time-ordered (the B-tree appends instead of splitting pages at random); events
 -- carry no foreign key to accounts, because the writers that append them already checked it
 -- and a per-row trigger would double the cost of a bulk import.

@@ -1,4 +1,4 @@
--- Outgoing webhooks (DESIGN.md §7): endpoints, one delivery per (event, endpoint), every
+-- Outgoing webhooks (docs/webhooks.md): endpoints, one delivery per (event, endpoint), every
 -- attempt logged, and the cursor of the follower that fans the event log out to deliveries.
 
 CREATE TABLE webhook_endpoints (

@@ -15,7 +15,7 @@ from catalog_pipelines import db
 from catalog_pipelines.store.migrations import migrate
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "real"
+FIXTURES = REPO / "tests" / "fixtures" / "real"
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 `types[]=...`, `created[gte]=...`, in a query string, a form body or a JSON body.
 
 Everything is parsed into plain nested dicts/lists/strings; the store coerces types and names
-the parameter it refuses. JSON is parsed strictly (PITFALLS.md, JSON): duplicate keys,
+the parameter it refuses. JSON is parsed strictly (docs/maintainers.md, JSON): duplicate keys,
 NaN/Infinity and deep nesting are refused rather than guessed at.
 """
 

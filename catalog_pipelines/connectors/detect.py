@@ -109,7 +109,7 @@ def load_batch(
 
     if mapping is None:
         raise InputError(
-            f"{p}: a {fmt} file needs a field mapping: pass --mapping FILE (see DESIGN.md §5);"
+            f"{p}: a {fmt} file needs a field mapping: pass --mapping FILE (see docs/mapping.md);"
             " only Shopify and WooCommerce exports are read without one"
         )
     from catalog_pipelines.connectors.generic import read_csv, read_jsonl

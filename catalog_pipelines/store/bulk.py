@@ -190,7 +190,7 @@ def inventory_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
 
 
 def inventory_ledger(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
-    """A new SKU's starting quantity, recorded as such (DESIGN.md §3)."""
+    """A new SKU's starting quantity, recorded as such (docs/ownership.md)."""
     return df.select(
         pl.lit(ctx["account"]).alias("account_id"),
         pl.col("id").alias("inventory_item_id"),
@@ -222,7 +222,7 @@ def inventory_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
 
 
 # Creates are built and sent in slices, so a million-row import never holds every row's
-# JSON and CSV text at once (DESIGN.md §11: at most 2 GiB for a million rows).
+# JSON and CSV text at once (BENCHMARKS.md: at most 2 GiB for a million rows).
 CHUNK_ROWS = 50_000
 
 

@@ -1,6 +1,6 @@
 """Database side of an import: read stored hashes, stage the plan with COPY, apply it in SQL.
 
-Only the rows that change are ever sent to the server (PITFALLS.md: a no-op must not write).
+Only the rows that change are ever sent to the server (docs/maintainers.md: a no-op must not write).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Inventory quantities: adjust by a delta, set, and compare-and-set, without overselling.
 
 A decrement is one conditional UPDATE (`quantity + delta >= 0`), never a read-modify-write
-in Python (PITFALLS.md): concurrent sales serialise on the row lock and the losers see the
+in Python (docs/maintainers.md): concurrent sales serialise on the row lock and the losers see the
 new quantity and fail the condition. `CHECK (quantity >= 0)` backs it up.
 Every change writes one ledger row (inventory_adjustments) and one `inventory_item.updated`
 event in the caller's transaction.
 
-Ownership (DESIGN.md §3): an item whose source owns `inventory` may be changed only by that
+Ownership (docs/ownership.md): an item whose source owns `inventory` may be changed only by that
 source (its imports, its incoming webhooks); API and CLI writes get 409 owned_by_source.
 `actor_source` names the source a write comes from (None for API/CLI).
 """

@@ -1,7 +1,7 @@
 """Single-object writes to products and prices (API and CLI), with Stripe's semantics.
 
 Each write runs inside the caller's transaction: it locks the row, checks ownership
-(DESIGN.md §3), bumps `version`, and appends its event through `append_event`, so the
+(docs/ownership.md), bumps `version`, and appends its event through `append_event`, so the
 object, its version history and its event commit together or not at all. A write that
 changes nothing makes no version and no event, as imports do.
 
@@ -26,7 +26,7 @@ from catalog_pipelines.store.events import Cause, append_event
 
 _ALPHABET = string.ascii_letters + string.digits
 
-# Field groups (DESIGN.md §3). default_price follows the prices, so it is pricing.
+# Field groups (docs/ownership.md). default_price follows the prices, so it is pricing.
 CONTENT_FIELDS = (
     "name",
     "description",

@@ -23,7 +23,7 @@ class Source:
 
     @property
     def mode(self) -> str:
-        """mirror (owns all), catalog (owns none) or hybrid, as DESIGN.md §3 names them."""
+        """mirror (owns all), catalog (owns none) or hybrid, as docs/ownership.md names them."""
         if self.owns == frozenset(GROUPS):
             return "mirror"
         return "catalog" if not self.owns else "hybrid"

@@ -1,6 +1,6 @@
 """Validate a `ParsedBatch` with the pandera models and turn failures into per-row rejects.
 
-Why not let pandera raise: one bad row must never stop the valid ones (DESIGN.md §4). Failures
+Why not let pandera raise: one bad row must never stop the valid ones (docs/import-semantics.md). Failures
 become rejects moved out of the frames, the counts per check feed Dagster asset-check metadata,
 and `rows_read = rows_valid + rows_rejected` still holds afterwards.
 """
@@ -69,7 +69,7 @@ def _failures(model: type[pa.DataFrameModel], df: pl.DataFrame, frame: str) -> p
         }
     )
     try:
-        # Eager frames are fully checked by default; the context makes it explicit (PITFALLS.md).
+        # Eager frames are fully checked by default; the context makes it explicit (docs/maintainers.md).
         with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
             model.validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
@@ -269,7 +269,7 @@ def _limit_problems(df: pl.DataFrame, kv_columns: list[str], id_column: str) -> 
 def stripe_limit_warnings(batch: ParsedBatch) -> list[str]:
     """What would break Stripe's metadata limits (50 keys, 40-char keys, 500-char values).
 
-    Only reported, never truncated (DESIGN.md §2). A price's metadata holds the variant's
+    Only reported, never truncated (docs/concepts.md). A price's metadata holds the variant's
     options and metadata, so those are checked together.
     """
     found = pl.concat(

@@ -2,7 +2,7 @@
 
 `add_commands` is called by the main CLI (catalog_pipelines/cli.py); `python -m
 catalog_pipelines.webhooks` runs these commands on their own. Every handler returns the exit
-code of DESIGN.md §9: 0 done, 2 bad usage, 3 refused by a guard (SSRF). With `--json`, stdout
+code of docs/cli.md: 0 done, 2 bad usage, 3 refused by a guard (SSRF). With `--json`, stdout
 holds Stripe-shaped objects only (a list envelope for lists).
 """
 

@@ -1,6 +1,6 @@
 """The delivery worker, shared by `catalog-sync webhooks deliver` and the Dagster sensor.
 
-Rules (DESIGN.md §7): at least once; strict `sequence` order per (endpoint, object) and
+Rules (docs/webhooks.md): at least once; strict `sequence` order per (endpoint, object) and
 parallel across objects; 15 s timeout; only 2xx counts; redirects are never followed; 410
 disables the endpoint; Retry-After is honoured; backoff with jitter over the schedule, giving
 up after its last step; an endpoint failing continuously for 5 days is disabled; every attempt

@@ -1,4 +1,4 @@
-"""Both signature schemes of DESIGN.md §7, computed over the exact bytes that are sent.
+"""Both signature schemes of docs/webhooks.md, computed over the exact bytes that are sent.
 
 - `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>`: the key is the whole
   `whsec_...` string, as `stripe.Webhook.construct_event` uses it.

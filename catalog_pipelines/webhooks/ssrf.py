@@ -1,4 +1,4 @@
-"""SSRF guard: webhook URLs must reach only global addresses (PITFALLS.md, Webhooks).
+"""SSRF guard: webhook URLs must reach only global addresses (docs/maintainers.md, Webhooks).
 
 Checked twice:
 - when an endpoint is added or its URL changes (`check_url`: resolve every address the host

@@ -1,7 +1,7 @@
 """Publish: write the staged import to the catalog, then hand its events to webhook delivery.
 
 `catalog` is one step with three assets (products, prices, inventory) because the importer
-commits all of them, their versions and events in one transaction (DESIGN.md §4): a step per
+commits all of them, their versions and events in one transaction (docs/import-semantics.md): a step per
 kind could publish products without their prices. Each asset records its own counts.
 """
 

@@ -2,7 +2,7 @@
 
 `source_snapshot` reads the partition's source (a file, an inbox drop, or an HTTP feed);
 `validated_rows` runs the pandera checks and a dry-run diff against the catalog, and carries the
-asset checks. Blocking checks do not undo a write (PITFALLS.md), so every check that can stop an
+asset checks. Blocking checks do not undo a write (docs/maintainers.md), so every check that can stop an
 import runs here, before `catalog_*` publishes anything.
 """
 

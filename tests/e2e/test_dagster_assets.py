@@ -26,8 +26,8 @@ from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 
 REPO = Path(__file__).resolve().parents[2]
-SHOPIFY = REPO.parent / "shared" / "fixtures" / "real" / "shopify_product_template.csv"
-WOOCOMMERCE = REPO.parent / "shared" / "fixtures" / "real" / "woocommerce_sample_products.csv"
+SHOPIFY = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
+WOOCOMMERCE = REPO / "tests" / "fixtures" / "real" / "woocommerce_sample_products.csv"
 CATALOG = ("catalog_products", "catalog_prices", "catalog_inventory")
 KIND_OF = {
     "catalog_products": "products",

@@ -1,7 +1,7 @@
 """`dagster dev` as users start it: the UI serves the whole asset graph, and the running daemon
 imports a file dropped into the inbox.
 
-Started with `subprocess.Popen` in its own session (PITFALLS.md: a backgrounded `dagster dev`
+Started with `subprocess.Popen` in its own session (docs/maintainers.md: a backgrounded `dagster dev`
 ignores SIGTERM), with its own DAGSTER_HOME and a free port; stopped with SIGTERM to the process
 group, then SIGKILL if it has not exited.
 """

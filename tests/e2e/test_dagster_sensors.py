@@ -24,7 +24,7 @@ from dagster_defs.schedules import nightly_reconciliation
 from dagster_defs.sensors import inbox_sensor
 
 REPO = Path(__file__).resolve().parents[2]
-SHOPIFY = REPO.parent / "shared" / "fixtures" / "real" / "shopify_product_template.csv"
+SHOPIFY = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 The instance's dagster.yaml is `deploy/dagster.yaml` (run coordinator, threaded sensors, ...),
 with its `postgres_db` pointed at a database of the test server. The `scheme` stays the
 production one, `postgresql+psycopg2`: with SQLAlchemy 2.1's psycopg 3 default, Dagster's
-event writes fail (PITFALLS.md), so this test would catch a regression of that setting.
+event writes fail (docs/maintainers.md), so this test would catch a regression of that setting.
 """
 
 from __future__ import annotations

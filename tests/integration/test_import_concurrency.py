@@ -1,4 +1,4 @@
-"""Imports of one source run one at a time; different sources run in parallel (DESIGN.md §4)."""
+"""Imports of one source run one at a time; different sources run in parallel (docs/import-semantics.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN.md §4 import semantics, against a real PostgreSQL."""
+"""docs/import-semantics.md import semantics, against a real PostgreSQL."""
 
 from __future__ import annotations
 

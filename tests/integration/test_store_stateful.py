@@ -1,4 +1,4 @@
-"""A stateful property test of the versioned catalog (DESIGN.md §2–4, §6) on a real PostgreSQL.
+"""A stateful property test of the versioned catalog (docs/concepts.md) on a real PostgreSQL.
 
 A Hypothesis state machine drives one fresh account per example through random imports
 (full and incremental, over a small universe of external ids and SKUs), edits (renames,
@@ -231,7 +231,7 @@ class CatalogMachine(RuleBasedStateMachine):
                 if "pricing" in owns:
                     self.prices[sku] = {"amount": spec["amount"], "active": True}
                 if sku not in self.stock or "inventory" in owns:
-                    # DESIGN.md §3: a new SKU starts from the file's quantity, whoever owns it.
+                    # docs/ownership.md: a new SKU starts from the file's quantity, whoever owns it.
                     self.stock[sku] = spec["qty"]
         if mode == "full" and catalog:  # an empty file never archives
             skus = {sku_of(e, v) for e, p in catalog.items() for v in p["variants"]}
@@ -246,7 +246,7 @@ class CatalogMachine(RuleBasedStateMachine):
 
     def _check_default_prices(self, catalog: dict[str, Any]) -> None:
         """After an import that owns pricing, every imported product points at one of its
-        current, active prices (DESIGN.md §2: `product.default_price` follows)."""
+        current, active prices (docs/concepts.md: `product.default_price` follows)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
@@ -565,7 +565,7 @@ class CatalogMachine(RuleBasedStateMachine):
         )
         assert retired_ok in (None, True), "a replaced price is still active or kept its key"
         assert {r.sku: r.quantity for r in stock} == self.stock
-        for r in stock:  # the ledger adds up to the stock (DESIGN.md §2)
+        for r in stock:  # the ledger adds up to the stock (docs/concepts.md)
             assert (r.ledger_sum, r.ledger_last) == (r.quantity, r.quantity), r
 
 

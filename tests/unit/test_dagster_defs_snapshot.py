@@ -63,7 +63,7 @@ def test_definitions_match_the_snapshot() -> None:
 
 
 def test_lineage_reads_source_to_webhooks() -> None:
-    """The path a data team follows in the UI (DESIGN.md §10), independent of the snapshot."""
+    """The path a data team follows in the UI (docs/dagster.md), independent of the snapshot."""
     assets = describe(defs)["assets"]
     assert assets["validated_rows"]["deps"] == ["source_snapshot"]
     for key in ("catalog_products", "catalog_prices", "catalog_inventory"):

@@ -11,7 +11,7 @@ from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.reading import InputError
 from catalog_pipelines.mapping import mapping_from_dict
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
 SHOPIFY = REAL / "shopify_product_template.csv"
 WOO = REAL / "woocommerce_sample_products.csv"
 

@@ -12,7 +12,7 @@ from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
 from catalog_pipelines.normalized import ParsedBatch
 from tests.support.exports import as_dict, write_csv
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
 TEMPLATE = REAL / "shopify_product_template.csv"
 
 VARIANT_FIELDS = ("Variant SKU", "Variant Price", "Option1 Value", "Variant Inventory Qty")

@@ -11,7 +11,7 @@ from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
 from catalog_pipelines.normalized import ParsedBatch
 from tests.support.exports import as_dict, write_csv
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
 SAMPLE = REAL / "woocommerce_sample_products.csv"
 
 

@@ -1,4 +1,4 @@
-"""Generic CSV and JSON Lines connectors, driven by a YAML `Mapping` (DESIGN.md §5)."""
+"""Generic CSV and JSON Lines connectors, driven by a YAML `Mapping` (docs/mapping.md)."""
 
 from __future__ import annotations
 
