@@ -93,9 +93,7 @@ def _arguments_table(parser: argparse.ArgumentParser) -> list[str]:
             choices = ", ".join(f"`{c}`" for c in action.choices)
             help_text = f"{help_text} (one of {choices})" if help_text else f"one of {choices}"
         required = "yes" if action.required or not action.option_strings else ""
-        rows.append(
-            f"| {_name(action)} | {_cell(help_text)} | {required} | {_default(action)} |"
-        )
+        rows.append(f"| {_name(action)} | {_cell(help_text)} | {required} | {_default(action)} |")
     if not rows:
         return []
     return ["| argument | meaning | required | default |", "|---|---|---|---|", *rows, ""]
