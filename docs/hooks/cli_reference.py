@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 MARKER = "<!-- cli-reference -->"
-USAGE_WIDTH = 88
+USAGE_WIDTH = 76  # fits the Material content column without a scrollbar
 
 
 def _subcommands(
