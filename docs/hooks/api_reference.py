@@ -44,6 +44,8 @@ def type_of(schema: dict[str, Any]) -> str:
         return f"`{json.dumps(schema['const'])}`"
     if "enum" in schema:
         return "one of " + ", ".join(f"`{v}`" for v in schema["enum"])
+    if "allOf" in schema:  # pydantic wraps a described $ref this way
+        return " and ".join(type_of(s) for s in schema["allOf"])
     for combo in ("anyOf", "oneOf"):
         if combo in schema:
             parts = [type_of(s) for s in schema[combo] if s.get("type") != "null"]
@@ -131,8 +133,9 @@ def _request_body(op: dict[str, Any]) -> list[str]:
 def _responses(op: dict[str, Any]) -> list[str]:
     rows = ["**Responses**", "", "| status | meaning | body |", "|---|---|---|"]
     for status, resp in sorted(op.get("responses", {}).items()):
-        schema = resp.get("content", {}).get("application/json", {}).get("schema")
-        shape = ""
+        content = resp.get("content", {})
+        schema = content.get("application/json", {}).get("schema")
+        shape = ", ".join(f"`{t}`" for t in content if t != "application/json")
         if schema is not None:
             if schema.get("properties", {}).get("object", {}).get("const") == "list":
                 item = schema["properties"]["data"].get("items", {})
