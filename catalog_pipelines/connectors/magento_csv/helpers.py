@@ -231,7 +231,9 @@ class _Builder:
                 for child in linked:
                     self.reject(
                         self.rows[child],
-                        [f"{s.SKU}: a variant of {sku!r}, which was rejected at row {row_number(row)}"],
+                        [
+                            f"{s.SKU}: a variant of {sku!r}, which was rejected at row {row_number(row)}"
+                        ],
                     )
             else:
                 self.children.update(linked)
