@@ -156,12 +156,3 @@ CONNECTORS: dict[str, Connector] = {
 KINDS: tuple[str, ...] = tuple(CONNECTORS)  # the kinds a source may have
 FORMATS: tuple[str, ...] = tuple(n for n, c in CONNECTORS.items() if c.reads == "file")
 EXPORTS: tuple[str, ...] = tuple(n for n in FORMATS if not CONNECTORS[n].needs_mapping)
-
-
-def connector(name: str, *, what: str = "format") -> Connector:
-    """The connector called `name`, or an InputError listing the ones there are."""
-    try:
-        return CONNECTORS[name]
-    except KeyError:
-        choices = FORMATS if what == "format" else KINDS
-        raise InputError(f"unknown {what} {name!r}; use one of {', '.join(choices)}") from None

@@ -172,7 +172,8 @@ class _Builder:
     def reject(self, row: Row, reasons: list[str]) -> None:
         n = row_number(row)
         self.rejects.append(Reject(n, raw(row), [f"row {n}: {r}" for r in reasons]))
-        if (sku := stripped(row, s.SKU)) is not None and not stripped(row, s.STORE_VIEW):
+        sku = stripped(row, s.SKU)
+        if sku is not None and self.rows.get(sku) is row:  # its product, not a repeat of it
             self.rejected.setdefault(sku, n)
 
     def warn(self, row: Row, message: str) -> None:
