@@ -8,6 +8,7 @@ file, so it comes last.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
 from catalog_pipelines.connectors.shopify_csv import settings as shopify
 from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
 from catalog_pipelines.connectors.woocommerce_csv import settings as woocommerce
+from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import ParsedBatch
 
 if TYPE_CHECKING:
@@ -78,12 +80,9 @@ def _generic(name: Literal["csv", "jsonl"]) -> Reader:
     def reader(
         location: str, *, mapping: Mapping | None, encoding: str | None, currency: str | None
     ) -> ParsedBatch:
-        import dataclasses
-
         # Imported here: the generic connector is built on the mapping module, which itself
         # takes its list of formats from this registry.
         from catalog_pipelines.connectors.generic import read_csv, read_jsonl
-        from catalog_pipelines.money import MoneyError, normalize_currency
 
         path = Path(location)
         if mapping is None:
