@@ -326,3 +326,25 @@ def test_not_a_magento_file_is_refused(tmp_path: Path) -> None:
     path.write_text("product_type,name\nsimple,Mug\n", encoding="utf-8")
     with pytest.raises(InputError, match="no 'sku' column"):
         read_magento_csv(path)
+
+
+def test_unreadable_variations_reject_the_configurable_and_its_children(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        [
+            {"sku": "V-S", "product_type": "simple", "price": "5"},
+            {
+                "sku": "V",
+                "product_type": "configurable",
+                "configurable_variations": "sku=V-S,size=S|sku=V,size=M",
+            },
+            {"sku": "W", "product_type": "configurable", "configurable_variations": "size=S"},
+        ],
+    )
+    batch = read_magento_csv(path)
+    assert batch.products.height == 0 and batch.variants.height == 0
+    assert {r.row_number: r.reasons for r in batch.rejects} == {
+        1: ["row 1: sku: a variant of configurable product 'V', which was rejected at row 2"],
+        2: ["row 2: configurable_variations: names the product itself"],
+        3: ["row 3: configurable_variations: 'size=S' names no sku="],
+    }

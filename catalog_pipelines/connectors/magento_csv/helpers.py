@@ -146,12 +146,8 @@ def images(row: Row) -> list[str]:
     return out
 
 
-@dataclass
-class _Child:
-    """A product named in a configurable's `configurable_variations`."""
-
-    parent: str
-    options: dict[str, str]
+def product_type(row: Row) -> str:
+    return (stripped(row, s.TYPE) or "").lower()
 
 
 @dataclass
@@ -165,7 +161,9 @@ class _Builder:
     warnings: list[str] = field(default_factory=list)
     rows: dict[str, Row] = field(default_factory=dict)  # sku -> its default row
     rejected: dict[str, int] = field(default_factory=dict)  # sku -> row where it was rejected
-    children: dict[str, _Child] = field(default_factory=dict)  # child sku -> its configurable
+    parent_of: dict[str, str] = field(default_factory=dict)  # child sku -> its configurable
+    # configurable sku -> {child sku: option values}, in the order its variations list them
+    variations: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     # sku -> the metadata dict of the product or variant its store-view rows extend
     targets: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -197,15 +195,15 @@ class _Builder:
         """Who is whose variant, before any product is built: a child may come before or after
         its configurable in the file."""
         for sku, row in self.rows.items():
-            if stripped(row, s.TYPE) != s.CONFIGURABLE:
+            if product_type(row) != s.CONFIGURABLE:
                 continue
             errors: list[str] = []
-            linked: dict[str, _Child] = {}
+            linked: dict[str, dict[str, str]] = {}
             for child, options in parse_variations(cell(row, s.CONFIGURABLE_VARIATIONS), errors):
                 if child == sku:
                     errors.append(f"{s.CONFIGURABLE_VARIATIONS}: names the product itself")
-                elif child in self.children or child in linked:
-                    owner = (self.children.get(child) or linked[child]).parent
+                elif child in self.parent_of or child in linked:
+                    owner = self.parent_of.get(child, sku)
                     self.warn(
                         row,
                         f"{s.CONFIGURABLE_VARIATIONS}: {child!r} is already a variant of"
@@ -217,32 +215,36 @@ class _Builder:
                         f"{s.CONFIGURABLE_VARIATIONS}: {child!r} has no row in this file; that"
                         " variant is left out",
                     )
-                elif stripped(self.rows[child], s.TYPE) not in s.STANDALONE_TYPES:
+                elif (kind := product_type(self.rows[child])) not in s.STANDALONE_TYPES:
                     self.warn(
                         row,
-                        f"{s.CONFIGURABLE_VARIATIONS}: {child!r} is a"
-                        f" {stripped(self.rows[child], s.TYPE)} product, not a simple one;"
-                        " it stays a product of its own",
+                        f"{s.CONFIGURABLE_VARIATIONS}: {child!r} is a {kind or 'typeless'}"
+                        " product, not a simple one; it stays a product of its own",
                     )
                 else:
-                    linked[child] = _Child(sku, options)
+                    linked[child] = options
+            self.variations[sku] = linked
+            self.parent_of.update(dict.fromkeys(linked, sku))
             if errors:
                 self.reject(row, errors)
-                # Its children are no products of their own either: they go with it.
-                for child in linked:
-                    self.reject(
-                        self.rows[child],
-                        [
-                            f"{s.SKU}: a variant of {sku!r}, which was rejected at row {row_number(row)}"
-                        ],
-                    )
-            else:
-                self.children.update(linked)
+                self.reject_children(sku, row)
+
+    def reject_children(self, parent: str, parent_row: Row) -> None:
+        """A rejected configurable takes its children with it: they are never products of
+        their own."""
+        for child in self.variations.get(parent, {}):
+            self.reject(
+                self.rows[child],
+                [
+                    f"{s.SKU}: a variant of configurable product {parent!r}, which was"
+                    f" rejected at row {row_number(parent_row)}"
+                ],
+            )
 
     def add(self, sku: str, row: Row) -> None:
-        kind = (stripped(row, s.TYPE) or "").lower()
-        if sku in self.rejected or sku in self.children:
+        if sku in self.rejected or sku in self.parent_of:
             return  # rejected while linking, or built with its configurable
+        kind = product_type(row)
         errors: list[str] = []
         if not kind:
             errors.append(f"{s.TYPE}: required")
@@ -294,7 +296,7 @@ class _Builder:
             return
         if kind == s.CONFIGURABLE:
             variants = self.variants_of(sku)
-            kinds = {stripped(self.rows[v["sku"]], s.TYPE) for v in variants}
+            kinds = {product_type(self.rows[v["sku"]]) for v in variants}
             product["shippable"] = (s.SIMPLE in kinds) if kinds else None
         self.targets[sku] = product["metadata"]
         self.products.append(product)
@@ -303,24 +305,11 @@ class _Builder:
                 self.targets[variant["variant_key"]] = variant["metadata"]
             self.variants.append(variant)
 
-    def reject_children(self, parent: str, parent_row: Row) -> None:
-        for child, link in self.children.items():
-            if link.parent == parent:
-                self.reject(
-                    self.rows[child],
-                    [
-                        f"{s.SKU}: a variant of configurable product {parent!r}, which was"
-                        f" rejected at row {row_number(parent_row)}"
-                    ],
-                )
-
     def variants_of(self, parent: str) -> list[dict[str, Any]]:
         """The configurable's children, in the order `configurable_variations` lists them;
         a child with a bad cell is rejected alone."""
         out: list[dict[str, Any]] = []
-        for child, link in self.children.items():
-            if link.parent != parent:
-                continue
+        for child, options in self.variations[parent].items():
             row = self.rows[child]
             errors: list[str] = []
             variant = {
@@ -331,8 +320,8 @@ class _Builder:
                 "currency": self.currency,
                 "unit_amount": parse_price(row, self.currency, errors),
                 # Like Shopify's variant titles: the option values joined by " / ".
-                "nickname": " / ".join(link.options.values()) or cell(row, s.NAME),
-                "options": link.options,
+                "nickname": " / ".join(options.values()) or cell(row, s.NAME),
+                "options": options,
                 "metadata": self.metadata(row, s.CHILD_MAPPED, errors) | negative_qty(row),
                 "inventory_quantity": parse_qty(row, errors, self.warnings, self.source),
                 "inventory_policy": parse_policy(row, errors),
