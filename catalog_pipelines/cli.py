@@ -33,6 +33,7 @@ from catalog_pipelines.cli_args import (
     timestamp,
 )
 from catalog_pipelines.connectors.reading import InputError
+from catalog_pipelines.connectors.registry import FORMATS, KINDS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -194,6 +195,13 @@ def cmd_sources(args: argparse.Namespace) -> int:
             config["path"] = str(Path(args.path).resolve())
         if args.url:
             config["url"] = args.url
+        if args.currency:
+            from catalog_pipelines.money import MoneyError, normalize_currency
+
+            try:
+                config["currency"] = normalize_currency(args.currency)
+            except MoneyError as e:
+                raise UsageError(f"--currency: {e}") from e
         try:
             owns = parse_owns(args.owns)
         except ValueError as e:
@@ -430,9 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a file into the catalog")
     p.add_argument("path")
     p.add_argument("--source", required=True, help="source name, e.g. shopify-main")
-    p.add_argument(
-        "--format", default="auto", choices=["auto", "shopify", "woocommerce", "csv", "jsonl"]
-    )
+    p.add_argument("--format", default="auto", choices=["auto", *FORMATS])
     p.add_argument("--mapping", help="YAML field mapping (required for csv and jsonl)")
     p.add_argument("--mode", default="full", choices=["full", "incremental"])
     p.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
@@ -452,15 +458,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sources.add_parser("add")
     p.add_argument("name")
-    p.add_argument(
-        "--kind", required=True, choices=["csv", "jsonl", "shopify", "woocommerce", "http_json"]
-    )
+    p.add_argument("--kind", required=True, choices=KINDS)
     p.add_argument(
         "--owns", required=True, help="groups the source owns: content,pricing,inventory (or none)"
     )
     p.add_argument("--mapping", help="YAML field mapping")
     p.add_argument("--path", help="file the scheduled reconciliation re-reads")
     p.add_argument("--url", help="feed URL (http_json)")
+    p.add_argument(
+        "--currency", help="the shop's currency, for exports that carry none (default usd)"
+    )
     p.add_argument("--json", action="store_true")
     add_account(p)
     p.set_defaults(func=cmd_sources)

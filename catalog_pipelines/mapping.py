@@ -42,10 +42,11 @@ import polars as pl
 import yaml
 
 from catalog_pipelines import money
+from catalog_pipelines.connectors import registry
 from catalog_pipelines.connectors.reading import ROW_NUMBER, InputError
 from catalog_pipelines.normalized import KV, PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
 
-FORMATS = ("csv", "jsonl", "shopify", "woocommerce")
+FORMATS = registry.FORMATS  # a mapping may name any file format (docs/mapping.md)
 PLAIN_TARGETS = (
     "external_id",
     "parent_external_id",
