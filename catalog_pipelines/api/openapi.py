@@ -221,6 +221,19 @@ def list_of(name: str, **extra: Any) -> dict[str, Any]:
     )
 
 
+def search_of(name: str) -> dict[str, Any]:
+    return obj(
+        {
+            "object": {"const": "search_result"},
+            "data": {"type": "array", "items": ref(name)},
+            "has_more": {"type": "boolean"},
+            "next_page": {"type": ["string", "null"]},
+            "url": {"type": "string"},
+        },
+        ("object", "data", "has_more", "url", "next_page"),
+    )
+
+
 _ERRORS = {
     400: "Invalid request",
     401: "Missing or invalid API key",

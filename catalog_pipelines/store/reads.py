@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog_pipelines.store.events import event_json
+from catalog_pipelines.store.search import compile_query
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
@@ -296,6 +297,29 @@ def list_products(
     )
 
 
+def search_products(
+    conn: sa.Connection,
+    account_id: str,
+    query: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    page: str | None = None,
+) -> ListPage:
+    """Products matching a search query (store/search.py), newest first; `page` is the id
+    of the last product of the previous page."""
+    condition, params = compile_query(query)
+    return _paginate(
+        conn,
+        _PRODUCTS,
+        account_id,
+        [condition],
+        params,
+        limit=limit,
+        starting_after=page,
+        ending_before=None,
+    )
+
+
 def list_prices(
     conn: sa.Connection,
     account_id: str,
@@ -468,9 +492,10 @@ def changes_after(
 ) -> ChangesPage:
     """Every object change after a cursor, in log order, for reconciliation.
 
-    Never skips: events become visible in sequence order (see store/events.py). Nothing is
-    ever hard-deleted, so an archive (new state with active=false) is the tombstone: it is
-    flagged `deleted` and `archived` and still carries the full final state.
+    Never skips: events become visible in sequence order (see store/events.py). An archive
+    (new state with active=false) is a tombstone flagged `deleted` and `archived`; a product
+    deleted through the API (only possible without prices) is flagged `deleted` alone. Both
+    carry the full final state.
     """
     _check_limit(limit)
     if after_sequence < 0:
@@ -484,6 +509,7 @@ def changes_after(
     for r in rows:
         state = r.state or {}
         archived = state.get("active") is False
+        deleted = archived or r.type.endswith(".deleted")
         data.append(
             {
                 "object": "change",
@@ -494,7 +520,7 @@ def changes_after(
                 "object_id": r.object_id,
                 "version": r.object_version,
                 "created": int(r.created.timestamp()),
-                "deleted": archived,
+                "deleted": deleted,
                 "archived": archived,
                 "data": state,
             }

@@ -21,6 +21,7 @@ from catalog_pipelines.webhooks.ssrf import check_url
 EVENT_TYPES = (
     "product.created",
     "product.updated",
+    "product.deleted",
     "price.created",
     "price.updated",
     "inventory_item.created",
@@ -168,12 +169,29 @@ _LIST = sa.text(
     "   SELECT created, id FROM webhook_endpoints WHERE id = :after AND account_id = :account))"
     " ORDER BY created DESC, id DESC LIMIT :limit"
 )
+_LIST_BEFORE = sa.text(
+    f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE account_id = :account"  # noqa: S608 - constant column list
+    " AND (created, id) > ("
+    "   SELECT created, id FROM webhook_endpoints WHERE id = :before AND account_id = :account)"
+    " ORDER BY created ASC, id ASC LIMIT :limit"
+)
 
 
 def list_endpoints(
-    conn: sa.Connection, *, account_id: str, limit: int = 10, starting_after: str | None = None
+    conn: sa.Connection,
+    *,
+    account_id: str,
+    limit: int = 10,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
 ) -> tuple[list[Endpoint], bool]:
-    """Newest first, keyset-paginated as Stripe lists are; returns (page, has_more)."""
+    """Newest first, keyset-paginated as Stripe lists are; returns (page, has_more).
+    With `ending_before`, the page of endpoints just newer than that one."""
+    if ending_before is not None:
+        rows = conn.execute(
+            _LIST_BEFORE, {"account": account_id, "before": ending_before, "limit": limit + 1}
+        ).all()
+        return [_endpoint(r) for r in reversed(rows[:limit])], len(rows) > limit
     rows = conn.execute(
         _LIST, {"account": account_id, "after": starting_after, "limit": limit + 1}
     ).all()

@@ -17,6 +17,16 @@ router = APIRouter(tags=["prices"])
 _CREATE_BODY = oa.obj(
     {
         "product": {"type": "string", "maxLength": 255},
+        "product_data": oa.obj(
+            {
+                "name": {"type": "string", "minLength": 1, "maxLength": 5000},
+                "active": {"type": "boolean"},
+                "metadata": oa.METADATA,
+                "tax_code": {"type": "string", "maxLength": 100},
+                "unit_label": {"type": "string", "maxLength": 12},
+            },
+            ("name",),
+        ),
         "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
         "unit_amount": {"type": "integer", "minimum": 0, "maximum": 99999999999},
         "active": {"type": "boolean"},
@@ -25,7 +35,7 @@ _CREATE_BODY = oa.obj(
         "transfer_lookup_key": {"type": "boolean"},
         "metadata": oa.METADATA,
     },
-    ("product", "currency", "unit_amount"),
+    ("currency", "unit_amount"),
 )
 _UPDATE_BODY = oa.obj(
     {

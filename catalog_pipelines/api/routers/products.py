@@ -1,4 +1,4 @@
-"""/v1/products: list, create, retrieve (also `?as_of=`), update, and `/versions`."""
+"""/v1/products: list, search, create, retrieve (also `?as_of=`), update, delete, `/versions`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from catalog_pipelines.api.errors import ApiError, not_found
 from catalog_pipelines.api.lists import list_response, page_params
 from catalog_pipelines.api.params import one, opt_bool, range_filter, string_list
 from catalog_pipelines.store import objects, reads
+from catalog_pipelines.store.search import SearchQueryError
 from catalog_pipelines.times import parse_time
 
 router = APIRouter(tags=["products"])
@@ -84,6 +85,37 @@ async def create_product(ctx: Auth) -> JSONResponse:
     )
 
 
+@router.get("/v1/products/search", responses=oa.responses(oa.search_of("Product"), 404))
+def search_products(
+    ctx: Auth,
+    query: str = Query(
+        ...,
+        min_length=1,
+        max_length=1000,
+        description='Stripe\'s search language, e.g. name~"shirt" AND metadata["brand"]:"acme"',
+    ),
+    limit: int = Query(10, ge=1, le=100),
+    page: str | None = Query(None, max_length=255, description="next_page of the last result"),
+) -> JSONResponse:
+    """Products matching `query`, newest first (a subset of Stripe's search: see the docs)."""
+    try:
+        with ctx.engine.connect() as conn:
+            result = reads.search_products(conn, ctx.account_id, query, limit=limit, page=page)
+    except SearchQueryError as e:
+        raise ApiError(400, f"Invalid search query: {e}", param="query") from None
+    except reads.CursorNotFound:
+        raise ApiError(400, f"Invalid page: {page!r}", param="page") from None
+    return JSONResponse(
+        {
+            "object": "search_result",
+            "url": "/v1/products/search",
+            "has_more": result.has_more,
+            "data": result.data,
+            "next_page": result.data[-1]["id"] if result.has_more else None,
+        }
+    )
+
+
 def _as_of(value: str) -> datetime:
     try:
         return parse_time(value)
@@ -128,6 +160,18 @@ async def update_product(product_id: str, ctx: Auth) -> JSONResponse:
         ctx,
         params,
         lambda conn, cause: objects.update_product(conn, ctx.account_id, product_id, params, cause),
+    )
+
+
+@router.delete(
+    "/v1/products/{product_id}", responses=oa.responses(oa.ref("DeletedObject"), 400, 404, 409)
+)
+def delete_product(product_id: str, ctx: Auth) -> JSONResponse:
+    """Stripe's rule: only a product without prices can be deleted (archive it otherwise)."""
+    return write_response(
+        ctx,
+        {},
+        lambda conn, cause: objects.delete_product(conn, ctx.account_id, product_id, cause),
     )
 
 

@@ -114,24 +114,26 @@ def list_endpoints(
     ctx: Auth,
     limit: int | None = Query(None, ge=1, le=100),
     starting_after: str | None = None,
+    ending_before: str | None = None,
 ) -> JSONResponse:
     q = ctx.query()
     lim = opt_int(q, "limit", minimum=1, maximum=100) or 10
-    after = one(q, "starting_after")
-    if one(q, "ending_before") is not None:
+    after, before = one(q, "starting_after"), one(q, "ending_before")
+    if after is not None and before is not None:
         raise ApiError(
             400,
-            "ending_before is not supported here; page with starting_after",
+            "starting_after and ending_before cannot be used together",
             param="ending_before",
         )
     with ctx.engine.connect() as conn:
-        if (
-            after is not None
-            and store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=after) is None
-        ):
-            raise not_found("webhook endpoint", after, "starting_after")
+        for param, cursor in (("starting_after", after), ("ending_before", before)):
+            if (
+                cursor is not None
+                and store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=cursor) is None
+            ):
+                raise not_found("webhook endpoint", cursor, param)
         page, has_more = store.list_endpoints(
-            conn, account_id=ctx.account_id, limit=lim, starting_after=after
+            conn, account_id=ctx.account_id, limit=lim, starting_after=after, ending_before=before
         )
     return JSONResponse(
         {
