@@ -3,6 +3,7 @@ compare-and-set), both with `Idempotency-Key`."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter
@@ -82,7 +83,9 @@ async def adjust(sku: str, ctx: Auth) -> JSONResponse:
             cause=cause,
         )
 
-    return await run_in_threadpool(write_response, ctx, params, write)
+    return await run_in_threadpool(
+        functools.partial(write_response, one_statement=True), ctx, params, write
+    )
 
 
 @router.post(
