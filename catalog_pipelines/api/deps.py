@@ -12,11 +12,13 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
+from pydantic import BaseModel
 
 from catalog_pipelines.api import idempotency
+from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.auth import KeyCache, secret_from_header
 from catalog_pipelines.api.errors import ApiError, not_found
-from catalog_pipelines.api.params import parse_body, parse_query
+from catalog_pipelines.api.params import json_scalars, parse_body_typed, validate_params
 from catalog_pipelines.store.events import Cause
 
 # Only for the OpenAPI document (security scheme); the header is checked below.
@@ -30,11 +32,14 @@ class Ctx:
     request_id: str
     request: Request
 
-    def query(self) -> dict[str, Any]:
-        return parse_query(self.request.url.query)
-
-    async def body(self) -> dict[str, Any]:
-        return parse_body(await self.request.body(), self.request.headers.get("content-type"))
+    async def body(self, model: type[BaseModel] | None = None) -> dict[str, Any]:
+        """The parsed body; with `model`, validated against it (the schema the document
+        shows) and typed as it documents."""
+        raw = await self.request.body()
+        data, is_json = parse_body_typed(raw, self.request.headers.get("content-type"))
+        if model is not None:
+            return validate_params(model, data, form=not is_json, schema=oa.body_schema(model))
+        return json_scalars(data) if is_json else data
 
 
 def _request_id(request: Request) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog_pipelines.money import MoneyError, normalize_currency
-from catalog_pipelines.store.errors import InvalidRequest, NotFound, OwnedBySource
+from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
 from catalog_pipelines.store.events import Cause, append_event
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -428,8 +428,9 @@ def update_product(
             if owner is None:
                 raise NotFound(f"No such price: '{wanted}'", param="default_price")
             if owner != product_id:
-                raise InvalidRequest(
-                    f"The price '{wanted}' belongs to another product.", param="default_price"
+                raise NotFound(
+                    f"No such price for this product: '{wanted}' belongs to another product.",
+                    param="default_price",
                 )
         state["default_price"] = wanted
     comparable = [*CONTENT_FIELDS, "default_price"]
@@ -584,7 +585,7 @@ def _take_lookup_key(
     if holder is None or holder == taker:
         return
     if not transfer:
-        raise InvalidRequest(
+        raise Conflict(
             f"A price ('{holder}') already uses the lookup key '{lookup_key}'; pass"
             " transfer_lookup_key=true to move it.",
             param="lookup_key",

@@ -163,17 +163,16 @@ def get_endpoint(conn: sa.Connection, *, account_id: str, endpoint_id: str) -> E
     return None if row is None else _endpoint(row)
 
 
+# Newest first; `after` keeps older endpoints, `before` newer ones (both: the ones between).
+# Read in ascending order when only `before` is given, so LIMIT keeps the nearest ones.
 _LIST = sa.text(
     f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE account_id = :account"  # noqa: S608 - constant column list
     " AND (CAST(:after AS text) IS NULL OR (created, id) < ("
     "   SELECT created, id FROM webhook_endpoints WHERE id = :after AND account_id = :account))"
-    " ORDER BY created DESC, id DESC LIMIT :limit"
-)
-_LIST_BEFORE = sa.text(
-    f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE account_id = :account"  # noqa: S608 - constant column list
-    " AND (created, id) > ("
-    "   SELECT created, id FROM webhook_endpoints WHERE id = :before AND account_id = :account)"
-    " ORDER BY created ASC, id ASC LIMIT :limit"
+    " AND (CAST(:before AS text) IS NULL OR (created, id) > ("
+    "   SELECT created, id FROM webhook_endpoints WHERE id = :before AND account_id = :account))"
+    " ORDER BY CASE WHEN :ascending THEN created END ASC, CASE WHEN :ascending THEN id END ASC,"
+    " created DESC, id DESC LIMIT :limit"
 )
 
 
@@ -185,17 +184,20 @@ def list_endpoints(
     starting_after: str | None = None,
     ending_before: str | None = None,
 ) -> tuple[list[Endpoint], bool]:
-    """Newest first, keyset-paginated as Stripe lists are; returns (page, has_more).
-    With `ending_before`, the page of endpoints just newer than that one."""
-    if ending_before is not None:
-        rows = conn.execute(
-            _LIST_BEFORE, {"account": account_id, "before": ending_before, "limit": limit + 1}
-        ).all()
-        return [_endpoint(r) for r in reversed(rows[:limit])], len(rows) > limit
+    """Newest first, keyset-paginated as Stripe lists are; returns (page, has_more)."""
+    ascending = ending_before is not None and starting_after is None
     rows = conn.execute(
-        _LIST, {"account": account_id, "after": starting_after, "limit": limit + 1}
+        _LIST,
+        {
+            "account": account_id,
+            "after": starting_after,
+            "before": ending_before,
+            "ascending": ascending,
+            "limit": limit + 1,
+        },
     ).all()
-    return [_endpoint(r) for r in rows[:limit]], len(rows) > limit
+    page = [_endpoint(r) for r in rows[:limit]]
+    return (page[::-1] if ascending else page), len(rows) > limit
 
 
 _UPDATE = sa.text(

@@ -118,11 +118,17 @@ def test_price_with_product_data(client: Client) -> None:
     assert product["name"] == "Inline" and product["metadata"] == {"k": "v"}
     both = client.post(
         "/v1/prices",
-        json={"currency": "eur", "unit_amount": 1, "product": product["id"], "product_data": {}},
+        json={
+            "currency": "eur",
+            "unit_amount": 1,
+            "product": product["id"],
+            "product_data": {"name": "x"},
+        },
     )
     assert both.status_code == 400 and both.json()["error"]["param"] == "product_data"
     bad = client.post(
-        "/v1/prices", json={"currency": "eur", "unit_amount": 1, "product_data": {"x": 1}}
+        "/v1/prices",
+        json={"currency": "eur", "unit_amount": 1, "product_data": {"name": "y", "x": 1}},
     )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "parameter_unknown"
 
