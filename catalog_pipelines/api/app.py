@@ -34,6 +34,7 @@ from catalog_pipelines.api.routers import (
     products,
     webhook_endpoints,
 )
+from catalog_pipelines.api.routing import IndexedListParams, allowed_methods
 from catalog_pipelines.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
         description="A Stripe-compatible catalog: products, prices, inventory, events.",
         lifespan=lifespan,
     )
+    app.add_middleware(IndexedListParams)
     app.state.engine = engine if engine is not None else api_engine()
     app.state.keys = KeyCache()
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
@@ -128,10 +130,13 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
             message = f"{request.method} is not allowed on {request.url.path}."
         else:
             message = str(exc.detail)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return JSONResponse(
             error_body(message, type="invalid_request_error"),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
