@@ -17,7 +17,10 @@ from catalog_pipelines.api.errors import ApiError
 from catalog_pipelines.store import reads
 
 MAX_TIMESTAMP = 10**11  # unix seconds; year 5138
-Cursor = Annotated[str | None, Query(min_length=1, max_length=255)]
+# Object ids (prod_..., evt_...); text filters hold anything PostgreSQL can store (no NUL).
+ObjectId = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{1,255}$")]
+Cursor = ObjectId
+Text = Annotated[str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
 
 
 @dataclass(frozen=True)

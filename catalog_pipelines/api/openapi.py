@@ -29,6 +29,17 @@ class _BodySchema(GenerateJsonSchema):
         out.setdefault("pattern", NO_NUL)
         return out
 
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        # A key pattern makes pydantic emit patternProperties, which leaves keys that miss
+        # the pattern unconstrained; state it as propertyNames + additionalProperties.
+        out = super().dict_schema(schema)
+        patterns = out.pop("patternProperties", None)
+        if patterns:
+            (pattern, values), *_ = patterns.items()
+            out["additionalProperties"] = values
+            out.setdefault("propertyNames", {})["pattern"] = pattern
+        return out
+
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return self.generate_inner(schema["schema"])
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, retrieve
 from catalog_pipelines.api.errors import ApiError
-from catalog_pipelines.api.lists import PageParams, list_response, range_params
+from catalog_pipelines.api.lists import ObjectId, PageParams, list_response, range_params
 from catalog_pipelines.store import reads
 
 router = APIRouter(tags=["events"])
@@ -23,7 +23,7 @@ def list_events(
     created: Annotated[dict[str, int] | None, Depends(range_params("created"))],
     type: Annotated[str | None, Query(pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")] = None,
     types: Annotated[list[str] | None, Query(alias="types[]", max_length=20)] = None,
-    object_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    object_id: ObjectId = None,
     after_sequence: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> JSONResponse:
     """Newest first, or, with `after_sequence`, oldest first from that cursor. `type` takes

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, retrieve, write_response
-from catalog_pipelines.api.lists import PageParams, list_response, range_params
+from catalog_pipelines.api.lists import ObjectId, PageParams, list_response, range_params
 from catalog_pipelines.store import objects, reads
 
 router = APIRouter(tags=["prices"])
@@ -23,7 +23,7 @@ def list_prices(
     page: PageParams,
     created: Annotated[dict[str, int] | None, Depends(range_params("created"))],
     updated: Annotated[dict[str, int] | None, Depends(range_params("updated"))],
-    product: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    product: ObjectId = None,
     active: bool | None = None,
     currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$")] = None,
     type: Annotated[str | None, Query(pattern="^(one_time|recurring)$")] = None,

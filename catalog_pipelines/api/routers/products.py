@@ -13,7 +13,7 @@ from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, write_response
 from catalog_pipelines.api.errors import ApiError, not_found
-from catalog_pipelines.api.lists import PageParams, list_response, range_params
+from catalog_pipelines.api.lists import Cursor, PageParams, Text, list_response, range_params
 from catalog_pipelines.store import objects, reads
 from catalog_pipelines.store.search import SearchQueryError
 from catalog_pipelines.times import parse_time
@@ -34,8 +34,8 @@ def list_products(
     created: Annotated[dict[str, int] | None, Depends(range_params("created"))],
     updated: Annotated[dict[str, int] | None, Depends(range_params("updated"))],
     active: bool | None = None,
-    source: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    external_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    source: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = None,
+    external_id: Text = None,
     ids: Annotated[list[str] | None, Query(alias="ids[]", max_length=100)] = None,
 ) -> JSONResponse:
     """Newest first."""
@@ -78,7 +78,7 @@ def search_products(
         description='Stripe\'s search language, e.g. name~"shirt" AND metadata["brand"]:"acme"',
     ),
     limit: int = Query(10, ge=1, le=100),
-    page: str | None = Query(None, max_length=255, description="next_page of the last result"),
+    page: Cursor = None,
 ) -> JSONResponse:
     """Products matching `query`, newest first (a subset of Stripe's search: see the docs)."""
     try:
