@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-from catalog_pipelines.connectors.reading import InputError
+from catalog_pipelines.connectors.reading import InputError, check_text
 from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
 from catalog_pipelines.connectors.shopify_csv import settings as shopify
 from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
@@ -54,18 +54,24 @@ def _header(text: str) -> set[str]:
     return {name.strip().removeprefix("\ufeff") for name in row}
 
 
+def _head(p: Path) -> bytes:
+    try:
+        with p.open("rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError as e:
+        raise InputError(f"{p}: cannot read: {e.strerror}") from e
+
+
 def detect_format(path: str | Path) -> Format:
     """`jsonl` for .jsonl/.ndjson or a first non-blank line starting with `{`; `shopify` for a
     header with Handle and Shopify's variant/option columns; `woocommerce` for Type + SKU and
-    WooCommerce's price/stock columns; otherwise `csv`."""
+    WooCommerce's price/stock columns; otherwise `csv`. A binary file (an image, an archive)
+    raises `InputError` "not a text file"."""
     p = Path(path)
+    head = _head(p)
+    check_text(head, source=str(p))
     if p.suffix.lower() in JSONL_SUFFIXES:
         return "jsonl"
-    try:
-        with p.open("rb") as f:
-            head = f.read(HEAD_BYTES)
-    except OSError as e:
-        raise InputError(f"{p}: cannot read: {e.strerror}") from e
     text = _head_text(head)
     first = next((line for line in text.splitlines() if line.strip()), "")
     if first.lstrip().startswith("{"):
@@ -93,13 +99,15 @@ def load_batch(
     `currency` overrides the mapping's; the built-in connectors default to usd.
     """
     p = Path(path)
+    encoding = encoding or (mapping.encoding if mapping is not None else None)
+    # Before any format or mapping question: an image or an archive is not an export at all.
+    check_text(_head(p), source=str(p), encoding=encoding)
     if format == "auto":
         fmt = mapping.format if mapping is not None else detect_format(p)
     else:
         fmt = format
     if fmt not in FORMATS:
         raise InputError(f"{p}: unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
-    encoding = encoding or (mapping.encoding if mapping is not None else None)
     code = currency or (mapping.currency if mapping is not None else None)
 
     if fmt == "shopify":

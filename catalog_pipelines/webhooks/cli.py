@@ -21,7 +21,6 @@ from catalog_pipelines.cli_args import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
-    Parser,
     add_account,
     add_json,
     add_page_args,
@@ -329,10 +328,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="catalog-sync")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["webhooks", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
+    """`catalog-sync webhooks ...`, with the main CLI's error handling and exit codes."""
+    from catalog_pipelines.cli import main as catalog_sync
+
+    return catalog_sync(["webhooks", *(sys.argv[1:] if argv is None else argv)])
