@@ -94,7 +94,7 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine if engine is not None else api_engine()
     app.state.keys = KeyCache()
-    app.include_router(front_door.router)
+    front_door.install(app)
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
         app.include_router(module.router)
 

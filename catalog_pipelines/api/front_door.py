@@ -2,16 +2,29 @@
 
 The API docs themselves (/docs, /redoc) load Swagger UI and ReDoc from the fastapi-offline
 package, never from a CDN, so every page here works on a machine without internet access.
+A Content-Security-Policy on these pages keeps it so: ReDoc's sidebar would otherwise fetch
+the Redocly logo from its CDN (no option turns that off), and a browser that obeys the policy
+never sends that request.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 router = APIRouter(include_in_schema=False)
+
+# Inline scripts and styles: Swagger UI is started by an inline script and ReDoc styles itself
+# inline; ReDoc's search runs in a blob: worker. Nothing may come from another origin.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:;"
+    " connect-src 'self'; frame-ancestors 'self'"
+)
+POLICED_PATHS = frozenset({"/", "/docs", "/redoc"})
 
 # (path, title, what it is). One line per page: add the dashboard here once /dashboard exists.
 LINKS: tuple[tuple[str, str, str], ...] = (
@@ -54,3 +67,31 @@ def render(links: tuple[tuple[str, str, str], ...] = LINKS) -> str:
 @router.get("/", response_class=HTMLResponse)
 def front_door() -> HTMLResponse:
     return HTMLResponse(render())
+
+
+class SameOriginPages:
+    """ASGI middleware: the Content-Security-Policy above on the HTML pages only (API responses
+    pass untouched, at no cost)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in POLICED_PATHS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"content-security-policy", DOCS_POLICY.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
+def install(app: FastAPI) -> None:
+    """Add `/` and the same-origin policy of the HTML pages to `app`."""
+    app.include_router(router)
+    app.add_middleware(SameOriginPages)
