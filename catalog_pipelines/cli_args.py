@@ -48,7 +48,7 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         return help_text
 
 
-class _SubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]  # generic only in typeshed
+class _SubParsers(argparse._SubParsersAction):
     """A subcommand's one-line help is also the description its own `--help` starts with."""
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
