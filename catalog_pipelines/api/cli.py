@@ -50,6 +50,7 @@ def _base_url(host: str, port: int) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Migrate, then serve the API with uvicorn until interrupted."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from catalog_pipelines.api.app import api_engine, create_app
 
@@ -64,19 +65,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = _base_url(args.host, args.port)
     print(f"API docs:   {base}/docs  (also {base}/redoc)", flush=True)
     print(f"front door: {base}/", flush=True)
-    if args.workers > 1:  # each worker process builds its own app and pool
-        uvicorn.run(
-            "catalog_pipelines.api.app:create_app",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            access_log=False,
-        )
-        return EXIT_OK
-    app = create_app(api_engine())
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+    }
+    try:
+        if args.workers > 1:  # each worker process builds its own app and pool
+            uvicorn.run(
+                "catalog_pipelines.api.app:create_app",
+                factory=True,
+                workers=args.workers,
+                **options,
+            )
+        else:
+            uvicorn.run(create_app(api_engine()), **options)
+    except SystemExit as e:
+        # uvicorn exits 3 when it cannot start (bind failed, lifespan failed) after logging
+        # why; the port may have been taken since the check above. 3 is our guards' code.
+        if e.code == STARTUP_FAILURE:
+            print_error(f"the server on {args.host}:{args.port} could not start (see above)")
+            return EXIT_ENVIRONMENT
+        raise
     return EXIT_OK
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from catalog_pipelines.api import cli as api_cli
+from catalog_pipelines.cli import main
 from catalog_pipelines.cli_args import EXIT_ENVIRONMENT, EXIT_USAGE
 from tests.unit.test_not_text import png_bytes
 
@@ -47,6 +49,20 @@ def test_serve_on_a_taken_port_exits_4(database_url: str, taken_port: int) -> No
     assert f"error: cannot listen on 127.0.0.1:{taken_port}" in result.stderr
     assert "in use" in result.stderr and "--port" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_serve_losing_the_port_after_the_check_still_exits_4(
+    database_url: str,
+    taken_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another process may take the port between the check and uvicorn's bind: uvicorn then
+    exits 3, which must not pass for a guard's refusal."""
+    monkeypatch.setattr(api_cli, "port_in_use", lambda host, port: None)
+    assert main(["serve", "--port", str(taken_port)]) == EXIT_ENVIRONMENT
+    err = capsys.readouterr().err
+    assert f"error: the server on 127.0.0.1:{taken_port} could not start" in err
 
 
 def _unused_port() -> int:
