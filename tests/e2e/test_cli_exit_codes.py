@@ -16,7 +16,7 @@ import pytest
 from catalog_pipelines.api import cli as api_cli
 from catalog_pipelines.cli import main
 from catalog_pipelines.cli_args import EXIT_ENVIRONMENT, EXIT_USAGE
-from tests.unit.test_not_text import png_bytes
+from tests.support.binary import png_bytes
 
 CLI = [sys.executable, "-m", "catalog_pipelines.cli"]
 

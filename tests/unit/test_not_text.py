@@ -3,10 +3,6 @@ UTF-16 text is still recognised as text in the wrong encoding."""
 
 from __future__ import annotations
 
-import io
-import struct
-import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
@@ -14,31 +10,9 @@ import pytest
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.reading import InputError, decode
 from catalog_pipelines.mapping import mapping_from_dict
+from tests.support.binary import png_bytes, zip_bytes
 
 CSV = "external_id,name,price\nA-1,Tee,19.99\nA-2,Mug,7.50\n"
-
-
-def png_bytes() -> bytes:
-    """A valid 1x1 PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-        + chunk(b"IEND", b"")
-    )
-
-
-def zip_bytes() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        z.writestr("xl/worksheets/sheet1.xml", "<sheet/>" * 100)
-    return buffer.getvalue()
 
 
 def nul_bytes() -> bytes:
