@@ -19,10 +19,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog_pipelines import db
-from catalog_pipelines.api import idempotency
+from catalog_pipelines.api import front_door, idempotency
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.auth import KeyCache
 from catalog_pipelines.api.errors import ApiError, error_body, error_response
@@ -84,15 +85,18 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
         finally:
             task.cancel()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the package, not a CDN: they work offline.
+    app = FastAPIOffline(
         title="catalog-sync API",
         version="1",
         description="A Stripe-compatible catalog: products, prices, inventory, events.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )
     app.add_middleware(IndexedListParams)
     app.state.engine = engine if engine is not None else api_engine()
     app.state.keys = KeyCache()
+    front_door.install(app)
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
         app.include_router(module.router)
 

@@ -62,19 +62,20 @@ def range_params(name: str) -> Callable[..., dict[str, int] | None]:
             out.update(gte=exact, lte=exact)
         return out or None
 
-    bound = {"ge": 0, "le": MAX_TIMESTAMP}
     parameters = [
         inspect.Parameter(
             "exact",
             inspect.Parameter.KEYWORD_ONLY,
-            default=Query(None, alias=name, description=f"{name} at this unix second", **bound),
+            default=Query(
+                None, alias=name, description=f"{name} at this unix second", ge=0, le=MAX_TIMESTAMP
+            ),
             annotation=int | None,
         ),
         *(
             inspect.Parameter(
                 op,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=Query(None, alias=f"{name}[{op}]", **bound),
+                default=Query(None, alias=f"{name}[{op}]", ge=0, le=MAX_TIMESTAMP),
                 annotation=int | None,
             )
             for op in ops

@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catalog_pipelines.connectors.reading import InputError
+from catalog_pipelines.connectors.reading import InputError, check_text
 from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS, Head
 from catalog_pipelines.normalized import ParsedBatch
 
@@ -47,16 +47,21 @@ def _header(text: str) -> set[str]:
     return {name.strip().removeprefix("\ufeff") for name in row}
 
 
+def _head(p: Path) -> bytes:
+    try:
+        with p.open("rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError as e:
+        raise InputError(f"{p}: cannot read: {e.strerror}") from e
+
+
 def detect_format(path: str | Path) -> str:
     """The first connector of the registry that recognises the file: `jsonl` for .jsonl/.ndjson
     or a first non-blank line starting with `{`; a shop export by its header; otherwise
-    `csv`."""
+    `csv`. A binary file (an image, an archive) raises `InputError` "not a text file"."""
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            head = f.read(HEAD_BYTES)
-    except OSError as e:
-        raise InputError(f"{p}: cannot read: {e.strerror}") from e
+    head = _head(p)
+    check_text(head, source=str(p))
     text = _head_text(head)
     first = next((line for line in text.splitlines() if line.strip()), "")
     sniffed = Head(p.suffix.lower(), first, frozenset(_header(text)))
@@ -78,6 +83,9 @@ def load_batch(
     `currency` overrides the mapping's; the shop exports default to usd.
     """
     p = Path(path)
+    encoding = encoding or (mapping.encoding if mapping is not None else None)
+    # Before any format or mapping question: an image or an archive is not an export at all.
+    check_text(_head(p), source=str(p), encoding=encoding)
     if format == "auto":
         fmt = mapping.format if mapping is not None else detect_format(p)
     else:

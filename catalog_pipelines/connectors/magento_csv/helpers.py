@@ -260,7 +260,7 @@ class _Builder:
         stocked = kind in s.STANDALONE_TYPES
         skip = s.PRODUCT_MAPPED | ({s.PRICE, *PRICE_METADATA} if priced else set())
         skip |= {s.QTY} if stocked else set()
-        product = {
+        product: dict[str, Any] = {
             "row_number": row_number(row),
             "external_id": sku,
             "name": cell(row, s.NAME),
