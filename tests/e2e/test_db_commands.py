@@ -24,7 +24,7 @@ def catalog_home() -> Iterator[Path]:
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_OWNER_URL")}
     env["CATALOG_HOME"] = str(home)
     return subprocess.run(
         [sys.executable, "-m", "catalog_pipelines.cli", "db", *args],
