@@ -25,6 +25,7 @@ from catalog_pipelines import db
 from catalog_pipelines.api import idempotency
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.auth import KeyCache
+from catalog_pipelines.api.body_limit import BodyLimit, BodyTooLarge
 from catalog_pipelines.api.errors import ApiError, error_body, error_response
 from catalog_pipelines.api.routers import (
     events,
@@ -93,6 +94,18 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     app.state.keys = KeyCache()
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
         app.include_router(module.router)
+    app.add_middleware(
+        BodyLimit,
+        routes=[(incoming_shopify.INCOMING_PREFIX, incoming_shopify.INCOMING_MAX_BODY)],
+    )
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(
+            error_body(str(exc.detail), type="invalid_request_error", code="body_too_large"),
+            status_code=413,
+            headers={"Connection": "close"},
+        )
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
