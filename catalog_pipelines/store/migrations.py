@@ -148,6 +148,7 @@ def migrate(
                 ) from e
             raise
         finally:
+            conn.rollback()  # a failed statement leaves the transaction aborted
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
             conn.commit()
     return applied_now
