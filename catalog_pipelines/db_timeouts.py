@@ -40,10 +40,10 @@ class DbTimeouts:
     """Seconds. The io bound is longer than the statement timeout, so that a slow query on a
     live server ends with the server's clean error, not a dropped connection."""
 
-    connect: float = 5.0
-    statement: float = 8.0
-    io: float = 10.0
-    pool: float = 5.0
+    connect: float = 3.0
+    statement: float = 5.0
+    io: float = 7.0  # a frozen server: the pre-ping gives up after io, the reconnect after
+    pool: float = 5.0  # connect, so a request has its 503 within about 10 s
     keepalive_idle: float = 5.0
 
     @classmethod
