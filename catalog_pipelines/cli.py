@@ -88,24 +88,25 @@ def _print_page(
 
 def cmd_db(args: argparse.Namespace) -> int:
     from catalog_pipelines import db
-    from catalog_pipelines.store.migrations import migrate
+    from catalog_pipelines.store.migrations import migrate_catalog
 
     if args.action == "start":
         if os.environ.get("DATABASE_URL"):
             print("DATABASE_URL is set: there is no embedded server to start", file=sys.stderr)
             return EXIT_USAGE
-        print(db.start_embedded(keep_running=True))
+        db.start_embedded(keep_running=True)
+        print(db.libpq_url())
     elif args.action == "stop":
         stopped = db.stop_embedded()
         print("stopped" if stopped else "the embedded server was not running", file=sys.stderr)
     elif args.action == "url":
-        print(db.libpq_url())
+        print(db.owner_url() if args.owner else db.libpq_url())
         if not os.environ.get("DATABASE_URL"):
             print(
                 "(run `catalog-sync db start` to keep it running for other tools)", file=sys.stderr
             )
     elif args.action == "migrate":
-        applied = migrate(db.shared_engine())
+        applied = migrate_catalog()
         names = [f"{m.version:04d}_{m.name}" for m in applied]
         print(f"applied {len(names)} migration(s)" + (": " + ", ".join(names) if names else ""))
     return EXIT_OK
@@ -445,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["migrate", "url", "start", "stop"],
         help="migrate: apply pending migrations; url: print the database URL; start/stop: keep"
         " the embedded server running for other tools, or stop it",
+    )
+    p.add_argument(
+        "--owner",
+        action="store_true",
+        help="url: print the schema owner's URL (migrations), not the app's",
     )
     p.set_defaults(func=cmd_db)
 

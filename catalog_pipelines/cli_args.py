@@ -68,13 +68,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def migrated_engine() -> sa.Engine:
-    """The catalog's engine, migrated: no manual step before first use."""
+    """The app's engine on a migrated catalog: no manual step before first use (migrations run
+    as the owner, docs/production-roles.md)."""
     from catalog_pipelines import db
-    from catalog_pipelines.store.migrations import migrate
+    from catalog_pipelines.store.migrations import migrate_catalog
 
-    engine = db.shared_engine()
-    migrate(engine)
-    return engine
+    migrate_catalog()
+    return db.shared_engine()
 
 
 # SQLSTATE classes that mean "could not get a usable connection" rather than a failed query:

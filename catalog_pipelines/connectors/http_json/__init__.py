@@ -12,8 +12,7 @@ variants silently missing. `row_number` is the product's 1-based position across
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -44,7 +43,6 @@ def fetch_products_feed(
     max_delay: float = settings.DEFAULT_MAX_DELAY,
     max_pages: int = settings.DEFAULT_MAX_PAGES,
     currency: str = "usd",
-    sleep: Callable[[float], None] = time.sleep,
 ) -> ParsedBatch:
     """Fetch every page of the feed and map it. Transport failures that outlast the retries,
     and malformed pages, raise FeedError (an InputError) naming the URL: the batch is either
@@ -77,7 +75,6 @@ def fetch_products_feed(
             backoff=backoff,
             max_delay=max_delay,
             max_pages=max_pages,
-            sleep=sleep,
         ):
             for obj in page.products:
                 rows_read += 1
