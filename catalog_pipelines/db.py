@@ -129,7 +129,8 @@ def user_of(url: str) -> str | None:
     from urllib.parse import parse_qs, urlsplit
 
     parts = urlsplit(_libpq(url))
-    return parts.username or (parse_qs(parts.query).get("user") or [None])[0]
+    users = parse_qs(parts.query).get("user")
+    return parts.username or (users[0] if users else None)
 
 
 def app_role() -> str | None:

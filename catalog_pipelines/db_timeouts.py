@@ -74,7 +74,7 @@ class DbTimeouts:
         }
 
 
-class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
+class BoundedConnection(psycopg.Connection):
     """A psycopg connection whose every wait on the server ends after `io_timeout` seconds:
     the connection is then closed (the pool discards it) and OperationalError raised."""
 

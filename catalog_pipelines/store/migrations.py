@@ -77,6 +77,7 @@ def grant_app(conn: sa.Connection, role: str) -> None:
     """The app's privileges: read and write the catalog's tables, but only SELECT and INSERT
     on the event log, only SELECT on views and on the migration ledger, and own nothing."""
     raw = conn.connection.driver_connection
+    assert raw is not None  # a live SQLAlchemy connection always has its psycopg one
     who = sql.Identifier(role)
     raw.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(who))
     raw.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(who))

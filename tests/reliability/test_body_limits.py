@@ -111,7 +111,11 @@ def test_chunked_body_is_cut_off_and_memory_stays_flat(server: tuple[str, int]) 
     status, sent, raw = send_streaming(
         base,
         "/v1/incoming/shopify/shop",
-        {"Content-Type": "application/json", "X-Shopify-Hmac-Sha256": "x"},
+        {
+            "Content-Type": "application/json",
+            "X-Shopify-Hmac-Sha256": "x",
+            "X-Shopify-Webhook-Id": "w",
+        },
         STREAMED,
         chunked=True,
     )
