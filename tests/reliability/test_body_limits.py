@@ -184,7 +184,12 @@ def test_chunked_body_over_the_limit_gets_stripe_shaped_413(server: tuple[str, i
             yield b"x" * (256 * 1024)
 
     try:
-        r = requests.post(base + "/v1/incoming/shopify/shop", data=body(), timeout=30)
+        r = requests.post(
+            base + "/v1/incoming/shopify/shop",
+            data=body(),
+            headers={"X-Shopify-Hmac-Sha256": "x", "X-Shopify-Webhook-Id": "w"},
+            timeout=30,
+        )
     except requests.ConnectionError:
         pytest.fail("the server hung up without answering 413")
     assert r.status_code == 413
