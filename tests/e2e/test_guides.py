@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,31 +217,56 @@ def test_guide(guide: Path, guide_env: Path, eval_example: EvalExample) -> None:
     python_blocks = [b for b in blocks if b.lang == "python"]
     assert sorted(examples) == [b.line for b in python_blocks], "unparsed python blocks"
     assert blocks and any(b.lang in ("python", "sh") for b in blocks), "a guide with no sample"
-    if eval_example.update_examples and os.environ.get("GUIDES_UPDATE_OUTPUT"):
+    updating_outputs = bool(os.environ.get("GUIDES_UPDATE_OUTPUT"))
+    if eval_example.update_examples and updating_outputs:
         pytest.fail("refresh `#>` prints and sh outputs in two runs: both rewrite the file")
     namespace: dict[str, Any] = {}
     new_outputs: list[tuple[tuple[int, int], str]] = []
     for block in blocks:
         _t0 = time.monotonic()
         if block.lang == "python":
-            example = examples[block.line]
-            if eval_example.update_examples:
-                namespace = eval_example.run_print_update(example, module_globals=namespace)
-            else:
-                namespace = eval_example.run_print_check(example, module_globals=namespace)
+            namespace = _run_python(eval_example, examples[block.line], namespace, updating_outputs)
         elif block.lang == "sh":
             out = run_sh(block, guide_env)
             if block.expected_span is None:
                 continue
-            if os.environ.get("GUIDES_UPDATE_OUTPUT"):
+            if updating_outputs:
                 new_outputs.append((block.expected_span, out))
-            else:
+            elif not eval_example.update_examples:
                 assert masked(out) == masked(block.expected or ""), (
                     f"{guide.name}: the output of the sh block at line {block.line} changed"
                 )
         print(f"TIMING {guide.name}:{block.line} {block.lang} {time.monotonic() - _t0:.2f}s", file=sys.stderr)
     if new_outputs:
         _rewrite_outputs(guide, new_outputs)
+
+
+def _run_python(
+    eval_example: EvalExample, example: CodeExample, namespace: dict[str, Any], quiet: bool
+) -> dict[str, Any]:
+    """Run one python block in the guide's namespace (checking or refreshing its `#>` prints).
+    An exception fails the test with the block's line: pytest-examples points the traceback
+    into the markdown file, which pytest's own traceback printer cannot always render."""
+    try:
+        if eval_example.update_examples:
+            return eval_example.run_print_update(example, module_globals=namespace)
+        if quiet:  # prints are checked in the run that does not rewrite sh outputs
+            return eval_example.run(example, module_globals=namespace)
+        return eval_example.run_print_check(example, module_globals=namespace)
+    except Exception as e:
+        lines, tb = [], e.__traceback__
+        while tb is not None:  # walked by hand: traceback.extract_tb trips on these frames
+            if tb.tb_frame.f_code.co_filename.endswith(".md"):
+                lines.append(f"  line {tb.tb_lineno}")
+            tb = tb.tb_next
+        detail = "".join(traceback.format_exception_only(type(e), e))
+        failure = (
+            f"{example.path.name}, python block at line {example.start_line} raised at\n"
+            + "\n".join(lines)
+            + f"\n{detail}"
+        )
+    # outside the except block, so the example's synthetic traceback is not chained
+    pytest.fail(failure, pytrace=False)
 
 
 def _rewrite_outputs(guide: Path, outputs: list[tuple[tuple[int, int], str]]) -> None:
