@@ -109,7 +109,7 @@ def test_every_guide_is_listed_in_the_index() -> None:
         assert f"({guide.name})" in index, f"docs/guides/index.md does not link {guide.name}"
 
 
-def test_the_harness_runs_what_it_should(tmp_path: Path) -> None:
+def test_the_harness_runs_what_it_should(tmp_path: Path, eval_example: EvalExample) -> None:
     """A failing sample must fail: a shell block that exits non-zero, an assert, and a print
     whose `#>` output is wrong are all caught by the same code the guides run through."""
     sample = (
@@ -129,6 +129,16 @@ def test_the_harness_runs_what_it_should(tmp_path: Path) -> None:
         run_sh(blocks[0], tmp_path)
     assert run_sh(blocks[1], tmp_path) == "hi\n"
     assert masked("run_abc123 at 2026-12-02T10:00:00Z") == "<id> at <id>"
+    if eval_example.update_examples:
+        return  # in update mode a wrong `#>` is rewritten, not a failure
+    ok = CodeExample.create("x = 2\nprint(x + 1)\n#> 3\n", path=probe, start_line=1)
+    assert _run_python(eval_example, ok, {}, quiet=False)["x"] == 2
+    later = CodeExample.create("assert x == 2\n", path=probe, start_line=9)
+    assert _run_python(eval_example, later, {"x": 2}, quiet=False) == {"x": 2}
+    for broken in ("print(1 + 1)\n#> 3\n", "assert 1 + 1 == 3\n", "raise KeyError('k')\n"):
+        example = CodeExample.create(broken, path=probe, start_line=5)
+        with pytest.raises(pytest.fail.Exception, match=r"probe\.md|Print output changed"):
+            _run_python(eval_example, example, {}, quiet=False)
 
 
 def run_sh(block: Block, cwd: Path) -> str:
@@ -223,7 +233,6 @@ def test_guide(guide: Path, guide_env: Path, eval_example: EvalExample) -> None:
     namespace: dict[str, Any] = {}
     new_outputs: list[tuple[tuple[int, int], str]] = []
     for block in blocks:
-        _t0 = time.monotonic()
         if block.lang == "python":
             namespace = _run_python(eval_example, examples[block.line], namespace, updating_outputs)
         elif block.lang == "sh":
@@ -236,7 +245,6 @@ def test_guide(guide: Path, guide_env: Path, eval_example: EvalExample) -> None:
                 assert masked(out) == masked(block.expected or ""), (
                     f"{guide.name}: the output of the sh block at line {block.line} changed"
                 )
-        print(f"TIMING {guide.name}:{block.line} {block.lang} {time.monotonic() - _t0:.2f}s", file=sys.stderr)
     if new_outputs:
         _rewrite_outputs(guide, new_outputs)
 
