@@ -16,20 +16,21 @@ Conventions (what a guide author can rely on):
 - Each guide gets a fresh, migrated database on the run's server (DATABASE_URL points at
   it), a working folder holding copies of docs/guides/data/ and catalog_pipelines/samples/
   under the same relative paths as in a checkout, and, when the guide mentions
-  CATALOG_API_URL, a `catalog-sync serve` process on a free port with CATALOG_API_URL and
-  CATALOG_API_KEY (from `catalog-sync api-keys create --json`) exported. Webhooks may go to
+  CATALOG_API_URL, the API server (the app `catalog-sync serve` runs, served by uvicorn in a
+  thread on a free port) with CATALOG_API_URL and CATALOG_API_KEY (from
+  `catalog-sync api-keys create --json`) exported. Webhooks may go to
   loopback receivers (CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS=1), as in local development.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from pytest_examples import CodeExample, EvalExample, find_examples
 
 from catalog_pipelines import db
+from catalog_pipelines.api.app import api_engine, create_app
 from tests.conftest import REPO, create_database
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import ServerThread, free_port
 
 GUIDES = REPO / "docs" / "guides"
 GUIDE_FILES = sorted(p for p in GUIDES.glob("*.md") if p.name != "index.md")
@@ -170,7 +171,7 @@ def guide_env(
     server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[Path]:
     """A fresh database, a working folder with the guides' data, and (if the guide uses the
-    API) a `catalog-sync serve` process with a real API key."""
+    API) the API server with a real API key."""
     guide: Path = request.node.callspec.params["guide"]
     work = tmp_path / "work"
     shutil.copytree(GUIDES / "data", work / "docs" / "guides" / "data")
@@ -181,39 +182,17 @@ def guide_env(
     monkeypatch.setenv("CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS", "1")
     for name in ("CATALOG_API_URL", "CATALOG_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    server: subprocess.Popen[bytes] | None = None
-    if "CATALOG_API_URL" in guide.read_text(encoding="utf-8"):
-        port = free_port()
-        server = subprocess.Popen(
-            [str(BIN / "catalog-sync"), "serve", "--port", str(port), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL,
-        )
-        key = json.loads(_cli("api-keys", "create", "--json"))
-        base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base, server)
-        monkeypatch.setenv("CATALOG_API_URL", base)
-        monkeypatch.setenv("CATALOG_API_KEY", key["secret"])
-    try:
+    with contextlib.ExitStack() as stack:
+        if "CATALOG_API_URL" in guide.read_text(encoding="utf-8"):
+            # The app `catalog-sync serve` runs, in a thread: a subprocess costs seconds a guide.
+            engine = api_engine(url)
+            stack.callback(engine.dispose)
+            server = stack.enter_context(ServerThread(create_app(engine), free_port()))
+            key = json.loads(_cli("api-keys", "create", "--json"))
+            monkeypatch.setenv("CATALOG_API_URL", server.url)
+            monkeypatch.setenv("CATALOG_API_KEY", key["secret"])
         yield work
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
-        db.drop_database(server_url, url)
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"catalog-sync serve exited with {server.returncode}")
-        try:
-            if requests.get(base + "/openapi.json", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("catalog-sync serve did not start within 60 s")
+    db.drop_database(server_url, url)
 
 
 def _python_examples(guide: Path) -> dict[int, CodeExample]:
