@@ -1,7 +1,8 @@
 """`catalog-sync`: the command line of docs/cli.md.
 
 Exit codes: 0 applied; 1 applied but some rows were rejected; 2 bad usage or unreadable
-input (nothing written); 3 refused by a guard (mass archive, ownership).
+input (nothing written); 3 refused by a guard (mass archive, ownership); 4 the database is
+unreachable or failed the command (nothing written).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from catalog_pipelines.cli_args import (
+    EXIT_ENVIRONMENT,
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_REJECTS,
@@ -27,6 +30,7 @@ from catalog_pipelines.cli_args import (
     add_account,
     add_json,
     add_page_args,
+    database_failure,
     migrated_engine,
     print_error,
     print_json,
@@ -537,6 +541,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # InputError: unreadable input or a bad mapping, always named with its file.
         print_error(str(e))
         return EXIT_USAGE
+    except (sa.exc.DBAPIError, psycopg.Error) as e:
+        # Unreachable, refusing or failing database: one line and its own exit code.
+        run_id = getattr(e, "import_run_id", None)
+        suffix = f" (import run {run_id} recorded as failed)" if run_id else ""
+        print_error(database_failure(e) + suffix)
+        return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         return 130
 

@@ -31,6 +31,7 @@ from catalog_pipelines.diff import (
 from catalog_pipelines.normalized import Reject
 from catalog_pipelines.store import bulk
 from catalog_pipelines.store.events import EVENT_LOG_LOCK
+from catalog_pipelines.text_safety import escape_unstorable
 
 log = logging.getLogger(__name__)
 _SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
@@ -148,6 +149,7 @@ def apply_plan(
         "now": now,
         "event_lock": EVENT_LOG_LOCK,
         "request": ctx["request"],
+        "claim_inventory": plan.claims_inventory,
     }
     statements = dict(_apply_statements())
     cur = _driver(conn).cursor()
@@ -208,6 +210,11 @@ _INSERT_RUN = sa.text(
     " rows_valid, rows_rejected, summary, unmapped_columns, error, started)"
     " VALUES (:id, :account, :source, :mode, :dry_run, :status, :input, :rows_read, :rows_valid,"
     " :rows_rejected, CAST(:summary AS jsonb), CAST(:unmapped AS jsonb), :error, :started)"
+    # the run's row exists already when it was started as `running` (store/run_log.py)
+    " ON CONFLICT (id) DO UPDATE SET status = excluded.status, rows_read = excluded.rows_read,"
+    " rows_valid = excluded.rows_valid, rows_rejected = excluded.rows_rejected,"
+    " summary = excluded.summary, unmapped_columns = excluded.unmapped_columns,"
+    " error = excluded.error, finished = now()"
 )
 
 
@@ -237,12 +244,12 @@ def record_run(
             "mode": mode,
             "dry_run": dry_run,
             "status": status,
-            "input": input_name,
+            "input": escape_unstorable(input_name),
             "rows_read": summary["rows_read"],
             "rows_valid": summary["rows_valid"],
             "rows_rejected": summary["rows_rejected"],
-            "summary": json.dumps(summary),
-            "unmapped": json.dumps(unmapped_columns),
+            "summary": json.dumps(escape_unstorable(summary)),
+            "unmapped": json.dumps(escape_unstorable(unmapped_columns)),
             "error": error,
             "started": started,
         },
@@ -257,8 +264,8 @@ def record_run(
                     (
                         run_id,
                         r.row_number,
-                        json.dumps(r.raw, default=str),
-                        json.dumps(r.reasons),
+                        json.dumps(escape_unstorable(r.raw), default=str),
+                        json.dumps(escape_unstorable(r.reasons)),
                     )
                 )
 
