@@ -37,6 +37,13 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+def _looks_like_utf16(data: bytes, sample: int = 64 * 1024) -> bool:
+    """UTF-16 text without a BOM has a NUL in every other byte of its ASCII characters. A few
+    stray NULs in UTF-8 text are a different problem: those cells are rejected per row."""
+    head = data[:sample]
+    return b"\x00" in head and head.count(b"\x00") * 8 >= len(head)
+
+
 def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
     """Bytes to text, never lossily.
 
@@ -63,7 +70,7 @@ def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
                 f" pass --encoding {name.lower().replace('-le', '').replace('-be', '')}"
                 " or save it as UTF-8"
             )
-    if b"\x00" in data:
+    if _looks_like_utf16(data):
         offset = data.index(b"\x00")
         raise InputError(
             f"{source}: NUL byte at byte {offset} (line {_line_of(data, offset)}); the file looks"
@@ -90,6 +97,9 @@ class CsvTable:
     # row_number -> number of fields, for rows with more fields than the header. Polars keeps only
     # the first len(header) of them, so the caller must reject these rows (or fail).
     overlong: dict[int, int] = field(default_factory=dict)
+    # row_number -> columns whose cell holds a NUL, which PostgreSQL text cannot store: the
+    # caller rejects these rows (text_safety.py).
+    unstorable: dict[int, list[str]] = field(default_factory=dict)
 
 
 def _raise_field_limit() -> None:
@@ -181,7 +191,32 @@ def read_csv_table(text: str, *, source: str) -> CsvTable:
     frame = frame.with_row_index(ROW_NUMBER, offset=1).with_columns(
         pl.col(ROW_NUMBER).cast(pl.Int64)
     )
-    return CsvTable(frame, records, header, overlong)
+    return CsvTable(frame, records, header, overlong, _nul_cells(frame, header, text, source))
+
+
+def _nul_cells(
+    frame: pl.DataFrame, header: list[str], text: str, source: str
+) -> dict[int, list[str]]:
+    """row_number -> the columns whose cell holds a NUL (only looked for when there is one)."""
+    if "\x00" not in text:
+        return {}
+    for i, name in enumerate(header, start=1):
+        if "\x00" in name:
+            raise InputError(f"{source}: header column {i} ({name!r}) contains a NUL character")
+    hits = frame.select(
+        ROW_NUMBER,
+        *(pl.col(c).str.contains("\x00", literal=True).fill_null(False).alias(c) for c in header),
+    ).filter(pl.any_horizontal(pl.exclude(ROW_NUMBER)))
+    return {row[ROW_NUMBER]: [c for c in header if row[c]] for row in hits.iter_rows(named=True)}
+
+
+def nul_reason(columns: list[str]) -> str:
+    """The reason a row with NUL cells is rejected, naming the columns."""
+    names = ", ".join(repr(c) for c in columns)
+    return (
+        f"{names}: contains a NUL character (U+0000), which the catalog cannot store;"
+        " remove it from the cell"
+    )
 
 
 def read_csv_strings(text: str, *, source: str) -> tuple[pl.DataFrame, int]:

@@ -233,6 +233,9 @@ def validated_rows(
         )
         # The plan: the importer's own dry run (same diff, same guards, rolled back).
         dry = import_batch(engine, batch, replace(options, dry_run=True))
+        # Rows that touch another source's objects are rejects too (docs/hybrid-sources.md):
+        # the checks below, and the publishing step, see the batch the importer screened.
+        batch = dry.batch or batch
         plan, plan_changes = dry.to_json(), list(dry.changes[:200])
         archive_fraction, refused = float(dry.archive_fraction), dry.refused
         previous = checks.previous_unmapped_columns(engine, catalog_db.account_id, name)
