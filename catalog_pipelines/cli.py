@@ -323,7 +323,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     from catalog_pipelines.store import reads
 
     with migrated_engine().connect() as conn:
-        item = reads.get_inventory_item_by_sku(conn, args.account, args.sku)
+        item = reads.get_inventory_item(conn, args.account, args.sku)
     if item is None:
         raise UsageError(f"no inventory item with SKU {args.sku!r}")
     print_json(item) if args.json else _print_object(item)
