@@ -364,7 +364,10 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_rejects(args: argparse.Namespace) -> int:
-    """CSV of a run's rejected rows: row number, reasons, then the raw columns."""
+    """CSV of a run's rejected rows: row number, reasons, then the raw columns. Cells that a
+    spreadsheet would run as formulas get a leading `'` (catalog_pipelines/spreadsheet.py)."""
+    from catalog_pipelines.spreadsheet import escape_formula
+
     engine = migrated_engine()
     with engine.connect() as conn:
         run = conn.execute(
@@ -387,7 +390,8 @@ def cmd_rejects(args: argparse.Namespace) -> int:
         writer = csv.writer(out)
         writer.writerow(["row_number", "reasons", *columns])
         for r in rows:
-            writer.writerow([r.row_number, "; ".join(r.reasons), *[r.raw.get(c) for c in columns]])
+            cells = ["; ".join(r.reasons), *[r.raw.get(c) for c in columns]]
+            writer.writerow([r.row_number, *(escape_formula(c) for c in cells)])
     finally:
         if out is not sys.stdout:
             out.close()

@@ -317,7 +317,7 @@ def _fast_parse(
     currency = (
         pl.when(pl.col("r_currency").is_null())
         .then(pl.lit(default_currency, dtype=pl.Utf8))
-        .when(cur_text.str.contains(r"^[a-z]{3}$"))
+        .when(cur_text.is_in(list(money.CURRENCIES)))
         .then(cur_text)
         .otherwise(None)
     )
@@ -348,6 +348,7 @@ def _fast_parse(
         if e:
             minor = whole * 10**e + frac.str.pad_end(e, "0").cast(pl.Int64, strict=False)
     fits = amount.str.contains(_FAST_AMOUNT) & (frac.str.len_chars() <= exp)
+    fits = fits & (minor <= money.MAX_UNIT_AMOUNT)  # larger: the slow path says why
     unit_amount = pl.when(fits & pl.col("currency").is_not_null()).then(minor).otherwise(None)
     qty = pl.col("r_inventory_quantity").str.strip_chars()
     policy = pl.col("r_inventory_policy").str.strip_chars().str.to_lowercase()

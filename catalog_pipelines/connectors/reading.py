@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +21,30 @@ import polars as pl
 
 ROW_NUMBER = "row_number"
 MAX_JSON_DEPTH = 32
+# More columns than this is not a catalog export but a mistake or an attack: a 100,000-column
+# header took 1.8 GB to import. Refused before any frame is built (docs/import-semantics.md).
+DEFAULT_MAX_COLUMNS = 1000
+MAX_COLUMNS_ENV = "CATALOG_MAX_COLUMNS"
+
+
+def max_columns() -> int:
+    """The column limit: CATALOG_MAX_COLUMNS, or 1,000."""
+    raw = os.environ.get(MAX_COLUMNS_ENV, "")
+    try:
+        return int(raw) if raw.strip() else DEFAULT_MAX_COLUMNS
+    except ValueError as e:
+        raise InputError(f"{MAX_COLUMNS_ENV}={raw!r} is not a whole number") from e
+
+
+def check_columns(count: int, *, source: str, what: str = "columns") -> None:
+    """Refuse an input with more columns (or JSON keys) than the limit, naming both."""
+    limit = max_columns()
+    if count > limit:
+        raise InputError(
+            f"{source}: {count:,} {what}, more than the limit of {limit:,}; a catalog export"
+            f" has far fewer. Raise {MAX_COLUMNS_ENV} if this file is really meant"
+        )
+
 
 _BOMS_NOT_UTF8: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xfe\x00\x00", "UTF-32-LE"),
@@ -126,6 +151,7 @@ def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, li
         for record in reader:
             if header is None:
                 header = record
+                check_columns(len(header), source=source)  # before anything is built
                 continue
             position += 1
             if not record:

@@ -18,7 +18,7 @@ _CREATE_BODY = oa.obj(
     {
         "product": {"type": "string", "maxLength": 255},
         "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-        "unit_amount": {"type": "integer", "minimum": 0, "maximum": 99999999999},
+        "unit_amount": {"type": "integer", "minimum": 0, "maximum": 99999999},
         "active": {"type": "boolean"},
         "nickname": {"type": "string", "maxLength": 500},
         "lookup_key": {"type": "string", "maxLength": 200},

@@ -12,6 +12,7 @@ import polars as pl
 from catalog_pipelines.connectors.reading import (
     ROW_NUMBER,
     InputError,
+    check_columns,
     decode,
     nul_reason,
     parse_json_strict,
@@ -22,6 +23,8 @@ from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.text_safety import first_unstorable
 
 __all__ = ["read_csv", "read_jsonl", "jsonl_records", "to_json_text"]
+
+MAX_KEYS_CHECK_EVERY = 100  # past this many distinct keys, check the limit on every line
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -159,6 +162,8 @@ def jsonl_records(
             continue
         row = {k: _to_text(v, is_images=k == images_key) for k, v in obj.items()}
         keys.update(dict.fromkeys(row))
+        if len(keys) > MAX_KEYS_CHECK_EVERY or count % 1000 == 0:
+            check_columns(len(keys), source=source, what="distinct keys")
         row[ROW_NUMBER] = number
         records.append(row)
     schema: dict[str, pl.DataType] = {ROW_NUMBER: pl.Int64(), **{k: pl.Utf8() for k in keys}}
