@@ -49,7 +49,7 @@ class VariantModel(pa.DataFrameModel):
     product_external_id: pl.Utf8 = pa.Field(nullable=False)
     variant_key: pl.Utf8 = pa.Field(nullable=False, unique=True, str_length={"min_value": 1})
     sku: pl.Utf8 = pa.Field(nullable=True)
-    currency: pl.Utf8 = pa.Field(nullable=True, isin=sorted(CURRENCIES))
+    currency: pl.Utf8 = pa.Field(nullable=True, str_matches=CURRENCY_PATTERN)
     unit_amount: pl.Int64 = pa.Field(nullable=True, ge=0, le=MAX_UNIT_AMOUNT)
     nickname: pl.Utf8 = pa.Field(nullable=True)
     options: Annotated[pl.List, KV.inner] = pa.Field(nullable=True)
@@ -62,6 +62,15 @@ class VariantModel(pa.DataFrameModel):
     @classmethod
     def unit_amount_not_nan(cls, data: PolarsData) -> pl.LazyFrame:
         return _not_nan(data)
+
+    @pa.check("currency", name="iso_4217")
+    @classmethod
+    def currency_is_iso_4217(cls, data: PolarsData) -> pl.LazyFrame:
+        """A code of the right shape must also be in ISO 4217 (`zzz` is not)."""
+        code = pl.col(data.key)
+        return data.lazyframe.select(
+            code.str.contains(CURRENCY_PATTERN).not_() | code.is_in(sorted(CURRENCIES))
+        )
 
     @pa.dataframe_check(name="price_has_currency")
     @classmethod
