@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     p = inventory.add_parser("show")
-    p.add_argument("sku")
+    p.add_argument("sku", help="the item's SKU (any characters), or its inv_ id")
     p.add_argument("--json", action="store_true")
     add_account(p)
     p.set_defaults(func=cmd_inventory)

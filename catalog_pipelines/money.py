@@ -41,7 +41,7 @@ _EXPONENTS: dict[str, int] = {
 EXPONENTS: dict[str, int] = dict(_EXPONENTS)  # public copy for vectorized parsers
 DEFAULT_EXPONENT = 2
 MAX_MINOR_UNITS = 2**63 - 1  # unit_amount is a BIGINT
-# Stripe's largest unit_amount (docs/concepts.md): imports reject more, the API answers 400.
+# Stripe's largest unit_amount (docs/import-failures.md): imports reject more, the API 400s.
 MAX_UNIT_AMOUNT = 99_999_999
 # ISO 4217 codes, from pycountry's maintained copy of the standard. XXX ("no currency") and
 # XTS (reserved for tests) are codes, but no price is ever in them.

@@ -3,7 +3,7 @@
 `rejects export` gives back values exactly as a merchant's file had them, and a hostile or
 broken file may hold `=HYPERLINK(...)` or `=cmd|...`. A cell that begins with `=`, `+`, `-`,
 `@`, a tab or a carriage return gets a leading `'`, which spreadsheets read as "this is text"
-and do not display (docs/cli.md). So `-5` is written `'-5`.
+and do not display (docs/import-failures.md). So `-5` is written `'-5`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 -- Import runs are recorded from their start (`running`), so an attempt that fails or is
--- killed still leaves a row (docs/import-semantics.md):
+-- killed still leaves a row (docs/import-failures.md):
 --   running   the run has started and not finished (or its process died: see abandoned);
 --   failed    it stopped on an error; nothing of it was written, `error` says why;
 --   abandoned its process died while running; the next run of its source marks it so.

@@ -22,7 +22,7 @@ import polars as pl
 ROW_NUMBER = "row_number"
 MAX_JSON_DEPTH = 32
 # More columns than this is not a catalog export but a mistake or an attack: a 100,000-column
-# header took 1.8 GB to import. Refused before any frame is built (docs/import-semantics.md).
+# header took 1.8 GB to import. Refused before any frame is built (docs/import-failures.md).
 DEFAULT_MAX_COLUMNS = 1000
 MAX_COLUMNS_ENV = "CATALOG_MAX_COLUMNS"
 

@@ -3,7 +3,7 @@
 A run's row is written when it starts, in its own committed transaction, so that every attempt
 leaves a trace: a failure is recorded after the rollback, in a new transaction; a run whose
 process was killed stays `running`, and the next run of its source marks it `abandoned` once
-the session that ran it is gone (docs/import-semantics.md).
+the session that ran it is gone (docs/import-failures.md).
 """
 
 from __future__ import annotations
