@@ -1,5 +1,6 @@
-"""The same overlap through the Dagster asset graph: the second source's rows are rejects that
-name the owner, the reject-rate check blocks publishing, and nothing is reported "unchanged"."""
+"""The overlap through the Dagster inbox: a file dropped for a second source with the first
+source's ids. Its rows are rejects that name the owner, the reject-rate check blocks
+publishing and the file goes to failed/: not a green run that reports "unchanged"."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines.store.sources import GROUPS, add_source
 from dagster_defs.assets import IMPORT_ASSETS
+from dagster_defs.inbox import INBOX_FILE_TAG, SOURCE_TAG, TRIGGER_TAG
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 
@@ -27,40 +28,49 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def _run(instance: dg.DagsterInstance, res: dict[str, Any], source: str) -> Any:
+def _drop_and_run(
+    instance: dg.DagsterInstance, inbox: InboxResource, account_db: CatalogDatabase, source: str
+) -> Any:
+    """What the inbox sensor does for a dropped file: a run of the source's partition, with
+    the file's path as config and the inbox tags."""
+    folder = inbox.root() / source
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "products_export.csv"
+    shutil.copy(SHOPIFY, path)
     instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [source])
     return dg.materialize(
-        IMPORT_ASSETS, partition_key=source, instance=instance, resources=res, raise_on_error=False
+        IMPORT_ASSETS,
+        partition_key=source,
+        instance=instance,
+        resources={"catalog_db": account_db, "inbox": inbox},
+        run_config={"ops": {"source_snapshot": {"config": {"path": str(path)}}}},
+        tags={INBOX_FILE_TAG: str(path), TRIGGER_TAG: "inbox", SOURCE_TAG: source},
+        raise_on_error=False,
     )
 
 
-def test_second_source_with_the_same_ids_is_blocked_with_reasons(
+def test_inbox_file_of_a_second_source_with_the_same_ids_is_blocked_with_reasons(
     instance: dg.DagsterInstance, database_url: str, engine: sa.Engine, account: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    res = {
-        "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
-        "inbox": InboxResource(base_dir=str(tmp_path / "inbox"), settle_seconds=0),
-    }
-    for name in ("shop-a", "shop-b"):
-        path = tmp_path / f"{name}.csv"
-        shutil.copy(SHOPIFY, path)
-        with engine.begin() as conn:
-            add_source(
-                conn, account_id=account, name=name, kind="shopify", owns=frozenset(GROUPS),
-                config={"path": str(path)},
-            )  # fmt: skip
-    assert _run(instance, res, "shop-a").success
-    second = _run(instance, res, "shop-b")
+    inbox = InboxResource(base_dir=str(tmp_path / "inbox"), settle_seconds=0)
+    account_db = CatalogDatabase(database_url=database_url, account_id=account)
+    assert _drop_and_run(instance, inbox, account_db, "shop-a").success
+    assert list((tmp_path / "processed").rglob("*.csv"))
+
+    second = _drop_and_run(instance, inbox, account_db, "shop-b")
     evaluations = {c.check_name: c for c in second.get_asset_check_evaluations()}
     assert evaluations["reject_rate"].passed is False
-    sample = evaluations["reject_rate"].metadata["reject_sample"].value
-    assert "source 'shop-a'" in sample
+    # 16 of the 17 rows: every product and variant row. The 17th only adds an image to a
+    # product (not a row of its own in the normalized frames), so it is not counted.
+    assert evaluations["reject_rate"].metadata["rows_rejected"].value == 16
+    assert "source 'shop-a'" in evaluations["reject_rate"].metadata["reject_sample"].value
     published = {e.asset_key.to_user_string() for e in second.get_asset_materialization_events()}
     assert "catalog_products" not in published
+    assert list((tmp_path / "failed").rglob("*.csv")), "the file was not moved to failed/"
     with engine.connect() as conn:
         owners = conn.execute(
             sa.text("SELECT source, count(*) FROM products WHERE account_id = :a GROUP BY 1"),
             {"a": account},
         ).all()
-    assert dict(owners) == {"shop-a": 3}
+    assert dict(owners) == {"shop-a": 3}  # shop-b wrote nothing, took nothing
