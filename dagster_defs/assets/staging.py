@@ -7,6 +7,7 @@ import runs here, before `catalog_*` publishes anything.
 """
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,9 +16,10 @@ from pydantic import Field
 
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.http_json import fetch_products_feed
-from catalog_pipelines.importer import ImportOptions, import_batch
+from catalog_pipelines.importer import ImportOptions, import_batch, new_run_id
 from catalog_pipelines.mapping import mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.store import run_log
 from catalog_pipelines.store.sources import Source, get_source
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, previews
@@ -149,9 +151,13 @@ def source_snapshot(
     with finish_inbox_file_on_error(context, inbox):
         with catalog_db.engine().connect() as conn:
             source = get_source(conn, catalog_db.account_id, name)
-        snapshot = read_source(source, name, config.path)
-        batch = snapshot.batch
-        batch.check_reconciles()
+        try:
+            snapshot = read_source(source, name, config.path)
+            batch = snapshot.batch
+            batch.check_reconciles()
+        except Exception as e:  # an unreadable input is a failed import run too
+            _record_failed_read(context, catalog_db, config.path or name, e)
+            raise
     return dg.Output(
         snapshot,
         metadata={
@@ -166,6 +172,28 @@ def source_snapshot(
             "warnings": dg.MetadataValue.json(batch.warnings),
         },
     )
+
+
+def _record_failed_read(
+    context: dg.AssetExecutionContext,
+    catalog_db: CatalogDatabase,
+    input_name: str,
+    error: Exception,
+) -> None:
+    """`failed` in import_runs, as the CLI records an unreadable file (docs/import-failures.md)."""
+    ops = (context.run.run_config or {}).get("ops", {})
+    mode = ops.get("validated_rows", {}).get("config", {}).get("mode", "full")
+    if ops.get("validated_rows", {}).get("config", {}).get("dry_run"):
+        return  # a dry run records nothing
+    run = run_log.RunStart(
+        run_id=new_run_id(),
+        account_id=catalog_db.account_id,
+        source=context.partition_key,
+        mode=mode,
+        input_name=input_name,
+        started=datetime.now(UTC),
+    )
+    run_log.fail_run(catalog_db.engine(), run, error)
 
 
 # The checks a data team reads on every import. The first three gate publishing.

@@ -74,3 +74,36 @@ def test_inbox_file_of_a_second_source_with_the_same_ids_is_blocked_with_reasons
             {"a": account},
         ).all()
     assert dict(owners) == {"shop-a": 3}  # shop-b wrote nothing, took nothing
+
+
+def test_unreadable_inbox_file_is_a_failed_import_run(
+    instance: dg.DagsterInstance, database_url: str, engine: sa.Engine, account: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    inbox = InboxResource(base_dir=str(tmp_path / "inbox"), settle_seconds=0)
+    folder = inbox.root() / "broken"
+    folder.mkdir(parents=True)
+    path = folder / "export.csv"
+    path.write_bytes(SHOPIFY.read_bytes() + b'"unbalanced,quote\n')
+    instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["broken"])
+    result = dg.materialize(
+        IMPORT_ASSETS,
+        partition_key="broken",
+        instance=instance,
+        resources={
+            "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
+            "inbox": inbox,
+        },
+        run_config={"ops": {"source_snapshot": {"config": {"path": str(path)}}}},
+        tags={INBOX_FILE_TAG: str(path), TRIGGER_TAG: "inbox", SOURCE_TAG: "broken"},
+        raise_on_error=False,
+    )
+    assert not result.success
+    with engine.connect() as conn:
+        runs = conn.execute(
+            sa.text("SELECT status, error, input FROM import_runs WHERE account_id = :a"),
+            {"a": account},
+        ).all()
+    assert len(runs) == 1
+    assert runs[0].status == "failed"
+    assert "export.csv" in runs[0].error and "malformed CSV" in runs[0].error
