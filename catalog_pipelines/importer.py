@@ -301,17 +301,23 @@ def _import(
             report.warnings.append(report.refused)
         if not (options.dry_run or report.refused):
             progress("writing", 0.6)
-            report.events = store.apply_plan(
-                conn,
-                plan,
-                account_id=options.account_id,
-                source=options.source,
-                run_id=run.run_id,
-                now=datetime.now(UTC),
-            )
-            _record_run(conn, report, options, batch, run.started, status="applied")
-            uow.commit()
-            progress("done", 1.0)
+            try:
+                report.events = store.apply_plan(
+                    conn,
+                    plan,
+                    account_id=options.account_id,
+                    source=options.source,
+                    run_id=run.run_id,
+                    now=datetime.now(UTC),
+                    owns=source.owns,
+                )
+            except store.OwnerChanged as e:  # refused as the ownership guard would have
+                report.refused = str(e)
+                report.warnings.append(report.refused)
+            else:
+                _record_run(conn, report, options, batch, run.started, status="applied")
+                uow.commit()
+                progress("done", 1.0)
     # Leaving the unit of work without commit() rolled everything back.
     if report.refused and not options.dry_run:
         _record_refusal(engine, report, options, batch, run.started)

@@ -125,6 +125,23 @@ def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]
     return out
 
 
+class OwnerChanged(Exception):
+    """Another source took an object this import was about to write, after the import read
+    the catalog (two sources importing at once). Nothing is written; a re-run rejects it."""
+
+
+# An object of the plan, locked now, whose group another source owns: only possible when that
+# source took it after this import read the catalog (ownership.py rejects it otherwise).
+_TAKEN = sa.text(
+    "SELECT p.id, o.name FROM prev_objects p JOIN sources o ON o.account_id = :account"
+    " AND o.name = p.obj ->> 'source' AND o.name <> :source"
+    " WHERE (p.obj ->> 'object' = 'product' AND 'content' = ANY(o.owns) AND :content)"
+    " OR (p.obj ->> 'object' = 'price' AND 'pricing' = ANY(o.owns) AND :pricing)"
+    " OR (p.obj ->> 'object' = 'inventory_item' AND 'inventory' = ANY(o.owns) AND :inventory)"
+    " LIMIT 1"
+)
+
+
 def apply_plan(
     conn: sa.Connection,
     plan: Plan,
@@ -133,6 +150,7 @@ def apply_plan(
     source: str,
     run_id: str,
     now: datetime,
+    owns: frozenset[str] | None = None,
 ) -> int:
     """Write every change of the plan, its versions and its events. Returns events written.
 
@@ -182,6 +200,21 @@ def apply_plan(
         cur.execute("ANALYZE stage_products; ANALYZE stage_prices; ANALYZE stage_inventory")
         for name in ("prev_products", "prev_prices", "prev_inventory"):
             run(name)
+        if owns is not None:  # the objects are locked now: is any of them another's?
+            taken = conn.execute(
+                _TAKEN,
+                {
+                    "account": account_id,
+                    "source": source,
+                    **{g: g in owns for g in ("content", "pricing", "inventory")},
+                },
+            ).first()
+            if taken is not None:
+                raise OwnerChanged(
+                    f"source {taken.name!r} took {taken.id} while this import of {source!r}"
+                    " ran; nothing was written. Run the import again: its rows that touch"
+                    f" {taken.name!r}'s objects will be rejected (docs/hybrid-sources.md)"
+                )
         copy("products", plan.product_creates, bulk.product_rows)
         run("update_products")
         run("archive_products")

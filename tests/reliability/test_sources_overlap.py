@@ -171,3 +171,36 @@ def test_overlap_is_never_a_unique_violation_in_the_database(
             sa.text("SELECT status FROM import_runs WHERE id = :r"), {"r": report["run_id"]}
         ).scalar_one()
     assert status == "applied"
+
+
+def test_a_source_that_took_the_object_meanwhile_is_not_overwritten(
+    database_url: str, engine: sa.Engine, account: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Two inventory sources importing at once: the second read the catalog before the first
+    took the SKU. It is refused at write time (the rows are locked then), not applied over it."""
+    from catalog_pipelines import importer
+    from catalog_pipelines.store import imports as store
+
+    _add_source(capsys, account, "pim", "content")
+    _add_source(capsys, account, "erp", "inventory")
+    _add_source(capsys, account, "wms", "inventory")
+    _import(capsys, tmp_path, account, "pim", PIM_ROWS, PIM_MAPPING)
+    with engine.connect() as conn:
+        before_erp = store.read_stored(conn, account)  # what a concurrent reader saw
+    code, erp, _ = _import(capsys, tmp_path, account, "erp", "SKU,Quantity\nTEE-1,40\n",
+                           ERP_MAPPING)  # fmt: skip
+    assert code == 0 and _stock(capsys, account, "TEE-1")["source"] == "erp"
+
+    monkeypatch.setattr(importer.store, "read_stored", lambda conn, a: before_erp)
+    code, wms, err = _import(capsys, tmp_path, account, "wms", "SKU,Quantity\nTEE-1,0\n",
+                             ERP_MAPPING)  # fmt: skip
+    monkeypatch.undo()
+    assert code == 3  # refused: nothing written
+    assert "source 'erp' took" in err
+    assert _stock(capsys, account, "TEE-1")["quantity"] == 40
+    with engine.connect() as conn:
+        status = conn.execute(
+            sa.text("SELECT status FROM import_runs WHERE id = :r"), {"r": wms["run_id"]}
+        ).scalar_one()
+    assert status == "refused"
