@@ -39,6 +39,13 @@ def _conflict(
     return other.is_not_null() & (other != source) & other.is_in(owners)
 
 
+def _others(stored: pl.DataFrame, source: str) -> bool:
+    """Whether another named source wrote any of these stored objects."""
+    return bool(
+        stored.select((pl.col("source").is_not_null() & (pl.col("source") != source)).any()).item()
+    )
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in row.items():
@@ -64,8 +71,13 @@ def screen(
     product takes its variants with it (as in validation)."""
     products, variants = batch.products, batch.variants
     sp, spr, si = stored["products"], stored["prices"], stored["inventory"]
-    product_ext = sp.select(pl.col("id").alias("_pid"), pl.col("external_id").alias("_pext"))
-    product_src = sp.select(pl.col("id").alias("_pid"), pl.col("source").alias("_psrc"))
+    if not any(_others(df, source) for df in (sp, spr, si)):
+        return batch  # one source (or the API) wrote everything: nothing to screen
+    product_of = sp.filter(pl.col("source").is_not_null() & (pl.col("source") != source)).select(
+        pl.col("id").alias("_pid"),
+        pl.col("external_id").alias("_pext"),
+        pl.col("source").alias("_psrc"),
+    )
 
     reasons: dict[tuple[str, int], list[str]] = {}
 
@@ -130,13 +142,9 @@ def screen(
         )
         if not batch.stock_only:
             for what, frame in (("price of variant", priced), ("SKU", stock)):
-                moved = (
-                    frame.join(product_ext, on="_pid", how="left")
-                    .join(product_src, on="_pid", how="left")
-                    .filter(
-                        pl.col("_pext").ne_missing(pl.col("product_external_id"))
-                        & pl.col("_psrc").ne_missing(pl.lit(source))
-                    )
+                # a SKU or price of another source's product, sent under another product
+                moved = frame.join(product_of, on="_pid", how="inner").filter(
+                    pl.col("_pext").ne_missing(pl.col("product_external_id"))
                 )
                 add(
                     "variants",
