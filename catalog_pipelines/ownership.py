@@ -141,7 +141,10 @@ def screen(
             ),
         )
         if not batch.stock_only:
-            for what, frame in (("price of variant", priced), ("SKU", stock)):
+            for what, key, frame in (
+                ("price of variant", "variant_key", priced),
+                ("SKU", "sku", stock),
+            ):
                 # a SKU or price of another source's product, sent under another product
                 moved = frame.join(product_of, on="_pid", how="inner").filter(
                     pl.col("_pext").ne_missing(pl.col("product_external_id"))
@@ -149,11 +152,10 @@ def screen(
                 add(
                     "variants",
                     moved,
-                    lambda r, what=what: (
-                        f"product_external_id: the {what} {r['variant_key'] if what != 'SKU' else r['sku']!r}"
-                        f" belongs to product {r['_pext']!r} of source {r['_psrc']!r}; source"
-                        f" {source!r} may not move it to product {r['product_external_id']!r}"
-                        f" ({GUIDE})"
+                    lambda r, what=what, key=key: (
+                        f"product_external_id: the {what} {r[key]!r} belongs to product"
+                        f" {r['_pext']!r} of source {r['_psrc']!r}; source {source!r} may not"
+                        f" move it to product {r['product_external_id']!r} ({GUIDE})"
                     ),
                 )
     if not reasons:
