@@ -33,6 +33,7 @@ from catalog_pipelines.cli_args import (
     add_account,
     add_json,
     add_page_args,
+    database_failure,
     database_unreachable,
     migrated_engine,
     print_error,
@@ -335,7 +336,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     from catalog_pipelines.store import reads
 
     with migrated_engine().connect() as conn:
-        item = reads.get_inventory_item_by_sku(conn, args.account, args.sku)
+        item = reads.get_inventory_item(conn, args.account, args.sku)
     if item is None:
         raise UsageError(f"no inventory item with SKU {args.sku!r}")
     print_json(item) if args.json else _print_object(item)
@@ -376,7 +377,10 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_rejects(args: argparse.Namespace) -> int:
-    """CSV of a run's rejected rows: row number, reasons, then the raw columns."""
+    """CSV of a run's rejected rows: row number, reasons, then the raw columns. Cells that a
+    spreadsheet would run as formulas get a leading `'` (catalog_pipelines/spreadsheet.py)."""
+    from catalog_pipelines.spreadsheet import escape_formula
+
     engine = migrated_engine()
     with engine.connect() as conn:
         run = conn.execute(
@@ -399,7 +403,8 @@ def cmd_rejects(args: argparse.Namespace) -> int:
         writer = csv.writer(out)
         writer.writerow(["row_number", "reasons", *columns])
         for r in rows:
-            writer.writerow([r.row_number, "; ".join(r.reasons), *[r.raw.get(c) for c in columns]])
+            cells = ["; ".join(r.reasons), *[r.raw.get(c) for c in columns]]
+            writer.writerow([r.row_number, *(escape_formula(c) for c in cells)])
     finally:
         if out is not sys.stdout:
             out.close()
@@ -543,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     p = inventory.add_parser("show", help="stock of one SKU")
-    p.add_argument("sku", help="the SKU")
+    p.add_argument("sku", help="the item's SKU (any characters), or its inv_ id")
     add_json(p)
     add_account(p)
     p.set_defaults(func=cmd_inventory)
@@ -583,11 +588,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # InputError: unreadable input or a bad mapping, always named with its file.
         print_error(str(e))
         return EXIT_USAGE
-    except (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError) as e:
-        message = database_unreachable(e)
-        if message is None:
-            raise
-        print_error(message)
+    except (sa.exc.DBAPIError, psycopg.Error) as e:
+        # Unreachable, refusing or failing database: one line and its own exit code.
+        run_id = getattr(e, "import_run_id", None)
+        suffix = f" (import run {run_id} recorded as failed)" if run_id else ""
+        print_error((database_unreachable(e) or database_failure(e)) + suffix)
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -28,6 +28,7 @@ from catalog_pipelines.connectors.http_json.helpers import (
 )
 from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
+from catalog_pipelines.text_safety import escape_unstorable, first_unstorable
 
 __all__ = ["FeedError", "fetch_products_feed", "iter_pages"]
 
@@ -83,6 +84,11 @@ def fetch_products_feed(
                     for v in obj.get("variants") or []:
                         if isinstance(v, dict):
                             variant_keys.update(dict.fromkeys(v))
+                bad = first_unstorable(obj)
+                if bad is not None:  # NUL or a lone surrogate: PostgreSQL cannot store it
+                    reason = f"row {rows_read} ({page.url}): {bad[0]}: {bad[1]}"
+                    rejects.append(Reject(rows_read, {"product": escape_unstorable(obj)}, [reason]))
+                    continue
                 product, rows, errors = map_product(obj, currency=code)
                 if product is not None:
                     ext = product["external_id"]
