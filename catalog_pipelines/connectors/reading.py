@@ -18,7 +18,8 @@ from typing import Any
 
 import polars as pl
 
-ROW_NUMBER = "row_number"
+from catalog_pipelines.normalized import ROW_NUMBER, InputError
+
 MAX_JSON_DEPTH = 32
 
 _BOMS_NOT_UTF8: tuple[tuple[bytes, str], ...] = (
@@ -27,10 +28,6 @@ _BOMS_NOT_UTF8: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xfe", "UTF-16-LE"),
     (b"\xfe\xff", "UTF-16-BE"),
 )
-
-
-class InputError(ValueError):
-    """The input cannot be read as given (encoding, structure). The CLI exits with code 2."""
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -103,10 +100,12 @@ def _raise_field_limit() -> None:
             limit //= 10
 
 
-def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, list[int], dict]:
+def _count_records(
+    text: str, *, source: str, delimiter: str = ","
+) -> tuple[list[str] | None, int, list[int], dict]:
     """Independent pass with the csv module: header, data records, blank-record positions."""
     _raise_field_limit()
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     header: list[str] | None = None
     blanks: list[int] = []  # 0-based positions among data records (as Polars sees them)
     overlong: dict[int, int] = {}
@@ -131,10 +130,11 @@ def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, li
     return header, count, blanks, overlong
 
 
-def read_csv_table(text: str, *, source: str) -> CsvTable:
-    """Read CSV text as strings with an independent record count; see `read_csv_strings`."""
+def read_csv_table(text: str, *, source: str, delimiter: str = ",") -> CsvTable:
+    """Read CSV text as strings with an independent record count; see `read_csv_strings`.
+    `delimiter` separates the fields (`;` in many European spreadsheet exports)."""
     text = text.removeprefix("\ufeff")  # in case the caller decoded without `decode`
-    header, records, blanks, overlong = _count_records(text, source=source)
+    header, records, blanks, overlong = _count_records(text, source=source, delimiter=delimiter)
     if not header:
         if records:
             raise InputError(f"{source}: the first line is blank; it must be the header")
@@ -155,6 +155,7 @@ def read_csv_table(text: str, *, source: str) -> CsvTable:
             truncate_ragged_lines=True,
             raise_if_empty=False,
             quote_char='"',
+            separator=delimiter,
         )
     except pl.exceptions.PolarsError as e:
         raise InputError(f"{source}: malformed CSV: {str(e).splitlines()[0]}") from e
