@@ -257,8 +257,10 @@ def mapping_to_dict(mapping: Mapping) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _ORDER:
         value = getattr(mapping, name)
-        if name == "fields":
-            out[name] = dict(value)
+        if name == "fields":  # catalog fields in their documented order, then the rest
+            rank = {t: i for i, t in enumerate(PLAIN_TARGETS)}
+            ordered = sorted(value.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+            out[name] = dict(ordered)
         elif name == "format" or (
             value is not None and not (name == "decimal_separator" and value == ".")
         ):

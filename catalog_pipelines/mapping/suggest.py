@@ -322,7 +322,7 @@ def suggest(
                 ColumnSuggestion(
                     name,
                     "metadata",
-                    1.0 if c is None else 0.5,
+                    0.5,  # a catalog field may still fit: metadata is the safe default
                     f"{why}; kept in metadata under {name!r}",
                     samples,
                     "metadata",
