@@ -30,8 +30,10 @@ from catalog_pipelines.api.routers import (
     events,
     incoming_shopify,
     inventory,
+    mapping_suggestions,
     prices,
     products,
+    sources,
     webhook_endpoints,
 )
 from catalog_pipelines.store.errors import StoreError
@@ -92,6 +94,8 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     app.state.engine = engine if engine is not None else api_engine()
     app.state.keys = KeyCache()
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
+        app.include_router(module.router)
+    for module in (sources, mapping_suggestions):
         app.include_router(module.router)
 
     @app.exception_handler(ApiError)

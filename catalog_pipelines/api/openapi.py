@@ -137,7 +137,7 @@ SCHEMAS: dict[str, Any] = {
             "sequence": {"type": "integer"},
             "event": {"type": "string"},
             "type": {"type": "string"},
-            "object_type": {"enum": ["product", "price", "inventory_item"]},
+            "object_type": {"enum": ["product", "price", "inventory_item", "source"]},
             "object_id": {"type": "string"},
             "version": {"type": "integer"},
             "created": {"type": "integer"},
@@ -193,6 +193,66 @@ SCHEMAS: dict[str, Any] = {
             "attempt_log": {"type": "array", "items": {"type": "object"}},
         },
         ("id", "object", "event", "status", "attempts"),
+    ),
+    "Source": obj(
+        {
+            "id": {"type": "string"},
+            "object": {"const": "source"},
+            "account": {"type": "string"},
+            "name": {"type": "string"},
+            "kind": {"type": "string"},
+            "owns": {"type": "array", "items": {"enum": ["content", "pricing", "inventory"]}},
+            "mode": {"enum": ["mirror", "hybrid", "catalog"]},
+            "mapping": _n("object"),
+            "config": {"type": "object"},
+            "active": {"type": "boolean"},
+            "archived": _n("integer"),
+            "version": {"type": "integer", "minimum": 1},
+            "created": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "livemode": {"type": "boolean"},
+        },
+        ("id", "object", "name", "kind", "owns", "mode", "mapping", "active", "version"),
+    ),
+    "SourceVersion": obj(
+        {
+            "object": {"const": "source_version"},
+            "version": {"type": "integer", "minimum": 1},
+            "created": {"type": "integer"},
+            "source": ref("Source"),
+        },
+        ("object", "version", "created", "source"),
+    ),
+    "MappingSuggestion": obj(
+        {
+            "object": {"const": "mapping_suggestion"},
+            "format": {"enum": ["csv", "jsonl", "shopify", "woocommerce", "magento"]},
+            "dialect": obj(
+                {
+                    "delimiter": _n("string"),
+                    "encoding": _n("string"),
+                    "decimal_separator": {"enum": [".", ","]},
+                    "thousands_separator": _n("string"),
+                }
+            ),
+            "mapping": {"type": "object"},
+            "columns": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "column": {"type": "string"},
+                        "field": {"type": "string"},
+                        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                        "reason": {"type": "string"},
+                        "samples": {"type": "array", "items": {"type": "string"}},
+                        "step": {"type": "string"},
+                    },
+                    ("column", "field", "confidence", "reason", "samples"),
+                ),
+            },
+            "needs_review": {"type": "array", "items": {"type": "string"}},
+        },
+        ("object", "format", "dialect", "mapping", "columns", "needs_review"),
     ),
     "IncomingResult": obj(
         {
