@@ -47,7 +47,8 @@ def canonical_amount(text: str, decimal: str, thousands: str | None) -> str:
         for s in seps:
             value = value.replace(s, "")
     other = "." if decimal == "," else ","
-    if any(s in value for s in seps) or (decimal == "," and other in value):
+    stray = any(s in value for s in (*seps, *_COMMA_DECIMAL_GROUPS[1:]))
+    if stray or (decimal == "," and other in value):
         shown = f" and thousands separator {thousands!r}" if thousands else ""
         raise MoneyError(
             f"{text!r} does not fit the mapping's decimal separator {decimal!r}{shown}"

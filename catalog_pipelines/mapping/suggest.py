@@ -360,8 +360,9 @@ def suggest(
     doc: dict[str, Any] = {"format": format if format in BUILT_IN_FORMATS else _generic(format)}
     if doc["format"] in BUILT_IN_FORMATS:
         mapping = mapping_from_dict(doc, where="suggestion")
-        for s in out:
-            s.reason = f"read by the built-in {format} connector; {s.reason}"
+        for s in out:  # the connector maps its own columns: nothing to review
+            s.reason = f"read by the built-in {format} connector, which maps its columns itself"
+            s.confidence, s.step = 1.0, "builtin"
         return Suggestion(format, dialect, mapping, out, [])
     if key_index is not None:
         doc["key"] = columns[key_index]
