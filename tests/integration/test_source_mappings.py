@@ -162,12 +162,14 @@ def test_source_versions_are_append_only(engine: sa.Engine, account: str) -> Non
 
 
 def test_a_bad_mapping_is_refused_with_the_key(engine: sa.Engine, account: str) -> None:
-    with pytest.raises(InputError, match="fields.price: must be a non-empty string"):
-        with engine.begin() as conn:
-            create_source(
-                conn, account_id=account, name="bad", kind="csv", owns=set(),
-                mapping={"key": "id", "fields": {"price": 3}},
-            )  # fmt: skip
+    with (
+        pytest.raises(InputError, match="fields.price: must be a non-empty string"),
+        engine.begin() as conn,
+    ):
+        create_source(
+            conn, account_id=account, name="bad", kind="csv", owns=set(),
+            mapping={"key": "id", "fields": {"price": 3}},
+        )  # fmt: skip
     with engine.connect() as conn:
         assert get_source(conn, account, "bad") is None
 
