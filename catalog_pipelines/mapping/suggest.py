@@ -16,7 +16,7 @@ named, else a unique, never-empty SKU column, else the first unique, never-empty
 the last two are flagged in `needs_review`, as is a missing or doubtful name.
 
 This module works on column names and sample rows only; reading a file (dialect, format) is
-the connectors' job (`connectors.sniff`).
+the connectors' job (`connectors.sampling`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ SAMPLES_SHOWN = 3
 FUZZY_MIN_SCORE = 88  # rapidfuzz WRatio, 0-100
 CONFIDENT = 0.8  # below this, a key or a name is listed in needs_review
 BUILT_IN_FORMATS = ("shopify", "woocommerce", "magento")
-# fields a column can fill once; metadata.<key> may be filled by many
+# on equal confidence, the earlier step of the waterfall wins
 _STEP_ORDER = {"history": 0, "exact": 1, "alias": 2, "fuzzy": 3, "sniff": 4}
 # header -> (target, where it was mapped), built from the account's saved mappings
 History = Map[str, tuple[str, str]]
@@ -238,41 +238,42 @@ def _choose_key(
     values: dict[str, list[str | None]],
     chosen: dict[int, _Candidate],
     review: list[str],
-) -> tuple[int | None, float, str, bool]:
-    """(column index, confidence, reason, also the sku) of the key column."""
+) -> tuple[int | None, float, str]:
+    """(column index, confidence, reason) of the key column."""
     n = len(next(iter(values.values()), []))
     for i, c in chosen.items():
         if c.target == "external_id":
             if unique_and_complete(values[columns[i]]) or not n:
-                return i, c.confidence, c.reason, False
+                return i, c.confidence, c.reason
             review.append(
                 f"key: {columns[i]!r} repeats values or is empty in the sample; rows sharing a"
                 " key are one product (variants?): check key and parent_key"
             )
-            return i, min(c.confidence, 0.6), c.reason + "; but not unique in the sample", False
+            return i, min(c.confidence, 0.6), c.reason + "; but not unique in the sample"
     for i, c in chosen.items():
         if c.target == "sku" and unique_and_complete(values[columns[i]]):
             confidence = min(round(c.confidence + 0.1, 2), 0.9)  # uniqueness is evidence too
             reason = f"key and sku: {c.reason}; unique and never empty in {n} sampled rows"
-            return i, confidence, reason, True
+            return i, confidence, reason
+    # columns no field wanted first, then those whose values could be an identifier
     skip = {"description", "images", "url", "price", "inventory_quantity", "currency"}
-    for i, name in enumerate(columns):
-        c = chosen.get(i)
-        if c is not None and c.target in skip:
-            continue
+    unmapped = [i for i in range(len(columns)) if i not in chosen]
+    mapped = [i for i in range(len(columns)) if i in chosen and chosen[i].target not in skip]
+    for i in unmapped + mapped:
+        name = columns[i]
         if unique_and_complete(values[name]):
             review.append(
                 f"key: no column is named like an id or a SKU; {name!r} was chosen only because"
                 f" its {n} sampled values are unique and never empty"
             )
-            return i, 0.6, f"unique and never empty in {n} sampled rows", False
+            return i, 0.6, f"unique and never empty in {n} sampled rows"
     if columns:
         review.append(
             "key: no column is unique and never empty in the sample; set `key` to the column"
             f" that identifies a product (the first column, {columns[0]!r}, is a placeholder)"
         )
-        return 0, 0.2, "placeholder: no column identifies a product", False
-    return None, 0.0, "", False
+        return 0, 0.2, "placeholder: no column identifies a product"
+    return None, 0.0, ""
 
 
 def suggest(
@@ -292,11 +293,8 @@ def suggest(
     candidates = [
         c for i, name in enumerate(columns) for c in _candidates(i, name, values[name], history)
     ]
-    chosen = _assign(
-        [c for c in candidates if c.target != "external_id"]
-        + [c for c in candidates if c.target == "external_id" and c.step != "sniff"]
-    )
-    key_index, key_confidence, key_reason, key_is_sku = _choose_key(columns, values, chosen, review)
+    chosen = _assign(candidates)
+    key_index, key_confidence, key_reason = _choose_key(columns, values, chosen, review)
     fields: dict[str, str] = {}
     out: list[ColumnSuggestion] = []
     for i, name in enumerate(columns):
@@ -313,8 +311,8 @@ def suggest(
                     c.step if c and c.target in ("external_id", "sku") else "key",
                 )
             )
-            if key_is_sku:
-                fields["sku"] = name
+            if c is not None and c.target != "external_id":  # e.g. the SKU: keep it too
+                fields[c.target] = name
             continue
         if c is None or c.target == "external_id":
             why = "no catalog field matched" if c is None else "another column is the key"

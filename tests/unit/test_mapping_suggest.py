@@ -333,3 +333,16 @@ def test_sampling_reads_only_the_dialect_it_finds(tmp_path: Path) -> None:
     assert (sample.dialect.delimiter, sample.dialect.encoding) == ("\t", "utf-8")
     assert sample.columns == ["id", "name", "price"]
     assert sample.rows[1] == {"id": "2", "name": "Cup", "price": "2.00"}
+
+
+def test_a_guessed_key_prefers_unmapped_columns_and_keeps_the_name() -> None:
+    columns = ["Bezeichnung", "zzq", "Preis"]
+    rows = _rows(columns, ["Mühle", "K-1", "1,00"], ["Kanne", "K-2", "2,00"])
+    s = suggest(columns, rows)
+    assert (s.mapping.key, s.mapping.fields["name"]) == ("zzq", "Bezeichnung")
+    # with nothing else unique, the name column is also the key, and stays the name
+    only = suggest(
+        ["Bezeichnung", "Preis"], _rows(["Bezeichnung", "Preis"], ["A", "1,00"], ["B", "2,00"])
+    )
+    assert (only.mapping.key, only.mapping.fields["name"]) == ("Bezeichnung", "Bezeichnung")
+    assert any(r.startswith("key:") for r in only.needs_review)
