@@ -206,7 +206,7 @@ def _candidates(
                 _Candidate(
                     index,
                     c.target,
-                    min(1.0, max(c.confidence, sniffed.confidence) + 0.1),
+                    min(1.0, round(max(c.confidence, sniffed.confidence) + 0.1, 2)),
                     f"{c.reason}; {sniffed.reason}",
                     c.step,
                 )
@@ -340,13 +340,14 @@ def suggest(
             f" confidence {key_confidence:.2f})"
         )
     dialect = _amounts(dialect, fields, values, review)
-    name_col = next((s for s in out if s.field == "name"), None)
-    if name_col is None:
+    name_index = columns.index(fields["name"]) if "name" in fields else None
+    if name_index is None:
         review.append("name: no column looks like the product name; map one as fields.name")
-    elif name_col.confidence < CONFIDENT:
+    elif chosen[name_index].confidence < CONFIDENT:
+        named = chosen[name_index]
         review.append(
-            f"name: {name_col.column!r} is only a guess ({name_col.reason},"
-            f" confidence {name_col.confidence:.2f})"
+            f"name: {columns[name_index]!r} is only a guess ({named.reason},"
+            f" confidence {named.confidence:.2f})"
         )
     currency = None
     if "price" in fields and "currency" not in fields:

@@ -346,3 +346,11 @@ def test_a_guessed_key_prefers_unmapped_columns_and_keeps_the_name() -> None:
     )
     assert (only.mapping.key, only.mapping.fields["name"]) == ("Bezeichnung", "Bezeichnung")
     assert any(r.startswith("key:") for r in only.needs_review)
+
+
+def test_a_doubtful_name_is_flagged() -> None:
+    columns = ["id", "title_text"]
+    s = suggest(columns, _rows(columns, ["1", "Mug"], ["2", "Cup"]))
+    assert s.mapping.fields["name"] == "title_text"
+    [why] = [r for r in s.needs_review if r.startswith("name:")]
+    assert "'title_text' is only a guess" in why and "confidence 0.70" in why
