@@ -54,19 +54,24 @@ def format_from_header(columns: list[str] | set[str]) -> str:
 
 def _decode_head(head: bytes, complete: bool, source: str) -> tuple[str, str]:
     """(text, encoding name) of the file's head."""
-    if head.startswith(codecs.BOM_UTF8):
-        return head[3:].decode("utf-8", errors="ignore" if not complete else "strict"), "utf-8"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         body = head[: len(head) - len(head) % 2]
         return body.decode("utf-16", errors="ignore").removeprefix("\ufeff"), "utf-16"
     if b"\x00" in head:
         raise InputError(f"{source}: looks like UTF-16 without a byte order mark; save as UTF-8")
+    bom = head.startswith(codecs.BOM_UTF8)
+    body = head[len(codecs.BOM_UTF8) :] if bom else head
     try:
-        return head.decode("utf-8"), "utf-8"
+        return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as e:
-        if not complete and e.start >= len(head) - 3:  # a character cut at the end of the head
-            return head[: e.start].decode("utf-8"), "utf-8"
-        return head.decode("cp1252", errors="replace"), "cp1252"
+        if not complete and e.start >= len(body) - 3:  # a character cut at the end of the head
+            return body[: e.start].decode("utf-8", errors="replace"), "utf-8"
+        if bom:
+            raise InputError(
+                f"{source}: starts with a UTF-8 byte order mark but is not UTF-8 at byte"
+                f" {e.start + 3}"
+            ) from e
+        return body.decode("cp1252", errors="replace"), "cp1252"
 
 
 def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:

@@ -318,6 +318,8 @@ def test_jsonl_file(tmp_path: Path) -> None:
 def test_platform_exports_keep_their_built_in_format() -> None:
     s = suggest_for_file(REAL / "shopify_product_template.csv")
     assert s.format == "shopify"
+    woo = suggest_for_file(REAL / "woocommerce_sample_products.csv")  # has a UTF-8 BOM
+    assert (woo.format, woo.dialect.encoding) == ("woocommerce", "utf-8")
     assert s.as_json()["mapping"] == {"format": "shopify", "fields": {}}
     assert format_from_header(["sku", "product_type", "attribute_set_code", "store_view_code"]) == (
         "magento"
@@ -354,3 +356,12 @@ def test_a_doubtful_name_is_flagged() -> None:
     assert s.mapping.fields["name"] == "title_text"
     [why] = [r for r in s.needs_review if r.startswith("name:")]
     assert "'title_text' is only a guess" in why and "confidence 0.70" in why
+
+
+def test_an_empty_file_has_nothing_to_map(tmp_path: Path) -> None:
+    from catalog_pipelines.connectors.reading import InputError
+
+    path = tmp_path / "empty.csv"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="nothing to map"):
+        suggest_for_file(path)
