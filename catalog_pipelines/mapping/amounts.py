@@ -69,7 +69,10 @@ def amount_expr(column: pl.Expr, decimal: str, thousands: str | None) -> pl.Expr
         .then(value.str.replace_all(group_class, ""))
         .otherwise(value)
     )
-    leftovers = list(seps) + (["."] if decimal == "," else [])
-    bad = pl.any_horizontal([ungrouped.str.contains(s, literal=True) for s in set(leftovers)])
+    leftovers = {*seps, *_COMMA_DECIMAL_GROUPS[1:], *(["."] if decimal == "," else [])}
+    # one regex pass over the column, not one per separator
+    bad = ungrouped.str.contains(
+        "[" + "".join(_REGEX_LITERAL.get(c, c) for c in sorted(leftovers)) + "]"
+    )
     canonical = ungrouped.str.replace(",", ".", literal=True) if decimal == "," else ungrouped
     return pl.when(bad).then(None).otherwise(canonical)
