@@ -63,16 +63,15 @@ def amount_expr(column: pl.Expr, decimal: str, thousands: str | None) -> pl.Expr
         return column
     seps = _separators(decimal, thousands)
     value = column.str.strip_chars()
-    group_class = "[" + "".join(_REGEX_LITERAL.get(s, s) for s in seps) + "]"
-    ungrouped = (
-        pl.when(value.str.contains(_grouped_pattern(decimal, seps)))
-        .then(value.str.replace_all(group_class, ""))
-        .otherwise(value)
-    )
-    leftovers = {*seps, *_COMMA_DECIMAL_GROUPS[1:], *(["."] if decimal == "," else [])}
-    # one regex pass over the column, not one per separator
-    bad = ungrouped.str.contains(
-        "[" + "".join(_REGEX_LITERAL.get(c, c) for c in sorted(leftovers)) + "]"
-    )
-    canonical = ungrouped.str.replace(",", ".", literal=True) if decimal == "," else ungrouped
-    return pl.when(bad).then(None).otherwise(canonical)
+    grouped = value.str.contains(_grouped_pattern(decimal, seps))
+    plain = value.str.contains(rf"^[0-9]+(?:{_REGEX_LITERAL[decimal]}[0-9]+)?$")
+    if len(seps) == 1:  # a literal replace is much cheaper than a regex one
+        removed = value.str.replace_all(seps[0], "", literal=True)
+    else:
+        removed = value.str.replace_all(
+            "[" + "".join(_REGEX_LITERAL.get(c, c) for c in seps) + "]", ""
+        )
+    digits = pl.when(grouped).then(removed).otherwise(value)
+    canonical = digits.str.replace(",", ".", literal=True) if decimal == "," else digits
+    # anything else (a stray separator, a sign, a letter) takes the reference path for its reason
+    return pl.when(grouped | plain).then(canonical).otherwise(None)
