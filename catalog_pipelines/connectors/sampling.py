@@ -119,6 +119,9 @@ def sample_file(path: Path) -> FileSample:
     if not records:
         raise InputError(f"{path}: the file is empty; there is nothing to map")
     header = [h.strip() for h in records[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:  # the import would refuse the file too (connectors.reading)
+        raise InputError(f"{path}: the header repeats the column name(s) {repeated}")
     body = records[1:] if complete else records[1:-1]  # the head may end mid-record
     rows = [dict(zip(header, r, strict=False)) for r in body[:SAMPLE_ROWS]]
     if fmt == "csv":
@@ -145,6 +148,8 @@ def _sample_jsonl(path: Path, text: str, encoding: str, complete: bool) -> FileS
             }
             columns.update(dict.fromkeys(row))
             rows.append(row)
+    if not columns:
+        raise InputError(f"{path}: no JSON object in the first lines; there is nothing to map")
     return FileSample("jsonl", Dialect(None, encoding), list(columns), rows)
 
 

@@ -340,7 +340,10 @@ def suggest(
             f" confidence {key_confidence:.2f})"
         )
     dialect = _amounts(dialect, fields, values, review)
-    name_index = columns.index(fields["name"]) if "name" in fields else None
+    name_index = next(
+        (i for i, c in chosen.items() if c.target == "name" and fields.get("name") == columns[i]),
+        None,
+    )
     if name_index is None:
         review.append("name: no column looks like the product name; map one as fields.name")
     elif chosen[name_index].confidence < CONFIDENT:
