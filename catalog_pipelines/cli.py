@@ -41,7 +41,7 @@ from catalog_pipelines.cli_args import (
     timestamp,
 )
 from catalog_pipelines.connectors.reading import InputError
-from catalog_pipelines.connectors.registry import FORMATS, KINDS
+from catalog_pipelines.connectors.registry import FORMATS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -120,6 +120,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from catalog_pipelines.connectors.reading import InputError
     from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
     from catalog_pipelines.progress import for_terminal
+    from catalog_pipelines.store.sources import SourceArchived
 
     path = Path(args.path)
     if not path.is_file():
@@ -145,6 +146,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     except InputError as e:
         raise UsageError(str(e)) from e
+    except SourceArchived as e:
+        print_error(e.message)
+        return EXIT_REFUSED
     except ImportRefused as e:
         if args.json:
             print_json(e.report.to_json())
@@ -181,68 +185,6 @@ def _print_import_summary(report: Any) -> None:
         print(f"rejected rows: catalog-sync rejects export {out['run_id']}")
         for r in report.rejects[:5]:
             print(f"  row {r.row_number}: {'; '.join(r.reasons)}")
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def cmd_sources(args: argparse.Namespace) -> int:
-    from catalog_pipelines.store.sources import add_source, list_sources, parse_owns
-
-    engine = migrated_engine()
-    if args.action == "add":
-        mapping = None
-        if args.mapping:
-            from catalog_pipelines.mapping import load_mapping
-
-            load_mapping(Path(args.mapping))  # validate now, with a clear error
-            import yaml
-
-            mapping = yaml.safe_load(Path(args.mapping).read_text(encoding="utf-8"))
-        config: dict[str, Any] = {}
-        if args.path:
-            config["path"] = str(Path(args.path).resolve())
-        if args.url:
-            config["url"] = args.url
-        if args.currency:
-            from catalog_pipelines.money import MoneyError, normalize_currency
-
-            try:
-                config["currency"] = normalize_currency(args.currency)
-            except MoneyError as e:
-                raise UsageError(f"--currency: {e}") from e
-        try:
-            owns = parse_owns(args.owns)
-        except ValueError as e:
-            raise UsageError(str(e)) from e
-        with engine.begin() as conn:
-            src = add_source(
-                conn,
-                account_id=args.account,
-                name=args.name,
-                kind=args.kind,
-                owns=owns,
-                mapping=mapping,
-                config=config,
-            )
-        if args.json:
-            print_json(src.as_json())
-        else:
-            print(
-                f"source {src.name}: kind={src.kind} owns={','.join(sorted(src.owns)) or 'none'} ({src.mode})"
-            )
-        return EXIT_OK
-    with engine.connect() as conn:
-        sources = list_sources(conn, args.account)
-    if args.json:
-        data = [s.as_json() for s in sources]
-        print_json({"object": "list", "data": data, "has_more": False, "url": "/v1/sources"})
-    else:
-        _table(
-            [[s.name, s.kind, s.mode, ",".join(sorted(s.owns))] for s in sources],
-            ["name", "kind", "mode", "owns"],
-        )
-    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- reads
@@ -470,7 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
         " shopify, woocommerce, magento: their product exports (built-in mappings); csv, jsonl:"
         " any other file, read through --mapping",
     )
-    p.add_argument("--mapping", help="YAML field mapping (required for csv and jsonl)")
+    p.add_argument(
+        "--mapping",
+        help="YAML field mapping; default: the source's saved mapping (sources set-mapping)",
+    )
     p.add_argument(
         "--mode",
         default="full",
@@ -495,28 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_account(p)
     p.set_defaults(func=cmd_import)
 
-    sources = sub.add_parser("sources", help="sources and their ownership").add_subparsers(
-        dest="action", required=True
-    )
-    p = sources.add_parser("add", help="add a source with its connector kind and what it owns")
-    p.add_argument("name", help="source name, e.g. shopify-main")
-    p.add_argument("--kind", required=True, choices=KINDS, help="the connector that reads it")
-    p.add_argument(
-        "--owns", required=True, help="groups the source owns: content,pricing,inventory (or none)"
-    )
-    p.add_argument("--mapping", help="YAML field mapping")
-    p.add_argument("--path", help="file the scheduled reconciliation re-reads")
-    p.add_argument("--url", help="feed URL (http_json)")
-    p.add_argument(
-        "--currency", help="the shop's currency, for exports that carry none (default: usd)"
-    )
-    add_json(p)
-    add_account(p)
-    p.set_defaults(func=cmd_sources)
-    p = sources.add_parser("list", help="list sources and what they own")
-    add_json(p)
-    add_account(p)
-    p.set_defaults(func=cmd_sources)
+    from catalog_pipelines.mapping_cli import add_commands as add_mapping_commands
+    from catalog_pipelines.sources_cli import add_commands as add_source_commands
+
+    add_source_commands(sub)
+    add_mapping_commands(sub)
 
     products = sub.add_parser("products", help="read products").add_subparsers(
         dest="action", required=True

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from catalog_pipelines import ownership
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
-from catalog_pipelines.mapping import load_mapping
-from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
+from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
 from catalog_pipelines.progress import ProgressFn, quiet
 from catalog_pipelines.stock_feed import plan_stock_feed
 from catalog_pipelines.store import imports as store
@@ -35,6 +35,7 @@ from catalog_pipelines.store.sources import (
     ensure_account,
     get_source,
     list_sources,
+    refuse_if_archived,
 )
 from catalog_pipelines.store.unit_of_work import UnitOfWork
 from catalog_pipelines.validation import validate_batch
@@ -195,6 +196,7 @@ def _resolve_source(conn: sa.Connection, options: ImportOptions) -> tuple[Source
     ensure_account(conn, options.account_id)
     src = get_source(conn, options.account_id, options.source)
     if src is not None:
+        refuse_if_archived(src)
         return src, False
     created = add_source(
         conn,
@@ -202,6 +204,7 @@ def _resolve_source(conn: sa.Connection, options: ImportOptions) -> tuple[Source
         name=options.source,
         kind=options.source_kind,
         owns=frozenset(GROUPS),
+        cause=None,  # the run records the creation; its events are the catalog's
     )
     return created, True
 
@@ -398,6 +401,21 @@ def _report(
     )
 
 
+def saved_mapping(engine: sa.Engine, account_id: str, source: str) -> Mapping | None:
+    """The source's saved mapping (`sources set-mapping`), if any. An archived source refuses
+    here, before its file is read. Only saved (accepted) mappings are used, never a
+    suggestion."""
+    with engine.connect() as conn:
+        src = get_source(conn, account_id, source)
+    if src is None:
+        return None
+    refuse_if_archived(src)
+    if src.mapping is None:
+        return None
+    where = f"source {source!r}'s saved mapping (version {src.version})"
+    return mapping_from_dict(src.mapping, where=where)
+
+
 def import_path(
     engine: sa.Engine,
     path: Path,
@@ -413,11 +431,22 @@ def import_path(
     run = _run_start(options, str(path))
     with engine.connect() as conn, _tracked(engine, conn, run, options):
         progress("reading", 0.05)
-        mapping = load_mapping(mapping_path) if mapping_path else None
+        mapping = (
+            load_mapping(mapping_path)
+            if mapping_path
+            else saved_mapping(engine, options.account_id, options.source)
+        )
         if format == "auto":
             fmt = mapping.format if mapping and mapping.format else detect_format(path)
         else:
             fmt = format
+        if mapping is None and fmt in ("csv", "jsonl"):
+            raise InputError(
+                f"{path}: a {fmt} file needs a field mapping, and source {options.source!r} has"
+                " none saved. Get a suggestion with `catalog-sync mapping suggest"
+                f" {path}`, check it, then save it with `catalog-sync sources set-mapping"
+                f" {options.source} FILE` (or pass --mapping FILE); see docs/mapping-assistant.md"
+            )
         source = get_source(conn, options.account_id, options.source)
         config = source.config if source else {}
         batch = load_batch(

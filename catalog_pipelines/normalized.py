@@ -13,6 +13,14 @@ from typing import Any
 
 import polars as pl
 
+# The 1-based record number every frame between a reader and the store carries.
+ROW_NUMBER = "row_number"
+
+
+class InputError(ValueError):
+    """The input cannot be read as given (encoding, structure). The CLI exits with code 2."""
+
+
 # metadata and option values travel as key/value lists so that any set of keys fits one frame.
 KV = pl.List(pl.Struct({"key": pl.Utf8, "value": pl.Utf8}))
 

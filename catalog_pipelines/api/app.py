@@ -33,8 +33,10 @@ from catalog_pipelines.api.routers import (
     events,
     incoming_shopify,
     inventory,
+    mapping_suggestions,
     prices,
     products,
+    sources,
     webhook_endpoints,
 )
 from catalog_pipelines.api.routing import IndexedListParams, allowed_methods
@@ -106,6 +108,8 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     front_door.install(app)
     app.state.auth_failures = AuthFailures()
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
+        app.include_router(module.router)
+    for module in (sources, mapping_suggestions):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimit,

@@ -32,11 +32,17 @@ class Ctx:
     request_id: str
     request: Request
 
-    async def body(self, model: type[BaseModel] | None = None) -> dict[str, Any]:
+    async def body(
+        self,
+        model: type[BaseModel] | None = None,
+        prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """The parsed body; with `model`, validated against it (the schema the document
         shows) and typed as it documents."""
         raw = await self.request.body()
         data, is_json = parse_body_typed(raw, self.request.headers.get("content-type"))
+        if prepare is not None:  # a route's own spelling of a value, e.g. owns=a,b
+            data = prepare(data)
         if model is not None:
             return validate_params(model, data, form=not is_json, schema=oa.body_schema(model))
         return json_scalars(data) if is_json else data

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from catalog_pipelines.connectors.registry import KINDS
+
 MAX_AMOUNT = 99_999_999  # Stripe's unit_amount ceiling
 MAX_QUANTITY = 10**12
 
@@ -202,6 +204,45 @@ class WebhookEndpointCreate(Body):
     api_version: Annotated[str, Field(max_length=100)] | None = None
 
 
+SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+Group = Literal["content", "pricing", "inventory"]
+SourceKind = Annotated[str, Field(pattern=f"^({'|'.join(KINDS)})$")]
+# A mapping as an object (the YAML file's shape) or as the YAML/JSON text of one.
+MappingDoc = dict[str, Any] | Annotated[str, Field(max_length=65536)]
+SourceConfig = dict[str, Annotated[str, Field(max_length=2048)]]
+
+
+class SourceUpdate(Body):
+    kind: SourceKind | None = None
+    owns: list[Group] | None = None  # form bodies may also send owns=content,pricing
+    mapping: MappingDoc | None = None
+    config: SourceConfig | None = None
+    active: bool | None = None
+
+
+class SourceCreate(Body):
+    name: Annotated[str, Field(pattern=SOURCE_NAME)]
+    kind: SourceKind
+    owns: list[Group] | None = None
+    mapping: MappingDoc | None = None
+    config: SourceConfig | None = None
+
+
+Cell = str | int | float | bool | None
+
+
+class MappingSuggestionRequest(Body):
+    """A sample of a file: its columns and some rows (objects or lists of cells)."""
+
+    columns: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=255)]],
+        Field(min_length=1, max_length=500),
+    ]
+    rows: Annotated[list[dict[str, Cell] | list[Cell]], Field(max_length=1000)] | None = None
+    source: Annotated[str, Field(max_length=64)] | None = None
+    file: Annotated[str, Field(max_length=255)] | None = None
+
+
 # --------------------------------------------------------------------------- returned objects
 
 
@@ -311,7 +352,7 @@ class Change(Obj):
     sequence: int
     event: str
     type: str
-    object_type: Literal["product", "price", "inventory_item"]
+    object_type: Literal["product", "price", "inventory_item", "source"]
     object_id: str
     version: int | None = None
     created: int | None = None
@@ -368,7 +409,60 @@ class IncomingResult(Obj):
     skipped: list[Any] | None = None
 
 
+class Source(Obj):
+    id: str
+    object: Literal["source"]
+    account: str | None = None
+    name: str
+    kind: str
+    owns: list[Group]
+    mode: Literal["mirror", "hybrid", "catalog"]
+    mapping: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    active: bool
+    archived: int | None = None
+    version: Annotated[int, Field(ge=1)]
+    created: int | None = None
+    updated: int | None = None
+    livemode: bool | None = None
+
+
+class SourceVersion(Obj):
+    object: Literal["source_version"]
+    version: Annotated[int, Field(ge=1)]
+    created: int
+    source: Source
+
+
+class Dialect(Obj):
+    delimiter: str | None = None
+    encoding: str | None = None
+    decimal_separator: Literal[".", ","] | None = None
+    thousands_separator: str | None = None
+
+
+class SuggestedColumn(Obj):
+    column: str
+    field: str
+    confidence: Annotated[float, Field(ge=0, le=1)]
+    reason: str
+    samples: list[str]
+    step: str | None = None
+
+
+class MappingSuggestion(Obj):
+    object: Literal["mapping_suggestion"]
+    format: Literal["csv", "jsonl", "shopify", "woocommerce", "magento"]
+    dialect: Dialect
+    mapping: dict[str, Any]
+    columns: list[SuggestedColumn]
+    needs_review: list[str]
+
+
 OBJECTS: tuple[type[BaseModel], ...] = (
+    Source,
+    SourceVersion,
+    MappingSuggestion,
     Error,
     Product,
     Price,

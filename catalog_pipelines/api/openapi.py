@@ -59,6 +59,9 @@ BODIES: tuple[type[BaseModel], ...] = (
     models.InventorySet,
     models.WebhookEndpointCreate,
     models.WebhookEndpointUpdate,
+    models.SourceCreate,
+    models.SourceUpdate,
+    models.MappingSuggestionRequest,
 )
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import polars as pl
 
-ROW_NUMBER = "row_number"
+from catalog_pipelines.normalized import ROW_NUMBER, InputError
+
 MAX_JSON_DEPTH = 32
 # More columns than this is not a catalog export but a mistake or an attack: a 100,000-column
 # header took 1.8 GB to import. Refused before any frame is built (docs/import-failures.md).
@@ -73,10 +74,6 @@ _NOT_TEXT_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 SNIFF_BYTES = 64 * 1024  # how much of the data the text/binary verdict looks at
 # Bytes that no CSV or JSON text holds (C0 controls but tab, newline, form feed, carriage return).
 _CONTROL = bytes([*range(0, 9), 11, *range(14, 32), 127])
-
-
-class InputError(ValueError):
-    """The input cannot be read as given (encoding, structure). The CLI exits with code 2."""
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -222,10 +219,12 @@ def _raise_field_limit() -> None:
             limit //= 10
 
 
-def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, list[int], dict]:
+def _count_records(
+    text: str, *, source: str, delimiter: str = ","
+) -> tuple[list[str] | None, int, list[int], dict]:
     """Independent pass with the csv module: header, data records, blank-record positions."""
     _raise_field_limit()
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     header: list[str] | None = None
     blanks: list[int] = []  # 0-based positions among data records (as Polars sees them)
     overlong: dict[int, int] = {}
@@ -251,10 +250,11 @@ def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, li
     return header, count, blanks, overlong
 
 
-def read_csv_table(text: str, *, source: str) -> CsvTable:
-    """Read CSV text as strings with an independent record count; see `read_csv_strings`."""
+def read_csv_table(text: str, *, source: str, delimiter: str = ",") -> CsvTable:
+    """Read CSV text as strings with an independent record count; see `read_csv_strings`.
+    `delimiter` separates the fields (`;` in many European spreadsheet exports)."""
     text = text.removeprefix("\ufeff")  # in case the caller decoded without `decode`
-    header, records, blanks, overlong = _count_records(text, source=source)
+    header, records, blanks, overlong = _count_records(text, source=source, delimiter=delimiter)
     if not header:
         if records:
             raise InputError(f"{source}: the first line is blank; it must be the header")
@@ -275,6 +275,7 @@ def read_csv_table(text: str, *, source: str) -> CsvTable:
             truncate_ragged_lines=True,
             raise_if_empty=False,
             quote_char='"',
+            separator=delimiter,
         )
     except pl.exceptions.PolarsError as e:
         raise InputError(f"{source}: malformed CSV: {str(e).splitlines()[0]}") from e

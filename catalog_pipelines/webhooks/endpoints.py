@@ -26,6 +26,8 @@ EVENT_TYPES = (
     "price.updated",
     "inventory_item.created",
     "inventory_item.updated",
+    "source.created",  # a source's mapping, ownership or archiving changed (a new version)
+    "source.updated",
 )
 _EVENT_PATTERN = re.compile(r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$")
 

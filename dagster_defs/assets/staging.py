@@ -108,7 +108,12 @@ def read_source(source: Source | None, name: str, path_override: str | None) -> 
     # A source of a file kind reads its files with that connector; a new source (or a feed
     # source given a file) gets the connector that recognises the file, and its kind.
     fmt = source.kind if source is not None and source.kind in FORMATS else detect_format(path)
-    mapping = mapping_from_dict(source.mapping) if source and source.mapping else None
+    # the source's saved mapping (`sources set-mapping`); never an unaccepted suggestion
+    mapping = (
+        mapping_from_dict(source.mapping, where=f"source {name!r}'s saved mapping")
+        if source and source.mapping
+        else None
+    )
     batch = load_batch(
         path, format=fmt, mapping=mapping, encoding=config.get("encoding"), currency=currency
     )
@@ -135,6 +140,11 @@ def source_snapshot(
     with finish_inbox_file_on_error(context, inbox):
         with catalog_db.engine().connect() as conn:
             source = get_source(conn, catalog_db.account_id, name)
+        if source is not None and not source.active:
+            raise dg.Failure(
+                description=f"source {name!r} is archived and takes no imports"
+                f" (catalog-sync sources restore {name} undoes that)"
+            )
         try:
             snapshot = read_source(source, name, config.path)
             batch = snapshot.batch

@@ -38,7 +38,8 @@ def test_demo_imports_both_samples_delivers_webhooks_and_reruns_unchanged(
     assert _row(first, "shopify-demo", "prices") == [16, 0, 0, 0]
     assert _row(first, "woocommerce-demo", "products") == [18, 0, 0, 0]
     assert _row(first, "woocommerce-demo", "inventory") == [21, 0, 0, 0]
-    assert "webhooks: 96 delivered to a local receiver, 96 requests received" in first
+    # 96 catalog events (3 + 16 + 16 and 18 + 22 + 21) and the two sources' source.created
+    assert "webhooks: 98 delivered to a local receiver, 98 requests received" in first
     assert "uv run dagster dev" in first
 
     second = _demo(tmp_path)

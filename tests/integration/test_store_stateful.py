@@ -432,7 +432,8 @@ class CatalogMachine(RuleBasedStateMachine):
             events = conn.execute(
                 sa.text(
                     "SELECT sequence, type, object_type, object_id, object_version, data"
-                    " FROM events WHERE account_id = :a ORDER BY sequence"
+                    " FROM events WHERE account_id = :a AND object_type <> 'source'"
+                    " ORDER BY sequence"
                 ),
                 {"a": self.account},
             ).all()

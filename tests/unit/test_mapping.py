@@ -71,7 +71,7 @@ def test_external_id_field_is_the_key() -> None:
         ("key: id\nfields: {'option.': Size}", "unknown target field 'option.'"),
         ("key: id\ncurrency: dollars", "currency: 'dollars' is not an ISO 4217"),
         ("key: id\nformat: xml", "format 'xml' is not one of"),
-        ("key: id\nfields: {active: on}", "fields.active must be a non-empty string, got True"),
+        ("key: id\nfields: {active: on}", "fields.active: must be a non-empty string, got True"),
         ("key: id\nkeys: x", "unknown setting"),
         ("key: id\nencoding: nope", "unknown encoding 'nope'"),
         ("key: a\nfields: {external_id: b}", "key is 'a' but fields.external_id is 'b'"),

@@ -35,11 +35,12 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def read_csv(path: Path, mapping: Mapping, *, encoding: str | None = None) -> ParsedBatch:
-    """A CSV file through its mapping. Rows with more fields than the header are rejected
-    (their extra values would otherwise be lost), never the whole file."""
+    """A CSV file through its mapping (its `delimiter`, `encoding` and separators of prices).
+    Rows with more fields than the header are rejected (their extra values would otherwise be
+    lost), never the whole file."""
     source = str(path)
     text = decode(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
-    table = read_csv_table(text, source=source)
+    table = read_csv_table(text, source=source, delimiter=mapping.delimiter or ",")
     del text  # the decoded file is as large as the frame: free it before mapping
     _check_reserved(table.header, source)
     frame = table.frame

@@ -1,4 +1,4 @@
-"""YAML field mappings (docs/mapping.md) and their application to a frame of source strings.
+"""A field mapping (docs/mapping.md) applied to a frame of source strings.
 
 `apply_mapping` turns an all-string frame (a CSV read by `connectors.reading`, or JSON Lines
 records flattened to strings) into a `ParsedBatch`. The common path is vectorized in Polars so
@@ -24,7 +24,8 @@ Rules (what a user can rely on):
   `metadata` (under the catalog field name or the metadata key). Nothing is dropped.
 - Every unmapped column goes to metadata under its original header (nulls omitted);
   `metadata.<key>` targets under `<key>`; `option.<name>` targets into variant `options`.
-- Money: `money.to_minor_units` with the row's currency column, else the mapping's default.
+- Money: `money.to_minor_units` with the row's currency column, else the mapping's default,
+  after the mapping's `decimal_separator`/`thousands_separator` (`1.249,00` with ",").
   Booleans: true/false/yes/no/1/0 (any case). Quantities: whole numbers >= 0; `12.0` is
   accepted as 12 (spreadsheets write that), `12.5`, `1e3` and negatives are rejected.
   Inventory policy: deny | continue (any case). Images: split on `,` and `|`, trimmed.
@@ -34,38 +35,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-import yaml
 from polars.expr.whenthen import ChainedThen, Then
 
 from catalog_pipelines import money
-from catalog_pipelines.connectors import registry
-from catalog_pipelines.connectors.reading import ROW_NUMBER, InputError
-from catalog_pipelines.normalized import KV, PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
-
-FORMATS = registry.FORMATS  # a mapping may name any file format (docs/mapping.md)
-PLAIN_TARGETS = (
-    "external_id",
-    "parent_external_id",
-    "name",
-    "description",
-    "active",
-    "images",
-    "url",
-    "shippable",
-    "tax_code",
-    "unit_label",
-    "sku",
-    "price",
-    "currency",
-    "inventory_quantity",
-    "inventory_policy",
+from catalog_pipelines.mapping.amounts import amount_expr, canonical_amount
+from catalog_pipelines.mapping.model import Mapping
+from catalog_pipelines.normalized import (
+    KV,
+    PRODUCT_SCHEMA,
+    ROW_NUMBER,
+    VARIANT_SCHEMA,
+    InputError,
+    ParsedBatch,
+    Reject,
 )
-PREFIX_TARGETS = ("option.", "metadata.")
+
 _TEXT_FIELDS = ("name", "description", "url", "tax_code", "unit_label")
 _BOOL_FIELDS = ("active", "shippable")
 # product-level values compared between a product's rows (images are merged, not compared)
@@ -75,141 +63,6 @@ _POLICIES = ("deny", "continue")
 _FAST_AMOUNT = r"^[0-9]{1,14}(\.[0-9]+)?$"  # 14 digits * 10**4 still fits an Int64
 _FAST_QUANTITY = r"^[0-9]{1,18}$"
 _QUANTITY = re.compile(r"^\+?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]*))?$")
-# A mapping without `key` is a stock feed: SKUs and their stock only (docs/hybrid-sources.md).
-STOCK_FEED_TARGETS = ("sku", "inventory_quantity", "inventory_policy")
-_MAPPING_KEYS = {"format", "key", "parent_key", "currency", "fields", "encoding"}
-
-
-class MappingError(InputError):
-    """The mapping file is unusable; like any bad input, nothing is written (exit code 2)."""
-
-
-@dataclass
-class Mapping:
-    """A source's field mapping. `fields` maps catalog field -> source column, without
-    `external_id`/`parent_external_id`, which live in `key`/`parent_key`."""
-
-    format: str
-    key: str | None
-    parent_key: str | None = None
-    currency: str | None = None  # default for rows that carry none, lowercase
-    fields: dict[str, str] = field(default_factory=dict)
-    encoding: str | None = None
-
-    @property
-    def stock_only(self) -> bool:
-        """A generic mapping without `key`: rows are matched to the catalog by SKU."""
-        return self.format in ("csv", "jsonl") and self.key is None and "sku" in self.fields
-
-    def source_columns(self) -> list[str]:
-        cols = [c for c in (self.key, self.parent_key) if c]
-        return cols + [c for c in self.fields.values() if c not in cols]
-
-
-def _target_ok(target: str) -> bool:
-    if target in PLAIN_TARGETS:
-        return True
-    return any(target.startswith(p) and len(target) > len(p) for p in PREFIX_TARGETS)
-
-
-def _text(value: Any, *, what: str, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise MappingError(
-            f"{where}: {what} must be a non-empty string, got {value!r}"
-            " (quote it in YAML, e.g. '0870' or 'no')"
-        )
-    return value
-
-
-def mapping_from_dict(data: Any, *, where: str = "mapping") -> Mapping:
-    """Validate a parsed mapping document; errors name `where` and what is wrong."""
-    if not isinstance(data, dict):
-        raise MappingError(f"{where}: expected a YAML mapping at the top level")
-    unknown = sorted(set(data) - _MAPPING_KEYS)
-    if unknown:
-        raise MappingError(
-            f"{where}: unknown setting(s) {unknown}; allowed: {sorted(_MAPPING_KEYS)}"
-        )
-    fmt = data.get("format", "csv")
-    if fmt not in FORMATS:
-        raise MappingError(f"{where}: format {fmt!r} is not one of {', '.join(FORMATS)}")
-    raw_fields = data.get("fields") or {}
-    if not isinstance(raw_fields, dict):
-        raise MappingError(f"{where}: fields must map catalog field -> source column")
-    fields: dict[str, str] = {}
-    for target, column in raw_fields.items():
-        if not isinstance(target, str) or not _target_ok(target):
-            raise MappingError(
-                f"{where}: unknown target field {target!r}; valid: {', '.join(PLAIN_TARGETS)},"
-                " option.<name>, metadata.<key>"
-            )
-        fields[target] = _text(column, what=f"fields.{target}", where=where)
-    key = data.get("key")
-    if key is not None:
-        key = _text(key, what="key", where=where)
-    id_column = fields.pop("external_id", None)
-    if key and id_column and key != id_column:
-        raise MappingError(
-            f"{where}: key is {key!r} but fields.external_id is {id_column!r}; they are the same"
-            " thing, give one"
-        )
-    key = key or id_column
-    if not key and fmt in ("csv", "jsonl"):
-        if "sku" not in fields:
-            raise MappingError(
-                f"{where}: missing `key`, the column holding the external id (or, for a stock"
-                " feed without product keys, map `sku`: docs/hybrid-sources.md)"
-            )
-        extra = sorted(set(fields) - set(STOCK_FEED_TARGETS))
-        if extra:
-            raise MappingError(
-                f"{where}: a mapping without `key` is a stock feed; it may map only"
-                f" {', '.join(STOCK_FEED_TARGETS)}, but it maps {', '.join(extra)}"
-            )
-    parent = data.get("parent_key")
-    if parent is not None:
-        parent = _text(parent, what="parent_key", where=where)
-    parent_column = fields.pop("parent_external_id", None)
-    if parent and parent_column and parent != parent_column:
-        raise MappingError(
-            f"{where}: parent_key is {parent!r} but fields.parent_external_id is"
-            f" {parent_column!r}; give one"
-        )
-    parent = parent or parent_column
-    currency = data.get("currency")
-    if currency is not None:
-        if not isinstance(currency, str):
-            raise MappingError(f"{where}: currency must be a code like usd, got {currency!r}")
-        try:
-            currency = money.normalize_currency(currency)
-        except money.MoneyError as e:
-            raise MappingError(f"{where}: currency: {e}") from e
-    encoding = data.get("encoding")
-    if encoding is not None:
-        encoding = _text(encoding, what="encoding", where=where)
-        try:
-            "".encode(encoding)
-        except LookupError as e:
-            raise MappingError(f"{where}: unknown encoding {encoding!r}") from e
-    return Mapping(fmt, key, parent, currency, fields, encoding)
-
-
-def load_mapping(path: Path | str) -> Mapping:
-    """Read and validate a YAML mapping file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise MappingError(f"{path}: cannot read the mapping file: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise MappingError(f"{path}: the mapping file is not UTF-8") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise MappingError(f"{path}: invalid YAML{at}: {getattr(e, 'problem', e)}") from e
-    return mapping_from_dict(data, where=str(path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,10 +164,9 @@ def _working_frame(
     return frame.select(exprs), _Plan(meta, options, labels, unmapped)
 
 
-def _fast_parse(
-    w: pl.DataFrame, default_currency: str | None, *, currency_column: bool
-) -> pl.DataFrame:
+def _fast_parse(w: pl.DataFrame, mapping: Mapping, *, currency_column: bool) -> pl.DataFrame:
     """Vectorized parsing of typed fields; null where the raw value needs a closer look."""
+    default_currency = mapping.currency
     cur_text = pl.col("r_currency").str.strip_chars().str.to_lowercase()
     currency = (
         pl.when(pl.col("r_currency").is_null())
@@ -325,7 +177,7 @@ def _fast_parse(
     )
     w = w.with_columns(currency.alias("currency"))
     # No strip here: values with surrounding spaces are rare and take the Python path.
-    amount = pl.col("r_price")
+    amount = amount_expr(pl.col("r_price"), mapping.decimal_separator, mapping.thousands_separator)
     dot = amount.str.find(".", literal=True)
     whole = (
         pl.when(dot.is_null())
@@ -414,7 +266,10 @@ def _slow_row(row: dict[str, Any], mapping: Mapping) -> tuple[list[str], dict[st
             )
         else:
             try:
-                fixed["unit_amount"] = money.to_minor_units(row["r_price"], currency)
+                text = canonical_amount(
+                    row["r_price"], mapping.decimal_separator, mapping.thousands_separator
+                )
+                fixed["unit_amount"] = money.to_minor_units(text, currency)
             except money.MoneyError as e:
                 reasons.append(f"price: {e}")
     for name, parser in (
@@ -480,7 +335,7 @@ def apply_mapping(
         w, plan = _working_frame(frame, mapping, unmapped)
     except InputError as e:
         raise InputError(f"{source}: {e}") from e
-    w = _fast_parse(w, mapping.currency, currency_column="currency" in mapping.fields)
+    w = _fast_parse(w, mapping, currency_column="currency" in mapping.fields)
 
     reasons: dict[int, list[str]] = {}
 
