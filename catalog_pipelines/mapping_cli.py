@@ -65,7 +65,7 @@ def add_commands(sub: Any) -> None:
     p = mapping.add_parser(
         "suggest", help="suggest a mapping file for a CSV or JSON Lines file (imports nothing)"
     )
-    p.add_argument("file")
+    p.add_argument("file", help="the CSV or JSON Lines file to map")
     p.add_argument(
         "--source", help="prefer this source's saved mappings for headers it has mapped before"
     )

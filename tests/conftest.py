@@ -66,6 +66,15 @@ def database_url(server_url: str) -> Iterator[str]:
     db.drop_database(server_url, url)
 
 
+@pytest.fixture(scope="session")
+def owner_engine(database_url: str) -> Iterator[sa.Engine]:
+    """The run's database as its schema owner, for tests that must change the schema (a
+    failing trigger); the app role may not."""
+    eng = db.make_engine(owner_url(database_url))
+    yield eng
+    eng.dispose()
+
+
 @pytest.fixture(scope="module")
 def isolated_database_url(server_url: str) -> Iterator[str]:
     """A database of the module's own, for tests of workers that act on every account

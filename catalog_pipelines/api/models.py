@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from catalog_pipelines.connectors.registry import KINDS
+from catalog_pipelines.money import CURRENCIES
 
 MAX_AMOUNT = 99_999_999  # Stripe's unit_amount ceiling
 MAX_QUANTITY = 10**12
@@ -25,7 +26,20 @@ Metadata = (
     dict[Annotated[str, Field(min_length=1, max_length=40)], Annotated[str, Field(max_length=500)]]
     | Literal[""]
 )
-Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+
+
+def _iso_currency(value: str) -> str:
+    if value.lower() not in CURRENCIES:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value
+
+
+# ISO 4217 codes, either case (the document lists them, the validator enforces them)
+Currency = Annotated[
+    str,
+    AfterValidator(_iso_currency),
+    Field(json_schema_extra={"enum": sorted({*CURRENCIES, *(c.upper() for c in CURRENCIES)})}),
+]
 
 
 class Body(BaseModel):
@@ -236,11 +250,10 @@ class MappingSuggestionRequest(Body):
 
     columns: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=255)]],
-        Field(min_length=1, max_length=500),
+        Field(min_length=1, max_length=500, json_schema_extra={"uniqueItems": True}),
     ]
     rows: Annotated[list[dict[str, Cell] | list[Cell]], Field(max_length=1000)] | None = None
     source: Annotated[str, Field(max_length=64)] | None = None
-    file: Annotated[str, Field(max_length=255)] | None = None
 
 
 # --------------------------------------------------------------------------- returned objects

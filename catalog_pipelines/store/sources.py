@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines.connectors.registry import KINDS
 from catalog_pipelines.mapping.model import mapping_from_dict, mapping_to_dict
-from catalog_pipelines.store.errors import InvalidRequest, NotFound
+from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
 from catalog_pipelines.store.events import Cause, append_event
 
 GROUPS: tuple[str, ...] = ("content", "pricing", "inventory")
@@ -241,7 +241,7 @@ def create_source(
     ensure_account(conn, account_id)
     source_id = conn.execute(_INSERT, params).scalar()
     if source_id is None:
-        raise InvalidRequest(
+        raise Conflict(  # a state conflict, as a taken lookup key is: 409
             f"source {name!r} already exists; update it instead",
             param="name",
             code="resource_exists",
@@ -321,9 +321,8 @@ def add_source(
                 config=config,
                 cause=cause,
             )
-        except InvalidRequest as e:
-            if e.code != "resource_exists":  # created concurrently: redefine it below
-                raise
+        except Conflict:  # created concurrently: redefine it below
+            pass
     return update_source(
         conn,
         account_id,

@@ -121,7 +121,7 @@ def test_sources_errors(client: Client) -> None:
     r = client.post("/v1/sources", json={"name": "ok", "kind": "xml"})
     assert (r.status_code, r.json()["error"]["param"]) == (400, "kind")
     r = client.post("/v1/sources", json={"name": "ok", "kind": "csv", "owns": ["prices"]})
-    assert (r.status_code, r.json()["error"]["param"]) == (400, "owns")
+    assert (r.status_code, r.json()["error"]["param"]) == (400, "owns[0]")
     assert client.post("/v1/sources", json={"name": "ok", "kind": "csv"}).status_code == 200
     again = client.post("/v1/sources", json={"name": "ok", "kind": "csv"})
-    assert again.status_code == 400 and "already exists" in again.json()["error"]["message"]
+    assert again.status_code == 409 and "already exists" in again.json()["error"]["message"]

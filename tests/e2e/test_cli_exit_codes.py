@@ -83,7 +83,8 @@ def test_unreachable_database_exits_4_naming_the_server_not_the_password(
     port = _unused_port()  # nothing listens there: the connection is refused
     url = f"postgresql://catalog:s3cret-pw@127.0.0.1:{port}/catalog?connect_timeout=3"
     started = time.monotonic()
-    result = _cli(*[a.format(csv=csv) for a in argv], env={"DATABASE_URL": url})
+    env = {"DATABASE_URL": url, "DATABASE_OWNER_URL": url}  # not the test run's owner URL
+    result = _cli(*[a.format(csv=csv) for a in argv], env=env)
     assert time.monotonic() - started < 30
     assert result.returncode == EXIT_ENVIRONMENT, result.stderr
     lines = result.stderr.strip().splitlines()

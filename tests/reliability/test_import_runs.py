@@ -73,13 +73,13 @@ def test_unreadable_file_is_a_failed_run(
 
 
 def test_database_error_mid_run_is_rolled_back_and_recorded_as_failed(
-    database_url: str, engine: sa.Engine, account: str, tmp_path: Path,
+    database_url: str, engine: sa.Engine, owner_engine: sa.Engine, account: str, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     """A real error from PostgreSQL in the middle of the writes (a trigger on this account's
     inventory items): nothing is written, and the run says why, in one line, exit 4."""
     fn = f"fail_{account}"
-    with engine.begin() as conn:
+    with owner_engine.begin() as conn:
         conn.execute(
             sa.text(
                 f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
@@ -97,7 +97,7 @@ def test_database_error_mid_run_is_rolled_back_and_recorded_as_failed(
         )  # fmt: skip
         err = capsys.readouterr().err
     finally:
-        with engine.begin() as conn:
+        with owner_engine.begin() as conn:
             conn.execute(sa.text(f"DROP TRIGGER {fn} ON inventory_items; DROP FUNCTION {fn}()"))
     assert code == EXIT_ENVIRONMENT
     assert "Traceback" not in err and err.count("\n") == 1

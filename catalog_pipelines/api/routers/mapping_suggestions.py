@@ -79,13 +79,18 @@ def _rows(params: dict[str, Any], columns: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _suggest(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("file") is not None:
+def _no_file(params: dict[str, Any]) -> dict[str, Any]:
+    """`file` (an uploaded file's id) is not part of the API yet: say so before validation."""
+    if "file" in params:
         raise _bad(
             "file uploads are not available yet; send `columns` and sample `rows` instead",
             "file",
             "file_uploads_unavailable",
         )
+    return params
+
+
+def _suggest(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     columns = _columns(params)
     rows = _rows(params, columns)
     source = params.get("source")
@@ -104,6 +109,6 @@ def _suggest(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 async def create_mapping_suggestion(ctx: Auth) -> JSONResponse:
     """A suggested mapping for `columns`, judged on the sample `rows`. Nothing is saved or
     applied: save it with POST /v1/sources/{id} (`mapping`)."""
-    params = await ctx.body(models.MappingSuggestionRequest)
+    params = await ctx.body(models.MappingSuggestionRequest, prepare=_no_file)
     result = await run_in_threadpool(_suggest, ctx, params)
     return JSONResponse(result, headers={"Request-Id": ctx.request_id})

@@ -176,7 +176,7 @@ def list_sources(
 
 @router.post(
     "/v1/sources",
-    responses=oa.responses(oa.ref("Source")),
+    responses=oa.responses(oa.ref("Source"), 409),
     openapi_extra=oa.body(models.SourceCreate, required=True),
 )
 async def create_source(ctx: Auth) -> JSONResponse:
@@ -197,7 +197,7 @@ def retrieve_source(source_id: str, ctx: Auth) -> JSONResponse:
 
 @router.post(
     "/v1/sources/{source_id}",
-    responses=oa.responses(oa.ref("Source"), 404),
+    responses=oa.responses(oa.ref("Source"), 404, 409),
     openapi_extra=oa.body(models.SourceUpdate),
 )
 async def update_source(source_id: str, ctx: Auth) -> JSONResponse:
