@@ -3,7 +3,8 @@
 Why strict: a wrong encoding silently corrupts names, and a CSV parser that drops rows on quoted
 newlines (Polars has done so) would make a full import archive real products. So bytes are
 decoded strictly, every CSV cell stays a string (`0870` and `3.65275E+11` verbatim), and the
-number of records is counted a second time with Python's `csv` module and compared.
+number of records is counted a second time, without Polars, and compared: by a quote-aware
+byte scan (connectors/record_count.py), or Python's `csv` module when the file needs it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+
+from catalog_pipelines.connectors.record_count import count_records
 
 ROW_NUMBER = "row_number"
 MAX_JSON_DEPTH = 32
@@ -131,10 +134,21 @@ def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, li
     return header, count, blanks, overlong
 
 
+def _independent_count(
+    text: str, data: bytes, *, source: str
+) -> tuple[list[str] | None, int, list[int], dict[int, int]]:
+    """The fast byte scan when the file is plain RFC 4180, else the `csv` module."""
+    fast = count_records(data)
+    if fast is not None:
+        return fast.header, fast.records, fast.blanks, fast.overlong
+    return _count_records(text, source=source)
+
+
 def read_csv_table(text: str, *, source: str) -> CsvTable:
     """Read CSV text as strings with an independent record count; see `read_csv_strings`."""
     text = text.removeprefix("\ufeff")  # in case the caller decoded without `decode`
-    header, records, blanks, overlong = _count_records(text, source=source)
+    data = text.encode("utf-8")
+    header, records, blanks, overlong = _independent_count(text, data, source=source)
     if not header:
         if records:
             raise InputError(f"{source}: the first line is blank; it must be the header")
@@ -149,7 +163,7 @@ def read_csv_table(text: str, *, source: str) -> CsvTable:
         seen.add(name)
     try:
         frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(data),
             has_header=True,
             infer_schema=False,
             truncate_ragged_lines=True,
