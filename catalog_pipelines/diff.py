@@ -166,6 +166,17 @@ def _hash(df: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
     return df.with_columns(hash_series(df.select(content).to_series()).alias("content_hash"))
 
 
+def products_to_archive(
+    active_of_source: pl.DataFrame, batch_keys: pl.DataFrame, protected_keys: frozenset[str]
+) -> pl.DataFrame:
+    """The source's active products a full import archives: those missing from the batch,
+    except any named in a rejected row (its row was bad, not missing). Shared with the
+    staging step's guard (preflight.py), so both count the same way."""
+    return active_of_source.join(
+        batch_keys.select("external_id"), on="external_id", how="anti"
+    ).filter(~pl.col("external_id").is_in(list(protected_keys)))
+
+
 def plan_import(
     products: pl.DataFrame,
     variants: pl.DataFrame,
@@ -393,9 +404,7 @@ def plan_import(
     archived_products = pl.DataFrame(schema=STORED_PRODUCTS)
     active_of_source = stored_products.filter((pl.col("source") == source) & pl.col("active"))
     if owns_content and archive_allowed:
-        archived_products = active_of_source.join(
-            products.select("external_id"), on="external_id", how="anti"
-        ).filter(~pl.col("external_id").is_in(list(protected_keys)))
+        archived_products = products_to_archive(active_of_source, products, protected_keys)
         if protected_keys and archived_products.height:
             kept = active_of_source.height - products.height - archived_products.height
             if kept > 0:

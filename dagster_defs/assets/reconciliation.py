@@ -1,9 +1,10 @@
 """Nightly reconciliation: how far the catalog has drifted from each source, optionally healed.
 
-The drift is the dry-run diff of a full re-read of the source against the catalog, which
-`validated_rows` already computed (its plan). Recording it as its own asset gives the data team a
-per-source time series of drift counts in the UI. `heal: true` applies the diff as a full import
-and records the resulting writes on the catalog assets.
+The drift is the diff of a full re-read of the source against the catalog, computed once: as
+a dry run when only reporting, or as the full import that `heal: true` applies (its counts are
+then the drift that was healed). Recording it as its own asset gives the data team a
+per-source time series of drift counts in the UI; a heal also records the resulting writes on
+the catalog assets.
 """
 
 from dataclasses import replace
@@ -53,7 +54,9 @@ def catalog_drift(
     validated_rows: StagedImport,
 ) -> dg.MaterializeResult:
     staged = validated_rows
-    plan = staged.plan
+    options = replace(staged.options, mode="full", dry_run=not config.heal)
+    report = import_batch(catalog_db.engine(), staged.batch, options)
+    plan, changes = report.to_json(), list(report.changes)
     metadata: dict[str, Any] = {
         "drift_total": dg.MetadataValue.int(drift_total(plan)),
         **{
@@ -63,23 +66,18 @@ def catalog_drift(
             if count != "unchanged"
         },
         "rows_rejected": dg.MetadataValue.int(len(staged.batch.rejects)),
-        "sample": dg.MetadataValue.md(
-            previews.changes_markdown(staged.plan_changes, config.sample_size)
-        ),
+        "sample": dg.MetadataValue.md(previews.changes_markdown(changes, config.sample_size)),
         "healed": config.heal,
     }
     if config.heal and drift_total(plan):
-        options = replace(staged.options, mode="full", dry_run=False)
-        report = import_batch(catalog_db.engine(), staged.batch, options)
-        data, changes = report.to_json(), list(report.changes)
-        metadata["heal_import_run_id"] = str(data.get("run_id", ""))
+        metadata["heal_import_run_id"] = str(plan.get("run_id", ""))
         for kind, key in CATALOG_KEYS.items():
             # The catalog really changed: say so on the catalog assets' own timelines.
             context.log_event(
                 dg.AssetMaterialization(
                     asset_key=key,
                     partition=context.partition_key,
-                    metadata=catalog_metadata(data, changes, staged, kind),
+                    metadata=catalog_metadata(plan, changes, staged, kind),
                 )
             )
     return dg.MaterializeResult(metadata=metadata)

@@ -1,12 +1,13 @@
 """Stage: read a source, validate it and plan the import, without writing to the catalog.
 
 `source_snapshot` reads the partition's source (a file, an inbox drop, or an HTTP feed);
-`validated_rows` runs the pandera checks and a dry-run diff against the catalog, and carries the
-asset checks. Blocking checks do not undo a write (docs/maintainers.md), so every check that can stop an
+`validated_rows` runs the pandera checks and the mass-archive guard (from keys alone: the diff
+itself runs once, in `catalog`, and its plan is what the catalog assets preview), and carries
+the asset checks. Blocking checks do not undo a write (docs/maintainers.md), so every check that can stop an
 import runs here, before `catalog_*` publishes anything.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,9 +16,10 @@ from pydantic import Field
 
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.http_json import fetch_products_feed
-from catalog_pipelines.importer import ImportOptions, import_batch
+from catalog_pipelines.importer import ImportOptions
 from catalog_pipelines.mapping import mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.preflight import archive_preflight
 from catalog_pipelines.store.sources import Source, get_source
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, previews
@@ -91,11 +93,10 @@ class StagedImport:
     account_id: str
     input_name: str
     batch: ParsedBatch
-    options: ImportOptions  # dry_run as the run asked; the plan below was always a dry run
-    plan: dict[str, Any]  # ImportReport.to_json() of the dry run; {} when refused
-    plan_changes: list[dict[str, Any]]  # the first changes of the plan, for previews
+    options: ImportOptions  # dry_run as the run asked
+    products_to_archive: int  # what a full import of this batch would archive (keys only)
     archive_fraction: float
-    refused: str | None  # the importer's guard message, when it refused the plan
+    refused: str | None  # the mass-archive guard's message, when it would refuse
     validation: dict[str, Any] = field(default_factory=dict)
 
 
@@ -231,10 +232,17 @@ def validated_rows(
             max_archive_fraction=config.max_archive_fraction,
             source_kind=source_snapshot.kind,
         )
-        # The plan: the importer's own dry run (same diff, same guards, rolled back).
-        dry = import_batch(engine, batch, replace(options, dry_run=True))
-        plan, plan_changes = dry.to_json(), list(dry.changes[:200])
-        archive_fraction, refused = float(dry.archive_fraction), dry.refused
+        # The guard from keys alone; the diff runs once, when `catalog` applies it.
+        guard = archive_preflight(
+            engine,
+            batch,
+            account_id=catalog_db.account_id,
+            source=name,
+            full=config.mode == "full",
+            max_archive_fraction=config.max_archive_fraction,
+            allow_mass_archive=config.allow_mass_archive,
+        )
+        archive_fraction, refused = guard.fraction, guard.refused
         previous = checks.previous_unmapped_columns(engine, catalog_db.account_id, name)
 
     staged = StagedImport(
@@ -243,8 +251,7 @@ def validated_rows(
         input_name=batch.input_name,
         batch=batch,
         options=options,
-        plan=plan,
-        plan_changes=plan_changes,
+        products_to_archive=guard.archived,
         archive_fraction=archive_fraction,
         refused=refused,
         validation=previews.validation_summary(report),
@@ -258,12 +265,9 @@ def validated_rows(
             "rows_rejected": len(rejects),
             "mode": config.mode,
             "dry_run": config.dry_run,
-            "planned_changes": dg.MetadataValue.json(previews.plan_counts(plan)),
+            "products_to_archive": guard.archived,
             "validation": dg.MetadataValue.json(staged.validation),
             "reject_sample": dg.MetadataValue.md(previews.rejects_markdown(rejects, SAMPLE_SIZE)),
-            "plan_preview": dg.MetadataValue.md(
-                previews.changes_markdown(plan_changes, SAMPLE_SIZE)
-            ),
         },
     )
 
@@ -276,7 +280,7 @@ def validated_rows(
             max_archive_fraction=config.max_archive_fraction,
             allow_mass_archive=config.allow_mass_archive,
             refused=refused,
-            plan=plan,
+            archived=guard.archived,
         ),
         checks.check_schema_drift(batch.unmapped_columns, previous),
     ]
