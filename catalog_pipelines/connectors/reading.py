@@ -9,6 +9,7 @@ byte scan (connectors/record_count.py), or Python's `csv` module when the file n
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -134,21 +135,35 @@ def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, li
     return header, count, blanks, overlong
 
 
+def decode_to_utf8(data: bytes, *, source: str, encoding: str | None = None) -> bytes:
+    """`decode`'s checks and errors, but UTF-8 bytes back (without a BOM): a UTF-8 file is
+    returned as read instead of living on as a str next to the frame parsed from it."""
+    text = decode(data, source=source, encoding=encoding)
+    if encoding is None or codecs.lookup(encoding).name == "utf-8":
+        del text  # valid UTF-8: the bytes are the text
+        return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    return text.encode("utf-8")
+
+
 def _independent_count(
-    text: str, data: bytes, *, source: str
+    data: bytes, *, source: str
 ) -> tuple[list[str] | None, int, list[int], dict[int, int]]:
     """The fast byte scan when the file is plain RFC 4180, else the `csv` module."""
     fast = count_records(data)
     if fast is not None:
         return fast.header, fast.records, fast.blanks, fast.overlong
-    return _count_records(text, source=source)
+    return _count_records(data.decode("utf-8"), source=source)
 
 
 def read_csv_table(text: str, *, source: str) -> CsvTable:
     """Read CSV text as strings with an independent record count; see `read_csv_strings`."""
     text = text.removeprefix("\ufeff")  # in case the caller decoded without `decode`
-    data = text.encode("utf-8")
-    header, records, blanks, overlong = _independent_count(text, data, source=source)
+    return read_csv_table_bytes(text.encode("utf-8"), source=source)
+
+
+def read_csv_table_bytes(data: bytes, *, source: str) -> CsvTable:
+    """`read_csv_table` over UTF-8 bytes without a BOM (see `decode_to_utf8`)."""
+    header, records, blanks, overlong = _independent_count(data, source=source)
     if not header:
         if records:
             raise InputError(f"{source}: the first line is blank; it must be the header")

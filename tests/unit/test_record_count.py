@@ -69,3 +69,12 @@ def test_random_quoted_files_agree() -> None:
         fast = count_records(text.encode())
         assert fast is not None, text
         assert (fast.header, fast.records, fast.blanks, fast.overlong) == _reference(text), text
+
+
+def test_decode_to_utf8_keeps_utf8_bytes_and_converts_other_encodings() -> None:
+    from catalog_pipelines.connectors.reading import InputError, decode_to_utf8
+
+    assert decode_to_utf8(b"\xef\xbb\xbfa,b\n1,\xc3\xa9\n", source="x.csv") == "a,b\n1,é\n".encode()
+    assert decode_to_utf8(b"a\n\xe9\n", source="x.csv", encoding="cp1252") == "a\né\n".encode()
+    with pytest.raises(InputError, match=r"x\.csv: not valid UTF-8 at byte 4"):
+        decode_to_utf8(b"a\n1,\xe9\n", source="x.csv")
