@@ -9,6 +9,10 @@ Phases (each in its own child process, so peak RSS is per phase):
   initial   full import into an empty catalog: read, validate, map, diff, write, versions, events
   noop      the same file again: must write 0 versions and 0 events
   changed   the file with 1% of rows changed: exactly those versions and events
+With --dagster, two more phases run the same file through the Dagster import job
+(`dg.materialize` of the import assets, in process, on a throwaway instance), into a second
+account, and compare with the CLI's phases:
+  dagster_initial  vs initial;   dagster_noop  vs noop
 Ratios are phase time / COPY time (both baselines, same run), so a noisy shared machine
 cancels out.
 """
@@ -171,6 +175,43 @@ def _phase_import(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
     out.put({"seconds": elapsed, "rss_mib": _rss_mib(), "report": report.to_json()})
 
 
+def _phase_dagster(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
+    """The import job of one partition, as the daemon would run it (minus process launch)."""
+    import dagster as dg
+    import yaml
+
+    from catalog_pipelines import db
+    from catalog_pipelines.store.sources import GROUPS, add_source
+    from dagster_defs.assets import IMPORT_ASSETS
+    from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
+    from dagster_defs.resources import CatalogDatabase, InboxResource
+
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        add_source(
+            conn,
+            account_id="acct_dagster",
+            name="bench",
+            kind="csv",
+            owns=frozenset(GROUPS),
+            mapping=yaml.safe_load(Path(mapping_path).read_text()),
+            config={"path": csv_path},
+        )
+    with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["bench"])
+        resources = {
+            "catalog_db": CatalogDatabase(database_url=url, account_id="acct_dagster"),
+            "inbox": InboxResource(base_dir=str(Path(home, "inbox")), settle_seconds=0),
+        }
+        t = time.perf_counter()
+        result = dg.materialize(
+            IMPORT_ASSETS, partition_key="bench", instance=instance, resources=resources
+        )
+        elapsed = time.perf_counter() - t
+    assert result.success
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
 def _run(target: Any, *args: Any) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
@@ -198,6 +239,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--dagster", action="store_true", help="also time the Dagster import job")
     args = ap.parse_args()
 
     from catalog_pipelines import db
@@ -233,6 +275,9 @@ def main() -> None:
             after_noop = _counts(url)
             phases["changed"] = _run(_phase_import, url, str(changed), str(mapping))
             after_changed = _counts(url)
+            if args.dagster:
+                phases["dagster_initial"] = _run(_phase_dagster, url, str(base), str(mapping))
+                phases["dagster_noop"] = _run(_phase_dagster, url, str(base), str(mapping))
         copy_s = phases["copy"]["seconds"]
         server_s = phases["copy_server"]["seconds"]
         phases["copy_server"]["ratio_to_copy"] = server_s / copy_s
@@ -240,6 +285,10 @@ def main() -> None:
             phases[k]["ratio_to_copy"] = phases[k]["seconds"] / copy_s
             phases[k]["ratio_to_server_copy"] = phases[k]["seconds"] / server_s
             phases[k]["target_ratio"] = TARGETS[k]
+        for k, cli in (("dagster_initial", "initial"), ("dagster_noop", "noop")):
+            if k in phases:
+                phases[k]["ratio_to_copy"] = phases[k]["seconds"] / copy_s
+                phases[k]["ratio_to_cli"] = phases[k]["seconds"] / phases[cli]["seconds"]
         results["checks"] = {
             "initial_events": after_initial["events"] - before["events"],
             "noop_events_written": after_noop["events"] - after_initial["events"],
@@ -261,6 +310,9 @@ def main() -> None:
         srv = f"{v['ratio_to_server_copy']:.2f}" if "ratio_to_server_copy" in v else ""
         target = f"<={v['target_ratio']}" if "target_ratio" in v else ""
         print(f"{k:<12}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
+    for k in ("dagster_initial", "dagster_noop"):
+        if k in results["phases"]:
+            print(f"{k} / CLI: {results['phases'][k]['ratio_to_cli']:.2f} (target <= 1.2)")
     print(json.dumps(results["checks"]))
 
 
