@@ -3,11 +3,18 @@
     uv run python bench/import_bench.py --rows 100000 [--json]
 
 Phases (each in its own child process, so peak RSS is per phase):
-  copy      bare COPY of the CSV into a text table with a primary key (the baseline)
+  copy      the baseline: the client streams the CSV through `COPY ... FROM STDIN` into a text
+            table with a primary key
+  copy_server  the same table filled by a server-side `COPY ... FROM 'file'` (reported too)
   initial   full import into an empty catalog: read, validate, map, diff, write, versions, events
   noop      the same file again: must write 0 versions and 0 events
   changed   the file with 1% of rows changed: exactly those versions and events
-Ratios are phase time / COPY time, so a noisy shared machine cancels out.
+With --dagster, two more phases run the same file through the Dagster import job
+(`dg.materialize` of the import assets, in process, on a throwaway instance), into a second
+account, and compare with the CLI's phases:
+  dagster_initial  vs initial;   dagster_noop  vs noop
+Ratios are phase time / COPY time (both baselines, same run), so a noisy shared machine
+cancels out.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -108,13 +116,17 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_COPY_TABLE = (
+    "CREATE TABLE {} (external_id text PRIMARY KEY, name text, description text,"
+    " price text, sku text, quantity text, image text, barcode text, vendor text,"
+    " color text, weight_grams text)"
+)
+
+
 def _phase_copy(url: str, csv_path: str, out: Any) -> None:
+    """The baseline the targets are stated against: a client-side COPY FROM STDIN."""
     with psycopg.connect(url) as conn:
-        conn.execute(
-            "CREATE TABLE bench_copy (external_id text PRIMARY KEY, name text, description text,"
-            " price text, sku text, quantity text, image text, barcode text, vendor text,"
-            " color text, weight_grams text)"
-        )
+        conn.execute(_COPY_TABLE.format("bench_copy"))
         conn.commit()
         t = time.perf_counter()
         with (
@@ -124,6 +136,22 @@ def _phase_copy(url: str, csv_path: str, out: Any) -> None:
         ):
             while chunk := f.read(1 << 20):
                 cp.write(chunk)
+        conn.commit()
+        elapsed = time.perf_counter() - t
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
+def _phase_copy_server(url: str, csv_path: str, out: Any) -> None:
+    """The server reads the file itself: no client, no socket (the faster baseline)."""
+    with psycopg.connect(url) as conn:
+        conn.execute(_COPY_TABLE.format("bench_copy_server"))
+        conn.commit()
+        t = time.perf_counter()
+        conn.execute(
+            sql.SQL("COPY bench_copy_server FROM {} (FORMAT csv, HEADER)").format(
+                sql.Literal(csv_path)
+            )
+        )
         conn.commit()
         elapsed = time.perf_counter() - t
     out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
@@ -145,6 +173,43 @@ def _phase_import(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
     )
     elapsed = time.perf_counter() - t
     out.put({"seconds": elapsed, "rss_mib": _rss_mib(), "report": report.to_json()})
+
+
+def _phase_dagster(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
+    """The import job of one partition, as the daemon would run it (minus process launch)."""
+    import dagster as dg
+    import yaml
+
+    from catalog_pipelines import db
+    from catalog_pipelines.store.sources import GROUPS, add_source
+    from dagster_defs.assets import IMPORT_ASSETS
+    from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
+    from dagster_defs.resources import CatalogDatabase, InboxResource
+
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        add_source(
+            conn,
+            account_id="acct_dagster",
+            name="bench",
+            kind="csv",
+            owns=frozenset(GROUPS),
+            mapping=yaml.safe_load(Path(mapping_path).read_text()),
+            config={"path": csv_path},
+        )
+    with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["bench"])
+        resources = {
+            "catalog_db": CatalogDatabase(database_url=url, account_id="acct_dagster"),
+            "inbox": InboxResource(base_dir=str(Path(home, "inbox")), settle_seconds=0),
+        }
+        t = time.perf_counter()
+        result = dg.materialize(
+            IMPORT_ASSETS, partition_key="bench", instance=instance, resources=resources
+        )
+        elapsed = time.perf_counter() - t
+    assert result.success
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
 
 
 def _run(target: Any, *args: Any) -> dict[str, Any]:
@@ -174,6 +239,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--dagster", action="store_true", help="also time the Dagster import job")
     args = ap.parse_args()
 
     from catalog_pipelines import db
@@ -189,6 +255,7 @@ def main() -> None:
         migrate(engine)
         engine.dispose()
         with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o755)  # the server-side COPY reads the file as the server's user
             base, changed, mapping = (
                 Path(tmp, "base.csv"),
                 Path(tmp, "changed.csv"),
@@ -198,7 +265,9 @@ def main() -> None:
             n_changed = generate(changed, args.rows, args.seed, changed_fraction=0.01)
             mapping.write_text(MAPPING)
             phases = results["phases"]
+            base.chmod(0o644)
             phases["copy"] = _run(_phase_copy, url, str(base))
+            phases["copy_server"] = _run(_phase_copy_server, url, str(base))
             before = _counts(url)
             phases["initial"] = _run(_phase_import, url, str(base), str(mapping))
             after_initial = _counts(url)
@@ -206,10 +275,20 @@ def main() -> None:
             after_noop = _counts(url)
             phases["changed"] = _run(_phase_import, url, str(changed), str(mapping))
             after_changed = _counts(url)
+            if args.dagster:
+                phases["dagster_initial"] = _run(_phase_dagster, url, str(base), str(mapping))
+                phases["dagster_noop"] = _run(_phase_dagster, url, str(base), str(mapping))
         copy_s = phases["copy"]["seconds"]
+        server_s = phases["copy_server"]["seconds"]
+        phases["copy_server"]["ratio_to_copy"] = server_s / copy_s
         for k in ("initial", "noop", "changed"):
             phases[k]["ratio_to_copy"] = phases[k]["seconds"] / copy_s
+            phases[k]["ratio_to_server_copy"] = phases[k]["seconds"] / server_s
             phases[k]["target_ratio"] = TARGETS[k]
+        for k, cli in (("dagster_initial", "initial"), ("dagster_noop", "noop")):
+            if k in phases:
+                phases[k]["ratio_to_copy"] = phases[k]["seconds"] / copy_s
+                phases[k]["ratio_to_cli"] = phases[k]["seconds"] / phases[cli]["seconds"]
         results["checks"] = {
             "initial_events": after_initial["events"] - before["events"],
             "noop_events_written": after_noop["events"] - after_initial["events"],
@@ -224,11 +303,16 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     print(f"rows={args.rows} seed={args.seed}")
-    print(f"{'phase':<10}{'seconds':>10}{'x COPY':>9}{'target':>8}{'peak RSS MiB':>14}")
+    print("x COPY: / client COPY FROM STDIN (the target's baseline); x srv: / server-side COPY")
+    print(f"{'phase':<12}{'seconds':>10}{'x COPY':>9}{'x srv':>8}{'target':>8}{'peak RSS MiB':>14}")
     for k, v in results["phases"].items():
         ratio = f"{v['ratio_to_copy']:.2f}" if "ratio_to_copy" in v else "1.00"
+        srv = f"{v['ratio_to_server_copy']:.2f}" if "ratio_to_server_copy" in v else ""
         target = f"<={v['target_ratio']}" if "target_ratio" in v else ""
-        print(f"{k:<10}{v['seconds']:>10.2f}{ratio:>9}{target:>8}{v['rss_mib']:>14.0f}")
+        print(f"{k:<12}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
+    for k in ("dagster_initial", "dagster_noop"):
+        if k in results["phases"]:
+            print(f"{k} / CLI: {results['phases'][k]['ratio_to_cli']:.2f} (target <= 1.2)")
     print(json.dumps(results["checks"]))
 
 

@@ -151,6 +151,14 @@ def new_ids(prefix: str, n: int) -> pl.Series:
     return pl.Series([f"{head}{i:07x}" for i in range(n)], dtype=pl.Utf8)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step's frame and the changes it ignored because the source does not own them."""
+
+    frame: pl.DataFrame
+    ignored: int = 0
+
+
 def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") -> pl.DataFrame:
     """Fill `column` with fresh ids where `mask` is true."""
     n = int(df[mask].sum())
@@ -168,30 +176,41 @@ def _hash(df: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
     return df.with_columns(hash_series(df.select(content).to_series()).alias("content_hash"))
 
 
-def plan_import(
-    products: pl.DataFrame,
-    variants: pl.DataFrame,
-    stored_products: pl.DataFrame,
-    stored_prices: pl.DataFrame,
-    stored_inventory: pl.DataFrame,
-    *,
-    source: str,
-    owns: frozenset[str],
-    full: bool,
-    protected_keys: frozenset[str] = frozenset(),
-) -> Plan:
-    """`protected_keys`: values seen in rejected rows. A full import never archives an object
-    whose key appears there: its row was bad, not missing."""
-    warnings: list[str] = []
-    owns_content = "content" in owns
-    owns_pricing = "pricing" in owns
-    owns_inventory = "inventory" in owns
-    ignored = 0
-    archive_allowed = full and products.height > 0
-    if full and products.height == 0:
-        warnings.append("the input has no rows: nothing is archived (an empty file never archives)")
+def products_to_archive(
+    active_of_source: pl.DataFrame,
+    batch_keys: pl.DataFrame,
+    protected_keys: frozenset[str],
+) -> pl.DataFrame:
+    """The source's active products a full import archives: those missing from the batch,
+    except any named in a rejected row (its row was bad, not missing). Shared with the
+    guard (preflight.py)."""
+    return active_of_source.join(
+        batch_keys.select("external_id"), on="external_id", how="anti"
+    ).filter(~pl.col("external_id").is_in(list(protected_keys)))
 
-    # ---- products: content group -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rules:
+    """What the source may change and whether missing objects are archived."""
+
+    source: str
+    owns_content: bool
+    owns_pricing: bool
+    owns_inventory: bool
+    archive_allowed: bool  # a full import of a non-empty batch
+    protected_keys: frozenset[str]  # keys named in rejected rows: never archived
+
+
+def _status_counts(status: pl.Series) -> dict[str, int]:
+    st = status.value_counts()
+    return dict(zip(st[status.name].to_list(), st["count"].to_list(), strict=True))
+
+
+def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: Rules) -> Step:
+    """Hash each product's content group and match it to the stored product by external id.
+
+    Adds `id` (fresh for new products), `is_new` and `content_changed`; `ignored` counts
+    content changes a source that does not own content may not make."""
     p = _hash(products, product_content()).join(
         stored_products.rename(
             {
@@ -215,20 +234,23 @@ def plan_import(
             )
         ).alias("content_changed"),
     )
-    if not owns_content:
+    ignored = 0
+    if not rules.owns_content:
         # A new product is still created from the file (so prices and stock can hang on it);
         # an existing one keeps the catalog's content.
-        ignored += int(p["content_changed"].sum())
+        ignored = int(p["content_changed"].sum())
         p = p.with_columns(pl.lit(False).alias("content_changed"))
     p = p.with_columns(pl.col("old_id").alias("id"))
-    p = _with_new_ids(p, "is_new", "prod")
-    product_ids = p.select("external_id", pl.col("id").alias("product_id"))
+    return Step(_with_new_ids(p, "is_new", "prod"), ignored)
 
-    # ---- prices: pricing group ---------------------------------------------------------
-    v = variants.join(
-        product_ids, left_on="product_external_id", right_on="external_id", how="inner"
-    )
-    priced = v.filter(pl.col("unit_amount").is_not_null()).with_columns(
+
+def diff_prices(
+    variants_of_products: pl.DataFrame, stored_prices: pl.DataFrame, rules: Rules
+) -> Step:
+    """Match each priced variant to its current stored price and classify it: `create`,
+    `replace` (amount, currency or product moved: prices are immutable), `update` or `same`.
+    New and replacing prices get fresh ids."""
+    priced = variants_of_products.filter(pl.col("unit_amount").is_not_null()).with_columns(
         pl.concat_str(
             [pl.col("currency"), pl.col("unit_amount").cast(pl.Utf8)], separator=":"
         ).alias("amount_key"),
@@ -263,8 +285,9 @@ def plan_import(
         .otherwise(pl.lit("same"))
         .alias("status")
     )
-    if not owns_pricing:
-        ignored += int((priced["status"] != "same").sum())
+    ignored = 0
+    if not rules.owns_pricing:
+        ignored = int((priced["status"] != "same").sum())
         priced = priced.with_columns(pl.lit("same").alias("status"))
     priced = priced.with_columns(
         pl.when(pl.col("status").is_in(["create", "replace"]))
@@ -273,24 +296,35 @@ def plan_import(
         .alias("id"),
         pl.col("status").is_in(["create", "replace"]).alias("needs_id"),
     )
-    priced = _with_new_ids(priced, "needs_id", "price")
-    # The price each variant points at after this import (null when it has none).
-    variant_price = priced.filter(pl.col("id").is_not_null()).select(
-        "variant_key", pl.col("id").alias("price_id")
-    )
-    batch_keys = variants.select("variant_key")
-    archived_prices = pl.DataFrame(schema=STORED_PRICES)
-    protected_products = stored_products.filter(pl.col("external_id").is_in(list(protected_keys)))[
-        "id"
-    ]
-    if owns_pricing and archive_allowed:
-        archived_prices = (
-            stored_prices.filter((pl.col("source") == source) & pl.col("active"))
-            .join(batch_keys, on="variant_key", how="anti")
-            .filter(~pl.col("variant_key").is_in(list(protected_keys)))
-            .filter(~pl.col("product_id").is_in(protected_products.to_list()))
-        )
+    return Step(_with_new_ids(priced, "needs_id", "price"), ignored)
 
+
+def prices_to_archive(
+    stored_prices: pl.DataFrame,
+    stored_products: pl.DataFrame,
+    variants: pl.DataFrame,
+    rules: Rules,
+) -> pl.DataFrame:
+    """The source's active prices whose variant is missing from a full import, except those
+    of a variant or product named in a rejected row."""
+    if not (rules.owns_pricing and rules.archive_allowed):
+        return pl.DataFrame(schema=STORED_PRICES)
+    protected_products = stored_products.filter(
+        pl.col("external_id").is_in(list(rules.protected_keys))
+    )["id"]
+    return (
+        stored_prices.filter((pl.col("source") == rules.source) & pl.col("active"))
+        .join(variants.select("variant_key"), on="variant_key", how="anti")
+        .filter(~pl.col("variant_key").is_in(list(rules.protected_keys)))
+        .filter(~pl.col("product_id").is_in(protected_products.to_list()))
+    )
+
+
+def price_plan(
+    priced: pl.DataFrame, archived_prices: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, Counts]:
+    """(creates, ops, counts) of the prices: a replaced price is retired and its successor
+    created; archived prices flip `active` only."""
     price_creates = priced.filter(pl.col("status").is_in(["create", "replace"])).select(
         "id",
         "row_number",
@@ -342,21 +376,32 @@ def plan_import(
         ],
         how="vertical_relaxed",
     ).cast(PRICE_OPS)  # type: ignore[arg-type]
-    st = priced["status"].value_counts()
-    status_n = dict(zip(st["status"].to_list(), st["count"].to_list(), strict=True))
-    price_counts = Counts(
+    status_n = _status_counts(priced["status"])
+    counts = Counts(
         created=status_n.get("create", 0) + status_n.get("replace", 0),
         updated=status_n.get("update", 0),
         unchanged=status_n.get("same", 0),
         archived=status_n.get("replace", 0) + archived_prices.height,
     )
+    return price_creates, price_ops, counts
 
-    # ---- default price: keep the stored one while it stays valid -------------------------
+
+def resolve_default_prices(
+    p: pl.DataFrame,
+    priced: pl.DataFrame,
+    variants_of_products: pl.DataFrame,
+    variant_price: pl.DataFrame,
+    stored_prices: pl.DataFrame,
+    archived_prices: pl.DataFrame,
+    rules: Rules,
+) -> pl.DataFrame:
+    """Each product's `default_price`: the stored one (or its replacement) while it stays
+    alive, else the first price of the product's rows; then `changed` for existing products."""
     replaced = priced.filter(pl.col("status") == "replace").select(
         pl.col("old_id").alias("old_default_price"), pl.col("id").alias("replacement")
     )
     first_price = (
-        v.join(variant_price, on="variant_key", how="inner")
+        variants_of_products.join(variant_price, on="variant_key", how="inner")
         .sort("row_number")
         .group_by("product_id", maintain_order=True)
         .agg(pl.col("price_id").first().alias("first_price"))
@@ -368,7 +413,7 @@ def plan_import(
             pl.coalesce("replacement", "old_default_price").alias("kept_price"),
         )
     )
-    if owns_pricing:
+    if rules.owns_pricing:
         # Dead: archived now, or archived earlier and not brought back by this batch.
         dead = set(archived_prices["id"].to_list()) | set(
             stored_prices.filter(~pl.col("active"))
@@ -383,7 +428,7 @@ def plan_import(
         )
     else:
         p = p.with_columns(pl.col("kept_price").alias("default_price"))
-    p = p.with_columns(
+    return p.with_columns(
         (
             ~pl.col("is_new")
             & (
@@ -392,16 +437,12 @@ def plan_import(
             )
         ).alias("changed")
     )
-    archived_products = pl.DataFrame(schema=STORED_PRODUCTS)
-    active_of_source = stored_products.filter((pl.col("source") == source) & pl.col("active"))
-    if owns_content and archive_allowed:
-        archived_products = active_of_source.join(
-            products.select("external_id"), on="external_id", how="anti"
-        ).filter(~pl.col("external_id").is_in(list(protected_keys)))
-        if protected_keys and archived_products.height:
-            kept = active_of_source.height - products.height - archived_products.height
-            if kept > 0:
-                warnings.append(f"{kept} product(s) named in rejected rows were not archived")
+
+
+def product_plan(
+    p: pl.DataFrame, archived_products: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, Counts]:
+    """(creates, ops, counts) of the products."""
     product_creates = p.filter(pl.col("is_new")).select(
         "id",
         "external_id",
@@ -447,16 +488,25 @@ def plan_import(
     ).cast(PRODUCT_OPS)  # type: ignore[arg-type]
     n_new = int(p["is_new"].sum())
     n_changed = int(p["changed"].sum())
-    product_counts = Counts(
+    counts = Counts(
         created=n_new,
         updated=n_changed,
         unchanged=p.height - n_new - n_changed,
         archived=archived_products.height,
     )
+    return product_creates, product_ops, counts
 
-    # ---- inventory: quantity and policy ------------------------------------------------
+
+def diff_inventory(
+    variants_of_products: pl.DataFrame,
+    variant_price: pl.DataFrame,
+    stored_inventory: pl.DataFrame,
+    rules: Rules,
+) -> Step:
+    """Match each SKU to its stock item; resolve quantity and policy by ownership (a new SKU
+    always starts from the file's quantity) and classify `create`, `update` or `same`."""
     inv = (
-        v.filter(pl.col("sku").is_not_null())
+        variants_of_products.filter(pl.col("sku").is_not_null())
         .join(variant_price, on="variant_key", how="left")
         .join(
             stored_inventory.rename(
@@ -475,7 +525,8 @@ def plan_import(
         )
     )
     is_new_item = pl.col("old_id").is_null()
-    if owns_inventory:
+    ignored = 0
+    if rules.owns_inventory:
         quantity = pl.coalesce("inventory_quantity", "old_quantity", pl.lit(0, dtype=pl.Int64))
         policy = pl.coalesce("inventory_policy", "old_policy", pl.lit("deny"))
     else:
@@ -486,7 +537,7 @@ def plan_import(
             pl.col("inventory_policy").is_not_null()
             & pl.col("inventory_policy").ne_missing(pl.col("old_policy"))
         )
-        ignored += int(inv.filter(~is_new_item).select(differs.sum()).item() or 0)
+        ignored = int(inv.filter(~is_new_item).select(differs.sum()).item() or 0)
         # The one exception of docs/ownership.md: a new SKU starts from the file's quantity.
         quantity = (
             pl.when(is_new_item)
@@ -498,7 +549,7 @@ def plan_import(
             .then(pl.coalesce("inventory_policy", pl.lit("deny")))
             .otherwise(pl.col("old_policy"))
         )
-    if not owns_pricing:
+    if not rules.owns_pricing:
         inv = inv.with_columns(pl.coalesce("price_id", "old_price_id").alias("price_id"))
     inv = inv.with_columns(quantity.alias("quantity"), policy.alias("policy"))
     inv = inv.with_columns(inventory_content().alias("content_hash"))
@@ -510,7 +561,7 @@ def plan_import(
             | pl.col("old_price_id").ne_missing(pl.col("price_id"))
             | pl.col("old_product_id").ne_missing(pl.col("product_id"))
             # an item nobody owned becomes this source's (ownership.py rejects the others)
-            | (pl.lit(owns_inventory) & pl.col("old_source").ne_missing(pl.lit(source)))
+            | (pl.lit(rules.owns_inventory) & pl.col("old_source").ne_missing(pl.lit(rules.source)))
         )
         .then(pl.lit("update"))
         .otherwise(pl.lit("same"))
@@ -518,9 +569,20 @@ def plan_import(
         pl.col("old_id").alias("id"),
         is_new_item.alias("is_new"),
     )
-    inv = _with_new_ids(inv, "is_new", "inv")
+    return Step(_with_new_ids(inv, "is_new", "inv"), ignored)
+
+
+def inventory_plan(inv: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, Counts]:
+    """(creates, ops, counts) of the stock items."""
     inventory_creates = inv.filter(pl.col("status") == "create").select(
-        "id", "row_number", "sku", "product_id", "price_id", "quantity", "policy", "content_hash"
+        "id",
+        "row_number",
+        "sku",
+        "product_id",
+        "price_id",
+        "quantity",
+        "policy",
+        "content_hash",
     )
     inventory_ops = (
         inv.filter(pl.col("status") == "update")
@@ -537,13 +599,78 @@ def plan_import(
         )
         .cast(INVENTORY_OPS)  # type: ignore[arg-type]
     )
-    ist = inv["status"].value_counts()
-    inv_n = dict(zip(ist["status"].to_list(), ist["count"].to_list(), strict=True))
-    inventory_counts = Counts(
+    inv_n = _status_counts(inv["status"])
+    counts = Counts(
         created=inv_n.get("create", 0),
         updated=inv_n.get("update", 0),
         unchanged=inv_n.get("same", 0),
     )
+    return inventory_creates, inventory_ops, counts
+
+
+def plan_import(
+    products: pl.DataFrame,
+    variants: pl.DataFrame,
+    stored_products: pl.DataFrame,
+    stored_prices: pl.DataFrame,
+    stored_inventory: pl.DataFrame,
+    *,
+    source: str,
+    owns: frozenset[str],
+    full: bool,
+    protected_keys: frozenset[str] = frozenset(),
+) -> Plan:
+    """The whole diff, as the named steps above in dependency order.
+
+    `protected_keys`: values seen in rejected rows. A full import never archives an object
+    whose key appears there: its row was bad, not missing."""
+    rules = Rules(
+        source=source,
+        owns_content="content" in owns,
+        owns_pricing="pricing" in owns,
+        owns_inventory="inventory" in owns,
+        archive_allowed=full and products.height > 0,
+        protected_keys=protected_keys,
+    )
+    warnings: list[str] = []
+    if full and products.height == 0:
+        warnings.append("the input has no rows: nothing is archived (an empty file never archives)")
+
+    products_step = diff_products(products, stored_products, rules)
+    product_ids = products_step.frame.select("external_id", pl.col("id").alias("product_id"))
+    v = variants.join(
+        product_ids, left_on="product_external_id", right_on="external_id", how="inner"
+    )
+    prices_step = diff_prices(v, stored_prices, rules)
+    priced = prices_step.frame
+    # The price each variant points at after this import (null when it has none).
+    variant_price = priced.filter(pl.col("id").is_not_null()).select(
+        "variant_key", pl.col("id").alias("price_id")
+    )
+    archived_prices = prices_to_archive(stored_prices, stored_products, variants, rules)
+    price_creates, price_ops, price_counts = price_plan(priced, archived_prices)
+
+    p = resolve_default_prices(
+        products_step.frame,
+        priced,
+        v,
+        variant_price,
+        stored_prices,
+        archived_prices,
+        rules,
+    )
+    active_of_source = stored_products.filter((pl.col("source") == source) & pl.col("active"))
+    archived_products = pl.DataFrame(schema=STORED_PRODUCTS)
+    if rules.owns_content and rules.archive_allowed:
+        archived_products = products_to_archive(active_of_source, products, protected_keys)
+        if protected_keys and archived_products.height:
+            kept = active_of_source.height - products.height - archived_products.height
+            if kept > 0:
+                warnings.append(f"{kept} product(s) named in rejected rows were not archived")
+    product_creates, product_ops, product_counts = product_plan(p, archived_products)
+
+    inventory_step = diff_inventory(v, variant_price, stored_inventory, rules)
+    inventory_creates, inventory_ops, inventory_counts = inventory_plan(inventory_step.frame)
 
     return Plan(
         products=product_ops,
@@ -555,8 +682,8 @@ def plan_import(
         product_counts=product_counts,
         price_counts=price_counts,
         inventory_counts=inventory_counts,
-        ignored_not_owned=ignored,
+        ignored_not_owned=products_step.ignored + prices_step.ignored + inventory_step.ignored,
         active_products_of_source=active_of_source.height,
         warnings=warnings,
-        claims_inventory=owns_inventory,
+        claims_inventory=rules.owns_inventory,
     )

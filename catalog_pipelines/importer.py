@@ -23,6 +23,7 @@ from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
+from catalog_pipelines.preflight import protected_keys, refusal
 from catalog_pipelines.progress import ProgressFn, quiet
 from catalog_pipelines.stock_feed import plan_stock_feed
 from catalog_pipelines.store import imports as store
@@ -181,14 +182,12 @@ def preview_changes(conn: sa.Connection, account_id: str, plan: Plan) -> list[di
 
 def mass_archive_refusal(plan: Plan, options: ImportOptions) -> str | None:
     """Why a full import may not archive this much, or None when the guard lets it through."""
-    if options.allow_mass_archive or plan.archive_fraction <= options.max_archive_fraction:
-        return None
-    return (
-        f"a full import would archive {plan.product_counts.archived} of "
-        f"{plan.active_products_of_source} active products of source {options.source!r} "
-        f"({plan.archive_fraction:.0%}), more than "
-        f"max_archive_fraction={options.max_archive_fraction:.0%}; pass "
-        "--allow-mass-archive if that is intended"
+    return refusal(
+        plan.product_counts.archived,
+        plan.active_products_of_source,
+        source=options.source,
+        max_archive_fraction=options.max_archive_fraction,
+        allow_mass_archive=options.allow_mass_archive,
     )
 
 
@@ -291,9 +290,7 @@ def _import(
                 source=options.source,
                 owns=source.owns,
                 full=options.mode == "full",
-                protected_keys=frozenset(
-                    str(v).strip() for r in batch.rejects for v in r.raw.values() if v is not None
-                ),
+                protected_keys=protected_keys(batch.rejects),
             )
         report = _report(run.run_id, batch, options, plan, source_created)
         report.changes = preview_changes(conn, options.account_id, plan)

@@ -3,11 +3,13 @@
 Why strict: a wrong encoding silently corrupts names, and a CSV parser that drops rows on quoted
 newlines (Polars has done so) would make a full import archive real products. So bytes are
 decoded strictly, every CSV cell stays a string (`0870` and `3.65275E+11` verbatim), and the
-number of records is counted a second time with Python's `csv` module and compared.
+number of records is counted a second time, without Polars, and compared: by a quote-aware
+byte scan (connectors/record_count.py), or Python's `csv` module when the file needs it.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -19,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from catalog_pipelines.connectors.record_count import count_records
 from catalog_pipelines.normalized import ROW_NUMBER, InputError
 
 MAX_JSON_DEPTH = 32
@@ -250,11 +253,37 @@ def _count_records(
     return header, count, blanks, overlong
 
 
+def decode_to_utf8(data: bytes, *, source: str, encoding: str | None = None) -> bytes:
+    """`decode`'s checks and errors, but UTF-8 bytes back (without a BOM): a UTF-8 file is
+    returned as read instead of living on as a str next to the frame parsed from it."""
+    text = decode(data, source=source, encoding=encoding)
+    if encoding is None or codecs.lookup(encoding).name == "utf-8":
+        del text  # valid UTF-8: the bytes are the text
+        return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    return text.encode("utf-8")
+
+
+def _independent_count(
+    data: bytes, *, source: str, delimiter: str
+) -> tuple[list[str] | None, int, list[int], dict[int, int]]:
+    """The fast byte scan when the file is plain comma-separated RFC 4180, else the `csv`
+    module (which also knows other delimiters)."""
+    fast = count_records(data) if delimiter == "," else None
+    if fast is not None:
+        return fast.header, fast.records, fast.blanks, fast.overlong
+    return _count_records(data.decode("utf-8"), source=source, delimiter=delimiter)
+
+
 def read_csv_table(text: str, *, source: str, delimiter: str = ",") -> CsvTable:
     """Read CSV text as strings with an independent record count; see `read_csv_strings`.
     `delimiter` separates the fields (`;` in many European spreadsheet exports)."""
     text = text.removeprefix("\ufeff")  # in case the caller decoded without `decode`
-    header, records, blanks, overlong = _count_records(text, source=source, delimiter=delimiter)
+    return read_csv_table_bytes(text.encode("utf-8"), source=source, delimiter=delimiter)
+
+
+def read_csv_table_bytes(data: bytes, *, source: str, delimiter: str = ",") -> CsvTable:
+    """`read_csv_table` over UTF-8 bytes without a BOM (see `decode_to_utf8`)."""
+    header, records, blanks, overlong = _independent_count(data, source=source, delimiter=delimiter)
     if not header:
         if records:
             raise InputError(f"{source}: the first line is blank; it must be the header")
@@ -269,7 +298,7 @@ def read_csv_table(text: str, *, source: str, delimiter: str = ",") -> CsvTable:
         seen.add(name)
     try:
         frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(data),
             has_header=True,
             infer_schema=False,
             truncate_ragged_lines=True,
@@ -302,14 +331,14 @@ def read_csv_table(text: str, *, source: str, delimiter: str = ",") -> CsvTable:
     frame = frame.with_row_index(ROW_NUMBER, offset=1).with_columns(
         pl.col(ROW_NUMBER).cast(pl.Int64)
     )
-    return CsvTable(frame, records, header, overlong, _nul_cells(frame, header, text, source))
+    return CsvTable(frame, records, header, overlong, _nul_cells(frame, header, data, source))
 
 
 def _nul_cells(
-    frame: pl.DataFrame, header: list[str], text: str, source: str
+    frame: pl.DataFrame, header: list[str], data: bytes, source: str
 ) -> dict[int, list[str]]:
     """row_number -> the columns whose cell holds a NUL (only looked for when there is one)."""
-    if "\x00" not in text:
+    if b"\x00" not in data:
         return {}
     for i, name in enumerate(header, start=1):
         if "\x00" in name:

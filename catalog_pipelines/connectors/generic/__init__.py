@@ -14,9 +14,10 @@ from catalog_pipelines.connectors.reading import (
     InputError,
     check_columns,
     decode,
+    decode_to_utf8,
     nul_reason,
     parse_json_strict,
-    read_csv_table,
+    read_csv_table_bytes,
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
@@ -39,9 +40,9 @@ def read_csv(path: Path, mapping: Mapping, *, encoding: str | None = None) -> Pa
     Rows with more fields than the header are rejected (their extra values would otherwise be
     lost), never the whole file."""
     source = str(path)
-    text = decode(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
-    table = read_csv_table(text, source=source, delimiter=mapping.delimiter or ",")
-    del text  # the decoded file is as large as the frame: free it before mapping
+    data = decode_to_utf8(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
+    table = read_csv_table_bytes(data, source=source, delimiter=mapping.delimiter or ",")
+    del data  # the file is as large as the frame: free it before mapping
     _check_reserved(table.header, source)
     frame = table.frame
     rejects: list[Reject] = []
