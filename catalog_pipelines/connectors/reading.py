@@ -270,6 +270,8 @@ def _independent_count(
     module (which also knows other delimiters)."""
     fast = count_records(data) if delimiter == "," else None
     if fast is not None:
+        if fast.header:
+            check_columns(len(fast.header), source=source)  # before any frame is built
         return fast.header, fast.records, fast.blanks, fast.overlong
     return _count_records(data.decode("utf-8"), source=source, delimiter=delimiter)
 
