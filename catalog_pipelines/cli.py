@@ -7,7 +7,6 @@ input (nothing written); 3 refused by a guard (mass archive, ownership).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -360,7 +359,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_rejects(args: argparse.Namespace) -> int:
-    """CSV of a run's rejected rows: row number, reasons, then the raw columns."""
+    """CSV of a run's rejected rows: row number, fields, reasons, then the raw columns
+    (formula-safe)."""
     engine = migrated_engine()
     with engine.connect() as conn:
         run = conn.execute(
@@ -375,15 +375,11 @@ def cmd_rejects(args: argparse.Namespace) -> int:
             ),
             {"r": args.run_id},
         ).all()
-    columns: list[str] = []
-    for r in rows:
-        columns += [k for k in r.raw if k not in columns]
+    from catalog_pipelines import rejects_csv
+
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
-        writer = csv.writer(out)
-        writer.writerow(["row_number", "reasons", *columns])
-        for r in rows:
-            writer.writerow([r.row_number, "; ".join(r.reasons), *[r.raw.get(c) for c in columns]])
+        rejects_csv.write(out, rows)
     finally:
         if out is not sys.stdout:
             out.close()

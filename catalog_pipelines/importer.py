@@ -47,6 +47,7 @@ class ImportOptions:
     allow_mass_archive: bool = False
     max_archive_fraction: float = 0.2
     source_kind: str = "csv"  # used only when the import creates the source
+    run_id: str | None = None  # set by a caller that recorded the run first (the API)
 
 
 @dataclass
@@ -200,7 +201,7 @@ def import_batch(
 ) -> ImportReport:
     """Diff the batch against the catalog and apply it in one transaction (or not at all)."""
     batch.check_reconciles()
-    run_id = new_run_id()
+    run_id = options.run_id or new_run_id()
     started = datetime.now(UTC)
     with engine.connect() as conn:
         trans = conn.begin()

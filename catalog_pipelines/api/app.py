@@ -28,6 +28,8 @@ from catalog_pipelines.api.auth import KeyCache
 from catalog_pipelines.api.errors import ApiError, error_body, error_response
 from catalog_pipelines.api.routers import (
     events,
+    files,
+    import_runs,
     incoming_shopify,
     inventory,
     prices,
@@ -78,10 +80,12 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_purge_loop(app.state.engine))
+        files_task = asyncio.create_task(files.purge_loop(app))
         try:
             yield
         finally:
             task.cancel()
+            files_task.cancel()
 
     app = FastAPI(
         title="catalog-sync API",
@@ -93,6 +97,8 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     app.state.keys = KeyCache()
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
         app.include_router(module.router)
+    app.include_router(files.router)
+    app.include_router(import_runs.router)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

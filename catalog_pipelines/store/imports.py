@@ -208,6 +208,13 @@ _INSERT_RUN = sa.text(
     " rows_valid, rows_rejected, summary, unmapped_columns, error, started)"
     " VALUES (:id, :account, :source, :mode, :dry_run, :status, :input, :rows_read, :rows_valid,"
     " :rows_rejected, CAST(:summary AS jsonb), CAST(:unmapped AS jsonb), :error, :started)"
+    # The API records its run as `running` first (catalog_pipelines/import_jobs.py).
+    " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, dry_run = EXCLUDED.dry_run,"
+    " input = EXCLUDED.input, rows_read = EXCLUDED.rows_read,"
+    " rows_valid = EXCLUDED.rows_valid, rows_rejected = EXCLUDED.rows_rejected,"
+    " summary = EXCLUDED.summary, unmapped_columns = EXCLUDED.unmapped_columns,"
+    " error = EXCLUDED.error, finished = now()"
+    " WHERE import_runs.account_id = EXCLUDED.account_id AND import_runs.status = 'running'"
 )
 
 

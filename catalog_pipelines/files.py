@@ -1,0 +1,274 @@
+"""Uploaded files: streamed to disk per account, checked while they stream, removed after
+their retention (docs/imports-api.md).
+
+A file is written chunk by chunk to `<root>/<account>/<file id>.part` and renamed when it is
+complete, so memory never holds more than one chunk, however large the upload. Its size and
+whether it is text are checked on every chunk: a binary file or one over the limit is refused
+before the rest of it is written.
+
+Settings (environment): CATALOG_FILES_DIR (default `$CATALOG_HOME/files`),
+CATALOG_FILES_MAX_BYTES (default 1 GiB), CATALOG_FILES_RETENTION_HOURS (default 168).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+
+from catalog_pipelines import db
+from catalog_pipelines.store.errors import InvalidRequest, StoreError
+
+log = logging.getLogger(__name__)
+
+PURPOSES = ("catalog_import",)
+DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_RETENTION_HOURS = 168.0
+
+# Leading bytes of formats merchants upload by mistake (zip/xlsx, xls, pdf, gzip, images).
+_MAGIC = (
+    b"PK\x03\x04",
+    b"\xd0\xcf\x11\xe0",
+    b"%PDF",
+    b"\x1f\x8b",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"7z\xbc\xaf",
+    b"Rar!",
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# C0 controls other than tab, LF, FF, CR and ESC never appear in a text export.
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+_HEAD_BYTES = 8192
+
+
+class FileTooLarge(StoreError):
+    status = 413
+    code = "file_too_large"
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    root: Path
+    max_bytes: int = DEFAULT_MAX_BYTES
+    retention: timedelta = timedelta(hours=DEFAULT_RETENTION_HOURS)
+
+    @classmethod
+    def from_env(cls) -> FileSettings:
+        root = os.environ.get("CATALOG_FILES_DIR")
+        return cls(
+            root=Path(root) if root else db.catalog_home() / "files",
+            max_bytes=int(os.environ.get("CATALOG_FILES_MAX_BYTES", DEFAULT_MAX_BYTES)),
+            retention=timedelta(
+                hours=float(
+                    os.environ.get("CATALOG_FILES_RETENTION_HOURS", DEFAULT_RETENTION_HOURS)
+                )
+            ),
+        )
+
+
+def _not_text(filename: str | None) -> InvalidRequest:
+    return InvalidRequest(
+        f"{filename or 'the upload'}: not a text file (upload a CSV or JSONL export)",
+        param="file",
+        code="file_invalid",
+    )
+
+
+class TextCheck:
+    """Decides, chunk by chunk, whether the bytes are a text CSV/JSONL export.
+
+    The first 8 KiB are checked for known binary signatures and control characters; NUL
+    bytes are refused anywhere (except in UTF-16, which Excel writes with a BOM)."""
+
+    def __init__(self, filename: str | None) -> None:
+        self.filename = filename
+        self.head = b""
+        self.utf16 = False
+        self.first_char: int | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self.head) < _HEAD_BYTES:
+            self.head += chunk[: _HEAD_BYTES - len(self.head)]
+            self.utf16 = self.head.startswith(_UTF16_BOMS)
+            if self.head.startswith(_MAGIC):
+                raise _not_text(self.filename)
+            if not self.utf16 and any(b in _CONTROL for b in self.head):
+                raise _not_text(self.filename)
+        if not self.utf16 and b"\x00" in chunk:
+            raise _not_text(self.filename)
+
+    def finish(self) -> str:
+        """The file's type, `csv` or `jsonl`, from its name or else its first character."""
+        if not self.head:
+            raise InvalidRequest(
+                f"{self.filename or 'the upload'}: the file is empty", param="file"
+            )
+        name = (self.filename or "").lower()
+        if name.endswith((".jsonl", ".ndjson", ".json")):
+            return "jsonl"
+        if name.endswith((".csv", ".tsv", ".txt")):
+            return "csv"
+        text = self.head.decode("utf-16" if self.utf16 else "utf-8", errors="ignore")
+        return "jsonl" if text.lstrip("\ufeff \t\r\n").startswith("{") else "csv"
+
+
+class FileWriter:
+    """One upload being streamed to disk. `write` each chunk, then `commit` or `abort`."""
+
+    def __init__(
+        self, settings: FileSettings, account_id: str, purpose: str, filename: str | None
+    ) -> None:
+        if purpose not in PURPOSES:
+            raise InvalidRequest(
+                f"Invalid purpose: {purpose!r}; must be one of {', '.join(PURPOSES)}",
+                param="purpose",
+            )
+        self.settings = settings
+        self.account_id = account_id
+        self.purpose = purpose
+        self.filename = filename
+        self.id = "file_" + secrets.token_hex(12)
+        self.size = 0
+        self.check = TextCheck(filename)
+        folder = settings.root / account_id  # account ids match ^[A-Za-z0-9_-]{1,64}$
+        folder.mkdir(parents=True, exist_ok=True)
+        self.partial = folder / f"{self.id}.part"
+        self.final = folder / self.id
+        self._fh: BinaryIO | None = open(self.partial, "wb")  # noqa: SIM115 - closed below
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.settings.max_bytes:
+            raise FileTooLarge(
+                f"{self.filename or 'the upload'}: larger than the limit of"
+                f" {self.settings.max_bytes} bytes",
+                param="file",
+            )
+        self.check.feed(chunk)
+        assert self._fh is not None
+        self._fh.write(chunk)
+
+    def commit(self, engine: sa.Engine) -> dict[str, Any]:
+        """Close, rename and record the file; returns its Stripe-shaped object."""
+        kind = self.check.finish()
+        assert self._fh is not None
+        self._fh.close()
+        self._fh = None
+        os.replace(self.partial, self.final)
+        now = datetime.now(UTC)
+        try:
+            with engine.begin() as conn:
+                row = conn.execute(
+                    _INSERT,
+                    {
+                        "id": self.id,
+                        "account": self.account_id,
+                        "purpose": self.purpose,
+                        "filename": self.filename,
+                        "size": self.size,
+                        "type": kind,
+                        "path": str(self.final.relative_to(self.settings.root)),
+                        "created": now,
+                        "expires": now + self.settings.retention,
+                    },
+                ).one()
+        except BaseException:
+            self.final.unlink(missing_ok=True)
+            raise
+        return file_object(row)
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self.partial.unlink(missing_ok=True)
+
+
+_COLUMNS = "id, purpose, filename, size, type, path, created, expires_at"
+_INSERT = sa.text(  # noqa: S608 - constant column list
+    "INSERT INTO files (id, account_id, purpose, filename, size, type, path, created, expires_at)"
+    " VALUES (:id, :account, :purpose, :filename, :size, :type, :path, :created, :expires)"
+    f" RETURNING {_COLUMNS}"
+)
+_GET = sa.text(
+    f"SELECT {_COLUMNS} FROM files"  # noqa: S608 - constant column list
+    " WHERE account_id = :account AND id = :id AND expires_at > now()"
+)
+
+
+def file_object(row: Any) -> dict[str, Any]:
+    """Stripe's File object (plus `type`, the detected format)."""
+    return {
+        "id": row.id,
+        "object": "file",
+        "purpose": row.purpose,
+        "filename": row.filename,
+        "size": row.size,
+        "type": row.type,
+        "created": int(row.created.timestamp()),
+        "expires_at": int(row.expires_at.timestamp()),
+        "title": None,
+        "url": None,
+        "links": None,
+    }
+
+
+def get_file(conn: sa.Connection, account_id: str, file_id: str) -> Any | None:
+    """The account's unexpired file row, or None (another account's file is not found)."""
+    return conn.execute(_GET, {"account": account_id, "id": file_id}).first()
+
+
+def get_file_object(conn: sa.Connection, account_id: str, file_id: str) -> dict[str, Any] | None:
+    row = get_file(conn, account_id, file_id)
+    return None if row is None else file_object(row)
+
+
+def file_path(settings: FileSettings, row: Any) -> Path:
+    return settings.root / row.path
+
+
+def purge_expired(
+    engine: sa.Engine, settings: FileSettings, *, now: datetime | None = None
+) -> int:
+    """Delete the files whose retention has passed (rows and bytes); returns how many.
+
+    The row goes first, so a file is never served once its bytes may be gone; a crash
+    between the two leaves an orphan file that `_sweep_orphans` removes on a later round."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.text("DELETE FROM files WHERE expires_at <= :now RETURNING path"), {"now": now}
+        ).all()
+    for r in rows:
+        (settings.root / r.path).unlink(missing_ok=True)
+    _sweep_orphans(engine, settings, now)
+    return len(rows)
+
+
+def _sweep_orphans(engine: sa.Engine, settings: FileSettings, now: datetime) -> None:
+    """Files on disk that no row names (a crash mid-purge, an abandoned `.part`), once they
+    are older than the retention."""
+    if not settings.root.is_dir():
+        return
+    cutoff = (now - settings.retention).timestamp()
+    with engine.connect() as conn:
+        for folder in settings.root.iterdir():
+            if not folder.is_dir():
+                continue
+            known = set(
+                conn.execute(
+                    sa.text("SELECT id FROM files WHERE account_id = :a"), {"a": folder.name}
+                ).scalars()
+            )
+            for path in folder.iterdir():
+                if path.name not in known and path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    log.info("removed orphan upload %s", path)
