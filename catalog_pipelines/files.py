@@ -193,9 +193,9 @@ class FileWriter:
 
 
 _COLUMNS = "id, purpose, filename, size, type, path, created, expires_at"
-_INSERT = sa.text(  # noqa: S608 - constant column list
-    "INSERT INTO files (id, account_id, purpose, filename, size, type, path, created, expires_at)"
-    " VALUES (:id, :account, :purpose, :filename, :size, :type, :path, :created, :expires)"
+_INSERT = sa.text(
+    "INSERT INTO files (id, account_id, purpose, filename, size, type, path, created,"  # noqa: S608 - constant column list
+    " expires_at) VALUES (:id, :account, :purpose, :filename, :size, :type, :path, :created, :expires)"
     f" RETURNING {_COLUMNS}"
 )
 _GET = sa.text(
@@ -235,9 +235,7 @@ def file_path(settings: FileSettings, row: Any) -> Path:
     return settings.root / row.path
 
 
-def purge_expired(
-    engine: sa.Engine, settings: FileSettings, *, now: datetime | None = None
-) -> int:
+def purge_expired(engine: sa.Engine, settings: FileSettings, *, now: datetime | None = None) -> int:
     """Delete the files whose retention has passed (rows and bytes); returns how many.
 
     The row goes first, so a file is never served once its bytes may be gone; a crash

@@ -186,9 +186,7 @@ def plan_revert(
             code="run_not_revertible",
         )
     if lock:
-        conn.execute(
-            sa.text("SELECT 1 FROM import_runs WHERE id = :id FOR UPDATE"), {"id": run_id}
-        )
+        conn.execute(sa.text("SELECT 1 FROM import_runs WHERE id = :id FOR UPDATE"), {"id": run_id})
         lock_source(conn, account_id, run.source)
     touched = list(conn.execute(_RUN_EVENTS, {"account": account_id, "run": run_id}))
     current: dict[str, Any] = {}

@@ -165,12 +165,14 @@ async def create_file(request: Request, ctx: Auth) -> JSONResponse:
             raise upload.error
         parser.finalize()
         if upload.writer is None:
-            raise ApiError(400, "Missing required param: file.", code="parameter_missing",
-                           param="file")
+            raise ApiError(
+                400, "Missing required param: file.", code="parameter_missing", param="file"
+            )
         purpose = upload.fields.get("purpose")
         if purpose is None:
-            raise ApiError(400, "Missing required param: purpose.", code="parameter_missing",
-                           param="purpose")
+            raise ApiError(
+                400, "Missing required param: purpose.", code="parameter_missing", param="purpose"
+            )
         if purpose != upload.writer.purpose:  # purpose came after the file part
             raise files.InvalidRequest(
                 f"Invalid purpose: {purpose!r}; must be one of {', '.join(files.PURPOSES)}",

@@ -71,8 +71,9 @@ def _text_param(params: dict[str, object], name: str, default: str | None = None
 def _required(params: dict[str, object], name: str) -> str:
     value = _text_param(params, name)
     if not value:
-        raise ApiError(400, f"Missing required param: {name}.", code="parameter_missing",
-                       param=name)
+        raise ApiError(
+            400, f"Missing required param: {name}.", code="parameter_missing", param=name
+        )
     return value
 
 
@@ -91,8 +92,9 @@ async def create_import_run(request: Request, ctx: Auth) -> JSONResponse:
     allowed = {"file", "source", "mapping", "format", "mode", "dry_run"}
     for key in params:
         if key not in allowed:
-            raise ApiError(400, f"Received unknown parameter: {key}", param=key,
-                           code="parameter_unknown")
+            raise ApiError(
+                400, f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
+            )
     file_id = _required(params, "file")
     source = _required(params, "source")
     mapping = _text_param(params, "mapping")
@@ -183,8 +185,9 @@ async def revert_import_run(run_id: str, ctx: Auth) -> JSONResponse:
     params = await ctx.body()
     for key in params:
         if key != "dry_run":
-            raise ApiError(400, f"Received unknown parameter: {key}", param=key,
-                           code="parameter_unknown")
+            raise ApiError(
+                400, f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
+            )
     dry_run = _dry_run(params)
 
     def work() -> dict[str, object]:
