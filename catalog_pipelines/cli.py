@@ -517,10 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rejects)
 
     from catalog_pipelines.api.cli import add_commands as add_api_commands
+    from catalog_pipelines.imports_cli import add_commands as add_imports_commands
     from catalog_pipelines.webhooks.cli import add_commands as add_webhook_commands
 
     add_webhook_commands(sub)
     add_api_commands(sub)
+    add_imports_commands(sub)
     return parser
 
 

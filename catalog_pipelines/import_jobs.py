@@ -96,8 +96,9 @@ def start_import(
     fmt: str = "auto",
     mode: str = "full",
     dry_run: bool = False,
-) -> str:
-    """Record a `running` run and start the import in a thread; returns the run id."""
+) -> dict[str, Any]:
+    """Record a `running` run and start the import in a thread; returns the run as it was
+    recorded (status `running`)."""
     check_params(source, fmt, mode)
     if mapping is not None:
         parse_mapping(mapping)
@@ -114,6 +115,8 @@ def start_import(
             input_name=filename or file_id,
             file_id=file_id,
         )
+        obj = runs.get_run(conn, account_id, run_id)
+    assert obj is not None
     options = ImportOptions(
         source=source, account_id=account_id, mode=mode, dry_run=dry_run, run_id=run_id
     )  # type: ignore[arg-type]
@@ -125,7 +128,7 @@ def start_import(
     )
     _threads[run_id] = thread
     thread.start()
-    return run_id
+    return obj
 
 
 def wait(run_id: str, timeout: float | None = None) -> None:
@@ -181,7 +184,7 @@ def _finish(
             import_store.record_run(
                 conn,
                 run_id=run_id,
-                account_id=report_account(conn, run_id),
+                account_id=_run_account(conn, run_id),
                 source=report.source,
                 mode=report.mode,
                 dry_run=True,
@@ -190,7 +193,7 @@ def _finish(
                 summary=summary,
                 unmapped_columns=report.unmapped_columns,
                 rejects=report.rejects,
-                started=report_started(conn, run_id),
+                started=_run_started(conn, run_id),
                 error=report.refused,
             )
         runs.finish_run(
@@ -207,13 +210,13 @@ def _finish(
         )
 
 
-def report_account(conn: sa.Connection, run_id: str) -> str:
+def _run_account(conn: sa.Connection, run_id: str) -> str:
     return conn.execute(
         sa.text("SELECT account_id FROM import_runs WHERE id = :id"), {"id": run_id}
     ).scalar_one()
 
 
-def report_started(conn: sa.Connection, run_id: str) -> Any:
+def _run_started(conn: sa.Connection, run_id: str) -> Any:
     return conn.execute(
         sa.text("SELECT started FROM import_runs WHERE id = :id"), {"id": run_id}
     ).scalar_one()

@@ -108,7 +108,7 @@ async def create_import_run(request: Request, ctx: Auth) -> JSONResponse:
             row = files.get_file(conn, ctx.account_id, file_id)
         if row is None:
             raise not_found("file", file_id, "file")
-        run_id = import_jobs.start_import(
+        return import_jobs.start_import(
             ctx.engine,
             account_id=ctx.account_id,
             path=files.file_path(cfg, row),
@@ -120,10 +120,6 @@ async def create_import_run(request: Request, ctx: Auth) -> JSONResponse:
             mode=mode,
             dry_run=dry_run,
         )
-        with ctx.engine.connect() as conn:
-            obj = runs.get_run(conn, ctx.account_id, run_id)
-        assert obj is not None
-        return obj
 
     obj = await run_in_threadpool(start)
     return JSONResponse(obj, headers={"Request-Id": ctx.request_id})
