@@ -320,6 +320,21 @@ def test_failed_run_and_bad_parameters(api: Client) -> None:
     assert r.status_code == 400 and r.json()["error"]["param"] == "mapping"
     r = api.post("/v1/import_runs", json={"source": "sheet"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "file"
+    r = api.session.post(
+        api.base + "/v1/files",
+        data=b'--xx\r\nContent-Disposition: form-data; name="file"\r\nbroken',
+        headers={
+            "Authorization": f"Bearer {api.secret}",
+            "Content-Type": "multipart/form-data; boundary=xx",
+        },
+    )
+    assert r.status_code == 400, r.text
+    # the mass-archive guard refuses a full import that would archive most products
+    import_file(api, HEADER + V1)
+    refused = import_file(api, HEADER + V1.splitlines(keepends=True)[0])
+    assert refused["status"] == "failed" and refused["outcome"] == "refused"
+    assert "archive" in refused["error"] and refused["products"]["archived"] == 2
+    assert len(api.get("/v1/products", params={"active": "true"}).json()["data"]) == 3
     # a mapping naming a column the file lacks fails the run, with the file's name
     bad = dict(MAPPING, key="nope")
     run = wait_run(api, start_run(api, f["id"], mapping=json.dumps(bad))["id"])

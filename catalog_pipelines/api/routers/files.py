@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from catalog_pipelines import files
@@ -157,13 +158,20 @@ async def create_file(request: Request, ctx: Auth) -> JSONResponse:
                 continue
             try:
                 parser.write(chunk)
+            except FormParserError as e:
+                upload.error = files.InvalidRequest(f"Malformed multipart body: {e}")
+                if upload.writer is not None:
+                    upload.writer.abort()
             except StoreError as e:
                 upload.error = e
                 if upload.writer is not None:
                     upload.writer.abort()
         if upload.error is not None:
             raise upload.error
-        parser.finalize()
+        try:
+            parser.finalize()
+        except FormParserError as e:
+            raise files.InvalidRequest(f"Malformed multipart body: {e}") from None
         if upload.writer is None:
             raise ApiError(
                 400, "Missing required param: file.", code="parameter_missing", param="file"
