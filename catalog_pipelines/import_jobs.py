@@ -27,6 +27,7 @@ from catalog_pipelines.importer import (
     new_run_id,
 )
 from catalog_pipelines.mapping import FORMATS, MappingError, mapping_from_dict
+from catalog_pipelines.progress import ProgressFn
 from catalog_pipelines.store import imports as import_store
 from catalog_pipelines.store import runs
 from catalog_pipelines.store.errors import InvalidRequest
@@ -154,7 +155,14 @@ def _run(
             if mapping is not None:
                 mapping_path = Path(tmp) / "mapping.yaml"
                 mapping_path.write_text(mapping, encoding="utf-8")
-            report = import_path(engine, path, options, format=fmt, mapping_path=mapping_path)
+            report = import_path(
+                engine,
+                path,
+                options,
+                format=fmt,
+                mapping_path=mapping_path,
+                progress=_progress(engine, run_id),
+            )
     except ImportRefused as e:  # the importer recorded the refusal (and its rejects)
         _finish(engine, run_id, e.report, display_name, path, status="refused")
     except Exception as e:  # noqa: BLE001 - every failure is the run's outcome, not a crash
@@ -166,6 +174,17 @@ def _run(
         _finish(engine, run_id, report, display_name, path, status=None)
     finally:
         _threads.pop(run_id, None)
+
+
+def _progress(engine: sa.Engine, run_id: str) -> ProgressFn:
+    def report(stage: str, fraction: float) -> None:
+        try:
+            with engine.begin() as conn:
+                runs.set_progress(conn, run_id, stage, fraction)
+        except sa.exc.SQLAlchemyError as e:  # progress is a nicety: never fail the run on it
+            log.warning("import run %s: progress not recorded: %s", run_id, e)
+
+    return report
 
 
 def _finish(

@@ -32,7 +32,8 @@ ALTER TABLE import_runs
     ADD COLUMN file_id     text,
     ADD COLUMN reverts     text,
     ADD COLUMN reverted_by text,
-    ADD COLUMN changes     jsonb;
+    ADD COLUMN changes     jsonb,
+    ADD COLUMN progress    jsonb;  -- {"stage", "fraction"} while running
 -- Lists are newest first with keyset cursors.
 CREATE INDEX import_runs_account_started ON import_runs (account_id, started DESC, id DESC);
 -- A run may be reverted once: at most one revert names it.

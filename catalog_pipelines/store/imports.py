@@ -213,7 +213,7 @@ _INSERT_RUN = sa.text(
     " input = EXCLUDED.input, rows_read = EXCLUDED.rows_read,"
     " rows_valid = EXCLUDED.rows_valid, rows_rejected = EXCLUDED.rows_rejected,"
     " summary = EXCLUDED.summary, unmapped_columns = EXCLUDED.unmapped_columns,"
-    " error = EXCLUDED.error, finished = now()"
+    " error = EXCLUDED.error"  # `finished` is set by the API once it has stored the rest
     " WHERE import_runs.account_id = EXCLUDED.account_id AND import_runs.status = 'running'"
 )
 

@@ -163,7 +163,10 @@ def plan_revert(
 ) -> tuple[Any, list[Step]]:
     """The run and what reverting it does to each object it changed. `lock` takes the
     rows' locks (for the real revert); a dry run reads without them."""
-    run = conn.execute(_RUN, {"account": account_id, "id": run_id}).first()
+    # The real revert locks the run first: a concurrent revert of it waits, then sees
+    # reverted_by (the unique index on `reverts` backs this up).
+    query = _RUN.text + (" FOR UPDATE" if lock else "")
+    run = conn.execute(sa.text(query), {"account": account_id, "id": run_id}).first()
     if run is None:
         raise NotFound(f"No such import run: '{run_id}'", param="id")
     if run.reverted_by is not None:

@@ -1,8 +1,8 @@
 """Import runs as the API shows them: the `import_run` object, lists, and the records the
 API writes around the importer (a `running` row first, the outcome after).
 
-Table statuses map to the API's three: `running`; `applied` and `previewed` (a dry run)
-are `succeeded`; `refused` and `failed` are `failed`.
+Table statuses map to the API's three: `running` (or any run not `finished` yet);
+`applied` and `previewed` (a dry run) are `succeeded`; `refused` and `failed` are `failed`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ _COUNT_KEYS = (
 
 _COLUMNS = (
     "id, account_id, source, mode, dry_run, status, input, rows_read, rows_valid, rows_rejected,"
-    " summary, error, started, finished, trigger, file_id, reverts, reverted_by, changes"
+    " summary, error, started, finished, trigger, file_id, reverts, reverted_by, changes,"
+    " progress"
 )
 _GET = sa.text(
     f"SELECT {_COLUMNS} FROM import_runs"  # noqa: S608 - constant column list
@@ -55,12 +56,15 @@ def run_object(row: Any) -> dict[str, Any]:
     """Stripe-shaped `import_run`: the counts of `catalog-sync import --json`, the run's
     lifecycle, and a sample of its changes."""
     summary = dict(row.summary or {})
+    # A run is over once `finished` is set: the API sets it after storing the sample of
+    # changes, so a client never sees a finished run without them.
+    running = row.finished is None
     counts = {k: summary[k] for k in _COUNT_KEYS if k in summary}
     obj: dict[str, Any] = {
         "id": row.id,
         "object": "import_run",
-        "status": API_STATUS[row.status],
-        "outcome": row.status,
+        "status": "running" if running else API_STATUS[row.status],
+        "outcome": "running" if running else row.status,
         "source": row.source,
         "mode": row.mode,
         "dry_run": row.dry_run,
@@ -70,6 +74,11 @@ def run_object(row: Any) -> dict[str, Any]:
         "created": int(row.started.timestamp()),
         "finished": None if row.finished is None else int(row.finished.timestamp()),
         "error": row.error,
+        "progress": (
+            (row.progress or {"stage": "starting", "fraction": 0.0})
+            if running
+            else {"stage": "done", "fraction": 1.0}
+        ),
         "rows_read": row.rows_read,
         "rows_valid": row.rows_valid,
         "rows_rejected": row.rows_rejected,
@@ -191,6 +200,17 @@ def finish_run(
             "changes": None if changes is None else json.dumps(changes, default=str),
             "error": error,
         },
+    )
+
+
+def set_progress(conn: sa.Connection, run_id: str, stage: str, fraction: float) -> None:
+    """Where a running run is (the importer's phases), for a live progress bar."""
+    conn.execute(
+        sa.text(
+            "UPDATE import_runs SET progress = CAST(:p AS jsonb)"
+            " WHERE id = :id AND status = 'running'"
+        ),
+        {"id": run_id, "p": json.dumps({"stage": stage, "fraction": round(fraction, 3)})},
     )
 
 
