@@ -13,7 +13,9 @@ import sqlalchemy as sa
 
 from catalog_pipelines.cli import main
 from catalog_pipelines.importer import ImportOptions, ImportReport, import_path
-from catalog_pipelines.store.errors import Conflict, InvalidRequest
+from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
+from catalog_pipelines.store.events import Cause
+from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.store.revert import revert_run
 
 MAPPING = """\
@@ -232,3 +234,46 @@ def test_cli_imports_revert(
     assert code == 2 and "no import run" in capsys.readouterr().err
     other = main(["imports", "revert", runs["run2"], "--account", "acct_default"])
     assert other == 2  # another account's run is not found
+
+
+def test_stock_sold_since_the_run_is_left_alone(
+    engine: sa.Engine, account: str, runs: dict[str, Any]
+) -> None:
+    """A sale after the import (here through the source's own webhook path) is newer than
+    the run: the revert keeps it, and still restores the rest of the product."""
+    with engine.begin() as conn:
+        sold = adjust(
+            conn, account, "TEE-1", -1, cause=Cause(request_id="req_sale"), actor_source="sheet"
+        )
+    assert sold["quantity"] == 6
+    ids = _by_external_id(engine, account)
+    result = revert_run(engine, account, runs["run2"]).to_json()
+    skipped = {i["id"]: i["reason"] for i in result["skipped"]}
+    assert skipped[sold["id"]].startswith("changed since the run")
+    assert "req_sale" in skipped[sold["id"]]
+    after = _catalog(engine, account)
+    assert after[sold["id"]]["quantity"] == 6
+    assert after[ids["tee"]] == runs["before"][ids["tee"]]  # name and default price back
+
+
+def test_only_applied_runs_are_reverted(
+    engine: sa.Engine, account: str, tmp_path: Path, mapping: Path
+) -> None:
+    report = import_path(
+        engine,
+        _write(tmp_path / "v1.csv", V1),
+        ImportOptions(source="sheet", account_id=account, dry_run=True),
+        mapping_path=mapping,
+    )
+    with pytest.raises(NotFound):  # a CLI dry run leaves no run behind
+        revert_run(engine, account, report.run_id)
+    applied = _import(engine, account, _write(tmp_path / "v1.csv", V1), mapping)
+    with pytest.raises(NotFound):
+        revert_run(engine, "acct_default", applied.run_id)  # another account's run
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE import_runs SET status = 'refused' WHERE id = :id"),
+            {"id": applied.run_id},
+        )
+    with pytest.raises(InvalidRequest, match="only applied runs"):
+        revert_run(engine, account, applied.run_id)
