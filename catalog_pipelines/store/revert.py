@@ -189,7 +189,6 @@ def plan_revert(
             code="run_not_revertible",
         )
     if lock:
-        conn.execute(sa.text("SELECT 1 FROM import_runs WHERE id = :id FOR UPDATE"), {"id": run_id})
         lock_source(conn, account_id, run.source)
     touched = list(conn.execute(_RUN_EVENTS, {"account": account_id, "run": run_id}))
     current: dict[str, Any] = {}
@@ -261,8 +260,7 @@ def _pair_replaced_prices(steps: dict[str, Step], current: dict[str, Any]) -> No
                         " left as it is"
                     )
             continue
-        old.replaced_by = None
-        old.target["replaced_by"] = None  # shown in the preview; not a price_object field
+        old.replaced_by = None  # current again
         new.action = "archive"
         new.replaced_by = old.id
         new.target = {"active": False, "lookup_key": None}
@@ -383,7 +381,7 @@ def revert_run(
 
 def _apply(conn: sa.Connection, account_id: str, step: Step, cause: Cause, reverted: str) -> None:
     old = step.current
-    target = {k: v for k, v in step.target.items() if k != "replaced_by"}
+    target = step.target
     if step.object_type == "product":
         state = {**old, **target}
         obj = conn.execute(
