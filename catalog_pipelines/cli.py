@@ -1,7 +1,8 @@
 """`catalog-sync`: the command line of docs/cli.md.
 
-Exit codes: 0 applied; 1 applied but some rows were rejected; 2 bad usage or unreadable
-input (nothing written); 3 refused by a guard (mass archive, ownership).
+Exit codes (cli_args.EXIT_*): 0 applied; 1 applied but some rows were rejected; 2 bad usage or
+unreadable input (nothing written); 3 refused by a guard (mass archive, ownership); 4 the
+environment is not usable (database unreachable, port in use); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,22 +17,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from catalog_pipelines.cli_args import (
+    EXIT_CODES_HELP,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_REJECTS,
     EXIT_USAGE,
+    Parser,
     add_account,
     add_json,
     add_page_args,
+    database_unreachable,
     migrated_engine,
     print_error,
     print_json,
     timestamp,
 )
 from catalog_pipelines.connectors.reading import InputError
+from catalog_pipelines.connectors.registry import FORMATS, KINDS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -193,6 +201,13 @@ def cmd_sources(args: argparse.Namespace) -> int:
             config["path"] = str(Path(args.path).resolve())
         if args.url:
             config["url"] = args.url
+        if args.currency:
+            from catalog_pipelines.money import MoneyError, normalize_currency
+
+            try:
+                config["currency"] = normalize_currency(args.currency)
+            except MoneyError as e:
+                raise UsageError(f"--currency: {e}") from e
         try:
             owns = parse_owns(args.owns)
         except ValueError as e:
@@ -404,9 +419,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="catalog-sync",
         description="Keep product catalogs in sync with a versioned PostgreSQL catalog.",
+        epilog=EXIT_CODES_HELP,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -420,25 +436,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("db", help="the catalog database")
-    p.add_argument("action", choices=["migrate", "url", "start", "stop"])
+    p.add_argument(
+        "action",
+        choices=["migrate", "url", "start", "stop"],
+        help="migrate: apply pending migrations; url: print the database URL; start/stop: keep"
+        " the embedded server running for other tools, or stop it",
+    )
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("import", help="import a file into the catalog")
-    p.add_argument("path")
+    p.add_argument("path", help="the export file (CSV or JSON Lines)")
     p.add_argument("--source", required=True, help="source name, e.g. shopify-main")
     p.add_argument(
-        "--format", default="auto", choices=["auto", "shopify", "woocommerce", "csv", "jsonl"]
+        "--format",
+        default="auto",
+        choices=["auto", *FORMATS],
+        help="auto: the mapping's format, else sniffed from the file's name and header;"
+        " shopify, woocommerce, magento: their product exports (built-in mappings); csv, jsonl:"
+        " any other file, read through --mapping",
     )
     p.add_argument("--mapping", help="YAML field mapping (required for csv and jsonl)")
-    p.add_argument("--mode", default="full", choices=["full", "incremental"])
+    p.add_argument(
+        "--mode",
+        default="full",
+        choices=["full", "incremental"],
+        help="full: the file is the source's whole catalog, so its products missing from the"
+        " file are archived; incremental: only create and update what the file holds",
+    )
     p.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
-    p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252")
+    p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252 (default: UTF-8)")
     p.add_argument(
         "--allow-mass-archive",
         action="store_true",
         help="let a full import archive more than --max-archive-fraction",
     )
-    p.add_argument("--max-archive-fraction", type=float, default=0.2)
+    p.add_argument(
+        "--max-archive-fraction",
+        type=float,
+        default=0.2,
+        help="a full import refuses to archive more than this share of the source's products",
+    )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_account(p)
     p.set_defaults(func=cmd_import)
@@ -446,62 +483,65 @@ def build_parser() -> argparse.ArgumentParser:
     sources = sub.add_parser("sources", help="sources and their ownership").add_subparsers(
         dest="action", required=True
     )
-    p = sources.add_parser("add")
-    p.add_argument("name")
-    p.add_argument(
-        "--kind", required=True, choices=["csv", "jsonl", "shopify", "woocommerce", "http_json"]
-    )
+    p = sources.add_parser("add", help="add a source with its connector kind and what it owns")
+    p.add_argument("name", help="source name, e.g. shopify-main")
+    p.add_argument("--kind", required=True, choices=KINDS, help="the connector that reads it")
     p.add_argument(
         "--owns", required=True, help="groups the source owns: content,pricing,inventory (or none)"
     )
     p.add_argument("--mapping", help="YAML field mapping")
     p.add_argument("--path", help="file the scheduled reconciliation re-reads")
     p.add_argument("--url", help="feed URL (http_json)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--currency", help="the shop's currency, for exports that carry none (default: usd)"
+    )
+    add_json(p)
     add_account(p)
     p.set_defaults(func=cmd_sources)
-    p = sources.add_parser("list")
-    p.add_argument("--json", action="store_true")
+    p = sources.add_parser("list", help="list sources and what they own")
+    add_json(p)
     add_account(p)
     p.set_defaults(func=cmd_sources)
 
     products = sub.add_parser("products", help="read products").add_subparsers(
         dest="action", required=True
     )
-    p = products.add_parser("list")
-    p.add_argument("--source")
-    p.add_argument("--external-id")
+    p = products.add_parser("list", help="list products, newest first")
+    p.add_argument("--source", help="only products of this source")
+    p.add_argument("--external-id", help="only the product with this id in its source")
     _add_list_args(p)
     p.set_defaults(func=cmd_products)
-    p = products.add_parser("show")
-    p.add_argument("id")
+    p = products.add_parser("show", help="one product (its current or a past version)")
+    p.add_argument("id", help="product id (prod_...)")
     p.add_argument("--history", action="store_true", help="every version, oldest first")
-    p.add_argument("--as-of", type=timestamp, help="the product as it was at this time")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--as-of", type=timestamp, help="the product as it was at this time (ISO 8601 or unix)"
+    )
+    add_json(p)
     add_account(p)
     p.set_defaults(func=cmd_products)
 
     prices = sub.add_parser("prices", help="read prices").add_subparsers(
         dest="action", required=True
     )
-    p = prices.add_parser("list")
-    p.add_argument("--product")
+    p = prices.add_parser("list", help="list prices, newest first")
+    p.add_argument("--product", help="only this product's prices (prod_...)")
     _add_list_args(p)
     p.set_defaults(func=cmd_prices)
 
     inventory = sub.add_parser("inventory", help="read stock").add_subparsers(
         dest="action", required=True
     )
-    p = inventory.add_parser("show")
-    p.add_argument("sku")
-    p.add_argument("--json", action="store_true")
+    p = inventory.add_parser("show", help="stock of one SKU")
+    p.add_argument("sku", help="the SKU")
+    add_json(p)
     add_account(p)
     p.set_defaults(func=cmd_inventory)
 
     events = sub.add_parser("events", help="read the event log").add_subparsers(
         dest="action", required=True
     )
-    p = events.add_parser("list")
+    p = events.add_parser("list", help="list events, newest first")
     p.add_argument("--type", help="e.g. product.updated or product.*")
     p.add_argument("--object", help="object id")
     _add_list_args(p)
@@ -511,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     p = rejects.add_parser("export", help="CSV of a run's rejected rows with their reasons")
-    p.add_argument("run_id")
+    p.add_argument("run_id", help="the import run (run_...), printed by `import`")
     p.add_argument("--output", "-o", help="file to write (default stdout)")
     add_account(p)
     p.set_defaults(func=cmd_rejects)
@@ -535,8 +575,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # InputError: unreadable input or a bad mapping, always named with its file.
         print_error(str(e))
         return EXIT_USAGE
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError) as e:
+        message = database_unreachable(e)
+        if message is None:
+            raise
+        print_error(message)
+        return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

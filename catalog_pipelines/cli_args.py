@@ -18,9 +18,53 @@ import sqlalchemy as sa
 from catalog_pipelines.times import parse_time
 
 # docs/cli.md: 0 done; 1 done but some rows were rejected; 2 bad usage or unreadable input
-# (nothing written); 3 refused by a guard (mass archive, ownership, SSRF).
+# (nothing written); 3 refused by a guard (mass archive, ownership, SSRF); 4 the environment is
+# not usable (the database is unreachable, `serve`'s port is taken); 130 interrupted (Ctrl-C).
 EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_ENVIRONMENT = 4
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = (
+    "exit codes: 0 done; 1 done, some rows rejected; 2 bad usage or unreadable input"
+    " (nothing written); 3 refused by a guard (mass archive, ownership, SSRF);"
+    " 4 environment problem (database unreachable, port in use); 130 interrupted"
+)
 DEFAULT_ACCOUNT = "acct_default"
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help when it has a default worth showing: not for
+    flags (their default is "off") nor for options without one, and not twice."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help
+        if (
+            help_text
+            and "default" not in help_text
+            and action.option_strings
+            and action.nargs != 0
+            and action.default not in (None, argparse.SUPPRESS)
+        ):
+            help_text += " (default: %(default)s)"
+        return help_text
+
+
+class _SubParsers(argparse._SubParsersAction):
+    """A subcommand's one-line help is also the description its own `--help` starts with."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if "help" in kwargs:
+            kwargs.setdefault("description", kwargs["help"])
+        return super().add_parser(name, **kwargs)
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of every `catalog-sync` command. `add_subparsers` makes its sub-parsers of this
+    class too, so every level shows option defaults and descriptions the same way."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubParsers)
 
 
 def migrated_engine() -> sa.Engine:
@@ -31,6 +75,50 @@ def migrated_engine() -> sa.Engine:
     engine = db.shared_engine()
     migrate(engine)
     return engine
+
+
+# SQLSTATE classes that mean "could not get a usable connection" rather than a failed query:
+# 08 connection exception, 28 bad credentials, 3D000 no such database, 57P0x server shutting
+# down or starting, 53300 too many connections. Client-side failures have no SQLSTATE.
+_UNREACHABLE_SQLSTATES = ("08", "28", "3D000", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unreachable(exc: BaseException) -> str | None:
+    """A one-line error if `exc` means the catalog database cannot be reached, else None.
+
+    Names the server (host, port, database; never the password) so that a wrong
+    DATABASE_URL is obvious. Query errors (timeouts, lock waits) return None: they are bugs or
+    load, not the environment.
+    """
+    import psycopg
+
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    if not isinstance(orig, psycopg.OperationalError):
+        return None
+    state = orig.sqlstate
+    if state is not None and not state.startswith(_UNREACHABLE_SQLSTATES):
+        return None
+    reason = " ".join(str(orig).split("\n", 1)[0].split())
+    return f"cannot reach the catalog database ({database_label()}): {reason}"
+
+
+def database_label() -> str:
+    """Where the catalog database is, without credentials: `host:port/dbname`."""
+    import os
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from catalog_pipelines import db
+
+        return f"the embedded server in {db.embedded_data_dir()}"
+    try:
+        info = conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    except Exception:  # noqa: BLE001 - an unparsable URL: name none of it (it may hold a password)
+        return "DATABASE_URL"
+    host = str(info.get("host") or "localhost")
+    return f"{host}:{info.get('port') or 5432}/{info.get('dbname') or info.get('user') or ''}"
 
 
 def print_json(obj: Any) -> None:

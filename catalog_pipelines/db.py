@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -74,8 +74,10 @@ def stop_embedded() -> bool:
     if not (data_dir / "postmaster.pid").exists():
         return False
     pgserver = _import_pgserver()
-    from pgserver._commands import pg_ctl
+    from pgserver import _commands
 
+    # pgserver defines one function per PostgreSQL program at import time, unseen by mypy.
+    pg_ctl: Callable[..., Any] = vars(_commands)["pg_ctl"]
     server = pgserver.get_server(data_dir, cleanup_mode=None)
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
     return True

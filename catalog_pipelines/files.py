@@ -3,7 +3,8 @@ their retention (docs/imports-api.md).
 
 A file is written chunk by chunk to `<root>/<account>/<file id>.part` and renamed when it is
 complete, so memory never holds more than one chunk, however large the upload. Its size and
-whether it is text are checked on every chunk: a binary file or one over the limit is refused
+whether it is text are checked as it streams (the first 64 KiB as `catalog-sync import`
+checks a file, then every chunk for NUL bytes): a binary file or one over the limit is refused
 before the rest of it is written.
 
 Settings (environment): CATALOG_FILES_DIR (default `$CATALOG_HOME/files`),
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 
 from catalog_pipelines import db
+from catalog_pipelines.connectors.reading import SNIFF_BYTES, not_text_reason
 from catalog_pipelines.store.errors import InvalidRequest, StoreError
 
 log = logging.getLogger(__name__)
@@ -31,22 +33,8 @@ PURPOSES = ("catalog_import",)
 DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_RETENTION_HOURS = 168.0
 
-# Leading bytes of formats merchants upload by mistake (zip/xlsx, xls, pdf, gzip, images).
-_MAGIC = (
-    b"PK\x03\x04",
-    b"\xd0\xcf\x11\xe0",
-    b"%PDF",
-    b"\x1f\x8b",
-    b"\x89PNG",
-    b"GIF8",
-    b"\xff\xd8\xff",
-    b"7z\xbc\xaf",
-    b"Rar!",
-)
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-# C0 controls other than tab, LF, FF, CR and ESC never appear in a text export.
-_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
-_HEAD_BYTES = 8192
+# UTF-16/32 text (Excel's "Unicode text") holds NUL bytes; its BOM says so.
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
 class FileTooLarge(StoreError):
@@ -74,9 +62,10 @@ class FileSettings:
         )
 
 
-def _not_text(filename: str | None) -> InvalidRequest:
+def _not_text(filename: str | None, reason: str) -> InvalidRequest:
     return InvalidRequest(
-        f"{filename or 'the upload'}: not a text file (upload a CSV or JSONL export)",
+        f"{filename or 'the upload'}: not a text file ({reason}); upload a CSV or JSON Lines"
+        " export",
         param="file",
         code="file_invalid",
     )
@@ -85,25 +74,37 @@ def _not_text(filename: str | None) -> InvalidRequest:
 class TextCheck:
     """Decides, chunk by chunk, whether the bytes are a text CSV/JSONL export.
 
-    The first 8 KiB are checked for known binary signatures and control characters; NUL
-    bytes are refused anywhere (except in UTF-16, which Excel writes with a BOM)."""
+    The first 64 KiB get the importer's own verdict (`not_text_reason`: known binary
+    signatures, NUL and control bytes, UTF-16/32 allowed), so an upload is refused for the
+    same reasons `catalog-sync import` refuses a file; after that, a NUL byte anywhere is
+    refused unless the text is UTF-16/32."""
 
     def __init__(self, filename: str | None) -> None:
         self.filename = filename
         self.head = b""
-        self.utf16 = False
-        self.first_char: int | None = None
+        self.decided = False
+        self.wide = False
+        self.offset = 0
+
+    def _decide(self) -> None:
+        reason = not_text_reason(self.head)
+        if reason is not None:
+            raise _not_text(self.filename, reason)
+        self.decided = True
+        self.wide = self.head.startswith(_WIDE_BOMS) or b"\x00" in self.head
 
     def feed(self, chunk: bytes) -> None:
-        if len(self.head) < _HEAD_BYTES:
-            self.head += chunk[: _HEAD_BYTES - len(self.head)]
-            self.utf16 = self.head.startswith(_UTF16_BOMS)
-            if self.head.startswith(_MAGIC):
-                raise _not_text(self.filename)
-            if not self.utf16 and any(b in _CONTROL for b in self.head):
-                raise _not_text(self.filename)
-        if not self.utf16 and b"\x00" in chunk:
-            raise _not_text(self.filename)
+        start = self.offset
+        self.offset += len(chunk)
+        if not self.decided:
+            self.head += chunk[: SNIFF_BYTES - len(self.head)]
+            if len(self.head) >= SNIFF_BYTES:
+                self._decide()
+            else:
+                return
+        if not self.wide and b"\x00" in chunk:
+            at = start + chunk.index(b"\x00")
+            raise _not_text(self.filename, f"NUL byte at byte {at}")
 
     def finish(self) -> str:
         """The file's type, `csv` or `jsonl`, from its name or else its first character."""
@@ -111,12 +112,14 @@ class TextCheck:
             raise InvalidRequest(
                 f"{self.filename or 'the upload'}: the file is empty", param="file"
             )
+        if not self.decided:
+            self._decide()
         name = (self.filename or "").lower()
         if name.endswith((".jsonl", ".ndjson", ".json")):
             return "jsonl"
         if name.endswith((".csv", ".tsv", ".txt")):
             return "csv"
-        text = self.head.decode("utf-16" if self.utf16 else "utf-8", errors="ignore")
+        text = self.head.decode("utf-16" if self.wide else "utf-8", errors="ignore")
         return "jsonl" if text.lstrip("\ufeff \t\r\n").startswith("{") else "csv"
 
 

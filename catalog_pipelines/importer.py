@@ -27,8 +27,6 @@ from catalog_pipelines.validation import validate_batch
 
 PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complete
 
-_KIND_BY_FORMAT = {"shopify": "shopify", "woocommerce": "woocommerce", "jsonl": "jsonl"}
-
 
 class ImportRefused(Exception):
     """A guard refused the import (mass archive, ownership). Nothing was written."""
@@ -344,8 +342,17 @@ def import_path(
         fmt = mapping.format if mapping and mapping.format else detect_format(path)
     else:
         fmt = format
-    batch = load_batch(path, format=fmt, mapping=mapping, encoding=encoding)
+    with engine.connect() as conn:
+        source = get_source(conn, options.account_id, options.source)
+    config = source.config if source else {}
+    batch = load_batch(
+        path,
+        format=fmt,
+        mapping=mapping,
+        encoding=encoding or config.get("encoding"),
+        currency=config.get("currency"),  # the shop's currency, for exports that carry none
+    )
     progress("validating", 0.25)
     batch = validate_batch(batch).batch
-    opts = replace(options, source_kind=_KIND_BY_FORMAT.get(fmt, "csv"))
+    opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from
     return import_batch(engine, batch, opts, progress=progress)

@@ -58,7 +58,7 @@ def add_commands(sub: Any) -> None:
     p = imports.add_parser(
         "revert", help="undo an import run: restore what it changed, archive what it created"
     )
-    p.add_argument("run_id")
+    p.add_argument("run_id", help="the import run to undo (run_...)")
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     p.add_argument("--json", action="store_true", help="print the revert as one JSON object")
     add_account(p)

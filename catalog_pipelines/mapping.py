@@ -40,12 +40,14 @@ from typing import Any
 
 import polars as pl
 import yaml
+from polars.expr.whenthen import ChainedThen, Then
 
 from catalog_pipelines import money
+from catalog_pipelines.connectors import registry
 from catalog_pipelines.connectors.reading import ROW_NUMBER, InputError
 from catalog_pipelines.normalized import KV, PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
 
-FORMATS = ("csv", "jsonl", "shopify", "woocommerce")
+FORMATS = registry.FORMATS  # a mapping may name any file format (docs/mapping.md)
 PLAIN_TARGETS = (
     "external_id",
     "parent_external_id",
@@ -319,11 +321,12 @@ def _fast_parse(
         exp = pl.col("currency").replace_strict(
             money.EXPONENTS, default=money.DEFAULT_EXPONENT, return_dtype=pl.Int64
         )
-        minor = pl.when(exp == 0).then(whole)
+        branches: Then | ChainedThen = pl.when(exp == 0).then(whole)
         for e in (2, 3, 4):
-            minor = minor.when(exp == e).then(
+            branches = branches.when(exp == e).then(
                 whole * 10**e + frac.str.pad_end(e, "0").cast(pl.Int64, strict=False)
             )
+        minor: pl.Expr = branches
     else:  # one currency for the whole file: no per-row branching
         e = money.exponent(default_currency) if default_currency else money.DEFAULT_EXPONENT
         exp = pl.lit(e, dtype=pl.Int64)

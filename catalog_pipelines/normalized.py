@@ -96,7 +96,7 @@ class ParsedBatch:
 
     def check_reconciles(self) -> None:
         """rows_read = rows_valid + rows_rejected, or the batch is not trustworthy."""
-        if self.rows_read != self.rows_valid + len(self.rejects):
+        if self.rows_valid is None or self.rows_read != self.rows_valid + len(self.rejects):
             raise ValueError(
                 f"{self.input_name}: read {self.rows_read} rows but {self.rows_valid} valid"
                 f" + {len(self.rejects)} rejected; the parser lost rows"

@@ -73,7 +73,9 @@ def run_source(
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     return {
-        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        e.materialization.asset_key.to_user_string(): {
+            k: v.value for k, v in e.materialization.metadata.items()
+        }
         for e in result.get_asset_materialization_events()
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import overload
 
 import dagster as dg
 import sqlalchemy as sa
@@ -72,7 +73,11 @@ class InboxResource(dg.ConfigurableResource):
         return Path(self.failed_dir).resolve() if self.failed_dir else self.root().parent / "failed"
 
 
-def _env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
+@overload
+def _env_or(name: str, default: str) -> str: ...
+@overload
+def _env_or(name: str, default: None) -> str | None: ...
+def _env_or(name: str, default: str | None) -> str | None:
     """`EnvVar(name)` when the variable is set where the code location loads, else `default`.
 
     EnvVar fails at run time when its variable is missing; these two variables are optional.

@@ -19,10 +19,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog_pipelines import db
-from catalog_pipelines.api import idempotency
+from catalog_pipelines.api import front_door, idempotency
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.auth import KeyCache
 from catalog_pipelines.api.errors import ApiError, error_body, error_response
@@ -36,6 +37,7 @@ from catalog_pipelines.api.routers import (
     products,
     webhook_endpoints,
 )
+from catalog_pipelines.api.routing import IndexedListParams, allowed_methods
 from catalog_pipelines.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -87,14 +89,18 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
             task.cancel()
             files_task.cancel()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the package, not a CDN: they work offline.
+    app = FastAPIOffline(
         title="catalog-sync API",
         version="1",
         description="A Stripe-compatible catalog: products, prices, inventory, events.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )
+    app.add_middleware(IndexedListParams)
     app.state.engine = engine if engine is not None else api_engine()
     app.state.keys = KeyCache()
+    front_door.install(app)
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
         app.include_router(module.router)
     app.include_router(files.router)
@@ -134,10 +140,13 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
             message = f"{request.method} is not allowed on {request.url.path}."
         else:
             message = str(exc.detail)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return JSONResponse(
             error_body(message, type="invalid_request_error"),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from typing import Any
 
 import sqlalchemy as sa
 
 from catalog_pipelines.cli_args import (
+    EXIT_ENVIRONMENT,
     EXIT_OK,
     EXIT_USAGE,
     add_account,
@@ -18,26 +20,74 @@ from catalog_pipelines.cli_args import (
 )
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on, or None if it can.
+
+    Binds with SO_REUSEADDR as uvicorn does, so a port left in TIME_WAIT is not reported.
+    Checked before starting: uvicorn itself would exit 3, the code of a refusing guard.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        return f"cannot resolve {host!r}: {e.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as e:
+            return e.strerror or str(e)
+    return None
+
+
+def _base_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Migrate, then serve the API with uvicorn until interrupted."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from catalog_pipelines.api.app import api_engine, create_app
 
-    migrated_engine()  # apply pending migrations before the first request
-    if args.workers > 1:  # each worker process builds its own app and pool
-        uvicorn.run(
-            "catalog_pipelines.api.app:create_app",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            access_log=False,
+    problem = port_in_use(args.host, args.port)
+    if problem:
+        print_error(
+            f"cannot listen on {args.host}:{args.port}: {problem}"
+            " (is another server running there? pick another --port)"
         )
-        return EXIT_OK
-    app = create_app(api_engine())
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        return EXIT_ENVIRONMENT
+    migrated_engine()  # apply pending migrations before the first request
+    base = _base_url(args.host, args.port)
+    print(f"API docs:   {base}/docs  (also {base}/redoc)", flush=True)
+    print(f"front door: {base}/", flush=True)
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+    }
+    try:
+        if args.workers > 1:  # each worker process builds its own app and pool
+            uvicorn.run(
+                "catalog_pipelines.api.app:create_app",
+                factory=True,
+                workers=args.workers,
+                **options,
+            )
+        else:
+            uvicorn.run(create_app(api_engine()), **options)
+    except SystemExit as e:
+        # uvicorn exits 3 when it cannot start (bind failed, lifespan failed) after logging
+        # why; the port may have been taken since the check above. 3 is our guards' code.
+        if e.code == STARTUP_FAILURE:
+            print_error(f"the server on {args.host}:{args.port} could not start (see above)")
+            return EXIT_ENVIRONMENT
+        raise
     return EXIT_OK
 
 
@@ -62,12 +112,17 @@ def cmd_api_keys_create(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    p = sub.add_parser("serve", help="serve the Stripe-compatible HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser("serve", help="serve the Stripe-compatible HTTP API and its docs")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface"
+    )
+    p.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -1,22 +1,82 @@
-"""The OpenAPI document's shapes: hand-written JSON Schemas of the Stripe-shaped objects.
+"""The OpenAPI document's shapes, generated from the pydantic models in api/models.py.
 
-Handlers return the store's dicts directly (no per-response model validation on the hot
-path); these schemas document them, and the schemathesis run checks that every response
-conforms, so a drift between the SQL object functions and this file fails a test.
+Request bodies are validated against the same models (`validate_body`), so the document and
+the server agree by construction. Optional body fields are documented as optional, not
+nullable: `null` is refused (send an empty string to clear a field, as Stripe's clients do).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
-def _n(t: str, **kw: Any) -> dict[str, Any]:
-    """Nullable scalar."""
-    return {"type": [t, "null"], **kw}
+from catalog_pipelines.api import models
+
+_REF = "#/components/schemas/{model}"
+NO_NUL = "^[^\\x00]*$"
+
+
+class _BodySchema(GenerateJsonSchema):
+    """Optional body fields are absent or valued; `None` defaults are not part of the API."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        # PostgreSQL text cannot hold NUL: say so, and the validation below enforces it.
+        out = super().str_schema(schema)
+        out.setdefault("pattern", NO_NUL)
+        return out
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        # A key pattern makes pydantic emit patternProperties, which leaves keys that miss
+        # the pattern unconstrained; state it as propertyNames + additionalProperties.
+        out = super().dict_schema(schema)
+        patterns = out.pop("patternProperties", None)
+        if patterns:
+            (pattern, values), *_ = patterns.items()
+            out["additionalProperties"] = values
+            out.setdefault("propertyNames", {})["pattern"] = pattern
+        return out
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        inner = self.generate_inner(schema["schema"])
+        if schema.get("default") is None:
+            return inner
+        return super().default_schema(schema)
+
+
+BODIES: tuple[type[BaseModel], ...] = (
+    models.ProductCreate,
+    models.ProductUpdate,
+    models.PriceCreate,
+    models.PriceUpdate,
+    models.InventoryAdjust,
+    models.InventorySet,
+    models.WebhookEndpointCreate,
+    models.WebhookEndpointUpdate,
+)
+
+
+def _schemas() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for group, generator in ((models.OBJECTS, GenerateJsonSchema), (BODIES, _BodySchema)):
+        _, defs = models_json_schema(
+            [(m, "validation") for m in group], ref_template=_REF, schema_generator=generator
+        )
+        out.update(defs.get("$defs", {}))
+    return out
+
+
+SCHEMAS: dict[str, Any] = _schemas()
 
 
 def ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": _REF.format(model=name)}
 
 
 def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -24,188 +84,6 @@ def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str,
     if required:
         out["required"] = list(required)
     return out
-
-
-_STR_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": obj(
-        {
-            "error": obj(
-                {
-                    "type": {"type": "string"},
-                    "message": {"type": "string"},
-                    "code": {"type": "string"},
-                    "param": {"type": "string"},
-                },
-                ("type", "message"),
-            )
-        },
-        ("error",),
-    ),
-    "Product": obj(
-        {
-            "id": {"type": "string"},
-            "object": {"const": "product"},
-            "active": {"type": "boolean"},
-            "name": _n("string"),
-            "description": _n("string"),
-            "images": {"type": "array", "items": {"type": "string"}},
-            "metadata": _STR_MAP,
-            "url": _n("string"),
-            "shippable": _n("boolean"),
-            "tax_code": _n("string"),
-            "unit_label": _n("string"),
-            "package_dimensions": _n("object"),
-            "default_price": _n("string"),
-            "created": {"type": "integer"},
-            "updated": {"type": "integer"},
-            "livemode": {"type": "boolean"},
-            "version": {"type": "integer", "minimum": 1},
-            "source": _n("string"),
-            "external_id": _n("string"),
-        },
-        ("id", "object", "active", "images", "metadata", "created", "updated"),
-    ),
-    "Price": obj(
-        {
-            "id": {"type": "string"},
-            "object": {"const": "price"},
-            "product": {"type": "string"},
-            "active": {"type": "boolean"},
-            "currency": {"type": "string", "pattern": "^[a-z]{3}$"},
-            "unit_amount": _n("integer"),
-            "unit_amount_decimal": _n("string"),
-            "type": {"enum": ["one_time", "recurring"]},
-            "recurring": _n("object"),
-            "lookup_key": _n("string"),
-            "nickname": _n("string"),
-            "metadata": _STR_MAP,
-            "billing_scheme": {"type": "string"},
-            "tax_behavior": {"type": "string"},
-            "livemode": {"type": "boolean"},
-            "created": {"type": "integer"},
-            "version": {"type": "integer", "minimum": 1},
-            "source": _n("string"),
-        },
-        ("id", "object", "product", "active", "currency", "type", "metadata"),
-    ),
-    "InventoryItem": obj(
-        {
-            "id": {"type": "string"},
-            "object": {"const": "inventory_item"},
-            "sku": {"type": "string"},
-            "product": {"type": "string"},
-            "price": _n("string"),
-            "quantity": {"type": "integer", "minimum": 0},
-            "policy": {"enum": ["deny", "continue"]},
-            "version": {"type": "integer", "minimum": 1},
-            "created": {"type": "integer"},
-            "updated": {"type": "integer"},
-            "source": _n("string"),
-        },
-        ("id", "object", "sku", "product", "quantity", "policy", "version"),
-    ),
-    "Event": obj(
-        {
-            "id": {"type": "string"},
-            "object": {"const": "event"},
-            "type": {"type": "string"},
-            "api_version": _n("string"),
-            "created": {"type": "integer"},
-            "data": obj(
-                {
-                    "object": {"type": "object"},
-                    "previous_attributes": {"type": "object"},
-                },
-                ("object",),
-            ),
-            "livemode": {"type": "boolean"},
-            "pending_webhooks": {"type": "integer"},
-            "request": obj({"id": _n("string"), "idempotency_key": _n("string")}),
-            "sequence": {"type": "integer"},
-            "object_version": {"type": "integer"},
-            "source": _n("string"),
-            "run_id": _n("string"),
-            "account": {"type": "string"},
-        },
-        ("id", "object", "type", "created", "data", "request", "sequence"),
-    ),
-    "Change": obj(
-        {
-            "object": {"const": "change"},
-            "sequence": {"type": "integer"},
-            "event": {"type": "string"},
-            "type": {"type": "string"},
-            "object_type": {"enum": ["product", "price", "inventory_item"]},
-            "object_id": {"type": "string"},
-            "version": {"type": "integer"},
-            "created": {"type": "integer"},
-            "deleted": {"type": "boolean"},
-            "archived": {"type": "boolean"},
-            "data": {"type": "object"},
-        },
-        ("object", "sequence", "event", "type", "object_type", "object_id", "deleted"),
-    ),
-    "ProductVersion": obj(
-        {
-            "object": {"const": "product_version"},
-            "version": {"type": "integer"},
-            "created": {"type": "integer"},
-            "event": {"type": "string"},
-            "sequence": {"type": "integer"},
-            "source": _n("string"),
-            "run_id": _n("string"),
-            "previous_attributes": _n("object"),
-            "product": ref("Product"),
-        },
-        ("object", "version", "created", "event", "product"),
-    ),
-    "WebhookEndpoint": obj(
-        {
-            "id": {"type": "string"},
-            "object": {"const": "webhook_endpoint"},
-            "url": {"type": "string"},
-            "enabled_events": {"type": "array", "items": {"type": "string"}},
-            "status": {"enum": ["enabled", "disabled"]},
-            "created": {"type": "integer"},
-            "secret": {"type": "string"},
-            "description": _n("string"),
-        },
-        ("id", "object", "url", "enabled_events", "status", "created"),
-    ),
-    "DeletedObject": obj(
-        {
-            "id": {"type": "string"},
-            "object": {"type": "string"},
-            "deleted": {"const": True},
-        },
-        ("id", "object", "deleted"),
-    ),
-    "WebhookDelivery": obj(
-        {
-            "id": {"type": "string"},
-            "object": {"const": "webhook_delivery"},
-            "event": {"type": "string"},
-            "event_type": {"type": "string"},
-            "status": {"enum": ["pending", "delivered", "failed"]},
-            "attempts": {"type": "integer"},
-            "attempt_log": {"type": "array", "items": {"type": "object"}},
-        },
-        ("id", "object", "event", "status", "attempts"),
-    ),
-    "IncomingResult": obj(
-        {
-            "object": {"const": "incoming_webhook"},
-            "webhook_id": {"type": "string"},
-            "topic": {"type": "string"},
-            "duplicate": {"type": "boolean"},
-            "applied": {"type": "array"},
-            "skipped": {"type": "array"},
-        },
-        ("object", "webhook_id", "topic", "duplicate"),
-    ),
-}
 
 
 def list_of(name: str, **extra: Any) -> dict[str, Any]:
@@ -218,6 +96,19 @@ def list_of(name: str, **extra: Any) -> dict[str, Any]:
             **extra,
         },
         ("object", "data", "has_more", "url"),
+    )
+
+
+def search_of(name: str) -> dict[str, Any]:
+    return obj(
+        {
+            "object": {"const": "search_result"},
+            "data": {"type": "array", "items": ref(name)},
+            "has_more": {"type": "boolean"},
+            "next_page": {"type": ["string", "null"]},
+            "url": {"type": "string"},
+        },
+        ("object", "data", "has_more", "url", "next_page"),
     )
 
 
@@ -245,17 +136,32 @@ def responses(ok: dict[str, Any], *errors: int) -> dict[int | str, Any]:
     return out
 
 
-def body(schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
-    """`openapi_extra` for a route whose body is parsed by hand (form or JSON)."""
+@functools.cache
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's body schema, self-contained (`$defs`), as the document shows it."""
+    return model.model_json_schema(schema_generator=_BodySchema)
+
+
+def body(model: type[BaseModel], *, required: bool = False) -> dict[str, Any]:
+    """`openapi_extra` for a route whose body is parsed by hand (form or JSON) and then
+    validated against `model` (see deps.Ctx.body). Form bodies nest as Stripe's do:
+    `metadata[key]=value`, i.e. OpenAPI's deepObject style."""
+    schema = ref(model.__name__)
+    properties = body_schema(model).get("properties", {})
+    nested = {
+        name: {"style": "deepObject", "explode": True}
+        for name, prop in properties.items()
+        if prop.get("type") == "object" or "$ref" in prop or "anyOf" in prop
+    }
+    form: dict[str, Any] = {"schema": schema}
+    if nested:
+        form["encoding"] = nested
     return {
         "requestBody": {
             "required": required,
             "content": {
-                "application/x-www-form-urlencoded": {"schema": schema},
+                "application/x-www-form-urlencoded": form,
                 "application/json": {"schema": schema},
             },
         }
     }
-
-
-METADATA = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}}

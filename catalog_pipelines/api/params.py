@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pydantic import BaseModel, ValidationError
+
 from catalog_pipelines.api.errors import ApiError
 
 MAX_DEPTH = 5
@@ -70,9 +72,11 @@ def nest(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
                 if part in node:
                     if isinstance(node[part], dict):
                         raise _bad(f"Parameter {key!r} is both a value and a hash", parts[0])
-                    if node[part] != value:
-                        raise _bad(f"Parameter {key!r} is given twice", parts[0])
-                node[part] = value
+                    # `x=a&x=b` (a form-encoded array) is the list [a, b]
+                    held = node[part] if isinstance(node[part], list) else [node[part]]
+                    node[part] = [*held, value]
+                else:
+                    node[part] = value
             else:
                 child = node.setdefault(part, {})
                 if not isinstance(child, dict):
@@ -112,25 +116,33 @@ def _depth(node: Any, level: int = 0) -> int:
     return level
 
 
-def _json_scalars(node: Any) -> Any:
+def json_scalars(node: Any) -> Any:
     """JSON numbers as the strings the form path would give (Decimal keeps them exact)."""
     if isinstance(node, dict):
-        return {k: _json_scalars(v) for k, v in node.items()}
+        return {k: json_scalars(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_json_scalars(v) for v in node]
+        return [json_scalars(v) for v in node]
     if isinstance(node, Decimal):
         return str(node)
     return node
 
 
 def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """A form-encoded or JSON body as nested params. An empty body is no params."""
+    """A form-encoded or JSON body as nested params (JSON numbers as strings, as the form
+    path gives them). An empty body is no params."""
+    data, is_json = parse_body_typed(body, content_type)
+    return json_scalars(data) if is_json else data
+
+
+def parse_body_typed(body: bytes, content_type: str | None) -> tuple[dict[str, Any], bool]:
+    """The body as parsed, and whether it was JSON (numbers then stay exact `Decimal`s)."""
     if len(body) > MAX_BODY:
         raise ApiError(413, "Request body too large", code="body_too_large")
-    if not body.strip():
-        return {}
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
-    if ctype == "application/json" or ctype.endswith("+json"):
+    is_json = ctype == "application/json" or ctype.endswith("+json")
+    if not body.strip():
+        return {}, is_json
+    if is_json:
         if body.count(b"[") + body.count(b"{") > 10_000:
             raise _bad("JSON body is too deeply nested or too large")
         try:
@@ -139,6 +151,7 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
                 object_pairs_hook=_no_duplicates,
                 parse_constant=_reject_constant,
                 parse_float=Decimal,
+                parse_int=Decimal,
             )
         except (ValueError, RecursionError, UnicodeDecodeError) as e:
             raise _bad(f"Invalid JSON body: {e}") from None
@@ -146,13 +159,16 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
             raise _bad("The JSON body must be an object")
         if _depth(data) > MAX_DEPTH + 1:
             raise _bad("JSON body is nested too deeply")
-        return _json_scalars(data)
+        _check_storable(data)
+        return data, True
     if ctype in ("application/x-www-form-urlencoded", ""):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise _bad("The form body is not UTF-8") from None
-        return parse_query(text)
+        params = parse_query(text)
+        _check_storable(params)
+        return params, False
     raise ApiError(
         415,
         f"Unsupported Content-Type {ctype!r}: send application/x-www-form-urlencoded or"
@@ -161,65 +177,117 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     )
 
 
-# --------------------------------------------------------------------------- query helpers
-
-
-def one(params: dict[str, Any], name: str) -> str | None:
-    value = params.get(name)
-    if value is None:
+def _param_name(loc: tuple[int | str, ...]) -> str | None:
+    """('metadata', 'k') -> 'metadata[k]', as the parameter was sent."""
+    parts = [str(p) for p in loc if p not in ("function-after", "function-before")]
+    if not parts:
         return None
-    if not isinstance(value, str):
-        raise _bad(f"Invalid {name}: expected a single value", name)
+    return parts[0] + "".join(f"[{p}]" for p in parts[1:])
+
+
+def validate_params(
+    model: type[BaseModel], params: dict[str, Any], *, form: bool, schema: dict[str, Any]
+) -> dict[str, Any]:
+    """400 naming the first parameter that breaks `model` (unknown, missing, mistyped, too
+    long...). Validation is strict: a JSON body must carry the documented JSON types, and a
+    form body's strings are decoded by the documented schema (`schema`, the model's own),
+    so the server accepts exactly what the OpenAPI document describes. Returns the params
+    with those types (the store takes typed values as well as strings)."""
+    data: dict[str, Any] = decode_form(params, schema) if form else _json_types(params)
+    try:
+        model.model_validate(data, strict=True)
+        return data
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        param = _param_name(tuple(err["loc"]))
+        if err["type"] == "extra_forbidden":
+            raise ApiError(
+                400, f"Received unknown parameter: {param}", code="parameter_unknown", param=param
+            ) from None
+        if err["type"] == "missing":
+            raise ApiError(
+                400, f"Missing required param: {param}.", code="parameter_missing", param=param
+            ) from None
+        message = err["msg"].removeprefix("Value error, ")
+        if param is None and ": " in message:  # a model-level rule names its parameter
+            param, message = message.split(": ", 1)
+        if message == "Missing required param":
+            raise ApiError(
+                400, f"Missing required param: {param}.", code="parameter_missing", param=param
+            ) from None
+        raise _bad(f"Invalid {param}: {message}" if param else message, param) from None
+
+
+def _json_types(node: Any) -> Any:
+    """JSON numbers (kept as Decimal) as int when integral (JSON Schema counts 2.0 as an
+    integer), float otherwise."""
+    if isinstance(node, dict):
+        return {k: _json_types(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_types(v) for v in node]
+    if isinstance(node, Decimal):
+        if node.is_finite() and node == node.to_integral_value() and abs(node) < 10**30:
+            return int(node)
+        return float(node)
+    return node
+
+
+_INTEGER = re.compile(r"^-?\d{1,30}(\.0*)?$")
+_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+def decode_form(value: Any, schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    """Form strings as the types `schema` documents (`true` -> True, `12` -> 12, a lone
+    value -> a one-item list); anything that does not decode is left for validation to refuse."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return decode_form(value, defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    for option in schema.get("anyOf", []):
+        decoded = decode_form(value, option, defs)
+        if decoded is not value:
+            return decoded
+    kind = schema.get("type")
+    if isinstance(value, str):
+        if kind == "boolean" and value in ("true", "false"):
+            return value == "true"
+        if kind == "integer" and _INTEGER.match(value):
+            return int(value.split(".")[0])
+        if kind == "number" and _NUMBER.match(value):
+            return float(value)
+        if kind == "array":
+            return [decode_form(value, schema.get("items", {}), defs)] if value else []
+        return value
+    if kind == "array" and isinstance(value, list):
+        return [decode_form(v, schema.get("items", {}), defs) for v in value]
+    if kind == "object" and isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {
+            k: decode_form(v, props.get(k, extra if isinstance(extra, dict) else {}), defs)
+            for k, v in value.items()
+        }
     return value
 
 
-def opt_int(
-    params: dict[str, Any], name: str, *, minimum: int = 0, maximum: int = 2**63 - 1
-) -> int | None:
-    value = one(params, name)
-    if value is None:
-        return None
-    if not re.fullmatch(r"-?\d{1,19}", value) or not minimum <= int(value) <= maximum:
-        raise _bad(f"Invalid integer for {name}: {value!r}", name)
-    return int(value)
-
-
-def opt_bool(params: dict[str, Any], name: str) -> bool | None:
-    value = one(params, name)
-    if value is None:
-        return None
-    if value.lower() not in ("true", "false"):
-        raise _bad(f"Invalid boolean for {name}: {value!r}", name)
-    return value.lower() == "true"
-
-
-def string_list(params: dict[str, Any], name: str) -> list[str] | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _bad(f"Invalid {name}: expected a list of strings", name)
-    return value
-
-
-def range_filter(params: dict[str, Any], name: str) -> dict[str, int] | None:
-    """`created=T` (exact second) or `created[gte]=T&created[lt]=U`, unix seconds."""
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        t = opt_int(params, name, minimum=0, maximum=10**11)
-        assert t is not None
-        return {"gte": t, "lte": t}
-    if not isinstance(value, dict):
-        raise _bad(f"Invalid {name}", name)
-    out: dict[str, int] = {}
-    for op, raw in value.items():
-        if op not in ("gt", "gte", "lt", "lte") or not isinstance(raw, str):
-            raise _bad(f"Invalid {name}[{op}]: use gt, gte, lt or lte", f"{name}[{op}]")
-        if not re.fullmatch(r"\d{1,11}", raw):
-            raise _bad(f"Invalid timestamp for {name}[{op}]: {raw!r}", f"{name}[{op}]")
-        out[op] = int(raw)
-    return out
+def _check_storable(node: Any, path: str = "") -> None:
+    """PostgreSQL text holds neither NUL nor lone surrogates (which UTF-8 cannot encode):
+    refuse them here, naming the parameter, rather than fail in the database."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _check_storable(k, path)
+            _check_storable(v, f"{path}[{k}]" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_storable(v, f"{path}[{i}]")
+    elif isinstance(node, str):
+        if "\x00" in node:
+            raise _bad(
+                f"Invalid {path or 'parameter'}: text may not contain NUL (\\u0000)", path or None
+            )
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _bad(
+                f"Invalid {path or 'parameter name'}: not valid Unicode (a lone surrogate)",
+                path or None,
+            ) from None

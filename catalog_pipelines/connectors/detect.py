@@ -1,36 +1,29 @@
 """Which connector reads a file: sniffed from its name and header, then dispatched.
 
-Merchants drop exports into an inbox without saying what they are. The Shopify and
-WooCommerce exports have distinctive headers and built-in mappings; anything else is a
-generic CSV or JSON Lines file, which needs a mapping file to mean anything.
+Merchants drop exports into an inbox without saying what they are. The shop exports (Shopify,
+WooCommerce, Magento) have distinctive headers and built-in mappings; anything else is a
+generic CSV or JSON Lines file, which needs a mapping file to mean anything. The connectors and
+their order live in `connectors.registry`.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import dataclasses
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
 
-from catalog_pipelines.connectors.reading import InputError
-from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
-from catalog_pipelines.connectors.shopify_csv import settings as shopify
-from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
-from catalog_pipelines.connectors.woocommerce_csv import settings as woocommerce
-from catalog_pipelines.money import MoneyError, normalize_currency
+from catalog_pipelines.connectors.reading import InputError, check_text
+from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS, Head
 from catalog_pipelines.normalized import ParsedBatch
 
 if TYPE_CHECKING:
     from catalog_pipelines.mapping import Mapping
 
-Format = Literal["shopify", "woocommerce", "csv", "jsonl"]
-FORMATS: tuple[str, ...] = get_args(Format)
-JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 HEAD_BYTES = 256 * 1024  # enough for any real header line; the rest of the file is not read
 
-__all__ = ["FORMATS", "Format", "detect_format", "load_batch"]
+__all__ = ["FORMATS", "detect_format", "load_batch"]
 
 
 def _head_text(head: bytes) -> str:
@@ -54,28 +47,25 @@ def _header(text: str) -> set[str]:
     return {name.strip().removeprefix("\ufeff") for name in row}
 
 
-def detect_format(path: str | Path) -> Format:
-    """`jsonl` for .jsonl/.ndjson or a first non-blank line starting with `{`; `shopify` for a
-    header with Handle and Shopify's variant/option columns; `woocommerce` for Type + SKU and
-    WooCommerce's price/stock columns; otherwise `csv`."""
-    p = Path(path)
-    if p.suffix.lower() in JSONL_SUFFIXES:
-        return "jsonl"
+def _head(p: Path) -> bytes:
     try:
         with p.open("rb") as f:
-            head = f.read(HEAD_BYTES)
+            return f.read(HEAD_BYTES)
     except OSError as e:
         raise InputError(f"{p}: cannot read: {e.strerror}") from e
+
+
+def detect_format(path: str | Path) -> str:
+    """The first connector of the registry that recognises the file: `jsonl` for .jsonl/.ndjson
+    or a first non-blank line starting with `{`; a shop export by its header; otherwise
+    `csv`. A binary file (an image, an archive) raises `InputError` "not a text file"."""
+    p = Path(path)
+    head = _head(p)
+    check_text(head, source=str(p))
     text = _head_text(head)
     first = next((line for line in text.splitlines() if line.strip()), "")
-    if first.lstrip().startswith("{"):
-        return "jsonl"
-    names = _header(text)
-    if names >= shopify.DETECT_REQUIRED and names & shopify.DETECT_ANY:
-        return "shopify"
-    if names >= woocommerce.DETECT_REQUIRED and names & woocommerce.DETECT_ANY:
-        return "woocommerce"
-    return "csv"
+    sniffed = Head(p.suffix.lower(), first, frozenset(_header(text)))
+    return next(name for name in FORMATS if CONNECTORS[name].detect(sniffed))
 
 
 def load_batch(
@@ -87,38 +77,19 @@ def load_batch(
     currency: str | None = None,
 ) -> ParsedBatch:
     """Read `path` with the connector for `format` ("auto": the mapping's format if a mapping
-    is given, else `detect_format`). Shopify and WooCommerce use built-in mappings (a given
-    mapping still supplies the default currency and encoding); csv/jsonl need `mapping`.
+    is given, else `detect_format`). Shop exports use built-in mappings (a given mapping still
+    supplies the default currency and encoding); csv/jsonl need `mapping`.
 
-    `currency` overrides the mapping's; the built-in connectors default to usd.
+    `currency` overrides the mapping's; the shop exports default to usd.
     """
     p = Path(path)
+    encoding = encoding or (mapping.encoding if mapping is not None else None)
+    # Before any format or mapping question: an image or an archive is not an export at all.
+    check_text(_head(p), source=str(p), encoding=encoding)
     if format == "auto":
         fmt = mapping.format if mapping is not None else detect_format(p)
     else:
         fmt = format
     if fmt not in FORMATS:
         raise InputError(f"{p}: unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
-    encoding = encoding or (mapping.encoding if mapping is not None else None)
-    code = currency or (mapping.currency if mapping is not None else None)
-
-    if fmt == "shopify":
-        return read_shopify_csv(p, encoding=encoding, currency=code or "usd")
-    if fmt == "woocommerce":
-        return read_woocommerce_csv(p, encoding=encoding, currency=code or "usd")
-
-    if mapping is None:
-        raise InputError(
-            f"{p}: a {fmt} file needs a field mapping: pass --mapping FILE (see docs/mapping.md);"
-            " only Shopify and WooCommerce exports are read without one"
-        )
-    from catalog_pipelines.connectors.generic import read_csv, read_jsonl
-
-    if currency:
-        try:
-            code = normalize_currency(currency)
-        except MoneyError as e:
-            raise InputError(f"{p}: {e}") from e
-        mapping = dataclasses.replace(mapping, currency=code)
-    reader = read_csv if fmt == "csv" else read_jsonl
-    return reader(p, mapping, encoding=encoding)
+    return CONNECTORS[fmt].read(str(p), mapping=mapping, encoding=encoding, currency=currency)

@@ -29,6 +29,27 @@ _BOMS_NOT_UTF8: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# File signatures of what merchants drop into an inbox by mistake. Checked before decoding, so
+# that a workbook or an image is named as such instead of failing as "invalid UTF-8".
+_NOT_TEXT_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive, e.g. an .xlsx workbook: export the sheet as CSV"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an .xls workbook: export the sheet as CSV"),
+    (b"\x1f\x8b", "a gzip archive: decompress it first"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "an executable"),
+)
+SNIFF_BYTES = 64 * 1024  # how much of the data the text/binary verdict looks at
+# Bytes that no CSV or JSON text holds (C0 controls but tab, newline, form feed, carriage return).
+_CONTROL = bytes([*range(0, 9), 11, *range(14, 32), 127])
+
+
 class InputError(ValueError):
     """The input cannot be read as given (encoding, structure). The CLI exits with code 2."""
 
@@ -37,13 +58,69 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """ "utf-16-le"/"utf-16-be" when the NUL bytes sit on one side of each byte pair, as in
+    UTF-16 text of mostly ASCII characters (commas, digits, newlines); else None. In binary
+    data NULs fall on both sides."""
+    sample = sample[: len(sample) - len(sample) % 2]
+    pairs = len(sample) // 2
+    if pairs == 0:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= pairs / 10 and even <= odd / 50:
+        return "utf-16-le"
+    if even >= pairs / 10 and odd <= even / 50:
+        return "utf-16-be"
+    return None
+
+
+def not_text_reason(data: bytes, *, encoding: str | None = None) -> str | None:
+    """Why `data` is not a text file (an image, an archive, NUL or control bytes), or None.
+
+    Text in UTF-16/32 (with a byte order mark, or BOM-less UTF-16 of mostly ASCII) counts as
+    text: `decode` then asks for `--encoding`. With an explicit `encoding`, NUL bytes are the
+    codec's business (UTF-16 has them), but known binary signatures are still refused.
+    """
+    if data.startswith(tuple(bom for bom, _ in _BOMS_NOT_UTF8)):
+        return None
+    for signature, what in _NOT_TEXT_SIGNATURES:
+        if data.startswith(signature):
+            return what
+    if encoding is not None:
+        return None
+    sample = data[:SNIFF_BYTES]
+    if b"\x00" in sample and _utf16_without_bom(sample) is None:
+        offset = data.index(b"\x00")
+        return f"NUL byte at byte {offset}, line {_line_of(data, offset)}"
+    if b"\x00" not in sample:
+        controls = sum(sample.count(c) for c in _CONTROL)
+        if controls > max(8, len(sample) // 20):
+            return f"{controls} control bytes in its first {len(sample)} bytes"
+    return None
+
+
+def check_text(data: bytes, *, source: str, encoding: str | None = None) -> None:
+    """Raise `InputError` "SOURCE: not a text file (...)" for binary data."""
+    reason = not_text_reason(data, encoding=encoding)
+    if reason is not None:
+        raise _not_text(source, reason)
+
+
+def _not_text(source: str, reason: str) -> InputError:
+    return InputError(
+        f"{source}: not a text file ({reason}); catalog-sync reads CSV and JSON Lines exports"
+    )
+
+
 def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
     """Bytes to text, never lossily.
 
     Without `encoding`: UTF-8 with or without a BOM (the BOM is stripped so it does not stick to
     the first header). UTF-16/32 and invalid UTF-8 raise `InputError` telling the user which
     byte/line failed and to pass `--encoding`. With `encoding`: that codec, errors='strict'.
+    Binary data (an image, an archive, NUL bytes that are not UTF-16) is "not a text file".
     """
+    check_text(data, source=source, encoding=encoding)
     if encoding is not None:
         try:
             text = data.decode(encoding, errors="strict")
@@ -65,9 +142,13 @@ def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
             )
     if b"\x00" in data:
         offset = data.index(b"\x00")
+        codec = _utf16_without_bom(data[:SNIFF_BYTES])
+        if codec is None:  # a NUL past the sniffed start, in text that is not UTF-16
+            raise _not_text(source, f"NUL byte at byte {offset}, line {_line_of(data, offset)}")
+        other = "utf-16-be" if codec == "utf-16-le" else "utf-16-le"
         raise InputError(
             f"{source}: NUL byte at byte {offset} (line {_line_of(data, offset)}); the file looks"
-            " like UTF-16 without a byte order mark: pass --encoding utf-16-le (or utf-16-be)"
+            f" like UTF-16 without a byte order mark: pass --encoding {codec} (or {other})"
         )
     try:
         text = data.decode("utf-8", errors="strict")

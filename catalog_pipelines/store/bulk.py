@@ -44,7 +44,7 @@ def kv_json_object(expr: pl.Expr) -> pl.Expr:
 
 def _object_json(scalars: dict[str, pl.Expr], metadata: pl.Expr) -> pl.Expr:
     """JSON object of scalar fields plus a pre-encoded metadata object spliced in."""
-    encoded = pl.struct(**scalars).struct.json_encode()
+    encoded = pl.struct([expr.alias(name) for name, expr in scalars.items()]).struct.json_encode()
     return pl.concat_str([encoded.str.head(-1), pl.lit(',"metadata":'), metadata, pl.lit("}")])
 
 

@@ -72,7 +72,9 @@ def migrate(engine: sa.Engine, sql_dir: Path = SQL_DIR) -> list[Migration]:
                     continue
                 with conn.begin():
                     # No parameters: psycopg then runs the whole multi-statement file.
-                    conn.connection.driver_connection.execute(mig.sql)
+                    raw = conn.connection.driver_connection
+                    assert raw is not None  # None only once the connection is closed
+                    raw.execute(mig.sql)
                     conn.execute(
                         sa.text(
                             "INSERT INTO schema_migrations (version, name, checksum)"

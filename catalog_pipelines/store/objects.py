@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog_pipelines.money import MoneyError, normalize_currency
-from catalog_pipelines.store.errors import InvalidRequest, NotFound, OwnedBySource
+from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
 from catalog_pipelines.store.events import Cause, append_event
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -44,6 +44,7 @@ PRODUCT_UPDATE_PARAMS = frozenset({*CONTENT_FIELDS, "default_price"})
 PRICE_CREATE_PARAMS = frozenset(
     {
         "product",
+        "product_data",
         "currency",
         "unit_amount",
         "unit_amount_decimal",
@@ -427,8 +428,9 @@ def update_product(
             if owner is None:
                 raise NotFound(f"No such price: '{wanted}'", param="default_price")
             if owner != product_id:
-                raise InvalidRequest(
-                    f"The price '{wanted}' belongs to another product.", param="default_price"
+                raise NotFound(
+                    f"No such price for this product: '{wanted}' belongs to another product.",
+                    param="default_price",
                 )
         state["default_price"] = wanted
     comparable = [*CONTENT_FIELDS, "default_price"]
@@ -446,6 +448,47 @@ def update_product(
     ).scalar_one()
     _record(conn, account_id, "product", obj, cause, old=old)
     return obj
+
+
+_PRODUCT_REFERENCES = sa.text(
+    "SELECT (SELECT count(*) FROM prices WHERE account_id = :account AND product_id = :id),"
+    " (SELECT count(*) FROM inventory_items WHERE account_id = :account AND product_id = :id)"
+)
+_DELETE_PRODUCT = sa.text("DELETE FROM products WHERE account_id = :account AND id = :id")
+
+
+def delete_product(
+    conn: sa.Connection, account_id: str, product_id: str, cause: Cause
+) -> dict[str, Any]:
+    """Stripe's DELETE /v1/products/{id}: only a product without prices can be deleted.
+
+    The row goes; its history stays in the event log, closed by a `product.deleted` event
+    that carries the last state (so `/v1/changes` readers see a tombstone)."""
+    old = _locked(conn, _PRODUCT_FOR_UPDATE, account_id, product_id, "product")
+    _refuse_if_owned(conn, account_id, old["source"], "content", "id")
+    prices, items = conn.execute(
+        _PRODUCT_REFERENCES, {"account": account_id, "id": product_id}
+    ).one()
+    if prices or items:
+        raise InvalidRequest(
+            "This product cannot be deleted because it has one or more prices or inventory"
+            " items. Archive it instead (active=false).",
+            param="id",
+            code="product_has_prices",
+        )
+    conn.execute(_DELETE_PRODUCT, {"account": account_id, "id": product_id})
+    append_event(
+        conn,
+        account_id=account_id,
+        type="product.deleted",
+        object_type="product",
+        object_id=product_id,
+        version=old["version"] + 1,
+        obj={**old, "version": old["version"] + 1, "deleted": True},
+        previous_attributes=None,
+        cause=cause,
+    )
+    return {"id": product_id, "object": "product", "deleted": True}
 
 
 # --------------------------------------------------------------------------- prices
@@ -542,7 +585,7 @@ def _take_lookup_key(
     if holder is None or holder == taker:
         return
     if not transfer:
-        raise InvalidRequest(
+        raise Conflict(
             f"A price ('{holder}') already uses the lookup key '{lookup_key}'; pass"
             " transfer_lookup_key=true to move it.",
             param="lookup_key",
@@ -551,12 +594,34 @@ def _take_lookup_key(
     _write_price(conn, account_id, holder, {"lookup_key": None}, cause)
 
 
+PRODUCT_DATA_PARAMS = frozenset({"name", "active", "metadata", "tax_code", "unit_label"})
+
+
+def _create_inline_product(
+    conn: sa.Connection, account_id: str, product_data: Any, cause: Cause
+) -> str:
+    """Stripe's `product_data` on price create: a new catalog-owned product for the price."""
+    if not isinstance(product_data, Mapping):
+        raise InvalidRequest("product_data must be a hash", param="product_data")
+    _check_params(product_data, PRODUCT_DATA_PARAMS)
+    try:
+        return str(create_product(conn, account_id, product_data, cause)["id"])
+    except InvalidRequest as e:
+        raise InvalidRequest(e.message, param=f"product_data[{e.param}]", code=e.code) from None
+
+
 def create_price(
     conn: sa.Connection, account_id: str, params: Mapping[str, Any], cause: Cause
 ) -> dict[str, Any]:
     _check_params(params, PRICE_CREATE_PARAMS)
     product_id = _text(params.get("product"), "product")
-    if product_id is None:
+    product_data = params.get("product_data")
+    if product_id is not None and product_data not in (None, ""):
+        raise InvalidRequest(
+            "You may only specify one of these parameters: product, product_data.",
+            param="product_data",
+        )
+    if product_id is None and product_data in (None, ""):
         raise InvalidRequest(
             "Missing required param: product.", param="product", code="parameter_missing"
         )
@@ -569,6 +634,8 @@ def create_price(
     except MoneyError as e:
         raise InvalidRequest(str(e), param="currency") from None
     amount = _unit_amount(params)
+    if product_id is None:
+        product_id = _create_inline_product(conn, account_id, product_data, cause)
     found = conn.execute(_PRODUCT_SOURCE, {"account": account_id, "id": product_id}).one_or_none()
     if found is None:
         raise NotFound(f"No such product: '{product_id}'", param="product")

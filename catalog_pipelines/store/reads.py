@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog_pipelines.store.events import event_json
+from catalog_pipelines.store.search import compile_query
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
@@ -187,17 +188,20 @@ def _paginate(
     starting_after: str | None,
     ending_before: str | None,
 ) -> ListPage:
-    """Keyset pagination, newest first, with Stripe's starting_after / ending_before."""
+    """Keyset pagination, newest first, with Stripe's starting_after / ending_before. Given
+    both, the page is the objects strictly between them, read from `starting_after`."""
     _check_limit(limit)
-    if starting_after and ending_before:
-        raise ValueError("starting_after and ending_before cannot be used together")
     a = listing.alias
     key_cols = ", ".join(f"{a}.{k}" for k in listing.key)
     conds = [f"{a}.account_id = :account", *where]
     params = {**params, "account": account_id, "limit": limit + 1}
-    cursor_id = starting_after or ending_before
-    backwards = bool(ending_before)
-    if cursor_id:
+    backwards = bool(ending_before) and not starting_after
+    for name, cursor_id, op in (
+        ("starting_after", starting_after, "<"),
+        ("ending_before", ending_before, ">"),
+    ):
+        if not cursor_id:
+            continue
         cursor = conn.execute(
             sa.text(
                 f"SELECT {key_cols} FROM {listing.table}"  # noqa: S608 - constant fragments
@@ -206,11 +210,11 @@ def _paginate(
             {"account": account_id, "cursor": cursor_id},
         ).one_or_none()
         if cursor is None:
-            raise CursorNotFound("ending_before" if backwards else "starting_after", cursor_id)
-        cursor_params = ", ".join(f":cursor_{k}" for k in listing.key)
+            raise CursorNotFound(name, cursor_id)
+        cursor_params = ", ".join(f":{name}_{k}" for k in listing.key)
         for k, v in zip(listing.key, cursor, strict=True):
-            params[f"cursor_{k}"] = v
-        conds.append(f"({key_cols}) {'>' if backwards else '<'} ({cursor_params})")
+            params[f"{name}_{k}"] = v
+        conds.append(f"({key_cols}) {op} ({cursor_params})")
     direction = "ASC" if backwards else "DESC"
     order = ", ".join(f"{a}.{k} {direction}" for k in listing.key)
     sql = (
@@ -296,6 +300,29 @@ def list_products(
     )
 
 
+def search_products(
+    conn: sa.Connection,
+    account_id: str,
+    query: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    page: str | None = None,
+) -> ListPage:
+    """Products matching a search query (store/search.py), newest first; `page` is the id
+    of the last product of the previous page."""
+    condition, params = compile_query(query)
+    return _paginate(
+        conn,
+        _PRODUCTS,
+        account_id,
+        [condition],
+        params,
+        limit=limit,
+        starting_after=page,
+        ending_before=None,
+    )
+
+
 def list_prices(
     conn: sa.Connection,
     account_id: str,
@@ -352,13 +379,11 @@ def list_events(
     """Events newest first; with `after_sequence` the list becomes a forward feed (oldest
     first, `sequence > after_sequence`), so a follower can page through it in log order.
 
-    `type` accepts an exact type, `*`, or a prefix wildcard such as `product.*`.
+    `type` accepts an exact type, `*`, or a prefix wildcard such as `product.*`; `types`
+    exact types (given both, an event must match both). Given both cursors, the page is the
+    events strictly between them.
     """
     _check_limit(limit)
-    if starting_after and ending_before:
-        raise ValueError("starting_after and ending_before cannot be used together")
-    if type is not None and types is not None:
-        raise ValueError("type and types cannot be used together")
     conds = ["e.account_id = :account"]
     params: dict[str, Any] = {"account": account_id, "limit": limit + 1}
     if type is not None and type != "*":
@@ -381,20 +406,24 @@ def list_events(
         conds.append("e.sequence > :after_sequence")
         params["after_sequence"] = after_sequence
     conds += _range_clauses("e.created", "created", created, params)
-    cursor_id = starting_after or ending_before
-    if cursor_id:
+    # "after" means later in list order: lower sequences when newest first.
+    later, earlier = (">", "<") if forward else ("<", ">")
+    for name, cursor_id, op in (
+        ("starting_after", starting_after, later),
+        ("ending_before", ending_before, earlier),
+    ):
+        if not cursor_id:
+            continue
         seq = conn.execute(
             sa.text("SELECT sequence FROM events WHERE account_id = :account AND id = :id"),
             {"account": account_id, "id": cursor_id},
         ).scalar_one_or_none()
         if seq is None:
-            raise CursorNotFound("starting_after" if starting_after else "ending_before", cursor_id)
-        params["cursor_seq"] = seq
-        # "after" means later in list order: lower sequences when newest first.
-        later = ">" if forward else "<"
-        earlier = "<" if forward else ">"
-        conds.append(f"e.sequence {later if starting_after else earlier} :cursor_seq")
-    ascending = forward != bool(ending_before)
+            raise CursorNotFound(name, cursor_id)
+        params[f"{name}_seq"] = seq
+        conds.append(f"e.sequence {op} :{name}_seq")
+    backwards = bool(ending_before) and not starting_after
+    ascending = forward != backwards
     sql = (
         f"SELECT {_EVENT_COLUMNS} FROM events e"  # noqa: S608 - constant fragments
         f" WHERE {' AND '.join(conds)}"
@@ -403,7 +432,7 @@ def list_events(
     rows = list(conn.execute(sa.text(sql), params))
     has_more = len(rows) > limit
     rows = rows[:limit]
-    if ending_before:
+    if backwards:
         rows.reverse()
     return ListPage(data=[event_json(r) for r in rows], has_more=has_more)
 
@@ -468,9 +497,10 @@ def changes_after(
 ) -> ChangesPage:
     """Every object change after a cursor, in log order, for reconciliation.
 
-    Never skips: events become visible in sequence order (see store/events.py). Nothing is
-    ever hard-deleted, so an archive (new state with active=false) is the tombstone: it is
-    flagged `deleted` and `archived` and still carries the full final state.
+    Never skips: events become visible in sequence order (see store/events.py). An archive
+    (new state with active=false) is a tombstone flagged `deleted` and `archived`; a product
+    deleted through the API (only possible without prices) is flagged `deleted` alone. Both
+    carry the full final state.
     """
     _check_limit(limit)
     if after_sequence < 0:
@@ -484,6 +514,7 @@ def changes_after(
     for r in rows:
         state = r.state or {}
         archived = state.get("active") is False
+        deleted = archived or r.type.endswith(".deleted")
         data.append(
             {
                 "object": "change",
@@ -494,7 +525,7 @@ def changes_after(
                 "object_id": r.object_id,
                 "version": r.object_version,
                 "created": int(r.created.timestamp()),
-                "deleted": archived,
+                "deleted": deleted,
                 "archived": archived,
                 "data": state,
             }

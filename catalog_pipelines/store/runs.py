@@ -48,7 +48,18 @@ _LIST = sa.text(
     " WHERE account_id = :account AND (CAST(:source AS text) IS NULL OR source = :source)"
     " AND (CAST(:after_started AS timestamptz) IS NULL"
     "      OR (started, id) < (CAST(:after_started AS timestamptz), CAST(:after_id AS text)))"
+    " AND (CAST(:before_started AS timestamptz) IS NULL"
+    "      OR (started, id) > (CAST(:before_started AS timestamptz), CAST(:before_id AS text)))"
     " ORDER BY started DESC, id DESC LIMIT :limit"
+)
+# ending_before: the page just newer than the cursor, read oldest first, shown newest first.
+_LIST_BEFORE = sa.text(
+    f"SELECT {_COLUMNS} FROM import_runs"  # noqa: S608 - constant column list
+    " WHERE account_id = :account AND (CAST(:source AS text) IS NULL OR source = :source)"
+    " AND (CAST(:after_started AS timestamptz) IS NULL"
+    "      OR (started, id) < (CAST(:after_started AS timestamptz), CAST(:after_id AS text)))"
+    " AND (started, id) > (CAST(:before_started AS timestamptz), CAST(:before_id AS text))"
+    " ORDER BY started, id LIMIT :limit"
 )
 
 
@@ -107,30 +118,33 @@ def list_runs(
     ending_before: str | None = None,
     source: str | None = None,
 ) -> ListPage:
-    """Newest first; `starting_after` pages on. (`ending_before` is not supported here.)"""
-    if ending_before is not None:
-        raise ValueError("ending_before is not supported on import runs; use starting_after")
-    after_started: datetime | None = None
-    if starting_after is not None:
-        cursor = conn.execute(
+    """Newest first. `starting_after` pages to older runs, `ending_before` to newer ones
+    (both together: the runs between them)."""
+
+    def cursor(param: str, run_id: str | None) -> datetime | None:
+        if run_id is None:
+            return None
+        found = conn.execute(
             sa.text("SELECT started FROM import_runs WHERE account_id = :a AND id = :id"),
-            {"a": account_id, "id": starting_after},
+            {"a": account_id, "id": run_id},
         ).first()
-        if cursor is None:
-            raise CursorNotFound("starting_after", starting_after)
-        after_started = cursor.started
-    rows = list(
-        conn.execute(
-            _LIST,
-            {
-                "account": account_id,
-                "source": source,
-                "after_started": after_started,
-                "after_id": starting_after,
-                "limit": limit + 1,
-            },
-        )
-    )
+        if found is None:
+            raise CursorNotFound(param, run_id)
+        return found.started
+
+    params = {
+        "account": account_id,
+        "source": source,
+        "after_started": cursor("starting_after", starting_after),
+        "after_id": starting_after,
+        "before_started": cursor("ending_before", ending_before),
+        "before_id": ending_before,
+        "limit": limit + 1,
+    }
+    if ending_before is not None and starting_after is None:
+        rows = list(conn.execute(_LIST_BEFORE, params))
+        return ListPage([run_object(r) for r in reversed(rows[:limit])], len(rows) > limit)
+    rows = list(conn.execute(_LIST, params))
     return ListPage([run_object(r) for r in rows[:limit]], len(rows) > limit)
 
 

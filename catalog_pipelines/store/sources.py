@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from catalog_pipelines.connectors.registry import KINDS
+
 GROUPS: tuple[str, ...] = ("content", "pricing", "inventory")
-KINDS: tuple[str, ...] = ("csv", "jsonl", "shopify", "woocommerce", "http_json")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 `add_commands` is called by the main CLI (catalog_pipelines/cli.py); `python -m
 catalog_pipelines.webhooks` runs these commands on their own. Every handler returns the exit
-code of docs/cli.md: 0 done, 2 bad usage, 3 refused by a guard (SSRF). With `--json`, stdout
+code of docs/cli.md: 0 done, 2 bad usage, 3 refused by a guard (SSRF), 4 database unreachable. With `--json`, stdout
 holds Stripe-shaped objects only (a list envelope for lists).
 """
 
@@ -262,9 +262,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         add_json(p)
 
     p = sub.add_parser("add", help="add an endpoint (prints its secret once)")
-    p.add_argument("url")
+    p.add_argument("url", help="where to POST events (https://...)")
     p.add_argument(
-        "--events", type=_events, default=["*"], help="TYPE,... : *, product.*, price.created"
+        "--events",
+        type=_events,
+        default="*",
+        help="comma-separated event types to send: * (all), product.*, price.created, ...",
     )
     p.add_argument(
         "--skip-source",
@@ -272,7 +275,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="SOURCE",
         help="echo suppression: never send events caused by this source (repeatable)",
     )
-    p.add_argument("--description")
+    p.add_argument("--description", help="a note for humans")
     common(p)
     p.set_defaults(func=cmd_add)
 
@@ -283,44 +286,49 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     for name, help_text in (("enable", "re-enable an endpoint"), ("disable", "pause an endpoint")):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("endpoint_id")
+        p.add_argument("endpoint_id", help="webhook endpoint id (we_...)")
         common(p)
         p.set_defaults(func=cmd_set_status)
 
     p = sub.add_parser("delete", help="delete an endpoint and its deliveries")
-    p.add_argument("endpoint_id")
+    p.add_argument("endpoint_id", help="webhook endpoint id (we_...)")
     common(p)
     p.set_defaults(func=cmd_delete)
 
     p = sub.add_parser("deliver", help="send due deliveries (loops; --once for one pass)")
     p.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
-    p.add_argument("--max-seconds", type=float, default=25.0, help="bound of one pass")
-    p.add_argument("--poll-interval", type=float, default=1.0, help="idle wait between passes")
+    p.add_argument(
+        "--max-seconds", type=float, default=25.0, help="time bound of one pass, seconds"
+    )
+    p.add_argument(
+        "--poll-interval", type=float, default=1.0, help="idle wait between passes, seconds"
+    )
     p.add_argument("--json", action="store_true", help="one JSON stats object per pass")
     p.set_defaults(func=cmd_deliver)
 
     p = sub.add_parser("replay", help="send a range of the log to an endpoint again")
-    p.add_argument("--endpoint", required=True)
-    p.add_argument("--from-sequence", type=int)
-    p.add_argument("--to-sequence", type=int)
+    p.add_argument("--endpoint", required=True, help="webhook endpoint id (we_...)")
+    p.add_argument("--from-sequence", type=int, help="first event sequence (inclusive)")
+    p.add_argument("--to-sequence", type=int, help="last event sequence (inclusive)")
     p.add_argument("--since", type=timestamp, help="ISO 8601 (inclusive)")
     p.add_argument("--until", type=timestamp, help="ISO 8601 (exclusive)")
     common(p)
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("deliveries", help="list deliveries with attempts and last error")
-    p.add_argument("--endpoint")
-    p.add_argument("--status", choices=["pending", "delivered", "failed"])
+    p.add_argument("--endpoint", help="only this endpoint's deliveries (we_...)")
+    p.add_argument(
+        "--status",
+        choices=["pending", "delivered", "failed"],
+        help="pending: to be (re)tried; delivered: got a 2xx; failed: gave up after retries",
+    )
     add_page_args(p, id_of="delivery")
     common(p)
     p.set_defaults(func=cmd_deliveries)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="catalog-sync")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["webhooks", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
+    """`catalog-sync webhooks ...`, with the main CLI's error handling and exit codes."""
+    from catalog_pipelines.cli import main as catalog_sync
+
+    return catalog_sync(["webhooks", *(sys.argv[1:] if argv is None else argv)])

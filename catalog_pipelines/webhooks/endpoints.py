@@ -21,6 +21,7 @@ from catalog_pipelines.webhooks.ssrf import check_url
 EVENT_TYPES = (
     "product.created",
     "product.updated",
+    "product.deleted",
     "price.created",
     "price.updated",
     "inventory_item.created",
@@ -162,22 +163,41 @@ def get_endpoint(conn: sa.Connection, *, account_id: str, endpoint_id: str) -> E
     return None if row is None else _endpoint(row)
 
 
+# Newest first; `after` keeps older endpoints, `before` newer ones (both: the ones between).
+# Read in ascending order when only `before` is given, so LIMIT keeps the nearest ones.
 _LIST = sa.text(
     f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE account_id = :account"  # noqa: S608 - constant column list
     " AND (CAST(:after AS text) IS NULL OR (created, id) < ("
     "   SELECT created, id FROM webhook_endpoints WHERE id = :after AND account_id = :account))"
-    " ORDER BY created DESC, id DESC LIMIT :limit"
+    " AND (CAST(:before AS text) IS NULL OR (created, id) > ("
+    "   SELECT created, id FROM webhook_endpoints WHERE id = :before AND account_id = :account))"
+    " ORDER BY CASE WHEN :ascending THEN created END ASC, CASE WHEN :ascending THEN id END ASC,"
+    " created DESC, id DESC LIMIT :limit"
 )
 
 
 def list_endpoints(
-    conn: sa.Connection, *, account_id: str, limit: int = 10, starting_after: str | None = None
+    conn: sa.Connection,
+    *,
+    account_id: str,
+    limit: int = 10,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
 ) -> tuple[list[Endpoint], bool]:
     """Newest first, keyset-paginated as Stripe lists are; returns (page, has_more)."""
+    ascending = ending_before is not None and starting_after is None
     rows = conn.execute(
-        _LIST, {"account": account_id, "after": starting_after, "limit": limit + 1}
+        _LIST,
+        {
+            "account": account_id,
+            "after": starting_after,
+            "before": ending_before,
+            "ascending": ascending,
+            "limit": limit + 1,
+        },
     ).all()
-    return [_endpoint(r) for r in rows[:limit]], len(rows) > limit
+    page = [_endpoint(r) for r in rows[:limit]]
+    return (page[::-1] if ascending else page), len(rows) > limit
 
 
 _UPDATE = sa.text(

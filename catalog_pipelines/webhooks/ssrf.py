@@ -89,6 +89,8 @@ def resolve(host: str, port: int) -> list[IPAddress]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise UnsafeURLError(f"cannot resolve {host!r}: {exc.strerror}") from exc
+    except UnicodeError:  # the IDNA codec refuses the name before any lookup
+        raise UnsafeURLError(f"{host!r} is not a valid host name") from None
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 

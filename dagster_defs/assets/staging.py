@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from catalog_pipelines.connectors.detect import detect_format, load_batch
-from catalog_pipelines.connectors.http_json import fetch_products_feed
+from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
 from catalog_pipelines.importer import ImportOptions, import_batch
 from catalog_pipelines.mapping import mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch, Reject
@@ -27,19 +27,6 @@ from dagster_defs.resources import CatalogDatabase, InboxResource
 
 GROUP = "catalog_import"
 SAMPLE_SIZE = 20
-
-# Source kind <-> file format. A source that does not exist yet gets the detected kind.
-_FORMAT_BY_KIND: dict[str, str] = {
-    "shopify": "shopify",
-    "woocommerce": "woocommerce",
-    "csv": "csv",
-    "jsonl": "jsonl",
-}
-_KIND_BY_FORMAT: dict[str, str] = {
-    "shopify": "shopify",
-    "woocommerce": "woocommerce",
-    "jsonl": "jsonl",
-}
 
 
 class SnapshotConfig(dg.Config):
@@ -102,8 +89,11 @@ class StagedImport:
 def read_source(source: Source | None, name: str, path_override: str | None) -> Snapshot:
     """Load the partition's input: an explicit file, or the source's configured path or URL."""
     config = source.config if source else {}
+    currency = config.get("currency")  # the shop's currency, for inputs that carry none
     if not path_override and config.get("url"):
-        return Snapshot(fetch_products_feed(str(config["url"])), "http_json")
+        feed = CONNECTORS["http_json"]
+        batch = feed.read(str(config["url"]), mapping=None, encoding=None, currency=currency)
+        return Snapshot(batch, feed.name)
     location = path_override or config.get("path")
     if not location:
         raise dg.Failure(
@@ -113,20 +103,14 @@ def read_source(source: Source | None, name: str, path_override: str | None) -> 
     path = Path(str(location))
     if not path.is_file():
         raise dg.Failure(description=f"{path} does not exist (already moved out of the inbox?)")
-    if source is not None and source.kind in _FORMAT_BY_KIND:
-        fmt, kind = _FORMAT_BY_KIND[source.kind], source.kind
-    else:
-        fmt = detect_format(path)
-        kind = _KIND_BY_FORMAT.get(fmt, "csv")
+    # A source of a file kind reads its files with that connector; a new source (or a feed
+    # source given a file) gets the connector that recognises the file, and its kind.
+    fmt = source.kind if source is not None and source.kind in FORMATS else detect_format(path)
     mapping = mapping_from_dict(source.mapping) if source and source.mapping else None
     batch = load_batch(
-        path,
-        format=fmt,
-        mapping=mapping,
-        encoding=config.get("encoding"),
-        currency=config.get("currency"),
+        path, format=fmt, mapping=mapping, encoding=config.get("encoding"), currency=currency
     )
-    return Snapshot(batch, kind)
+    return Snapshot(batch, fmt)
 
 
 @dg.asset(

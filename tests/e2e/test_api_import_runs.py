@@ -152,7 +152,7 @@ def test_binary_and_oversized_uploads_are_refused(
     png = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(5000)
     r = upload(api, png, "catalog.csv")
     assert r.status_code == 400 and "not a text file" in r.json()["error"]["message"]
-    r = upload(api, b"handle,title\nx,\x00\x01\x02y\n", "catalog.csv")
+    r = upload(api, secrets.token_bytes(20_000), "catalog.csv")  # random bytes
     assert r.status_code == 400 and "not a text file" in r.json()["error"]["message"]
     # a NUL far past the first chunk is still caught
     late = HEADER.encode() + b"a,b,c,1,s,1,v\n" * 20000 + b"\x00"
@@ -372,6 +372,10 @@ def test_list_pages_newest_first(api: Client) -> None:
         "/v1/import_runs", params={"limit": 2, "starting_after": first["data"][-1]["id"]}
     ).json()
     assert [r["id"] for r in rest["data"]] == [ids[0]] and not rest["has_more"]
+    newer = api.get("/v1/import_runs", params={"limit": 1, "ending_before": ids[0]}).json()
+    assert [r["id"] for r in newer["data"]] == [ids[1]] and newer["has_more"]
+    missing = api.get("/v1/import_runs", params={"starting_after": "run_nope"})
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "starting_after"
 
 
 # --------------------------------------------------------------------------- revert

@@ -157,4 +157,5 @@ def test_unknown_source_or_missing_headers(client: Client, shop: dict[str, str])
     )
     assert r.status_code == 401
     r = requests.post(f"{client.base}/v1/incoming/shopify/{shop['source']}", data=body, timeout=10)
-    assert r.status_code == 401
+    assert r.status_code == 400  # the Shopify headers are required parameters
+    assert r.json()["error"]["param"].lower().startswith("x-shopify-")

@@ -3,9 +3,9 @@
 Each test materializes through Dagster in-process (`dg.materialize`) against the run's test
 database, in an account of its own, on a throwaway Dagster instance.
 
-How the expected counts are derived: by reading the two files with the `csv` module here, with
-the merchant's rules spelled out in `expected_shopify` / `expected_woocommerce`, not by
-running the connectors.
+How the expected counts are derived: by reading the files with the `csv` module here, with
+the merchant's rules spelled out in `expected_shopify` / `expected_woocommerce` /
+`expected_magento`, not by running the connectors.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dagster_defs.resources import CatalogDatabase, InboxResource
 REPO = Path(__file__).resolve().parents[2]
 SHOPIFY = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
 WOOCOMMERCE = REPO / "tests" / "fixtures" / "real" / "woocommerce_sample_products.csv"
+MAGENTO = REPO / "tests" / "fixtures" / "real" / "magento2_catalog_product.csv"
 CATALOG = ("catalog_products", "catalog_prices", "catalog_inventory")
 KIND_OF = {
     "catalog_products": "products",
@@ -72,12 +73,28 @@ def expected_woocommerce() -> dict[str, int]:
     }
 
 
+def expected_magento() -> dict[str, int]:
+    """Every default row (no store_view_code) not named in a configurable's variations is a
+    product. Simple products and fixed-price bundles have a price; only simple products keep
+    stock (a bundle's stock is its parts', a grouped product's items are sold on their own)."""
+    rows = [r for r in read_rows(MAGENTO) if not r["store_view_code"]]
+    simple = [r for r in rows if r["product_type"] == "simple"]
+    fixed = [r for r in rows if r["bundle_price_type"] == "fixed"]
+    return {
+        "rows": len(read_rows(MAGENTO)),
+        "products": len(rows),
+        "prices": len(simple) + len(fixed),
+        "inventory": len(simple),
+    }
+
+
 def test_expected_counts_are_what_a_merchant_sees() -> None:
     """The derivation above, pinned to the numbers in the fixtures' README (3 products, 16
     variants) and to a reading of the WooCommerce file (14 simple, 2 variable with 3 + 4
     variations, 1 grouped, 1 external)."""
     assert expected_shopify() == {"rows": 17, "products": 3, "prices": 16, "inventory": 16}
     assert expected_woocommerce() == {"rows": 25, "products": 18, "prices": 22, "inventory": 21}
+    assert expected_magento() == {"rows": 6, "products": 6, "prices": 4, "inventory": 3}
 
 
 @pytest.fixture
@@ -152,6 +169,7 @@ def unchanged(n: int) -> dict[str, int]:
     [
         ("shopify-demo", "shopify", SHOPIFY, expected_shopify),
         ("woocommerce-demo", "woocommerce", WOOCOMMERCE, expected_woocommerce),
+        ("magento-main", "magento", MAGENTO, expected_magento),
     ],
 )
 def test_real_export_imports_then_reimports_unchanged(

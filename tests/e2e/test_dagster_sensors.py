@@ -25,6 +25,7 @@ from dagster_defs.sensors import inbox_sensor
 
 REPO = Path(__file__).resolve().parents[2]
 SHOPIFY = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
+MAGENTO = REPO / "tests" / "fixtures" / "real" / "magento2_catalog_product.csv"
 
 
 @pytest.fixture
@@ -38,10 +39,16 @@ def inbox(tmp_path: Path) -> InboxResource:
     return InboxResource(base_dir=str(tmp_path / "inbox"), settle_seconds=0)
 
 
-def drop(inbox: InboxResource, source: str, name: str, mtime: float = 1_700_000_000) -> Path:
+def drop(
+    inbox: InboxResource,
+    source: str,
+    name: str,
+    mtime: float = 1_700_000_000,
+    export: Path = SHOPIFY,
+) -> Path:
     path = inbox.root() / source / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SHOPIFY, path)
+    shutil.copy(export, path)
     os.utime(path, (mtime, mtime))
     return path
 
@@ -187,6 +194,47 @@ def test_inbox_run_imports_the_file_once_and_moves_it(
     assert [
         p.name.endswith("-broken.csv") for p in (inbox.failed_root() / "shop-inbox").iterdir()
     ] == [True]
+
+
+def test_a_magento_export_in_the_inbox_is_recognised_and_imported(
+    instance: dg.DagsterInstance,
+    inbox: InboxResource,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+) -> None:
+    """Nobody says the file is a Magento export: the run recognises it by its header, imports
+    it with nothing rejected, and the new source is a magento source."""
+    drop(inbox, "magento-eu", "catalog_product.csv", export=MAGENTO)
+    (request,) = tick(instance, inbox, cursor=None).run_requests or []
+    instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["magento-eu"])
+    run = defs.resolve_job_def("import_source_job").execute_in_process(
+        run_config=request.run_config,
+        partition_key=request.partition_key,
+        tags=request.tags,
+        instance=instance,
+        resources={
+            "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
+            "inbox": inbox,
+        },
+    )
+    assert run.success
+    snapshot = run.asset_materializations_for_node("source_snapshot")[0].metadata
+    assert snapshot["source_kind"].value == "magento (new source, detected)"
+    assert snapshot["parse_rejects"].value == 0
+    with engine.connect() as conn:
+        kind = conn.execute(
+            sa.text("SELECT kind FROM sources WHERE account_id = :a AND name = 'magento-eu'"),
+            {"a": account},
+        ).scalar_one()
+        products = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM products WHERE account_id = :a AND source = 'magento-eu'"
+            ),
+            {"a": account},
+        ).scalar_one()
+    assert (kind, products) == ("magento", 6)
+    assert len(list((inbox.processed_root() / "magento-eu").iterdir())) == 1
 
 
 def test_nightly_schedule_requests_one_dry_run_per_readable_source(

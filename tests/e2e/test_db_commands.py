@@ -41,12 +41,13 @@ def test_started_server_outlives_commands_until_stopped(catalog_home: Path) -> N
     started = cli(catalog_home, "start")
     assert started.returncode == 0, started.stderr
     try:
-        every = len(discover())
-        assert f"applied {every} migration(s)" in cli(catalog_home, "migrate").stdout
+        assert f"applied {len(discover())} migration(s)" in cli(catalog_home, "migrate").stdout
         assert "applied 0 migration(s)" in cli(catalog_home, "migrate").stdout
         url = cli(catalog_home, "url").stdout.strip()
         with psycopg.connect(url) as conn:  # still up after the other commands exited
-            assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (every,)
+            assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (
+                len(discover()),
+            )
     finally:
         stopped = cli(catalog_home, "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stderr

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines.store import objects, reads
-from catalog_pipelines.store.errors import InvalidRequest, NotFound, OwnedBySource
+from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
 from catalog_pipelines.store.events import Cause
 
 API = Cause(request_id="req_test")
@@ -175,7 +175,7 @@ def test_price_rules(engine: sa.Engine, account: str) -> None:
         with pytest.raises(InvalidRequest) as e:
             objects.update_price(conn, account, price["id"], {"unit_amount": 99}, API)
         assert e.value.param == "unit_amount"
-    with engine.begin() as conn, pytest.raises(InvalidRequest) as e:
+    with engine.begin() as conn, pytest.raises(Conflict) as e:  # a state conflict: 409
         objects.create_price(
             conn,
             account,

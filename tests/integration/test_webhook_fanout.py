@@ -99,12 +99,13 @@ def test_event_pattern_rules() -> None:
     assert matches(["product.*"], "product.updated")
     assert not matches(["product.*"], "price.updated")
     assert matches(["price.created"], "price.created")
+    assert validate_events(["product.deleted"]) == ["product.deleted"]
     assert not matches(["price.created"], "price.updated")
     assert validate_events(["product.*", "product.*", "price.created"]) == [
         "product.*",
         "price.created",
     ]
-    for bad in ["", "product", "foo.*", "product.deleted", "PRODUCT.*", "*.created"]:
+    for bad in ["", "product", "foo.*", "price.deleted", "PRODUCT.*", "*.created"]:
         with pytest.raises(EndpointError):
             validate_events([bad])
 

@@ -44,6 +44,12 @@ def test_detection_ignores_the_file_name_for_csv_headers(tmp_path: Path) -> None
         ("shop.csv", "Handle,Title,Variant SKU\nmug,Mug,M-1\n", "shopify"),
         ("woo.csv", "\ufeffID,Type,SKU,Regular price\n1,simple,A,9\n", "woocommerce"),
         ("empty.csv", "", "csv"),
+        (
+            "m2.csv",
+            "sku,store_view_code,attribute_set_code,product_type\nA,,Default,simple\n",
+            "magento",
+        ),
+        ("skus.csv", "sku,product_type,name\nA,simple,Mug\n", "csv"),  # no Magento-only column
     ],
 )
 def test_detect_format(tmp_path: Path, name: str, content: str, expected: str) -> None:

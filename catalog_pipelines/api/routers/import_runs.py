@@ -3,18 +3,21 @@ retrieve runs, download their rejects as a formula-safe CSV, and revert a run.""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from pydantic import Field
 
 from catalog_pipelines import files, import_jobs, rejects_csv
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, retrieve
-from catalog_pipelines.api.errors import ApiError, not_found
-from catalog_pipelines.api.lists import list_response, page_params
-from catalog_pipelines.api.params import one
+from catalog_pipelines.api.errors import not_found
+from catalog_pipelines.api.lists import PageParams, Text, list_response
+from catalog_pipelines.api.models import Body
 from catalog_pipelines.api.routers.files import settings as file_settings
-from catalog_pipelines.store import objects, revert, runs
+from catalog_pipelines.store import revert, runs
 
 router = APIRouter(tags=["import_runs"])
 
@@ -45,80 +48,66 @@ _LIST_SCHEMA = {
         "url": {"type": "string"},
     },
 }
-_CREATE_BODY = oa.obj(
-    {
-        "file": {"type": "string", "maxLength": 255},
-        "source": {"type": "string", "maxLength": 64},
-        "mapping": {"type": "string", "maxLength": 100_000},
-        "format": {"type": "string", "enum": list(import_jobs.FORMAT_CHOICES)},
-        "mode": {"type": "string", "enum": list(import_jobs.MODES)},
-        "dry_run": {"type": "boolean"},
-    },
-)
-_CREATE_BODY = {**_CREATE_BODY, "required": ["file", "source"]}
-_REVERT_BODY = oa.obj({"dry_run": {"type": "boolean"}})
 
 
-def _text_param(params: dict[str, object], name: str, default: str | None = None) -> str | None:
-    value = params.get(name, default)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ApiError(400, f"Invalid {name}: expected a string", param=name)
-    return value
+class ImportRunCreate(Body):
+    """POST /v1/import_runs."""
+
+    file: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]
+    source: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    mapping: Annotated[str, Field(max_length=100_000)] | None = None
+    format: Literal[import_jobs.FORMAT_CHOICES] = "auto"  # type: ignore[valid-type]
+    mode: Literal["full", "incremental"] = "full"
+    dry_run: bool = False
 
 
-def _required(params: dict[str, object], name: str) -> str:
-    value = _text_param(params, name)
-    if not value:
-        raise ApiError(
-            400, f"Missing required param: {name}.", code="parameter_missing", param=name
-        )
-    return value
+class ImportRunRevert(Body):
+    """POST /v1/import_runs/{id}/revert."""
+
+    dry_run: bool = False
 
 
-def _dry_run(params: dict[str, object]) -> bool:
-    return objects._bool(params.get("dry_run", False), "dry_run")
+def _body(model: type[Body], *, required: bool = False) -> dict[str, Any]:
+    """`openapi_extra` with the model's schema inline: api/models.py's bodies are the shared
+    components; these two belong to this router."""
+    schema = oa.body_schema(model)
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "application/json": {"schema": schema},
+            },
+        }
+    }
 
 
 @router.post(
     "/v1/import_runs",
     responses=oa.responses(_RUN_SCHEMA, 404),
-    openapi_extra=oa.body(_CREATE_BODY, required=True),
+    openapi_extra=_body(ImportRunCreate, required=True),
 )
 async def create_import_run(request: Request, ctx: Auth) -> JSONResponse:
     """Import an uploaded file (`file`) into `source`; returns at once with status `running`."""
-    params = await ctx.body()
-    allowed = {"file", "source", "mapping", "format", "mode", "dry_run"}
-    for key in params:
-        if key not in allowed:
-            raise ApiError(
-                400, f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
-            )
-    file_id = _required(params, "file")
-    source = _required(params, "source")
-    mapping = _text_param(params, "mapping")
-    fmt = _text_param(params, "format", "auto") or "auto"
-    mode = _text_param(params, "mode", "full") or "full"
-    dry_run = _dry_run(params)
+    params = await ctx.body(ImportRunCreate)
     cfg = file_settings(request)
 
-    def start() -> dict[str, object]:
+    def start() -> dict[str, Any]:
         with ctx.engine.connect() as conn:
-            row = files.get_file(conn, ctx.account_id, file_id)
+            row = files.get_file(conn, ctx.account_id, params["file"])
         if row is None:
-            raise not_found("file", file_id, "file")
+            raise not_found("file", params["file"], "file")
         return import_jobs.start_import(
             ctx.engine,
             account_id=ctx.account_id,
             path=files.file_path(cfg, row),
             file_id=row.id,
             filename=row.filename,
-            source=source,
-            mapping=mapping or None,
-            fmt=fmt,
-            mode=mode,
-            dry_run=dry_run,
+            source=params["source"],
+            mapping=params.get("mapping") or None,
+            fmt=params.get("format", "auto"),
+            mode=params.get("mode", "full"),
+            dry_run=params.get("dry_run", False),
         )
 
     obj = await run_in_threadpool(start)
@@ -126,24 +115,9 @@ async def create_import_run(request: Request, ctx: Auth) -> JSONResponse:
 
 
 @router.get("/v1/import_runs", responses=oa.responses(_LIST_SCHEMA, 404))
-def list_import_runs(
-    ctx: Auth,
-    limit: int | None = Query(None, ge=1, le=100),
-    starting_after: str | None = None,
-    source: str | None = None,
-) -> JSONResponse:
-    """Newest first."""
-    q = ctx.query()
-    page = page_params(q)
-    return list_response(
-        runs.list_runs,
-        ctx,
-        "/v1/import_runs",
-        limit=page["limit"],
-        starting_after=page["starting_after"],
-        ending_before=page["ending_before"],
-        source=one(q, "source"),
-    )
+def list_import_runs(ctx: Auth, page: PageParams, source: Text = None) -> JSONResponse:
+    """Newest first (CLI, API, Dagster and revert runs alike); `source` filters."""
+    return list_response(runs.list_runs, ctx, "/v1/import_runs", **page.params(), source=source)
 
 
 @router.get("/v1/import_runs/{run_id}", responses=oa.responses(_RUN_SCHEMA, 404))
@@ -174,19 +148,14 @@ def import_run_rejects(run_id: str, ctx: Auth) -> Response:
 @router.post(
     "/v1/import_runs/{run_id}/revert",
     responses=oa.responses(_REVERT_SCHEMA, 404, 409),
-    openapi_extra=oa.body(_REVERT_BODY),
+    openapi_extra=_body(ImportRunRevert),
 )
 async def revert_import_run(run_id: str, ctx: Auth) -> JSONResponse:
     """Undo a run: with `dry_run`, the preview; otherwise the new revert run."""
-    params = await ctx.body()
-    for key in params:
-        if key != "dry_run":
-            raise ApiError(
-                400, f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
-            )
-    dry_run = _dry_run(params)
+    params = await ctx.body(ImportRunRevert)
+    dry_run: bool = params.get("dry_run", False)
 
-    def work() -> dict[str, object]:
+    def work() -> dict[str, Any]:
         result = revert.revert_run(
             ctx.engine, ctx.account_id, run_id, dry_run=dry_run, request_id=ctx.request_id
         )

@@ -16,10 +16,10 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -255,23 +255,19 @@ def handle(
     },
 )
 async def incoming_shopify(
-    source: str,
+    source: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")],
     request: Request,
-    x_shopify_hmac_sha256: str | None = Header(None),
-    x_shopify_topic: str | None = Header(None),
-    x_shopify_webhook_id: str | None = Header(None),
-    account: str | None = None,
+    x_shopify_hmac_sha256: Annotated[str, Header(min_length=1, max_length=256)],
+    x_shopify_webhook_id: Annotated[str, Header(min_length=1, max_length=255)],
+    x_shopify_topic: Annotated[str, Header(max_length=100)] = "",
+    account: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
 ) -> JSONResponse:
     """Shopify `orders/create` (decrement each line item's SKU), `inventory_levels/update`
     (set), and `inventory_items/create|update` (learn inventory_item_id -> SKU)."""
     body = await request.body()
     if len(body) > MAX_BODY:
         raise ApiError(413, "Request body too large")
-    if not x_shopify_hmac_sha256:
-        raise ApiError(401, "Missing X-Shopify-Hmac-Sha256", code="signature_missing")
-    if not x_shopify_webhook_id or len(x_shopify_webhook_id) > 255:
-        raise ApiError(400, "Missing X-Shopify-Webhook-Id", param="X-Shopify-Webhook-Id")
-    topic = x_shopify_topic or ""
+    topic = x_shopify_topic
     result = await run_in_threadpool(
         handle,
         request.app.state.engine,

@@ -3,37 +3,20 @@ compare-and-set), both with `Idempotency-Key`."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, retrieve, write_response
 from catalog_pipelines.api.errors import ApiError
 from catalog_pipelines.store import inventory, objects, reads
 
 router = APIRouter(tags=["inventory"])
-
-_NOTE = {"type": "string", "maxLength": 500}
-_ADJUST_BODY = oa.obj(
-    {
-        "delta": {"type": "integer", "minimum": -(10**12), "maximum": 10**12, "not": {"const": 0}},
-        "reason": _NOTE,
-        "reference": _NOTE,
-    },
-    ("delta",),
-)
-_SET_BODY = oa.obj(
-    {
-        "quantity": {"type": "integer", "minimum": 0, "maximum": 10**12},
-        "expected_quantity": {"type": "integer", "minimum": 0, "maximum": 10**12},
-        "reason": _NOTE,
-        "reference": _NOTE,
-    },
-    ("quantity",),
-)
 
 
 def _int_param(params: dict[str, Any], name: str, *, required: bool) -> int | None:
@@ -46,14 +29,6 @@ def _int_param(params: dict[str, Any], name: str, *, required: bool) -> int | No
     return objects._int(params[name], name)
 
 
-def _only(params: dict[str, Any], allowed: set[str]) -> None:
-    for key in params:
-        if key not in allowed:
-            raise ApiError(
-                400, f"Received unknown parameter: {key}", code="parameter_unknown", param=key
-            )
-
-
 @router.get("/v1/inventory_items/{sku}", responses=oa.responses(oa.ref("InventoryItem"), 404))
 def retrieve_inventory_item(sku: str, ctx: Auth) -> JSONResponse:
     return retrieve(ctx, reads.get_inventory_item_by_sku, sku, "inventory item", "sku")
@@ -62,12 +37,11 @@ def retrieve_inventory_item(sku: str, ctx: Auth) -> JSONResponse:
 @router.post(
     "/v1/inventory_items/{sku}/adjust",
     responses=oa.responses(oa.ref("InventoryItem"), 404, 409),
-    openapi_extra=oa.body(_ADJUST_BODY, required=True),
+    openapi_extra=oa.body(models.InventoryAdjust, required=True),
 )
 async def adjust(sku: str, ctx: Auth) -> JSONResponse:
     """Add `delta` (negative for a sale). 409 `insufficient_inventory` rather than oversell."""
-    params = await ctx.body()
-    _only(params, {"delta", "reason", "reference"})
+    params = await ctx.body(models.InventoryAdjust)
     delta = _int_param(params, "delta", required=True)
     assert delta is not None
 
@@ -82,18 +56,19 @@ async def adjust(sku: str, ctx: Auth) -> JSONResponse:
             cause=cause,
         )
 
-    return await run_in_threadpool(write_response, ctx, params, write)
+    return await run_in_threadpool(
+        functools.partial(write_response, one_statement=True), ctx, params, write
+    )
 
 
 @router.post(
     "/v1/inventory_items/{sku}/set",
     responses=oa.responses(oa.ref("InventoryItem"), 404, 409),
-    openapi_extra=oa.body(_SET_BODY, required=True),
+    openapi_extra=oa.body(models.InventorySet, required=True),
 )
 async def set_quantity(sku: str, ctx: Auth) -> JSONResponse:
     """Set the quantity; with `expected_quantity`, only if it is still that (409 otherwise)."""
-    params = await ctx.body()
-    _only(params, {"quantity", "expected_quantity", "reason", "reference"})
+    params = await ctx.body(models.InventorySet)
     quantity = _int_param(params, "quantity", required=True)
     expected = _int_param(params, "expected_quantity", required=False)
     assert quantity is not None

@@ -2,79 +2,56 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, retrieve, write_response
-from catalog_pipelines.api.lists import list_response, page_params
-from catalog_pipelines.api.params import one, opt_bool, range_filter, string_list
+from catalog_pipelines.api.lists import ObjectId, PageParams, list_response, range_params
 from catalog_pipelines.store import objects, reads
 
 router = APIRouter(tags=["prices"])
-
-_CREATE_BODY = oa.obj(
-    {
-        "product": {"type": "string", "maxLength": 255},
-        "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-        "unit_amount": {"type": "integer", "minimum": 0, "maximum": 99999999999},
-        "active": {"type": "boolean"},
-        "nickname": {"type": "string", "maxLength": 500},
-        "lookup_key": {"type": "string", "maxLength": 200},
-        "transfer_lookup_key": {"type": "boolean"},
-        "metadata": oa.METADATA,
-    },
-    ("product", "currency", "unit_amount"),
-)
-_UPDATE_BODY = oa.obj(
-    {
-        "active": {"type": "boolean"},
-        "nickname": {"type": "string", "maxLength": 500},
-        "lookup_key": {"type": "string", "maxLength": 200},
-        "transfer_lookup_key": {"type": "boolean"},
-        "metadata": oa.METADATA,
-    }
-)
 
 
 @router.get("/v1/prices", responses=oa.responses(oa.list_of("Price"), 404))
 def list_prices(
     ctx: Auth,
-    limit: int | None = Query(None, ge=1, le=100),
-    starting_after: str | None = None,
-    ending_before: str | None = None,
-    product: str | None = None,
+    page: PageParams,
+    created: Annotated[dict[str, int] | None, Depends(range_params("created"))],
+    updated: Annotated[dict[str, int] | None, Depends(range_params("updated"))],
+    product: ObjectId = None,
     active: bool | None = None,
-    currency: str | None = Query(None, pattern="^[A-Za-z]{3}$"),
-    type: str | None = Query(None, pattern="^(one_time|recurring)$"),
-    updated_gte: int | None = Query(None, alias="updated[gte]", ge=0, le=10**11),
-    updated_lt: int | None = Query(None, alias="updated[lt]", ge=0, le=10**11),
+    currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$")] = None,
+    type: Annotated[str | None, Query(pattern="^(one_time|recurring)$")] = None,
+    lookup_keys: Annotated[list[str] | None, Query(alias="lookup_keys[]", max_length=10)] = None,
 ) -> JSONResponse:
-    """Newest first; also `lookup_keys[]`, `created[...]` and `updated[gt|lte]`."""
-    q = ctx.query()
+    """Newest first."""
     return list_response(
         reads.list_prices,
         ctx,
         "/v1/prices",
-        **page_params(q),
-        product=one(q, "product"),
-        active=opt_bool(q, "active"),
-        lookup_keys=string_list(q, "lookup_keys"),
-        currency=one(q, "currency"),
-        type=one(q, "type"),
-        created=range_filter(q, "created"),
-        updated=range_filter(q, "updated"),
+        **page.params(),
+        product=product,
+        active=active,
+        lookup_keys=lookup_keys,
+        currency=currency,
+        type=type,
+        created=created,
+        updated=updated,
     )
 
 
 @router.post(
     "/v1/prices",
     responses=oa.responses(oa.ref("Price"), 404, 409),
-    openapi_extra=oa.body(_CREATE_BODY, required=True),
+    openapi_extra=oa.body(models.PriceCreate, required=True),
 )
 async def create_price(ctx: Auth) -> JSONResponse:
-    params = await ctx.body()
+    params = await ctx.body(models.PriceCreate)
     return await run_in_threadpool(
         write_response,
         ctx,
@@ -91,10 +68,10 @@ def retrieve_price(price_id: str, ctx: Auth) -> JSONResponse:
 @router.post(
     "/v1/prices/{price_id}",
     responses=oa.responses(oa.ref("Price"), 404, 409),
-    openapi_extra=oa.body(_UPDATE_BODY),
+    openapi_extra=oa.body(models.PriceUpdate),
 )
 async def update_price(price_id: str, ctx: Auth) -> JSONResponse:
-    params = await ctx.body()
+    params = await ctx.body(models.PriceUpdate)
     return await run_in_threadpool(
         write_response,
         ctx,

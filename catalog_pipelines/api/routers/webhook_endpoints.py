@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, write_response
-from catalog_pipelines.api.errors import ApiError, not_found
-from catalog_pipelines.api.params import one, opt_int
+from catalog_pipelines.api.errors import not_found
+from catalog_pipelines.api.lists import Cursor, PageParams
 from catalog_pipelines.store import objects
 from catalog_pipelines.store.errors import InvalidRequest, NotFound
 from catalog_pipelines.webhooks import endpoints as store
 from catalog_pipelines.webhooks.ssrf import UnsafeURLError
 
 router = APIRouter(tags=["webhook_endpoints"])
-
-_EVENTS = {"type": "array", "items": {"type": "string", "maxLength": 100}, "minItems": 1}
-_FIELDS = {
-    "url": {"type": "string", "maxLength": 2048},
-    "enabled_events": _EVENTS,
-    "description": {"type": "string", "maxLength": 5000},
-    "skip_sources": {"type": "array", "items": {"type": "string", "maxLength": 64}},
-}
-_CREATE_BODY = oa.obj(_FIELDS, ("url", "enabled_events"))
-_UPDATE_BODY = oa.obj({**_FIELDS, "disabled": {"type": "boolean"}})
-_CREATE = {"url", "enabled_events", "description", "skip_sources", "api_version", "metadata"}
-_UPDATE = {"url", "enabled_events", "description", "skip_sources", "disabled", "metadata"}
 
 
 def _strings(params: dict[str, Any], name: str) -> list[str] | None:
@@ -42,14 +31,6 @@ def _strings(params: dict[str, Any], name: str) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidRequest(f"{name} must be a list of strings", param=name)
     return value
-
-
-def _check(params: dict[str, Any], allowed: set[str]) -> None:
-    for key in params:
-        if key not in allowed:
-            raise InvalidRequest(
-                f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
-            )
 
 
 def _guard(fn: Any) -> Any:
@@ -65,7 +46,6 @@ def _guard(fn: Any) -> Any:
 
 
 def _create(conn: sa.Connection, account_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    _check(params, _CREATE)
     url = objects._text(params.get("url"), "url", max_len=2048)
     if url is None:
         raise InvalidRequest("Missing required param: url.", param="url", code="parameter_missing")
@@ -92,7 +72,6 @@ def _create(conn: sa.Connection, account_id: str, params: dict[str, Any]) -> dic
 def _update(
     conn: sa.Connection, account_id: str, endpoint_id: str, params: dict[str, Any]
 ) -> dict[str, Any]:
-    _check(params, _UPDATE)
     disabled = params.get("disabled")
     endpoint = _guard(
         lambda: store.update_endpoint(
@@ -110,33 +89,26 @@ def _update(
 
 
 @router.get("/v1/webhook_endpoints", responses=oa.responses(oa.list_of("WebhookEndpoint"), 404))
-def list_endpoints(
-    ctx: Auth,
-    limit: int | None = Query(None, ge=1, le=100),
-    starting_after: str | None = None,
-) -> JSONResponse:
-    q = ctx.query()
-    lim = opt_int(q, "limit", minimum=1, maximum=100) or 10
-    after = one(q, "starting_after")
-    if one(q, "ending_before") is not None:
-        raise ApiError(
-            400,
-            "ending_before is not supported here; page with starting_after",
-            param="ending_before",
-        )
+def list_endpoints(ctx: Auth, page: PageParams) -> JSONResponse:
+    after, before = page.starting_after, page.ending_before
     with ctx.engine.connect() as conn:
-        if (
-            after is not None
-            and store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=after) is None
-        ):
-            raise not_found("webhook endpoint", after, "starting_after")
-        page, has_more = store.list_endpoints(
-            conn, account_id=ctx.account_id, limit=lim, starting_after=after
+        for param, cursor in (("starting_after", after), ("ending_before", before)):
+            if (
+                cursor is not None
+                and store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=cursor) is None
+            ):
+                raise not_found("webhook endpoint", cursor, param)
+        found, has_more = store.list_endpoints(
+            conn,
+            account_id=ctx.account_id,
+            limit=page.limit,
+            starting_after=after,
+            ending_before=before,
         )
     return JSONResponse(
         {
             "object": "list",
-            "data": [e.to_json() for e in page],
+            "data": [e.to_json() for e in found],
             "has_more": has_more,
             "url": "/v1/webhook_endpoints",
         }
@@ -146,11 +118,11 @@ def list_endpoints(
 @router.post(
     "/v1/webhook_endpoints",
     responses=oa.responses(oa.ref("WebhookEndpoint"), 404),
-    openapi_extra=oa.body(_CREATE_BODY, required=True),
+    openapi_extra=oa.body(models.WebhookEndpointCreate, required=True),
 )
 async def create_endpoint(ctx: Auth) -> JSONResponse:
     """The response carries the signing `secret`; it is not shown again."""
-    params = await ctx.body()
+    params = await ctx.body(models.WebhookEndpointCreate)
     return await run_in_threadpool(
         write_response, ctx, params, lambda conn, _cause: _create(conn, ctx.account_id, params)
     )
@@ -170,10 +142,10 @@ def retrieve_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
 @router.post(
     "/v1/webhook_endpoints/{endpoint_id}",
     responses=oa.responses(oa.ref("WebhookEndpoint"), 404),
-    openapi_extra=oa.body(_UPDATE_BODY),
+    openapi_extra=oa.body(models.WebhookEndpointUpdate),
 )
 async def update_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
-    params = await ctx.body()
+    params = await ctx.body(models.WebhookEndpointUpdate)
     return await run_in_threadpool(
         write_response,
         ctx,
@@ -220,13 +192,11 @@ def _epoch(ts: Any) -> int | None:
 def list_deliveries(
     endpoint_id: str,
     ctx: Auth,
-    limit: int | None = Query(None, ge=1, le=100),
-    starting_after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Cursor = None,
 ) -> JSONResponse:
     """The delivery log, newest event first, each with every attempt."""
-    q = ctx.query()
-    lim = opt_int(q, "limit", minimum=1, maximum=100) or 10
-    after = one(q, "starting_after")
+    lim, after = limit, starting_after
     with ctx.engine.connect() as conn:
         if store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=endpoint_id) is None:
             raise not_found("webhook endpoint", endpoint_id)

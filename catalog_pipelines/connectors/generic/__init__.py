@@ -143,7 +143,9 @@ def jsonl_records(
                 Reject(number, {"line": line}, [f"json: the key {ROW_NUMBER!r} is reserved"])
             )
             continue
-        row = {k: _to_text(v, is_images=k == images_key) for k, v in obj.items()}
+        row: dict[str, str | int | None] = {
+            k: _to_text(v, is_images=k == images_key) for k, v in obj.items()
+        }
         keys.update(dict.fromkeys(row))
         row[ROW_NUMBER] = number
         records.append(row)

@@ -1,0 +1,383 @@
+"""The API's shapes as pydantic models: request bodies (validated on every write) and the
+Stripe-shaped objects it returns (documented; handlers return the store's dicts unvalidated,
+and the schemathesis run in the tests checks every response against these).
+
+The OpenAPI document is generated from these classes (api/openapi.py), so what is documented
+and what is enforced cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_AMOUNT = 99_999_999  # Stripe's unit_amount ceiling
+MAX_QUANTITY = 10**12
+
+
+Text = Annotated[str, Field(max_length=5000)]
+Note = Annotated[str, Field(max_length=500)]
+# Keys as Stripe bounds them; "" clears all metadata, a value "" removes its key.
+Metadata = (
+    dict[Annotated[str, Field(min_length=1, max_length=40)], Annotated[str, Field(max_length=500)]]
+    | Literal[""]
+)
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+
+
+class Body(BaseModel):
+    """Unknown parameters are refused, as Stripe does; so is an explicit JSON null (the
+    document calls these fields optional, not nullable)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if value is None:
+                    raise ValueError(f"{key}: null is not allowed; send an empty string to clear")
+        return data
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+class PackageDimensions(Body):
+    height: Annotated[float, Field(gt=0, le=1e6)]
+    length: Annotated[float, Field(gt=0, le=1e6)]
+    weight: Annotated[float, Field(gt=0, le=1e6)]
+    width: Annotated[float, Field(gt=0, le=1e6)]
+
+
+class Recurring(Body):
+    interval: Literal["day", "week", "month", "year"]
+    interval_count: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class _Amount(Body):
+    """A price needs `unit_amount` or `unit_amount_decimal`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [{"required": ["unit_amount"]}, {"required": ["unit_amount_decimal"]}]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _needs_amount(self) -> _Amount:
+        if getattr(self, "unit_amount", None) is None and (
+            getattr(self, "unit_amount_decimal", None) is None
+        ):
+            raise ValueError("unit_amount: Missing required param")
+        return self
+
+
+class PriceData(_Amount):
+    currency: Currency
+    unit_amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)] | None = None
+    # whole minor units: sub-cent prices are not supported
+    unit_amount_decimal: Annotated[str, Field(pattern=r"^\d{1,12}(\.0{1,12})?$")] | None = None
+    recurring: Recurring | None = None
+    metadata: Metadata | None = None
+    nickname: Text | None = None
+    lookup_key: Annotated[str, Field(max_length=200)] | None = None
+
+
+class ProductContent(Body):
+    description: Text | None = None
+    active: bool | None = None
+    images: Annotated[list[Annotated[str, Field(max_length=2000)]], Field(max_length=8)] | None = (
+        None
+    )
+    metadata: Metadata | None = None
+    url: Text | None = None
+    shippable: bool | Literal[""] | None = None  # "" clears it, as Stripe's clients send
+    tax_code: Annotated[str, Field(max_length=100)] | None = None
+    unit_label: Annotated[str, Field(max_length=12)] | None = None
+    package_dimensions: PackageDimensions | None = None
+
+
+class ProductCreate(ProductContent):
+    name: Annotated[str, Field(min_length=1, max_length=5000)]
+    default_price_data: PriceData | None = None
+
+
+class ProductUpdate(ProductContent):
+    name: Annotated[str, Field(min_length=1, max_length=5000)] | None = None
+    default_price: Annotated[str, Field(max_length=255)] | None = None
+
+
+class ProductData(Body):
+    """`product_data` on price create: the product made for the price."""
+
+    name: Annotated[str, Field(min_length=1, max_length=5000)]
+    active: bool | None = None
+    metadata: Metadata | None = None
+    tax_code: Annotated[str, Field(max_length=100)] | None = None
+    unit_label: Annotated[str, Field(max_length=12)] | None = None
+
+
+class PriceUpdate(Body):
+    active: bool | None = None
+    nickname: Text | None = None
+    lookup_key: Annotated[str, Field(max_length=200)] | None = None
+    transfer_lookup_key: bool | None = None
+    metadata: Metadata | None = None
+
+
+class PriceCreate(_Amount):
+    """Exactly one of `product` and `product_data`; `unit_amount` or `unit_amount_decimal`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {"oneOf": [{"required": ["product"]}, {"required": ["product_data"]}]},
+                {"anyOf": [{"required": ["unit_amount"]}, {"required": ["unit_amount_decimal"]}]},
+            ]
+        },
+    )
+    product: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    product_data: ProductData | None = None
+    currency: Currency
+    unit_amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)] | None = None
+    # whole minor units: sub-cent prices are not supported
+    unit_amount_decimal: Annotated[str, Field(pattern=r"^\d{1,12}(\.0{1,12})?$")] | None = None
+    recurring: Recurring | None = None
+    active: bool | None = None
+    nickname: Text | None = None
+    lookup_key: Annotated[str, Field(max_length=200)] | None = None
+    transfer_lookup_key: bool | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _one_product(self) -> PriceCreate:
+        if self.product is None and self.product_data is None:
+            raise ValueError("product: Missing required param")
+        if self.product is not None and self.product_data is not None:
+            raise ValueError("product_data: give only one of product and product_data")
+        return self
+
+
+class InventoryAdjust(Body):
+    delta: Annotated[
+        int, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, json_schema_extra={"not": {"const": 0}})
+    ]
+    reason: Note | None = None
+    reference: Note | None = None
+
+
+class InventorySet(Body):
+    quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+    expected_quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)] | None = None
+    reason: Note | None = None
+    reference: Note | None = None
+
+
+EventPattern = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+WebhookUrl = Annotated[str, Field(max_length=2048, pattern=r"^https?://[^/?#\s]+")]
+
+
+class WebhookEndpointUpdate(Body):
+    url: WebhookUrl | None = None
+    enabled_events: Annotated[list[EventPattern], Field(min_length=1)] | None = None
+    description: Text | None = None
+    skip_sources: list[Annotated[str, Field(max_length=64)]] | None = None
+    metadata: Metadata | None = None
+    disabled: bool | None = None
+
+
+class WebhookEndpointCreate(Body):
+    url: WebhookUrl
+    enabled_events: Annotated[list[EventPattern], Field(min_length=1)]
+    description: Text | None = None
+    skip_sources: list[Annotated[str, Field(max_length=64)]] | None = None
+    metadata: Metadata | None = None
+    api_version: Annotated[str, Field(max_length=100)] | None = None
+
+
+# --------------------------------------------------------------------------- returned objects
+
+
+class Obj(BaseModel):
+    """Returned objects may carry more keys than documented (Stripe adds fields over time)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(Obj):
+    type: str
+    message: str
+    code: str | None = None
+    param: str | None = None
+
+
+class Error(Obj):
+    error: ErrorDetail
+
+
+class Product(Obj):
+    id: str
+    object: Literal["product"]
+    active: bool
+    name: str | None = None
+    description: str | None = None
+    images: list[str]
+    metadata: dict[str, str]
+    url: str | None = None
+    shippable: bool | None = None
+    tax_code: str | None = None
+    unit_label: str | None = None
+    package_dimensions: dict[str, Any] | None = None
+    default_price: str | None = None
+    created: int
+    updated: int
+    livemode: bool | None = None
+    version: Annotated[int, Field(ge=1)] | None = None
+    source: str | None = None
+    external_id: str | None = None
+
+
+class Price(Obj):
+    id: str
+    object: Literal["price"]
+    product: str
+    active: bool
+    currency: Annotated[str, Field(pattern=r"^[a-z]{3}$")]
+    unit_amount: int | None = None
+    unit_amount_decimal: str | None = None
+    type: Literal["one_time", "recurring"]
+    recurring: dict[str, Any] | None = None
+    lookup_key: str | None = None
+    nickname: str | None = None
+    metadata: dict[str, str]
+    billing_scheme: str | None = None
+    tax_behavior: str | None = None
+    livemode: bool | None = None
+    created: int | None = None
+    version: Annotated[int, Field(ge=1)] | None = None
+    source: str | None = None
+
+
+class InventoryItem(Obj):
+    id: str
+    object: Literal["inventory_item"]
+    sku: str
+    product: str
+    price: str | None = None
+    quantity: Annotated[int, Field(ge=0)]
+    policy: Literal["deny", "continue"]
+    version: Annotated[int, Field(ge=1)]
+    created: int | None = None
+    updated: int | None = None
+    source: str | None = None
+
+
+class EventData(Obj):
+    object: dict[str, Any]
+    previous_attributes: dict[str, Any] | None = None
+
+
+class EventRequest(Obj):
+    id: str | None = None
+    idempotency_key: str | None = None
+
+
+class Event(Obj):
+    id: str
+    object: Literal["event"]
+    type: str
+    api_version: str | None = None
+    created: int
+    data: EventData
+    livemode: bool | None = None
+    pending_webhooks: int | None = None
+    request: EventRequest
+    sequence: int
+    object_version: int | None = None
+    source: str | None = None
+    run_id: str | None = None
+    account: str | None = None
+
+
+class Change(Obj):
+    object: Literal["change"]
+    sequence: int
+    event: str
+    type: str
+    object_type: Literal["product", "price", "inventory_item"]
+    object_id: str
+    version: int | None = None
+    created: int | None = None
+    deleted: bool
+    archived: bool | None = None
+    data: dict[str, Any] | None = None
+
+
+class ProductVersion(Obj):
+    object: Literal["product_version"]
+    version: int
+    created: int
+    event: str
+    sequence: int | None = None
+    source: str | None = None
+    run_id: str | None = None
+    previous_attributes: dict[str, Any] | None = None
+    product: Product
+
+
+class WebhookEndpoint(Obj):
+    id: str
+    object: Literal["webhook_endpoint"]
+    url: str
+    enabled_events: list[str]
+    status: Literal["enabled", "disabled"]
+    created: int
+    secret: str | None = None
+    description: str | None = None
+
+
+class DeletedObject(Obj):
+    id: str
+    object: str
+    deleted: Literal[True]
+
+
+class WebhookDelivery(Obj):
+    id: str
+    object: Literal["webhook_delivery"]
+    event: str
+    event_type: str | None = None
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    attempt_log: list[dict[str, Any]] | None = None
+
+
+class IncomingResult(Obj):
+    object: Literal["incoming_webhook"]
+    webhook_id: str
+    topic: str
+    duplicate: bool
+    applied: list[Any] | None = None
+    skipped: list[Any] | None = None
+
+
+OBJECTS: tuple[type[BaseModel], ...] = (
+    Error,
+    Product,
+    Price,
+    InventoryItem,
+    Event,
+    Change,
+    ProductVersion,
+    WebhookEndpoint,
+    DeletedObject,
+    WebhookDelivery,
+    IncomingResult,
+)

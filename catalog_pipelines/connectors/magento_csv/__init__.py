@@ -1,0 +1,35 @@
+"""Magento 2 product CSV connector: `read_magento_csv(path) -> ParsedBatch`.
+
+Merge keys: a product is keyed by its `sku` (external_id); a variant (a simple product's own
+price, or a configurable's child) by its `sku` too (variant_key). docs/magento.md says how
+configurable, grouped and bundle products and store views are read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from catalog_pipelines.connectors.cells import read_export
+from catalog_pipelines.connectors.magento_csv import settings
+from catalog_pipelines.connectors.magento_csv.helpers import build_batch
+from catalog_pipelines.normalized import ParsedBatch
+
+__all__ = ["read_magento_csv"]
+
+
+def read_magento_csv(
+    path: str | Path, *, encoding: str | None = None, currency: str = "usd"
+) -> ParsedBatch:
+    """Read a Magento 2 `catalog_product` export. Bad cells become rejects naming row and
+    column; the file is refused (InputError) only when it cannot be decoded or lacks the
+    `product_type` or `sku` column. Magento exports carry no currency (prices are in the
+    website's base currency), so prices are read in `currency`.
+    """
+    return read_export(
+        path,
+        build_batch,
+        export="Magento",
+        required_column=settings.TYPE,
+        encoding=encoding,
+        currency=currency,
+    )

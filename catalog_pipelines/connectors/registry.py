@@ -1,0 +1,157 @@
+"""The one list of connectors. Every other list is derived from it: the formats of
+`--format` and of a mapping file, the source kinds, format detection and dispatch.
+
+A connector's name is both its format and the kind of the sources it reads. Detection asks the
+connectors in this order and takes the first that recognises the file; `csv` recognises every
+file, so it comes last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from catalog_pipelines.connectors.magento_csv import read_magento_csv
+from catalog_pipelines.connectors.magento_csv import settings as magento
+from catalog_pipelines.connectors.reading import InputError
+from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
+from catalog_pipelines.connectors.shopify_csv import settings as shopify
+from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
+from catalog_pipelines.connectors.woocommerce_csv import settings as woocommerce
+from catalog_pipelines.money import MoneyError, normalize_currency
+from catalog_pipelines.normalized import ParsedBatch
+
+if TYPE_CHECKING:
+    from catalog_pipelines.mapping import Mapping
+
+DEFAULT_CURRENCY = "usd"  # exports that carry no currency, when the source sets none
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+
+
+@dataclass(frozen=True)
+class Head:
+    """What detection sees of a file: its suffix, first non-blank line and header names."""
+
+    suffix: str
+    first_line: str
+    header: frozenset[str]
+
+
+class Reader(Protocol):
+    def __call__(
+        self,
+        location: str,
+        *,
+        mapping: Mapping | None,
+        encoding: str | None,
+        currency: str | None,
+    ) -> ParsedBatch: ...
+
+
+@dataclass(frozen=True)
+class Connector:
+    name: str
+    reads: Literal["file", "url"]
+    needs_mapping: bool  # True: a generic file that means nothing without a field mapping
+    detect: Callable[[Head], bool]
+    read: Reader
+
+
+def _export(read: Callable[..., ParsedBatch]) -> Reader:
+    """A shop export with a built-in mapping: a given mapping still supplies the encoding and
+    the default currency."""
+
+    def reader(
+        location: str, *, mapping: Mapping | None, encoding: str | None, currency: str | None
+    ) -> ParsedBatch:
+        return read(
+            Path(location),
+            encoding=encoding or (mapping.encoding if mapping else None),
+            currency=currency or (mapping.currency if mapping else None) or DEFAULT_CURRENCY,
+        )
+
+    return reader
+
+
+def _generic(name: Literal["csv", "jsonl"]) -> Reader:
+    def reader(
+        location: str, *, mapping: Mapping | None, encoding: str | None, currency: str | None
+    ) -> ParsedBatch:
+        # Imported here: the generic connector is built on the mapping module, which itself
+        # takes its list of formats from this registry.
+        from catalog_pipelines.connectors.generic import read_csv, read_jsonl
+
+        path = Path(location)
+        if mapping is None:
+            raise InputError(
+                f"{path}: a {name} file needs a field mapping: pass --mapping FILE (see"
+                f" docs/mapping.md); only {', '.join(EXPORTS)} exports are read without one"
+            )
+        if currency:
+            try:
+                mapping = dataclasses.replace(mapping, currency=normalize_currency(currency))
+            except MoneyError as e:
+                raise InputError(f"{path}: {e}") from e
+        return (read_csv if name == "csv" else read_jsonl)(path, mapping, encoding=encoding)
+
+    return reader
+
+
+def _feed(
+    location: str, *, mapping: Mapping | None, encoding: str | None, currency: str | None
+) -> ParsedBatch:
+    from catalog_pipelines.connectors.http_json import fetch_products_feed
+
+    return fetch_products_feed(location, currency=currency or DEFAULT_CURRENCY)
+
+
+def _has_header(required: frozenset[str], any_of: frozenset[str]) -> Callable[[Head], bool]:
+    return lambda head: head.header >= required and bool(head.header & any_of)
+
+
+def _never(head: Head) -> bool:
+    return False
+
+
+CONNECTORS: dict[str, Connector] = {
+    c.name: c
+    for c in (
+        Connector(
+            "jsonl",
+            "file",
+            needs_mapping=True,
+            detect=lambda h: h.suffix in JSONL_SUFFIXES or h.first_line.lstrip().startswith("{"),
+            read=_generic("jsonl"),
+        ),
+        Connector(
+            "shopify",
+            "file",
+            needs_mapping=False,
+            detect=_has_header(shopify.DETECT_REQUIRED, shopify.DETECT_ANY),
+            read=_export(read_shopify_csv),
+        ),
+        Connector(
+            "woocommerce",
+            "file",
+            needs_mapping=False,
+            detect=_has_header(woocommerce.DETECT_REQUIRED, woocommerce.DETECT_ANY),
+            read=_export(read_woocommerce_csv),
+        ),
+        Connector(
+            "magento",
+            "file",
+            needs_mapping=False,
+            detect=_has_header(magento.DETECT_REQUIRED, magento.DETECT_ANY),
+            read=_export(read_magento_csv),
+        ),
+        Connector("csv", "file", needs_mapping=True, detect=lambda h: True, read=_generic("csv")),
+        Connector("http_json", "url", needs_mapping=False, detect=_never, read=_feed),
+    )
+}
+
+KINDS: tuple[str, ...] = tuple(CONNECTORS)  # the kinds a source may have
+FORMATS: tuple[str, ...] = tuple(n for n, c in CONNECTORS.items() if c.reads == "file")
+EXPORTS: tuple[str, ...] = tuple(n for n in FORMATS if not CONNECTORS[n].needs_mapping)
