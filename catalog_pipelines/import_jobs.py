@@ -76,7 +76,7 @@ def sample_changes(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A few changes of every (object type, action), so a sample shows updates even when
     the run created thousands of objects first."""
     seen: Counter[tuple[str, str]] = Counter()
-    out = []
+    out: list[dict[str, Any]] = []
     for c in changes:
         kind = (c["object_type"], c["action"])
         if seen[kind] < SAMPLE_PER_KIND and len(out) < SAMPLE_LIMIT:
@@ -119,8 +119,12 @@ def start_import(
         obj = runs.get_run(conn, account_id, run_id)
     assert obj is not None
     options = ImportOptions(
-        source=source, account_id=account_id, mode=mode, dry_run=dry_run, run_id=run_id
-    )  # type: ignore[arg-type]
+        source=source,
+        account_id=account_id,
+        mode="full" if mode == "full" else "incremental",  # checked above
+        dry_run=dry_run,
+        run_id=run_id,
+    )
     thread = threading.Thread(
         target=_run,
         args=(engine, options, path, filename or file_id, mapping, fmt),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +23,9 @@ from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, retrieve
 from catalog_pipelines.api.errors import ApiError
 from catalog_pipelines.store.errors import StoreError
+
+if TYPE_CHECKING:  # defined only for type checkers
+    from python_multipart.multipart import MultipartCallbacks
 
 router = APIRouter(tags=["files"])
 
@@ -86,7 +89,7 @@ class _Upload:
         self._name: str | None = None
         self._buf = bytearray()
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field,
