@@ -1,5 +1,6 @@
 """Import runs started through the API: recorded as `running`, then run by the real importer
-(`import_path`, exactly what `catalog-sync import` runs) in a background thread.
+(`import_path`, exactly what `catalog-sync import` runs) on a background worker pool
+(CATALOG_IMPORT_WORKERS threads, default 2).
 
 The request only checks its parameters and records the run; the thread writes the outcome
 to the same import_runs row: the counts of `catalog-sync import --json`, a sample of the
@@ -9,10 +10,12 @@ changes (with per-field before/after for updates), the rejected rows and any err
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
-import threading
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +44,11 @@ SAMPLE_PER_KIND = 20  # changes kept per (object type, action) in the run's samp
 SAMPLE_LIMIT = 100
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# Threads of runs started by this process, so tests and shutdown can wait for them.
-_threads: dict[str, threading.Thread] = {}
+# Runs execute on a small pool: each holds database connections (and a source's lock) for
+# its whole length, so a burst of requests queues here instead of draining the API's pool.
+WORKERS = int(os.environ.get("CATALOG_IMPORT_WORKERS", "2"))
+_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="import-run")
+_futures: dict[str, Future[None]] = {}
 
 
 def parse_mapping(text: str) -> str:
@@ -98,8 +104,8 @@ def start_import(
     mode: str = "full",
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Record a `running` run and start the import in a thread; returns the run as it was
-    recorded (status `running`)."""
+    """Record a `running` run and queue the import on the worker pool; returns the run as
+    it was recorded (status `running`, stage `queued`)."""
     check_params(source, fmt, mode)
     if mapping is not None:
         parse_mapping(mapping)
@@ -125,22 +131,17 @@ def start_import(
         dry_run=dry_run,
         run_id=run_id,
     )
-    thread = threading.Thread(
-        target=_run,
-        args=(engine, options, path, filename or file_id, mapping, fmt),
-        name=f"import-{run_id}",
-        daemon=True,
-    )
-    _threads[run_id] = thread
-    thread.start()
+    future = _pool.submit(_run, engine, options, path, filename or file_id, mapping, fmt)
+    _futures[run_id] = future
+    future.add_done_callback(lambda _: _futures.pop(run_id, None))
     return obj
 
 
 def wait(run_id: str, timeout: float | None = None) -> None:
     """Wait for a run this process started (no-op for others)."""
-    thread = _threads.get(run_id)
-    if thread is not None:
-        thread.join(timeout)
+    future = _futures.get(run_id)
+    if future is not None:
+        futures_wait([future], timeout)
 
 
 def _run(
@@ -176,8 +177,6 @@ def _run(
             runs.finish_run(conn, run_id, status="failed", error=message)
     else:
         _finish(engine, run_id, report, display_name, path, status=None)
-    finally:
-        _threads.pop(run_id, None)
 
 
 def _progress(engine: sa.Engine, run_id: str) -> ProgressFn:

@@ -86,7 +86,7 @@ def run_object(row: Any) -> dict[str, Any]:
         "finished": None if row.finished is None else int(row.finished.timestamp()),
         "error": row.error,
         "progress": (
-            (row.progress or {"stage": "starting", "fraction": 0.0})
+            (row.progress or {"stage": "queued", "fraction": 0.0})
             if running
             else {"stage": "done", "fraction": 1.0}
         ),

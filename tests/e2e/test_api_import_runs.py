@@ -115,7 +115,7 @@ def import_file(c: Client, text: str, **params: Any) -> dict[str, Any]:
     assert f.status_code == 200, f.text
     created = start_run(c, f.json()["id"], **params)
     assert created["status"] == "running" and created["object"] == "import_run"
-    assert created["progress"] == {"stage": "starting", "fraction": 0.0}
+    assert created["progress"] == {"stage": "queued", "fraction": 0.0}
     return wait_run(c, created["id"])
 
 
