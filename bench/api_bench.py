@@ -63,7 +63,7 @@ def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
 
 
 def bench(n_requests: int, n_adjusts: int, n_products: int, workers: int) -> dict[str, object]:
-    server_url = db.libpq_url()
+    server_url = db.admin_url()
     url = db.create_database(server_url, "cs_bench")
     engine = db.make_engine(url)
     proc = None

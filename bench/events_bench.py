@@ -53,7 +53,7 @@ def main() -> None:
 
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
-    server = db.libpq_url()
+    server = db.admin_url()
     url = db.create_database(server, "cs_evbench")
     result: dict[str, object] = {"events": args.events, "objects": args.objects}
     try:

@@ -181,7 +181,7 @@ def main() -> None:
 
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
-    server = db.libpq_url()
+    server = db.admin_url()
     url = db.create_database(server, "cs_bench")
     results: dict[str, Any] = {"rows": args.rows, "seed": args.seed, "phases": {}}
     try:

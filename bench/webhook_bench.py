@@ -136,7 +136,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["CATALOG_ALLOW_PRIVATE_WEBHOOK_URLS"] = "1"  # the receiver is on loopback
 
-    server_url = db.libpq_url()
+    server_url = db.admin_url()
     db_url = db.create_database(server_url, "cs_bench")
     engine = db.make_engine(db_url)
     receiver, url = start_receiver()

@@ -310,7 +310,7 @@ def wait_for(receiver: LocalReceiver, ids: set[str], deadline: float) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(ROOT / ".catalog"))
-    scratch = Scratch(db.libpq_url())
+    scratch = Scratch(db.admin_url())
     proc: subprocess.Popen[bytes] | None = None
     receiver: LocalReceiver | None = None
     engine: sa.Engine | None = None

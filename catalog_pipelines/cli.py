@@ -32,6 +32,7 @@ from catalog_pipelines.cli_args import (
     add_account,
     add_json,
     add_page_args,
+    database_failure,
     database_unreachable,
     migrated_engine,
     print_error,
@@ -87,24 +88,25 @@ def _print_page(
 
 def cmd_db(args: argparse.Namespace) -> int:
     from catalog_pipelines import db
-    from catalog_pipelines.store.migrations import migrate
+    from catalog_pipelines.store.migrations import migrate_catalog
 
     if args.action == "start":
         if os.environ.get("DATABASE_URL"):
             print("DATABASE_URL is set: there is no embedded server to start", file=sys.stderr)
             return EXIT_USAGE
-        print(db.start_embedded(keep_running=True))
+        db.start_embedded(keep_running=True)
+        print(db.libpq_url())
     elif args.action == "stop":
         stopped = db.stop_embedded()
         print("stopped" if stopped else "the embedded server was not running", file=sys.stderr)
     elif args.action == "url":
-        print(db.libpq_url())
+        print(db.owner_url() if args.owner else db.libpq_url())
         if not os.environ.get("DATABASE_URL"):
             print(
                 "(run `catalog-sync db start` to keep it running for other tools)", file=sys.stderr
             )
     elif args.action == "migrate":
-        applied = migrate(db.shared_engine())
+        applied = migrate_catalog()
         names = [f"{m.version:04d}_{m.name}" for m in applied]
         print(f"applied {len(names)} migration(s)" + (": " + ", ".join(names) if names else ""))
     return EXIT_OK
@@ -333,7 +335,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     from catalog_pipelines.store import reads
 
     with migrated_engine().connect() as conn:
-        item = reads.get_inventory_item_by_sku(conn, args.account, args.sku)
+        item = reads.get_inventory_item(conn, args.account, args.sku)
     if item is None:
         raise UsageError(f"no inventory item with SKU {args.sku!r}")
     print_json(item) if args.json else _print_object(item)
@@ -374,8 +376,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_rejects(args: argparse.Namespace) -> int:
-    """CSV of a run's rejected rows: row number, fields, reasons, then the raw columns
-    (formula-safe)."""
+    """CSV of a run's rejected rows: row number, fields, reasons, then the raw columns.
+    Cells that a spreadsheet would run as formulas get a leading `'` (rejects_csv.py)."""
     engine = migrated_engine()
     with engine.connect() as conn:
         run = conn.execute(
@@ -441,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["migrate", "url", "start", "stop"],
         help="migrate: apply pending migrations; url: print the database URL; start/stop: keep"
         " the embedded server running for other tools, or stop it",
+    )
+    p.add_argument(
+        "--owner",
+        action="store_true",
+        help="url: print the schema owner's URL (migrations), not the app's",
     )
     p.set_defaults(func=cmd_db)
 
@@ -533,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     p = inventory.add_parser("show", help="stock of one SKU")
-    p.add_argument("sku", help="the SKU")
+    p.add_argument("sku", help="the item's SKU (any characters), or its inv_ id")
     add_json(p)
     add_account(p)
     p.set_defaults(func=cmd_inventory)
@@ -575,11 +582,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # InputError: unreadable input or a bad mapping, always named with its file.
         print_error(str(e))
         return EXIT_USAGE
-    except (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError) as e:
-        message = database_unreachable(e)
-        if message is None:
-            raise
-        print_error(message)
+    except (sa.exc.DBAPIError, psycopg.Error) as e:
+        # Unreachable, refusing or failing database: one line and its own exit code.
+        run_id = getattr(e, "import_run_id", None)
+        suffix = f" (import run {run_id} recorded as failed)" if run_id else ""
+        print_error((database_unreachable(e) or database_failure(e)) + suffix)
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -68,13 +69,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def migrated_engine() -> sa.Engine:
-    """The catalog's engine, migrated: no manual step before first use."""
+    """The app's engine on a migrated catalog: no manual step before first use (migrations run
+    as the owner, docs/production-roles.md)."""
     from catalog_pipelines import db
-    from catalog_pipelines.store.migrations import migrate
+    from catalog_pipelines.store.migrations import migrate_catalog
 
-    engine = db.shared_engine()
-    migrate(engine)
-    return engine
+    migrate_catalog()
+    return db.shared_engine()
 
 
 # SQLSTATE classes that mean "could not get a usable connection" rather than a failed query:
@@ -163,3 +164,25 @@ def add_page_args(p: argparse.ArgumentParser, *, id_of: str = "object") -> None:
     """`--limit` and `--starting-after` of a list command; `id_of` names what is paged."""
     p.add_argument("--limit", type=limit, default=10, help="1-100 (default 10)")
     p.add_argument("--starting-after", help=f"{id_of} id to page after")
+
+
+def database_failure(error: BaseException) -> str:
+    """One line for a database error: what failed, where (the URL without its password) and
+    the driver's first line. Never a traceback: this is the operator's problem to fix."""
+    from urllib.parse import urlsplit
+
+    from catalog_pipelines import db
+
+    orig = getattr(error, "orig", None)
+    err = orig if isinstance(orig, BaseException) else error
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    try:
+        parts = urlsplit(db.libpq_url() if os.environ.get("DATABASE_URL") else "")
+        where = (
+            f" at {parts.hostname or 'local socket'}:{parts.port or 5432}/{parts.path.lstrip('/')}"
+        )
+    except ValueError:
+        where = ""
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return f"the database{where} is unreachable or failing: {first}"
+    return f"the database{where} failed the command: {first}"

@@ -120,6 +120,8 @@ class Plan:
     ignored_not_owned: int = 0
     active_products_of_source: int = 0
     warnings: list[str] = field(default_factory=list)
+    # The source owns inventory: the items it updates become its own (docs/hybrid-sources.md).
+    claims_inventory: bool = False
 
     @property
     def archive_fraction(self) -> float:
@@ -507,6 +509,8 @@ def plan_import(
             pl.col("old_hash").ne_missing(pl.col("content_hash"))
             | pl.col("old_price_id").ne_missing(pl.col("price_id"))
             | pl.col("old_product_id").ne_missing(pl.col("product_id"))
+            # an item nobody owned becomes this source's (ownership.py rejects the others)
+            | (pl.lit(owns_inventory) & pl.col("old_source").ne_missing(pl.lit(source)))
         )
         .then(pl.lit("update"))
         .otherwise(pl.lit("same"))
@@ -554,4 +558,5 @@ def plan_import(
         ignored_not_owned=ignored,
         active_products_of_source=active_of_source.height,
         warnings=warnings,
+        claims_inventory=owns_inventory,
     )

@@ -33,8 +33,18 @@ PURPOSES = ("catalog_import",)
 DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_RETENTION_HOURS = 168.0
 
+# C0 controls (NUL included) but tab, newline, form feed and carriage return, and DEL.
+_CONTROL = bytes([*range(0, 9), 11, *range(14, 32), 127])
 # UTF-16/32 text (Excel's "Unicode text") holds NUL bytes; its BOM says so.
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _dense_controls(data: bytes) -> str | None:
+    """More control bytes than text holds (one in twenty), as the importer judges a head."""
+    controls = sum(data.count(c) for c in _CONTROL)
+    if controls > max(8, len(data) // 20):
+        return f"{controls} control bytes in {len(data)} bytes"
+    return None
 
 
 class FileTooLarge(StoreError):
@@ -75,36 +85,51 @@ class TextCheck:
     """Decides, chunk by chunk, whether the bytes are a text CSV/JSONL export.
 
     The first 64 KiB get the importer's own verdict (`not_text_reason`: known binary
-    signatures, NUL and control bytes, UTF-16/32 allowed), so an upload is refused for the
-    same reasons `catalog-sync import` refuses a file; after that, a NUL byte anywhere is
-    refused unless the text is UTF-16/32."""
+    signatures, dense NUL or control bytes, UTF-16/32 allowed), so an upload is refused for
+    what `catalog-sync import` refuses. Every later 64 KiB block is held to the same density
+    rule: a few stray NULs or control bytes are bad cells that the import rejects row by row,
+    a block dense with them is binary data."""
 
     def __init__(self, filename: str | None) -> None:
         self.filename = filename
         self.head = b""
         self.decided = False
         self.wide = False
-        self.offset = 0
+        self.offset = 0  # of the first byte in `pending`
+        self.pending = b""  # bytes after the head, not yet judged (less than a block)
 
     def _decide(self) -> None:
         reason = not_text_reason(self.head)
+        self.wide = self.head.startswith(_WIDE_BOMS) or (
+            reason is None and self.head.count(0) > max(8, len(self.head) // 100)
+        )
+        if reason is None and not self.wide:
+            reason = _dense_controls(self.head)
         if reason is not None:
             raise _not_text(self.filename, reason)
         self.decided = True
-        self.wide = self.head.startswith(_WIDE_BOMS) or b"\x00" in self.head
 
     def feed(self, chunk: bytes) -> None:
-        start = self.offset
-        self.offset += len(chunk)
         if not self.decided:
-            self.head += chunk[: SNIFF_BYTES - len(self.head)]
-            if len(self.head) >= SNIFF_BYTES:
-                self._decide()
-            else:
+            room = SNIFF_BYTES - len(self.head)
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+            self.offset = len(self.head)
+            if len(self.head) < SNIFF_BYTES:
                 return
-        if not self.wide and b"\x00" in chunk:
-            at = start + chunk.index(b"\x00")
-            raise _not_text(self.filename, f"NUL byte at byte {at}")
+            self._decide()
+        if self.wide:
+            return
+        self.pending += chunk
+        while len(self.pending) >= SNIFF_BYTES:
+            self._judge(self.pending[:SNIFF_BYTES])
+            self.pending = self.pending[SNIFF_BYTES:]
+            self.offset += SNIFF_BYTES
+
+    def _judge(self, block: bytes) -> None:
+        reason = _dense_controls(block)
+        if reason is not None:
+            raise _not_text(self.filename, f"{reason} from byte {self.offset}")
 
     def finish(self) -> str:
         """The file's type, `csv` or `jsonl`, from its name or else its first character."""
@@ -114,6 +139,8 @@ class TextCheck:
             )
         if not self.decided:
             self._decide()
+        elif self.pending and not self.wide:
+            self._judge(self.pending)
         name = (self.filename or "").lower()
         if name.endswith((".jsonl", ".ndjson", ".json")):
             return "jsonl"

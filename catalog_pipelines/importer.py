@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,13 +18,25 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
+from catalog_pipelines import ownership
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import load_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.progress import ProgressFn, quiet
+from catalog_pipelines.stock_feed import plan_stock_feed
 from catalog_pipelines.store import imports as store
-from catalog_pipelines.store.sources import GROUPS, Source, add_source, ensure_account, get_source
+from catalog_pipelines.store import run_log
+from catalog_pipelines.store.run_log import RunStart
+from catalog_pipelines.store.sources import (
+    GROUPS,
+    Source,
+    add_source,
+    ensure_account,
+    get_source,
+    list_sources,
+)
+from catalog_pipelines.store.unit_of_work import UnitOfWork
 from catalog_pipelines.validation import validate_batch
 
 PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complete
@@ -69,6 +83,9 @@ class ImportReport:
     archive_fraction: float = 0.0
     refused: str | None = None
     source_created: bool = False
+    # The batch as imported: after the rows that touch another source's objects were
+    # rejected (ownership.py), so checks on rejects see those rows too.
+    batch: ParsedBatch | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the object `catalog-sync import --json` prints (docs/cli.md)."""
@@ -197,17 +214,72 @@ def import_batch(
     *,
     progress: ProgressFn = quiet,
 ) -> ImportReport:
-    """Diff the batch against the catalog and apply it in one transaction (or not at all)."""
+    """Diff the batch against the catalog and apply it in one transaction (or not at all).
+
+    The run is recorded from its start: `failed` with its error if anything goes wrong,
+    `abandoned` (by the next run of the source) if its process dies."""
+    run = _run_start(options, batch.input_name)
+    with engine.connect() as conn, _tracked(engine, conn, run, options):
+        return _import(engine, conn, batch, options, run, progress)
+
+
+def _run_start(options: ImportOptions, input_name: str) -> RunStart:
+    return RunStart(
+        run_id=options.run_id or new_run_id(),
+        account_id=options.account_id,
+        source=options.source,
+        mode=options.mode,
+        input_name=input_name,
+        started=datetime.now(UTC),
+    )
+
+
+@contextmanager
+def _tracked(
+    engine: sa.Engine, conn: sa.Connection, run: RunStart, options: ImportOptions
+) -> Iterator[None]:
+    """Record the run as `running` now, and as `failed` (in a new transaction, after the
+    import's own rolled back) if the block raises. A dry run writes nothing, not even this."""
+    if options.dry_run:
+        yield
+        return
+    run_log.start_run(conn, run)
+    try:
+        yield
+    except ImportRefused:
+        raise  # recorded as `refused` already
+    except Exception as e:
+        run_log.fail_run(engine, run, e)
+        e.import_run_id = run.run_id  # type: ignore[attr-defined]  # for the CLI's message
+        raise
+
+
+def _import(
+    engine: sa.Engine,
+    conn: sa.Connection,
+    batch: ParsedBatch,
+    options: ImportOptions,
+    run: RunStart,
+    progress: ProgressFn,
+) -> ImportReport:
     batch.check_reconciles()
-    run_id = options.run_id or new_run_id()
-    started = datetime.now(UTC)
-    with engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            source, source_created = _resolve_source(conn, options)
-            store.lock_source(conn, options.account_id, options.source)
-            progress("diffing", 0.4)
-            stored = store.read_stored(conn, options.account_id)
+    with UnitOfWork(conn) as uow:
+        source, source_created = _resolve_source(conn, options)
+        store.lock_source(conn, options.account_id, options.source)
+        if not options.dry_run:
+            # The source's lock is ours: a run still marked running is dead.
+            run_log.abandon_dead_runs(
+                conn, options.account_id, options.source, except_run=run.run_id
+            )
+        progress("diffing", 0.4)
+        stored = store.read_stored(conn, options.account_id)
+        owners = {s.name: s.owns for s in list_sources(conn, options.account_id)}
+        batch = ownership.screen(
+            batch, stored, source=options.source, owns=source.owns, owners=owners
+        )
+        if batch.stock_only:
+            plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
+        else:
             plan = plan_import(
                 batch.products,
                 batch.variants,
@@ -221,34 +293,35 @@ def import_batch(
                     str(v).strip() for r in batch.rejects for v in r.raw.values() if v is not None
                 ),
             )
-            report = _report(run_id, batch, options, plan, source_created)
-            report.changes = preview_changes(conn, options.account_id, plan)
-            report.refused = mass_archive_refusal(plan, options)
-            if report.refused:
-                report.warnings.append(report.refused)
-            if options.dry_run or report.refused:
-                trans.rollback()
-                if report.refused and not options.dry_run:
-                    _record_refusal(engine, report, options, batch, started)
-                    raise ImportRefused(report.refused, report)
-                return report
+        report = _report(run.run_id, batch, options, plan, source_created)
+        report.changes = preview_changes(conn, options.account_id, plan)
+        report.refused = mass_archive_refusal(plan, options)
+        if report.refused:
+            report.warnings.append(report.refused)
+        if not (options.dry_run or report.refused):
             progress("writing", 0.6)
-            report.events = store.apply_plan(
-                conn,
-                plan,
-                account_id=options.account_id,
-                source=options.source,
-                run_id=run_id,
-                now=datetime.now(UTC),
-            )
-            _record_run(conn, report, options, batch, started, status="applied")
-            trans.commit()
-            progress("done", 1.0)
-            return report
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            raise
+            try:
+                report.events = store.apply_plan(
+                    conn,
+                    plan,
+                    account_id=options.account_id,
+                    source=options.source,
+                    run_id=run.run_id,
+                    now=datetime.now(UTC),
+                    owns=source.owns,
+                )
+            except store.OwnerChanged as e:  # refused as the ownership guard would have
+                report.refused = str(e)
+                report.warnings.append(report.refused)
+            else:
+                _record_run(conn, report, options, batch, run.started, status="applied")
+                uow.commit()
+                progress("done", 1.0)
+    # Leaving the unit of work without commit() rolled everything back.
+    if report.refused and not options.dry_run:
+        _record_refusal(engine, report, options, batch, run.started)
+        raise ImportRefused(report.refused, report)
+    return report
 
 
 def _record_run(
@@ -322,6 +395,7 @@ def _report(
         unmapped_columns=batch.unmapped_columns,
         archive_fraction=plan.archive_fraction,
         source_created=source_created,
+        batch=batch,
     )
 
 
@@ -335,24 +409,26 @@ def import_path(
     encoding: str | None = None,
     progress: ProgressFn = quiet,
 ) -> ImportReport:
-    """Read, validate and import one file (the CLI's `import`)."""
-    progress("reading", 0.05)
-    mapping = load_mapping(mapping_path) if mapping_path else None
-    if format == "auto":
-        fmt = mapping.format if mapping and mapping.format else detect_format(path)
-    else:
-        fmt = format
-    with engine.connect() as conn:
+    """Read, validate and import one file (the CLI's `import`). The run is recorded before
+    the file is read, so an unreadable file is a `failed` run too."""
+    run = _run_start(options, str(path))
+    with engine.connect() as conn, _tracked(engine, conn, run, options):
+        progress("reading", 0.05)
+        mapping = load_mapping(mapping_path) if mapping_path else None
+        if format == "auto":
+            fmt = mapping.format if mapping and mapping.format else detect_format(path)
+        else:
+            fmt = format
         source = get_source(conn, options.account_id, options.source)
-    config = source.config if source else {}
-    batch = load_batch(
-        path,
-        format=fmt,
-        mapping=mapping,
-        encoding=encoding or config.get("encoding"),
-        currency=config.get("currency"),  # the shop's currency, for exports that carry none
-    )
-    progress("validating", 0.25)
-    batch = validate_batch(batch).batch
-    opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from
-    return import_batch(engine, batch, opts, progress=progress)
+        config = source.config if source else {}
+        batch = load_batch(
+            path,
+            format=fmt,
+            mapping=mapping,
+            encoding=encoding or config.get("encoding"),
+            currency=config.get("currency"),  # the shop's currency, for exports that carry none
+        )
+        progress("validating", 0.25)
+        batch = validate_batch(batch).batch
+        opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from
+        return _import(engine, conn, batch, opts, run, progress)

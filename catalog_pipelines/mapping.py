@@ -75,6 +75,8 @@ _POLICIES = ("deny", "continue")
 _FAST_AMOUNT = r"^[0-9]{1,14}(\.[0-9]+)?$"  # 14 digits * 10**4 still fits an Int64
 _FAST_QUANTITY = r"^[0-9]{1,18}$"
 _QUANTITY = re.compile(r"^\+?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]*))?$")
+# A mapping without `key` is a stock feed: SKUs and their stock only (docs/hybrid-sources.md).
+STOCK_FEED_TARGETS = ("sku", "inventory_quantity", "inventory_policy")
 _MAPPING_KEYS = {"format", "key", "parent_key", "currency", "fields", "encoding"}
 
 
@@ -93,6 +95,11 @@ class Mapping:
     currency: str | None = None  # default for rows that carry none, lowercase
     fields: dict[str, str] = field(default_factory=dict)
     encoding: str | None = None
+
+    @property
+    def stock_only(self) -> bool:
+        """A generic mapping without `key`: rows are matched to the catalog by SKU."""
+        return self.format in ("csv", "jsonl") and self.key is None and "sku" in self.fields
 
     def source_columns(self) -> list[str]:
         cols = [c for c in (self.key, self.parent_key) if c]
@@ -148,7 +155,17 @@ def mapping_from_dict(data: Any, *, where: str = "mapping") -> Mapping:
         )
     key = key or id_column
     if not key and fmt in ("csv", "jsonl"):
-        raise MappingError(f"{where}: missing `key`, the column holding the external id")
+        if "sku" not in fields:
+            raise MappingError(
+                f"{where}: missing `key`, the column holding the external id (or, for a stock"
+                " feed without product keys, map `sku`: docs/hybrid-sources.md)"
+            )
+        extra = sorted(set(fields) - set(STOCK_FEED_TARGETS))
+        if extra:
+            raise MappingError(
+                f"{where}: a mapping without `key` is a stock feed; it may map only"
+                f" {', '.join(STOCK_FEED_TARGETS)}, but it maps {', '.join(extra)}"
+            )
     parent = data.get("parent_key")
     if parent is not None:
         parent = _text(parent, what="parent_key", where=where)
@@ -265,14 +282,14 @@ def _working_frame(
 
     exprs: list[pl.Expr] = [
         pl.col(ROW_NUMBER).cast(pl.Int64).alias("_rn"),
-        _blank_to_null(pl.col(mapping.key) if mapping.key else null).alias("_key"),
+        _blank_to_null(pl.col(mapping.key) if mapping.key else src("sku")).alias("_key"),
         _blank_to_null(pl.col(mapping.parent_key) if mapping.parent_key else null).alias("_parent"),
         _blank_to_null(src("sku")).alias("sku"),
     ]
     exprs += [src(t).alias(t) for t in _TEXT_FIELDS]
     exprs += [src(t).alias(f"r_{t}") for t in (*_BOOL_FIELDS, "price", "currency")]
     exprs += [src(t).alias(f"r_{t}") for t in ("inventory_quantity", "inventory_policy", "images")]
-    labels = {"_key": f"external_id (column {mapping.key!r})"}
+    labels = {"_key": f"external_id (column {mapping.key or f.get('sku')!r})"}
     meta: list[tuple[str, str]] = []
     options: list[tuple[str, str]] = []
     explicit_meta = {
@@ -302,7 +319,7 @@ def _fast_parse(
     currency = (
         pl.when(pl.col("r_currency").is_null())
         .then(pl.lit(default_currency, dtype=pl.Utf8))
-        .when(cur_text.str.contains(r"^[a-z]{3}$"))
+        .when(cur_text.is_in(list(money.CURRENCIES)))
         .then(cur_text)
         .otherwise(None)
     )
@@ -334,6 +351,7 @@ def _fast_parse(
         if e:
             minor = whole * 10**e + frac.str.pad_end(e, "0").cast(pl.Int64, strict=False)
     fits = amount.str.contains(_FAST_AMOUNT) & (frac.str.len_chars() <= exp)
+    fits = fits & (minor <= money.MAX_UNIT_AMOUNT)  # larger: the slow path says why
     unit_amount = pl.when(fits & pl.col("currency").is_not_null()).then(minor).otherwise(None)
     qty = pl.col("r_inventory_quantity").str.strip_chars()
     policy = pl.col("r_inventory_policy").str.strip_chars().str.to_lowercase()
@@ -377,7 +395,9 @@ def _slow_row(row: dict[str, Any], mapping: Mapping) -> tuple[list[str], dict[st
     """Reasons for one row the fast path could not parse, or the values it failed to see."""
     reasons: list[str] = []
     fixed: dict[str, Any] = {}
-    if row["_key"] is None:
+    if row["_key"] is None and mapping.stock_only:
+        reasons.append(f"sku: missing (column {mapping.fields['sku']!r} is empty)")
+    elif row["_key"] is None:
         reasons.append(f"external_id: missing (column {mapping.key!r} is empty)")
     currency: str | None = mapping.currency
     currency_ok = True
@@ -626,6 +646,7 @@ def apply_mapping(
         columns=columns,
         unmapped_columns=unmapped,
         rows_valid=frame.height - in_frame_rejected,
+        stock_only=mapping.stock_only,
     )
     batch.check_reconciles()
     return batch

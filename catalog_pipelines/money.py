@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pycountry
+
 # ISO 4217 exponents that differ from 2. Everything else has 2 decimals.
 _EXPONENTS: dict[str, int] = {
     **dict.fromkeys(
@@ -39,6 +41,13 @@ _EXPONENTS: dict[str, int] = {
 EXPONENTS: dict[str, int] = dict(_EXPONENTS)  # public copy for vectorized parsers
 DEFAULT_EXPONENT = 2
 MAX_MINOR_UNITS = 2**63 - 1  # unit_amount is a BIGINT
+# Stripe's largest unit_amount (docs/import-failures.md): imports reject more, the API 400s.
+MAX_UNIT_AMOUNT = 99_999_999
+# ISO 4217 codes, from pycountry's maintained copy of the standard. XXX ("no currency") and
+# XTS (reserved for tests) are codes, but no price is ever in them.
+CURRENCIES: frozenset[str] = frozenset(
+    c.alpha_3.lower() for c in pycountry.currencies if c.alpha_3 not in ("XXX", "XTS")
+)
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 # ASCII digits only: `\d` would also accept Arabic-Indic and other Unicode digits.
 _AMOUNT = re.compile(r"^(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
@@ -54,7 +63,7 @@ class MoneyError(ValueError):
 
 def normalize_currency(code: str) -> str:
     c = code.strip().lower()
-    if not _CURRENCY.match(c):
+    if not _CURRENCY.match(c) or c not in CURRENCIES:
         raise MoneyError(f"{code!r} is not an ISO 4217 currency code")
     return c
 
@@ -91,8 +100,11 @@ def to_minor_units(amount: str, currency: str) -> int:
     if len(frac) > exp:
         raise MoneyError(f"{amount!r} has {len(frac)} decimals but {cur.upper()} has {exp}")
     units = int(match.group("int")) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
-    if units > MAX_MINOR_UNITS:
-        raise MoneyError(f"{amount!r} is too large")
+    if units > MAX_UNIT_AMOUNT:
+        raise MoneyError(
+            f"{amount!r} is too large: {units} minor units of {cur.upper()}, more than"
+            f" {MAX_UNIT_AMOUNT:,} (Stripe's largest unit_amount)"
+        )
     return units
 
 

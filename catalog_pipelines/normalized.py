@@ -87,6 +87,10 @@ class ParsedBatch:
     unmapped_columns: list[str] = field(default_factory=list)  # kept in metadata
     warnings: list[str] = field(default_factory=list)
     rows_valid: int | None = None  # defaults to rows_read - len(rejects)
+    # A stock feed (a mapping without `key`): rows carry a SKU and its stock only, and change
+    # existing inventory items, matched by SKU (docs/hybrid-sources.md). Its products frame
+    # holds one placeholder per SKU, keyed by the SKU, which is never written.
+    stock_only: bool = False
 
     def __post_init__(self) -> None:
         self.products = conform(self.products, PRODUCT_SCHEMA)

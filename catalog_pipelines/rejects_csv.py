@@ -1,7 +1,7 @@
 """The CSV of a run's rejected rows (`catalog-sync rejects export` and
 `GET /v1/import_runs/{id}/rejects.csv`): row number, field(s), reasons, then the raw columns.
 
-Every cell is formula-safe (catalog_pipelines/formula.py): rejected rows are untrusted input
+Every cell is formula-safe (catalog_pipelines/spreadsheet.py): rejected rows are untrusted input
 by definition, and merchants open this file in a spreadsheet.
 """
 
@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
-from catalog_pipelines.formula import escape_formula
+from catalog_pipelines.spreadsheet import escape_formula
 
 HEADER = ("row_number", "fields", "reasons")
 

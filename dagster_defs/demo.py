@@ -22,7 +22,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from catalog_pipelines import db
-from catalog_pipelines.store.migrations import migrate
+from catalog_pipelines.store.migrations import migrate_catalog
 from catalog_pipelines.store.sources import GROUPS, add_source
 from dagster_defs.assets import IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     url = db.libpq_url()
+    applied = migrate_catalog()
     engine = db.shared_engine(url)
-    applied = migrate(engine)
     where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else f"embedded ({db.catalog_home()})"
     print(f"database: {where}; migrations applied now: {len(applied)}")
 

@@ -14,7 +14,8 @@ Why the sensor delivers inline instead of launching a run per tick:
 
 The sensor's cursor (JSON) and each tick's message carry the lag: head sequence minus the
 highest sequence whose live deliveries are all done. The same numbers are reported as an
-observation of the `webhook_delivery_lag` asset, so they are charted in the UI.
+observation of the `webhook_delivery_lag` asset, so they are charted in the UI, but only
+when they change: a tick every few seconds would otherwise write an event every few seconds.
 
 Use `webhook_definitions()` (sensor, job, lag asset spec, and the `webhooks` resource) and
 merge it into the code location's Definitions.
@@ -32,12 +33,8 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from catalog_pipelines import db
-from catalog_pipelines.webhooks.delivery import (
-    DeliveryConfig,
-    DeliveryStats,
-    delivery_lag,
-    get_worker,
-)
+from catalog_pipelines.webhooks.delivery import DeliveryConfig, DeliveryStats, get_worker
+from catalog_pipelines.webhooks.lag import delivery_lag
 from catalog_pipelines.webhooks.replay import replay
 
 RESOURCE_KEY = "webhooks"
@@ -75,6 +72,27 @@ class WebhookDelivery(dg.ConfigurableResource):
             max_seconds=self.max_seconds_per_tick if max_seconds is None else max_seconds,
             max_deliveries=self.max_deliveries_per_tick,
         )
+
+
+# The lag itself; the other metadata (this tick's counts and duration) differ on every tick.
+LAG_FIELDS = (
+    "lag",
+    "head_sequence",
+    "delivered_through",
+    "fanned_out_through",
+    "pending_deliveries",
+)
+
+
+def lag_changed(previous_cursor: str | None, meta: dict[str, Any]) -> bool:
+    """Whether the lag differs from the one the previous tick recorded in its cursor."""
+    try:
+        previous = json.loads(previous_cursor or "{}")
+    except ValueError:
+        return True
+    return not isinstance(previous, dict) or any(
+        previous.get(name) != meta[name] for name in LAG_FIELDS
+    )
 
 
 def _lag_metadata(engine: sa.Engine, stats: DeliveryStats) -> dict[str, Any]:
@@ -116,7 +134,11 @@ def webhook_delivery_sensor(
             f" delivered through {meta['delivered_through']})"
         ),
         cursor=json.dumps(meta, sort_keys=True),
-        asset_events=[dg.AssetObservation(asset_key=LAG_ASSET_KEY, metadata=meta)],
+        asset_events=(
+            [dg.AssetObservation(asset_key=LAG_ASSET_KEY, metadata=meta)]
+            if lag_changed(context.cursor, meta)
+            else []
+        ),
     )
 
 

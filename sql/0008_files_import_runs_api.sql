@@ -17,12 +17,14 @@ CREATE TABLE files (
 CREATE INDEX files_account_created ON files (account_id, created DESC);
 CREATE INDEX files_expires_at ON files (expires_at);
 
--- An API run exists (status `running`) before the importer finishes; a dry run is kept
--- too (`previewed`), and a revert is itself a run (`mode = 'revert'`, `reverts` = the run
--- it undid; the undone run points back through `reverted_by`).
+-- An API run is recorded `queued` when it is requested (the importer makes it `running`
+-- when a worker starts it); an API dry run is kept too (`previewed`), and a revert is itself
+-- a run (`mode = 'revert'`, `reverts` = the run it undid, which points back through
+-- `reverted_by`).
 ALTER TABLE import_runs DROP CONSTRAINT import_runs_status_check;
 ALTER TABLE import_runs ADD CONSTRAINT import_runs_status_check
-    CHECK (status IN ('running', 'applied', 'previewed', 'refused', 'failed'));
+    CHECK (status IN ('queued', 'running', 'applied', 'previewed', 'refused', 'failed',
+                      'abandoned'));
 ALTER TABLE import_runs DROP CONSTRAINT import_runs_mode_check;
 ALTER TABLE import_runs ADD CONSTRAINT import_runs_mode_check
     CHECK (mode IN ('full', 'incremental', 'revert'));

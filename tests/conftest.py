@@ -1,4 +1,9 @@
-"""Every test run gets its own PostgreSQL database: DATABASE_URL's server, or the embedded one."""
+"""Every test run gets its own PostgreSQL database: DATABASE_URL's server, or the embedded one.
+
+Like production (docs/production-roles.md), each database belongs to `catalog_owner`, which
+migrates it, and tests use the app's role `catalog_app`, which owns nothing. DATABASE_URL's
+server must let both roles log in without a password (as the embedded one does).
+"""
 
 from __future__ import annotations
 
@@ -20,19 +25,34 @@ FIXTURES = REPO / "tests" / "fixtures" / "real"
 
 @pytest.fixture(scope="session")
 def server_url() -> str:
-    """The server the run's databases live on (DATABASE_URL's, or the embedded one)."""
+    """The server the run's databases live on (DATABASE_URL's, or the embedded one), as a
+    role that may create databases and roles."""
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
-    return db.libpq_url()
+    url = db.admin_url()
+    db.ensure_roles(url)
+    return url
+
+
+def owner_url(app_url: str) -> str:
+    """The schema owner's URL for a database made by `create_database`."""
+    return db.with_user(app_url, db.OWNER_ROLE)
 
 
 def create_database(server: str, label: str) -> str:
-    """A new, migrated database on `server`; returns its URL."""
-    url = db.create_database(server, f"cs_{label}")
-    engine = db.make_engine(url)
-    migrate(engine)
+    """A new database on `server`, owned and migrated by `catalog_owner`; returns the URL
+    the app uses (`catalog_app`)."""
+    url = db.create_database(server, f"cs_{label}", owner=db.OWNER_ROLE)
+    engine = db.make_engine(db.with_user(url, db.OWNER_ROLE))
+    migrate(engine, app_role=db.APP_ROLE)
     engine.dispose()
-    return url
+    return db.with_user(url, db.APP_ROLE)
+
+
+def _use_database(mp: pytest.MonkeyPatch, url: str) -> None:
+    """Subprocesses (CLI, dagster, the API server) use the same database and roles."""
+    mp.setenv("DATABASE_URL", url)
+    mp.setenv("DATABASE_OWNER_URL", owner_url(url))
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +61,7 @@ def database_url(server_url: str) -> Iterator[str]:
     so that subprocesses (CLI, dagster, the API server) use the same one."""
     url = create_database(server_url, "test")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATABASE_URL", url)
+        _use_database(mp, url)
         yield url
     db.drop_database(server_url, url)
 
@@ -52,7 +72,7 @@ def isolated_database_url(server_url: str) -> Iterator[str]:
     (webhook fan-out and delivery) and must not see other modules' endpoints and events."""
     url = create_database(server_url, "iso")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATABASE_URL", url)
+        _use_database(mp, url)
         yield url
     db.drop_database(server_url, url)
 

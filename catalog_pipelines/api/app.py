@@ -1,8 +1,9 @@
 """The ASGI app: `create_app(engine=None)` wires routers, auth, Stripe-shaped errors and the
 OpenAPI document. Handlers are synchronous SQL on a pooled engine, run in the threadpool.
 
-While the database is unreachable every request gets 503 with a clear body; the pool
-pre-pings and reconnects, so the app recovers by itself once the database is back.
+While the database is unreachable, or frozen, every request gets 503 with `Retry-After`
+within the bounds of db_timeouts.py; the pool pre-pings and reconnects, so the app recovers
+by itself once the database is back.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from catalog_pipelines import db
 from catalog_pipelines.api import front_door, idempotency
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.auth import KeyCache
+from catalog_pipelines.api.auth import AuthFailures, KeyCache
+from catalog_pipelines.api.body_limit import BodyLimit, BodyTooLarge
 from catalog_pipelines.api.errors import ApiError, error_body, error_response
 from catalog_pipelines.api.routers import (
     events,
@@ -38,6 +40,7 @@ from catalog_pipelines.api.routers import (
     webhook_endpoints,
 )
 from catalog_pipelines.api.routing import IndexedListParams, allowed_methods
+from catalog_pipelines.db_timeouts import DbTimeouts, bound_engine
 from catalog_pipelines.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -51,15 +54,19 @@ _UNAVAILABLE = (
 )
 
 
-def api_engine(url: str | None = None) -> sa.Engine:
-    """A pool sized for the threadpool, failing fast (5 s) when the server is unreachable."""
-    return db.make_engine(
+def api_engine(url: str | None = None, timeouts: DbTimeouts | None = None) -> sa.Engine:
+    """A pool sized for the threadpool, where every wait on the database is bounded
+    (db_timeouts.py: connect, statement, each round trip, the pool; all from the environment)."""
+    bounds = timeouts or DbTimeouts.from_env()
+    engine = db.make_engine(
         url,
         pool_size=16,
         max_overflow=16,
-        pool_timeout=10,
-        connect_args={"connect_timeout": 5},
+        pool_timeout=bounds.pool,
+        connect_args=bounds.connect_args(db.SESSION_OPTIONS),
     )
+    bound_engine(engine, bounds)
+    return engine
 
 
 def _request_id(request: Request) -> str | None:
@@ -101,10 +108,26 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     app.state.engine = engine if engine is not None else api_engine()
     app.state.keys = KeyCache()
     front_door.install(app)
+    app.state.auth_failures = AuthFailures()
     for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
         app.include_router(module.router)
     app.include_router(files.router)
     app.include_router(import_runs.router)
+    app.add_middleware(
+        BodyLimit,
+        routes=[
+            (incoming_shopify.INCOMING_PREFIX, incoming_shopify.INCOMING_MAX_BODY),
+            ("/v1/files", files.body_limit()),
+        ],
+    )
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(
+            error_body(str(exc.detail), type="invalid_request_error", code="body_too_large"),
+            status_code=413,
+            headers={"Connection": "close"},
+        )
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -1,12 +1,19 @@
-"""API keys: `sk_` secrets shown once, stored as SHA-256, each bound to one account."""
+"""API keys: `sk_` secrets shown once, stored as SHA-256, each bound to one account.
+Keys can be listed, revoked and rolled (`catalog-sync api-keys`); a revoked key stops working
+on every server process within CACHE_SECONDS. Failed authentications are rate-limited per
+client address (docs/production-roles.md, API keys)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import math
+import os
 import secrets
 import threading
 import time
+from collections import deque
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -18,9 +25,18 @@ _INSERT = sa.text(
 _ENSURE_ACCOUNT = sa.text("INSERT INTO accounts (id) VALUES (:id) ON CONFLICT DO NOTHING")
 _LOOKUP = sa.text("SELECT account_id FROM api_keys WHERE secret_hash = :hash AND revoked IS NULL")
 
-# Auth is one indexed lookup; a short cache takes even that off the hot path. A revoked
-# key stops working within this many seconds.
-CACHE_SECONDS = 5.0
+_LIST = sa.text(
+    "SELECT id, account_id AS account, hint, created, revoked FROM api_keys"
+    " WHERE CAST(:account AS text) IS NULL OR account_id = :account"
+    " ORDER BY created, id"
+)
+_REVOKE = sa.text(
+    "UPDATE api_keys SET revoked = now() WHERE id = :id AND revoked IS NULL RETURNING account_id"
+)
+
+# Auth is one indexed lookup; a short cache takes even that off the hot path. Every process
+# forgets a key after this many seconds, so a revoked key stops working everywhere within it.
+CACHE_SECONDS = 0.5
 
 
 def hash_secret(secret: str) -> str:
@@ -37,6 +53,23 @@ def create_api_key(conn: sa.Connection, account_id: str) -> dict[str, str]:
         {"id": key_id, "account": account_id, "hash": hash_secret(secret), "hint": secret[-4:]},
     )
     return {"id": key_id, "account": account_id, "secret": secret}
+
+
+def list_api_keys(conn: sa.Connection, account_id: str | None = None) -> list[dict[str, Any]]:
+    """Every key (or one account's), oldest first: ids and hints, never secrets."""
+    return [dict(row._mapping) for row in conn.execute(_LIST, {"account": account_id})]
+
+
+def revoke_api_key(conn: sa.Connection, key_id: str) -> str | None:
+    """Revoke a live key; its account, or None if there is no such live key."""
+    return conn.execute(_REVOKE, {"id": key_id}).scalar_one_or_none()
+
+
+def roll_api_key(conn: sa.Connection, key_id: str) -> dict[str, str] | None:
+    """Replace a live key by a new one for the same account (one transaction: the old secret
+    stops working as the new one starts); the new key, or None if there is no such live key."""
+    account = revoke_api_key(conn, key_id)
+    return None if account is None else create_api_key(conn, account)
 
 
 def secret_from_header(authorization: str | None) -> str | None:
@@ -79,3 +112,41 @@ class KeyCache:
                     self._items.clear()
                 self._items[digest] = (account, now + self._ttl)
         return account
+
+
+class AuthFailures:
+    """Failed authentications per client address in a sliding window. Past `limit` failures
+    the address is refused (429) until its oldest failure leaves the window. Per process: with
+    N workers an address gets at most N x `limit` tries per window."""
+
+    def __init__(self, limit: int | None = None, window: float | None = None) -> None:
+        env = os.environ
+        self.limit = limit if limit is not None else int(env.get("CATALOG_API_AUTH_FAILURES", 20))
+        self.window = (
+            window if window is not None else float(env.get("CATALOG_API_AUTH_WINDOW", 60))
+        )
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int | None:
+        """Whole seconds until `address` may try again, or None if it may now."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._failures.get(address)
+            if failures is None:
+                return None
+            while failures and failures[0] <= now - self.window:
+                failures.popleft()
+            if not failures:
+                del self._failures[address]
+                return None
+            if len(failures) < self.limit:
+                return None
+            return max(1, math.ceil(failures[0] + self.window - now))
+
+    def record(self, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 100_000:  # a flood of addresses: start over
+                self._failures.clear()
+            self._failures.setdefault(address, deque(maxlen=self.limit)).append(now)

@@ -1,4 +1,5 @@
-"""`catalog-sync serve` and `catalog-sync api-keys create`, registered by the main CLI."""
+"""`catalog-sync serve` and `catalog-sync api-keys create|list|revoke|roll`, registered by the
+main CLI."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from catalog_pipelines.cli_args import (
     add_account,
     migrated_engine,
     print_error,
+    print_json,
 )
 
 
@@ -111,6 +113,52 @@ def cmd_api_keys_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_api_keys_list(args: argparse.Namespace) -> int:
+    """Ids, accounts, the secrets' last four characters, and whether each key is revoked."""
+    from catalog_pipelines.api.auth import list_api_keys
+
+    with migrated_engine().connect() as conn:
+        keys = list_api_keys(conn, args.account)
+    if args.json:
+        print_json(keys)
+        return EXIT_OK
+    for key in keys:
+        state = f"revoked {key['revoked']:%Y-%m-%d %H:%M}" if key["revoked"] else "live"
+        print(f"{key['id']}  {key['account']}  ...{key['hint']}  {state}")
+    return EXIT_OK
+
+
+def cmd_api_keys_revoke(args: argparse.Namespace) -> int:
+    """Revoke a key: every server refuses it within a second."""
+    from catalog_pipelines.api.auth import revoke_api_key
+
+    with migrated_engine().begin() as conn:
+        account = revoke_api_key(conn, args.key_id)
+    if account is None:
+        print_error(f"no live API key {args.key_id!r}")
+        return EXIT_USAGE
+    print(f"revoked {args.key_id} (account {account})")
+    return EXIT_OK
+
+
+def cmd_api_keys_roll(args: argparse.Namespace) -> int:
+    """Revoke a key and print its replacement (same account) once."""
+    from catalog_pipelines.api.auth import roll_api_key
+
+    with migrated_engine().begin() as conn:
+        key = roll_api_key(conn, args.key_id)
+    if key is None:
+        print_error(f"no live API key {args.key_id!r}")
+        return EXIT_USAGE
+    if args.json:
+        sys.stdout.write(json.dumps(key) + "\n")
+    else:
+        print(f"API key {args.key_id} revoked; its replacement {key['id']}:")
+        print(f"  {key['secret']}")
+        print("Store it now: it is not shown again.")
+    return EXIT_OK
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the Stripe-compatible HTTP API and its docs")
     p.add_argument(
@@ -133,3 +181,17 @@ def add_commands(sub: Any) -> None:
     add_account(p, "account id (created if new)")
     p.add_argument("--json", action="store_true", help='print {"id","account","secret"}')
     p.set_defaults(func=cmd_api_keys_create)
+
+    p = keys.add_parser("list", help="list API keys (ids and hints, never secrets)")
+    p.add_argument("--account", help="only this account's keys")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_api_keys_list)
+
+    p = keys.add_parser("revoke", help="revoke an API key (refused everywhere within 1 s)")
+    p.add_argument("key_id", help="key id, as `create --json` or `list` print it")
+    p.set_defaults(func=cmd_api_keys_revoke)
+
+    p = keys.add_parser("roll", help="revoke an API key and create its replacement")
+    p.add_argument("key_id", help="key id, as `create --json` or `list` print it")
+    p.add_argument("--json", action="store_true", help='print {"id","account","secret"}')
+    p.set_defaults(func=cmd_api_keys_roll)

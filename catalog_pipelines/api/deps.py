@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from catalog_pipelines.api import idempotency
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.auth import KeyCache, secret_from_header
+from catalog_pipelines.api.auth import AuthFailures, KeyCache, secret_from_header
 from catalog_pipelines.api.errors import ApiError, not_found
 from catalog_pipelines.api.params import json_scalars, parse_body_typed, validate_params
 from catalog_pipelines.store.events import Cause
@@ -61,8 +61,19 @@ def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
             "You did not provide an API key. Send it as 'Authorization: Bearer sk_...'.",
             headers={"WWW-Authenticate": 'Bearer realm="catalog"'},
         )
+    failures: AuthFailures = request.app.state.auth_failures
+    address = request.client.host if request.client else "unknown"
+    retry_after = failures.retry_after(address)
+    if retry_after is not None:
+        raise ApiError(
+            429,
+            "Too many requests with invalid API keys from this address; retry later.",
+            code="rate_limit",
+            headers={"Retry-After": str(retry_after)},
+        )
     account = None if len(secret) > 200 else keys.account_for(engine, secret)
     if account is None:
+        failures.record(address)
         raise ApiError(
             401,
             "Invalid API Key provided.",

@@ -11,9 +11,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from catalog_pipelines.connectors.reading import ROW_NUMBER, InputError, decode, read_csv_strings
+import polars as pl
+
+from catalog_pipelines.connectors.reading import (
+    ROW_NUMBER,
+    InputError,
+    decode,
+    nul_reason,
+    read_csv_strings,
+)
 from catalog_pipelines.money import MoneyError, normalize_currency
-from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.normalized import ParsedBatch, Reject
 
 Row = Mapping[str, str | None]
 WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
@@ -42,9 +50,37 @@ def read_export(
     columns = [c for c in frame.columns if c != ROW_NUMBER]
     if columns and required_column not in columns:
         raise InputError(f"{source}: not a {export} product CSV (no {required_column!r} column)")
-    return build_batch(
-        frame.iter_rows(named=True), columns, source=source, currency=code, rows_read=rows_read
+    nul = _nul_rows(frame, columns, text)
+    if nul:
+        frame = frame.filter(pl.col(ROW_NUMBER).is_in(list(nul)).not_())
+    batch = build_batch(
+        frame.iter_rows(named=True),
+        columns,
+        source=source,
+        currency=code,
+        rows_read=rows_read - len(nul),
     )
+    if nul:
+        # Rows with a NUL cell are rejected here, never parsed (text_safety.py).
+        batch.rows_read += len(nul)
+        batch.rejects = sorted([*batch.rejects, *nul.values()], key=lambda r: r.row_number)
+        batch.check_reconciles()
+    return batch
+
+
+def _nul_rows(frame: pl.DataFrame, columns: list[str], text: str) -> dict[int, Reject]:
+    """Rows with a NUL in a cell, as rejects naming the columns."""
+    if "\x00" not in text:
+        return {}
+    hits = frame.filter(
+        pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True) for c in columns)
+    )
+    out = {}
+    for row in hits.iter_rows(named=True):
+        rn = int(row[ROW_NUMBER])
+        bad = [c for c in columns if row[c] is not None and "\x00" in row[c]]
+        out[rn] = Reject(rn, raw(row), [nul_reason(bad)])
+    return out
 
 
 def cell(row: Row, column: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +21,30 @@ import polars as pl
 
 ROW_NUMBER = "row_number"
 MAX_JSON_DEPTH = 32
+# More columns than this is not a catalog export but a mistake or an attack: a 100,000-column
+# header took 1.8 GB to import. Refused before any frame is built (docs/import-failures.md).
+DEFAULT_MAX_COLUMNS = 1000
+MAX_COLUMNS_ENV = "CATALOG_MAX_COLUMNS"
+
+
+def max_columns() -> int:
+    """The column limit: CATALOG_MAX_COLUMNS, or 1,000."""
+    raw = os.environ.get(MAX_COLUMNS_ENV, "")
+    try:
+        return int(raw) if raw.strip() else DEFAULT_MAX_COLUMNS
+    except ValueError as e:
+        raise InputError(f"{MAX_COLUMNS_ENV}={raw!r} is not a whole number") from e
+
+
+def check_columns(count: int, *, source: str, what: str = "columns") -> None:
+    """Refuse an input with more columns (or JSON keys) than the limit, naming both."""
+    limit = max_columns()
+    if count > limit:
+        raise InputError(
+            f"{source}: {count:,} {what}, more than the limit of {limit:,}; a catalog export"
+            f" has far fewer. Raise {MAX_COLUMNS_ENV} if this file is really meant"
+        )
+
 
 _BOMS_NOT_UTF8: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xfe\x00\x00", "UTF-32-LE"),
@@ -89,7 +114,10 @@ def not_text_reason(data: bytes, *, encoding: str | None = None) -> str | None:
     if encoding is not None:
         return None
     sample = data[:SNIFF_BYTES]
-    if b"\x00" in sample and _utf16_without_bom(sample) is None:
+    # A few stray NULs in text are bad cells (rejected per row, the rest imports); many, and
+    # not in UTF-16's pattern, are binary data.
+    nuls = sample.count(0)
+    if nuls > max(8, len(sample) // 100) and _utf16_without_bom(sample) is None:
         offset = data.index(b"\x00")
         return f"NUL byte at byte {offset}, line {_line_of(data, offset)}"
     if b"\x00" not in sample:
@@ -110,6 +138,13 @@ def _not_text(source: str, reason: str) -> InputError:
     return InputError(
         f"{source}: not a text file ({reason}); catalog-sync reads CSV and JSON Lines exports"
     )
+
+
+def _looks_like_utf16(data: bytes, sample: int = 64 * 1024) -> bool:
+    """UTF-16 text without a BOM has a NUL in every other byte of its ASCII characters. A few
+    stray NULs in UTF-8 text are a different problem: those cells are rejected per row."""
+    head = data[:sample]
+    return b"\x00" in head and head.count(b"\x00") * 8 >= len(head)
 
 
 def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
@@ -140,7 +175,7 @@ def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
                 f" pass --encoding {name.lower().replace('-le', '').replace('-be', '')}"
                 " or save it as UTF-8"
             )
-    if b"\x00" in data:
+    if _looks_like_utf16(data):
         offset = data.index(b"\x00")
         codec = _utf16_without_bom(data[:SNIFF_BYTES])
         if codec is None:  # a NUL past the sniffed start, in text that is not UTF-16
@@ -171,6 +206,9 @@ class CsvTable:
     # row_number -> number of fields, for rows with more fields than the header. Polars keeps only
     # the first len(header) of them, so the caller must reject these rows (or fail).
     overlong: dict[int, int] = field(default_factory=dict)
+    # row_number -> columns whose cell holds a NUL, which PostgreSQL text cannot store: the
+    # caller rejects these rows (text_safety.py).
+    unstorable: dict[int, list[str]] = field(default_factory=dict)
 
 
 def _raise_field_limit() -> None:
@@ -197,6 +235,7 @@ def _count_records(text: str, *, source: str) -> tuple[list[str] | None, int, li
         for record in reader:
             if header is None:
                 header = record
+                check_columns(len(header), source=source)  # before anything is built
                 continue
             position += 1
             if not record:
@@ -262,7 +301,32 @@ def read_csv_table(text: str, *, source: str) -> CsvTable:
     frame = frame.with_row_index(ROW_NUMBER, offset=1).with_columns(
         pl.col(ROW_NUMBER).cast(pl.Int64)
     )
-    return CsvTable(frame, records, header, overlong)
+    return CsvTable(frame, records, header, overlong, _nul_cells(frame, header, text, source))
+
+
+def _nul_cells(
+    frame: pl.DataFrame, header: list[str], text: str, source: str
+) -> dict[int, list[str]]:
+    """row_number -> the columns whose cell holds a NUL (only looked for when there is one)."""
+    if "\x00" not in text:
+        return {}
+    for i, name in enumerate(header, start=1):
+        if "\x00" in name:
+            raise InputError(f"{source}: header column {i} ({name!r}) contains a NUL character")
+    hits = frame.select(
+        ROW_NUMBER,
+        *(pl.col(c).str.contains("\x00", literal=True).fill_null(False).alias(c) for c in header),
+    ).filter(pl.any_horizontal(pl.exclude(ROW_NUMBER)))
+    return {row[ROW_NUMBER]: [c for c in header if row[c]] for row in hits.iter_rows(named=True)}
+
+
+def nul_reason(columns: list[str]) -> str:
+    """The reason a row with NUL cells is rejected, naming the columns."""
+    names = ", ".join(repr(c) for c in columns)
+    return (
+        f"{names}: contains a NUL character (U+0000), which the catalog cannot store;"
+        " remove it from the cell"
+    )
 
 
 def read_csv_strings(text: str, *, source: str) -> tuple[pl.DataFrame, int]:

@@ -31,6 +31,7 @@ from catalog_pipelines.diff import (
 from catalog_pipelines.normalized import Reject
 from catalog_pipelines.store import bulk
 from catalog_pipelines.store.events import EVENT_LOG_LOCK
+from catalog_pipelines.text_safety import escape_unstorable
 
 log = logging.getLogger(__name__)
 _SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
@@ -124,6 +125,23 @@ def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]
     return out
 
 
+class OwnerChanged(Exception):
+    """Another source took an object this import was about to write, after the import read
+    the catalog (two sources importing at once). Nothing is written; a re-run rejects it."""
+
+
+# An object of the plan, locked now, whose group another source owns: only possible when that
+# source took it after this import read the catalog (ownership.py rejects it otherwise).
+_TAKEN = sa.text(
+    "SELECT p.id, o.name FROM prev_objects p JOIN sources o ON o.account_id = :account"
+    " AND o.name = p.obj ->> 'source' AND o.name <> :source"
+    " WHERE (p.obj ->> 'object' = 'product' AND 'content' = ANY(o.owns) AND :content)"
+    " OR (p.obj ->> 'object' = 'price' AND 'pricing' = ANY(o.owns) AND :pricing)"
+    " OR (p.obj ->> 'object' = 'inventory_item' AND 'inventory' = ANY(o.owns) AND :inventory)"
+    " LIMIT 1"
+)
+
+
 def apply_plan(
     conn: sa.Connection,
     plan: Plan,
@@ -132,6 +150,7 @@ def apply_plan(
     source: str,
     run_id: str,
     now: datetime,
+    owns: frozenset[str] | None = None,
 ) -> int:
     """Write every change of the plan, its versions and its events. Returns events written.
 
@@ -148,6 +167,7 @@ def apply_plan(
         "now": now,
         "event_lock": EVENT_LOG_LOCK,
         "request": ctx["request"],
+        "claim_inventory": plan.claims_inventory,
     }
     statements = dict(_apply_statements())
     cur = _driver(conn).cursor()
@@ -180,6 +200,21 @@ def apply_plan(
         cur.execute("ANALYZE stage_products; ANALYZE stage_prices; ANALYZE stage_inventory")
         for name in ("prev_products", "prev_prices", "prev_inventory"):
             run(name)
+        if owns is not None:  # the objects are locked now: is any of them another's?
+            taken = conn.execute(
+                _TAKEN,
+                {
+                    "account": account_id,
+                    "source": source,
+                    **{g: g in owns for g in ("content", "pricing", "inventory")},
+                },
+            ).first()
+            if taken is not None:
+                raise OwnerChanged(
+                    f"source {taken.name!r} took {taken.id} while this import of {source!r}"
+                    " ran; nothing was written. Run the import again: its rows that touch"
+                    f" {taken.name!r}'s objects will be rejected (docs/hybrid-sources.md)"
+                )
         copy("products", plan.product_creates, bulk.product_rows)
         run("update_products")
         run("archive_products")
@@ -208,13 +243,11 @@ _INSERT_RUN = sa.text(
     " rows_valid, rows_rejected, summary, unmapped_columns, error, started)"
     " VALUES (:id, :account, :source, :mode, :dry_run, :status, :input, :rows_read, :rows_valid,"
     " :rows_rejected, CAST(:summary AS jsonb), CAST(:unmapped AS jsonb), :error, :started)"
-    # The API records its run as `running` first (catalog_pipelines/import_jobs.py).
-    " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, dry_run = EXCLUDED.dry_run,"
-    " input = EXCLUDED.input, rows_read = EXCLUDED.rows_read,"
-    " rows_valid = EXCLUDED.rows_valid, rows_rejected = EXCLUDED.rows_rejected,"
-    " summary = EXCLUDED.summary, unmapped_columns = EXCLUDED.unmapped_columns,"
-    " error = EXCLUDED.error"  # `finished` is set by the API once it has stored the rest
-    " WHERE import_runs.account_id = EXCLUDED.account_id AND import_runs.status = 'running'"
+    # the run's row exists already when it was started as `running` (store/run_log.py)
+    " ON CONFLICT (id) DO UPDATE SET status = excluded.status, rows_read = excluded.rows_read,"
+    " rows_valid = excluded.rows_valid, rows_rejected = excluded.rows_rejected,"
+    " summary = excluded.summary, unmapped_columns = excluded.unmapped_columns,"
+    " error = excluded.error, finished = now()"
 )
 
 
@@ -244,12 +277,12 @@ def record_run(
             "mode": mode,
             "dry_run": dry_run,
             "status": status,
-            "input": input_name,
+            "input": escape_unstorable(input_name),
             "rows_read": summary["rows_read"],
             "rows_valid": summary["rows_valid"],
             "rows_rejected": summary["rows_rejected"],
-            "summary": json.dumps(summary),
-            "unmapped": json.dumps(unmapped_columns),
+            "summary": json.dumps(escape_unstorable(summary)),
+            "unmapped": json.dumps(escape_unstorable(unmapped_columns)),
             "error": error,
             "started": started,
         },
@@ -264,8 +297,8 @@ def record_run(
                     (
                         run_id,
                         r.row_number,
-                        json.dumps(r.raw, default=str),
-                        json.dumps(r.reasons),
+                        json.dumps(escape_unstorable(r.raw), default=str),
+                        json.dumps(escape_unstorable(r.reasons)),
                     )
                 )
 

@@ -46,7 +46,8 @@ _ADJUST = sa.text(
     " version = i.version + 1, updated = now(),"
     " content_hash = greatest(old.quantity + :delta, 0)::text || ':' || i.policy"
     " FROM old WHERE i.id = old.id"
-    " AND (old.quantity + :delta >= 0 OR i.policy = 'continue') AND "
+    " AND (old.quantity + :delta >= 0 OR i.policy = 'continue')"
+    " AND old.quantity + :delta <= :max_quantity AND "
     + _WRITABLE
     + " RETURNING i.id, i.quantity, i.version, old.quantity AS before,"
     " inventory_item_object(i) AS obj),"
@@ -142,13 +143,21 @@ def _event(
     )
 
 
-def _refusal(conn: sa.Connection, account_id: str, sku: str, actor: str | None) -> Exception:
-    """Why a conditional UPDATE matched no row: missing, owned, or not enough stock."""
+def _refusal(
+    conn: sa.Connection, account_id: str, sku: str, actor: str | None, delta: int = 0
+) -> Exception:
+    """Why a conditional UPDATE matched no row: missing, owned, too much or not enough stock."""
     row = conn.execute(_DIAGNOSE, {"account": account_id, "sku": sku}).one_or_none()
     if row is None:
         return NotFound(f"No such inventory item: '{sku}'", param="sku")
     if row.source_owns and row.source != actor:
         return OwnedBySource("inventory", row.source)
+    if row.quantity + delta > MAX_QUANTITY:
+        return InvalidRequest(
+            f"Adjusting '{sku}' by {delta} would make its quantity {row.quantity + delta},"
+            f" more than the maximum of {MAX_QUANTITY}; nothing was changed.",
+            param="delta",
+        )
     return Conflict(
         f"Insufficient inventory for '{sku}': {row.quantity} available.",
         param="delta",
@@ -184,6 +193,7 @@ def adjust(
             "account": account_id,
             "sku": sku,
             "delta": delta,
+            "max_quantity": MAX_QUANTITY,
             "actor": actor_source,
             "lock_key": EVENT_LOG_LOCK,
             "request": cause.request_json(),
@@ -191,7 +201,7 @@ def adjust(
         },
     ).one_or_none()
     if row is None:
-        raise _refusal(conn, account_id, sku, actor_source)
+        raise _refusal(conn, account_id, sku, actor_source, delta)
     return row.obj
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog_pipelines.money import MoneyError, normalize_currency
+from catalog_pipelines.money import MAX_UNIT_AMOUNT, MoneyError, normalize_currency
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
 from catalog_pipelines.store.events import Cause, append_event
 
@@ -553,8 +553,9 @@ def _recurring(value: Any) -> dict[str, Any] | None:
 
 
 def _unit_amount(params: Mapping[str, Any]) -> int:
+    """At most Stripe's 99,999,999 minor units (money.MAX_UNIT_AMOUNT)."""
     if params.get("unit_amount") not in (None, ""):
-        return _int(params["unit_amount"], "unit_amount", minimum=0)
+        return _at_most_stripe(_int(params["unit_amount"], "unit_amount", minimum=0), "unit_amount")
     dec = params.get("unit_amount_decimal")
     if dec not in (None, ""):
         text = str(dec)
@@ -564,10 +565,18 @@ def _unit_amount(params: Mapping[str, Any]) -> int:
                 "unit_amount_decimal must be a whole number of minor units here",
                 param="unit_amount_decimal",
             )
-        return _int(whole, "unit_amount_decimal", minimum=0)
+        return _at_most_stripe(_int(whole, "unit_amount_decimal", minimum=0), "unit_amount_decimal")
     raise InvalidRequest(
         "Missing required param: unit_amount.", param="unit_amount", code="parameter_missing"
     )
+
+
+def _at_most_stripe(amount: int, param: str) -> int:
+    if amount > MAX_UNIT_AMOUNT:
+        raise InvalidRequest(
+            f"{param} must be at most {MAX_UNIT_AMOUNT} (Stripe's largest amount)", param=param
+        )
+    return amount
 
 
 def _take_lookup_key(

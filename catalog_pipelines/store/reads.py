@@ -84,6 +84,20 @@ _GET_INVENTORY_BY_SKU = sa.text(
     " WHERE i.account_id = :account AND i.sku = :sku"
 )
 
+# An item's `inv_` id, when one matches exactly, else its SKU (docs/api.md: any SKU, even one
+# with `/`, `?` or `#`, and the id both reach the item).
+_SKU_OF_ID = sa.text("SELECT sku FROM inventory_items WHERE account_id = :account AND id = :id")
+
+
+def inventory_sku(conn: sa.Connection, account_id: str, key: str) -> str:
+    """The SKU an API path names: an `inv_` id of the account resolves to its item's SKU;
+    anything else is the SKU itself."""
+    if key.startswith("inv_"):
+        sku = conn.execute(_SKU_OF_ID, {"account": account_id, "id": key}).scalar_one_or_none()
+        if sku is not None:
+            return str(sku)
+    return key
+
 
 def get_product(conn: sa.Connection, account_id: str, product_id: str) -> dict[str, Any] | None:
     return conn.execute(
@@ -101,6 +115,11 @@ def get_inventory_item_by_sku(
     return conn.execute(
         _GET_INVENTORY_BY_SKU, {"account": account_id, "sku": sku}
     ).scalar_one_or_none()
+
+
+def get_inventory_item(conn: sa.Connection, account_id: str, key: str) -> dict[str, Any] | None:
+    """An item by its `inv_` id or by its SKU (see `inventory_sku`)."""
+    return get_inventory_item_by_sku(conn, account_id, inventory_sku(conn, account_id, key))
 
 
 def get_event(conn: sa.Connection, account_id: str, event_id: str) -> dict[str, Any] | None:

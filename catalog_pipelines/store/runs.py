@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from catalog_pipelines.store.reads import CursorNotFound, ListPage
 
 API_STATUS = {
+    "queued": "running",
     "running": "running",
+    "abandoned": "failed",
     "applied": "succeeded",
     "previewed": "succeeded",
     "refused": "failed",
@@ -67,9 +69,12 @@ def run_object(row: Any) -> dict[str, Any]:
     """Stripe-shaped `import_run`: the counts of `catalog-sync import --json`, the run's
     lifecycle, and a sample of its changes."""
     summary = dict(row.summary or {})
-    # A run is over once `finished` is set: the API sets it after storing the sample of
-    # changes, so a client never sees a finished run without them.
-    running = row.finished is None
+    # An API run is over once the API has stored its outcome (progress `done`), after the
+    # importer's own record: a client never sees a finished run without its changes.
+    stage = (row.progress or {}).get("stage")
+    running = row.status in ("queued", "running") or (
+        row.trigger == "api" and row.status != "abandoned" and stage != "done"
+    )
     counts = {k: summary[k] for k in _COUNT_KEYS if k in summary}
     obj: dict[str, Any] = {
         "id": row.id,
@@ -151,7 +156,7 @@ def list_runs(
 _INSERT_RUNNING = sa.text(
     "INSERT INTO import_runs (id, account_id, source, mode, dry_run, status, input, rows_read,"
     " rows_valid, rows_rejected, summary, started, finished, trigger, file_id)"
-    " VALUES (:id, :account, :source, :mode, :dry_run, 'running', :input, 0, 0, 0, '{}',"
+    " VALUES (:id, :account, :source, :mode, :dry_run, 'queued', :input, 0, 0, 0, '{}',"
     " now(), NULL, :trigger, :file_id)"
 )
 
@@ -201,7 +206,8 @@ def finish_run(
             " rows_valid = coalesce(CAST(:rows_valid AS integer), rows_valid),"
             " rows_rejected = coalesce(CAST(:rows_rejected AS integer), rows_rejected),"
             " changes = coalesce(CAST(:changes AS jsonb), changes),"
-            " error = coalesce(:error, error), finished = coalesce(finished, now())"
+            " error = coalesce(:error, error), finished = coalesce(finished, now()),"
+            " progress = CAST(:done AS jsonb)"
             " WHERE id = :id"
         ),
         {
@@ -213,6 +219,7 @@ def finish_run(
             "rows_rejected": None if summary is None else summary.get("rows_rejected"),
             "changes": None if changes is None else json.dumps(changes, default=str),
             "error": error,
+            "done": json.dumps({"stage": "done", "fraction": 1.0}),
         },
     )
 
@@ -222,7 +229,7 @@ def set_progress(conn: sa.Connection, run_id: str, stage: str, fraction: float) 
     conn.execute(
         sa.text(
             "UPDATE import_runs SET progress = CAST(:p AS jsonb)"
-            " WHERE id = :id AND status = 'running'"
+            " WHERE id = :id AND status IN ('queued', 'running')"
         ),
         {"id": run_id, "p": json.dumps({"stage": stage, "fraction": round(fraction, 3)})},
     )

@@ -231,6 +231,7 @@ def validate_batch(batch: ParsedBatch) -> ValidationReport:
         unmapped_columns=batch.unmapped_columns,
         warnings=list(batch.warnings),
         rows_valid=batch.rows_valid - len(new_rejects),
+        stock_only=batch.stock_only,
     )
     cleaned.warnings.extend(stripe_limit_warnings(cleaned))
     cleaned.check_reconciles()

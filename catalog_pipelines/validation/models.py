@@ -13,10 +13,12 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
+from catalog_pipelines.money import CURRENCIES, MAX_UNIT_AMOUNT
 from catalog_pipelines.normalized import KV
 
-CURRENCY_PATTERN = r"^[a-z]{3}$"
+CURRENCY_PATTERN = r"^[a-z]{3}$"  # the shape; the codes themselves are money.CURRENCIES
 POLICIES = ("deny", "continue")
+MAX_QUANTITY = 10**12  # as store/inventory.py: the most stock one item may hold
 
 
 def _not_nan(data: PolarsData) -> pl.LazyFrame:
@@ -48,11 +50,11 @@ class VariantModel(pa.DataFrameModel):
     variant_key: pl.Utf8 = pa.Field(nullable=False, unique=True, str_length={"min_value": 1})
     sku: pl.Utf8 = pa.Field(nullable=True)
     currency: pl.Utf8 = pa.Field(nullable=True, str_matches=CURRENCY_PATTERN)
-    unit_amount: pl.Int64 = pa.Field(nullable=True, ge=0)
+    unit_amount: pl.Int64 = pa.Field(nullable=True, ge=0, le=MAX_UNIT_AMOUNT)
     nickname: pl.Utf8 = pa.Field(nullable=True)
     options: Annotated[pl.List, KV.inner] = pa.Field(nullable=True)
     metadata: Annotated[pl.List, KV.inner] = pa.Field(nullable=True)
-    inventory_quantity: pl.Int64 = pa.Field(nullable=True, ge=0)
+    inventory_quantity: pl.Int64 = pa.Field(nullable=True, ge=0, le=MAX_QUANTITY)
     inventory_policy: pl.Utf8 = pa.Field(nullable=True, isin=list(POLICIES))
     active: pl.Boolean = pa.Field(nullable=True)
 
@@ -60,6 +62,15 @@ class VariantModel(pa.DataFrameModel):
     @classmethod
     def unit_amount_not_nan(cls, data: PolarsData) -> pl.LazyFrame:
         return _not_nan(data)
+
+    @pa.check("currency", name="iso_4217")
+    @classmethod
+    def currency_is_iso_4217(cls, data: PolarsData) -> pl.LazyFrame:
+        """A code of the right shape must also be in ISO 4217 (`zzz` is not)."""
+        code = pl.col(data.key)
+        return data.lazyframe.select(
+            code.str.contains(CURRENCY_PATTERN).not_() | code.is_in(sorted(CURRENCIES))
+        )
 
     @pa.dataframe_check(name="price_has_currency")
     @classmethod

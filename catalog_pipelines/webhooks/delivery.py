@@ -18,94 +18,43 @@ How the state is kept, so that a crash loses nothing:
 
 The clock is injectable (`now=`) for scheduling decisions: due times, backoff and the 5-day
 rule. Signature timestamps are always wall-clock time, because receivers check them.
+
+Settings from the environment are in delivery_settings.py; the lag report in lag.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 import requests
 import sqlalchemy as sa
+from urllib3.exceptions import InvalidHeader
+from urllib3.util import Retry
 
 from catalog_pipelines.store.events import event_json
+from catalog_pipelines.webhooks.delivery_settings import DeliveryConfig
 from catalog_pipelines.webhooks.fanout import fan_out
 from catalog_pipelines.webhooks.signing import sign_headers
 
-DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 72000)
-DEFAULT_TIMEOUT = 15.0
-DISABLE_AFTER = timedelta(days=5)
+__all__ = ["DeliveryConfig", "DeliveryStats", "DeliveryWorker", "deliver_due", "get_worker"]
+
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "catalog-sync-webhooks/1"
+# Only its Retry-After parsing is used: the retry schedule itself lives in the database.
+_RETRY_AFTER = Retry(0)
 
 Clock = Callable[[], datetime]
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    value = float(raw)
-    if value <= 0:
-        raise ValueError(f"{name} must be positive")
-    return value
-
-
-def parse_schedule(text: str) -> tuple[float, ...]:
-    """`5,300,1800` -> retry delays in seconds (non-negative, at least one)."""
-    try:
-        steps = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise ValueError(f"CATALOG_WEBHOOK_RETRY_SCHEDULE: {exc}") from exc
-    if not steps or any(s < 0 for s in steps):
-        raise ValueError("CATALOG_WEBHOOK_RETRY_SCHEDULE needs one or more delays >= 0")
-    return steps
-
-
-@dataclass(frozen=True)
-class DeliveryConfig:
-    """Tunables. `from_env` reads CATALOG_WEBHOOK_RETRY_SCHEDULE, CATALOG_WEBHOOK_TIMEOUT,
-    CATALOG_WEBHOOK_CONCURRENCY and CATALOG_WEBHOOK_LEASE_SECONDS."""
-
-    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
-    timeout: float = DEFAULT_TIMEOUT
-    concurrency: int = 16
-    jitter: float = 0.2  # each delay is multiplied by a uniform factor in [1-j, 1+j]
-    lease_seconds: float | None = None  # default: timeout + 15 s
-    disable_after: timedelta = DISABLE_AFTER
-
-    @property
-    def lease(self) -> float:
-        return self.lease_seconds if self.lease_seconds is not None else self.timeout + 15.0
-
-    @classmethod
-    def from_env(cls) -> DeliveryConfig:
-        raw = os.environ.get("CATALOG_WEBHOOK_RETRY_SCHEDULE", "").strip()
-        lease = os.environ.get("CATALOG_WEBHOOK_LEASE_SECONDS", "").strip()
-        return cls(
-            schedule=parse_schedule(raw) if raw else DEFAULT_SCHEDULE,
-            timeout=_env_float("CATALOG_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT),
-            concurrency=int(_env_float("CATALOG_WEBHOOK_CONCURRENCY", 16)),
-            lease_seconds=float(lease) if lease else None,
-        )
-
-    def backoff(self, attempts: int, rng: random.Random | None = None) -> float | None:
-        """Delay before the next try after `attempts` failures; None when out of retries."""
-        if attempts > len(self.schedule):
-            return None
-        base = self.schedule[attempts - 1]
-        factor = (rng or random).uniform(1 - self.jitter, 1 + self.jitter)
-        return base * factor
 
 
 @dataclass
@@ -166,20 +115,13 @@ def encode_event(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Seconds from the response's Retry-After (delta-seconds or HTTP-date, parsed by
+    urllib3); None if absent or malformed."""
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return _RETRY_AFTER.get_retry_after(response.raw)
+    except InvalidHeader:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 _CLAIM = sa.text(
@@ -244,23 +186,6 @@ _DISABLE_GONE = sa.text(
 )
 
 
-class _Begin:
-    """`with _Begin(conn) as conn:` - a transaction on a connection the caller holds."""
-
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sa.Connection:
-        self._tx = self.conn.begin()
-        return self.conn
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self._tx.commit()
-        else:
-            self._tx.rollback()
-
-
 class _EventRow:
     """Adapts a claim row to what `event_json` reads."""
 
@@ -293,8 +218,15 @@ class DeliveryWorker:
         self._rng = random.Random()
 
     # -- database -------------------------------------------------------------------------
-    def _transaction(self, conn: sa.Connection | None) -> Any:
-        return self.engine.begin() if conn is None else _Begin(conn)
+    @contextmanager
+    def _transaction(self, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+        """A transaction on the caller's connection, or on a pooled one."""
+        if conn is None:
+            with self.engine.begin() as pooled:
+                yield pooled
+        else:
+            with conn.begin():
+                yield conn
 
     def claim(self, now: datetime, limit: int, conn: sa.Connection | None = None) -> list[Claimed]:
         """Lease up to `limit` due queue heads. The claim commits asynchronously: if the
@@ -413,9 +345,7 @@ class DeliveryWorker:
                         break
                 if not outcome.ok:
                     outcome.error = f"HTTP {resp.status_code}"
-                    outcome.retry_after = parse_retry_after(
-                        resp.headers.get("Retry-After"), attempted_at
-                    )
+                    outcome.retry_after = retry_after_seconds(resp)
         except requests.Timeout as exc:
             outcome.error = f"timeout after {self.config.timeout:g}s: {type(exc).__name__}"
         except Exception as exc:  # connection refused, TLS, SSRF refusal, anything else
@@ -492,19 +422,15 @@ class DeliveryWorker:
         stats.fanned_out_deliveries += result.deliveries
 
 
-_workers: dict[tuple[int, DeliveryConfig], DeliveryWorker] = {}
-_workers_lock = threading.Lock()
-
-
 def get_worker(engine: sa.Engine, config: DeliveryConfig | None = None) -> DeliveryWorker:
-    """One worker (so one connection pool) per engine and config per process: sensor ticks
-    and `deliver` loops reuse keep-alive connections."""
-    cfg = config or DeliveryConfig.from_env()
-    key = (id(engine), cfg)
-    with _workers_lock:
-        if key not in _workers:
-            _workers[key] = DeliveryWorker(engine, cfg)
-        return _workers[key]
+    """One worker (so one HTTP connection pool) per engine and config per process: sensor
+    ticks and `deliver` loops reuse keep-alive connections."""
+    return _worker_for(engine, config or DeliveryConfig.from_env())
+
+
+@lru_cache(maxsize=16)
+def _worker_for(engine: sa.Engine, config: DeliveryConfig) -> DeliveryWorker:
+    return DeliveryWorker(engine, config)
 
 
 def deliver_due(
@@ -520,40 +446,3 @@ def deliver_due(
     return get_worker(engine, config).deliver_due(
         now=now, max_seconds=max_seconds, max_deliveries=max_deliveries, fan_out_first=fan_out_first
     )
-
-
-_PENDING_FLOOR = sa.text(
-    "SELECT min(event_sequence) FROM webhook_deliveries WHERE status = 'pending' AND replay_id = ''"
-)
-_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
-_CURSOR = sa.text("SELECT last_sequence FROM webhook_fanout_cursor")
-
-
-@dataclass(frozen=True)
-class Lag:
-    head_sequence: int
-    fanned_out_through: int
-    delivered_through: int
-    pending_deliveries: int = field(default=0)
-
-    @property
-    def lag(self) -> int:
-        return self.head_sequence - self.delivered_through
-
-
-_PENDING_COUNT = sa.text(
-    "SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id"
-    " WHERE d.status = 'pending' AND w.status = 'enabled'"
-)
-
-
-def delivery_lag(conn: sa.Connection) -> Lag:
-    """How far deliveries trail the log. `delivered_through` is the highest sequence with no
-    live delivery still pending at or below it (pending ones of disabled endpoints count:
-    they are not delivered)."""
-    head = int(conn.execute(_HEAD).scalar_one())
-    cursor = int(conn.execute(_CURSOR).scalar_one())
-    floor = conn.execute(_PENDING_FLOOR).scalar_one_or_none()
-    through = cursor if floor is None else min(cursor, int(floor) - 1)
-    pending = int(conn.execute(_PENDING_COUNT).scalar_one())
-    return Lag(head, cursor, through, pending)

@@ -7,6 +7,7 @@ import runs here, before `catalog_*` publishes anything.
 """
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,9 +16,10 @@ from pydantic import Field
 
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
-from catalog_pipelines.importer import ImportOptions, import_batch
+from catalog_pipelines.importer import ImportOptions, import_batch, new_run_id
 from catalog_pipelines.mapping import mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.store import run_log
 from catalog_pipelines.store.sources import Source, get_source
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, previews
@@ -133,9 +135,13 @@ def source_snapshot(
     with finish_inbox_file_on_error(context, inbox):
         with catalog_db.engine().connect() as conn:
             source = get_source(conn, catalog_db.account_id, name)
-        snapshot = read_source(source, name, config.path)
-        batch = snapshot.batch
-        batch.check_reconciles()
+        try:
+            snapshot = read_source(source, name, config.path)
+            batch = snapshot.batch
+            batch.check_reconciles()
+        except Exception as e:  # an unreadable input is a failed import run too
+            _record_failed_read(context, catalog_db, config.path or name, e)
+            raise
     return dg.Output(
         snapshot,
         metadata={
@@ -150,6 +156,29 @@ def source_snapshot(
             "warnings": dg.MetadataValue.json(batch.warnings),
         },
     )
+
+
+def _record_failed_read(
+    context: dg.AssetExecutionContext,
+    catalog_db: CatalogDatabase,
+    input_name: str,
+    error: Exception,
+) -> None:
+    """`failed` in import_runs, as the CLI records an unreadable file (docs/import-failures.md)."""
+    run_config: dict[str, Any] = dict(context.run.run_config or {})
+    step: dict[str, Any] = run_config.get("ops", {}).get("validated_rows", {}).get("config", {})
+    mode = step.get("mode", "full")
+    if step.get("dry_run"):
+        return  # a dry run records nothing
+    run = run_log.RunStart(
+        run_id=new_run_id(),
+        account_id=catalog_db.account_id,
+        source=context.partition_key,
+        mode=mode,
+        input_name=input_name,
+        started=datetime.now(UTC),
+    )
+    run_log.fail_run(catalog_db.engine(), run, error)
 
 
 # The checks a data team reads on every import. The first three gate publishing.
@@ -217,6 +246,9 @@ def validated_rows(
         )
         # The plan: the importer's own dry run (same diff, same guards, rolled back).
         dry = import_batch(engine, batch, replace(options, dry_run=True))
+        # Rows that touch another source's objects are rejects too (docs/hybrid-sources.md):
+        # the checks below, and the publishing step, see the batch the importer screened.
+        batch = dry.batch or batch
         plan, plan_changes = dry.to_json(), list(dry.changes[:200])
         archive_fraction, refused = float(dry.archive_fraction), dry.refused
         previous = checks.previous_unmapped_columns(engine, catalog_db.account_id, name)

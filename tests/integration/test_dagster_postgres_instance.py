@@ -49,9 +49,10 @@ def postgres_db_config(url: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def dagster_database(database_url: str) -> Iterator[str]:
-    """A database of its own for Dagster's tables, next to the test's catalog database."""
-    with db.scratch_database("dagster_test", database_url) as url:
+def dagster_database(server_url: str, database_url: str) -> Iterator[str]:
+    """A database of its own for Dagster's tables, next to the test's catalog database
+    (made by the server's admin: the catalog's app role may not create databases)."""
+    with db.scratch_database("dagster_test", server_url) as url:
         yield url
 
 

@@ -9,14 +9,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from catalog_pipelines.connectors.http_json import FeedError, fetch_products_feed
-from catalog_pipelines.connectors.http_json.helpers import backoff_delay, parse_retry_after
 from catalog_pipelines.connectors.reading import InputError
 
 
@@ -225,27 +222,26 @@ def test_bad_products_are_rejected_whole_and_counted(server) -> None:
 
 
 def test_connection_errors_are_retried_then_reported() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    sleeps: list[float] = []
-    url = f"http://127.0.0.1:{port}/products.json"
-    with pytest.raises(FeedError) as e:
-        fetch_products_feed(url, max_retries=2, backoff=0.01, sleep=sleeps.append)
+    """A server that accepts and hangs up at once: every try is a real connection."""
+    accepted: list[int] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+
+        def hang_up() -> None:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(1)
+                conn.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        url = f"http://127.0.0.1:{port}/products.json"
+        with pytest.raises(FeedError) as e:
+            fetch_products_feed(url, max_retries=2, backoff=0.01)
     assert url in str(e.value) and "ConnectionError" in str(e.value)
-    assert len(sleeps) == 2
-
-
-def test_retry_after_parsing_and_backoff() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert parse_retry_after("7") == 7.0
-    assert (
-        parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
-    )
-    assert (
-        parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0
-    )
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
-    assert backoff_delay(0, 0.5, 60, rand=lambda: 0.0) == 0.25
-    assert backoff_delay(3, 0.5, 60, rand=lambda: 1.0) == 4.0
-    assert backoff_delay(20, 0.5, 60, rand=lambda: 1.0) == 60  # capped
+    assert "3 attempts" in str(e.value)
+    assert len(accepted) == 3  # the first try and two retries

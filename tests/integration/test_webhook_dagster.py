@@ -14,6 +14,7 @@ from catalog_pipelines.webhooks.endpoints import create_endpoint
 from catalog_pipelines.webhooks.receiver import LocalReceiver
 from dagster_defs.webhooks import (
     LAG_ASSET_KEY,
+    LAG_FIELDS,
     WebhookDelivery,
     replay_webhooks_job,
     webhook_definitions,
@@ -75,9 +76,21 @@ def test_sensor_tick_delivers_and_reports_lag(
         receiver.responder = lambda _r: 500  # the next events fail: the lag shows them
         more = emit(engine, account, 2, start=5)
         context = dg.build_sensor_context(cursor=result.cursor, resources={"webhooks": resource})
-        second = json.loads(webhook_delivery_sensor(context).cursor or "{}")
+        second_result = webhook_delivery_sensor(context)
+        second = json.loads(second_result.cursor or "{}")
         assert second["failed_attempts"] >= 2
         assert second["delivered_through"] < more[0] and second["lag"] >= 2
+        assert len(second_result.asset_events) == 1  # the lag changed: observed
+
+        # Nothing new and nothing due (the failures wait for their retry): the lag is the
+        # same, so the tick records no observation.
+        context = dg.build_sensor_context(
+            cursor=second_result.cursor, resources={"webhooks": resource}
+        )
+        third_result = webhook_delivery_sensor(context)
+        third = json.loads(third_result.cursor or "{}")
+        assert {k: third[k] for k in LAG_FIELDS} == {k: second[k] for k in LAG_FIELDS}
+        assert third_result.asset_events == []
 
 
 def test_replay_job(engine: sa.Engine, database_url: str, account: str) -> None:

@@ -9,21 +9,24 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
+import requests
 import sqlalchemy as sa
 import standardwebhooks
 import stripe
+import urllib3
 
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.webhooks.delivery import (
     DeliveryConfig,
     DeliveryWorker,
-    delivery_lag,
-    parse_retry_after,
-    parse_schedule,
+    retry_after_seconds,
 )
+from catalog_pipelines.webhooks.delivery_settings import parse_schedule
 from catalog_pipelines.webhooks.endpoints import Endpoint, create_endpoint, update_endpoint
+from catalog_pipelines.webhooks.lag import delivery_lag
 from catalog_pipelines.webhooks.receiver import LocalReceiver, Received, Reply
 from catalog_pipelines.webhooks.replay import replay
 from tests.support.isolation import isolated_database
@@ -222,12 +225,19 @@ def test_retry_after_is_honoured(engine: sa.Engine, account: str, receiver: Loca
     assert 119 <= wait <= 121, wait  # the schedule alone would say 5 s
 
 
-def test_retry_after_parsing() -> None:
-    now = datetime(2025, 1, 1, tzinfo=UTC)
-    assert parse_retry_after("30", now) == 30
-    assert parse_retry_after("Wed, 01 Jan 2025 00:02:00 GMT", now) == 120
-    assert parse_retry_after("soon", now) is None
-    assert parse_retry_after(None, now) is None
+def _response(retry_after: str | None) -> requests.Response:
+    response = requests.Response()
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    response.raw = urllib3.HTTPResponse(headers=headers)
+    return response
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after_seconds(_response("30")) == 30
+    in_two_minutes = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    assert 110 <= (retry_after_seconds(_response(in_two_minutes)) or 0) <= 120
+    assert retry_after_seconds(_response("soon")) is None
+    assert retry_after_seconds(_response(None)) is None
 
 
 def test_redirects_are_not_followed(

@@ -186,7 +186,13 @@ def test_one_row_product_with_unmapped_column_in_metadata() -> None:
             None,
             "price: '3.65275E+11' uses an exponent; write the plain decimal amount",
         ),
-        ("99999999999999999999", "", None, "price: '99999999999999999999' is too large"),
+        (
+            "99999999999999999999",
+            "",
+            None,
+            "price: '99999999999999999999' is too large: 9999999999999999999900 minor units"
+            " of USD, more than 99,999,999 (Stripe's largest unit_amount)",
+        ),
         ("5", "dollars", None, "currency: 'dollars' is not an ISO 4217 currency code"),
     ],
 )

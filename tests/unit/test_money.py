@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from catalog_pipelines.money import (
-    MAX_MINOR_UNITS,
+    MAX_UNIT_AMOUNT,
     MoneyError,
     exponent,
     from_minor_units,
@@ -29,7 +29,8 @@ from catalog_pipelines.money import (
         ("0.005", "kwd", 5),
         ("1,234.50", "usd", 123450),
         ("0870", "usd", 87000),
-        ("92233720368547758.07", "usd", MAX_MINOR_UNITS),
+        ("999999.99", "usd", MAX_UNIT_AMOUNT),  # Stripe's largest unit_amount
+        ("99999999", "jpy", MAX_UNIT_AMOUNT),
     ],
 )
 def test_to_minor_units(amount: str, currency: str, units: int) -> None:
@@ -54,6 +55,7 @@ def test_to_minor_units(amount: str, currency: str, units: int) -> None:
         ("", "usd", "is not a non-negative decimal amount"),
         ("$5", "usd", "is not a non-negative decimal amount"),
         (".5", "usd", "is not a non-negative decimal amount"),
+        ("1000000.00", "usd", "is too large: 100000000 minor units of USD, more than 99,999,999"),
         ("92233720368547758.08", "usd", "is too large"),
         ("1" * 40, "usd", "is too large"),  # Decimal.scaleb would have rounded this silently
     ],

@@ -202,6 +202,12 @@ def retrieve_file(file_id: str, ctx: Auth) -> JSONResponse:
     return retrieve(ctx, files.get_file_object, file_id, "file")
 
 
+def body_limit() -> int:
+    """The request body limit of /v1/files for the app's body-limit middleware: the largest
+    upload plus room for the multipart framing (the handler enforces the exact size)."""
+    return files.FileSettings.from_env().max_bytes + (1 << 20)
+
+
 async def purge_loop(app: Any, interval: float = 3600.0) -> None:
     """Remove expired uploads, hourly (started by the app's lifespan, like the
     idempotency purge); a failed round is logged and retried on the next one."""

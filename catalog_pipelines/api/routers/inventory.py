@@ -1,5 +1,9 @@
 """/v1/inventory_items/{sku}: retrieve, `adjust` (a delta) and `set` (optionally
-compare-and-set), both with `Idempotency-Key`."""
+compare-and-set), both with `Idempotency-Key`.
+
+`{sku}` is the item's SKU, percent-encoded (`a%2Fb` for `a/b`), or its `inv_` id. The route
+takes the rest of the path (`{sku:path}`), since a decoded SKU may contain `/`.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +33,21 @@ def _int_param(params: dict[str, Any], name: str, *, required: bool) -> int | No
     return objects._int(params[name], name)
 
 
-@router.get("/v1/inventory_items/{sku}", responses=oa.responses(oa.ref("InventoryItem"), 404))
+def _sku(ctx: Auth, key: str) -> str:
+    """The SKU the path names (an `inv_` id resolves to its item's SKU)."""
+    if not key.startswith("inv_"):
+        return key  # the common case costs no query
+    with ctx.engine.connect() as conn:
+        return reads.inventory_sku(conn, ctx.account_id, key)
+
+
+@router.get("/v1/inventory_items/{sku:path}", responses=oa.responses(oa.ref("InventoryItem"), 404))
 def retrieve_inventory_item(sku: str, ctx: Auth) -> JSONResponse:
-    return retrieve(ctx, reads.get_inventory_item_by_sku, sku, "inventory item", "sku")
+    return retrieve(ctx, reads.get_inventory_item, sku, "inventory item", "sku")
 
 
 @router.post(
-    "/v1/inventory_items/{sku}/adjust",
+    "/v1/inventory_items/{sku:path}/adjust",
     responses=oa.responses(oa.ref("InventoryItem"), 404, 409),
     openapi_extra=oa.body(models.InventoryAdjust, required=True),
 )
@@ -44,6 +56,7 @@ async def adjust(sku: str, ctx: Auth) -> JSONResponse:
     params = await ctx.body(models.InventoryAdjust)
     delta = _int_param(params, "delta", required=True)
     assert delta is not None
+    sku = await run_in_threadpool(_sku, ctx, sku)
 
     def write(conn: Any, cause: Any) -> dict[str, Any]:
         return inventory.adjust(
@@ -62,7 +75,7 @@ async def adjust(sku: str, ctx: Auth) -> JSONResponse:
 
 
 @router.post(
-    "/v1/inventory_items/{sku}/set",
+    "/v1/inventory_items/{sku:path}/set",
     responses=oa.responses(oa.ref("InventoryItem"), 404, 409),
     openapi_extra=oa.body(models.InventorySet, required=True),
 )
@@ -72,6 +85,7 @@ async def set_quantity(sku: str, ctx: Auth) -> JSONResponse:
     quantity = _int_param(params, "quantity", required=True)
     expected = _int_param(params, "expected_quantity", required=False)
     assert quantity is not None
+    sku = await run_in_threadpool(_sku, ctx, sku)
 
     def write(conn: Any, cause: Any) -> dict[str, Any]:
         return inventory.set_quantity(

@@ -12,14 +12,19 @@ import polars as pl
 from catalog_pipelines.connectors.reading import (
     ROW_NUMBER,
     InputError,
+    check_columns,
     decode,
+    nul_reason,
     parse_json_strict,
     read_csv_table,
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.text_safety import first_unstorable
 
 __all__ = ["read_csv", "read_jsonl", "jsonl_records", "to_json_text"]
+
+MAX_KEYS_CHECK_EVERY = 100  # past this many distinct keys, check the limit on every line
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -56,6 +61,13 @@ def read_csv(path: Path, mapping: Mapping, *, encoding: str | None = None) -> Pa
                 )
             )
         frame = frame.filter(pl.col(ROW_NUMBER).is_in(list(table.overlong)).not_())
+    nul = {rn: cols for rn, cols in table.unstorable.items() if rn not in table.overlong}
+    if nul:
+        bad = frame.filter(pl.col(ROW_NUMBER).is_in(list(nul)))
+        for row in bad.iter_rows(named=True):
+            rn = row.pop(ROW_NUMBER)
+            rejects.append(Reject(rn, row, [nul_reason(nul[rn])]))
+        frame = frame.filter(pl.col(ROW_NUMBER).is_in(list(nul)).not_())
     return apply_mapping(frame, mapping, source=source, rows_read=table.records, rejects=rejects)
 
 
@@ -138,6 +150,11 @@ def jsonl_records(
                 )
             )
             continue
+        bad = first_unstorable(obj)
+        if bad is not None:
+            name, why = bad
+            rejects.append(Reject(number, {"line": line}, [f"{name}: {why} (line {number})"]))
+            continue
         if ROW_NUMBER in obj:
             rejects.append(
                 Reject(number, {"line": line}, [f"json: the key {ROW_NUMBER!r} is reserved"])
@@ -147,6 +164,8 @@ def jsonl_records(
             k: _to_text(v, is_images=k == images_key) for k, v in obj.items()
         }
         keys.update(dict.fromkeys(row))
+        if len(keys) > MAX_KEYS_CHECK_EVERY or count % 1000 == 0:
+            check_columns(len(keys), source=source, what="distinct keys")
         row[ROW_NUMBER] = number
         records.append(row)
     schema: dict[str, pl.DataType] = {ROW_NUMBER: pl.Int64(), **{k: pl.Utf8() for k in keys}}

@@ -12,8 +12,7 @@ variants silently missing. `row_number` is the product's 1-based position across
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -29,6 +28,7 @@ from catalog_pipelines.connectors.http_json.helpers import (
 )
 from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
+from catalog_pipelines.text_safety import escape_unstorable, first_unstorable
 
 __all__ = ["FeedError", "fetch_products_feed", "iter_pages"]
 
@@ -44,7 +44,6 @@ def fetch_products_feed(
     max_delay: float = settings.DEFAULT_MAX_DELAY,
     max_pages: int = settings.DEFAULT_MAX_PAGES,
     currency: str = "usd",
-    sleep: Callable[[float], None] = time.sleep,
 ) -> ParsedBatch:
     """Fetch every page of the feed and map it. Transport failures that outlast the retries,
     and malformed pages, raise FeedError (an InputError) naming the URL: the batch is either
@@ -77,7 +76,6 @@ def fetch_products_feed(
             backoff=backoff,
             max_delay=max_delay,
             max_pages=max_pages,
-            sleep=sleep,
         ):
             for obj in page.products:
                 rows_read += 1
@@ -86,6 +84,11 @@ def fetch_products_feed(
                     for v in obj.get("variants") or []:
                         if isinstance(v, dict):
                             variant_keys.update(dict.fromkeys(v))
+                bad = first_unstorable(obj)
+                if bad is not None:  # NUL or a lone surrogate: PostgreSQL cannot store it
+                    reason = f"row {rows_read} ({page.url}): {bad[0]}: {bad[1]}"
+                    rejects.append(Reject(rows_read, {"product": escape_unstorable(obj)}, [reason]))
+                    continue
                 product, rows, errors = map_product(obj, currency=code)
                 if product is not None:
                     ext = product["external_id"]

@@ -7,18 +7,17 @@ recovers by retrying or raises an error naming the URL; nothing is skipped.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse
+from urllib3.util import Retry
 
 from catalog_pipelines.connectors.http_json import settings as s
 from catalog_pipelines.connectors.reading import InputError, decode, parse_json_strict
@@ -42,30 +41,39 @@ class Page:
 # --- retries ---------------------------------------------------------------------------------
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if
-    absent or unparseable (then our own backoff applies)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # HTTP-dates are GMT by definition
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+class FeedRetry(Retry):
+    """urllib3's Retry, with a server's Retry-After capped at `backoff_max` like our own
+    backoff: a feed that asks for an hour must not stall an import for an hour."""
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, self.backoff_max)
 
 
-def backoff_delay(
-    attempt: int, backoff: float, max_delay: float, rand: Callable[[], float] = random.random
-) -> float:
-    """Exponential backoff with jitter: half of backoff*2**attempt, plus up to as much again
-    at random, so that clients retrying together spread out."""
-    ceiling = min(max_delay, backoff * (2**attempt))
-    return ceiling / 2 + rand() * ceiling / 2
+def feed_retry(max_retries: int, backoff: float, max_delay: float) -> FeedRetry:
+    """Retry GETs on connection errors, read errors and 429/5xx, `max_retries` times, with
+    exponential backoff and jitter (so that clients retrying together spread out). After the
+    last try the last response is returned, so the error can name its status."""
+    return FeedRetry(
+        total=max_retries,
+        allowed_methods={"GET"},
+        status_forcelist=s.RETRY_STATUSES,
+        backoff_factor=backoff,
+        backoff_max=max_delay,
+        backoff_jitter=backoff,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+        redirect=False,  # requests follows redirects itself
+    )
+
+
+def retrying_session(url: str, session: requests.Session | None, retry: Retry) -> requests.Session:
+    """`session` (or a new one) with `retry` on the feed's origin."""
+    http = session or requests.Session()
+    scheme, netloc = _origin(url)
+    http.mount(f"{scheme}://{netloc}/", HTTPAdapter(max_retries=retry))
+    return http
 
 
 def get_with_retries(
@@ -74,43 +82,29 @@ def get_with_retries(
     *,
     headers: Mapping[str, str] | None,
     timeout: Timeout,
-    max_retries: int,
-    backoff: float,
-    max_delay: float,
-    sleep: Callable[[float], None] = time.sleep,
+    attempts: int,
 ) -> requests.Response:
-    """GET with a timeout, retrying 429/5xx and connection errors; any other non-2xx, or the
-    last failure, raises FeedError naming the URL and status."""
+    """GET with a timeout on a session from `retrying_session`; a non-2xx after the retries,
+    or a transport failure that outlasted them, raises FeedError naming the URL and status."""
     if timeout is None:
         raise ValueError("every request needs a timeout")
-    attempts = max_retries + 1
-    for attempt in range(attempts):
-        retry_after: float | None = None
-        try:
-            response = session.get(url, headers=dict(headers or {}), timeout=timeout)
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-        ) as e:
-            failure = f"{type(e).__name__}: {e}"
-        else:
-            if 200 <= response.status_code < 300:
-                return response
-            failure = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-            if response.status_code not in s.RETRY_STATUSES:
-                snippet = response.text[:200].strip()
-                raise FeedError(f"{url}: {failure}" + (f": {snippet}" if snippet else ""))
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            response.close()
-        if attempt + 1 == attempts:
-            raise FeedError(f"{url}: {failure} after {attempts} attempts; giving up")
-        if retry_after is not None:
-            delay = min(retry_after, max_delay)
-        else:
-            delay = backoff_delay(attempt, backoff, max_delay)
-        sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        response = session.get(url, headers=dict(headers or {}), timeout=timeout)
+    except (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+    ) as e:
+        raise FeedError(
+            f"{url}: {type(e).__name__}: {e} after {attempts} attempts; giving up"
+        ) from e
+    if 200 <= response.status_code < 300:
+        return response
+    failure = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+    if response.status_code in s.RETRY_STATUSES:
+        raise FeedError(f"{url}: {failure} after {attempts} attempts; giving up")
+    snippet = response.text[:200].strip()
+    raise FeedError(f"{url}: {failure}" + (f": {snippet}" if snippet else ""))
 
 
 # --- pagination ------------------------------------------------------------------------------
@@ -139,13 +133,13 @@ def iter_pages(
     backoff: float = s.DEFAULT_BACKOFF,
     max_delay: float = s.DEFAULT_MAX_DELAY,
     max_pages: int = s.DEFAULT_MAX_PAGES,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Page]:
     """Yield every page of a `{"products": [...]}` feed, following rel="next" links.
 
     A page that is not strict JSON of that shape, a next link to another origin (it would
     receive our credentials), a loop, or more than `max_pages` pages raise FeedError.
     """
+    http = retrying_session(url, session, feed_retry(max_retries, backoff, max_delay))
     seen: set[str] = set()
     current: str | None = url
     number = 0
@@ -162,14 +156,7 @@ def iter_pages(
         seen.add(current)
         number += 1
         response = get_with_retries(
-            session,
-            current,
-            headers=headers,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_delay=max_delay,
-            sleep=sleep,
+            http, current, headers=headers, timeout=timeout, attempts=max_retries + 1
         )
         try:
             document = parse_json_strict(decode(response.content, source=current), source=current)

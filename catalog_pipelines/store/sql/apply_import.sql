@@ -32,6 +32,8 @@ UPDATE products p SET
     tax_code     = CASE WHEN s.set_content THEN s.content ->> 'tax_code' ELSE p.tax_code END,
     unit_label   = CASE WHEN s.set_content THEN s.content ->> 'unit_label' ELSE p.unit_label END,
     content_hash = CASE WHEN s.set_content THEN s.content_hash ELSE p.content_hash END,
+    -- the source that writes the content owns it from now on (docs/hybrid-sources.md)
+    source       = CASE WHEN s.set_content THEN :source ELSE p.source END,
     default_price = s.default_price,
     version      = p.version + 1,
     updated      = :now
@@ -66,6 +68,8 @@ WHERE s.id = p.id AND s.op = 'archive' AND p.account_id = :account
 -- name: update_inventory
 UPDATE inventory_items i SET quantity = s.quantity, policy = s.policy, price_id = s.price_id,
                              product_id = s.product_id, content_hash = s.content_hash,
+                             source = CASE WHEN CAST(:claim_inventory AS boolean) THEN :source
+                                           ELSE i.source END,
                              version = i.version + 1, updated = :now
 FROM stage_inventory s
 WHERE s.id = i.id AND s.op = 'update' AND i.account_id = :account
