@@ -8,7 +8,6 @@ environment is not usable (database unreachable, port in use); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -319,10 +318,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_rejects(args: argparse.Namespace) -> int:
-    """CSV of a run's rejected rows: row number, reasons, then the raw columns. Cells that a
-    spreadsheet would run as formulas get a leading `'` (catalog_pipelines/spreadsheet.py)."""
-    from catalog_pipelines.spreadsheet import escape_formula
-
+    """CSV of a run's rejected rows: row number, fields, reasons, then the raw columns.
+    Cells that a spreadsheet would run as formulas get a leading `'` (rejects_csv.py)."""
     engine = migrated_engine()
     with engine.connect() as conn:
         run = conn.execute(
@@ -337,16 +334,11 @@ def cmd_rejects(args: argparse.Namespace) -> int:
             ),
             {"r": args.run_id},
         ).all()
-    columns: list[str] = []
-    for r in rows:
-        columns += [k for k in r.raw if k not in columns]
+    from catalog_pipelines import rejects_csv
+
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
-        writer = csv.writer(out)
-        writer.writerow(["row_number", "reasons", *columns])
-        for r in rows:
-            cells = ["; ".join(r.reasons), *[r.raw.get(c) for c in columns]]
-            writer.writerow([r.row_number, *(escape_formula(c) for c in cells)])
+        rejects_csv.write(out, rows)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -500,10 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rejects)
 
     from catalog_pipelines.api.cli import add_commands as add_api_commands
+    from catalog_pipelines.imports_cli import add_commands as add_imports_commands
     from catalog_pipelines.webhooks.cli import add_commands as add_webhook_commands
 
     add_webhook_commands(sub)
     add_api_commands(sub)
+    add_imports_commands(sub)
     return parser
 
 

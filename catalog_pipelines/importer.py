@@ -61,6 +61,7 @@ class ImportOptions:
     allow_mass_archive: bool = False
     max_archive_fraction: float = 0.2
     source_kind: str = "csv"  # used only when the import creates the source
+    run_id: str | None = None  # set by a caller that recorded the run first (the API)
 
 
 @dataclass
@@ -226,7 +227,7 @@ def import_batch(
 
 def _run_start(options: ImportOptions, input_name: str) -> RunStart:
     return RunStart(
-        run_id=new_run_id(),
+        run_id=options.run_id or new_run_id(),
         account_id=options.account_id,
         source=options.source,
         mode=options.mode,

@@ -31,6 +31,8 @@ from catalog_pipelines.api.body_limit import BodyLimit, BodyTooLarge
 from catalog_pipelines.api.errors import ApiError, error_body, error_response
 from catalog_pipelines.api.routers import (
     events,
+    files,
+    import_runs,
     incoming_shopify,
     inventory,
     mapping_suggestions,
@@ -89,10 +91,12 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_purge_loop(app.state.engine))
+        files_task = asyncio.create_task(files.purge_loop(app))
         try:
             yield
         finally:
             task.cancel()
+            files_task.cancel()
 
     # /docs and /redoc load Swagger UI and ReDoc from the package, not a CDN: they work offline.
     app = FastAPIOffline(
@@ -111,9 +115,14 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (sources, mapping_suggestions):
         app.include_router(module.router)
+    app.include_router(files.router)
+    app.include_router(import_runs.router)
     app.add_middleware(
         BodyLimit,
-        routes=[(incoming_shopify.INCOMING_PREFIX, incoming_shopify.INCOMING_MAX_BODY)],
+        routes=[
+            (incoming_shopify.INCOMING_PREFIX, incoming_shopify.INCOMING_MAX_BODY),
+            ("/v1/files", files.body_limit()),
+        ],
     )
 
     @app.exception_handler(BodyTooLarge)

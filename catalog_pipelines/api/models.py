@@ -246,14 +246,31 @@ Cell = str | int | float | bool | None
 
 
 class MappingSuggestionRequest(Body):
-    """A sample of a file: its columns and some rows (objects or lists of cells)."""
+    """An uploaded file (`file`, from POST /v1/files), or a sample of one: its `columns` and
+    some `rows` (objects or lists of cells)."""
 
-    columns: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=255)]],
-        Field(min_length=1, max_length=500, json_schema_extra={"uniqueItems": True}),
-    ]
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["columns"]}, {"required": ["file"]}]},
+    )
+    columns: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=255)]],
+            Field(min_length=1, max_length=500, json_schema_extra={"uniqueItems": True}),
+        ]
+        | None
+    ) = None
     rows: Annotated[list[dict[str, Cell] | list[Cell]], Field(max_length=1000)] | None = None
+    file: Annotated[str, Field(pattern=r"^file_[A-Za-z0-9]{1,64}$")] | None = None
     source: Annotated[str, Field(max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _file_or_sample(self) -> MappingSuggestionRequest:
+        if self.file is None and self.columns is None:
+            raise ValueError("columns: Missing required param")
+        if self.file is not None and (self.columns is not None or self.rows is not None):
+            raise ValueError("file: give either file or columns and rows, not both")
+        return self
 
 
 # --------------------------------------------------------------------------- returned objects

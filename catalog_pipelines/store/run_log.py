@@ -40,6 +40,9 @@ _START = sa.text(
     " SELECT :id, :account, :source, :mode, false, 'running', :input, 0, 0, 0,"
     " CAST(:summary AS jsonb), :started, a.pid, a.backend_start"
     " FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()"
+    # The API records its runs first as `queued` (catalog_pipelines/import_jobs.py).
+    " ON CONFLICT (id) DO UPDATE SET status = 'running', backend_pid = excluded.backend_pid,"
+    " backend_start = excluded.backend_start WHERE import_runs.status = 'queued'"
 )
 
 # A run is dead when no session has its (pid, backend_start) any more: pids are reused,

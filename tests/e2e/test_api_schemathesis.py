@@ -50,6 +50,7 @@ POSITIVE_EXEMPT = {
     ("POST", "/v1/sources"): "a mapping given as text must parse as a mapping file",
     ("POST", "/v1/mapping_suggestions"): "each row must hold one value per column",
     ("POST", "/v1/sources/{source_id}"): "a mapping given as text must parse as a mapping file",
+    ("POST", "/v1/files"): "the file must be a text CSV or JSON Lines export, not any bytes",
 }
 CONFORMANCE = [
     not_a_server_error,
@@ -116,7 +117,7 @@ def _json_bodies_only(document: dict[str, Any]) -> dict[str, Any]:
     for path in out["paths"].values():
         for op in path.values():
             content = op.get("requestBody", {}).get("content")
-            if content:
+            if content and "application/json" in content:  # uploads are multipart only
                 op["requestBody"]["content"] = {"application/json": content["application/json"]}
     return out
 

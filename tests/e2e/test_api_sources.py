@@ -36,9 +36,10 @@ def test_mapping_suggestion_from_columns_and_rows(client: Client) -> None:
 
 def test_mapping_suggestion_errors(client: Client) -> None:
     r = client.post("/v1/mapping_suggestions", json={"file": "file_123"})
-    assert r.status_code == 400
+    assert r.status_code == 404  # no such upload in this account
     assert r.json()["error"]["param"] == "file"
-    assert "file uploads are not available yet" in r.json()["error"]["message"]
+    r = client.post("/v1/mapping_suggestions", json={"file": "file_123", "columns": ["a"]})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "file"
     r = client.post("/v1/mapping_suggestions", json={"rows": []})
     assert (r.status_code, r.json()["error"]["code"]) == (400, "parameter_missing")
     r = client.post("/v1/mapping_suggestions", json={"columns": ["a"], "rows": [["1", "2"]]})

@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, Ctx
-from catalog_pipelines.api.errors import ApiError
-from catalog_pipelines.connectors.sampling import suggest_for_rows
+from catalog_pipelines.api.errors import ApiError, not_found
+from catalog_pipelines.api.routers.files import settings as file_settings
+from catalog_pipelines.connectors.sampling import suggest_for_file, suggest_for_rows
+from catalog_pipelines.files import file_path, get_file
 from catalog_pipelines.store.sources import mapping_history
 
 router = APIRouter(tags=["mapping_suggestions"])
@@ -79,25 +81,19 @@ def _rows(params: dict[str, Any], columns: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _no_file(params: dict[str, Any]) -> dict[str, Any]:
-    """`file` (an uploaded file's id) is not part of the API yet: say so before validation."""
-    if "file" in params:
-        raise _bad(
-            "file uploads are not available yet; send `columns` and sample `rows` instead",
-            "file",
-            "file_uploads_unavailable",
-        )
-    return params
-
-
 def _suggest(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    columns = _columns(params)
-    rows = _rows(params, columns)
     source = params.get("source")
-    if source is not None and not isinstance(source, str):
-        raise _bad("source must be a source name", "source")
     with ctx.engine.connect() as conn:
         history = mapping_history(conn, ctx.account_id, prefer=source)
+        upload = get_file(conn, ctx.account_id, params["file"]) if "file" in params else None
+    if "file" in params:
+        if upload is None:
+            raise not_found("file", params["file"], "file")
+        return suggest_for_file(
+            file_path(file_settings(ctx.request), upload), history=history
+        ).as_json()
+    columns = _columns(params)
+    rows = _rows(params, columns)
     return suggest_for_rows(columns, rows, history=history).as_json()
 
 
@@ -107,8 +103,8 @@ def _suggest(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     openapi_extra=oa.body(models.MappingSuggestionRequest, required=True),
 )
 async def create_mapping_suggestion(ctx: Auth) -> JSONResponse:
-    """A suggested mapping for `columns`, judged on the sample `rows`. Nothing is saved or
-    applied: save it with POST /v1/sources/{id} (`mapping`)."""
-    params = await ctx.body(models.MappingSuggestionRequest, prepare=_no_file)
+    """A suggested mapping for an uploaded `file`, or for `columns` judged on the sample
+    `rows`. Nothing is saved or applied: save it with POST /v1/sources/{id} (`mapping`)."""
+    params = await ctx.body(models.MappingSuggestionRequest)
     result = await run_in_threadpool(_suggest, ctx, params)
     return JSONResponse(result, headers={"Request-Id": ctx.request_id})

@@ -1,0 +1,279 @@
+"""Reverting an import run: objects it changed come back exactly as they were, objects it
+created are archived, objects changed since are left alone and listed; a dry run writes
+nothing; a run is reverted once. Also the CLI `imports revert`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines.cli import main
+from catalog_pipelines.importer import ImportOptions, ImportReport, import_path
+from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
+from catalog_pipelines.store.events import Cause
+from catalog_pipelines.store.inventory import adjust
+from catalog_pipelines.store.revert import revert_run
+
+MAPPING = """\
+format: csv
+key: handle
+currency: usd
+fields:
+  name: title
+  description: body
+  price: price
+  sku: sku
+  inventory_quantity: qty
+"""
+HEADER = "handle,title,body,price,sku,qty\n"
+V1 = {
+    "tee": "tee,Tee,Soft tee,19.99,TEE-1,5\n",
+    "mug": "mug,Mug,Big mug,8.50,MUG-1,12\n",
+    "cap": "cap,Cap,Wool cap,12.00,CAP-1,3\n",
+    "hat": "hat,Hat,Sun hat,15.00,HAT-1,1\n",
+    "pen": "pen,Pen,Blue pen,2.00,PEN-1,40\n",
+    "cup": "cup,Cup,Tea cup,6.00,CUP-1,9\n",
+}
+# tee: new name, new amount (a new price) and new stock; mug: new description; cap: gone
+# (archived by the full import); bag: new.
+V2 = {
+    **V1,
+    "tee": "tee,Tee v2,Soft tee,21.00,TEE-1,7\n",
+    "mug": "mug,Mug,Bigger mug,8.50,MUG-1,12\n",
+    "bag": "bag,Bag,Tote bag,30.00,BAG-1,4\n",
+}
+del V2["cap"]
+
+_VOLATILE = ("version", "updated")
+
+
+def _write(path: Path, rows: dict[str, str]) -> Path:
+    path.write_text(HEADER + "".join(rows.values()))
+    return path
+
+
+def _import(
+    engine: sa.Engine, account: str, path: Path, mapping: Path, mode: str = "full"
+) -> ImportReport:
+    return import_path(
+        engine,
+        path,
+        ImportOptions(source="sheet", account_id=account, mode=mode),  # type: ignore[arg-type]
+        mapping_path=mapping,
+    )
+
+
+def _catalog(engine: sa.Engine, account: str) -> dict[str, dict[str, Any]]:
+    """Every object of the account, Stripe-shaped, without version and updated."""
+    out: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for sql in (
+            "SELECT product_object(p) FROM products p WHERE account_id = :a",
+            "SELECT price_object(p) FROM prices p WHERE account_id = :a",
+            "SELECT inventory_item_object(i) FROM inventory_items i WHERE account_id = :a",
+        ):
+            for (obj,) in conn.execute(sa.text(sql), {"a": account}):
+                out[obj["id"]] = {k: v for k, v in obj.items() if k not in _VOLATILE}
+    return out
+
+
+def _by_external_id(engine: sa.Engine, account: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                sa.text("SELECT external_id, id FROM products WHERE account_id = :a"),
+                {"a": account},
+            ).all()
+        )
+
+
+def _event_count(engine: sa.Engine, account: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT count(*) FROM events WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+
+
+@pytest.fixture
+def mapping(tmp_path: Path) -> Path:
+    path = tmp_path / "mapping.yaml"
+    path.write_text(MAPPING)
+    return path
+
+
+@pytest.fixture
+def runs(engine: sa.Engine, account: str, tmp_path: Path, mapping: Path) -> dict[str, Any]:
+    """v1 imported; snapshot; v2 imported (the run to revert); then mug changed again."""
+    _import(engine, account, _write(tmp_path / "v1.csv", V1), mapping)
+    before = _catalog(engine, account)
+    run2 = _import(engine, account, _write(tmp_path / "v2.csv", V2), mapping)
+    assert run2.products.as_dict()["archived"] == 1 and run2.prices.as_dict()["created"] == 2
+    mug3 = {"mug": "mug,Mug,Mug v3,8.50,MUG-1,12\n"}
+    run3 = _import(engine, account, _write(tmp_path / "v3.csv", mug3), mapping, "incremental")
+    assert run3.products.as_dict()["updated"] == 1
+    return {"before": before, "run2": run2.run_id, "run3": run3.run_id}
+
+
+def test_revert_restores_archives_and_skips(
+    engine: sa.Engine, account: str, runs: dict[str, Any], tmp_path: Path, mapping: Path
+) -> None:
+    ids = _by_external_id(engine, account)
+    events_before = _event_count(engine, account)
+    catalog_before_revert = _catalog(engine, account)
+
+    preview = revert_run(engine, account, runs["run2"], dry_run=True).to_json()
+    assert _event_count(engine, account) == events_before  # the dry run wrote nothing
+    assert _catalog(engine, account) == catalog_before_revert
+    restored = {(i["object_type"], i["id"]) for i in preview["restored"]}
+    archived = {(i["object_type"], i["id"]) for i in preview["archived"]}
+    skipped = {i["id"]: i["reason"] for i in preview["skipped"]}
+    assert ("product", ids["tee"]) in restored and ("product", ids["cap"]) in restored
+    assert ("product", ids["bag"]) in archived
+    assert ids["mug"] in skipped and runs["run3"] in skipped[ids["mug"]]
+    tee = next(i for i in preview["restored"] if i["id"] == ids["tee"])
+    assert tee["fields"]["name"] == ["Tee v2", "Tee"]
+
+    result = revert_run(engine, account, runs["run2"]).to_json()
+    assert result["counts"] == preview["counts"] and result["revert_run"]
+    after = _catalog(engine, account)
+    before = runs["before"]
+    # everything the run changed is back exactly as it was before it ...
+    for key in ("tee", "cap", "hat", "pen", "cup"):
+        pid = ids[key]
+        assert after[pid] == before[pid], key
+    # every object but the mug (changed since), prices and stock included
+    for oid, obj in before.items():
+        if oid != ids["mug"]:
+            assert after[oid] == obj, oid
+    # ... the old tee price is the current one again, with its lookup key
+    tee_prices = [
+        p for p in after.values() if p["object"] == "price" and p["product"] == ids["tee"]
+    ]
+    active = [p for p in tee_prices if p["active"]]
+    assert [(p["unit_amount"], p["lookup_key"]) for p in active] == [(1999, "TEE-1")]
+    assert after[ids["tee"]]["default_price"] == active[0]["id"]
+    assert {p["unit_amount"] for p in tee_prices if not p["active"]} == {2100}
+    # ... what it created is archived, and the mug, changed since, is as run 3 left it
+    assert after[ids["bag"]]["active"] is False
+    assert all(
+        not p["active"]
+        for p in after.values()
+        if p.get("product") == ids["bag"] and p["object"] == "price"
+    )
+    assert after[ids["mug"]]["description"] == "Mug v3"
+
+    with engine.connect() as conn:
+        ledger = conn.execute(
+            sa.text(
+                "SELECT a.delta, a.quantity_after, a.reason, a.run_id FROM inventory_adjustments a"
+                " JOIN inventory_items i ON i.id = a.inventory_item_id"
+                " WHERE i.account_id = :a AND i.sku = 'TEE-1' ORDER BY a.id DESC LIMIT 1"
+            ),
+            {"a": account},
+        ).one()
+        events = conn.execute(
+            sa.text(
+                "SELECT run_id, source, type FROM events WHERE account_id = :a AND sequence > "
+                "(SELECT max(sequence) FROM events WHERE run_id = :r3)"
+            ),
+            {"a": account, "r3": runs["run3"]},
+        ).all()
+        record = conn.execute(
+            sa.text("SELECT mode, trigger, reverts, status FROM import_runs WHERE id = :id"),
+            {"id": result["revert_run"]},
+        ).one()
+        reverted_by = conn.execute(
+            sa.text("SELECT reverted_by FROM import_runs WHERE id = :id"), {"id": runs["run2"]}
+        ).scalar_one()
+    assert (ledger.delta, ledger.quantity_after) == (-2, 5)
+    assert runs["run2"] in ledger.reason and ledger.run_id == result["revert_run"]
+    assert len(events) == result["events"] > 0
+    assert {e.run_id for e in events} == {result["revert_run"]}
+    assert {e.source for e in events} == {"sheet"}
+    assert tuple(record) == ("revert", "revert", runs["run2"], "applied")
+    assert reverted_by == result["revert_run"]
+
+    with pytest.raises(Conflict, match="already reverted"):
+        revert_run(engine, account, runs["run2"])
+    with pytest.raises(InvalidRequest, match="itself a revert"):
+        revert_run(engine, account, result["revert_run"])
+
+    # The restored objects hash as the importer does: re-importing v1 changes only the mug
+    # (changed by run 3 since) and nothing else.
+    again = _import(engine, account, _write(tmp_path / "v1b.csv", V1), mapping, "incremental")
+    assert again.products.as_dict() == {"created": 0, "updated": 1, "unchanged": 5, "archived": 0}
+    assert again.prices.as_dict()["created"] == 0 and again.prices.as_dict()["updated"] == 0
+    assert again.inventory_items.as_dict()["updated"] == 0
+
+
+def test_cli_imports_revert(
+    engine: sa.Engine,
+    account: str,
+    runs: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    events_before = _event_count(engine, account)
+    code = main(["imports", "revert", runs["run2"], "--dry-run", "--account", account])
+    out = capsys.readouterr().out
+    assert code == 0 and "dry run, nothing written" in out and "skip" in out
+    assert _event_count(engine, account) == events_before
+
+    code = main(["imports", "revert", runs["run2"], "--account", account, "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["revert_run"] and result["counts"]["restored"] > 0
+    assert _event_count(engine, account) == events_before + result["events"]
+
+    code = main(["imports", "revert", runs["run2"], "--account", account])
+    err = capsys.readouterr().err
+    assert code == 3 and "already reverted" in err
+    code = main(["imports", "revert", "run_nope", "--account", account])
+    assert code == 2 and "no import run" in capsys.readouterr().err
+    other = main(["imports", "revert", runs["run2"], "--account", "acct_default"])
+    assert other == 2  # another account's run is not found
+
+
+def test_stock_sold_since_the_run_is_left_alone(
+    engine: sa.Engine, account: str, runs: dict[str, Any]
+) -> None:
+    """A sale after the import (here through the source's own webhook path) is newer than
+    the run: the revert keeps it, and still restores the rest of the product."""
+    with engine.begin() as conn:
+        sold = adjust(
+            conn, account, "TEE-1", -1, cause=Cause(request_id="req_sale"), actor_source="sheet"
+        )
+    assert sold["quantity"] == 6
+    ids = _by_external_id(engine, account)
+    result = revert_run(engine, account, runs["run2"]).to_json()
+    skipped = {i["id"]: i["reason"] for i in result["skipped"]}
+    assert skipped[sold["id"]].startswith("changed since the run")
+    assert "req_sale" in skipped[sold["id"]]
+    after = _catalog(engine, account)
+    assert after[sold["id"]]["quantity"] == 6
+    assert after[ids["tee"]] == runs["before"][ids["tee"]]  # name and default price back
+
+
+def test_only_applied_runs_are_reverted(
+    engine: sa.Engine, account: str, tmp_path: Path, mapping: Path
+) -> None:
+    report = import_path(
+        engine,
+        _write(tmp_path / "v1.csv", V1),
+        ImportOptions(source="sheet", account_id=account, dry_run=True),
+        mapping_path=mapping,
+    )
+    with pytest.raises(NotFound):  # a CLI dry run leaves no run behind
+        revert_run(engine, account, report.run_id)
+    applied = _import(engine, account, _write(tmp_path / "v1.csv", V1), mapping)
+    with pytest.raises(NotFound):
+        revert_run(engine, "acct_default", applied.run_id)  # another account's run
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE import_runs SET status = 'refused' WHERE id = :id"),
+            {"id": applied.run_id},
+        )
+    with pytest.raises(InvalidRequest, match="only applied runs"):
+        revert_run(engine, account, applied.run_id)
