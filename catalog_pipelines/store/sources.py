@@ -235,7 +235,7 @@ def create_source(
     config: dict[str, Any] | None = None,
     cause: Cause | None = NO_CAUSE,
 ) -> Source:
-    """A new source (version 1, a `source.created` event); InvalidRequest if it exists.
+    """A new source (version 1, a `source.created` event); Conflict (409) if it exists.
     `cause=None` keeps the version without an event (see `_record`)."""
     params = _params(account_id, name, kind, owns, check_mapping(mapping), config)
     ensure_account(conn, account_id)
