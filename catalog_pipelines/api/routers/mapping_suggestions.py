@@ -99,7 +99,7 @@ def _suggest(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 @router.post(
     "/v1/mapping_suggestions",
-    responses=oa.responses(oa.ref("MappingSuggestion")),
+    responses=oa.responses(oa.ref("MappingSuggestion"), 404),
     openapi_extra=oa.body(models.MappingSuggestionRequest, required=True),
 )
 async def create_mapping_suggestion(ctx: Auth) -> JSONResponse:
