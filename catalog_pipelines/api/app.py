@@ -111,12 +111,19 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     app.state.keys = KeyCache()
     front_door.install(app)
     app.state.auth_failures = AuthFailures()
-    for module in (products, prices, inventory, events, webhook_endpoints, incoming_shopify):
+    for module in (
+        products,
+        prices,
+        inventory,
+        events,
+        webhook_endpoints,
+        incoming_shopify,
+        sources,
+        mapping_suggestions,
+        files,
+        import_runs,
+    ):
         app.include_router(module.router)
-    for module in (sources, mapping_suggestions):
-        app.include_router(module.router)
-    app.include_router(files.router)
-    app.include_router(import_runs.router)
     app.add_middleware(
         BodyLimit,
         routes=[
