@@ -126,14 +126,6 @@ def json_scalars(node: Any) -> Any:
     return node
 
 
-def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """A form-encoded or JSON body as nested params (JSON numbers as strings, as the form
-    path gives them). An empty body is no params. (Its size was bounded while it was
-    received: api/body_limit.py.)"""
-    data, is_json = parse_body_typed(body, content_type)
-    return json_scalars(data) if is_json else data
-
-
 def parse_body_typed(body: bytes, content_type: str | None) -> tuple[dict[str, Any], bool]:
     """The body as parsed, and whether it was JSON (numbers then stay exact `Decimal`s)."""
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
