@@ -2,7 +2,8 @@
 
 Exit codes (cli_args.EXIT_*): 0 applied; 1 applied but some rows were rejected; 2 bad usage or
 unreadable input (nothing written); 3 refused by a guard (mass archive, ownership); 4 the
-environment is not usable (database unreachable, port in use); 130 interrupted.
+environment is not usable (database unreachable, port in use); 130 interrupted; 141 the reader
+of the output closed it early (`| head`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psycopg
 import sqlalchemy as sa
 
 from catalog_pipelines.cli_args import (
+    EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
     EXIT_ENVIRONMENT,
     EXIT_INTERRUPTED,
@@ -518,6 +520,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `| head` closed the pipe: stop quietly, and keep Python's exit-time flush of stdout
+        # from raising it again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -24,10 +24,13 @@ from catalog_pipelines.times import parse_time
 EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_ENVIRONMENT = 4
 EXIT_INTERRUPTED = 130
+# The reader of stdout went away (`| head`): the shell's code for a process killed by SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 EXIT_CODES_HELP = (
     "exit codes: 0 done; 1 done, some rows rejected; 2 bad usage or unreadable input"
     " (nothing written); 3 refused by a guard (mass archive, ownership, SSRF);"
-    " 4 environment problem (database unreachable, port in use); 130 interrupted"
+    " 4 environment problem (database unreachable, port in use); 130 interrupted;"
+    " 141 output closed early (| head)"
 )
 DEFAULT_ACCOUNT = "acct_default"
 

@@ -8,7 +8,9 @@ undoes it.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -205,8 +207,34 @@ def _guarded(handler: Any) -> Any:
     return run
 
 
+def cmd_set_webhook_secret(args: argparse.Namespace) -> int:
+    from catalog_pipelines.store.sources import find_source, set_webhook_secret
+
+    secret = None
+    if not args.clear:
+        # From stdin, so the secret stays out of shell history and the process list.
+        if sys.stdin.isatty():
+            secret = getpass.getpass("webhook secret: ")
+        else:
+            secret = sys.stdin.readline().strip()
+        if not secret:
+            print_error("no secret on stdin (pipe it in, or use --clear to remove the secret)")
+            return EXIT_USAGE
+    with migrated_engine().begin() as conn:
+        src = find_source(conn, args.account, args.name)
+        if src is None:
+            print_error(f"no such source: {args.name}")
+            return EXIT_USAGE
+        set_webhook_secret(conn, args.account, src.name, secret)
+    if secret is None:
+        print(f"source {src.name}: webhook secret removed; its incoming webhooks are refused")
+    else:
+        print(f"source {src.name}: webhook secret set (ending ...{secret[-4:]})")
+    return EXIT_OK
+
+
 def add_commands(sub: Any) -> None:
-    """Register `sources add|list|show|set-mapping|remove|restore`."""
+    """Register `sources add|list|show|set-mapping|set-webhook-secret|remove|restore`."""
     sources = sub.add_parser(
         "sources", help="sources, their ownership and saved mappings"
     ).add_subparsers(dest="action", required=True)
@@ -246,6 +274,15 @@ def add_commands(sub: Any) -> None:
     add_json(p)
     add_account(p)
     p.set_defaults(func=_guarded(cmd_set_mapping))
+
+    p = sources.add_parser(
+        "set-webhook-secret",
+        help="store the secret that signs the source's incoming webhooks, read from stdin",
+    )
+    p.add_argument("name", help="source name or id")
+    p.add_argument("--clear", action="store_true", help="remove the secret instead")
+    add_account(p)
+    p.set_defaults(func=_guarded(cmd_set_webhook_secret))
 
     for action, text in (
         ("remove", "archive a source (never deleted): its imports are refused"),

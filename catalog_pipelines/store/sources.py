@@ -372,3 +372,18 @@ def refuse_if_archived(source: Source) -> None:
             f" `catalog-sync sources restore {source.name}` or import into another source",
             param="source",
         )
+
+
+_SET_WEBHOOK_SECRET = sa.text(
+    "UPDATE sources SET webhook_secret = :secret WHERE account_id = :a AND name = :n RETURNING id"
+)
+
+
+def set_webhook_secret(conn: sa.Connection, account_id: str, name: str, secret: str | None) -> None:
+    """Store (or, with None, clear) the secret that signs the source's incoming webhooks
+    (Shopify's app secret). Not versioned and never in an event: it is a credential."""
+    if secret is not None and not 16 <= len(secret) <= 512:
+        raise InvalidRequest("a webhook secret must be 16 to 512 characters", param="secret")
+    found = conn.execute(_SET_WEBHOOK_SECRET, {"secret": secret, "a": account_id, "n": name})
+    if found.first() is None:
+        raise NotFound(f"No such source: '{name}'", param="id")

@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import secrets
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -159,3 +161,39 @@ def test_unknown_source_or_missing_headers(client: Client, shop: dict[str, str])
     r = requests.post(f"{client.base}/v1/incoming/shopify/{shop['source']}", data=body, timeout=10)
     assert r.status_code == 400  # the Shopify headers are required parameters
     assert r.json()["error"]["param"].lower().startswith("x-shopify-")
+
+
+def test_the_secret_is_set_and_cleared_from_the_command_line(client: Client) -> None:
+    """`sources set-webhook-secret` reads the secret from stdin; `--clear` refuses webhooks."""
+    source, secret = f"shop-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
+
+    def cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "catalog_pipelines.cli", *argv, "--account", client.account],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    added = cli("sources", "add", source, "--kind", "shopify", "--owns", "content")
+    assert added.returncode == 0, added.stderr
+    shop = {"source": source, "secret": secret}
+    body = (FIXTURES / "inventory_items_create.json").read_bytes()
+    assert _post(client.base, shop, "inventory_items/create", body, "s-0").status_code == 401
+
+    empty = cli("sources", "set-webhook-secret", source)
+    assert empty.returncode == 2 and "no secret on stdin" in empty.stderr
+    short = cli("sources", "set-webhook-secret", source, stdin="abc\n")
+    assert short.returncode == 2 and "16 to 512" in short.stderr
+    done = cli("sources", "set-webhook-secret", source, stdin=secret + "\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f"(ending ...{secret[-4:]})")
+    assert secret not in cli("sources", "show", source, "--json").stdout
+    assert _post(client.base, shop, "inventory_items/create", body, "s-1").status_code == 200
+
+    cleared = cli("sources", "set-webhook-secret", source, "--clear")
+    assert cleared.returncode == 0 and "removed" in cleared.stdout
+    assert _post(client.base, shop, "inventory_items/create", body, "s-2").status_code == 401
+    missing = cli("sources", "set-webhook-secret", "no-such-source", stdin=secret + "\n")
+    assert missing.returncode == 2 and "no such source" in missing.stderr

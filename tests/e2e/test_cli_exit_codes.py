@@ -15,7 +15,7 @@ import pytest
 
 from catalog_pipelines.api import cli as api_cli
 from catalog_pipelines.cli import main
-from catalog_pipelines.cli_args import EXIT_ENVIRONMENT, EXIT_USAGE
+from catalog_pipelines.cli_args import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_USAGE
 from tests.support.binary import png_bytes
 
 CLI = [sys.executable, "-m", "catalog_pipelines.cli"]
@@ -101,3 +101,29 @@ def test_import_of_a_png_is_not_a_text_file(database_url: str, tmp_path: Path) -
     assert result.returncode == EXIT_USAGE
     assert result.stderr.startswith(f"error: {png}: not a text file (a PNG image)")
     assert "UTF-16" not in result.stderr and "mapping" not in result.stderr
+
+
+def test_output_cut_short_by_head_exits_141_without_a_traceback(
+    database_url: str, account: str
+) -> None:
+    """`catalog-sync events list --json | head`: the reader leaves before the output ends."""
+    samples = Path(__file__).resolve().parents[2] / "catalog_pipelines" / "samples"
+    for name in ("shopify_product_template", "woocommerce_sample_products"):
+        done = _cli(
+            "import", str(samples / f"{name}.csv"), "--source", name[:4], "--account", account
+        )
+        assert done.returncode == 0, done.stderr
+    proc = subprocess.Popen(
+        [*CLI, "events", "list", "--json", "--limit", "100", "--account", account],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=os.environ,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    # The reader is gone before the first write (a pipe's buffer could otherwise swallow the
+    # whole output, and this machine's pipes are large).
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == EXIT_BROKEN_PIPE
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
