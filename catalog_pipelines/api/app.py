@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from catalog_pipelines import db
+from catalog_pipelines import dashboard, db
 from catalog_pipelines.api import front_door, idempotency
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.auth import AuthFailures, KeyCache
@@ -110,6 +110,7 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     app.state.engine = engine if engine is not None else api_engine()
     app.state.keys = KeyCache()
     front_door.install(app)
+    dashboard.install(app)
     app.state.auth_failures = AuthFailures()
     for module in (
         products,
@@ -167,7 +168,9 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if dashboard.is_dashboard(request.url.path) and exc.status_code in (404, 405):
+            return dashboard.not_found(request)
         if exc.status_code == 404:
             message = f"Unrecognized request URL ({request.method}: {request.url.path})."
         elif exc.status_code == 405:

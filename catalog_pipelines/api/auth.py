@@ -98,7 +98,10 @@ class KeyCache:
         self._lock = threading.Lock()
 
     def account_for(self, engine: sa.Engine, secret: str) -> str | None:
-        digest = hash_secret(secret)
+        return self.account_for_digest(engine, hash_secret(secret))
+
+    def account_for_digest(self, engine: sa.Engine, digest: str) -> str | None:
+        """The live key's account by its SHA-256 (what a dashboard session keeps)."""
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(digest)

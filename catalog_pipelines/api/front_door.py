@@ -26,8 +26,9 @@ DOCS_POLICY = (
 )
 POLICED_PATHS = frozenset({"/", "/docs", "/redoc"})
 
-# (path, title, what it is). One line per page: add the dashboard here once /dashboard exists.
+# (path, title, what it is). One line per page.
 LINKS: tuple[tuple[str, str, str], ...] = (
+    ("/dashboard/", "Merchant dashboard", "upload a file, map it, preview, apply, undo, history"),
     ("/docs", "API reference (Swagger UI)", "try every endpoint from the browser"),
     ("/redoc", "API reference (ReDoc)", "the same reference, as one readable page"),
     ("/openapi.json", "OpenAPI document", "for client generators and API tools"),

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import requests
@@ -16,6 +17,8 @@ import uvicorn
 
 from catalog_pipelines.api.app import api_engine, create_app
 from catalog_pipelines.api.auth import create_api_key
+from tests.support.browser import CHROMIUM, start_chromium
+from tests.support.dashboard import Merchant
 
 
 def free_port() -> int:
@@ -106,3 +109,28 @@ def client(engine: sa.Engine, api_server: str) -> Client:
 @pytest.fixture
 def other_client(engine: sa.Engine, api_server: str) -> Client:
     return new_client(engine, api_server)
+
+
+@pytest.fixture
+def merchant(engine: sa.Engine, api_server: str) -> Merchant:
+    """A new account with an API key, and an HTTP session not yet signed in to the dashboard."""
+    api = new_client(engine, api_server)
+    return Merchant(
+        base=api_server, account=api.account, api_key=api.secret, http=requests.Session()
+    )
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One headless Chromium per test module (skips where Debian's chromium is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "no Debian chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)"
+        )
+    driver = start_chromium(
+        tmp_path_factory.mktemp("chromium-profile"), downloads=tmp_path_factory.mktemp("downloads")
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()

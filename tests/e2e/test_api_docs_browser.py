@@ -11,9 +11,7 @@ docs/img/api-docs.png and docs/img/front-door.png are made).
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,15 +23,15 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="no Debian chromium at /usr/bin/chromium"
-    " (apt-get install chromium chromium-driver; .ci/run does)",
+from tests.support.browser import (
+    assert_all_local,
+    needs_chromium,
+    requested_urls,
+    screenshot,
+    wait,
 )
+
+pytestmark = needs_chromium
 
 
 def _free_port() -> int:
@@ -76,95 +74,6 @@ def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if not CHROMEDRIVER.exists():  # a half install is a broken machine, not a reason to skip
-        pytest.fail(
-            f"chromium is installed but {CHROMEDRIVER} is not: apt-get install chromium-driver"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    # Every request the page makes, failed ones included (the Resource Timing API may omit those).
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def _requested_urls(driver: object) -> tuple[list[str], list[str]]:
-    """(URLs requested since the last call, URLs the page's Content-Security-Policy blocked
-    before they were sent): the DevTools network log plus the page's resource timing."""
-    urls = [
-        entry["url"]
-        for entry in driver.execute_script(  # type: ignore[attr-defined]
-            "return performance.getEntriesByType('navigation')"
-            ".concat(performance.getEntriesByType('resource')).map(e => ({url: e.name}))"
-        )
-    ]
-    sent: dict[str, str] = {}
-    blocked: set[str] = set()
-    for entry in driver.get_log("performance"):  # type: ignore[attr-defined]
-        message = json.loads(entry["message"])["message"]
-        params = message.get("params", {})
-        if message["method"] == "Network.requestWillBeSent":
-            sent[params["requestId"]] = params["request"]["url"]
-        elif message["method"] == "Network.loadingFailed" and params.get("blockedReason") == "csp":
-            blocked.add(params["requestId"])
-    blocked_urls = {sent[rid] for rid in blocked if rid in sent}
-    # Resource timing lists a blocked request too, though it never reached the network.
-    urls = [u for u in urls if u not in blocked_urls]
-    urls += [url for rid, url in sent.items() if rid not in blocked]
-    return urls, sorted(blocked_urls)
-
-
-def _assert_all_local(requested: tuple[list[str], list[str]]) -> list[str]:
-    """Every request that left the browser went to the local server; returns the blocked ones."""
-    urls, blocked = requested
-    network = [u for u in urls if urlsplit(u).scheme in ("http", "https", "ws", "wss")]
-    assert network, "the browser recorded no request at all"
-    # chrome://, data: and blob: URLs never leave the machine; everything else must be ours.
-    remote = [u for u in network if urlsplit(u).hostname not in LOCAL_HOSTS]
-    assert not remote, f"requests left for other hosts: {remote}"
-    return blocked
-
-
-def _screenshot(driver: object, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / name
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
-    assert path.stat().st_size > 10_000  # a real rendering, not a blank page
-    target = os.environ.get("CATALOG_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(target) / name)
-    return path
-
-
-def _wait(driver: object, condition: object, timeout: float = 60) -> object:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(condition)  # type: ignore[arg-type]
-
-
 def test_swagger_ui_renders_the_operations_offline(
     served: str, browser: object, tmp_path: Path
 ) -> None:
@@ -173,7 +82,7 @@ def test_swagger_ui_renders_the_operations_offline(
     driver = browser
     driver.get_log("performance")  # type: ignore[attr-defined]  # start from an empty log
     driver.get(served + "/docs")  # type: ignore[attr-defined]
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
     operations = {
         (
             op.find_element(By.CSS_SELECTOR, ".opblock-summary-method").text,
@@ -187,8 +96,8 @@ def test_swagger_ui_renders_the_operations_offline(
     assert ("GET", "/v1/events") in operations
     title = driver.find_element(By.CSS_SELECTOR, ".info .title").text  # type: ignore[attr-defined]
     assert title.startswith("catalog-sync API")
-    _screenshot(driver, tmp_path, "api-docs.png")
-    _assert_all_local(_requested_urls(driver))
+    screenshot(driver, tmp_path, "api-docs.png")
+    assert_all_local(requested_urls(driver))
 
 
 def test_redoc_renders_offline(served: str, browser: object, tmp_path: Path) -> None:
@@ -197,14 +106,14 @@ def test_redoc_renders_offline(served: str, browser: object, tmp_path: Path) -> 
     driver = browser
     driver.get_log("performance")  # type: ignore[attr-defined]
     driver.get(served + "/redoc")  # type: ignore[attr-defined]
-    _wait(
+    wait(
         driver,
         lambda d: "/v1/products" in d.execute_script("return document.body.innerText"),
     )
     body = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "catalog-sync API" in body and "/v1/products" in body
-    _screenshot(driver, tmp_path, "redoc.png")
-    blocked = _assert_all_local(_requested_urls(driver))
+    screenshot(driver, tmp_path, "redoc.png")
+    blocked = assert_all_local(requested_urls(driver))
     # ReDoc asks for the Redocly logo on a CDN; the page's policy stops it in the browser.
     assert all("redoc" in urlsplit(u).hostname for u in blocked), blocked
 
@@ -220,12 +129,17 @@ def test_front_door_links_the_docs(served: str, browser: object, tmp_path: Path)
         for a in driver.find_elements(By.TAG_NAME, "a")  # type: ignore[attr-defined]
         if a.is_displayed()
     }
-    assert set(links) == {served + "/docs", served + "/redoc", served + "/openapi.json"}
+    assert set(links) == {
+        served + "/dashboard/",
+        served + "/docs",
+        served + "/redoc",
+        served + "/openapi.json",
+    }
     assert "Swagger UI" in links[served + "/docs"]
-    _screenshot(driver, tmp_path, "front-door.png")
-    _assert_all_local(_requested_urls(driver))
+    screenshot(driver, tmp_path, "front-door.png")
+    assert_all_local(requested_urls(driver))
     # Every link works: following the Swagger one lands on the rendered docs.
     driver.find_element(By.LINK_TEXT, links[served + "/docs"]).click()  # type: ignore[attr-defined]
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
     for href in links:
         assert requests.get(href, timeout=10).status_code == 200

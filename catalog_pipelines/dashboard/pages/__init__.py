@@ -1,0 +1,1 @@
+"""One module per dashboard area; each has a `router` that `dashboard.install` mounts."""
