@@ -26,6 +26,7 @@ from tests.support.isolation import isolated_database
 # The delivery worker acts on every account: this module gets a database (and a server) of its own.
 database_url, engine = isolated_database()
 SHOPIFY = Path(__file__).parents[1] / "fixtures" / "real" / "shopify_product_template.csv"
+WOO = SHOPIFY.with_name("woocommerce_sample_products.csv")
 XSS = "<script>alert(1)</script>"
 
 
@@ -163,22 +164,34 @@ def test_other_accounts_products_are_404_and_names_are_text(
     )
 
 
-def test_import_runs_list_counts_and_links(
+def test_import_runs_list_counts_triggers_and_links(
     merchant: Merchant, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = import_path(
-        engine, SHOPIFY, ImportOptions(source="shopify", account_id=merchant.account)
+    from catalog_pipelines.cli import main
+
+    code = main(["import", str(SHOPIFY), "--source", "shopify", "--account", merchant.account])
+    assert code == 0
+    dagster_run = "0f6a2c1e-5b7d-4c4e-9a51-3d2f9b8e7c10"
+    by_dagster = import_path(
+        engine,
+        WOO,
+        ImportOptions(
+            source="woo", account_id=merchant.account, trigger="inbox", dagster_run_id=dagster_run
+        ),
     )
-    again = import_path(
-        engine, SHOPIFY, ImportOptions(source="shop-b", account_id=merchant.account)
-    )
+    monkeypatch.setenv("CATALOG_DAGSTER_UI_URL", "http://dagster.internal:3000/")
     merchant.sign_in()
     html = merchant.get("/dashboard/imports").text
-    assert first.run_id in html and again.run_id in html
-    assert f'href="/dashboard/imports/{first.run_id}"' in html
-    assert ">17<" in html and "3 new" in html
-    only = merchant.get("/dashboard/imports", params={"source": "shop-b"}).text
-    assert again.run_id in only and first.run_id not in only
+    assert f'href="/dashboard/imports/{by_dagster.run_id}"' in html
+    assert f'href="http://dagster.internal:3000/runs/{dagster_run}"' in html
+    assert ">cli<" in html and ">inbox<" in html
+    assert ">17<" in html and "3 new" in html  # the Shopify export's rows and products
+    only = merchant.get("/dashboard/imports", params={"source": "woo"}).text
+    assert by_dagster.run_id in only and ">cli<" not in only
+    api = merchant.api("GET", f"/v1/import_runs/{by_dagster.run_id}").json()
+    assert api["trigger"] == "inbox" and api["dagster_run"] == dagster_run
+    monkeypatch.delenv("CATALOG_DAGSTER_UI_URL")
+    assert "dagster.internal" not in merchant.get("/dashboard/imports").text
 
 
 def test_audit_pages_in_a_browser(
