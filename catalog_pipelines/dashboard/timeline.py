@@ -74,7 +74,7 @@ def product_changes(
         out = [Change("name", None, show(state.get("name")))]
         if state.get("default_price"):
             price_id = state["default_price"]
-            out.append(Change("price", None, price_text(prices.get(price_id), price_id)))
+            out.append(Change("default price", None, price_text(prices.get(price_id), price_id)))
         return "Product created", out
     changes: list[Change] = []
     title = "Product updated"
@@ -88,7 +88,7 @@ def product_changes(
                     changes.append(Change(f"metadata[{mk}]", show(old.get(mk)), show(new.get(mk))))
         elif key == "default_price":
             before = price_text(prices.get(old or ""), old)
-            changes.append(Change("price", before, price_text(prices.get(new or ""), new)))
+            changes.append(Change("default price", before, price_text(prices.get(new or ""), new)))
         elif key == "active":
             title = "Product archived" if new is False else "Product restored"
             changes.append(Change("status", _status(old), _status(new)))
@@ -102,42 +102,45 @@ def _status(active: Any) -> str:
 
 
 def price_changes(events: list[dict[str, Any]]) -> list[Change]:
-    """Price events of one cause as amounts: a retired price and a new one of the same SKU
-    read as one change (25.00 USD -> 29.99 USD)."""
+    """Price events of one cause as amounts: a price retired and another one of the same SKU
+    created or re-activated read as one change (25.00 USD -> 29.99 USD)."""
     retired: dict[str, dict[str, Any]] = {}
-    created: dict[str, dict[str, Any]] = {}
+    added: dict[str, dict[str, Any]] = {}
     other: list[Change] = []
     for e in events:
         obj = e["data"]["object"]
         prev = e["data"].get("previous_attributes") or {}
-        label = f"price {prev.get('lookup_key') or obj.get('lookup_key') or obj.get('nickname') or obj['id']}"
-        if e["type"] == "price.created":
-            created[obj.get("lookup_key") or obj["id"]] = obj
+        sku = prev.get("lookup_key") or obj.get("lookup_key") or obj.get("nickname") or obj["id"]
+        rest = set(prev) - SKIP_FIELDS - {"lookup_key"}
+        if e["type"] == "price.created" or ("active" in prev and obj.get("active") is True):
+            added[sku] = obj
+            rest -= {"active"}
         elif "active" in prev and obj.get("active") is False:
-            retired[prev.get("lookup_key") or obj.get("lookup_key") or obj["id"]] = obj
-        else:
-            for key in sorted(set(prev) - SKIP_FIELDS):
-                other.append(Change(f"{label} {key}", show(prev[key]), show(obj.get(key))))
-    out: list[Change] = []
-    for key in sorted(set(retired) | set(created)):
-        old, new = retired.get(key), created.get(key)
-        out.append(Change(f"price {key}", price_text(old), price_text(new)))
+            retired[sku] = obj
+            rest -= {"active"}
+        for key in sorted(rest):
+            other.append(Change(f"price {sku} {key}", show(prev[key]), show(obj.get(key))))
+    out = [
+        Change(f"price {sku}", price_text(retired.get(sku)), price_text(added.get(sku)))
+        for sku in sorted(set(retired) | set(added))
+    ]
     return out + other
 
 
 def stock_changes(events: list[dict[str, Any]]) -> list[Change]:
+    """Inventory events as quantities. The price a SKU sells at moves with its price, which
+    `price_changes` already shows as amounts."""
     out = []
     for e in events:
         obj = e["data"]["object"]
         prev = e["data"].get("previous_attributes") or {}
+        label = f"stock {obj.get('sku')}"
         if e["type"].endswith(".created"):
-            out.append(Change(f"stock {obj.get('sku')}", None, show(obj.get("quantity"))))
+            out.append(Change(label, None, show(obj.get("quantity"))))
         elif "quantity" in prev:
-            out.append(
-                Change(f"stock {obj.get('sku')}", show(prev["quantity"]), show(obj.get("quantity")))
-            )
-        for key in sorted(set(prev) - SKIP_FIELDS - {"quantity"}):
-            out.append(Change(f"stock {obj.get('sku')} {key}", show(prev[key]), show(obj.get(key))))
+            out.append(Change(label, show(prev["quantity"]), show(obj.get("quantity"))))
+        for key in sorted(set(prev) - SKIP_FIELDS - {"quantity", "price"}):
+            out.append(Change(f"{label} {key}", show(prev[key]), show(obj.get(key))))
     return out
 
 

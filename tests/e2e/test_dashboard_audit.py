@@ -6,6 +6,7 @@ webhook endpoint on a local receiver is told, and the pages must say so."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,15 @@ def _product(merchant: Merchant, external_id: str) -> dict[str, Any]:
 
 
 def _catalog_with_history(
-    merchant: Merchant, engine: sa.Engine, receiver: LocalReceiver
+    merchant: Merchant, engine: sa.Engine, receiver: LocalReceiver, tmp_path: Path | None = None
 ) -> dict[str, Any]:
-    """Import the Shopify export, tell a receiver of changes, change a price and a name."""
-    report = import_path(
-        engine, SHOPIFY, ImportOptions(source="shopify", account_id=merchant.account)
-    )
+    """Import the Shopify export, tell a receiver of changes, change a price and a name.
+    With `tmp_path`, a re-priced export is imported and reverted in between."""
+    options = ImportOptions(source="shopify", account_id=merchant.account)
+    report = import_path(engine, SHOPIFY, options)
+    if tmp_path is not None:
+        repriced = import_path(engine, _repriced_export(tmp_path), options)
+        assert merchant.api("POST", f"/v1/import_runs/{repriced.run_id}/revert").ok
     endpoint = merchant.api(
         "POST",
         "/v1/webhook_endpoints",
@@ -114,6 +118,44 @@ def test_product_history_shows_diffs_causes_and_deliveries(
     assert api["data"] and {d["status"] for d in api["data"]} == {"delivered"}
     assert all(d["endpoint"] == made["endpoint"]["id"] for d in api["data"])
     assert api["data"][0]["attempt_log"][0]["status_code"] == 200
+
+
+def _repriced_export(tmp_path: Path) -> Path:
+    """The Shopify export with SRT_COT_111 at 29.99 instead of 25."""
+    rows = list(csv.reader(SHOPIFY.open(encoding="utf-8", newline="")))
+    sku, price = rows[0].index("Variant SKU"), rows[0].index("Variant Price")
+    for r in rows[1:]:
+        if r[sku] == "SRT_COT_111":
+            r[price] = "29.99"
+    out = tmp_path / "shopify_repriced.csv"
+    with out.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return out
+
+
+def test_an_import_that_changes_a_price_and_its_revert(
+    merchant: Merchant, engine: sa.Engine, tmp_path: Path
+) -> None:
+    options = ImportOptions(source="shopify", account_id=merchant.account)
+    import_path(engine, SHOPIFY, options)
+    second = import_path(engine, _repriced_export(tmp_path), options)
+    assert second.prices.as_dict()["created"] == 1
+    undo = merchant.api("POST", f"/v1/import_runs/{second.run_id}/revert")
+    assert undo.ok, undo.text
+    undo_id = undo.json()["id"]
+    merchant.sign_in()
+    shirt = _product(merchant, "example-shirt")
+    page = merchant.get(f"/dashboard/products/{shirt['id']}").text
+    moments = page.split('<li class="moment"')[1:]
+    # Newest first: the revert, the re-priced import, the first import.
+    assert "revert" in moments[0] and f"/dashboard/imports/{undo_id}" in moments[0]
+    assert f"/dashboard/imports/{second.run_id}" in moments[0]  # the run it undid
+    undone = moments[0].split("price SRT_COT_111")[1]
+    assert undone.index("29.99 USD") < undone.index("25.00 USD")  # back to the old amount
+    changed = moments[1]
+    assert f"/dashboard/imports/{second.run_id}" in changed
+    assert "price SRT_COT_111" in changed
+    assert changed.index("25.00 USD") < changed.index("29.99 USD")  # before, then after
 
 
 def test_products_list_search_filters_and_pages(merchant: Merchant, engine: sa.Engine) -> None:
@@ -194,6 +236,16 @@ def test_import_runs_list_counts_triggers_and_links(
     assert "dagster.internal" not in merchant.get("/dashboard/imports").text
 
 
+def _full_page_screenshot(browser: Any, tmp_path: Path, name: str) -> None:
+    """The whole page (up to 3000 px tall), so the history shows, then the usual window."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(int(height) + 40, 3000))
+    try:
+        screenshot(browser, tmp_path, name)
+    finally:
+        browser.set_window_size(1280, 900)
+
+
 def test_audit_pages_in_a_browser(
     merchant: Merchant, engine: sa.Engine, browser: Any, tmp_path: Path
 ) -> None:
@@ -201,8 +253,13 @@ def test_audit_pages_in_a_browser(
     from selenium.webdriver.common.by import By
 
     with LocalReceiver() as receiver:
-        made = _catalog_with_history(merchant, engine, receiver)
+        made = _catalog_with_history(merchant, engine, receiver, tmp_path)
     evil = merchant.api("POST", "/v1/products", data={"name": XSS}).json()
+    import_path(
+        engine,
+        WOO,
+        ImportOptions(source="woocommerce", account_id=merchant.account, trigger="inbox"),
+    )
     browser.get_log("performance")
     browser_sign_in(browser, merchant)
 
@@ -225,7 +282,8 @@ def test_audit_pages_in_a_browser(
     assert "Example T-Shirt" in newest and "Example Organic T-Shirt" in newest
     assert made["request_id"] in newest and "delivered" in newest
     assert made["run_id"] in moments[-1].text
-    screenshot(browser, tmp_path, "dashboard-product.png")
+    assert any("revert" in m.text for m in moments)
+    _full_page_screenshot(browser, tmp_path, "dashboard-product.png")
 
     browser.get(merchant.url("/dashboard/imports"))
     assert made["run_id"] in browser.find_element(By.TAG_NAME, "main").text
