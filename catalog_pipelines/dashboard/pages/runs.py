@@ -31,6 +31,16 @@ def dagster_link(run: dict[str, Any]) -> str | None:
     return f"{base}/runs/{quote(str(run_id), safe='')}"
 
 
+def took(run: dict[str, Any]) -> str:
+    """How long the run took; the run object has whole seconds, so no false precision."""
+    if run.get("finished") is None:
+        return "—"
+    spent = int(run["finished"]) - int(run["created"])
+    if spent < 1:
+        return "under 1 s"
+    return f"{spent} s" if spent < 60 else f"{spent // 60} min {spent % 60} s"
+
+
 def _link(source: str, **cursor: str) -> str:
     params = {"source": source, **cursor}
     return PREFIX + "/imports?" + urlencode({k: v for k, v in params.items() if v})
@@ -57,7 +67,7 @@ def _listing(page: Page, source: str, after: str | None, before: str | None) -> 
     has_older = True if backwards else found.has_more
     has_newer = after is not None or (backwards and found.has_more)
     return {
-        "runs": [{**r, "dagster_url": dagster_link(r)} for r in data],
+        "runs": [{**r, "dagster_url": dagster_link(r), "took": took(r)} for r in data],
         "source": source,
         "sources": names,
         "older": _link(source, after=data[-1]["id"]) if data and has_older else None,
