@@ -133,6 +133,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         allow_mass_archive=args.allow_mass_archive,
         max_archive_fraction=args.max_archive_fraction,
+        trigger="cli",
     )
     progress = for_terminal(f"import {path.name}")
     try:

@@ -62,6 +62,8 @@ class ImportOptions:
     max_archive_fraction: float = 0.2
     source_kind: str = "csv"  # used only when the import creates the source
     run_id: str | None = None  # set by a caller that recorded the run first (the API)
+    trigger: str | None = None  # who started it: cli, dagster, inbox, ... (import_runs.trigger)
+    dagster_run_id: str | None = None  # the Dagster run that ran it, if one did
 
 
 @dataclass
@@ -233,6 +235,8 @@ def _run_start(options: ImportOptions, input_name: str) -> RunStart:
         mode=options.mode,
         input_name=input_name,
         started=datetime.now(UTC),
+        trigger=options.trigger,
+        dagster_run_id=options.dagster_run_id,
     )
 
 

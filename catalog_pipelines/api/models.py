@@ -423,8 +423,10 @@ class DeletedObject(Obj):
 class WebhookDelivery(Obj):
     id: str
     object: Literal["webhook_delivery"]
+    endpoint: str | None = None  # the webhook_endpoint told
     event: str
     event_type: str | None = None
+    object_id: str | None = None  # the object the event is about
     status: Literal["pending", "delivered", "failed"]
     attempts: int
     attempt_log: list[dict[str, Any]] | None = None

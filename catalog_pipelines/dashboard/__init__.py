@@ -10,9 +10,15 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from catalog_pipelines.dashboard import web
-from catalog_pipelines.dashboard.pages import auth, home
+from catalog_pipelines.dashboard.pages import auth, home, product, products, runs
 
-PAGES = (auth, home)
+PAGES = (
+    auth,
+    home,
+    products,
+    product,
+    runs,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -194,6 +194,7 @@ class _Listing:
 
 _PRODUCTS = _Listing("products p", "p", "product_object(p)", ("created", "pk"))
 _PRICES = _Listing("prices p", "p", "price_object(p)", ("created", "pk"))
+_INVENTORY = _Listing("inventory_items i", "i", "inventory_item_object(i)", ("created", "id"))
 
 
 def _paginate(
@@ -373,6 +374,30 @@ def list_prices(
         one_of={"lookup_key": lookup_keys},
         created=created,
         updated=updated,
+    )
+
+
+def list_inventory_items(
+    conn: sa.Connection,
+    account_id: str,
+    *,
+    product: str,
+    limit: int = DEFAULT_LIMIT,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> ListPage:
+    """A product's inventory items (one per SKU), newest first: its stock per variant."""
+    return _list_objects(
+        conn,
+        _INVENTORY,
+        account_id,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        equal={"product_id": product},
+        one_of={},
+        created=None,
+        updated=None,
     )
 
 

@@ -30,15 +30,18 @@ class RunStart:
     mode: str
     input_name: str
     started: datetime
+    trigger: str | None = None  # cli, dagster, inbox, ... (the API records its own)
+    dagster_run_id: str | None = None
 
 
 _EMPTY_SUMMARY = json.dumps({"rows_read": 0, "rows_valid": 0, "rows_rejected": 0})
 
 _START = sa.text(
     "INSERT INTO import_runs (id, account_id, source, mode, dry_run, status, input, rows_read,"
-    " rows_valid, rows_rejected, summary, started, backend_pid, backend_start)"
+    " rows_valid, rows_rejected, summary, started, backend_pid, backend_start, trigger,"
+    " dagster_run_id)"
     " SELECT :id, :account, :source, :mode, false, 'running', :input, 0, 0, 0,"
-    " CAST(:summary AS jsonb), :started, a.pid, a.backend_start"
+    " CAST(:summary AS jsonb), :started, a.pid, a.backend_start, :trigger, :dagster_run_id"
     " FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()"
     # The API records its runs first as `queued` (catalog_pipelines/import_jobs.py).
     " ON CONFLICT (id) DO UPDATE SET status = 'running', backend_pid = excluded.backend_pid,"
@@ -59,9 +62,9 @@ _ABANDON = sa.text(
 
 _FAIL = sa.text(
     "INSERT INTO import_runs (id, account_id, source, mode, dry_run, status, input, rows_read,"
-    " rows_valid, rows_rejected, summary, error, started)"
+    " rows_valid, rows_rejected, summary, error, started, trigger, dagster_run_id)"
     " VALUES (:id, :account, :source, :mode, false, 'failed', :input, 0, 0, 0,"
-    " CAST(:summary AS jsonb), :error, :started)"
+    " CAST(:summary AS jsonb), :error, :started, :trigger, :dagster_run_id)"
     " ON CONFLICT (id) DO UPDATE SET status = 'failed', error = excluded.error,"
     " finished = now()"
 )
@@ -83,6 +86,8 @@ def start_run(conn: sa.Connection, run: RunStart) -> list[str]:
                 "input": escape_unstorable(run.input_name),
                 "summary": _EMPTY_SUMMARY,
                 "started": run.started,
+                "trigger": run.trigger,
+                "dagster_run_id": run.dagster_run_id,
             },
         )
     return abandoned
@@ -114,6 +119,8 @@ def fail_run(engine: sa.Engine, run: RunStart, error: BaseException | str) -> No
                     "summary": _EMPTY_SUMMARY,
                     "error": escape_unstorable(message)[:ERROR_MAX_CHARS],
                     "started": run.started,
+                    "trigger": run.trigger,
+                    "dagster_run_id": run.dagster_run_id,
                 },
             )
     except sa.exc.SQLAlchemyError:

@@ -39,7 +39,7 @@ _COUNT_KEYS = (
 _COLUMNS = (
     "id, account_id, source, mode, dry_run, status, input, rows_read, rows_valid, rows_rejected,"
     " summary, error, started, finished, trigger, file_id, reverts, reverted_by, changes,"
-    " progress"
+    " progress, dagster_run_id"
 )
 _GET = sa.text(
     f"SELECT {_COLUMNS} FROM import_runs"  # noqa: S608 - constant column list
@@ -85,6 +85,7 @@ def run_object(row: Any) -> dict[str, Any]:
         "mode": row.mode,
         "dry_run": row.dry_run,
         "trigger": row.trigger,
+        "dagster_run": row.dagster_run_id,
         "file": row.file_id,
         "input": row.input,
         "created": int(row.started.timestamp()),

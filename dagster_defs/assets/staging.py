@@ -23,7 +23,12 @@ from catalog_pipelines.store import run_log
 from catalog_pipelines.store.sources import Source, get_source
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, previews
-from dagster_defs.inbox import INBOX_FILE_TAG, finish_inbox_file_on_error, move_inbox_file
+from dagster_defs.inbox import (
+    INBOX_FILE_TAG,
+    TRIGGER_TAG,
+    finish_inbox_file_on_error,
+    move_inbox_file,
+)
 from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase, InboxResource
 
@@ -168,6 +173,13 @@ def source_snapshot(
     )
 
 
+def run_origin(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """What import_runs records of the Dagster run: its trigger (the run's tag: inbox,
+    nightly_reconciliation, ...; `dagster` for a launch by hand) and its id, for a link."""
+    tags = context.run.tags or {}
+    return {"trigger": tags.get(TRIGGER_TAG, "dagster"), "dagster_run_id": context.run.run_id}
+
+
 def _record_failed_read(
     context: dg.AssetExecutionContext,
     catalog_db: CatalogDatabase,
@@ -187,6 +199,7 @@ def _record_failed_read(
         mode=mode,
         input_name=input_name,
         started=datetime.now(UTC),
+        **run_origin(context),
     )
     run_log.fail_run(catalog_db.engine(), run, error)
 
@@ -253,6 +266,7 @@ def validated_rows(
             allow_mass_archive=config.allow_mass_archive,
             max_archive_fraction=config.max_archive_fraction,
             source_kind=source_snapshot.kind,
+            **run_origin(context),
         )
         # The plan: the importer's own dry run (same diff, same guards, rolled back).
         dry = import_batch(engine, batch, replace(options, dry_run=True))

@@ -20,6 +20,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from catalog_pipelines.store.runs import get_run
 from catalog_pipelines.store.sources import GROUPS, add_source
 from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
@@ -199,6 +200,11 @@ def test_real_export_imports_then_reimports_unchanged(
     events = want["products"] + want["prices"] + want["inventory"]
     assert md["webhook_deliveries"]["events"] == events
     assert md["catalog_products"]["import_run_id"] == md["webhook_deliveries"]["import_run_id"]
+    # The run's record names Dagster and its run, for the dashboard's link (docs/dashboard.md).
+    with engine.connect() as conn:
+        recorded = get_run(conn, account, str(md["catalog_products"]["import_run_id"]))
+    assert recorded is not None
+    assert (recorded["trigger"], recorded["dagster_run"]) == ("dagster", first.run_id)
     assert checks(first) == {
         "row_reconciliation": True,
         "reject_rate": True,

@@ -30,6 +30,8 @@ _RUN_SCHEMA = {
         "source": {"type": "string"},
         "mode": {"type": "string"},
         "dry_run": {"type": "boolean"},
+        "trigger": {"type": ["string", "null"]},
+        "dagster_run": {"type": ["string", "null"]},
         "changes": {"type": "array"},
     },
 }

@@ -1,4 +1,5 @@
-"""/v1/inventory_items/{sku}: retrieve, `adjust` (a delta) and `set` (optionally
+"""/v1/inventory_items?product=: a product's items (its stock per SKU).
+/v1/inventory_items/{sku}: retrieve, `adjust` (a delta) and `set` (optionally
 compare-and-set), both with `Idempotency-Key`.
 
 `{sku}` is the item's SKU, percent-encoded (`a%2Fb` for `a/b`), or its `inv_` id. The route
@@ -8,9 +9,9 @@ takes the rest of the path (`{sku:path}`), since a decoded SKU may contain `/`.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -18,6 +19,7 @@ from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, retrieve, write_response
 from catalog_pipelines.api.errors import ApiError
+from catalog_pipelines.api.lists import PageParams, list_response
 from catalog_pipelines.store import inventory, objects, reads
 
 router = APIRouter(tags=["inventory"])
@@ -39,6 +41,18 @@ def _sku(ctx: Auth, key: str) -> str:
         return key  # the common case costs no query
     with ctx.engine.connect() as conn:
         return reads.inventory_sku(conn, ctx.account_id, key)
+
+
+@router.get("/v1/inventory_items", responses=oa.responses(oa.list_of("InventoryItem"), 404))
+def list_inventory_items(
+    ctx: Auth,
+    page: PageParams,
+    product: Annotated[str, Query(pattern=r"^[A-Za-z0-9_]{1,255}$")],
+) -> JSONResponse:
+    """The product's inventory items, newest first (empty for an unknown product)."""
+    return list_response(
+        reads.list_inventory_items, ctx, "/v1/inventory_items", **page.params(), product=product
+    )
 
 
 @router.get("/v1/inventory_items/{sku:path}", responses=oa.responses(oa.ref("InventoryItem"), 404))

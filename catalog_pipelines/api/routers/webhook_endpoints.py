@@ -1,4 +1,5 @@
-"""/v1/webhook_endpoints over the webhooks module's store, plus each endpoint's delivery log."""
+"""/v1/webhook_endpoints over the webhooks module's store, each endpoint's delivery log, and
+/v1/webhook_deliveries, the log filtered by event or object ("who was told of this change")."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from catalog_pipelines.api import models
 from catalog_pipelines.api import openapi as oa
 from catalog_pipelines.api.deps import Auth, write_response
 from catalog_pipelines.api.errors import not_found
-from catalog_pipelines.api.lists import Cursor, PageParams
+from catalog_pipelines.api.lists import Cursor, ObjectId, PageParams
 from catalog_pipelines.store import objects
 from catalog_pipelines.store.errors import InvalidRequest, NotFound
+from catalog_pipelines.store.reads import CursorNotFound, ListPage
+from catalog_pipelines.webhooks import delivery_log
 from catalog_pipelines.webhooks import endpoints as store
 from catalog_pipelines.webhooks.ssrf import UnsafeURLError
 
@@ -165,73 +168,56 @@ def delete_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
     return JSONResponse({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
 
 
-_DELIVERIES = sa.text(
-    "SELECT d.id, d.event_id, d.event_type, d.object_id, d.event_sequence, d.replay_id,"
-    " d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created,"
-    " d.delivered_at, coalesce((SELECT jsonb_agg(jsonb_build_object("
-    "   'attempted_at', epoch(a.attempted_at), 'status_code', a.status_code,"
-    "   'latency_ms', a.latency_ms, 'error', a.error, 'outcome', a.outcome) ORDER BY a.id)"
-    "   FROM webhook_attempts a WHERE a.delivery_id = d.id), '[]') AS attempt_log"
-    " FROM webhook_deliveries d"
-    " WHERE d.account_id = :account AND d.endpoint_id = :endpoint"
-    " AND (CAST(:after AS text) IS NULL OR (d.event_sequence, d.id) < ("
-    "   SELECT event_sequence, id FROM webhook_deliveries"
-    "   WHERE account_id = :account AND id = :after))"
-    " ORDER BY d.event_sequence DESC, d.id DESC LIMIT :limit"
-)
-
-
-def _epoch(ts: Any) -> int | None:
-    return None if ts is None else int(ts.timestamp())
-
-
 @router.get(
     "/v1/webhook_endpoints/{endpoint_id}/deliveries",
     responses=oa.responses(oa.list_of("WebhookDelivery"), 404),
 )
-def list_deliveries(
+def list_endpoint_deliveries(
     endpoint_id: str,
     ctx: Auth,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     starting_after: Cursor = None,
 ) -> JSONResponse:
     """The delivery log, newest event first, each with every attempt."""
-    lim, after = limit, starting_after
     with ctx.engine.connect() as conn:
         if store.get_endpoint(conn, account_id=ctx.account_id, endpoint_id=endpoint_id) is None:
             raise not_found("webhook endpoint", endpoint_id)
-        if (
-            after is not None
-            and conn.execute(
-                sa.text("SELECT 1 FROM webhook_deliveries WHERE account_id = :a AND id = :id"),
-                {"a": ctx.account_id, "id": after},
-            ).first()
-            is None
-        ):
-            raise not_found("webhook delivery", after, "starting_after")
-        rows = conn.execute(
-            _DELIVERIES,
-            {"account": ctx.account_id, "endpoint": endpoint_id, "after": after, "limit": lim + 1},
-        ).all()
-    data = [
-        {
-            "id": r.id,
-            "object": "webhook_delivery",
-            "event": r.event_id,
-            "event_type": r.event_type,
-            "object_id": r.object_id,
-            "sequence": r.event_sequence,
-            "replay": r.replay_id or None,
-            "status": r.status,
-            "attempts": r.attempts,
-            "next_attempt_at": _epoch(r.next_attempt_at) if r.status == "pending" else None,
-            "last_status_code": r.last_status_code,
-            "last_error": r.last_error,
-            "created": _epoch(r.created),
-            "delivered_at": _epoch(r.delivered_at),
-            "attempt_log": r.attempt_log,
-        }
-        for r in rows[:lim]
-    ]
-    url = f"/v1/webhook_endpoints/{endpoint_id}/deliveries"
-    return JSONResponse({"object": "list", "data": data, "has_more": len(rows) > lim, "url": url})
+        page = _deliveries(
+            conn, ctx, endpoint=endpoint_id, limit=limit, starting_after=starting_after
+        )
+    return JSONResponse(page.envelope(f"/v1/webhook_endpoints/{endpoint_id}/deliveries"))
+
+
+@router.get(
+    "/v1/webhook_deliveries",
+    responses=oa.responses(oa.list_of("WebhookDelivery"), 404),
+    tags=["webhook_deliveries"],
+)
+def list_deliveries(
+    ctx: Auth,
+    event: ObjectId = None,
+    object_id: ObjectId = None,
+    endpoint: ObjectId = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    starting_after: Cursor = None,
+) -> JSONResponse:
+    """Who was told: the deliveries of one event (`event`), of every event about one object
+    (`object_id`), or to one endpoint, newest event first, each with every attempt."""
+    with ctx.engine.connect() as conn:
+        page = _deliveries(
+            conn,
+            ctx,
+            endpoint=endpoint,
+            event=event,
+            object_id=object_id,
+            limit=limit,
+            starting_after=starting_after,
+        )
+    return JSONResponse(page.envelope("/v1/webhook_deliveries"))
+
+
+def _deliveries(conn: sa.Connection, ctx: Auth, **filters: Any) -> ListPage:
+    try:
+        return delivery_log.list_deliveries(conn, ctx.account_id, **filters)
+    except CursorNotFound as e:
+        raise not_found("webhook delivery", e.object_id, "starting_after") from None
