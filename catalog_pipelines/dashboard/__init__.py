@@ -10,9 +10,14 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from catalog_pipelines.dashboard import web
-from catalog_pipelines.dashboard.pages import auth, home
+from catalog_pipelines.dashboard.pages import auth, home, sources, webhooks
 
-PAGES = (auth, home)
+PAGES = (
+    auth,
+    home,
+    sources,
+    webhooks,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from catalog_pipelines.api.lists import Cursor, PageParams
 from catalog_pipelines.store import objects
 from catalog_pipelines.store.errors import InvalidRequest, NotFound
 from catalog_pipelines.webhooks import endpoints as store
+from catalog_pipelines.webhooks import replay
 from catalog_pipelines.webhooks.ssrf import UnsafeURLError
 
 router = APIRouter(tags=["webhook_endpoints"])
@@ -185,6 +187,38 @@ def _epoch(ts: Any) -> int | None:
     return None if ts is None else int(ts.timestamp())
 
 
+def delivery_page(
+    conn: sa.Connection, account_id: str, endpoint_id: str, limit: int, after: str | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of an endpoint's delivery log, newest event first, each with every attempt
+    (the endpoint must be the account's: callers check)."""
+    rows = conn.execute(
+        _DELIVERIES,
+        {"account": account_id, "endpoint": endpoint_id, "after": after, "limit": limit + 1},
+    ).all()
+    data = [
+        {
+            "id": r.id,
+            "object": "webhook_delivery",
+            "event": r.event_id,
+            "event_type": r.event_type,
+            "object_id": r.object_id,
+            "sequence": r.event_sequence,
+            "replay": r.replay_id or None,
+            "status": r.status,
+            "attempts": r.attempts,
+            "next_attempt_at": _epoch(r.next_attempt_at) if r.status == "pending" else None,
+            "last_status_code": r.last_status_code,
+            "last_error": r.last_error,
+            "created": _epoch(r.created),
+            "delivered_at": _epoch(r.delivered_at),
+            "attempt_log": r.attempt_log,
+        }
+        for r in rows[:limit]
+    ]
+    return data, len(rows) > limit
+
+
 @router.get(
     "/v1/webhook_endpoints/{endpoint_id}/deliveries",
     responses=oa.responses(oa.list_of("WebhookDelivery"), 404),
@@ -209,29 +243,98 @@ def list_deliveries(
             is None
         ):
             raise not_found("webhook delivery", after, "starting_after")
-        rows = conn.execute(
-            _DELIVERIES,
-            {"account": ctx.account_id, "endpoint": endpoint_id, "after": after, "limit": lim + 1},
-        ).all()
-    data = [
-        {
-            "id": r.id,
-            "object": "webhook_delivery",
-            "event": r.event_id,
-            "event_type": r.event_type,
-            "object_id": r.object_id,
-            "sequence": r.event_sequence,
-            "replay": r.replay_id or None,
-            "status": r.status,
-            "attempts": r.attempts,
-            "next_attempt_at": _epoch(r.next_attempt_at) if r.status == "pending" else None,
-            "last_status_code": r.last_status_code,
-            "last_error": r.last_error,
-            "created": _epoch(r.created),
-            "delivered_at": _epoch(r.delivered_at),
-            "attempt_log": r.attempt_log,
-        }
-        for r in rows[:lim]
-    ]
+        data, has_more = delivery_page(conn, ctx.account_id, endpoint_id, lim, after)
     url = f"/v1/webhook_endpoints/{endpoint_id}/deliveries"
-    return JSONResponse({"object": "list", "data": data, "has_more": len(rows) > lim, "url": url})
+    return JSONResponse({"object": "list", "data": data, "has_more": has_more, "url": url})
+
+
+def start_replay(
+    conn: sa.Connection,
+    account_id: str,
+    endpoint_id: str,
+    params: dict[str, Any],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Queue a replay of a time range (`created[gte|gt|lte|lt]`, unix seconds; the end
+    defaults to now) or an event range (`from_event`, `to_event` included; the end defaults
+    to the latest event). StoreErrors name the parameter."""
+    created = params.get("created")
+    from_event, to_event = params.get("from_event"), params.get("to_event")
+    if (created is None) == (from_event is None):
+        if to_event is not None and created is None:
+            raise InvalidRequest("to_event needs from_event", param="from_event")
+        raise InvalidRequest(
+            "Give a time range (created[gte], created[lt]) or an event range"
+            " (from_event, to_event), not both",
+            param="created" if created is not None else "from_event",
+        )
+    try:
+        if from_event is not None:
+            if to_event is not None and not isinstance(to_event, str):
+                raise InvalidRequest("to_event must be an event id", param="to_event")
+            result = replay.replay_events(
+                conn,
+                account_id=account_id,
+                endpoint_id=endpoint_id,
+                from_event=str(from_event),
+                to_event=to_event,
+            )
+        else:
+            since, until = _time_range(created, now or datetime.now(UTC))
+            result = replay.replay(
+                conn, account_id=account_id, endpoint_id=endpoint_id, since=since, until=until
+            )
+    except replay.UnknownEvent as e:
+        raise NotFound(str(e), param="from_event") from None
+    except store.EndpointError as e:
+        if str(e).startswith("no such webhook endpoint"):
+            raise NotFound(str(e), param="id") from None
+        raise InvalidRequest(str(e), param="created" if created else "from_event") from None
+    return result.to_json()
+
+
+def _time_range(created: Any, now: datetime) -> tuple[datetime, datetime]:
+    """[since, until) from Stripe-style bounds; seconds are whole, so `lte` ends a second on."""
+    if not isinstance(created, dict):
+        raise InvalidRequest("created must be a range: created[gte], created[lt]", param="created")
+
+    def bound(name: str) -> int | None:
+        value = created.get(name)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InvalidRequest(
+                f"created[{name}] must be a unix time", param=f"created[{name}]"
+            ) from None
+
+    gte, gt, lte, lt = bound("gte"), bound("gt"), bound("lte"), bound("lt")
+    start = gte if gte is not None else (gt + 1 if gt is not None else None)
+    if start is None:
+        raise InvalidRequest(
+            "A time range needs its start: created[gte] or created[gt]", param="created[gte]"
+        )
+    end = lt if lt is not None else (lte + 1 if lte is not None else int(now.timestamp()) + 1)
+    try:
+        return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidRequest("created is out of range", param="created") from None
+
+
+@router.post(
+    "/v1/webhook_endpoints/{endpoint_id}/replay",
+    responses=oa.responses(oa.ref("WebhookReplay"), 404),
+    openapi_extra=oa.body(models.WebhookReplayCreate, required=True),
+)
+async def replay_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
+    """Send a range of past events to the endpoint again, as new messages (new `webhook-id`s)
+    in a stream of their own, respecting its `enabled_events`; deliveries show in its log with
+    their `replay` id."""
+    params = await ctx.body(models.WebhookReplayCreate)
+    return await run_in_threadpool(
+        write_response,
+        ctx,
+        params,
+        lambda conn, _cause: start_replay(conn, ctx.account_id, endpoint_id, params),
+    )
