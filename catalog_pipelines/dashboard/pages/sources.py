@@ -34,6 +34,12 @@ KIND_LABELS = {
 }
 
 
+def _kind_rank(kind: str) -> int:
+    """Shop exports first (the common case), then generic files and feeds."""
+    order = list(KIND_LABELS)
+    return order.index(kind) if kind in order else len(order)
+
+
 def _cause() -> Cause:
     """A dashboard write is a request like an API call: its events name a request id."""
     return Cause(request_id="req_" + secrets.token_hex(12))
@@ -56,7 +62,7 @@ def _row(conn: sa.Connection, source: store.Source, owners: dict[str, Any]) -> d
 
 def _form_context() -> dict[str, Any]:
     return {
-        "kinds": [(k, KIND_LABELS.get(k, k)) for k in KINDS],
+        "kinds": [(k, KIND_LABELS.get(k, k)) for k in sorted(KINDS, key=_kind_rank)],
         "presets": words.PRESETS,
         "groups": [(g, words.WORDS[g], words.EXPLAINED[g]) for g in store.GROUPS],
     }
