@@ -50,16 +50,28 @@ def _missing() -> DashboardError:
     )
 
 
+def _summary(log: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts by status over the latest deliveries, and the endpoint's latest answer."""
+    attempts = [a for d in log for a in d["attempt_log"]]
+    last = max(attempts, key=lambda a: a["attempted_at"], default=None)
+    return {
+        "counts": {
+            s: sum(d["status"] == s for d in log) for s in ("delivered", "pending", "failed")
+        },
+        "last_answer": last,
+    }
+
+
 def _listing(page: Page) -> dict[str, Any]:
     with page.engine.connect() as conn:
         found, _ = store.list_endpoints(conn, account_id=page.account_id, limit=100)
         rows = []
         recent: list[dict[str, Any]] = []
         for endpoint in found:
-            log, _ = delivery_page(conn, page.account_id, endpoint.id, 10, None)
-            rows.append({"endpoint": endpoint.to_json(), "last": log[0] if log else None})
+            log, _ = delivery_page(conn, page.account_id, endpoint.id, RECENT, None)
+            rows.append({"endpoint": endpoint.to_json(), **_summary(log)})
             recent += [{**d, "endpoint": endpoint.to_json()} for d in log]
-    recent.sort(key=lambda d: (d["created"] or 0, d["sequence"]), reverse=True)
+    recent.sort(key=lambda d: (d["created"] or 0, d["sequence"], d["id"]), reverse=True)
     return {
         "rows": rows,
         "recent": recent[:10],
