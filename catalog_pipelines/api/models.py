@@ -218,13 +218,21 @@ class WebhookEndpointCreate(Body):
     api_version: Annotated[str, Field(max_length=100)] | None = None
 
 
+UnixTime = Annotated[int, Field(ge=0, le=253_402_300_799)]  # up to 9999-12-31
+
+
 class ReplayRange(Body):
     """Unix seconds; `gte`/`gt` start the range, `lte`/`lt` end it (default: now)."""
 
-    gte: Annotated[int, Field(ge=0)] | None = None
-    gt: Annotated[int, Field(ge=0)] | None = None
-    lte: Annotated[int, Field(ge=0)] | None = None
-    lt: Annotated[int, Field(ge=0)] | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["gte"]}, {"required": ["gt"]}]},
+    )
+
+    gte: UnixTime | None = None
+    gt: UnixTime | None = None
+    lte: UnixTime | None = None
+    lt: UnixTime | None = None
 
 
 EventId = Annotated[str, Field(min_length=1, max_length=100)]
@@ -232,6 +240,19 @@ EventId = Annotated[str, Field(min_length=1, max_length=100)]
 
 class WebhookReplayCreate(Body):
     """A time range (`created[...]`) or an event range (`from_event`, `to_event`), not both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["created"],
+                    "not": {"anyOf": [{"required": ["from_event"]}, {"required": ["to_event"]}]},
+                },
+                {"required": ["from_event"], "not": {"required": ["created"]}},
+            ]
+        },
+    )
 
     created: ReplayRange | None = None
     from_event: EventId | None = None

@@ -170,6 +170,7 @@ def test_replay_api(merchant: Merchant, receiver: LocalReceiver, other_client: A
         ({}, 400, "from_event"),
         ({"created": {"gte": start}, "from_event": events[0]["id"]}, 400, "created"),
         ({"created": {"lte": start}}, 400, "created[gte]"),
+        ({"created": {"gte": start}, "to_event": events[0]["id"]}, 400, "to_event"),
         ({"created": {"gte": start, "lt": start}}, 400, "created"),
         ({"from_event": "evt_missing"}, 404, "from_event"),
     ):
@@ -180,6 +181,11 @@ def test_replay_api(merchant: Merchant, receiver: LocalReceiver, other_client: A
         "/v1/webhook_endpoints/" + we + "/replay", json={"created": {"gte": start}}
     )
     assert theirs.status_code == 404
+    # Another account's event is no event of ours.
+    assert other_client.post("/v1/products", data={"name": "Their lamp"}).status_code == 200
+    their_event = other_client.get("/v1/events").json()["data"][0]["id"]
+    foreign = merchant.api("POST", path, json={"from_event": their_event})
+    assert foreign.status_code == 404 and their_event in foreign.json()["error"]["message"]
 
 
 def test_disable_enable_delete(merchant: Merchant, receiver: LocalReceiver) -> None:

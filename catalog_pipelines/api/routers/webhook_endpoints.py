@@ -258,8 +258,12 @@ def start_replay(
     """Queue a replay of a time range (`created[gte|gt|lte|lt]`, unix seconds; the end
     defaults to now) or an event range (`from_event`, `to_event` included; the end defaults
     to the latest event). StoreErrors name the parameter."""
+    if store.get_endpoint(conn, account_id=account_id, endpoint_id=endpoint_id) is None:
+        raise NotFound(f"no such webhook endpoint: {endpoint_id}", param="id")
     created = params.get("created")
     from_event, to_event = params.get("from_event"), params.get("to_event")
+    if created is not None and to_event is not None:
+        raise InvalidRequest("to_event ends an event range, not a time range", param="to_event")
     if (created is None) == (from_event is None):
         if to_event is not None and created is None:
             raise InvalidRequest("to_event needs from_event", param="from_event")
