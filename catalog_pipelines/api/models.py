@@ -218,6 +218,47 @@ class WebhookEndpointCreate(Body):
     api_version: Annotated[str, Field(max_length=100)] | None = None
 
 
+UnixTime = Annotated[int, Field(ge=0, le=253_402_300_799)]  # up to 9999-12-31
+
+
+class ReplayRange(Body):
+    """Unix seconds; `gte`/`gt` start the range, `lte`/`lt` end it (default: now)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["gte"]}, {"required": ["gt"]}]},
+    )
+
+    gte: UnixTime | None = None
+    gt: UnixTime | None = None
+    lte: UnixTime | None = None
+    lt: UnixTime | None = None
+
+
+EventId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class WebhookReplayCreate(Body):
+    """A time range (`created[...]`) or an event range (`from_event`, `to_event`), not both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["created"],
+                    "not": {"anyOf": [{"required": ["from_event"]}, {"required": ["to_event"]}]},
+                },
+                {"required": ["from_event"], "not": {"required": ["created"]}},
+            ]
+        },
+    )
+
+    created: ReplayRange | None = None
+    from_event: EventId | None = None
+    to_event: EventId | None = None
+
+
 SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 Group = Literal["content", "pricing", "inventory"]
 SourceKind = Annotated[str, Field(pattern=f"^({'|'.join(KINDS)})$")]
@@ -432,6 +473,17 @@ class WebhookDelivery(Obj):
     attempt_log: list[dict[str, Any]] | None = None
 
 
+class WebhookReplay(Obj):
+    id: str
+    object: Literal["webhook_replay"]
+    endpoint: str
+    deliveries: Annotated[int, Field(ge=0)]
+    from_sequence: int | None = None
+    to_sequence: int | None = None
+    since: int | None = None
+    until: int | None = None
+
+
 class IncomingResult(Obj):
     object: Literal["incoming_webhook"]
     webhook_id: str
@@ -505,5 +557,6 @@ OBJECTS: tuple[type[BaseModel], ...] = (
     WebhookEndpoint,
     DeletedObject,
     WebhookDelivery,
+    WebhookReplay,
     IncomingResult,
 )

@@ -59,6 +59,7 @@ BODIES: tuple[type[BaseModel], ...] = (
     models.InventorySet,
     models.WebhookEndpointCreate,
     models.WebhookEndpointUpdate,
+    models.WebhookReplayCreate,
     models.SourceCreate,
     models.SourceUpdate,
     models.MappingSuggestionRequest,

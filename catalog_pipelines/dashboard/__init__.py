@@ -10,11 +10,13 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from catalog_pipelines.dashboard import web
-from catalog_pipelines.dashboard.pages import auth, home, product, products, runs
+from catalog_pipelines.dashboard.pages import auth, home, product, products, runs, sources, webhooks
 
 PAGES = (
     auth,
     home,
+    sources,
+    webhooks,
     products,
     product,
     runs,

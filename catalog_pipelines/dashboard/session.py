@@ -105,3 +105,22 @@ class SessionCodec:
 
     def csrf_ok(self, session: Session, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+
+    def seal(self, session: Session, purpose: str, text: str) -> str:
+        """`text` signed for this session and purpose: a value shown once on the next page
+        (a new webhook endpoint's secret) rides in a short-lived cookie, not in server memory,
+        so any worker can show it."""
+        payload = text.encode()
+        return _b64(payload) + "." + self._sign(f"{purpose}\0{session.sid}", payload)
+
+    def unseal(self, session: Session, purpose: str, sealed: str | None) -> str | None:
+        if not sealed or len(sealed) > 4096 or "." not in sealed:
+            return None
+        body, _, signature = sealed.partition(".")
+        try:
+            payload = _unb64(body)
+        except ValueError:
+            return None
+        if not hmac.compare_digest(signature, self._sign(f"{purpose}\0{session.sid}", payload)):
+            return None
+        return payload.decode(errors="replace")

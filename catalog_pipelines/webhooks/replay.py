@@ -110,3 +110,42 @@ def replay(
     return Replay(
         replay_id, endpoint_id, account_id, count, from_sequence, to_sequence, since, until
     )
+
+
+_EVENT_SEQUENCE = sa.text("SELECT sequence FROM events WHERE account_id = :account AND id = :id")
+_LAST_SEQUENCE = sa.text("SELECT max(sequence) FROM events WHERE account_id = :account")
+
+
+class UnknownEvent(EndpointError):
+    """An event id of the range is not one of the account's events."""
+
+
+def replay_events(
+    conn: sa.Connection,
+    *,
+    account_id: str,
+    endpoint_id: str,
+    from_event: str,
+    to_event: str | None = None,
+) -> Replay:
+    """Queue the events from `from_event` to `to_event` (both included; the account's latest
+    event when `to_event` is None), by event id as the API and the dashboard show them."""
+    sequences = []
+    for event_id in (from_event, to_event):
+        if event_id is None:
+            sequences.append(conn.execute(_LAST_SEQUENCE, {"account": account_id}).scalar())
+            continue
+        found = conn.execute(_EVENT_SEQUENCE, {"account": account_id, "id": event_id}).scalar()
+        if found is None:
+            raise UnknownEvent(f"no such event: {event_id}")
+        sequences.append(found)
+    low, high = sequences
+    if low is None or high is None or low > high:
+        raise EndpointError("the first event of the range comes after the last one")
+    return replay(
+        conn,
+        account_id=account_id,
+        endpoint_id=endpoint_id,
+        from_sequence=int(low),
+        to_sequence=int(high),
+    )

@@ -66,6 +66,8 @@ def test_every_endpoint_is_404_for_another_account(
         ("POST", f"/v1/webhook_endpoints/{o['we']}", {"description": "stolen"}),
         ("GET", f"/v1/webhook_endpoints/{o['we']}/deliveries", None),
         ("GET", f"/v1/webhook_endpoints?starting_after={o['we']}", None),
+        ("POST", f"/v1/webhook_endpoints/{o['we']}/replay", {"from_event": o["event"]}),
+        ("POST", f"/v1/webhook_endpoints/{o['we']}/replay", {"created[gte]": "0"}),
         ("DELETE", f"/v1/webhook_endpoints/{o['we']}", None),
     ]
     for method, path, data in calls:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from catalog_pipelines.api.lists import Cursor, ObjectId, PageParams
 from catalog_pipelines.store import objects
 from catalog_pipelines.store.errors import InvalidRequest, NotFound
 from catalog_pipelines.store.reads import CursorNotFound, ListPage
-from catalog_pipelines.webhooks import delivery_log
+from catalog_pipelines.webhooks import delivery_log, replay
 from catalog_pipelines.webhooks import endpoints as store
 from catalog_pipelines.webhooks.ssrf import UnsafeURLError
 
@@ -221,3 +222,99 @@ def _deliveries(conn: sa.Connection, ctx: Auth, **filters: Any) -> ListPage:
         return delivery_log.list_deliveries(conn, ctx.account_id, **filters)
     except CursorNotFound as e:
         raise not_found("webhook delivery", e.object_id, "starting_after") from None
+
+
+def start_replay(
+    conn: sa.Connection,
+    account_id: str,
+    endpoint_id: str,
+    params: dict[str, Any],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Queue a replay of a time range (`created[gte|gt|lte|lt]`, unix seconds; the end
+    defaults to now) or an event range (`from_event`, `to_event` included; the end defaults
+    to the latest event). StoreErrors name the parameter."""
+    if store.get_endpoint(conn, account_id=account_id, endpoint_id=endpoint_id) is None:
+        raise NotFound(f"no such webhook endpoint: {endpoint_id}", param="id")
+    created = params.get("created")
+    from_event, to_event = params.get("from_event"), params.get("to_event")
+    if created is not None and to_event is not None:
+        raise InvalidRequest("to_event ends an event range, not a time range", param="to_event")
+    if (created is None) == (from_event is None):
+        if to_event is not None and created is None:
+            raise InvalidRequest("to_event needs from_event", param="from_event")
+        raise InvalidRequest(
+            "Give a time range (created[gte], created[lt]) or an event range"
+            " (from_event, to_event), not both",
+            param="created" if created is not None else "from_event",
+        )
+    try:
+        if from_event is not None:
+            if to_event is not None and not isinstance(to_event, str):
+                raise InvalidRequest("to_event must be an event id", param="to_event")
+            result = replay.replay_events(
+                conn,
+                account_id=account_id,
+                endpoint_id=endpoint_id,
+                from_event=str(from_event),
+                to_event=to_event,
+            )
+        else:
+            since, until = _time_range(created, now or datetime.now(UTC))
+            result = replay.replay(
+                conn, account_id=account_id, endpoint_id=endpoint_id, since=since, until=until
+            )
+    except replay.UnknownEvent as e:
+        raise NotFound(str(e), param="from_event") from None
+    except store.EndpointError as e:
+        if str(e).startswith("no such webhook endpoint"):
+            raise NotFound(str(e), param="id") from None
+        raise InvalidRequest(str(e), param="created" if created else "from_event") from None
+    return result.to_json()
+
+
+def _time_range(created: Any, now: datetime) -> tuple[datetime, datetime]:
+    """[since, until) from Stripe-style bounds; seconds are whole, so `lte` ends a second on."""
+    if not isinstance(created, dict):
+        raise InvalidRequest("created must be a range: created[gte], created[lt]", param="created")
+
+    def bound(name: str) -> int | None:
+        value = created.get(name)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InvalidRequest(
+                f"created[{name}] must be a unix time", param=f"created[{name}]"
+            ) from None
+
+    gte, gt, lte, lt = bound("gte"), bound("gt"), bound("lte"), bound("lt")
+    start = gte if gte is not None else (gt + 1 if gt is not None else None)
+    if start is None:
+        raise InvalidRequest(
+            "A time range needs its start: created[gte] or created[gt]", param="created[gte]"
+        )
+    end = lt if lt is not None else (lte + 1 if lte is not None else int(now.timestamp()) + 1)
+    try:
+        return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidRequest("created is out of range", param="created") from None
+
+
+@router.post(
+    "/v1/webhook_endpoints/{endpoint_id}/replay",
+    responses=oa.responses(oa.ref("WebhookReplay"), 404),
+    openapi_extra=oa.body(models.WebhookReplayCreate, required=True),
+)
+async def replay_endpoint(endpoint_id: str, ctx: Auth) -> JSONResponse:
+    """Send a range of past events to the endpoint again, as new messages (new `webhook-id`s)
+    in a stream of their own, respecting its `enabled_events`; deliveries show in its log with
+    their `replay` id."""
+    params = await ctx.body(models.WebhookReplayCreate)
+    return await run_in_threadpool(
+        write_response,
+        ctx,
+        params,
+        lambda conn, _cause: start_replay(conn, ctx.account_id, endpoint_id, params),
+    )
