@@ -164,6 +164,11 @@ def preview_changes(conn: sa.Connection, account_id: str, plan: Plan) -> list[di
             if r["op"] in ("archive", "retire"):
                 after = {"active": False}
             if object_type == "product" and r["op"] == "update":
+                if r.get("set_content") is False:
+                    # The source does not own content (or the content is unchanged): the
+                    # apply keeps the catalog's name, description, ... so the preview must
+                    # not show the file's values (or None for columns it does not map).
+                    after = {}
                 after["default_price"] = r["default_price"]
             if object_type == "price" and r["op"] == "retire":
                 after["lookup_key"] = None
@@ -178,7 +183,39 @@ def preview_changes(conn: sa.Connection, account_id: str, plan: Plan) -> list[di
                     else {k: [None, v] for k, v in after.items() if v not in (None, [], {})},
                 }
             )
+    _add_amounts(conn, account_id, out)
     return out
+
+
+def _amount(price: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not price or price.get("unit_amount") is None:
+        return None
+    return {"unit_amount": price["unit_amount"], "currency": price["currency"]}
+
+
+def _add_amounts(conn: sa.Connection, account_id: str, changes: list[dict[str, Any]]) -> None:
+    """Price ids are opaque: add the amounts a person reads. Each price change gets its
+    `amount`; a product whose default price changes gets `default_price_amounts`
+    [before, after] (a price the run creates has no row yet: its amount is in the plan)."""
+    planned: dict[str, dict[str, Any]] = {}
+    for c in changes:
+        if c["object_type"] == "price" and "unit_amount" in c["fields"]:
+            fields = c["fields"]
+            currency = fields.get("currency", [None, None])[1]
+            planned[c["id"]] = {"unit_amount": fields["unit_amount"][1], "currency": currency}
+    wanted = {c["id"] for c in changes if c["object_type"] == "price"}
+    for c in changes:
+        if c["object_type"] == "product" and "default_price" in c["fields"]:
+            wanted.update(p for p in c["fields"]["default_price"] if p)
+    stored = store.stored_objects(conn, account_id, "price", sorted(wanted - set(planned)))
+    known = {**{k: _amount(v) for k, v in stored.items()}, **planned}
+    for c in changes:
+        if c["object_type"] == "price":
+            c["amount"] = known.get(c["id"])
+        elif c["object_type"] == "product" and "default_price" in c["fields"]:
+            c["default_price_amounts"] = [
+                known.get(p) if p else None for p in c["fields"]["default_price"]
+            ]
 
 
 def mass_archive_refusal(plan: Plan, options: ImportOptions) -> str | None:

@@ -10,9 +10,16 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from catalog_pipelines.dashboard import web
-from catalog_pipelines.dashboard.pages import auth, home
+from catalog_pipelines.dashboard.pages import auth, home, import_new, import_run
 
-PAGES = (auth, home)
+# import_new before import_run: /imports/new must not be read as a run id.
+PAGES = (
+    auth,
+    home,
+    import_new,
+    import_run,
+)
+UPLOAD_PATH = import_new.UPLOAD_PATH
 
 
 def install(app: FastAPI) -> None:

@@ -21,6 +21,30 @@ from catalog_pipelines.store import revert, runs
 
 router = APIRouter(tags=["import_runs"])
 
+_AMOUNT = {
+    "type": ["object", "null"],
+    "properties": {"unit_amount": {"type": "integer"}, "currency": {"type": "string"}},
+}
+# One change of the run's sample: per field [before, after]; price amounts beside price ids.
+_CHANGE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "object_type": {"type": "string", "enum": ["product", "price", "inventory_item"]},
+        "id": {"type": "string"},
+        "key": {"type": ["string", "null"]},
+        "action": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2},
+        },
+        "amount": {**_AMOUNT, "description": "a price change: the price's amount"},
+        "default_price_amounts": {
+            "type": "array",
+            "items": _AMOUNT,
+            "description": "a product whose default price changes: [before, after] amounts",
+        },
+    },
+}
 _RUN_SCHEMA = {
     "type": "object",
     "properties": {
@@ -30,7 +54,7 @@ _RUN_SCHEMA = {
         "source": {"type": "string"},
         "mode": {"type": "string"},
         "dry_run": {"type": "boolean"},
-        "changes": {"type": "array"},
+        "changes": {"type": "array", "items": _CHANGE_SCHEMA},
     },
 }
 _REVERT_SCHEMA = {
