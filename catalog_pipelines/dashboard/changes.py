@@ -94,6 +94,15 @@ def rows(
                     _priced(before, pairs[0] or known.get(before or "")),
                     _priced(after, pairs[1] or known.get(after or "")),
                 ]
+            elif isinstance(before, dict | None) and isinstance(after, dict | None):
+                # metadata: the keys that changed, not two walls of JSON
+                old, new = before or {}, after or {}
+                for k in sorted(set(old) | set(new)):
+                    if old.get(k) != new.get(k):
+                        row.fields.append(
+                            FieldChange(f"{name}[{k}]", text(old.get(k)), text(new.get(k)))
+                        )
+                continue
             else:
                 shown = [text(before), text(after)]
             row.fields.append(FieldChange(name, shown[0], shown[1]))

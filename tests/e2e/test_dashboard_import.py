@@ -5,12 +5,17 @@ revert, and other accounts' files and runs answering 404."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import re
+import secrets
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 import requests
 import sqlalchemy as sa
@@ -82,10 +87,11 @@ def mapping_form(page: str, changes: dict[str, str] | None = None) -> dict[str, 
     for name in ("read_as", "currency", "mode"):
         block = re.search(rf'<select id="{name}" name="{name}">(.*?)</select>', page, re.S)
         assert block, name
-        chosen = re.search(r'<option value="([^"]*)" selected>', block.group(1)) or re.search(
+        option = re.search(r'<option value="([^"]*)" selected>', block.group(1)) or re.search(
             r'<option value="([^"]*)"', block.group(1)
         )
-        form[name] = html.unescape(chosen.group(1))  # type: ignore[union-attr]
+        assert option, name
+        form[name] = html.unescape(option.group(1))
     columns = re.findall(r'<label for="(field_\d+)" class="plain">(.*?)</label>', page)
     chosen = selects(page)
     for field_name, column in columns:
@@ -269,7 +275,7 @@ def test_the_mass_archive_guard_verdict_is_shown(merchant: Merchant) -> None:
     # a full import of one product would archive two of three
     run_id, shown = preview(merchant, (HEADER + V1.splitlines()[0] + "\n").encode(), source="feed")
     assert finished(merchant, run_id)["outcome"] == "refused"
-    assert "Refused." in shown.text and "Apply the import" not in shown.text
+    assert "Mass-archive guard: refused." in shown.text and "Apply the import" not in shown.text
 
 
 def test_other_accounts_files_and_runs_are_404(
@@ -354,3 +360,81 @@ def test_a_new_source_needs_a_valid_name(merchant: Merchant, name: str) -> None:
     merchant.sign_in()
     r = upload(merchant, (HEADER + V1).encode(), source=name, kind="csv")
     assert r.status_code == 400 and "Name the new source" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_a_200_mb_upload_streams_to_disk_in_flat_memory(merchant: Merchant) -> None:
+    """The dashboard's upload, generated on the fly and sent chunked as a browser sends it:
+    the server (a thread of this process) must not grow by anything near the file's size."""
+    merchant.sign_in()
+    token = merchant.csrf("/dashboard/imports/new")
+    boundary = "dashboardboundary" + secrets.token_hex(8)
+    line = b"sku-000000,Some product name,A description of it,19.99,12\n"
+    block = line * 4000
+    blocks = 200 * 1024 * 1024 // len(block) + 1
+    digest = hashlib.sha256()
+    size = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal size
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="source"\r\n\r\n__new__\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="new_source"\r\n\r\nbig\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\ncsv\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"'
+            "\r\nContent-Type: text/csv\r\n\r\nsku,name,description,price,qty\n"
+        ).encode()
+        digest.update(b"sku,name,description,price,qty\n")
+        size += 31
+        for _ in range(blocks):
+            digest.update(block)
+            size += len(block)
+            yield block
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    process = psutil.Process()
+    baseline = process.memory_info().rss
+    peak = baseline
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.monotonic()
+    try:
+        r = merchant.http.post(
+            merchant.url("/dashboard/imports/upload"),
+            data=body(),
+            headers={
+                "X-CSRF-Token": token,
+                "Accept": "application/json",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+            timeout=300,
+        )
+    finally:
+        done.set()
+        sampler.join()
+    took = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    stored = files.FileSettings.from_env().root / merchant.account / r.json()["file"]["id"]
+    try:
+        assert size >= 200 * 1024 * 1024 and r.json()["file"]["size"] == size
+        on_disk = hashlib.sha256()
+        with stored.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                on_disk.update(chunk)
+        assert on_disk.hexdigest() == digest.hexdigest()
+        # the next step reads only the file's head
+        page = merchant.get(r.json()["next"])
+        assert page.status_code == 200 and "Some product name" in page.text
+    finally:
+        stored.unlink(missing_ok=True)
+    grew = (peak - baseline) / 2**20
+    print(f"dashboard upload of {size / 2**20:.0f} MiB in {took:.1f} s: RSS grew {grew:.1f} MiB")
+    assert grew < 40, f"RSS grew by {grew:.1f} MiB during a {size / 2**20:.0f} MiB upload"

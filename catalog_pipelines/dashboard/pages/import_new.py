@@ -214,7 +214,9 @@ def _columns(view: MappingView) -> list[dict[str, Any]]:
                 "samples": shown.samples,
                 "field": generic.field,
                 "confidence": shown.confidence if builtin else generic.confidence,
-                "reason": shown.reason if builtin else generic.reason,
+                "reason": f"read by the built-in {view.shown.format} connector"
+                if builtin
+                else generic.reason,
                 "generic_reason": generic.reason if builtin else None,
             }
         )
