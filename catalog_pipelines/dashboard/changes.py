@@ -77,7 +77,7 @@ def rows(
         if object_type == "price" and amount is None:
             amount = known.get(c.get("id", ""))
         currency = (amount or {}).get("currency") or (fields.get("currency") or [None, None])[-1]
-        pairs = c.get("default_price_amounts") or [None, None]
+        amounts_of: dict[str, list[Amount]] = c.get("amounts") or {}
         row = ChangeRow(
             object_type=object_type,
             id=c.get("id", ""),
@@ -89,10 +89,11 @@ def rows(
         for name, (before, after) in fields.items():
             if name == "unit_amount" and currency:
                 shown = [money(v, currency) if v is not None else NOTHING for v in (before, after)]
-            elif name == "default_price":
+            elif name in ("default_price", "price"):
+                pair = amounts_of.get(name) or [None, None]
                 shown = [
-                    _priced(before, pairs[0] or known.get(before or "")),
-                    _priced(after, pairs[1] or known.get(after or "")),
+                    _priced(before, pair[0] or known.get(before or "")),
+                    _priced(after, pair[1] or known.get(after or "")),
                 ]
             elif isinstance(before, dict | None) and isinstance(after, dict | None):
                 # metadata: the keys that changed, not two walls of JSON

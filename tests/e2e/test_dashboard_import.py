@@ -261,7 +261,7 @@ def test_preview_does_not_show_fields_the_source_does_not_own(merchant: Merchant
     assert "Renamed Tee" not in shown.text and "Bigger mug" not in shown.text
     product_changes = [c for c in run["changes"] if c["object_type"] == "product"]
     assert product_changes and all(set(c["fields"]) == {"default_price"} for c in product_changes)
-    assert product_changes[0]["default_price_amounts"][1] == {
+    assert product_changes[0]["amounts"]["default_price"][1] == {
         "unit_amount": 2999,
         "currency": "usd",
     }

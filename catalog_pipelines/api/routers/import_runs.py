@@ -38,10 +38,11 @@ _CHANGE_SCHEMA = {
             "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2},
         },
         "amount": {**_AMOUNT, "description": "a price change: the price's amount"},
-        "default_price_amounts": {
-            "type": "array",
-            "items": _AMOUNT,
-            "description": "a product whose default price changes: [before, after] amounts",
+        "amounts": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": _AMOUNT},
+            "description": "a product's default_price or a stock item's price that changes:"
+            " {field: [amount before, amount after]}",
         },
     },
 }
