@@ -362,6 +362,29 @@ def test_a_new_source_needs_a_valid_name(merchant: Merchant, name: str) -> None:
     assert r.status_code == 400 and "Name the new source" in r.json()["error"]
 
 
+def test_a_mapping_error_is_shown_and_nothing_is_saved(merchant: Merchant) -> None:
+    merchant.sign_in()
+    r = upload(merchant, (HEADER + V1).encode(), source="sheet", kind="csv")
+    page = merchant.get(r.json()["next"])
+    form = mapping_form(page.text, {"body": "name"})  # title is the name already
+    saved = merchant.http.post(page.url, data=form, timeout=60)
+    assert saved.status_code == 400
+    assert "name: both &#39;title&#39; and &#39;body&#39; map to it" in saved.text
+    assert merchant.api("GET", "/v1/sources/sheet").status_code == 404
+    assert merchant.api("GET", "/v1/import_runs").json()["data"] == []
+
+
+def test_names_from_the_file_show_as_text(merchant: Merchant) -> None:
+    merchant.sign_in()
+    evil = V1.replace("Organic Cotton Tee", "<script>alert(1)</script>")
+    run_id, shown = preview(merchant, (HEADER + evil).encode(), source="xss", kind="csv")
+    assert "<script>alert(1)</script>" not in shown.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown.text
+    r = upload(merchant, (HEADER + evil).encode(), source="xss")
+    page = merchant.get(r.json()["next"])
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)" in page.text
+
+
 @pytest.mark.slow
 def test_a_200_mb_upload_streams_to_disk_in_flat_memory(merchant: Merchant) -> None:
     """The dashboard's upload, generated on the fly and sent chunked as a browser sends it:

@@ -46,7 +46,7 @@ FORMAT_LABELS = {
 }
 # What a column can become: the key, the catalog's fields, or (the default) metadata.
 TARGETS = (
-    (METADATA, "metadata (kept under its own name)"),
+    (METADATA, "metadata"),
     ("external_id", "external_id (the product key)"),
     *((t, t) for t in PLAIN_TARGETS if t != "external_id"),
 )
