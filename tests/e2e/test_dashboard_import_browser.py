@@ -3,6 +3,7 @@ upload, mapping, preview, apply (watching the progress bar), and revert."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -62,6 +63,18 @@ def _shot(driver: Any, tmp_path: Path, name: str, height: int = 1400) -> None:
         driver.set_window_size(1280, 900)
 
 
+def _upload_requests(driver: Any) -> list[dict[str, str]]:
+    """The headers of the uploads the page sent (from the DevTools log, which this reads)."""
+    out = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            request = message["params"]["request"]
+            if request["url"].endswith("/dashboard/imports/upload"):
+                out.append(request["headers"])
+    return out
+
+
 def _text(driver: Any, css: str) -> str:
     from selenium.webdriver.common.by import By
 
@@ -81,9 +94,21 @@ def test_a_merchant_imports_a_shopify_export_and_reverts_it(
     requested_urls(driver)
     console_errors(driver)
 
-    # 1. upload: choose the source, pick the file
+    # 1. upload: a photo saved as .csv is refused while it streams, on the page
     driver.find_element(By.LINK_TEXT, "Import a file").click()
     wait(driver, lambda d: d.current_url.endswith("/dashboard/imports/new"))
+    photo = tmp_path / "photo.csv"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64)
+    Select(driver.find_element(By.ID, "source")).select_by_value("shopify")
+    driver.find_element(By.ID, "file").send_keys(str(photo))
+    driver.find_element(By.ID, "upload-button").click()
+    wait(driver, lambda d: d.find_element(By.ID, "upload-error").is_displayed())
+    assert "not a text file" in _text(driver, "#upload-error")
+    assert driver.current_url.endswith("/dashboard/imports/new")
+    # the browser logs the refusal's 400, and nothing else
+    assert all("/dashboard/imports/upload" in e and "400" in e for e in console_errors(driver))
+    # then the real export: choose the source, pick the file
+    driver.refresh()
     Select(driver.find_element(By.ID, "source")).select_by_value("shopify")
     assert not driver.find_element(By.ID, "new-source").is_displayed()
     driver.find_element(By.ID, "file").send_keys(str(REAL))
@@ -92,6 +117,9 @@ def test_a_merchant_imports_a_shopify_export_and_reverts_it(
 
     # 2. the mapping: Shopify's export is recognised; the merchant sets the currency
     wait(driver, lambda d: "/dashboard/imports/new/file_" in d.current_url)
+    # the page's script sent it (XHR, the token in a header, JSON back), not the bare form
+    sent = _upload_requests(driver)
+    assert sent and all("X-CSRF-Token" in h and h.get("Accept") == "application/json" for h in sent)
     assert "Shopify product export" in _text(driver, "#detected-format")
     rows = driver.find_elements(By.CSS_SELECTOR, "table.mapping tbody tr")
     assert len(rows) >= 40  # one per column of the export
