@@ -187,6 +187,10 @@ def test_upload_map_preview_apply_and_revert(merchant: Merchant, engine: sa.Engi
     applied, run_page = apply(merchant, first)
     assert counts(run_page.text)[("products", "created")] == 3
     assert "Revert this import" in run_page.text
+    # the progress bar's poll of a finished run tells htmx to show the result
+    polled = merchant.get(f"/dashboard/imports/{applied}/progress")
+    assert polled.status_code == 200 and polled.headers["HX-Refresh"] == "true"
+    assert "<progress" in polled.text
     assert len(merchant.api("GET", "/v1/products").json()["data"]) == 3
 
     # 5. the next export into the existing source: its saved mapping is preselected, with
@@ -266,6 +270,13 @@ def test_preview_does_not_show_fields_the_source_does_not_own(merchant: Merchant
         "currency": "usd",
     }
     assert re.search(r"<strong>\d+</strong> change\(s\) ignored", shown.text)
+    # the API's OpenAPI document describes every key a change carries
+    document = requests.get(merchant.url("/openapi.json"), timeout=30).json()
+    get = document["paths"]["/v1/import_runs/{run_id}"]["get"]
+    schema = get["responses"]["200"]["content"]["application/json"]["schema"]
+    described = set(schema["properties"]["changes"]["items"]["properties"])
+    assert {k for c in run["changes"] for k in c} <= described
+    assert {"amount", "amounts"} <= {k for c in run["changes"] for k in c}
 
 
 def test_the_mass_archive_guard_verdict_is_shown(merchant: Merchant) -> None:
