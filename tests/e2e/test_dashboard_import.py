@@ -178,6 +178,7 @@ def test_upload_map_preview_apply_and_revert(merchant: Merchant, engine: sa.Engi
     # 3. the preview: three products would be created, nothing is written yet
     first = run_id_of(saved)
     assert finished(merchant, first)["outcome"] == "previewed"
+    assert finished(merchant, first)["trigger"] == "dashboard"  # the runs list says who
     shown = merchant.get(f"/dashboard/imports/{first}").text
     assert counts(shown)[("products", "created")] == 3
     assert counts(shown)[("prices", "created")] == 3

@@ -343,6 +343,7 @@ def _save_and_preview(
         source=view.source,
         mode=mode,
         dry_run=True,
+        trigger="dashboard",
     )
 
 

@@ -130,6 +130,7 @@ def _apply(page: Page, request: Request, run_id: str) -> dict[str, Any]:
         source=preview["source"],
         mode=preview["mode"],
         dry_run=False,
+        trigger="dashboard",
     )
 
 
