@@ -103,9 +103,11 @@ def start_import(
     fmt: str = "auto",
     mode: str = "full",
     dry_run: bool = False,
+    trigger: str = "api",
 ) -> dict[str, Any]:
     """Record a `running` run and queue the import on the worker pool; returns the run as
-    it was recorded (status `running`, stage `queued`)."""
+    it was recorded (status `running`, stage `queued`). `trigger` says who asked: `api`, or
+    `dashboard` for the merchant dashboard."""
     check_params(source, fmt, mode)
     if mapping is not None:
         parse_mapping(mapping)
@@ -121,6 +123,7 @@ def start_import(
             dry_run=dry_run,
             input_name=filename or file_id,
             file_id=file_id,
+            trigger=trigger,
         )
         obj = runs.get_run(conn, account_id, run_id)
     assert obj is not None

@@ -130,6 +130,7 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
         routes=[
             (incoming_shopify.INCOMING_PREFIX, incoming_shopify.INCOMING_MAX_BODY),
             ("/v1/files", files.body_limit()),
+            (dashboard.UPLOAD_PATH, files.body_limit()),  # the dashboard's file upload
         ],
     )
 

@@ -10,8 +10,19 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from catalog_pipelines.dashboard import web
-from catalog_pipelines.dashboard.pages import auth, home, product, products, runs, sources, webhooks
+from catalog_pipelines.dashboard.pages import (
+    auth,
+    home,
+    import_new,
+    import_run,
+    product,
+    products,
+    runs,
+    sources,
+    webhooks,
+)
 
+# import_new before import_run: /imports/new must not be read as a run id.
 PAGES = (
     auth,
     home,
@@ -20,7 +31,10 @@ PAGES = (
     products,
     product,
     runs,
+    import_new,
+    import_run,
 )
+UPLOAD_PATH = import_new.UPLOAD_PATH
 
 
 def install(app: FastAPI) -> None:

@@ -98,6 +98,10 @@ class Visitor:
             )
         return response
 
+    def finish(self, response: Response) -> Response:
+        """Any other response (JSON for a script on the page) with the security headers."""
+        return self._finish(response)
+
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         context.update(
             request=self.request,

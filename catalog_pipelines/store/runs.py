@@ -24,6 +24,9 @@ API_STATUS = {
     "refused": "failed",
     "failed": "failed",
 }
+# Runs recorded by `import_jobs.start_import` (the API, the dashboard): over only once the
+# outcome is stored, after the importer's own record.
+BACKGROUND_TRIGGERS = ("api", "dashboard")
 _COUNT_KEYS = (
     "rows_read",
     "rows_valid",
@@ -69,11 +72,11 @@ def run_object(row: Any) -> dict[str, Any]:
     """Stripe-shaped `import_run`: the counts of `catalog-sync import --json`, the run's
     lifecycle, and a sample of its changes."""
     summary = dict(row.summary or {})
-    # An API run is over once the API has stored its outcome (progress `done`), after the
+    # An API (or dashboard) run is over once the API has stored its outcome (progress `done`), after the
     # importer's own record: a client never sees a finished run without its changes.
     stage = (row.progress or {}).get("stage")
     running = row.status in ("queued", "running") or (
-        row.trigger == "api" and row.status != "abandoned" and stage != "done"
+        row.trigger in BACKGROUND_TRIGGERS and row.status != "abandoned" and stage != "done"
     )
     counts = {k: summary[k] for k in _COUNT_KEYS if k in summary}
     obj: dict[str, Any] = {

@@ -21,6 +21,31 @@ from catalog_pipelines.store import revert, runs
 
 router = APIRouter(tags=["import_runs"])
 
+_AMOUNT = {
+    "type": ["object", "null"],
+    "properties": {"unit_amount": {"type": "integer"}, "currency": {"type": "string"}},
+}
+# One change of the run's sample: per field [before, after]; price amounts beside price ids.
+_CHANGE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "object_type": {"type": "string", "enum": ["product", "price", "inventory_item"]},
+        "id": {"type": "string"},
+        "key": {"type": ["string", "null"]},
+        "action": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2},
+        },
+        "amount": {**_AMOUNT, "description": "a price change: the price's amount"},
+        "amounts": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": _AMOUNT},
+            "description": "a product's default_price or a stock item's price that changes:"
+            " {field: [amount before, amount after]}",
+        },
+    },
+}
 _RUN_SCHEMA = {
     "type": "object",
     "properties": {
@@ -32,7 +57,7 @@ _RUN_SCHEMA = {
         "dry_run": {"type": "boolean"},
         "trigger": {"type": ["string", "null"]},
         "dagster_run": {"type": ["string", "null"]},
-        "changes": {"type": "array"},
+        "changes": {"type": "array", "items": _CHANGE_SCHEMA},
     },
 }
 _REVERT_SCHEMA = {
