@@ -270,15 +270,20 @@ def validated_rows(
                 ),
             },
         )
-        for result in gate.results:
-            if dg.AssetCheckKey(VALIDATED_KEY, str(result.check_name)) in (
-                context.selected_asset_check_keys
-            ):
-                yield result
+    reported = [
+        r
+        for r in gate.results
+        if VALIDATED_KEY in context.selected_asset_keys
+        and dg.AssetCheckKey(VALIDATED_KEY, str(r.check_name)) in context.selected_asset_check_keys
+    ]
+    yield from reported
     if gate.blocked():
         if context.run.tags.get(INBOX_FILE_TAG):
-            # Dagster fails the step on the blocking check: the end of the run for the file.
+            # The step fails on the blocking check: the end of the run for the file.
             move_inbox_file(context, inbox, succeeded=False)
+        if not set(gate.blocked()) & {str(r.check_name) for r in reported}:
+            # Dagster fails the step only on check results it sees: here none was selected.
+            raise dg.Failure(description=report.refused)
         return
     if report.refused:  # refused after the checks passed: another source took an object
         with finish_inbox_file_on_error(context, inbox):
