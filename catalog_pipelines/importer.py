@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -42,6 +42,10 @@ from catalog_pipelines.store.unit_of_work import UnitOfWork
 from catalog_pipelines.validation import validate_batch
 
 PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complete
+
+# A caller's last word on a plan, inside the import's transaction and before any write: the
+# reason to refuse the import, or None. Dagster's blocking checks use it (dagster_defs).
+Gate = Callable[["ImportReport"], str | None]
 
 
 class ImportRefused(Exception):
@@ -263,14 +267,17 @@ def import_batch(
     options: ImportOptions,
     *,
     progress: ProgressFn = quiet,
+    gate: Gate | None = None,
 ) -> ImportReport:
     """Diff the batch against the catalog and apply it in one transaction (or not at all).
 
     The run is recorded from its start: `failed` with its error if anything goes wrong,
-    `abandoned` (by the next run of the source) if its process dies."""
+    `abandoned` (by the next run of the source) if its process dies. `gate` sees the plan's
+    report before anything is written; a reason from it refuses the import like the
+    mass-archive guard does (`refused`, ImportRefused)."""
     run = _run_start(options, batch.input_name)
     with engine.connect() as conn, _tracked(engine, conn, run, options):
-        return _import(engine, conn, batch, options, run, progress)
+        return _import(engine, conn, batch, options, run, progress, gate)
 
 
 def _run_start(options: ImportOptions, input_name: str) -> RunStart:
@@ -313,6 +320,7 @@ def _import(
     options: ImportOptions,
     run: RunStart,
     progress: ProgressFn,
+    gate: Gate | None = None,
 ) -> ImportReport:
     batch.check_reconciles()
     with UnitOfWork(conn) as uow:
@@ -346,6 +354,9 @@ def _import(
         report = _report(run.run_id, batch, options, plan, source_created)
         report.changes = preview_changes(conn, options.account_id, plan)
         report.refused = mass_archive_refusal(plan, options)
+        if gate is not None:  # called even when refused: the caller reports on every plan
+            reason = gate(report)
+            report.refused = report.refused or reason
         if report.refused:
             report.warnings.append(report.refused)
         if not (options.dry_run or report.refused):

@@ -1,7 +1,8 @@
 """Asset check rules, as pure functions of a batch and a plan, so each can be unit-tested.
 
-`validated_rows` evaluates them in its own step (they need the staged batch in memory) and
-yields their results; the specs live next to that asset.
+The step that materializes `validated_rows` evaluates them on the importer's plan, before
+anything is written (assets/catalog.py, `CheckGate`), and yields their results; the specs live
+next to that asset.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from catalog_pipelines.normalized import ParsedBatch
 from dagster_defs import previews
 
 # Previous real imports of the source, newest first: the baseline for schema drift.
-# Dry runs (validated_rows plans every import) and refused runs do not move the baseline.
+# Dry runs and refused runs do not move the baseline.
 _PREVIOUS_UNMAPPED = sa.text(
     "SELECT unmapped_columns FROM import_runs"
     " WHERE account_id = :a AND source = :s AND NOT dry_run AND status = 'applied'"

@@ -1,9 +1,11 @@
 """Nightly reconciliation: how far the catalog has drifted from each source, optionally healed.
 
-The drift is the dry-run diff of a full re-read of the source against the catalog, which
-`validated_rows` already computed (its plan). Recording it as its own asset gives the data team a
-per-source time series of drift counts in the UI. `heal: true` applies the diff as a full import
-and records the resulting writes on the catalog assets.
+The drift is the diff of a full re-read of the source against the catalog, which
+`validated_rows` already planned (without writing: the reconcile job does not select the
+catalog assets). Recording it as its own asset gives the data team a per-source time series of
+drift counts in the UI. `heal: true` applies the diff as a full import and records the resulting
+writes on the catalog assets; that import plans again under the source's lock, so it never
+applies a drift report that went stale in between.
 """
 
 from dataclasses import replace
@@ -13,9 +15,11 @@ import dagster as dg
 from pydantic import Field
 
 from catalog_pipelines.importer import import_batch
-from dagster_defs import previews
-from dagster_defs.assets.catalog import CATALOG_KEYS, catalog_metadata
-from dagster_defs.assets.staging import StagedImport
+from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.validation import validate_batch
+from dagster_defs import handoff, previews
+from dagster_defs.assets.catalog import CATALOG_KEYS, VALIDATED_BATCH, catalog_metadata
+from dagster_defs.assets.staging import StagedImport, snapshot_of_run
 from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase
 
@@ -42,7 +46,7 @@ def drift_total(plan: dict[str, Any]) -> int:
     group_name=GROUP,
     kinds={"python", "postgres"},
     tags={"layer": "monitor"},
-    code_version="1",
+    code_version="2",
     description="Differences between the source, re-read now, and the catalog: counts per kind"
     " and a sample. With `heal: true` the differences are applied.",
 )
@@ -54,6 +58,8 @@ def catalog_drift(
 ) -> dg.MaterializeResult:
     staged = validated_rows
     plan = staged.plan
+    # Taken now, so its memory goes when there is nothing to heal.
+    kept = handoff.take(context.run.run_id, VALIDATED_BATCH, context.partition_key)
     metadata: dict[str, Any] = {
         "drift_total": dg.MetadataValue.int(drift_total(plan)),
         **{
@@ -62,7 +68,7 @@ def catalog_drift(
             for count, value in counts.items()
             if count != "unchanged"
         },
-        "rows_rejected": dg.MetadataValue.int(len(staged.batch.rejects)),
+        "rows_rejected": dg.MetadataValue.int(staged.rows_rejected),
         "sample": dg.MetadataValue.md(
             previews.changes_markdown(staged.plan_changes, config.sample_size)
         ),
@@ -70,8 +76,10 @@ def catalog_drift(
     }
     if config.heal and drift_total(plan):
         options = replace(staged.options, mode="full", dry_run=False)
-        report = import_batch(catalog_db.engine(), staged.batch, options)
+        batch = kept if isinstance(kept, ParsedBatch) else revalidated(context, catalog_db)
+        report = import_batch(catalog_db.engine(), batch, options)
         data, changes = report.to_json(), list(report.changes)
+        screened = report.batch or batch
         metadata["heal_import_run_id"] = str(data.get("run_id", ""))
         for kind, key in CATALOG_KEYS.items():
             # The catalog really changed: say so on the catalog assets' own timelines.
@@ -79,7 +87,15 @@ def catalog_drift(
                 dg.AssetMaterialization(
                     asset_key=key,
                     partition=context.partition_key,
-                    metadata=catalog_metadata(data, changes, staged, kind),
+                    metadata=catalog_metadata(
+                        data, changes, screened.rejects, screened.input_name, kind
+                    ),
                 )
             )
     return dg.MaterializeResult(metadata=metadata)
+
+
+def revalidated(context: dg.AssetExecutionContext, catalog_db: CatalogDatabase) -> ParsedBatch:
+    """The source read and validated again, when validated_rows' frames are not in this
+    process (a re-execution, or an executor with a process per step)."""
+    return validate_batch(snapshot_of_run(context, catalog_db).batch).batch

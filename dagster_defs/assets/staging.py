@@ -1,12 +1,11 @@
-"""Stage: read a source, validate it and plan the import, without writing to the catalog.
+"""Stage: read a source into normalized frames, without writing to the catalog.
 
-`source_snapshot` reads the partition's source (a file, an inbox drop, or an HTTP feed);
-`validated_rows` runs the pandera checks and a dry-run diff against the catalog, and carries the
-asset checks. Blocking checks do not undo a write (docs/maintainers.md), so every check that can stop an
-import runs here, before `catalog_*` publishes anything.
+`source_snapshot` reads the partition's source (a file, an inbox drop, or an HTTP feed). Its
+frames go to `validated_rows` (assets/catalog.py) through this run's memory (dagster_defs.handoff),
+not through the IO manager: pickling a million-row batch cost more than reading it.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -16,19 +15,13 @@ from pydantic import Field
 
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
-from catalog_pipelines.importer import ImportOptions, import_batch, new_run_id
+from catalog_pipelines.importer import ImportOptions, new_run_id
 from catalog_pipelines.mapping import mapping_from_dict
-from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import run_log
 from catalog_pipelines.store.sources import Source, get_source
-from catalog_pipelines.validation import validate_batch
-from dagster_defs import checks, previews
-from dagster_defs.inbox import (
-    INBOX_FILE_TAG,
-    TRIGGER_TAG,
-    finish_inbox_file_on_error,
-    move_inbox_file,
-)
+from dagster_defs import handoff
+from dagster_defs.inbox import TRIGGER_TAG, finish_inbox_file_on_error
 from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase, InboxResource
 
@@ -75,21 +68,23 @@ class Snapshot:
 
     batch: ParsedBatch
     kind: str
+    kind_note: str | None = None  # how the metadata names the kind, when it was detected
 
 
 @dataclass
 class StagedImport:
-    """What `validated_rows` hands to the publishing steps: the valid rows and the plan."""
+    """`validated_rows`' value (for `catalog_drift`): the plan as counts and a preview. It holds
+    no frames, so the IO manager stores it cheaply and any executor can pass it on."""
 
     source: str
     account_id: str
     input_name: str
-    batch: ParsedBatch
-    options: ImportOptions  # dry_run as the run asked; the plan below was always a dry run
-    plan: dict[str, Any]  # ImportReport.to_json() of the dry run; {} when refused
+    options: ImportOptions  # as the run asked (dry_run, mode, guards)
+    plan: dict[str, Any]  # ImportReport.to_json() of the plan
     plan_changes: list[dict[str, Any]]  # the first changes of the plan, for previews
     archive_fraction: float
-    refused: str | None  # the importer's guard message, when it refused the plan
+    refused: str | None  # why the import was refused, when it was
+    rows_rejected: int
     validation: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,13 +120,57 @@ def read_source(source: Source | None, name: str, path_override: str | None) -> 
     return Snapshot(batch, fmt)
 
 
+SNAPSHOT = "source_snapshot"  # the handoff name of the parsed batch
+
+
+def read_snapshot(
+    context: dg.AssetExecutionContext, catalog_db: CatalogDatabase, path: str | None
+) -> Snapshot:
+    """The partition's input, read and reconciled; an unreadable one is a failed import run."""
+    name = context.partition_key
+    with catalog_db.engine().connect() as conn:
+        source = get_source(conn, catalog_db.account_id, name)
+    if source is not None and not source.active:
+        raise dg.Failure(
+            description=f"source {name!r} is archived and takes no imports"
+            f" (catalog-sync sources restore {name} undoes that)"
+        )
+    try:
+        snapshot = read_source(source, name, path)
+        snapshot.batch.check_reconciles()
+    except Exception as e:  # an unreadable input is a failed import run too
+        _record_failed_read(context, catalog_db, path or name, e)
+        raise
+    if source is None:
+        snapshot.kind_note = f"{snapshot.kind} (new source, detected)"
+    return snapshot
+
+
+def snapshot_path(context: dg.AssetExecutionContext) -> str | None:
+    """`source_snapshot`'s `path` in this run's config (the inbox sensor sets it)."""
+    run_config: dict[str, Any] = dict(context.run.run_config or {})
+    step: dict[str, Any] = run_config.get("ops", {}).get(SNAPSHOT, {}).get("config", {})
+    path = step.get("path")
+    return str(path) if path else None
+
+
+def snapshot_of_run(context: dg.AssetExecutionContext, catalog_db: CatalogDatabase) -> Snapshot:
+    """The batch `source_snapshot` read in this run and process; read again when it is not
+    here (a re-execution from a later step, or an executor with a process per step)."""
+    taken = handoff.take(context.run.run_id, SNAPSHOT, context.partition_key)
+    if isinstance(taken, Snapshot):
+        return taken
+    context.log.info("source_snapshot's frames are not in this process: reading the source again")
+    return read_snapshot(context, catalog_db, snapshot_path(context))
+
+
 @dg.asset(
-    name="source_snapshot",
+    name=SNAPSHOT,
     partitions_def=sources_partitions,
     group_name=GROUP,
     kinds={"python", "polars"},
     tags={"layer": "stage"},
-    code_version="1",
+    code_version="2",
     description="The partition's source as read right now: a file, an inbox drop or a feed,"
     " parsed into normalized product and variant frames. Nothing is written to the catalog.",
 )
@@ -140,28 +179,15 @@ def source_snapshot(
     config: SnapshotConfig,
     catalog_db: CatalogDatabase,
     inbox: InboxResource,
-) -> dg.Output[Snapshot]:
-    name = context.partition_key
+) -> dg.MaterializeResult:
     with finish_inbox_file_on_error(context, inbox):
-        with catalog_db.engine().connect() as conn:
-            source = get_source(conn, catalog_db.account_id, name)
-        if source is not None and not source.active:
-            raise dg.Failure(
-                description=f"source {name!r} is archived and takes no imports"
-                f" (catalog-sync sources restore {name} undoes that)"
-            )
-        try:
-            snapshot = read_source(source, name, config.path)
-            batch = snapshot.batch
-            batch.check_reconciles()
-        except Exception as e:  # an unreadable input is a failed import run too
-            _record_failed_read(context, catalog_db, config.path or name, e)
-            raise
-    return dg.Output(
-        snapshot,
+        snapshot = read_snapshot(context, catalog_db, config.path)
+    batch = snapshot.batch
+    handoff.put(context.run.run_id, SNAPSHOT, context.partition_key, snapshot)
+    return dg.MaterializeResult(
         metadata={
             "input": batch.input_name,
-            "source_kind": snapshot.kind if source else f"{snapshot.kind} (new source, detected)",
+            "source_kind": snapshot.kind_note or snapshot.kind,
             "rows_read": batch.rows_read,
             "products": batch.products.height,
             "variants": batch.variants.height,
@@ -202,128 +228,3 @@ def _record_failed_read(
         **run_origin(context),
     )
     run_log.fail_run(catalog_db.engine(), run, error)
-
-
-# The checks a data team reads on every import. The first three gate publishing.
-CHECK_SPECS = [
-    dg.AssetCheckSpec(
-        name="row_reconciliation",
-        asset="validated_rows",
-        blocking=True,
-        description="rows read = rows valid + rows rejected, against an independent row count.",
-    ),
-    dg.AssetCheckSpec(
-        name="reject_rate",
-        asset="validated_rows",
-        blocking=True,
-        description="Share of rejected rows is at most max_reject_rate (run config).",
-    ),
-    dg.AssetCheckSpec(
-        name="mass_archive_guard",
-        asset="validated_rows",
-        blocking=True,
-        description="A full import archives at most max_archive_fraction of the source's active"
-        " products, unless allow_mass_archive is set.",
-    ),
-    dg.AssetCheckSpec(
-        name="schema_drift",
-        asset="validated_rows",
-        blocking=False,
-        description="Unmapped columns that the source's previous import did not have. They are"
-        " kept in metadata; a warning asks whether the mapping should use them.",
-    ),
-]
-
-
-@dg.asset(
-    name="validated_rows",
-    partitions_def=sources_partitions,
-    group_name=GROUP,
-    kinds={"python", "pandera"},
-    tags={"layer": "stage"},
-    code_version="1",
-    check_specs=CHECK_SPECS,
-    description="Rows that passed the pandera models, the rejects with their reasons, and the"
-    " dry-run diff against the catalog. Its blocking checks decide whether the catalog is written.",
-)
-def validated_rows(
-    context: dg.AssetExecutionContext,
-    config: ImportRunConfig,
-    catalog_db: CatalogDatabase,
-    inbox: InboxResource,
-    source_snapshot: Snapshot,
-) -> Any:
-    name = context.partition_key
-    engine = catalog_db.engine()
-    with finish_inbox_file_on_error(context, inbox):
-        report = validate_batch(source_snapshot.batch)
-        batch = report.batch
-        options = ImportOptions(
-            source=name,
-            account_id=catalog_db.account_id,
-            mode=config.mode,
-            dry_run=config.dry_run,
-            allow_mass_archive=config.allow_mass_archive,
-            max_archive_fraction=config.max_archive_fraction,
-            source_kind=source_snapshot.kind,
-            **run_origin(context),
-        )
-        # The plan: the importer's own dry run (same diff, same guards, rolled back).
-        dry = import_batch(engine, batch, replace(options, dry_run=True))
-        # Rows that touch another source's objects are rejects too (docs/hybrid-sources.md):
-        # the checks below, and the publishing step, see the batch the importer screened.
-        batch = dry.batch or batch
-        plan, plan_changes = dry.to_json(), list(dry.changes[:200])
-        archive_fraction, refused = float(dry.archive_fraction), dry.refused
-        previous = checks.previous_unmapped_columns(engine, catalog_db.account_id, name)
-
-    staged = StagedImport(
-        source=name,
-        account_id=catalog_db.account_id,
-        input_name=batch.input_name,
-        batch=batch,
-        options=options,
-        plan=plan,
-        plan_changes=plan_changes,
-        archive_fraction=archive_fraction,
-        refused=refused,
-        validation=previews.validation_summary(report),
-    )
-    rejects: list[Reject] = batch.rejects
-    yield dg.Output(
-        staged,
-        metadata={
-            "rows_read": batch.rows_read,
-            "rows_valid": int(batch.rows_valid or 0),
-            "rows_rejected": len(rejects),
-            "mode": config.mode,
-            "dry_run": config.dry_run,
-            "planned_changes": dg.MetadataValue.json(previews.plan_counts(plan)),
-            "validation": dg.MetadataValue.json(staged.validation),
-            "reject_sample": dg.MetadataValue.md(previews.rejects_markdown(rejects, SAMPLE_SIZE)),
-            "plan_preview": dg.MetadataValue.md(
-                previews.changes_markdown(plan_changes, SAMPLE_SIZE)
-            ),
-        },
-    )
-
-    results = [
-        checks.check_row_reconciliation(batch),
-        checks.check_reject_rate(batch, config.max_reject_rate),
-        checks.check_mass_archive(
-            mode=config.mode,
-            archive_fraction=archive_fraction,
-            max_archive_fraction=config.max_archive_fraction,
-            allow_mass_archive=config.allow_mass_archive,
-            refused=refused,
-            plan=plan,
-        ),
-        checks.check_schema_drift(batch.unmapped_columns, previous),
-    ]
-    blocked = [
-        r.check_name for r in results if not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
-    ]
-    if blocked and context.run.tags.get(INBOX_FILE_TAG):
-        # Nothing downstream will run, so this is the end of the run for the inbox file.
-        move_inbox_file(context, inbox, succeeded=False)
-    yield from results

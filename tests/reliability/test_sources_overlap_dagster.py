@@ -74,6 +74,23 @@ def test_inbox_file_of_a_second_source_with_the_same_ids_is_blocked_with_reasons
             {"a": account},
         ).all()
     assert dict(owners) == {"shop-a": 3}  # shop-b wrote nothing, took nothing
+    # The refused run is history, with its rejects (`rejects export`), as a refused CLI run is.
+    with engine.connect() as conn:
+        runs = conn.execute(
+            sa.text(
+                "SELECT id, status, error, rows_rejected FROM import_runs"
+                " WHERE account_id = :a AND source = 'shop-b'"
+            ),
+            {"a": account},
+        ).all()
+    assert [(r.status, r.rows_rejected) for r in runs] == [("refused", 16)]
+    assert "reject_rate" in runs[0].error
+    staged = next(
+        e.materialization.metadata
+        for e in second.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("validated_rows")
+    )
+    assert staged["import_run_id"].value == runs[0].id
 
 
 def test_unreadable_inbox_file_is_a_failed_import_run(
