@@ -15,8 +15,10 @@ import polars as pl
 
 from catalog_pipelines.content import (
     canonical_kv,
-    hash_series,
+    content_hash,
     inventory_content,
+    is_legacy,
+    legacy_hash_series,
     merged_kv,
     price_content,
     product_content,
@@ -74,6 +76,10 @@ PRICE_OPS = {
     "replaced_by": pl.Utf8,
     "active": pl.Boolean,
 }
+# A stored hash of an older version whose content did not change: rewritten to the current
+# version by the apply, with no version and no event (content.py).
+HASH_UPGRADES = {"id": pl.Utf8, "old_hash": pl.Utf8, "content_hash": pl.Utf8}
+
 INVENTORY_OPS = {
     "id": pl.Utf8,
     "op": pl.Utf8,
@@ -122,6 +128,12 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     # The source owns inventory: the items it updates become its own (docs/hybrid-sources.md).
     claims_inventory: bool = False
+    product_hash_upgrades: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=HASH_UPGRADES)
+    )
+    price_hash_upgrades: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=HASH_UPGRADES)
+    )
 
     @property
     def archive_fraction(self) -> float:
@@ -171,9 +183,37 @@ def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") 
 
 
 def _hash(df: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
-    """Add the content hash. The content JSON itself is not kept: it is as large as the row,
-    and only the few changed rows need it again (rebuilt then, from the same expression)."""
-    return df.with_columns(hash_series(df.select(content).to_series()).alias("content_hash"))
+    """Add the content hash, computed in Polars. The content JSON itself is not kept: it is as
+    large as the row, and only the few changed rows need it again (rebuilt then, from the same
+    expression)."""
+    return df.with_columns(content_hash(content).alias("content_hash"))
+
+
+def compare_hashes(joined: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
+    """Add `hash_differs` (the content moved since it was stored; null for a new object) and
+    `upgrade_hash` (the stored hash is of an older version but the content is the same).
+
+    `joined` holds `content_hash` and the stored `old_hash`. Rows with a legacy stored hash
+    are compared with the legacy digest of their content, computed for those rows only."""
+    legacy = is_legacy(pl.col("old_hash")).fill_null(False)
+    out = joined.with_columns(
+        pl.col("old_hash").ne(pl.col("content_hash")).alias("hash_differs"),
+        pl.lit(False).alias("upgrade_hash"),
+    )
+    idx = out.with_row_index("_i").filter(legacy)["_i"]
+    if idx.len() == 0:
+        return out
+    old = out["old_hash"].gather(idx)
+    same = legacy_hash_series(out.select(content).to_series().gather(idx)) == old
+    return out.with_columns(
+        out["hash_differs"].scatter(idx, ~same),
+        out["upgrade_hash"].scatter(idx, same),
+    )
+
+
+def hash_upgrades(frame: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
+    """HASH_UPGRADES rows of the objects that `keep` selects among those to upgrade."""
+    return frame.filter(pl.col("upgrade_hash") & keep).select(list(HASH_UPGRADES))
 
 
 def products_to_archive(
@@ -211,7 +251,8 @@ def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: 
 
     Adds `id` (fresh for new products), `is_new` and `content_changed`; `ignored` counts
     content changes a source that does not own content may not make."""
-    p = _hash(products, product_content()).join(
+    p = _hash(products, product_content())
+    p = p.join(
         stored_products.rename(
             {
                 "id": "old_id",
@@ -224,14 +265,12 @@ def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: 
         on="external_id",
         how="left",
     )
+    p = compare_hashes(p, product_content())
     p = p.with_columns(
         pl.col("old_id").is_null().alias("is_new"),
         (
             pl.col("old_id").is_not_null()
-            & (
-                (pl.col("old_hash") != pl.col("content_hash"))
-                | (pl.col("old_active") != pl.col("active").fill_null(True))
-            )
+            & (pl.col("hash_differs") | (pl.col("old_active") != pl.col("active").fill_null(True)))
         ).alias("content_changed"),
     )
     ignored = 0
@@ -269,6 +308,7 @@ def diff_prices(
         on="variant_key",
         how="left",
     )
+    priced = compare_hashes(priced, price_content())
     priced = priced.with_columns(
         pl.when(pl.col("old_id").is_null())
         .then(pl.lit("create"))
@@ -277,10 +317,7 @@ def diff_prices(
             | (pl.col("old_product_id") != pl.col("product_id"))
         )
         .then(pl.lit("replace"))
-        .when(
-            (pl.col("old_hash") != pl.col("content_hash"))
-            | (pl.col("old_active") != pl.col("active").fill_null(True))
-        )
+        .when(pl.col("hash_differs") | (pl.col("old_active") != pl.col("active").fill_null(True)))
         .then(pl.lit("update"))
         .otherwise(pl.lit("same"))
         .alias("status")
@@ -686,4 +723,8 @@ def plan_import(
         active_products_of_source=active_of_source.height,
         warnings=warnings,
         claims_inventory=rules.owns_inventory,
+        # a product's content is written with its new hash when it changes; else only the hash
+        product_hash_upgrades=hash_upgrades(p, ~pl.col("content_changed")),
+        # an updated price is written with its new hash; a replaced one is retired
+        price_hash_upgrades=hash_upgrades(priced, pl.col("status") == "same"),
     )

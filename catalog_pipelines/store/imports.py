@@ -20,6 +20,7 @@ import psycopg
 import sqlalchemy as sa
 
 from catalog_pipelines.diff import (
+    HASH_UPGRADES,
     INVENTORY_OPS,
     PRICE_OPS,
     PRODUCT_OPS,
@@ -235,7 +236,45 @@ def apply_plan(
         ):
             events += copy("events", creates, build)
             events += run("events", object_type)
+    upgrade_hashes(conn, plan, account_id=account_id)
     return events
+
+
+_UPGRADE_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS stage_hash_upgrades (id text, old_hash text, content_hash text)"
+    " ON COMMIT DROP"
+)
+# Only the hash column: no version, no event, `updated` untouched. The old value is checked so
+# that a hash another writer changed meanwhile is left alone.
+_UPGRADE = {
+    "products": sa.text(
+        "UPDATE products t SET content_hash = s.content_hash FROM stage_hash_upgrades s"
+        " WHERE t.account_id = :account AND t.id = s.id AND t.content_hash = s.old_hash"
+    ),
+    "prices": sa.text(
+        "UPDATE prices t SET content_hash = s.content_hash FROM stage_hash_upgrades s"
+        " WHERE t.account_id = :account AND t.id = s.id AND t.content_hash = s.old_hash"
+    ),
+}
+
+
+def upgrade_hashes(conn: sa.Connection, plan: Plan, *, account_id: str) -> int:
+    """Rewrite stored content hashes of an older version whose content the import found
+    unchanged (content.py), so the next import compares them natively. Returns rows."""
+    frames = {"products": plan.product_hash_upgrades, "prices": plan.price_hash_upgrades}
+    if not any(f.height for f in frames.values()):
+        return 0
+    n = 0
+    with _driver(conn).cursor() as cur:
+        cur.execute(_UPGRADE_STAGE)
+        for table, frame in frames.items():
+            if not frame.height:
+                continue
+            cur.execute("TRUNCATE stage_hash_upgrades")
+            bulk.copy_frame(cur, "stage_hash_upgrades", frame.select(list(HASH_UPGRADES)))
+            n += conn.execute(_UPGRADE[table], {"account": account_id}).rowcount
+    log.debug("upgraded %d stored content hashes", n)
+    return n
 
 
 _INSERT_RUN = sa.text(
