@@ -77,7 +77,8 @@ HASH_VERSION = "x3:"  # every current content hash starts with it; legacy ones n
 
 def content_hash(content: pl.Expr) -> pl.Expr:
     """The current content hash of a JSON content expression: `x3:` + xxh3-128, in decimal."""
-    return pl.concat_str(pl.lit(HASH_VERSION), content.nchash.xxh3_128().cast(pl.Utf8))
+    digest = content.nchash.xxh3_128()  # type: ignore[attr-defined]  # plugin namespace
+    return pl.concat_str(pl.lit(HASH_VERSION), digest.cast(pl.Utf8))
 
 
 def hash_series(content: pl.Series) -> pl.Series:
