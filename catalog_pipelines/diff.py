@@ -182,11 +182,20 @@ def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") 
     return df.with_columns(filled.alias(column))
 
 
+HASH_SLICE = 100_000  # rows whose content JSON exists at once while hashing
+
+
 def _hash(df: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
     """Add the content hash, computed in Polars. The content JSON itself is not kept: it is as
     large as the row, and only the few changed rows need it again (rebuilt then, from the same
-    expression)."""
-    return df.with_columns(content_hash(content).alias("content_hash"))
+    expression). Hashed in slices, so the JSON of a million rows never exists at once."""
+    parts = [
+        df.slice(start, HASH_SLICE).select(content_hash(content).alias("content_hash"))
+        for start in range(0, df.height, HASH_SLICE)
+    ]
+    if not parts:
+        return df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("content_hash"))
+    return df.with_columns(pl.concat(parts)["content_hash"])
 
 
 def compare_hashes(joined: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
