@@ -132,6 +132,15 @@ def generate(path: Path, rows: int, seed: int, changed_fraction: float = 0.0) ->
 
 
 def _rss_mib() -> float:
+    """This process's own peak RSS (VmHWM, reset by exec). ru_maxrss would carry the parent's
+    peak across the spawn's fork+exec, so no phase could report less than the parent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
