@@ -182,6 +182,7 @@ def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") 
     return df.with_columns(filled.alias(column))
 
 
+PRODUCT_KEYS = ("row_number", "external_id", "active")  # what the product diff carries
 HASH_SLICE = 100_000  # rows whose content JSON exists at once while hashing
 
 
@@ -198,26 +199,37 @@ def _hash(df: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
     return df.with_columns(pl.concat(parts)["content_hash"])
 
 
-def compare_hashes(joined: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
+def compare_hashes(
+    joined: pl.DataFrame, content: pl.Expr, key: str, source: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Add `hash_differs` (the content moved since it was stored; null for a new object) and
     `upgrade_hash` (the stored hash is of an older version but the content is the same).
 
-    `joined` holds `content_hash` and the stored `old_hash`. Rows with a legacy stored hash
-    are compared with the legacy digest of their content, computed for those rows only."""
+    `joined` holds `key` (unique), `content_hash` and the stored `old_hash`; `content` is
+    evaluated on `source` (default: `joined`), the frame with the content columns. Rows with a
+    legacy stored hash are compared with the legacy digest of their content, computed for
+    those rows only."""
     legacy = is_legacy(pl.col("old_hash")).fill_null(False)
-    out = joined.with_columns(
-        pl.col("old_hash").ne(pl.col("content_hash")).alias("hash_differs"),
-        pl.lit(False).alias("upgrade_hash"),
+    legacy_keys = joined.filter(legacy).select(key)
+    if legacy_keys.height == 0:
+        return joined.with_columns(
+            pl.col("old_hash").ne(pl.col("content_hash")).alias("hash_differs"),
+            pl.lit(False).alias("upgrade_hash"),
+        )
+    rows = (joined if source is None else source).join(legacy_keys, on=key, how="semi")
+    digests = rows.select(
+        key, legacy_hash_series(rows.select(content).to_series()).alias("_legacy_hash")
     )
-    idx = out.with_row_index("_i").filter(legacy)["_i"]
-    if idx.len() == 0:
-        return out
-    old = out["old_hash"].gather(idx)
-    same = legacy_hash_series(out.select(content).to_series().gather(idx)) == old
+    out = joined.join(digests, on=key, how="left", maintain_order="left")
     return out.with_columns(
-        out["hash_differs"].scatter(idx, ~same),
-        out["upgrade_hash"].scatter(idx, same),
-    )
+        pl.when(legacy)
+        .then(pl.col("old_hash") != pl.col("_legacy_hash"))
+        .otherwise(pl.col("old_hash").ne(pl.col("content_hash")))
+        .alias("hash_differs"),
+        (legacy & (pl.col("old_hash") == pl.col("_legacy_hash")))
+        .fill_null(False)
+        .alias("upgrade_hash"),
+    ).drop("_legacy_hash")
 
 
 def hash_upgrades(frame: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
@@ -258,10 +270,13 @@ def _status_counts(status: pl.Series) -> dict[str, int]:
 def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: Rules) -> Step:
     """Hash each product's content group and match it to the stored product by external id.
 
-    Adds `id` (fresh for new products), `is_new` and `content_changed`; `ignored` counts
-    content changes a source that does not own content may not make."""
-    p = _hash(products, product_content())
-    p = p.join(
+    The step's frame is narrow: PRODUCT_KEYS, the hashes, the stored values and `id` (fresh
+    for new products), `is_new` and `content_changed`. The content columns stay in `products`
+    and are gathered only for the products that are written (product_plan), so an unchanged
+    catalog never copies them. `ignored` counts content changes a source that does not own
+    content may not make."""
+    hashed = _hash(products, product_content())
+    p = hashed.select(*PRODUCT_KEYS, "content_hash").join(
         stored_products.rename(
             {
                 "id": "old_id",
@@ -273,8 +288,9 @@ def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: 
         ),
         on="external_id",
         how="left",
+        maintain_order="left",
     )
-    p = compare_hashes(p, product_content())
+    p = compare_hashes(p, product_content(), "external_id", source=products)
     p = p.with_columns(
         pl.col("old_id").is_null().alias("is_new"),
         (
@@ -317,7 +333,7 @@ def diff_prices(
         on="variant_key",
         how="left",
     )
-    priced = compare_hashes(priced, price_content())
+    priced = compare_hashes(priced, price_content(), "variant_key")
     priced = priced.with_columns(
         pl.when(pl.col("old_id").is_null())
         .then(pl.lit("create"))
@@ -485,11 +501,18 @@ def resolve_default_prices(
     )
 
 
+def _with_content(products: pl.DataFrame, p: pl.DataFrame, rows: pl.Expr) -> pl.DataFrame:
+    """The content columns of the products that `rows` selects in the diff frame `p`."""
+    chosen = p.filter(rows).drop(*(c for c in PRODUCT_KEYS if c != "external_id"))
+    return products.join(chosen, on="external_id", how="inner", maintain_order="right")
+
+
 def product_plan(
-    p: pl.DataFrame, archived_products: pl.DataFrame
+    p: pl.DataFrame, archived_products: pl.DataFrame, products: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, Counts]:
-    """(creates, ops, counts) of the products."""
-    product_creates = p.filter(pl.col("is_new")).select(
+    """(creates, ops, counts) of the products: `p` is the diff frame (diff_products),
+    `products` the batch's products with their content."""
+    product_creates = _with_content(products, p, pl.col("is_new")).select(
         "id",
         "external_id",
         "row_number",
@@ -507,7 +530,7 @@ def product_plan(
     )
     product_ops = pl.concat(
         [
-            p.filter(pl.col("changed")).select(
+            _with_content(products, p, pl.col("changed")).select(
                 "id",
                 "external_id",
                 pl.lit("update").alias("op"),
@@ -713,7 +736,7 @@ def plan_import(
             kept = active_of_source.height - products.height - archived_products.height
             if kept > 0:
                 warnings.append(f"{kept} product(s) named in rejected rows were not archived")
-    product_creates, product_ops, product_counts = product_plan(p, archived_products)
+    product_creates, product_ops, product_counts = product_plan(p, archived_products, products)
 
     inventory_step = diff_inventory(v, variant_price, stored_inventory, rules)
     inventory_creates, inventory_ops, inventory_counts = inventory_plan(inventory_step.frame)

@@ -76,7 +76,8 @@ def test_xxh3_digest_is_the_reference_one() -> None:
 
 def _joined(old_hashes: list[str | None], contents: list[str]) -> pl.DataFrame:
     df = pl.DataFrame(
-        {"c": contents, "old_hash": old_hashes}, schema={"c": pl.Utf8, "old_hash": pl.Utf8}
+        {"k": [str(i) for i in range(len(contents))], "c": contents, "old_hash": old_hashes},
+        schema={"k": pl.Utf8, "c": pl.Utf8, "old_hash": pl.Utf8},
     )
     return df.with_columns(content_hash=hash_series(df["c"]))
 
@@ -89,6 +90,7 @@ def test_legacy_stored_hash_of_the_same_content_is_unchanged_and_upgraded() -> N
     out = compare_hashes(
         _joined([legacy_same, legacy_moved, current, None], [same, moved, same, same]),
         pl.col("c"),
+        "k",
     )
     assert out["hash_differs"].to_list() == [False, True, False, None]
     assert out["upgrade_hash"].to_list() == [True, False, False, False]
