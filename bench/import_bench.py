@@ -52,6 +52,19 @@ fields:
 """
 
 TARGETS = {"initial": 3.0, "noop": 0.5, "changed": 0.6}
+COLUMNS = (
+    "external_id",
+    "name",
+    "description",
+    "price",
+    "sku",
+    "quantity",
+    "image",
+    "barcode",
+    "vendor",
+    "color",
+    "weight_grams",
+)
 
 
 WORDS = [
@@ -79,40 +92,55 @@ WORDS = [
 ]
 
 
+GENERATE_CHUNK = 250_000  # rows built at a time: the parent never holds the whole file
+
+
 def generate(path: Path, rows: int, seed: int, changed_fraction: float = 0.0) -> int:
     """A seeded catalog with a realistic width (a few hundred bytes a row: a paragraph of
     description, an image URL, a barcode and a few attributes); one variant per product.
-    `changed_fraction` renames that share of the rows."""
-    rng = random.Random(seed)
+    `changed_fraction` renames that share of the rows. Written in chunks of GENERATE_CHUNK rows,
+    each from its own seeded generator, so 10M rows need no more memory than 250k."""
     colors = ["red", "green", "blue", "black", "white"]
-    names = [f"Product {i} {rng.choice(colors)}" for i in range(rows)]
-    changed = 0
+    prng = random.Random(seed)
+    paragraphs = [" ".join(prng.choice(WORDS) for _ in range(40)) for _ in range(997)]
+    renamed: set[int] = set()
     if changed_fraction:
-        crng = random.Random(seed + 1)
-        for i in crng.sample(range(rows), int(rows * changed_fraction)):
-            names[i] += " v2"
-            changed += 1
-    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(40)) for _ in range(997)]
-    df = pl.DataFrame(
-        {
-            "external_id": [f"P{i:08d}" for i in range(rows)],
-            "name": names,
-            "description": [paragraphs[i % 997] for i in range(rows)],
-            "price": [f"{rng.randint(100, 99999) / 100:.2f}" for _ in range(rows)],
-            "sku": [f"SKU-{i:08d}" for i in range(rows)],
-            "quantity": [str(rng.randint(0, 500)) for _ in range(rows)],
-            "image": [f"https://cdn.example.com/img/{i:08d}.jpg" for i in range(rows)],
-            "barcode": [f"{rng.randint(10**11, 10**12 - 1)}" for _ in range(rows)],
-            "vendor": [rng.choice(["Acme", "Globex", "Initech"]) for _ in range(rows)],
-            "color": [rng.choice(colors) for _ in range(rows)],
-            "weight_grams": [str(rng.randint(50, 2000)) for _ in range(rows)],
-        }
-    )
-    df.write_csv(path)
-    return changed
+        renamed = set(random.Random(seed + 1).sample(range(rows), int(rows * changed_fraction)))
+    with path.open("wb") as f:
+        for chunk, lo in enumerate(range(0, max(rows, 1), GENERATE_CHUNK)):
+            rng = random.Random(seed * 1_000_003 + chunk)
+            ids = range(lo, min(lo + GENERATE_CHUNK, rows))
+            names = [f"Product {i} {rng.choice(colors)}" for i in ids]
+            names = [n + " v2" if i in renamed else n for i, n in zip(ids, names, strict=True)]
+            pl.DataFrame(
+                {
+                    "external_id": [f"P{i:08d}" for i in ids],
+                    "name": names,
+                    "description": [paragraphs[i % 997] for i in ids],
+                    "price": [f"{rng.randint(100, 99999) / 100:.2f}" for _ in ids],
+                    "sku": [f"SKU-{i:08d}" for i in ids],
+                    "quantity": [str(rng.randint(0, 500)) for _ in ids],
+                    "image": [f"https://cdn.example.com/img/{i:08d}.jpg" for i in ids],
+                    "barcode": [f"{rng.randint(10**11, 10**12 - 1)}" for _ in ids],
+                    "vendor": [rng.choice(["Acme", "Globex", "Initech"]) for _ in ids],
+                    "color": [rng.choice(colors) for _ in ids],
+                    "weight_grams": [str(rng.randint(50, 2000)) for _ in ids],
+                },
+                schema={c: pl.Utf8 for c in COLUMNS},
+            ).write_csv(f, include_header=chunk == 0)
+    return len(renamed)
 
 
 def _rss_mib() -> float:
+    """This process's own peak RSS (VmHWM, reset by exec). ru_maxrss would carry the parent's
+    peak across the spawn's fork+exec, so no phase could report less than the parent."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -1,9 +1,15 @@
 """Canonical content of each catalog object and its stable hash.
 
 The hash decides what changed, so it must not move when a library is upgraded: it is
-BLAKE2b-128 over JSON whose field order we fix here, with metadata sorted by key and
-empty values dropped. `tests/unit/test_content_hash.py` pins the exact bytes, so an upgrade
-that changed Polars' JSON encoding would fail loudly instead of rewriting the whole catalog.
+xxh3-128 (a specified, platform-independent algorithm, computed by the polars-hash plugin in
+Polars' threads) over JSON whose field order we fix here, with metadata sorted by key and
+empty values dropped, stored as `x3:<decimal digest>`. `tests/unit/test_content_hash.py` pins
+the exact bytes and digests, so an upgrade that changed Polars' JSON encoding would fail loudly
+instead of rewriting the whole catalog.
+
+Hashes written before the `x3:` version are BLAKE2b-128 hex (`LEGACY`): an import compares a
+row whose stored hash is legacy with the legacy digest of its content, and rewrites the stored
+hash to the current version when they agree, without a version or an event (diff.py).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import hashlib
 
 import polars as pl
+import polars_hash  # noqa: F401  # registers the `nchash` expression namespace
 
 from catalog_pipelines.normalized import KV
 
@@ -65,8 +72,35 @@ def inventory_content() -> pl.Expr:
     return pl.concat_str([pl.col("quantity").cast(pl.Utf8), pl.lit(":"), pl.col("policy")])
 
 
-def hash_series(content: pl.Series, chunk: int = 50_000) -> pl.Series:
-    """BLAKE2b-128 hex of each JSON string (hashlib: stable across machines and versions).
+HASH_VERSION = "x3:"  # every current content hash starts with it; legacy ones never do
+
+
+def content_hash(content: pl.Expr) -> pl.Expr:
+    """The current content hash of a JSON content expression: `x3:` + xxh3-128, in decimal."""
+    digest = content.nchash.xxh3_128()  # type: ignore[attr-defined]  # plugin namespace
+    return pl.concat_str(pl.lit(HASH_VERSION), digest.cast(pl.Utf8))
+
+
+def hash_series(content: pl.Series) -> pl.Series:
+    """`content_hash` of each JSON string of a series."""
+    return (
+        content.to_frame("c").select(content_hash(pl.col("c")).alias("c"))["c"].alias(content.name)
+    )
+
+
+def hash_text(text: str) -> str:
+    """`content_hash` of one JSON text (the API's writes: the same code path as imports)."""
+    return str(hash_series(pl.Series("c", [text], dtype=pl.Utf8))[0])
+
+
+def is_legacy(stored_hash: pl.Expr) -> pl.Expr:
+    """True for a stored hash written before HASH_VERSION (null for a missing one)."""
+    return ~stored_hash.str.starts_with(HASH_VERSION)
+
+
+def legacy_hash_series(content: pl.Series, chunk: int = 50_000) -> pl.Series:
+    """The legacy BLAKE2b-128 hex of each JSON string. Only for rows whose stored hash is
+    legacy, i.e. once per object after the upgrade.
 
     In slices: a million contents as Python strings at once would cost a gigabyte."""
     blake = hashlib.blake2b

@@ -15,8 +15,10 @@ import polars as pl
 
 from catalog_pipelines.content import (
     canonical_kv,
-    hash_series,
+    content_hash,
     inventory_content,
+    is_legacy,
+    legacy_hash_series,
     merged_kv,
     price_content,
     product_content,
@@ -74,6 +76,10 @@ PRICE_OPS = {
     "replaced_by": pl.Utf8,
     "active": pl.Boolean,
 }
+# A stored hash of an older version whose content did not change: rewritten to the current
+# version by the apply, with no version and no event (content.py).
+HASH_UPGRADES = {"id": pl.Utf8, "old_hash": pl.Utf8, "content_hash": pl.Utf8}
+
 INVENTORY_OPS = {
     "id": pl.Utf8,
     "op": pl.Utf8,
@@ -122,6 +128,12 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     # The source owns inventory: the items it updates become its own (docs/hybrid-sources.md).
     claims_inventory: bool = False
+    product_hash_upgrades: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=HASH_UPGRADES)
+    )
+    price_hash_upgrades: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=HASH_UPGRADES)
+    )
 
     @property
     def archive_fraction(self) -> float:
@@ -170,10 +182,59 @@ def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") 
     return df.with_columns(filled.alias(column))
 
 
+PRODUCT_KEYS = ("row_number", "external_id", "active")  # what the product diff carries
+HASH_SLICE = 100_000  # rows whose content JSON exists at once while hashing
+
+
 def _hash(df: pl.DataFrame, content: pl.Expr) -> pl.DataFrame:
-    """Add the content hash. The content JSON itself is not kept: it is as large as the row,
-    and only the few changed rows need it again (rebuilt then, from the same expression)."""
-    return df.with_columns(hash_series(df.select(content).to_series()).alias("content_hash"))
+    """Add the content hash, computed in Polars. The content JSON itself is not kept: it is as
+    large as the row, and only the few changed rows need it again (rebuilt then, from the same
+    expression). Hashed in slices, so the JSON of a million rows never exists at once."""
+    parts = [
+        df.slice(start, HASH_SLICE).select(content_hash(content).alias("content_hash"))
+        for start in range(0, df.height, HASH_SLICE)
+    ]
+    if not parts:
+        return df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("content_hash"))
+    return df.with_columns(pl.concat(parts)["content_hash"])
+
+
+def compare_hashes(
+    joined: pl.DataFrame, content: pl.Expr, key: str, source: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Add `hash_differs` (the content moved since it was stored; null for a new object) and
+    `upgrade_hash` (the stored hash is of an older version but the content is the same).
+
+    `joined` holds `key` (unique), `content_hash` and the stored `old_hash`; `content` is
+    evaluated on `source` (default: `joined`), the frame with the content columns. Rows with a
+    legacy stored hash are compared with the legacy digest of their content, computed for
+    those rows only."""
+    legacy = is_legacy(pl.col("old_hash")).fill_null(False)
+    legacy_keys = joined.filter(legacy).select(key)
+    if legacy_keys.height == 0:
+        return joined.with_columns(
+            pl.col("old_hash").ne(pl.col("content_hash")).alias("hash_differs"),
+            pl.lit(False).alias("upgrade_hash"),
+        )
+    rows = (joined if source is None else source).join(legacy_keys, on=key, how="semi")
+    digests = rows.select(
+        key, legacy_hash_series(rows.select(content).to_series()).alias("_legacy_hash")
+    )
+    out = joined.join(digests, on=key, how="left", maintain_order="left")
+    return out.with_columns(
+        pl.when(legacy)
+        .then(pl.col("old_hash") != pl.col("_legacy_hash"))
+        .otherwise(pl.col("old_hash").ne(pl.col("content_hash")))
+        .alias("hash_differs"),
+        (legacy & (pl.col("old_hash") == pl.col("_legacy_hash")))
+        .fill_null(False)
+        .alias("upgrade_hash"),
+    ).drop("_legacy_hash")
+
+
+def hash_upgrades(frame: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
+    """HASH_UPGRADES rows of the objects that `keep` selects among those to upgrade."""
+    return frame.filter(pl.col("upgrade_hash") & keep).select(list(HASH_UPGRADES))
 
 
 def products_to_archive(
@@ -209,9 +270,13 @@ def _status_counts(status: pl.Series) -> dict[str, int]:
 def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: Rules) -> Step:
     """Hash each product's content group and match it to the stored product by external id.
 
-    Adds `id` (fresh for new products), `is_new` and `content_changed`; `ignored` counts
-    content changes a source that does not own content may not make."""
-    p = _hash(products, product_content()).join(
+    The step's frame is narrow: PRODUCT_KEYS, the hashes, the stored values and `id` (fresh
+    for new products), `is_new` and `content_changed`. The content columns stay in `products`
+    and are gathered only for the products that are written (product_plan), so an unchanged
+    catalog never copies them. `ignored` counts content changes a source that does not own
+    content may not make."""
+    hashed = _hash(products, product_content())
+    p = hashed.select(*PRODUCT_KEYS, "content_hash").join(
         stored_products.rename(
             {
                 "id": "old_id",
@@ -223,15 +288,14 @@ def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: 
         ),
         on="external_id",
         how="left",
+        maintain_order="left",
     )
+    p = compare_hashes(p, product_content(), "external_id", source=products)
     p = p.with_columns(
         pl.col("old_id").is_null().alias("is_new"),
         (
             pl.col("old_id").is_not_null()
-            & (
-                (pl.col("old_hash") != pl.col("content_hash"))
-                | (pl.col("old_active") != pl.col("active").fill_null(True))
-            )
+            & (pl.col("hash_differs") | (pl.col("old_active") != pl.col("active").fill_null(True)))
         ).alias("content_changed"),
     )
     ignored = 0
@@ -269,6 +333,7 @@ def diff_prices(
         on="variant_key",
         how="left",
     )
+    priced = compare_hashes(priced, price_content(), "variant_key")
     priced = priced.with_columns(
         pl.when(pl.col("old_id").is_null())
         .then(pl.lit("create"))
@@ -277,10 +342,7 @@ def diff_prices(
             | (pl.col("old_product_id") != pl.col("product_id"))
         )
         .then(pl.lit("replace"))
-        .when(
-            (pl.col("old_hash") != pl.col("content_hash"))
-            | (pl.col("old_active") != pl.col("active").fill_null(True))
-        )
+        .when(pl.col("hash_differs") | (pl.col("old_active") != pl.col("active").fill_null(True)))
         .then(pl.lit("update"))
         .otherwise(pl.lit("same"))
         .alias("status")
@@ -439,11 +501,18 @@ def resolve_default_prices(
     )
 
 
+def _with_content(products: pl.DataFrame, p: pl.DataFrame, rows: pl.Expr) -> pl.DataFrame:
+    """The content columns of the products that `rows` selects in the diff frame `p`."""
+    chosen = p.filter(rows).drop(*(c for c in PRODUCT_KEYS if c != "external_id"))
+    return products.join(chosen, on="external_id", how="inner", maintain_order="right")
+
+
 def product_plan(
-    p: pl.DataFrame, archived_products: pl.DataFrame
+    p: pl.DataFrame, archived_products: pl.DataFrame, products: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, Counts]:
-    """(creates, ops, counts) of the products."""
-    product_creates = p.filter(pl.col("is_new")).select(
+    """(creates, ops, counts) of the products: `p` is the diff frame (diff_products),
+    `products` the batch's products with their content."""
+    product_creates = _with_content(products, p, pl.col("is_new")).select(
         "id",
         "external_id",
         "row_number",
@@ -461,7 +530,7 @@ def product_plan(
     )
     product_ops = pl.concat(
         [
-            p.filter(pl.col("changed")).select(
+            _with_content(products, p, pl.col("changed")).select(
                 "id",
                 "external_id",
                 pl.lit("update").alias("op"),
@@ -667,7 +736,7 @@ def plan_import(
             kept = active_of_source.height - products.height - archived_products.height
             if kept > 0:
                 warnings.append(f"{kept} product(s) named in rejected rows were not archived")
-    product_creates, product_ops, product_counts = product_plan(p, archived_products)
+    product_creates, product_ops, product_counts = product_plan(p, archived_products, products)
 
     inventory_step = diff_inventory(v, variant_price, stored_inventory, rules)
     inventory_creates, inventory_ops, inventory_counts = inventory_plan(inventory_step.frame)
@@ -686,4 +755,8 @@ def plan_import(
         active_products_of_source=active_of_source.height,
         warnings=warnings,
         claims_inventory=rules.owns_inventory,
+        # a product's content is written with its new hash when it changes; else only the hash
+        product_hash_upgrades=hash_upgrades(p, ~pl.col("content_changed")),
+        # an updated price is written with its new hash; a replaced one is retired
+        price_hash_upgrades=hash_upgrades(priced, pl.col("status") == "same"),
     )

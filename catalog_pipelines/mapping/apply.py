@@ -107,11 +107,18 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
 
 
 def _kv(pairs: Sequence[tuple[str, str]]) -> pl.Expr:
-    """(key, column) pairs -> a KV list of the non-null values."""
+    """(key, column) pairs -> a KV list of the non-null values, in the pairs' order.
+
+    One list of the values, then a struct per element with its key looked up by position: a
+    third of the CPU of a list of per-column structs (which built a struct per row and cell)."""
     if not pairs:
         return pl.lit([], dtype=KV)
-    items = [pl.struct(pl.lit(k).alias("key"), pl.col(c).alias("value")) for k, c in pairs]
-    return pl.concat_list(items).list.filter(pl.element().struct.field("value").is_not_null())
+    keys = {i: k for i, (k, _) in enumerate(pairs)}
+    key = pl.int_range(pl.len()).replace_strict(keys, return_dtype=pl.Utf8)
+    values = pl.concat_list([pl.col(c).cast(pl.Utf8) for _, c in pairs])
+    return values.list.eval(pl.struct(key=key, value=pl.element())).list.filter(
+        pl.element().struct.field("value").is_not_null()
+    )
 
 
 @dataclass

@@ -20,6 +20,7 @@ import psycopg
 import sqlalchemy as sa
 
 from catalog_pipelines.diff import (
+    HASH_UPGRADES,
     INVENTORY_OPS,
     PRICE_OPS,
     PRODUCT_OPS,
@@ -37,26 +38,23 @@ log = logging.getLogger(__name__)
 _SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
 
-# Stored keys and hashes come back as one CSV text per table, built by the server: a
-# million-row COPY TO costs a Python iteration per row, one aggregated value does not.
-# Free-text keys (external ids, variant keys, SKUs) are quoted with csv_field().
+# Stored keys and hashes stream back through `COPY (...) TO STDOUT` as CSV bytes that Polars
+# parses at once: no Python object per row, and no server-built text (an aggregated string
+# cost several copies of itself in the client: ~1.5 KB of transient memory per stored row).
 _STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "products": (
-        "SELECT string_agg(concat_ws(',', id, csv_field(external_id), content_hash, active::text,"
-        " coalesce(default_price, ''), csv_field(source)), E'\\n')"
-        " FROM products WHERE account_id = :a",
+        "SELECT id, external_id, content_hash, active, default_price, source"
+        " FROM products WHERE account_id = %s",
         STORED_PRODUCTS,
     ),
     "prices": (
-        "SELECT string_agg(concat_ws(',', id, csv_field(variant_key), product_id,"
-        " csv_field(currency || ':' || unit_amount), content_hash, active::text, csv_field(source)),"
-        " E'\\n') FROM prices WHERE account_id = :a AND replaced_by IS NULL",
+        "SELECT id, variant_key, product_id, currency || ':' || unit_amount, content_hash,"
+        " active, source FROM prices WHERE account_id = %s AND replaced_by IS NULL",
         STORED_PRICES,
     ),
     "inventory": (
-        "SELECT string_agg(concat_ws(',', id, csv_field(sku), content_hash, quantity, policy,"
-        " product_id, coalesce(price_id, ''), csv_field(source)), E'\\n')"
-        " FROM inventory_items WHERE account_id = :a",
+        "SELECT id, sku, content_hash, quantity, policy, product_id, price_id, source"
+        " FROM inventory_items WHERE account_id = %s",
         STORED_INVENTORY,
     ),
 }
@@ -107,21 +105,28 @@ def lock_source(conn: sa.Connection, account_id: str, source: str) -> None:
 def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]:
     """The account's stored keys and hashes, as Polars frames."""
     out = {}
-    for name, (query, schema) in _STORED_QUERIES.items():
-        text = conn.execute(sa.text(query), {"a": account_id}).scalar_one()
-        if not text:
-            out[name] = pl.DataFrame(schema=schema)
-            continue
-        df = pl.read_csv(
-            io.StringIO(text),
-            has_header=False,
-            new_columns=list(schema),
-            schema_overrides={k: pl.Utf8 for k in schema},
-            infer_schema=False,
-        )
-        if "active" in schema:
-            df = df.with_columns(pl.col("active") == "true")
-        out[name] = df.cast(schema)  # type: ignore[arg-type]
+    with _driver(conn).cursor() as cur:
+        for name, (query, schema) in _STORED_QUERIES.items():
+            buf = io.BytesIO()
+            statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound id
+            with cur.copy(statement, (account_id,)) as copy:
+                for chunk in copy:
+                    buf.write(chunk)
+            if not buf.tell():
+                out[name] = pl.DataFrame(schema=schema)
+                continue
+            buf.seek(0)
+            df = pl.read_csv(
+                buf,
+                has_header=False,
+                new_columns=list(schema),
+                schema_overrides={k: pl.Utf8 for k in schema},
+                infer_schema=False,
+            )
+            del buf
+            if "active" in schema:
+                df = df.with_columns(pl.col("active") == "t")
+            out[name] = df.cast(schema)  # type: ignore[arg-type]
     return out
 
 
@@ -235,7 +240,45 @@ def apply_plan(
         ):
             events += copy("events", creates, build)
             events += run("events", object_type)
+    upgrade_hashes(conn, plan, account_id=account_id)
     return events
+
+
+_UPGRADE_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS stage_hash_upgrades (id text, old_hash text, content_hash text)"
+    " ON COMMIT DROP"
+)
+# Only the hash column: no version, no event, `updated` untouched. The old value is checked so
+# that a hash another writer changed meanwhile is left alone.
+_UPGRADE = {
+    "products": sa.text(
+        "UPDATE products t SET content_hash = s.content_hash FROM stage_hash_upgrades s"
+        " WHERE t.account_id = :account AND t.id = s.id AND t.content_hash = s.old_hash"
+    ),
+    "prices": sa.text(
+        "UPDATE prices t SET content_hash = s.content_hash FROM stage_hash_upgrades s"
+        " WHERE t.account_id = :account AND t.id = s.id AND t.content_hash = s.old_hash"
+    ),
+}
+
+
+def upgrade_hashes(conn: sa.Connection, plan: Plan, *, account_id: str) -> int:
+    """Rewrite stored content hashes of an older version whose content the import found
+    unchanged (content.py), so the next import compares them natively. Returns rows."""
+    frames = {"products": plan.product_hash_upgrades, "prices": plan.price_hash_upgrades}
+    if not any(f.height for f in frames.values()):
+        return 0
+    n = 0
+    with _driver(conn).cursor() as cur:
+        cur.execute(_UPGRADE_STAGE)
+        for table, frame in frames.items():
+            if not frame.height:
+                continue
+            cur.execute("TRUNCATE stage_hash_upgrades")
+            bulk.copy_frame(cur, "stage_hash_upgrades", frame.select(list(HASH_UPGRADES)))
+            n += conn.execute(_UPGRADE[table], {"account": account_id}).rowcount
+    log.debug("upgraded %d stored content hashes", n)
+    return n
 
 
 _INSERT_RUN = sa.text(

@@ -11,7 +11,6 @@ the CLI); the coercions here accept both and name the offending parameter when t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import string
@@ -20,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from catalog_pipelines.content import hash_text
 from catalog_pipelines.money import MAX_UNIT_AMOUNT, MoneyError, normalize_currency
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
 from catalog_pipelines.store.events import Cause, append_event
@@ -190,10 +190,9 @@ def _kv(metadata: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def _hash(content: dict[str, Any]) -> str:
-    """BLAKE2b-128 of compact JSON in a fixed field order, as catalog_pipelines.content does
-    for imports, so an unchanged object hashes the same whoever wrote it."""
-    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    """The import's content hash (catalog_pipelines.content) of compact JSON in a fixed field
+    order, so an unchanged object hashes the same whoever wrote it."""
+    return hash_text(json.dumps(content, ensure_ascii=False, separators=(",", ":")))
 
 
 def product_hash(p: Mapping[str, Any]) -> str:

@@ -7,11 +7,17 @@ and `rows_read = rows_valid + rows_rejected` still holds afterwards.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandera.polars as pa
-import polars as pl
+# pandera imports hypothesis (for data synthesis, unused here) on its first validation when it
+# is installed, and hypothesis then scans every installed distribution for plugins: seconds on
+# a loaded machine, paid by every import process. No plugin of it is used here.
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
+import pandera.polars as pa  # noqa: E402
+import polars as pl  # noqa: E402
 from pandera.config import ValidationDepth, config_context
 
 from catalog_pipelines.normalized import ParsedBatch, Reject

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from catalog_pipelines.content import hash_series, inventory_content, price_content, product_content
+from catalog_pipelines.content import (
+    hash_series,
+    inventory_content,
+    is_legacy,
+    legacy_hash_series,
+    price_content,
+    product_content,
+)
+from catalog_pipelines.diff import compare_hashes
 from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA
 
 
@@ -34,7 +42,10 @@ def test_product_content_bytes_and_digest_are_pinned() -> None:
         '"url":null,"shippable":null,"tax_code":null,"unit_label":null,'
         '"metadata":[{"key":"a","value":"x\\ny"},{"key":"z","value":"1"}]}'
     )
-    assert hash_series(content)[0] == "4b86eeaad2c8599ae0fad1aff22818a8"  # BLAKE2b-128
+    # xxh3-128, versioned; the digest of the reference implementation (python-xxhash)
+    assert hash_series(content)[0] == "x3:72831517528732575737685346475427137613"
+    # what catalogs stored before the x3 version: still recognised (below)
+    assert legacy_hash_series(content)[0] == "4b86eeaad2c8599ae0fad1aff22818a8"
 
 
 def test_price_and_inventory_content_are_pinned() -> None:
@@ -52,3 +63,39 @@ def test_price_and_inventory_content_are_pinned() -> None:
     )
     stock = pl.DataFrame({"quantity": [5], "policy": ["deny"]})
     assert stock.select(inventory_content())[0, 0] == "5:deny"
+
+
+def test_xxh3_digest_is_the_reference_one() -> None:
+    """xxh3-128 of b"hello" from the reference C implementation: the plugin must agree."""
+    digest = hash_series(pl.Series(["hello", ""]))
+    assert digest.to_list() == [
+        "x3:241804000618833338782870102822322583576",
+        "x3:204254712233039002205064565430793619839",
+    ]
+
+
+def _joined(old_hashes: list[str | None], contents: list[str]) -> pl.DataFrame:
+    df = pl.DataFrame(
+        {"k": [str(i) for i in range(len(contents))], "c": contents, "old_hash": old_hashes},
+        schema={"k": pl.Utf8, "c": pl.Utf8, "old_hash": pl.Utf8},
+    )
+    return df.with_columns(content_hash=hash_series(df["c"]))
+
+
+def test_legacy_stored_hash_of_the_same_content_is_unchanged_and_upgraded() -> None:
+    same, moved = '{"name":"a"}', '{"name":"b"}'
+    legacy_same = legacy_hash_series(pl.Series([same]))[0]
+    legacy_moved = legacy_hash_series(pl.Series([same]))[0]  # stored when the name was "a"
+    current = hash_series(pl.Series([same]))[0]
+    out = compare_hashes(
+        _joined([legacy_same, legacy_moved, current, None], [same, moved, same, same]),
+        pl.col("c"),
+        "k",
+    )
+    assert out["hash_differs"].to_list() == [False, True, False, None]
+    assert out["upgrade_hash"].to_list() == [True, False, False, False]
+
+
+def test_only_hashes_without_the_version_are_legacy() -> None:
+    hashes = pl.DataFrame({"h": ["x3:1", "4b86eeaad2c8599ae0fad1aff22818a8", None]})
+    assert hashes.select(is_legacy(pl.col("h")))["h"].to_list() == [False, True, None]
