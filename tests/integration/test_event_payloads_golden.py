@@ -93,8 +93,9 @@ def _read_all(engine: sa.Engine, account: str) -> dict[str, Any]:
         ]
         return {
             "events": events,
-            "events_forward": reads.list_events(conn, account, limit=100, after_sequence=0)
-            .envelope("/v1/events"),
+            "events_forward": reads.list_events(
+                conn, account, limit=100, after_sequence=0
+            ).envelope("/v1/events"),
             "event_by_id": [reads.get_event(conn, account, e["id"]) for e in events["data"]],
             "changes": reads.changes_after(conn, account, 0, limit=100).envelope("/v1/changes"),
             "versions": [reads.product_history(conn, account, pid) for pid in product_ids],

@@ -42,9 +42,7 @@ def test_events_are_append_only_even_for_the_owner(
     assert n == (1,)
 
 
-def test_events_stored_before_0009_read_the_same_after_it(
-    server_url: str, tmp_path: Path
-) -> None:
+def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_path: Path) -> None:
     """A database from before lean created events migrates, and its created events, which
     stored their object, keep reading exactly as stored, before and after their row changes."""
     old_sql = tmp_path / "sql"
