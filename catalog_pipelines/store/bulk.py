@@ -45,7 +45,11 @@ def kv_json_object(expr: pl.Expr) -> pl.Expr:
 
 def _event_frame(df: pl.DataFrame, object_type: str, ctx: dict[str, Any]) -> pl.DataFrame:
     """Lean `*.created` events: no `data`. The object is the row just COPYed, at version 1;
-    `event_data(e)` (sql/0009) builds `{"object": ...}` from it when the event is read."""
+    `event_data(e)` (sql/0009) builds `{"object": ...}` from it when the event is read.
+
+    Write them before anything changes those rows: the trigger that freezes a row's old state
+    for its lean event can only find events that exist (apply_plan COPYs them right after the
+    rows' updates, which touch only rows that existed before the import)."""
     return df.select(
         new_ids("evt", df.height).alias("id"),
         pl.lit(ctx["account"]).alias("account_id"),
