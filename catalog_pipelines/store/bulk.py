@@ -1,11 +1,12 @@
 """The create path of an import: rows and their `*.created` events built in Polars and COPYed
 straight into the catalog tables.
 
-Creates dominate an initial import. Building each object's JSON on the server
-(`product_object(p)`, 20-odd keys) cost about 20 µs a row; Polars builds the same JSON in a
-fraction of that, and COPY is PostgreSQL's cheapest way in. The JSON must equal what the SQL
-functions in sql/0001_catalog.sql produce: the stateful test compares every object's last
-event with `*_object()` of its row, so a drift fails there.
+Creates dominate an initial import, and COPY is PostgreSQL's cheapest way in. A created event
+carries no JSON of its own (it used to repeat the whole object, doubling the bytes an initial
+import sends and stores): `event_data(e)` in sql/0009 builds its `data` from the row, or from
+the row's frozen old state once the row has changed. The golden payload test
+(tests/integration/test_event_payloads_golden.py) holds that output to what these events
+carried when they stored the JSON, key order included.
 """
 
 from __future__ import annotations
@@ -42,15 +43,13 @@ def kv_json_object(expr: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit("{"), pairs.list.join(","), pl.lit("}")])
 
 
-def _object_json(scalars: dict[str, pl.Expr], metadata: pl.Expr) -> pl.Expr:
-    """JSON object of scalar fields plus a pre-encoded metadata object spliced in."""
-    encoded = pl.struct([expr.alias(name) for name, expr in scalars.items()]).struct.json_encode()
-    return pl.concat_str([encoded.str.head(-1), pl.lit(',"metadata":'), metadata, pl.lit("}")])
+def _event_frame(df: pl.DataFrame, object_type: str, ctx: dict[str, Any]) -> pl.DataFrame:
+    """Lean `*.created` events: no `data`. The object is the row just COPYed, at version 1;
+    `event_data(e)` (sql/0009) builds `{"object": ...}` from it when the event is read.
 
-
-def _event_frame(
-    df: pl.DataFrame, object_type: str, obj: pl.Expr, ctx: dict[str, Any]
-) -> pl.DataFrame:
+    Write them before anything changes those rows: the trigger that freezes a row's old state
+    for its lean event can only find events that exist (apply_plan COPYs them right after the
+    rows' updates, which touch only rows that existed before the import)."""
     return df.select(
         new_ids("evt", df.height).alias("id"),
         pl.lit(ctx["account"]).alias("account_id"),
@@ -58,43 +57,11 @@ def _event_frame(
         pl.lit(object_type).alias("object_type"),
         pl.col("id").alias("object_id"),
         pl.lit(1).alias("object_version"),
-        pl.concat_str([pl.lit('{"object":'), obj, pl.lit("}")]).alias("data"),
-        pl.lit(ctx["request"]).alias("request"),
+        # `request` is left to its column default, the same {"id": null, ...} an import's
+        # other events get
         pl.lit(ctx["source"]).alias("source"),
         pl.lit(ctx["run_id"]).alias("run_id"),
         pl.lit(ctx["now_iso"]).alias("created"),
-    )
-
-
-def _common(ctx: dict[str, Any]) -> dict[str, pl.Expr]:
-    return {
-        "created": pl.lit(ctx["epoch"]),
-        "version": pl.lit(1),
-        "source": pl.lit(ctx["source"]),
-        "livemode": pl.lit(False),
-    }
-
-
-def _product_object(ctx: dict[str, Any]) -> pl.Expr:
-    return _object_json(
-        {
-            "id": pl.col("id"),
-            "object": pl.lit("product"),
-            "active": pl.col("active"),
-            "name": pl.col("name"),
-            "description": pl.col("description"),
-            "images": pl.col("images"),
-            "url": pl.col("url"),
-            "shippable": pl.col("shippable"),
-            "tax_code": pl.col("tax_code"),
-            "unit_label": pl.col("unit_label"),
-            "package_dimensions": pl.lit(None, dtype=pl.Utf8),
-            "default_price": pl.col("default_price"),
-            "updated": pl.lit(ctx["epoch"]),
-            "external_id": pl.col("external_id"),
-            **_common(ctx),
-        },
-        kv_json_object(pl.col("metadata")),
     )
 
 
@@ -123,29 +90,7 @@ def product_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
 
 
 def product_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
-    return _event_frame(df, "product", _product_object(ctx), ctx)
-
-
-def _price_object(ctx: dict[str, Any]) -> pl.Expr:
-    return _object_json(
-        {
-            "id": pl.col("id"),
-            "object": pl.lit("price"),
-            "product": pl.col("product_id"),
-            "active": pl.col("active"),
-            "currency": pl.col("currency"),
-            "unit_amount": pl.col("unit_amount"),
-            "unit_amount_decimal": pl.col("unit_amount").cast(pl.Utf8),
-            "type": pl.lit("one_time"),
-            "recurring": pl.lit(None, dtype=pl.Utf8),
-            "lookup_key": pl.col("lookup_key"),
-            "nickname": pl.col("nickname"),
-            "billing_scheme": pl.lit("per_unit"),
-            "tax_behavior": pl.lit("unspecified"),
-            **_common(ctx),
-        },
-        kv_json_object(pl.col("metadata")),
-    )
+    return _event_frame(df, "product", ctx)
 
 
 def price_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
@@ -169,7 +114,7 @@ def price_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
 
 
 def price_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
-    return _event_frame(df, "price", _price_object(ctx), ctx)
+    return _event_frame(df, "price", ctx)
 
 
 def inventory_rows(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
@@ -205,20 +150,7 @@ def inventory_ledger(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
 
 
 def inventory_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
-    obj = pl.struct(
-        id=pl.col("id"),
-        object=pl.lit("inventory_item"),
-        sku=pl.col("sku"),
-        product=pl.col("product_id"),
-        price=pl.col("price_id"),
-        quantity=pl.col("quantity"),
-        policy=pl.col("policy"),
-        version=pl.lit(1),
-        created=pl.lit(ctx["epoch"]),
-        updated=pl.lit(ctx["epoch"]),
-        source=pl.lit(ctx["source"]),
-    ).struct.json_encode()
-    return _event_frame(df, "inventory_item", obj, ctx)
+    return _event_frame(df, "inventory_item", ctx)
 
 
 # Creates are built and sent in slices, so a million-row import never holds every row's

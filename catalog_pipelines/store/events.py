@@ -18,18 +18,20 @@ EVENT_LOG_LOCK = 7_413_100
 
 _LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
 
-_EVENT_COLUMNS = (
-    "sequence, id, account_id, type, object_type, object_id, object_version, data, request,"
-    " source, run_id, created"
+# An event's columns as readers see them, from `events e`. `data` goes through event_data(e):
+# an import's created events store none and have it built from the object (sql/0009).
+EVENT_COLUMNS = (
+    "e.sequence, e.id, e.account_id, e.type, e.object_type, e.object_id, e.object_version,"
+    " event_data(e) AS data, e.request, e.source, e.run_id, e.created"
 )
 
 _READ_AFTER = sa.text(
-    f"SELECT {_EVENT_COLUMNS} FROM events"  # noqa: S608 - constant column list
-    " WHERE account_id = :account AND sequence > :after ORDER BY sequence LIMIT :limit"
+    f"SELECT {EVENT_COLUMNS} FROM events e"  # noqa: S608 - constant column list
+    " WHERE e.account_id = :account AND e.sequence > :after ORDER BY e.sequence LIMIT :limit"
 )
 _READ_AFTER_ALL_ACCOUNTS = sa.text(
-    f"SELECT {_EVENT_COLUMNS} FROM events"  # noqa: S608 - constant column list
-    " WHERE sequence > :after ORDER BY sequence LIMIT :limit"
+    f"SELECT {EVENT_COLUMNS} FROM events e"  # noqa: S608 - constant column list
+    " WHERE e.sequence > :after ORDER BY e.sequence LIMIT :limit"
 )
 _HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog_pipelines.store.events import event_json
+from catalog_pipelines.store.events import EVENT_COLUMNS, event_json
 from catalog_pipelines.store.search import compile_query
 
 MAX_LIMIT = 100
@@ -125,9 +125,8 @@ def get_inventory_item(conn: sa.Connection, account_id: str, key: str) -> dict[s
 def get_event(conn: sa.Connection, account_id: str, event_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         sa.text(
-            "SELECT sequence, id, account_id, type, object_type, object_id, object_version, data,"
-            " request, source, run_id, created FROM events"
-            " WHERE account_id = :account AND id = :id"
+            f"SELECT {EVENT_COLUMNS} FROM events e"  # noqa: S608 - constant column list
+            " WHERE e.account_id = :account AND e.id = :id"
         ),
         {"account": account_id, "id": event_id},
     ).one_or_none()
@@ -401,12 +400,6 @@ def list_inventory_items(
     )
 
 
-_EVENT_COLUMNS = (
-    "e.sequence, e.id, e.account_id, e.type, e.object_type, e.object_id, e.object_version,"
-    " e.data, e.request, e.source, e.run_id, e.created"
-)
-
-
 def list_events(
     conn: sa.Connection,
     account_id: str,
@@ -469,7 +462,7 @@ def list_events(
     backwards = bool(ending_before) and not starting_after
     ascending = forward != backwards
     sql = (
-        f"SELECT {_EVENT_COLUMNS} FROM events e"  # noqa: S608 - constant fragments
+        f"SELECT {EVENT_COLUMNS} FROM events e"  # noqa: S608 - constant fragments
         f" WHERE {' AND '.join(conds)}"
         f" ORDER BY e.sequence {'ASC' if ascending else 'DESC'} LIMIT :limit"
     )
@@ -530,9 +523,9 @@ def product_as_of(
 # --------------------------------------------------------------------------- changes feed
 
 _CHANGES = sa.text(
-    "SELECT sequence, id, type, object_type, object_id, object_version, created,"
-    " data -> 'object' AS state FROM events"
-    " WHERE account_id = :account AND sequence > :after ORDER BY sequence LIMIT :limit"
+    "SELECT e.sequence, e.id, e.type, e.object_type, e.object_id, e.object_version, e.created,"
+    " event_data(e) -> 'object' AS state FROM events e"
+    " WHERE e.account_id = :account AND e.sequence > :after ORDER BY e.sequence LIMIT :limit"
 )
 
 

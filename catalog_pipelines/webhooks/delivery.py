@@ -139,7 +139,8 @@ _CLAIM = sa.text(
     " FROM due, events e, webhook_endpoints w"
     " WHERE d.id = due.id AND e.sequence = d.event_sequence AND w.id = d.endpoint_id"
     " RETURNING d.id AS delivery_id, d.endpoint_id, d.attempts, w.url, w.secret,"
-    "  e.sequence, e.id, e.account_id, e.type, e.object_version, e.data, e.request,"
+    "  e.sequence, e.id, e.account_id, e.type, e.object_version, event_data(e) AS data,"
+    "  e.request,"
     "  e.source, e.run_id, e.created"
 )
 

@@ -278,7 +278,8 @@ def test_product_events_precede_the_prices_that_point_at_them(
 def test_created_events_carry_exactly_the_stored_object(
     engine: sa.Engine, account: str, table: str, fn: str
 ) -> None:
-    """Creates are COPYed with JSON built in Polars; it must equal the SQL definition."""
+    """A created event, whose object is built when read (sql/0009), equals the SQL
+    definition of the row."""
     products = _products(3)
     products[0]["metadata"] = {'quote"s': "line\nbreak", "é": "ü", "empty": None}
     products[1]["images"] = ["https://a/1.jpg", "https://a/2.jpg"]
@@ -287,7 +288,7 @@ def test_created_events_carry_exactly_the_stored_object(
     with engine.connect() as conn:
         pairs = conn.execute(
             sa.text(
-                f"SELECT {fn}(t) AS stored, e.data -> 'object' AS evented FROM {table} t"
+                f"SELECT {fn}(t) AS stored, event_data(e) -> 'object' AS evented FROM {table} t"
                 " JOIN events e ON e.object_id = t.id AND e.object_version = t.version"
                 " WHERE t.account_id = :a"
             ),

@@ -1,7 +1,13 @@
+import json
+import shutil
+from pathlib import Path
+
 import psycopg
 import pytest
 import sqlalchemy as sa
 
+from catalog_pipelines import db
+from catalog_pipelines.store import reads
 from catalog_pipelines.store.migrations import discover, migrate
 from tests.conftest import owner_url
 
@@ -34,3 +40,60 @@ def test_events_are_append_only_even_for_the_owner(
         conn.rollback()
         n = conn.execute("SELECT count(*) FROM events WHERE account_id = %s", (account,)).fetchone()
     assert n == (1,)
+
+
+def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_path: Path) -> None:
+    """A database from before lean created events migrates, and its created events, which
+    stored their object, keep reading exactly as stored, before and after their row changes."""
+    old_sql = tmp_path / "sql"
+    old_sql.mkdir()
+    for mig in discover():
+        if mig.version <= 8:
+            shutil.copy(mig.path, old_sql / mig.path.name)
+    url = db.create_database(server_url, "cs_upgrade", owner=db.OWNER_ROLE)
+    owner = db.make_engine(db.with_user(url, db.OWNER_ROLE))
+    app = db.make_engine(db.with_user(url, db.APP_ROLE))
+    # As store/bulk.py wrote them before 0009: Polars' key order, metadata keys sorted.
+    stored = (
+        '{"object":{"id":"prod_old","object":"product","active":true,"name":"Old",'
+        '"description":null,"images":[],"url":null,"shippable":null,"tax_code":null,'
+        '"unit_label":null,"package_dimensions":null,"default_price":null,"updated":1700000000,'
+        '"external_id":"E1","created":1700000000,"version":1,"source":"shop","livemode":false,'
+        '"metadata":{"b":"2","aa":"1"}}}'
+    )
+    try:
+        migrate(owner, old_sql, app_role=db.APP_ROLE)
+        with owner.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO products (id, account_id, source, external_id, name, metadata,"
+                    " version, content_hash, created, updated) VALUES ('prod_old', 'acct_default',"
+                    " 'shop', 'E1', 'Old', '{\"aa\": \"1\", \"b\": \"2\"}', 1, 'h',"
+                    " to_timestamp(1700000000), to_timestamp(1700000000))"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (id, account_id, type, object_type, object_id,"
+                    " object_version, data, source)"
+                    " VALUES ('evt_old', 'acct_default', 'product.created', 'product', 'prod_old',"
+                    " 1, CAST(:data AS json), 'shop')"
+                ),
+                {"data": stored},
+            )
+        assert [m.version for m in migrate(owner, app_role=db.APP_ROLE)] == [
+            m.version for m in discover() if m.version > 8
+        ]
+        with app.begin() as conn:
+            before = json.dumps(reads.get_event(conn, "acct_default", "evt_old"))
+            conn.execute(sa.text("UPDATE products SET name = 'New', version = 2"))
+        with app.connect() as conn:
+            after = json.dumps(reads.get_event(conn, "acct_default", "evt_old"))
+            frozen = conn.execute(sa.text("SELECT count(*) FROM event_objects")).scalar_one()
+        assert before == after
+        assert json.dumps(json.loads(stored)) in after  # the stored text, key order included
+        assert frozen == 0  # a stored event needs nothing frozen
+    finally:
+        owner.dispose()
+        app.dispose()
+        db.drop_database(server_url, url)

@@ -38,7 +38,7 @@ def test_every_definition_of_an_object_names_the_same_fields(
         for object_type, (table, function, schema) in _OBJECTS.items():
             row = conn.execute(
                 sa.text(
-                    f"SELECT {function}(t) AS obj, e.data::jsonb -> 'object' AS created"  # noqa: S608 - constants
+                    f"SELECT {function}(t) AS obj, event_data(e)::jsonb -> 'object' AS created"  # noqa: S608 - constants
                     f" FROM {table} t JOIN events e ON e.object_id = t.id"
                     " AND e.object_version = 1 WHERE t.account_id = :a"
                 ),

@@ -431,9 +431,9 @@ class CatalogMachine(RuleBasedStateMachine):
         with self.engine.connect() as conn:
             events = conn.execute(
                 sa.text(
-                    "SELECT sequence, type, object_type, object_id, object_version, data"
-                    " FROM events WHERE account_id = :a AND object_type <> 'source'"
-                    " ORDER BY sequence"
+                    "SELECT e.sequence, e.type, e.object_type, e.object_id, e.object_version,"
+                    " event_data(e) AS data FROM events e"
+                    " WHERE e.account_id = :a AND e.object_type <> 'source' ORDER BY e.sequence"
                 ),
                 {"a": self.account},
             ).all()
