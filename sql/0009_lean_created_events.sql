@@ -85,8 +85,11 @@ CREATE FUNCTION freeze_product_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO event_objects (event_sequence, data)
     SELECT e.sequence, product_created_data(o)
-    FROM old_rows o JOIN events e ON e.object_id = o.id AND e.object_version = o.version
-    WHERE e.data IS NULL
+    FROM old_rows o JOIN events e
+        ON e.account_id = o.account_id AND e.object_id = o.id AND e.object_version = o.version
+    -- Lean events are created events, at version 1: a row past it has nothing to freeze, so
+    -- a stock adjust of a hot SKU looks at no event at all.
+    WHERE o.version = 1 AND e.data IS NULL
     ON CONFLICT (event_sequence) DO NOTHING;
     RETURN NULL;
 END $$;
@@ -95,8 +98,11 @@ CREATE FUNCTION freeze_price_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO event_objects (event_sequence, data)
     SELECT e.sequence, price_created_data(o)
-    FROM old_rows o JOIN events e ON e.object_id = o.id AND e.object_version = o.version
-    WHERE e.data IS NULL
+    FROM old_rows o JOIN events e
+        ON e.account_id = o.account_id AND e.object_id = o.id AND e.object_version = o.version
+    -- Lean events are created events, at version 1: a row past it has nothing to freeze, so
+    -- a stock adjust of a hot SKU looks at no event at all.
+    WHERE o.version = 1 AND e.data IS NULL
     ON CONFLICT (event_sequence) DO NOTHING;
     RETURN NULL;
 END $$;
@@ -105,8 +111,11 @@ CREATE FUNCTION freeze_inventory_item_events() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
     INSERT INTO event_objects (event_sequence, data)
     SELECT e.sequence, inventory_item_created_data(o)
-    FROM old_rows o JOIN events e ON e.object_id = o.id AND e.object_version = o.version
-    WHERE e.data IS NULL
+    FROM old_rows o JOIN events e
+        ON e.account_id = o.account_id AND e.object_id = o.id AND e.object_version = o.version
+    -- Lean events are created events, at version 1: a row past it has nothing to freeze, so
+    -- a stock adjust of a hot SKU looks at no event at all.
+    WHERE o.version = 1 AND e.data IS NULL
     ON CONFLICT (event_sequence) DO NOTHING;
     RETURN NULL;
 END $$;

@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = _base_url(args.host, args.port)
     print(f"API docs:   {base}/docs  (also {base}/redoc)", flush=True)
     print(f"front door: {base}/", flush=True)
+    print(f"dashboard:  {base}/dashboard/  (sign in with an API key)", flush=True)
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,

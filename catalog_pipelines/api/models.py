@@ -96,7 +96,7 @@ class PriceData(_Amount):
     currency: Currency
     unit_amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)] | None = None
     # whole minor units: sub-cent prices are not supported
-    unit_amount_decimal: Annotated[str, Field(pattern=r"^\d{1,12}(\.0{1,12})?$")] | None = None
+    unit_amount_decimal: Annotated[str, Field(pattern=r"^0*\d{1,8}(\.0{1,12})?$")] | None = None
     recurring: Recurring | None = None
     metadata: Metadata | None = None
     nickname: Text | None = None
@@ -162,7 +162,7 @@ class PriceCreate(_Amount):
     currency: Currency
     unit_amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)] | None = None
     # whole minor units: sub-cent prices are not supported
-    unit_amount_decimal: Annotated[str, Field(pattern=r"^\d{1,12}(\.0{1,12})?$")] | None = None
+    unit_amount_decimal: Annotated[str, Field(pattern=r"^0*\d{1,8}(\.0{1,12})?$")] | None = None
     recurring: Recurring | None = None
     active: bool | None = None
     nickname: Text | None = None

@@ -68,6 +68,7 @@ def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         printed = log.read_text()
         assert f"API docs:   {base}/docs" in printed, printed
         assert f"front door: {base}/" in printed, printed
+        assert f"dashboard:  {base}/dashboard/" in printed, printed
         yield base
     finally:
         proc.terminate()

@@ -10,7 +10,13 @@ import requests
 import sqlalchemy as sa
 
 from catalog_pipelines.api.auth import list_api_keys, revoke_api_key
-from tests.support.browser import assert_all_local, console_errors, requested_urls, screenshot
+from tests.support.browser import (
+    assert_all_local,
+    console_errors,
+    requested_urls,
+    screenshot,
+    wait,
+)
 from tests.support.dashboard import Merchant, browser_sign_in, csrf_from
 
 
@@ -120,5 +126,5 @@ def test_sign_in_in_a_browser(merchant: Merchant, browser: Any, tmp_path: Path) 
     assert_all_local(requested_urls(browser))
     assert not console_errors(browser)
     browser.find_element(By.CSS_SELECTOR, "form[action='/dashboard/logout'] button").click()
-    assert "/dashboard/login" in browser.current_url
+    wait(browser, lambda d: "/dashboard/login" in d.current_url)
     assert "signed out" in browser.find_element(By.CSS_SELECTOR, ".flash").text
