@@ -29,9 +29,7 @@ def api_db(database_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def test_idle_dead_connection_is_replaced_by_the_ping(
-    database_url: str, engine: sa.Engine
-) -> None:
+def test_idle_dead_connection_is_replaced_by_the_ping(database_url: str, engine: sa.Engine) -> None:
     pooled = db.make_engine(database_url, pool_size=1, max_overflow=0, pool_pre_ping=False)
     ping_when_idle(pooled, idle=0.3)
     try:
