@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,35 @@ class BoundedConnection(psycopg.Connection):
             raise psycopg.OperationalError(
                 f"the database did not answer within {self.io_timeout:g} s"
             ) from None
+
+
+# A pooled connection checked in less than this many seconds ago is trusted without a ping.
+# Pinging on every checkout (SQLAlchemy's pool_pre_ping) costs a round trip per request; under
+# load, connections come back to the pool within milliseconds, and a connection that died
+# since is still caught: its statement fails within the IO bound (503), and SQLAlchemy then
+# drops every older pooled connection.
+PING_AFTER_IDLE = 1.0
+
+
+def ping_when_idle(engine: sa.Engine, idle: float = PING_AFTER_IDLE) -> None:
+    """Pre-ping (as `pool_pre_ping` does) only connections idle in the pool for `idle` s or
+    more. A failed ping makes the pool replace the connection, as with `pool_pre_ping`."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        checked_in = record.info.get("checked_in")  # None: opened for this checkout
+        if checked_in is None or time.monotonic() - checked_in < idle:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as e:
+            raise sa.exc.DisconnectionError(f"pre-ping failed: {e}") from e
+        if not alive:
+            raise sa.exc.DisconnectionError("pre-ping failed")
 
 
 def bound_engine(engine: sa.Engine, timeouts: DbTimeouts) -> None:

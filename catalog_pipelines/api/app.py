@@ -42,7 +42,7 @@ from catalog_pipelines.api.routers import (
     webhook_endpoints,
 )
 from catalog_pipelines.api.routing import IndexedListParams, allowed_methods
-from catalog_pipelines.db_timeouts import DbTimeouts, bound_engine
+from catalog_pipelines.db_timeouts import DbTimeouts, bound_engine, ping_when_idle
 from catalog_pipelines.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -58,16 +58,20 @@ _UNAVAILABLE = (
 
 def api_engine(url: str | None = None, timeouts: DbTimeouts | None = None) -> sa.Engine:
     """A pool sized for the threadpool, where every wait on the database is bounded
-    (db_timeouts.py: connect, statement, each round trip, the pool; all from the environment)."""
+    (db_timeouts.py: connect, statement, each round trip, the pool; all from the environment).
+    Only connections idle for a while are pre-pinged: a ping per request was a second round
+    trip on every write's hot path."""
     bounds = timeouts or DbTimeouts.from_env()
     engine = db.make_engine(
         url,
         pool_size=16,
         max_overflow=16,
         pool_timeout=bounds.pool,
+        pool_pre_ping=False,
         connect_args=bounds.connect_args(db.SESSION_OPTIONS),
     )
     bound_engine(engine, bounds)
+    ping_when_idle(engine)
     return engine
 
 

@@ -97,6 +97,13 @@ class KeyCache:
         self._items: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, secret: str) -> str | None:
+        """The account of a key looked up less than the TTL ago; never touches the database,
+        so the event loop may call it (the common case costs no thread hop)."""
+        with self._lock:
+            hit = self._items.get(hash_secret(secret))
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
     def account_for(self, engine: sa.Engine, secret: str) -> str | None:
         return self.account_for_digest(engine, hash_secret(secret))
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
@@ -56,8 +57,11 @@ def _request_id(request: Request) -> str:
     return rid
 
 
-def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
-    """Authenticate the caller; every handler gets its account only from here."""
+async def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
+    """Authenticate the caller; every handler gets its account only from here.
+
+    Async, so that a key in the cache costs no threadpool round trip (FastAPI runs a sync
+    dependency in a worker thread); only a cache miss queries the database, off the loop."""
     engine: sa.Engine = request.app.state.engine
     keys: KeyCache = request.app.state.keys
     secret = secret_from_header(request.headers.get("authorization"))
@@ -77,7 +81,9 @@ def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
             code="rate_limit",
             headers={"Retry-After": str(retry_after)},
         )
-    account = None if len(secret) > 200 else keys.account_for(engine, secret)
+    account = None
+    if len(secret) <= 200:
+        account = keys.cached(secret) or await run_in_threadpool(keys.account_for, engine, secret)
     if account is None:
         failures.record(address)
         raise ApiError(

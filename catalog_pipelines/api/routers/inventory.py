@@ -35,10 +35,14 @@ def _int_param(params: dict[str, Any], name: str, *, required: bool) -> int | No
     return objects._int(params[name], name)
 
 
-def _sku(ctx: Auth, key: str) -> str:
+async def _sku(ctx: Auth, key: str) -> str:
     """The SKU the path names (an `inv_` id resolves to its item's SKU)."""
     if not key.startswith("inv_"):
-        return key  # the common case costs no query
+        return key  # the common case costs no query, and no thread hop
+    return await run_in_threadpool(_sku_of_id, ctx, key)
+
+
+def _sku_of_id(ctx: Auth, key: str) -> str:
     with ctx.engine.connect() as conn:
         return reads.inventory_sku(conn, ctx.account_id, key)
 
@@ -70,7 +74,7 @@ async def adjust(sku: str, ctx: Auth) -> JSONResponse:
     params = await ctx.body(models.InventoryAdjust)
     delta = _int_param(params, "delta", required=True)
     assert delta is not None
-    sku = await run_in_threadpool(_sku, ctx, sku)
+    sku = await _sku(ctx, sku)
 
     def write(conn: Any, cause: Any) -> dict[str, Any]:
         return inventory.adjust(
@@ -99,7 +103,7 @@ async def set_quantity(sku: str, ctx: Auth) -> JSONResponse:
     quantity = _int_param(params, "quantity", required=True)
     expected = _int_param(params, "expected_quantity", required=False)
     assert quantity is not None
-    sku = await run_in_threadpool(_sku, ctx, sku)
+    sku = await _sku(ctx, sku)
 
     def write(conn: Any, cause: Any) -> dict[str, Any]:
         return inventory.set_quantity(
