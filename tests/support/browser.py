@@ -117,6 +117,11 @@ def screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
 
 
 def wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
+    """Until `condition(driver)` is truthy. An element that htmx swapped out between finding it
+    and reading it (a stale reference) just means: look again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(
+        driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition)

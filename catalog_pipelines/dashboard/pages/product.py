@@ -5,6 +5,7 @@ deliveries with their attempts). Read through the same functions as /v1/products
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from fastapi.responses import Response
 from catalog_pipelines.dashboard import timeline
 from catalog_pipelines.dashboard.web import PREFIX, DashboardError, Page
 from catalog_pipelines.store import reads, runs
+from catalog_pipelines.store.reads import ListPage
 from catalog_pipelines.webhooks import delivery_log
 from catalog_pipelines.webhooks import endpoints as webhook_endpoints
 
@@ -23,33 +25,33 @@ MAX_MOMENTS = 100  # the newest; older history stays readable through the API
 _PAGE = 100
 
 
-def _all_events(conn: sa.Connection, account_id: str, object_id: str) -> list[dict[str, Any]]:
-    """Every event of one object (newest first), a page of 100 at a time, up to 1000."""
+def _every(fetch: Callable[[str | None], ListPage]) -> list[dict[str, Any]]:
+    """Every item of a newest-first API list, a page of 100 at a time, up to 1000."""
     out: list[dict[str, Any]] = []
     after = None
     while len(out) < 1000:
-        page = reads.list_events(
-            conn, account_id, object_id=object_id, limit=_PAGE, starting_after=after
-        )
+        page = fetch(after)
         out += page.data
         if not page.has_more:
             break
         after = page.data[-1]["id"]
     return out
+
+
+def _all_events(conn: sa.Connection, account_id: str, object_id: str) -> list[dict[str, Any]]:
+    return _every(
+        lambda after: reads.list_events(
+            conn, account_id, object_id=object_id, limit=_PAGE, starting_after=after
+        )
+    )
 
 
 def _deliveries(conn: sa.Connection, account_id: str, object_id: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    after = None
-    while len(out) < 1000:
-        page = delivery_log.list_deliveries(
+    return _every(
+        lambda after: delivery_log.list_deliveries(
             conn, account_id, object_id=object_id, limit=_PAGE, starting_after=after
         )
-        out += page.data
-        if not page.has_more:
-            break
-        after = page.data[-1]["id"]
-    return out
+    )
 
 
 def _causes(
