@@ -134,6 +134,15 @@ class Plan:
     price_hash_upgrades: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=HASH_UPGRADES)
     )
+    # (external_id, id) of every product of the batch, new ones with their fresh ids
+    product_ids: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"external_id": pl.Utf8, "id": pl.Utf8})
+    )
+    # products whose rows held changes the source does not own (counted in ignored_not_owned)
+    ignored_products: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.Utf8))
+    # Set by the apply: the event log's head once it held the log's lock, before its own
+    # events (store/snapshots.py tells the run's own events from everyone else's by it).
+    log_head_before_events: int = 0
 
     @property
     def archive_fraction(self) -> float:
@@ -169,6 +178,8 @@ class Step:
 
     frame: pl.DataFrame
     ignored: int = 0
+    # ids of the stored products whose rows held such changes (fingerprints.py skips none)
+    ignored_products: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.Utf8))
 
 
 def _with_new_ids(df: pl.DataFrame, mask: str, prefix: str, column: str = "id") -> pl.DataFrame:
@@ -299,13 +310,15 @@ def diff_products(products: pl.DataFrame, stored_products: pl.DataFrame, rules: 
         ).alias("content_changed"),
     )
     ignored = 0
+    ignored_products = pl.Series([], dtype=pl.Utf8)
     if not rules.owns_content:
         # A new product is still created from the file (so prices and stock can hang on it);
         # an existing one keeps the catalog's content.
         ignored = int(p["content_changed"].sum())
+        ignored_products = p.filter(pl.col("content_changed"))["old_id"]
         p = p.with_columns(pl.lit(False).alias("content_changed"))
     p = p.with_columns(pl.col("old_id").alias("id"))
-    return Step(_with_new_ids(p, "is_new", "prod"), ignored)
+    return Step(_with_new_ids(p, "is_new", "prod"), ignored, ignored_products)
 
 
 def diff_prices(
@@ -348,8 +361,10 @@ def diff_prices(
         .alias("status")
     )
     ignored = 0
+    ignored_products = pl.Series([], dtype=pl.Utf8)
     if not rules.owns_pricing:
         ignored = int((priced["status"] != "same").sum())
+        ignored_products = priced.filter(pl.col("status") != "same")["product_id"]
         priced = priced.with_columns(pl.lit("same").alias("status"))
     priced = priced.with_columns(
         pl.when(pl.col("status").is_in(["create", "replace"]))
@@ -358,7 +373,7 @@ def diff_prices(
         .alias("id"),
         pl.col("status").is_in(["create", "replace"]).alias("needs_id"),
     )
-    return Step(_with_new_ids(priced, "needs_id", "price"), ignored)
+    return Step(_with_new_ids(priced, "needs_id", "price"), ignored, ignored_products)
 
 
 def prices_to_archive(
@@ -595,6 +610,7 @@ def diff_inventory(
     )
     is_new_item = pl.col("old_id").is_null()
     ignored = 0
+    ignored_products = pl.Series([], dtype=pl.Utf8)
     if rules.owns_inventory:
         quantity = pl.coalesce("inventory_quantity", "old_quantity", pl.lit(0, dtype=pl.Int64))
         policy = pl.coalesce("inventory_policy", "old_policy", pl.lit("deny"))
@@ -607,6 +623,7 @@ def diff_inventory(
             & pl.col("inventory_policy").ne_missing(pl.col("old_policy"))
         )
         ignored = int(inv.filter(~is_new_item).select(differs.sum()).item() or 0)
+        ignored_products = inv.filter(~is_new_item & differs)["product_id"]
         # The one exception of docs/ownership.md: a new SKU starts from the file's quantity.
         quantity = (
             pl.when(is_new_item)
@@ -638,7 +655,7 @@ def diff_inventory(
         pl.col("old_id").alias("id"),
         is_new_item.alias("is_new"),
     )
-    return Step(_with_new_ids(inv, "is_new", "inv"), ignored)
+    return Step(_with_new_ids(inv, "is_new", "inv"), ignored, ignored_products)
 
 
 def inventory_plan(inv: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, Counts]:
@@ -688,21 +705,25 @@ def plan_import(
     owns: frozenset[str],
     full: bool,
     protected_keys: frozenset[str] = frozenset(),
+    present_keys: pl.Series | None = None,
 ) -> Plan:
     """The whole diff, as the named steps above in dependency order.
 
     `protected_keys`: values seen in rejected rows. A full import never archives an object
-    whose key appears there: its row was bad, not missing."""
+    whose key appears there: its row was bad, not missing. `present_keys`: products of the
+    input that were skipped as unchanged (fingerprints.py): present, so never archived, and
+    not in `products`."""
+    present = present_keys if present_keys is not None else pl.Series([], dtype=pl.Utf8)
     rules = Rules(
         source=source,
         owns_content="content" in owns,
         owns_pricing="pricing" in owns,
         owns_inventory="inventory" in owns,
-        archive_allowed=full and products.height > 0,
+        archive_allowed=full and products.height + present.len() > 0,
         protected_keys=protected_keys,
     )
     warnings: list[str] = []
-    if full and products.height == 0:
+    if full and products.height + present.len() == 0:
         warnings.append("the input has no rows: nothing is archived (an empty file never archives)")
 
     products_step = diff_products(products, stored_products, rules)
@@ -731,9 +752,14 @@ def plan_import(
     active_of_source = stored_products.filter((pl.col("source") == source) & pl.col("active"))
     archived_products = pl.DataFrame(schema=STORED_PRODUCTS)
     if rules.owns_content and rules.archive_allowed:
-        archived_products = products_to_archive(active_of_source, products, protected_keys)
+        batch_keys = pl.concat([products.select("external_id"), present.to_frame("external_id")])
+        archived_products = products_to_archive(active_of_source, batch_keys, protected_keys)
         if protected_keys and archived_products.height:
-            kept = active_of_source.height - products.height - archived_products.height
+            kept = (
+                active_of_source.join(batch_keys, on="external_id", how="anti")
+                .filter(pl.col("external_id").is_in(list(protected_keys)))
+                .height
+            )
             if kept > 0:
                 warnings.append(f"{kept} product(s) named in rejected rows were not archived")
     product_creates, product_ops, product_counts = product_plan(p, archived_products, products)
@@ -759,4 +785,8 @@ def plan_import(
         product_hash_upgrades=hash_upgrades(p, ~pl.col("content_changed")),
         # an updated price is written with its new hash; a replaced one is retired
         price_hash_upgrades=hash_upgrades(priced, pl.col("status") == "same"),
+        product_ids=products_step.frame.select("external_id", "id"),
+        ignored_products=pl.concat(
+            [s.ignored_products.cast(pl.Utf8) for s in (products_step, prices_step, inventory_step)]
+        ).unique(),
     )

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines import ownership
+from catalog_pipelines import ownership, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
@@ -332,7 +332,7 @@ def _import(
                 conn, options.account_id, options.source, except_run=run.run_id
             )
         progress("diffing", 0.4)
-        stored = store.read_stored(conn, options.account_id)
+        stored = skip_unchanged.read_stored(conn, options, batch)
         owners = {s.name: s.owns for s in list_sources(conn, options.account_id)}
         batch = ownership.screen(
             batch, stored, source=options.source, owns=source.owns, owners=owners
@@ -350,7 +350,11 @@ def _import(
                 owns=source.owns,
                 full=options.mode == "full",
                 protected_keys=protected_keys(batch.rejects),
+                present_keys=batch.fingerprints.skipped["external_id"]
+                if batch.fingerprints is not None
+                else None,
             )
+            skip_unchanged.count_skipped(conn, plan, batch, options)
         report = _report(run.run_id, batch, options, plan, source_created)
         report.changes = preview_changes(conn, options.account_id, plan)
         report.refused = mass_archive_refusal(plan, options)
@@ -375,6 +379,7 @@ def _import(
                 report.refused = str(e)
                 report.warnings.append(report.refused)
             else:
+                skip_unchanged.save_snapshot(conn, options, run.run_id, batch, plan)
                 _record_run(conn, report, options, batch, run.started, status="applied")
                 uow.commit()
                 progress("done", 1.0)
@@ -508,14 +513,19 @@ def import_path(
             )
         source = get_source(conn, options.account_id, options.source)
         config = source.config if source else {}
-        batch = load_batch(
-            path,
-            format=fmt,
-            mapping=mapping,
-            encoding=encoding or config.get("encoding"),
-            currency=config.get("currency"),  # the shop's currency, for exports that carry none
-        )
-        progress("validating", 0.25)
-        batch = validate_batch(batch).batch
+        read = {
+            "encoding": encoding or config.get("encoding"),
+            "currency": config.get("currency"),  # the shop's, for exports that carry none
+        }
+
+        def load(use_snapshot: bool) -> ParsedBatch:
+            skip = skip_unchanged.request(conn, options, fmt, use_snapshot=use_snapshot, **read)
+            batch = load_batch(path, format=fmt, mapping=mapping, skip=skip, **read)
+            progress("validating", 0.25)
+            return validate_batch(batch).batch
+
         opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from
-        return _import(engine, conn, batch, opts, run, progress)
+        try:
+            return _import(engine, conn, load(use_snapshot=True), opts, run, progress)
+        except skip_unchanged.SkipUnusable:
+            return _import(engine, conn, load(use_snapshot=False), opts, run, progress)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from catalog_pipelines.fingerprints import Fingerprints
 
 # The 1-based record number every frame between a reader and the store carries.
 ROW_NUMBER = "row_number"
@@ -99,6 +102,9 @@ class ParsedBatch:
     # existing inventory items, matched by SKU (docs/hybrid-sources.md). Its products frame
     # holds one placeholder per SKU, keyed by the SKU, which is never written.
     stock_only: bool = False
+    # Generic CSV only: the fingerprints of its products and those skipped as unchanged
+    # (fingerprints.py). `products`/`variants` then hold only the other products.
+    fingerprints: Fingerprints | None = None
 
     def __post_init__(self) -> None:
         self.products = conform(self.products, PRODUCT_SCHEMA)

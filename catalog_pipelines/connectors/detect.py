@@ -19,6 +19,7 @@ from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS, Head
 from catalog_pipelines.normalized import ParsedBatch
 
 if TYPE_CHECKING:
+    from catalog_pipelines.fingerprints import SkipRequest
     from catalog_pipelines.mapping import Mapping
 
 HEAD_BYTES = 256 * 1024  # enough for any real header line; the rest of the file is not read
@@ -75,6 +76,7 @@ def load_batch(
     mapping: Mapping | None = None,
     encoding: str | None = None,
     currency: str | None = None,
+    skip: SkipRequest | None = None,
 ) -> ParsedBatch:
     """Read `path` with the connector for `format` ("auto": the mapping's format if a mapping
     is given, else `detect_format`). Shop exports use built-in mappings (a given mapping still
@@ -92,4 +94,6 @@ def load_batch(
         fmt = format
     if fmt not in FORMATS:
         raise InputError(f"{p}: unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
-    return CONNECTORS[fmt].read(str(p), mapping=mapping, encoding=encoding, currency=currency)
+    return CONNECTORS[fmt].read(
+        str(p), mapping=mapping, encoding=encoding, currency=currency, skip=skip
+    )

@@ -25,6 +25,7 @@ from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import ParsedBatch
 
 if TYPE_CHECKING:
+    from catalog_pipelines.fingerprints import SkipRequest
     from catalog_pipelines.mapping import Mapping
 
 DEFAULT_CURRENCY = "usd"  # exports that carry no currency, when the source sets none
@@ -48,6 +49,7 @@ class Reader(Protocol):
         mapping: Mapping | None,
         encoding: str | None,
         currency: str | None,
+        skip: SkipRequest | None = None,
     ) -> ParsedBatch: ...
 
 
@@ -65,7 +67,12 @@ def _export(read: Callable[..., ParsedBatch]) -> Reader:
     the default currency."""
 
     def reader(
-        location: str, *, mapping: Mapping | None, encoding: str | None, currency: str | None
+        location: str,
+        *,
+        mapping: Mapping | None,
+        encoding: str | None,
+        currency: str | None,
+        skip: SkipRequest | None = None,  # exports are always read whole
     ) -> ParsedBatch:
         return read(
             Path(location),
@@ -78,7 +85,12 @@ def _export(read: Callable[..., ParsedBatch]) -> Reader:
 
 def _generic(name: Literal["csv", "jsonl"]) -> Reader:
     def reader(
-        location: str, *, mapping: Mapping | None, encoding: str | None, currency: str | None
+        location: str,
+        *,
+        mapping: Mapping | None,
+        encoding: str | None,
+        currency: str | None,
+        skip: SkipRequest | None = None,
     ) -> ParsedBatch:
         # Imported here: the generic connector is built on the mapping module, which itself
         # takes its list of formats from this registry.
@@ -95,13 +107,20 @@ def _generic(name: Literal["csv", "jsonl"]) -> Reader:
                 mapping = dataclasses.replace(mapping, currency=normalize_currency(currency))
             except MoneyError as e:
                 raise InputError(f"{path}: {e}") from e
-        return (read_csv if name == "csv" else read_jsonl)(path, mapping, encoding=encoding)
+        if name == "csv":
+            return read_csv(path, mapping, encoding=encoding, skip=skip)
+        return read_jsonl(path, mapping, encoding=encoding)
 
     return reader
 
 
 def _feed(
-    location: str, *, mapping: Mapping | None, encoding: str | None, currency: str | None
+    location: str,
+    *,
+    mapping: Mapping | None,
+    encoding: str | None,
+    currency: str | None,
+    skip: SkipRequest | None = None,  # a feed is always read whole
 ) -> ParsedBatch:
     from catalog_pipelines.connectors.http_json import fetch_products_feed
 

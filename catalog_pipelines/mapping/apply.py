@@ -320,12 +320,14 @@ def apply_mapping(
     rows_read: int,
     rejects: Sequence[Reject] = (),
     require_columns: bool = True,
+    skipped_rows: int = 0,
 ) -> ParsedBatch:
     """Map an all-string frame (with `row_number`) to a `ParsedBatch`.
 
     `rows_read` is the independent count of input records; `rejects` are rows the reader already
     refused (not in `frame`). With `require_columns`, a mapped column missing from the frame is
     an `InputError` (a CSV header); JSON Lines pass False since any key may be absent.
+    `skipped_rows`: valid rows the reader left out of `frame` (unchanged products).
     """
     columns = [c for c in frame.columns if c != ROW_NUMBER]
     mapped = set(mapping.source_columns())
@@ -507,7 +509,7 @@ def apply_mapping(
         rejects=sorted(all_rejects.values(), key=lambda r: r.row_number),
         columns=columns,
         unmapped_columns=unmapped,
-        rows_valid=frame.height - in_frame_rejected,
+        rows_valid=frame.height + skipped_rows - in_frame_rejected,
         stock_only=mapping.stock_only,
     )
     batch.check_reconciles()

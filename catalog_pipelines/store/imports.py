@@ -35,7 +35,7 @@ from catalog_pipelines.store.events import EVENT_LOG_LOCK
 from catalog_pipelines.text_safety import escape_unstorable
 
 log = logging.getLogger(__name__)
-_SQL_FILE = Path(__file__).parent / "sql" / "apply_import.sql"
+_SQL_DIR = Path(__file__).parent / "sql"
 _BIND = re.compile(r"(?<![:\w]):(\w+)")
 
 # Stored keys and hashes stream back through `COPY (...) TO STDOUT` as CSV bytes that Polars
@@ -76,10 +76,10 @@ _STAGE_DDL = (
 
 
 @cache
-def _apply_statements() -> list[tuple[str, str]]:
-    """(name, sql) pairs from apply_import.sql, in file order."""
+def _statements(file: str) -> list[tuple[str, str]]:
+    """(name, sql) pairs of one of store/sql's files, in file order."""
     out = []
-    for chunk in _SQL_FILE.read_text(encoding="utf-8").split("\n-- ;\n"):
+    for chunk in (_SQL_DIR / file).read_text(encoding="utf-8").split("\n-- ;\n"):
         m = re.search(r"^-- name: (\w+)$", chunk, flags=re.MULTILINE)
         if not m:
             continue
@@ -94,6 +94,9 @@ def _driver(conn: sa.Connection) -> psycopg.Connection[Any]:
     return conn.connection.driver_connection  # type: ignore[return-value]
 
 
+_EVENT_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
+
+
 def lock_source(conn: sa.Connection, account_id: str, source: str) -> None:
     """Imports of one source run one at a time; other sources are not blocked."""
     conn.execute(
@@ -104,29 +107,67 @@ def lock_source(conn: sa.Connection, account_id: str, source: str) -> None:
 
 def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]:
     """The account's stored keys and hashes, as Polars frames."""
-    out = {}
+    return {
+        name: _copy_out(conn, f"COPY ({query}) TO STDOUT (FORMAT csv)", (account_id,), schema)
+        for name, (query, schema) in _STORED_QUERIES.items()
+    }
+
+
+def _copy_out(
+    conn: sa.Connection,
+    statement: str,
+    params: tuple[Any, ...] | dict[str, Any],
+    schema: dict[str, Any],
+) -> pl.DataFrame:
+    buf = io.BytesIO()
+    with _driver(conn).cursor() as cur, cur.copy(statement, params) as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    if not buf.tell():
+        return pl.DataFrame(schema=schema)
+    buf.seek(0)
+    df = pl.read_csv(
+        buf,
+        has_header=False,
+        new_columns=list(schema),
+        schema_overrides={k: pl.Utf8 for k in schema},
+        infer_schema=False,
+    )
+    del buf
+    if "active" in schema:
+        df = df.with_columns(pl.col("active") == "t")
+    return df.cast(schema)  # type: ignore[arg-type]
+
+
+_WANTED_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS wanted_keys (kind text, value text) ON COMMIT DROP",
+    "TRUNCATE wanted_keys",
+)
+
+
+def read_stored_for(
+    conn: sa.Connection, account_id: str, wanted: dict[str, pl.Series]
+) -> dict[str, pl.DataFrame]:
+    """`read_stored`, limited to what `wanted` leads to: {"external_id" | "product_id" |
+    "variant_key" | "sku": values}. An import that skipped its unchanged products reads only
+    the rows its other products can touch."""
     with _driver(conn).cursor() as cur:
-        for name, (query, schema) in _STORED_QUERIES.items():
-            buf = io.BytesIO()
-            statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound id
-            with cur.copy(statement, (account_id,)) as copy:
-                for chunk in copy:
-                    buf.write(chunk)
-            if not buf.tell():
-                out[name] = pl.DataFrame(schema=schema)
-                continue
-            buf.seek(0)
-            df = pl.read_csv(
-                buf,
-                has_header=False,
-                new_columns=list(schema),
-                schema_overrides={k: pl.Utf8 for k in schema},
-                infer_schema=False,
+        for ddl in _WANTED_DDL:
+            cur.execute(ddl)
+        frames = [
+            pl.DataFrame({"value": values.cast(pl.Utf8).drop_nulls().unique()}).select(
+                pl.lit(kind).alias("kind"), "value"
             )
-            del buf
-            if "active" in schema:
-                df = df.with_columns(pl.col("active") == "t")
-            out[name] = df.cast(schema)  # type: ignore[arg-type]
+            for kind, values in wanted.items()
+        ]
+        bulk.copy_frame(cur, "wanted_keys", pl.concat(frames))
+        cur.execute("ANALYZE wanted_keys")
+    out = {}
+    for name, query in _statements("read_stored_for.sql"):
+        started = time.perf_counter()
+        statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound ids
+        out[name] = _copy_out(conn, statement, {"a": account_id}, _STORED_QUERIES[name][1])
+        log.debug("stored %s: %.3fs, %d rows", name, time.perf_counter() - started, len(out[name]))
     return out
 
 
@@ -174,7 +215,7 @@ def apply_plan(
         "request": ctx["request"],
         "claim_inventory": plan.claims_inventory,
     }
-    statements = dict(_apply_statements())
+    statements = dict(_statements("apply_import.sql"))
     cur = _driver(conn).cursor()
 
     def run(name: str, object_type: str | None = None) -> int:
@@ -232,6 +273,7 @@ def apply_plan(
         copy("inventory_adjustments", plan.inventory_creates, bulk.inventory_ledger)
         run("ledger")
         run("lock_event_log")
+        plan.log_head_before_events = int(conn.execute(_EVENT_HEAD).scalar_one())
         events = 0
         for object_type, creates, build in (
             ("product", plan.product_creates, bulk.product_events),

@@ -74,6 +74,8 @@ def _failures(model: type[pa.DataFrameModel], df: pl.DataFrame, frame: str) -> p
             "value": pl.Utf8,
         }
     )
+    if df.height == 0:  # nothing to check (every product skipped as unchanged, say)
+        return empty
     try:
         # Eager frames are fully checked by default; the context makes it explicit (docs/maintainers.md).
         with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
@@ -238,6 +240,7 @@ def validate_batch(batch: ParsedBatch) -> ValidationReport:
         warnings=list(batch.warnings),
         rows_valid=batch.rows_valid - len(new_rejects),
         stock_only=batch.stock_only,
+        fingerprints=batch.fingerprints,
     )
     cleaned.warnings.extend(stripe_limit_warnings(cleaned))
     cleaned.check_reconciles()

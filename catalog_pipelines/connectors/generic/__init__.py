@@ -19,6 +19,7 @@ from catalog_pipelines.connectors.reading import (
     parse_json_strict,
     read_csv_table_bytes,
 )
+from catalog_pipelines.fingerprints import SkipRequest, split
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.text_safety import first_unstorable
@@ -35,16 +36,19 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read: {e.strerror}") from e
 
 
-def read_csv(path: Path, mapping: Mapping, *, encoding: str | None = None) -> ParsedBatch:
+def read_csv(
+    path: Path, mapping: Mapping, *, encoding: str | None = None, skip: SkipRequest | None = None
+) -> ParsedBatch:
     """A CSV file through its mapping (its `delimiter`, `encoding` and separators of prices).
     Rows with more fields than the header are rejected (their extra values would otherwise be
-    lost), never the whole file."""
+    lost), never the whole file. With `skip`, the products whose rows are those of the
+    source's last import are left out before mapping (fingerprints.py)."""
     source = str(path)
     data = decode_to_utf8(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
     table = read_csv_table_bytes(data, source=source, delimiter=mapping.delimiter or ",")
     del data  # the file is as large as the frame: free it before mapping
     _check_reserved(table.header, source)
-    frame = table.frame
+    frame = all_rows = table.frame
     rejects: list[Reject] = []
     if table.overlong:
         bad = frame.filter(pl.col(ROW_NUMBER).is_in(list(table.overlong)))
@@ -70,7 +74,32 @@ def read_csv(path: Path, mapping: Mapping, *, encoding: str | None = None) -> Pa
             rn = row.pop(ROW_NUMBER)
             rejects.append(Reject(rn, row, [nul_reason(nul[rn])]))
         frame = frame.filter(pl.col(ROW_NUMBER).is_in(list(nul)).not_())
-    return apply_mapping(frame, mapping, source=source, rows_read=table.records, rejects=rejects)
+    keyed = mapping.key is not None and all(
+        c in table.header for c in (mapping.key, mapping.parent_key) if c is not None
+    )
+    if skip is None or not keyed or mapping.key is None:
+        return apply_mapping(
+            frame, mapping, source=source, rows_read=table.records, rejects=rejects
+        )
+    frame, prints = split(
+        all_rows,
+        frame,
+        mapping.key,
+        mapping.parent_key,
+        salt_parts=skip.salt_parts(header=table.header, mapping=mapping),
+        request=skip,
+        rejected_rows={r.row_number for r in rejects},
+    )
+    batch = apply_mapping(
+        frame,
+        mapping,
+        source=source,
+        rows_read=table.records,
+        rejects=rejects,
+        skipped_rows=prints.skipped_rows,
+    )
+    batch.fingerprints = prints
+    return batch
 
 
 def _check_reserved(columns: list[str], source: str) -> None:

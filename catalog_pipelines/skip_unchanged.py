@@ -1,0 +1,174 @@
+"""An import's use of fingerprints (fingerprints.py): ask the reader to skip the products the
+source's last import left unchanged, read only the catalog rows the rest can touch, count the
+skipped products as unchanged, and leave the next snapshot.
+
+Skipping never changes an outcome. Whenever it could (a skipped product's SKU or variant is
+claimed by a processed row, the snapshot was replaced or a skipped product changed meanwhile),
+`SkipUnusable` sends the import back to the full path before anything is written.
+CATALOG_IMPORT_SKIP_UNCHANGED=0 turns skipping off.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from catalog_pipelines.fingerprints import KEY, SkipRequest, next_snapshot, salt
+from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.store import imports as store
+from catalog_pipelines.store import snapshots
+from catalog_pipelines.store.sources import list_sources
+
+if TYPE_CHECKING:
+    from catalog_pipelines.diff import Plan
+    from catalog_pipelines.importer import ImportOptions
+
+ENV = "CATALOG_IMPORT_SKIP_UNCHANGED"
+FORMATS = frozenset({"csv"})  # the readers that can skip (a generic CSV with a `key`)
+
+
+class SkipUnusable(Exception):
+    """Skipping could change this import's outcome: run it again on the full path."""
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _rules(conn: sa.Connection, options: ImportOptions, **read: Any) -> dict[str, Any]:
+    """What an outcome depends on besides the rows: how the file is read, the import's mode,
+    and every source of the account (its version covers its ownership, mapping and config)."""
+    sources = sorted(
+        (s.name, s.version, sorted(s.owns), s.active)
+        for s in list_sources(conn, options.account_id)
+    )
+    return {"read": read, "mode": options.mode, "source": options.source, "sources": sources}
+
+
+def request(
+    conn: sa.Connection,
+    options: ImportOptions,
+    fmt: str,
+    *,
+    use_snapshot: bool = True,
+    **read: Any,
+) -> SkipRequest | None:
+    """The reader's SkipRequest, or None when this import cannot skip."""
+    if fmt not in FORMATS or not enabled():
+        return None
+    watermark = snapshots.event_head(conn)  # read first: the next snapshot is valid from here
+    known = (
+        snapshots.load_known(conn, options.account_id, options.source, watermark)
+        if use_snapshot
+        else None
+    )
+    return SkipRequest(known, watermark, {"fmt": fmt, **_rules(conn, options, **read)})
+
+
+def read_stored(
+    conn: sa.Connection, options: ImportOptions, batch: ParsedBatch
+) -> dict[str, pl.DataFrame]:
+    """The stored rows the import diffs against: all of the account's, or, when products were
+    skipped, those the processed rows, the keys gone from the file and the products changed
+    since the snapshot lead to. Raises SkipUnusable when a skipped product is among them."""
+    prints = batch.fingerprints
+    if prints is None or not prints.skipping:
+        return store.read_stored(conn, options.account_id)
+    skipped_ids = prints.skipped["product_id"]
+    if not snapshots.still_valid(
+        conn,
+        options.account_id,
+        options.source,
+        since=prints.known_since,
+        skipped_ids=skipped_ids,
+    ):
+        raise SkipUnusable("the snapshot changed while the file was read")
+    gone = (
+        prints.previous_keys.to_frame(KEY)
+        .join(prints.prints.select(KEY), on=KEY, how="anti")
+        .join(prints.row_keys.select(KEY), on=KEY, how="anti")[KEY]
+    )
+    stored = store.read_stored_for(
+        conn,
+        options.account_id,
+        {
+            "external_id": pl.concat([prints.processed_keys, gone]),
+            "product_id": pl.Series(sorted(prints.touched), dtype=pl.Utf8),
+            "variant_key": batch.variants["variant_key"],
+            "sku": batch.variants["sku"],
+        },
+    )
+    read_ids = pl.concat(
+        [
+            stored["products"]["id"],
+            stored["prices"]["product_id"],
+            stored["inventory"]["product_id"],
+        ]
+    ).to_frame("product_id")
+    if read_ids.join(prints.skipped, on="product_id", how="semi").height:
+        raise SkipUnusable("a processed row names a SKU or variant of a skipped product")
+    return stored
+
+
+def count_skipped(
+    conn: sa.Connection, plan: Plan, batch: ParsedBatch, options: ImportOptions
+) -> None:
+    """Add the skipped products to the plan's counts, as the full path would count them."""
+    prints = batch.fingerprints
+    if prints is None or not prints.skipping:
+        return
+    skipped = prints.skipped
+    plan.product_counts.unchanged += skipped.height
+    plan.price_counts.unchanged += int(skipped["prices"].sum())
+    plan.inventory_counts.unchanged += int(skipped["items"].sum())
+    if plan.product_counts.archived:
+        # the mass-archive guard's denominator: every active product of the source, not only
+        # those read (a count of the account's products, so only when it matters)
+        plan.active_products_of_source = snapshots.active_products_of_source(
+            conn, options.account_id, options.source
+        )
+
+
+def save_snapshot(
+    conn: sa.Connection, options: ImportOptions, run_id: str, batch: ParsedBatch, plan: Plan
+) -> None:
+    """Leave this run's snapshot, under the rules as they are now (the run may have created
+    its source)."""
+    prints = batch.fingerprints
+    if prints is None:
+        return
+    rules = {**prints.rules, **_rules(conn, options, **prints.rules["read"])}
+    new_salt = salt(**prints.salt_parts, **rules)
+    where: dict[str, Any] = {
+        "account_id": options.account_id,
+        "source": options.source,
+        "run_id": run_id,
+    }
+    if (
+        new_salt == prints.salt
+        and not prints.processed_keys.len()
+        and prints.skipped.height == prints.previous_keys.len()
+    ):
+        # every product of the last file, and only those, skipped: the prints are the same,
+        # only the point in the event log they are valid from moves
+        snapshots.touch(
+            conn, **where, watermark=prints.watermark, own_from=plan.log_head_before_events
+        )
+        return
+    snapshots.save(
+        conn,
+        **where,
+        salt=new_salt,
+        watermark=prints.watermark,
+        own_from=plan.log_head_before_events,
+        snapshot=next_snapshot(
+            prints,
+            plan.product_ids,
+            batch.variants,
+            rejected_rows=[r.row_number for r in batch.rejects],
+            ignored_products=plan.ignored_products,
+        ),
+    )

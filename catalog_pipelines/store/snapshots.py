@@ -1,0 +1,231 @@
+"""Database side of row fingerprints (catalog_pipelines/fingerprints.py): each source's last
+snapshot, which of its products changed since, and the catalog rows a partial import needs.
+
+A snapshot is only a cache. It is trusted for a product only while no event names the product,
+its prices or its stock items after the snapshot's watermark (the event log's sequence is
+gap-free for readers: store/events.py). Anything this module cannot map back to one product
+(a source changed, a stock item moved, too many events) makes the whole import take the full
+path instead.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import polars as pl
+import sqlalchemy as sa
+
+from catalog_pipelines.fingerprints import KEY, SNAPSHOT_SCHEMA, Known
+
+# Past this many events since the snapshot, re-reading everything is cheaper than sorting out
+# which products they touched.
+MAX_EVENTS_SINCE = 50_000
+
+_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
+_LOAD = sa.text(
+    "SELECT run_id, salt, watermark, own_from, own_to, data FROM import_snapshots"
+    " WHERE account_id = :account AND source = :source"
+)
+_RUN_OF = sa.text(
+    "SELECT run_id FROM import_snapshots WHERE account_id = :account AND source = :source"
+)
+# Every event after the watermark but the snapshot's own run's, which hold the range
+# (own_from, own_to]: two index ranges, never a scan of the million events an initial import
+# wrote. `moved`: a stock item changed product or price, which moves a SKU between products:
+# not one product's business.
+_SINCE = sa.text(
+    "SELECT object_type, object_id, type,"
+    " (object_type = 'inventory_item' AND data IS NOT NULL"
+    "  AND (data -> 'previous_attributes')::jsonb ?| array['product', 'price']) AS moved"
+    " FROM events WHERE account_id = :account"
+    " AND ((sequence > :after AND sequence <= :own_from) OR sequence > :own_to)"
+    " AND run_id IS DISTINCT FROM :run LIMIT :cap"
+)
+_PRODUCT_OF = {
+    "price": sa.text(
+        "SELECT DISTINCT product_id FROM prices WHERE account_id = :account AND id = ANY(:ids)"
+    ),
+    "inventory_item": sa.text(
+        "SELECT DISTINCT product_id FROM inventory_items"
+        " WHERE account_id = :account AND id = ANY(:ids)"
+    ),
+}
+_SAVE = sa.text(
+    "INSERT INTO import_snapshots (account_id, source, run_id, salt, watermark, own_from,"
+    " own_to, products, data)"
+    " VALUES (:account, :source, :run, :salt, :watermark, :own_from, :own_to, :products, :data)"
+    " ON CONFLICT (account_id, source) DO UPDATE SET run_id = excluded.run_id,"
+    " salt = excluded.salt, watermark = excluded.watermark, own_from = excluded.own_from,"
+    " own_to = excluded.own_to, products = excluded.products, data = excluded.data,"
+    " updated = now()"
+)
+_TOUCH = sa.text(
+    "UPDATE import_snapshots SET run_id = :run, watermark = :watermark, own_from = :own_from,"
+    " own_to = :own_to, updated = now() WHERE account_id = :account AND source = :source"
+)
+_ACTIVE_OF_SOURCE = sa.text(
+    "SELECT count(*) FROM products WHERE account_id = :account AND source = :source AND active"
+)
+
+
+def event_head(conn: sa.Connection) -> int:
+    """The newest event sequence visible now: every smaller one that will exist is visible."""
+    return int(conn.execute(_HEAD).scalar_one())
+
+
+@dataclass(frozen=True)
+class Since:
+    """Where a snapshot's view of the event log ends: after `watermark`, except its own run's
+    events, (own_from, own_to]."""
+
+    watermark: int
+    run_id: str
+    own_from: int
+    own_to: int
+
+
+@dataclass(frozen=True)
+class Touched:
+    """Products changed since a watermark, or why the changes cannot be pinned to products."""
+
+    product_ids: frozenset[str]
+    unpinned: str | None = None
+
+
+def touched_since(conn: sa.Connection, account_id: str, since: Since) -> Touched:
+    rows = conn.execute(
+        _SINCE,
+        {
+            "account": account_id,
+            "after": since.watermark,
+            "own_from": max(since.own_from, since.watermark),
+            "own_to": max(since.own_to, since.watermark),
+            "run": since.run_id,
+            "cap": MAX_EVENTS_SINCE + 1,
+        },
+    ).all()
+    if len(rows) > MAX_EVENTS_SINCE:
+        return Touched(frozenset(), f"more than {MAX_EVENTS_SINCE} events since")
+    products: set[str] = set()
+    by_type: dict[str, set[str]] = {"price": set(), "inventory_item": set()}
+    for r in rows:
+        if r.object_type == "product":
+            products.add(r.object_id)
+        elif r.object_type in by_type and r.type.endswith(".updated") and not r.moved:
+            by_type[r.object_type].add(r.object_id)
+        else:  # a source, a new or deleted price or stock item, a moved SKU
+            return Touched(frozenset(), f"{r.type} {r.object_id}")
+    for object_type, ids in by_type.items():
+        if ids:
+            found = conn.execute(
+                _PRODUCT_OF[object_type], {"account": account_id, "ids": sorted(ids)}
+            ).scalars()
+            products.update(found)
+    return Touched(frozenset(products))
+
+
+def load_known(conn: sa.Connection, account_id: str, source: str, watermark: int) -> Known | None:
+    """The source's snapshot with the products changed since taken out, or None when there is
+    none or it cannot be trusted at all. `watermark` is the head read before this call: the
+    snapshot the coming run writes is valid from there."""
+    row = conn.execute(_LOAD, {"account": account_id, "source": source}).first()
+    if row is None:
+        return None
+    since = Since(row.watermark, row.run_id, row.own_from, row.own_to)
+    touched = touched_since(conn, account_id, since)
+    if touched.unpinned is not None:
+        return None
+    frame = pl.read_ipc(io.BytesIO(row.data)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+    valid = frame.filter(
+        pl.col("fingerprint").is_not_null() & ~pl.col("product_id").is_in(list(touched.product_ids))
+    )
+    return Known(
+        salt=row.salt,
+        run_id=row.run_id,
+        since=since,
+        watermark=watermark,
+        valid=valid,
+        previous_keys=frame[KEY],
+        touched=touched.product_ids,
+    )
+
+
+def still_valid(
+    conn: sa.Connection,
+    account_id: str,
+    source: str,
+    *,
+    since: Since | None,
+    skipped_ids: pl.Series,
+) -> bool:
+    """Checked under the source's lock, before anything is written: no run of the source
+    replaced the snapshot, and nothing changed a skipped product, since it was read."""
+    run = conn.execute(_RUN_OF, {"account": account_id, "source": source}).scalar()
+    if since is None or run != since.run_id:
+        return False
+    touched = touched_since(conn, account_id, since)
+    if touched.unpinned is not None:
+        return False
+    return not bool(skipped_ids.is_in(list(touched.product_ids)).any())
+
+
+def save(
+    conn: sa.Connection,
+    *,
+    account_id: str,
+    source: str,
+    run_id: str,
+    salt: str,
+    watermark: int,
+    own_from: int,
+    snapshot: pl.DataFrame,
+) -> None:
+    """Replace the source's snapshot. Call it holding the event log's lock, after this run's
+    own events (its events are then exactly those in (own_from, head])."""
+    buf = io.BytesIO()
+    snapshot.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
+    conn.execute(
+        _SAVE,
+        {
+            "account": account_id,
+            "source": source,
+            "run": run_id,
+            "salt": salt,
+            "watermark": watermark,
+            "own_from": own_from,
+            "own_to": event_head(conn),
+            "products": snapshot.height,
+            "data": buf.getvalue(),
+        },
+    )
+
+
+def touch(
+    conn: sa.Connection,
+    *,
+    account_id: str,
+    source: str,
+    run_id: str,
+    watermark: int,
+    own_from: int,
+) -> None:
+    """Keep the source's snapshot as it is, valid from a later point (a run that skipped
+    every product): `save` without rewriting the prints."""
+    conn.execute(
+        _TOUCH,
+        {
+            "account": account_id,
+            "source": source,
+            "run": run_id,
+            "watermark": watermark,
+            "own_from": own_from,
+            "own_to": event_head(conn),
+        },
+    )
+
+
+def active_products_of_source(conn: sa.Connection, account_id: str, source: str) -> int:
+    return int(
+        conn.execute(_ACTIVE_OF_SOURCE, {"account": account_id, "source": source}).scalar_one()
+    )

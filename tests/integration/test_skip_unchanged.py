@@ -1,0 +1,272 @@
+"""Skipping unchanged products (fingerprints.py) never changes an import's outcome.
+
+Each scenario runs twice, in two accounts: once with skipping off and once with it on. The
+reports and the resulting catalogs must be identical (ids aside), and the second run must
+really have skipped where it could.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines import skip_unchanged
+from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
+from catalog_pipelines.store.events import Cause
+from catalog_pipelines.store.inventory import adjust
+from catalog_pipelines.store.sources import add_source
+from tests.support.integrity import assert_catalog_integrity
+
+MAPPING = """\
+format: csv
+key: id
+parent_key: parent
+currency: usd
+fields:
+  name: name
+  price: price
+  sku: sku
+  inventory_quantity: qty
+"""
+HEADER = "id,parent,name,price,sku,qty,color"
+
+
+def _rows(n: int, **over: dict[int, str]) -> str:
+    lines = [HEADER]
+    for i in range(n):
+        cells = {
+            "id": f"P{i}",
+            "parent": "",
+            "name": f"Product {i}",
+            "price": f"{10 + i}.00",
+            "sku": f"S{i}",
+            "qty": "5",
+            "color": "red",
+        }
+        for column, values in over.items():
+            if i in values:
+                cells[column] = values[i]
+        lines.append(",".join(cells[c] for c in HEADER.split(",")))
+    return "\n".join(lines) + "\n"
+
+
+Step = Callable[[sa.Engine, str, Path], dict[str, Any] | None]
+
+
+def _import(text: str, *, source: str = "pim", **options: Any) -> Step:
+    def step(engine: sa.Engine, account: str, tmp: Path) -> dict[str, Any] | None:
+        path = tmp / f"{account}-{abs(hash(text))}.csv"
+        path.write_text(text)
+        mapping = tmp / "m.yaml"
+        mapping.write_text(MAPPING)
+        opts = ImportOptions(source=source, account_id=account, **options)
+        try:
+            report = import_path(engine, path, opts, format="csv", mapping_path=mapping)
+        except ImportRefused as e:
+            return {"refused": str(e)}
+        out = report.to_json()
+        out.pop("run_id")
+        out["rejects"] = [(r.row_number, r.reasons) for r in report.rejects]
+        out["changes"] = [
+            (c["object_type"], c["key"], c["action"], sorted(c["fields"])) for c in report.changes
+        ]
+        return out
+
+    return step
+
+
+def _adjust(sku: str, delta: int) -> Step:
+    def step(engine: sa.Engine, account: str, tmp: Path) -> None:
+        with engine.begin() as conn:
+            # the owner's own push (an order system acting for the source), not an import
+            cause = Cause(source="pim", request_id="req_test")
+            adjust(conn, account, sku, delta, reason="sale", cause=cause, actor_source="pim")
+
+    return step
+
+
+def _catalog(engine: sa.Engine, account: str) -> dict[str, Any]:
+    """The account's catalog with ids replaced by keys, so two accounts compare."""
+    with engine.connect() as conn:
+        products = conn.execute(
+            sa.text(
+                "SELECT p.external_id, p.name, p.active, p.metadata, p.version, p.source,"
+                " d.variant_key AS default_variant FROM products p"
+                " LEFT JOIN prices d ON d.id = p.default_price"
+                " WHERE p.account_id = :a ORDER BY p.external_id"
+            ),
+            {"a": account},
+        ).all()
+        prices = conn.execute(
+            sa.text(
+                "SELECT r.variant_key, p.external_id, r.unit_amount, r.active, r.version,"
+                " r.replaced_by IS NULL AS current FROM prices r JOIN products p ON p.id ="
+                " r.product_id WHERE r.account_id = :a ORDER BY 1, 3, 6"
+            ),
+            {"a": account},
+        ).all()
+        items = conn.execute(
+            sa.text(
+                "SELECT i.sku, p.external_id, i.quantity, i.policy, i.version, i.source"
+                " FROM inventory_items i JOIN products p ON p.id = i.product_id"
+                " WHERE i.account_id = :a ORDER BY 1"
+            ),
+            {"a": account},
+        ).all()
+        events = conn.execute(
+            sa.text(
+                "SELECT type, count(*) FROM events WHERE account_id = :a GROUP BY 1 ORDER BY 1"
+            ),
+            {"a": account},
+        ).all()
+    return {
+        "products": [tuple(r) for r in products],
+        "prices": [tuple(r) for r in prices],
+        "items": [tuple(r) for r in items],
+        "events": [tuple(r) for r in events],
+    }
+
+
+@pytest.fixture
+def skipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The number of products each import skipped, in order."""
+    seen: list[int] = []
+    real = skip_unchanged.count_skipped
+
+    def spy(conn: Any, plan: Any, batch: Any, options: Any) -> None:
+        prints = batch.fingerprints
+        seen.append(prints.skipped.height if prints is not None else -1)
+        real(conn, plan, batch, options)
+
+    monkeypatch.setattr(skip_unchanged, "count_skipped", spy)
+    yield seen
+
+
+def _run_both(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    steps: list[Step],
+    setup: Callable[[sa.Engine, str], None] | None = None,
+) -> list[dict[str, Any] | None]:
+    results: dict[bool, list[Any]] = {}
+    catalogs = {}
+    for enabled in (False, True):
+        acct = f"{account}_{'skip' if enabled else 'full'}"
+        monkeypatch.setenv(skip_unchanged.ENV, "1" if enabled else "0")
+        if setup is not None:
+            setup(engine, acct)
+        results[enabled] = [step(engine, acct, tmp_path) for step in steps]
+        catalogs[enabled] = _catalog(engine, acct)
+        assert_catalog_integrity(engine, acct)
+    assert results[True] == results[False]
+    assert catalogs[True] == catalogs[False]
+    return results[True]
+
+
+def test_identical_and_slightly_changed_files_skip_what_did_not_move(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    base = _rows(20)
+    renamed = _rows(20, name={3: "Renamed", 7: "Also renamed"})
+    out = _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [_import(base), _import(base), _import(renamed), _import(renamed), _import(base)],
+    )
+    assert out[1] is not None and out[1]["events"] == 0
+    assert out[2] is not None and out[2]["products"]["updated"] == 2
+    assert out[2]["events"] == 2
+    # the runs with skipping on: nothing to skip at first, then all, all but two, all, all but two
+    assert skipped[-5:] == [0, 20, 18, 20, 18]
+
+
+def test_stock_sold_through_the_api_is_reset_by_a_mirror_import(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    base = _rows(10)
+    out = _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [_import(base), _adjust("S4", -2), _import(base), _import(base)],
+    )
+    assert out[2] is not None and out[2]["inventory_items"]["updated"] == 1
+    assert skipped[-3:] == [0, 9, 10]  # the product whose stock moved is read again
+
+
+def test_missing_rows_are_archived_and_come_back(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    base = _rows(10)
+    shorter = "\n".join(base.splitlines()[:-1]) + "\n"  # P9 gone
+    out = _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [_import(base), _import(shorter), _import(shorter), _import(base)],
+    )
+    assert out[1] is not None and out[1]["products"]["archived"] == 1
+    assert out[3] is not None and out[3]["products"]["updated"] == 1
+    assert skipped[-4:] == [0, 9, 9, 9]
+
+
+def test_a_sku_moved_to_a_new_product_is_diffed_against_everything(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    base = _rows(5)
+    # P5 is new and claims P2's SKU while P2's row is unchanged: the full path decides.
+    moved = base + "P5,,Product 5,15.00,S2,5,red\n"
+    _run_both(engine, tmp_path, monkeypatch, account, [_import(base), _import(moved)])
+    assert skipped[-1] == 0  # fell back to the full path
+
+
+def test_rejected_rows_and_variants_behave_the_same(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    with_variants = _rows(6) + "V1,P1,Product 1 large,19.00,S1L,3,blue\nV2,P1,,oops,S1M,1,blue\n"
+    repriced = with_variants.replace("19.00", "21.00")
+    out = _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [_import(with_variants), _import(with_variants), _import(repriced)],
+    )
+    assert out[1] is not None and out[1]["rows_rejected"] == 1
+    assert out[2] is not None and out[2]["prices"]["created"] == 1  # a new amount is a new price
+    assert skipped[-3:] == [0, 5, 5]  # P1 has a rejected row: always processed
+
+
+def test_incremental_mode_and_a_changed_source_are_other_rules(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    base = _rows(8)
+
+    def erp_claims_stock(engine: sa.Engine, acct: str, tmp: Path) -> None:
+        with engine.begin() as conn:
+            add_source(conn, account_id=acct, name="erp", kind="csv", owns=frozenset({"inventory"}))
+
+    _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [
+            _import(base),
+            _import(base, mode="incremental"),
+            _import(base, mode="incremental"),
+            erp_claims_stock,
+            _import(base, mode="incremental"),
+        ],
+    )
+    assert skipped[-4:] == [0, 0, 8, 0]
