@@ -77,6 +77,8 @@ def read_stored(
     prints = batch.fingerprints
     if prints is None or not prints.skipping:
         return store.read_stored(conn, options.account_id)
+    if (prints.rules["mode"], prints.rules["source"]) != (options.mode, options.source):
+        raise SkipUnusable("the batch was read for another mode or source")
     skipped_ids = prints.skipped["product_id"]
     if not snapshots.still_valid(
         conn,

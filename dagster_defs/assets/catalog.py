@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from catalog_pipelines.importer import ImportOptions, ImportRefused, ImportReport, import_batch
+from catalog_pipelines.importer import ImportOptions, ImportRefused, ImportReport
 from catalog_pipelines.normalized import Reject
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, handoff, previews
@@ -28,6 +28,7 @@ from dagster_defs.assets.staging import (
     SNAPSHOT,
     ImportRunConfig,
     StagedImport,
+    import_staged,
     run_origin,
     snapshot_of_run,
 )
@@ -230,7 +231,7 @@ def validated_rows(
         with engine.connect() as conn:
             events_after = int(conn.execute(_EVENTS_HEAD, {"a": options.account_id}).scalar_one())
         try:
-            report = import_batch(engine, validation.batch, options, gate=gate)
+            report = import_staged(context, catalog_db, validation.batch, options, gate=gate)
         except ImportRefused as refused:  # by a check, a guard, or an owner that changed
             report = refused.report
     batch = report.batch or validation.batch  # screened: other sources' rows are rejects

@@ -14,12 +14,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from catalog_pipelines.importer import import_batch
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import handoff, previews
 from dagster_defs.assets.catalog import CATALOG_KEYS, VALIDATED_BATCH, catalog_metadata
-from dagster_defs.assets.staging import StagedImport, snapshot_of_run
+from dagster_defs.assets.staging import StagedImport, import_staged, snapshot_of_run
 from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase
 
@@ -77,7 +76,7 @@ def catalog_drift(
     if config.heal and drift_total(plan):
         options = replace(staged.options, mode="full", dry_run=False)
         batch = kept if isinstance(kept, ParsedBatch) else revalidated(context, catalog_db)
-        report = import_batch(catalog_db.engine(), batch, options)
+        report = import_staged(context, catalog_db, batch, options)
         data, changes = report.to_json(), list(report.changes)
         screened = report.batch or batch
         metadata["heal_import_run_id"] = str(data.get("run_id", ""))

@@ -5,6 +5,7 @@ frames go to `validated_rows` (assets/catalog.py) through this run's memory (dag
 not through the IO manager: pickling a million-row batch cost more than reading it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,13 +14,22 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field
 
+from catalog_pipelines import skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
-from catalog_pipelines.importer import ImportOptions, new_run_id
+from catalog_pipelines.fingerprints import SkipRequest
+from catalog_pipelines.importer import (
+    Gate,
+    ImportOptions,
+    ImportReport,
+    import_batch,
+    new_run_id,
+)
 from catalog_pipelines.mapping import mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import run_log
 from catalog_pipelines.store.sources import Source, get_source
+from catalog_pipelines.validation import validate_batch
 from dagster_defs import handoff
 from dagster_defs.inbox import TRIGGER_TAG, finish_inbox_file_on_error
 from dagster_defs.partitions import sources_partitions
@@ -88,8 +98,15 @@ class StagedImport:
     validation: dict[str, Any] = field(default_factory=dict)
 
 
-def read_source(source: Source | None, name: str, path_override: str | None) -> Snapshot:
-    """Load the partition's input: an explicit file, or the source's configured path or URL."""
+SkipAsk = Callable[[str, dict[str, Any]], SkipRequest | None]
+
+
+def read_source(
+    source: Source | None, name: str, path_override: str | None, skip: SkipAsk | None = None
+) -> Snapshot:
+    """Load the partition's input: an explicit file, or the source's configured path or URL.
+    `skip(format, read settings)` asks for the products the last import left unchanged to be
+    skipped (catalog_pipelines/skip_unchanged.py), as the CLI does."""
     config = source.config if source else {}
     currency = config.get("currency")  # the shop's currency, for inputs that carry none
     if not path_override and config.get("url"):
@@ -114,8 +131,9 @@ def read_source(source: Source | None, name: str, path_override: str | None) -> 
         if source and source.mapping
         else None
     )
+    read = {"encoding": config.get("encoding"), "currency": currency}
     batch = load_batch(
-        path, format=fmt, mapping=mapping, encoding=config.get("encoding"), currency=currency
+        path, format=fmt, mapping=mapping, skip=skip(fmt, read) if skip else None, **read
     )
     return Snapshot(batch, fmt)
 
@@ -123,10 +141,23 @@ def read_source(source: Source | None, name: str, path_override: str | None) -> 
 SNAPSHOT = "source_snapshot"  # the handoff name of the parsed batch
 
 
+def _run_mode(context: dg.AssetExecutionContext) -> Literal["full", "incremental"]:
+    """The import mode this run's config gives validated_rows (ImportRunConfig's default). A
+    wrong guess costs nothing: the import refuses a batch read for another mode."""
+    run_config: dict[str, Any] = dict(context.run.run_config or {})
+    step = run_config.get("ops", {}).get("validated_rows", {}).get("config", {})
+    return "incremental" if step.get("mode") == "incremental" else "full"
+
+
 def read_snapshot(
-    context: dg.AssetExecutionContext, catalog_db: CatalogDatabase, path: str | None
+    context: dg.AssetExecutionContext,
+    catalog_db: CatalogDatabase,
+    path: str | None,
+    *,
+    use_snapshot: bool = True,
 ) -> Snapshot:
-    """The partition's input, read and reconciled; an unreadable one is a failed import run."""
+    """The partition's input, read and reconciled; an unreadable one is a failed import run.
+    Products the source's last import left unchanged are skipped (`use_snapshot=False`: none)."""
     name = context.partition_key
     with catalog_db.engine().connect() as conn:
         source = get_source(conn, catalog_db.account_id, name)
@@ -135,8 +166,14 @@ def read_snapshot(
             description=f"source {name!r} is archived and takes no imports"
             f" (catalog-sync sources restore {name} undoes that)"
         )
+    options = ImportOptions(source=name, account_id=catalog_db.account_id, mode=_run_mode(context))
+
+    def skip(fmt: str, read: dict[str, Any]) -> SkipRequest | None:
+        with catalog_db.engine().connect() as conn:
+            return skip_unchanged.request(conn, options, fmt, use_snapshot=use_snapshot, **read)
+
     try:
-        snapshot = read_source(source, name, path)
+        snapshot = read_source(source, name, path, skip)
         snapshot.batch.check_reconciles()
     except Exception as e:  # an unreadable input is a failed import run too
         _record_failed_read(context, catalog_db, path or name, e)
@@ -152,6 +189,25 @@ def snapshot_path(context: dg.AssetExecutionContext) -> str | None:
     step: dict[str, Any] = run_config.get("ops", {}).get(SNAPSHOT, {}).get("config", {})
     path = step.get("path")
     return str(path) if path else None
+
+
+def import_staged(
+    context: dg.AssetExecutionContext,
+    catalog_db: CatalogDatabase,
+    batch: ParsedBatch,
+    options: ImportOptions,
+    gate: Gate | None = None,
+) -> ImportReport:
+    """`import_batch`; when the batch skipped unchanged products and that can no longer be
+    trusted (something changed them meanwhile), the source is read again in full and that is
+    imported instead, as the CLI does."""
+    engine = catalog_db.engine()
+    try:
+        return import_batch(engine, batch, options, gate=gate)
+    except skip_unchanged.SkipUnusable as e:
+        context.log.info(f"reading the source again in full: {e}")
+        full = read_snapshot(context, catalog_db, snapshot_path(context), use_snapshot=False)
+        return import_batch(engine, validate_batch(full.batch).batch, options, gate=gate)
 
 
 def snapshot_of_run(context: dg.AssetExecutionContext, catalog_db: CatalogDatabase) -> Snapshot:
@@ -191,6 +247,10 @@ def source_snapshot(
             "rows_read": batch.rows_read,
             "products": batch.products.height,
             "variants": batch.variants.height,
+            # skipped before parsing: what the source's last import left unchanged
+            "products_skipped_unchanged": batch.fingerprints.skipped.height
+            if batch.fingerprints is not None
+            else 0,
             "parse_rejects": len(batch.rejects),
             "columns": dg.MetadataValue.json(batch.columns),
             "unmapped_columns": dg.MetadataValue.json(batch.unmapped_columns),
