@@ -167,7 +167,12 @@ def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
                 f" {data[e.start : e.end]!r}; pass the file's real encoding with --encoding"
             ) from e
         return text.removeprefix("\ufeff")
+    _check_utf8(data, source=source)
+    return data.decode("utf-8").removeprefix("\ufeff")
 
+
+def _check_utf8(data: bytes, *, source: str) -> None:
+    """Refuse what is not UTF-8 text, naming the byte and line (see `decode`)."""
     for bom, name in _BOMS_NOT_UTF8:
         if data.startswith(bom):
             raise InputError(
@@ -185,15 +190,33 @@ def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
             f"{source}: NUL byte at byte {offset} (line {_line_of(data, offset)}); the file looks"
             f" like UTF-16 without a byte order mark: pass --encoding {codec} (or {other})"
         )
-    try:
-        text = data.decode("utf-8", errors="strict")
-    except UnicodeDecodeError as e:
+    bad = _first_invalid_utf8(data)
+    if bad is not None:
+        start, end = bad
         raise InputError(
-            f"{source}: not valid UTF-8 at byte {e.start} (line {_line_of(data, e.start)}):"
-            f" {data[e.start : e.end]!r}. If Excel or Windows wrote it, pass --encoding cp1252"
+            f"{source}: not valid UTF-8 at byte {start} (line {_line_of(data, start)}):"
+            f" {data[start:end]!r}. If Excel or Windows wrote it, pass --encoding cp1252"
             " (or the file's real encoding)"
-        ) from e
-    return text.removeprefix("\ufeff")
+        )
+
+
+_UTF8_STEP = 1 << 24  # bytes decoded at a time: the text of a whole file never exists at once
+
+
+def _first_invalid_utf8(data: bytes) -> tuple[int, int] | None:
+    """(start, end) of the first byte sequence that is not UTF-8, or None."""
+    start, n = 0, len(data)
+    while start < n:
+        end = min(start + _UTF8_STEP, n)
+        for _ in range(3):  # do not cut a character in two (a longer run is invalid anyway)
+            if end < n and (data[end] & 0xC0) == 0x80:
+                end -= 1
+        try:
+            data[start:end].decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            return start + e.start, start + e.end
+        start = end
+    return None
 
 
 @dataclass
@@ -256,8 +279,12 @@ def _count_records(
 def decode_to_utf8(data: bytes, *, source: str, encoding: str | None = None) -> bytes:
     """`decode`'s checks and errors, but UTF-8 bytes back (without a BOM): a UTF-8 file is
     returned as read instead of living on as a str next to the frame parsed from it."""
+    if encoding is None:
+        check_text(data, source=source)
+        _check_utf8(data, source=source)  # a slice at a time: no str as large as the file
+        return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
     text = decode(data, source=source, encoding=encoding)
-    if encoding is None or codecs.lookup(encoding).name == "utf-8":
+    if codecs.lookup(encoding).name == "utf-8":
         del text  # valid UTF-8: the bytes are the text
         return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
     return text.encode("utf-8")
@@ -307,6 +334,9 @@ def read_csv_table_bytes(data: bytes, *, source: str, delimiter: str = ",") -> C
             raise_if_empty=False,
             quote_char='"',
             separator=delimiter,
+            # an empty cell, quoted or not, is missing; done by the parser, so the frame is
+            # not copied once more to say so
+            null_values=[""],
         )
     except pl.exceptions.PolarsError as e:
         raise InputError(f"{source}: malformed CSV: {str(e).splitlines()[0]}") from e
@@ -321,9 +351,6 @@ def read_csv_table_bytes(data: bytes, *, source: str, delimiter: str = ",") -> C
             f" {expected_height} records; refusing to continue with lost rows"
         )
     frame.columns = header  # Polars renames duplicates and keeps the BOM-less text as given
-    frame = frame.select(
-        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in header
-    )
     if blanks:  # Polars returns a blank line as an all-null row; csv yields [] for it
         frame = (
             frame.with_row_index("__position")

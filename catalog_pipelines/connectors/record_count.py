@@ -3,7 +3,7 @@
 Why: the importer checks that the parser returned every record of the file (a parser that
 drops rows on quoted newlines would make a full import archive real products). Python's `csv`
 module did that count at about 0.6 µs a byte-heavy row; this scan does it with numpy over byte
-positions, in slices, so it needs memory for positions only.
+positions, in one pass of cache-sized slices, so it needs memory for positions only.
 
 It understands exactly RFC 4180 as Python's `csv` module reads it with `strict=True`: a quote
 opens a field only at its start, `""` inside a quoted field is a literal quote, and a closing
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _QUOTE, _COMMA, _LF, _CR = ord('"'), ord(","), ord("\n"), ord("\r")
-_SLICE = 1 << 24  # bytes scanned per numpy pass: bounds the temporary masks to 16 MiB
+_SLICE = 1 << 20  # bytes per numpy step: the slice and its masks stay in the CPU's cache
 
 
 @dataclass
@@ -35,14 +35,6 @@ class RecordCount:
     overlong: dict[int, int] = field(default_factory=dict)  # record number -> fields
 
 
-def _positions(arr: np.ndarray, byte: int) -> np.ndarray:
-    parts = [
-        np.flatnonzero(arr[start : start + _SLICE] == byte) + start
-        for start in range(0, arr.size, _SLICE)
-    ]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-
-
 def count_records(data: bytes) -> RecordCount | None:
     """Count the records of CSV bytes (UTF-8, comma-separated), or None when the file needs
     the `csv` module's slower, exact reading (see the module docstring)."""
@@ -50,29 +42,53 @@ def count_records(data: bytes) -> RecordCount | None:
         return None
     arr = np.frombuffer(data, dtype=np.uint8)
     n = arr.size
-    quotes = _positions(arr, _QUOTE)
-    if quotes.size % 2:
-        return None
-    if quotes.size and not _quotes_are_well_formed(arr, quotes):
-        return None
+    quotes: list[np.ndarray] = []
+    line_ends: list[np.ndarray] = []  # LFs outside quotes
+    crs: list[np.ndarray] = []  # CRs outside quotes
+    commas_at: list[np.ndarray] = []  # commas outside quotes before each of those LFs
+    quotes_before = commas_before = 0
+    # One pass, a cache-sized slice at a time: each byte class is found while the slice is
+    # in cache. Whether a byte is inside quotes depends only on the quotes before it, all of
+    # which are known by then.
+    for start in range(0, n, _SLICE):
+        part = arr[start : start + _SLICE]
+        q = np.flatnonzero(part == _QUOTE)
+        lf = np.flatnonzero(part == _LF)
+        cr = np.flatnonzero(part == _CR)
+        commas = np.flatnonzero(part == _COMMA)
+        if q.size or quotes_before % 2:
 
-    def outside(pos: np.ndarray) -> np.ndarray:
-        # an even number of quotes before a position: it is not inside a quoted field
-        return (np.searchsorted(quotes, pos) & 1) == 0
+            def outside(
+                pos: np.ndarray, q: np.ndarray = q, before: int = quotes_before
+            ) -> np.ndarray:
+                # an even number of quotes before a position: it is not in a quoted field
+                return ((before + np.searchsorted(q, pos)) & 1) == 0
 
-    lf = _positions(arr, _LF)
-    lf = lf[outside(lf)]
-    cr = _positions(arr, _CR)
-    if cr.size:
-        cr = cr[outside(cr)]
+            lf, cr, commas = lf[outside(lf)], cr[outside(cr)], commas[outside(commas)]
+            quotes.append(q + start)
+            quotes_before += q.size
+        commas_at.append(commas_before + np.searchsorted(commas, lf))
+        commas_before += commas.size
+        line_ends.append(lf + start)
+        if cr.size:
+            crs.append(cr + start)
+    if quotes_before % 2:
+        return None
+    all_quotes = np.concatenate(quotes) if quotes else np.empty(0, dtype=np.int64)
+    if all_quotes.size and not _quotes_are_well_formed(arr, all_quotes):
+        return None
+    lf = np.concatenate(line_ends)
+    if crs:
+        cr = np.concatenate(crs)
         follow = cr + 1
         if (follow >= n).any() or (arr[np.minimum(follow, n - 1)] != _LF).any():
             return None  # a lone CR ends a line for `csv`: leave that to it
     # record i spans [starts[i], ends[i]); a trailing segment without a newline is a record
     starts = np.concatenate(([0], lf + 1))
     ends = np.concatenate((lf, [n]))
+    before_end = np.concatenate((*commas_at, [commas_before]))
     if starts[-1] == n:
-        starts, ends = starts[:-1], ends[:-1]
+        starts, ends, before_end = starts[:-1], ends[:-1], before_end[:-1]
     lengths = ends - starts
     has_cr = (lengths > 0) & (arr[np.maximum(ends - 1, 0)] == _CR)
     blank = (lengths - has_cr) == 0
@@ -80,18 +96,7 @@ def count_records(data: bytes) -> RecordCount | None:
         return None  # a blank first line: the `csv` path words that error
     header_end = int(ends[0] - has_cr[0])
     header = next(csv.reader(io.StringIO(data[:header_end].decode("utf-8"), newline="")))
-    # commas before each record's end, summed slice by slice; a record's fields are the
-    # commas between its start and end, plus one
-    before_end = np.empty(ends.size, dtype=np.int64)
-    seen = 0
-    for start in range(0, n, _SLICE):
-        commas = np.flatnonzero(arr[start : start + _SLICE] == _COMMA) + start
-        if quotes.size:
-            commas = commas[outside(commas)]
-        lo, hi = np.searchsorted(ends, [start, start + _SLICE])
-        before_end[lo:hi] = seen + np.searchsorted(commas, ends[lo:hi])
-        seen += commas.size
-    before_end[ends >= n] = seen
+    # a record's fields are the commas between its start and end, plus one
     fields = np.diff(before_end, prepend=0) + 1
     data_blank = blank[1:]
     data_fields = fields[1:][~data_blank]

@@ -78,3 +78,18 @@ def test_decode_to_utf8_keeps_utf8_bytes_and_converts_other_encodings() -> None:
     assert decode_to_utf8(b"a\n\xe9\n", source="x.csv", encoding="cp1252") == "a\né\n".encode()
     with pytest.raises(InputError, match=r"x\.csv: not valid UTF-8 at byte 4"):
         decode_to_utf8(b"a\n1,\xe9\n", source="x.csv")
+
+
+def test_utf8_is_checked_a_slice_at_a_time_without_cutting_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from catalog_pipelines.connectors import reading
+
+    monkeypatch.setattr(reading, "_UTF8_STEP", 5)
+    text = "name\nCafé crème brûlée 😀\n".encode()
+    assert reading._first_invalid_utf8(text) is None  # every cut falls inside a character
+    bad = text + b"ok\xff\n"
+    start, _ = reading._first_invalid_utf8(bad) or (None, None)
+    assert start == len(text) + 2
+    with pytest.raises(reading.InputError, match=rf"byte {len(text) + 2} \(line 3\)"):
+        reading.decode_to_utf8(bad, source="f.csv")

@@ -6,11 +6,12 @@
 -- per key. Right after a bulk import the planner's statistics still describe an empty table,
 -- and a plain join then scans the whole account (seconds at a million rows) for ten keys.
 -- name: products
-WITH ids AS (
-    SELECT x.id FROM wanted_keys w CROSS JOIN LATERAL (
-        SELECT id FROM products WHERE account_id = %(a)s AND external_id = w.value OFFSET 0
-    ) x WHERE w.kind = 'external_id'
-    UNION SELECT value FROM wanted_keys WHERE kind = 'product_id'
+WITH by_key AS (
+    SELECT p.* FROM wanted_keys w CROSS JOIN LATERAL (
+        SELECT * FROM products WHERE account_id = %(a)s AND external_id = w.value OFFSET 0
+    ) p WHERE w.kind = 'external_id'
+), other_ids AS (
+    SELECT value AS id FROM wanted_keys WHERE kind = 'product_id'
     UNION SELECT x.product_id FROM wanted_keys w CROSS JOIN LATERAL (
         SELECT product_id FROM prices
         WHERE account_id = %(a)s AND variant_key = w.value AND replaced_by IS NULL OFFSET 0
@@ -18,33 +19,36 @@ WITH ids AS (
     UNION SELECT x.product_id FROM wanted_keys w CROSS JOIN LATERAL (
         SELECT product_id FROM inventory_items WHERE account_id = %(a)s AND sku = w.value OFFSET 0
     ) x WHERE w.kind = 'sku'
+    EXCEPT SELECT id FROM by_key
 )
+SELECT id, external_id, content_hash, active, default_price, source FROM by_key
+UNION ALL
 SELECT p.id, p.external_id, p.content_hash, p.active, p.default_price, p.source
-FROM ids CROSS JOIN LATERAL (
-    SELECT * FROM products WHERE account_id = %(a)s AND id = ids.id OFFSET 0
+FROM other_ids CROSS JOIN LATERAL (
+    SELECT * FROM products WHERE account_id = %(a)s AND id = other_ids.id OFFSET 0
 ) p
 -- ;
 -- name: prices
-WITH products_wanted AS (
+WITH by_variant AS (
+    SELECT r.* FROM wanted_keys w CROSS JOIN LATERAL (
+        SELECT * FROM prices
+        WHERE account_id = %(a)s AND variant_key = w.value AND replaced_by IS NULL OFFSET 0
+    ) r WHERE w.kind = 'variant_key'
+), products_wanted AS (
     SELECT x.id FROM wanted_keys w CROSS JOIN LATERAL (
         SELECT id FROM products WHERE account_id = %(a)s AND external_id = w.value OFFSET 0
     ) x WHERE w.kind = 'external_id'
     UNION SELECT value FROM wanted_keys WHERE kind = 'product_id'
-), ids AS (
-    SELECT x.id FROM wanted_keys w CROSS JOIN LATERAL (
-        SELECT id FROM prices
-        WHERE account_id = %(a)s AND variant_key = w.value AND replaced_by IS NULL OFFSET 0
-    ) x WHERE w.kind = 'variant_key'
-    UNION SELECT x.id FROM products_wanted pw CROSS JOIN LATERAL (
-        SELECT id FROM prices
+), rows AS (
+    SELECT * FROM by_variant
+    UNION
+    SELECT r.* FROM products_wanted pw CROSS JOIN LATERAL (
+        SELECT * FROM prices
         WHERE account_id = %(a)s AND product_id = pw.id AND replaced_by IS NULL OFFSET 0
-    ) x
+    ) r
 )
-SELECT r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount, r.content_hash,
-    r.active, r.source
-FROM ids CROSS JOIN LATERAL (
-    SELECT * FROM prices WHERE account_id = %(a)s AND id = ids.id OFFSET 0
-) r
+SELECT id, variant_key, product_id, currency || ':' || unit_amount, content_hash, active, source
+FROM rows
 -- ;
 -- name: inventory
 SELECT i.id, i.sku, i.content_hash, i.quantity, i.policy, i.product_id, i.price_id, i.source
