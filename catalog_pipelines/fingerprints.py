@@ -210,11 +210,13 @@ def next_snapshot(
     *,
     rejected_rows: list[int],
     ignored_products: pl.Series,
+    warned_keys: pl.Series | None = None,
 ) -> pl.DataFrame:
     """The snapshot an applied import leaves: every key of its file, with the fingerprint of
     each product it processed cleanly or skipped. No fingerprint (processed again next time)
     for a key with a rejected row, for a product with changes its source does not own, or
-    for a key that made no product.
+    for a key that made no product, or for one the import warned about (`warned_keys`): a
+    run that skipped it would not repeat the warning.
 
     `product_ids` is (external_id, id) of the processed products, `variants` their variants.
     Skipped products keep their rows as they are; only the processed keys are looked up."""
@@ -226,6 +228,7 @@ def next_snapshot(
         [
             prints.row_keys.filter(pl.col(ROW_NUMBER).is_in(rejected_rows))[KEY],
             product_ids.filter(pl.col("id").is_in(ignored_products.implode()))[KEY],
+            *([warned_keys.cast(pl.Utf8)] if warned_keys is not None else []),
         ]
     ).drop_nulls()
     keys = prints.processed_keys.to_frame(KEY)

@@ -21,6 +21,7 @@ from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import snapshots
 from catalog_pipelines.store.sources import list_sources
+from catalog_pipelines.validation import stripe_limit_products
 
 if TYPE_CHECKING:
     from catalog_pipelines.diff import Plan
@@ -172,5 +173,6 @@ def save_snapshot(
             batch.variants,
             rejected_rows=[r.row_number for r in batch.rejects],
             ignored_products=plan.ignored_products,
+            warned_keys=stripe_limit_products(batch),
         ),
     )

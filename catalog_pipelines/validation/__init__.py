@@ -276,6 +276,14 @@ def _limit_problems(df: pl.DataFrame, kv_columns: list[str], id_column: str) -> 
     )
 
 
+def stripe_limit_products(batch: ParsedBatch) -> pl.Series:
+    """External ids of the products whose own or variants' metadata `stripe_limit_warnings`
+    reports (a re-import processes them again, so the warnings come back)."""
+    products = _limit_problems(batch.products, ["metadata"], "external_id")["id"]
+    variants = _limit_problems(batch.variants, ["options", "metadata"], "product_external_id")
+    return pl.concat([products, variants["id"]]).unique()
+
+
 def stripe_limit_warnings(batch: ParsedBatch) -> list[str]:
     """What would break Stripe's metadata limits (50 keys, 40-char keys, 500-char values).
 

@@ -270,3 +270,12 @@ def test_incremental_mode_and_a_changed_source_are_other_rules(
         ],
     )
     assert skipped[-4:] == [0, 0, 8, 0]
+
+
+def test_products_warned_about_are_read_again_so_the_warning_repeats(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    loud = _rows(5, color={2: "x" * 600})  # over Stripe's 500 characters for a metadata value
+    out = _run_both(engine, tmp_path, monkeypatch, account, [_import(loud), _import(loud)])
+    assert out[1] is not None and any("500" in w for w in out[1]["warnings"])
+    assert skipped[-2:] == [0, 4]
