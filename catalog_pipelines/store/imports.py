@@ -10,6 +10,8 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -96,6 +98,29 @@ def _driver(conn: sa.Connection) -> psycopg.Connection[Any]:
 
 _EVENT_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
 
+# Up to this many staged changes, every statement of the apply is an index probe per changed
+# object. The planner is told so: right after a bulk import the catalog's statistics still
+# describe the tables before it (autovacuum analyzes a minute later, and the app's role may not
+# ANALYZE tables it does not own), and with them it picked scans of the whole account for ten
+# keys, or for none (minutes, at a million rows).
+PROBE_LIMIT = 100_000
+_PROBES_ON = (
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off;"
+    " SET LOCAL enable_mergejoin = off"
+)
+_PROBES_OFF = "RESET enable_seqscan; RESET enable_hashjoin; RESET enable_mergejoin"
+
+
+@contextmanager
+def index_probes(cur: psycopg.Cursor[Any], enabled: bool = True) -> Iterator[None]:
+    """Plan the block's statements as index probes (see PROBE_LIMIT), then plan freely again."""
+    if not enabled:
+        yield
+        return
+    cur.execute(_PROBES_ON)
+    yield  # on an error the transaction rolls back, and SET LOCAL with it
+    cur.execute(_PROBES_OFF)
+
 
 def lock_source(conn: sa.Connection, account_id: str, source: str) -> None:
     """Imports of one source run one at a time; other sources are not blocked."""
@@ -163,11 +188,15 @@ def read_stored_for(
         bulk.copy_frame(cur, "wanted_keys", pl.concat(frames))
         cur.execute("ANALYZE wanted_keys")
     out = {}
-    for name, query in _statements("read_stored_for.sql"):
-        started = time.perf_counter()
-        statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound ids
-        out[name] = _copy_out(conn, statement, {"a": account_id}, _STORED_QUERIES[name][1])
-        log.debug("stored %s: %.3fs, %d rows", name, time.perf_counter() - started, len(out[name]))
+    with _driver(conn).cursor() as cur, index_probes(cur):
+        for name, query in _statements("read_stored_for.sql"):
+            started = time.perf_counter()
+            statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound ids
+            schema = _STORED_QUERIES[name][1]
+            out[name] = _copy_out(conn, statement, {"a": account_id}, schema)
+            log.debug(
+                "stored %s: %.3fs, %d rows", name, time.perf_counter() - started, len(out[name])
+            )
     return out
 
 
@@ -244,44 +273,46 @@ def apply_plan(
         copy("stage_prices", plan.prices.select(list(PRICE_OPS)))
         copy("stage_inventory", plan.inventory.select(list(INVENTORY_OPS)))
         cur.execute("ANALYZE stage_products; ANALYZE stage_prices; ANALYZE stage_inventory")
-        for name in ("prev_products", "prev_prices", "prev_inventory"):
-            run(name)
-        if owns is not None:  # the objects are locked now: is any of them another's?
-            taken = conn.execute(
-                _TAKEN,
-                {
-                    "account": account_id,
-                    "source": source,
-                    **{g: g in owns for g in ("content", "pricing", "inventory")},
-                },
-            ).first()
-            if taken is not None:
-                raise OwnerChanged(
-                    f"source {taken.name!r} took {taken.id} while this import of {source!r}"
-                    " ran; nothing was written. Run the import again: its rows that touch"
-                    f" {taken.name!r}'s objects will be rejected (docs/hybrid-sources.md)"
-                )
-        copy("products", plan.product_creates, bulk.product_rows)
-        run("update_products")
-        run("archive_products")
-        run("retire_prices")
-        copy("prices", plan.price_creates, bulk.price_rows)
-        run("update_prices")
-        run("archive_prices")
-        copy("inventory_items", plan.inventory_creates, bulk.inventory_rows)
-        run("update_inventory")
-        copy("inventory_adjustments", plan.inventory_creates, bulk.inventory_ledger)
-        run("ledger")
-        run("lock_event_log")
-        plan.log_head_before_events = int(conn.execute(_EVENT_HEAD).scalar_one())
-        events = 0
-        for object_type, creates, build in (
-            ("product", plan.product_creates, bulk.product_events),
-            ("price", plan.price_creates, bulk.price_events),
-            ("inventory_item", plan.inventory_creates, bulk.inventory_events),
-        ):
-            events += copy("events", creates, build)
-            events += run("events", object_type)
+        staged = plan.products.height + plan.prices.height + plan.inventory.height
+        with index_probes(cur, enabled=staged <= PROBE_LIMIT):
+            for name in ("prev_products", "prev_prices", "prev_inventory"):
+                run(name)
+            if owns is not None:  # the objects are locked now: is any of them another's?
+                taken = conn.execute(
+                    _TAKEN,
+                    {
+                        "account": account_id,
+                        "source": source,
+                        **{g: g in owns for g in ("content", "pricing", "inventory")},
+                    },
+                ).first()
+                if taken is not None:
+                    raise OwnerChanged(
+                        f"source {taken.name!r} took {taken.id} while this import of {source!r}"
+                        " ran; nothing was written. Run the import again: its rows that touch"
+                        f" {taken.name!r}'s objects will be rejected (docs/hybrid-sources.md)"
+                    )
+            copy("products", plan.product_creates, bulk.product_rows)
+            run("update_products")
+            run("archive_products")
+            run("retire_prices")
+            copy("prices", plan.price_creates, bulk.price_rows)
+            run("update_prices")
+            run("archive_prices")
+            copy("inventory_items", plan.inventory_creates, bulk.inventory_rows)
+            run("update_inventory")
+            copy("inventory_adjustments", plan.inventory_creates, bulk.inventory_ledger)
+            run("ledger")
+            run("lock_event_log")
+            plan.log_head_before_events = int(conn.execute(_EVENT_HEAD).scalar_one())
+            events = 0
+            for object_type, creates, build in (
+                ("product", plan.product_creates, bulk.product_events),
+                ("price", plan.price_creates, bulk.price_events),
+                ("inventory_item", plan.inventory_creates, bulk.inventory_events),
+            ):
+                events += copy("events", creates, build)
+                events += run("events", object_type)
     upgrade_hashes(conn, plan, account_id=account_id)
     return events
 
