@@ -326,11 +326,11 @@ _UPGRADE_STAGE = (
 _UPGRADE = {
     "products": sa.text(
         "UPDATE products t SET content_hash = s.content_hash FROM stage_hash_upgrades s"
-        " WHERE t.account_id = :account AND t.id = s.id AND t.content_hash = s.old_hash"
+        " WHERE (t.account_id = :account) IS TRUE AND t.id = s.id AND t.content_hash = s.old_hash"
     ),
     "prices": sa.text(
         "UPDATE prices t SET content_hash = s.content_hash FROM stage_hash_upgrades s"
-        " WHERE t.account_id = :account AND t.id = s.id AND t.content_hash = s.old_hash"
+        " WHERE (t.account_id = :account) IS TRUE AND t.id = s.id AND t.content_hash = s.old_hash"
     ),
 }
 

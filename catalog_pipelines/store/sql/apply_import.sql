@@ -1,23 +1,27 @@
 -- The update/archive side of an import, from the stage_* temp tables (creates are COPYed by
 -- store/bulk.py). store/imports.py runs these by name, in one transaction, with :account,
 -- :source, :run_id and :now bound. Statements are separated by lines of "-- ;".
+-- Each statement is driven by its stage table and probes the catalog by id. The account is
+-- checked as `(x.account_id = :account) IS TRUE`, which no index can serve: right after a
+-- bulk import the statistics say the account is small, and a plain `x.account_id = :account`
+-- made the planner read every product of the account to find the few staged ones.
 -- name: prev_products
 INSERT INTO prev_objects (id, obj)
 SELECT p.id, product_object(p) FROM products p JOIN stage_products s ON s.id = p.id
-WHERE p.account_id = :account
+WHERE (p.account_id = :account) IS TRUE
 FOR UPDATE OF p
 -- ;
 -- name: prev_prices
 INSERT INTO prev_objects (id, obj)
 SELECT p.id, price_object(p) FROM prices p JOIN stage_prices s ON s.id = p.id
-WHERE p.account_id = :account
+WHERE (p.account_id = :account) IS TRUE
 FOR UPDATE OF p
 -- ;
 -- name: prev_inventory
 INSERT INTO prev_objects (id, obj, quantity)
 SELECT i.id, inventory_item_object(i), i.quantity FROM inventory_items i
 JOIN stage_inventory s ON s.id = i.id
-WHERE i.account_id = :account
+WHERE (i.account_id = :account) IS TRUE
 FOR UPDATE OF i
 -- ;
 -- name: update_products
@@ -38,18 +42,18 @@ UPDATE products p SET
     version      = p.version + 1,
     updated      = :now
 FROM stage_products s
-WHERE s.id = p.id AND s.op = 'update' AND p.account_id = :account
+WHERE s.id = p.id AND s.op = 'update' AND (p.account_id = :account) IS TRUE
 -- ;
 -- name: archive_products
 UPDATE products p SET active = false, version = p.version + 1, updated = :now
 FROM stage_products s
-WHERE s.id = p.id AND s.op = 'archive' AND p.account_id = :account
+WHERE s.id = p.id AND s.op = 'archive' AND (p.account_id = :account) IS TRUE
 -- ;
 -- name: retire_prices
 UPDATE prices p SET active = false, lookup_key = NULL, replaced_by = s.replaced_by,
                     content_hash = s.content_hash, version = p.version + 1, updated = :now
 FROM stage_prices s
-WHERE s.id = p.id AND s.op = 'retire' AND p.account_id = :account
+WHERE s.id = p.id AND s.op = 'retire' AND (p.account_id = :account) IS TRUE
 -- ;
 -- name: update_prices
 UPDATE prices p SET lookup_key = s.content ->> 'lookup_key',
@@ -58,12 +62,12 @@ UPDATE prices p SET lookup_key = s.content ->> 'lookup_key',
                     metadata = kv_object(s.content -> 'metadata'),
                     content_hash = s.content_hash, version = p.version + 1, updated = :now
 FROM stage_prices s
-WHERE s.id = p.id AND s.op = 'update' AND p.account_id = :account
+WHERE s.id = p.id AND s.op = 'update' AND (p.account_id = :account) IS TRUE
 -- ;
 -- name: archive_prices
 UPDATE prices p SET active = false, version = p.version + 1, updated = :now
 FROM stage_prices s
-WHERE s.id = p.id AND s.op = 'archive' AND p.account_id = :account
+WHERE s.id = p.id AND s.op = 'archive' AND (p.account_id = :account) IS TRUE
 -- ;
 -- name: update_inventory
 UPDATE inventory_items i SET quantity = s.quantity, policy = s.policy, price_id = s.price_id,
@@ -72,7 +76,7 @@ UPDATE inventory_items i SET quantity = s.quantity, policy = s.policy, price_id 
                                            ELSE i.source END,
                              version = i.version + 1, updated = :now
 FROM stage_inventory s
-WHERE s.id = i.id AND s.op = 'update' AND i.account_id = :account
+WHERE s.id = i.id AND s.op = 'update' AND (i.account_id = :account) IS TRUE
 -- ;
 -- name: ledger
 INSERT INTO inventory_adjustments (account_id, inventory_item_id, kind, delta, quantity_after,

@@ -2,9 +2,12 @@
 -- columns of read_stored's queries, from the keys in the `wanted_keys` temp table. Run as
 -- COPY (...) TO STDOUT with %(a)s bound to the account. Statements are separated by "-- ;".
 --
--- Every lookup is a LATERAL subquery with OFFSET 0, which keeps it a parameterised index probe
--- per key. Right after a bulk import the planner's statistics still describe an empty table,
--- and a plain join then scans the whole account (seconds at a million rows) for ten keys.
+-- Every lookup is a LATERAL subquery with OFFSET 0: a parameterised probe per key. Right after
+-- a bulk import the planner's statistics still describe the tables before it, so each probe
+-- names exactly one index: by key with the account (a unique key), by id or product id without
+-- it (the account is checked outside the OFFSET 0 fence, where it cannot steer the plan).
+-- Given the account, the planner once chose an (account_id, ...) index for a product id and
+-- read the whole account for every key.
 -- name: products
 WITH by_key AS (
     SELECT p.* FROM wanted_keys w CROSS JOIN LATERAL (
@@ -25,8 +28,9 @@ SELECT id, external_id, content_hash, active, default_price, source FROM by_key
 UNION ALL
 SELECT p.id, p.external_id, p.content_hash, p.active, p.default_price, p.source
 FROM other_ids CROSS JOIN LATERAL (
-    SELECT * FROM products WHERE account_id = %(a)s AND id = other_ids.id OFFSET 0
+    SELECT * FROM products WHERE id = other_ids.id OFFSET 0
 ) p
+WHERE p.account_id = %(a)s
 -- ;
 -- name: prices
 WITH by_variant AS (
@@ -43,9 +47,9 @@ WITH by_variant AS (
     SELECT * FROM by_variant
     UNION
     SELECT r.* FROM products_wanted pw CROSS JOIN LATERAL (
-        SELECT * FROM prices
-        WHERE account_id = %(a)s AND product_id = pw.id AND replaced_by IS NULL OFFSET 0
+        SELECT * FROM prices WHERE product_id = pw.id OFFSET 0
     ) r
+    WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
 )
 SELECT id, variant_key, product_id, currency || ':' || unit_amount, content_hash, active, source
 FROM rows
