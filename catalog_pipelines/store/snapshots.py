@@ -31,16 +31,23 @@ _RUN_OF = sa.text(
     "SELECT run_id FROM import_snapshots WHERE account_id = :account AND source = :source"
 )
 # Every event after the watermark but the snapshot's own run's, which hold the range
-# (own_from, own_to]: two index ranges, never a scan of the million events an initial import
-# wrote. `moved`: a stock item changed product or price, which moves a SKU between products:
-# not one product's business.
+# (own_from, own_to]: two index ranges (one query each: an OR of them let the planner scan the
+# account's events), never a scan of the million events an initial import wrote. `moved`: a
+# stock item changed product or price, which moves a SKU between products: not one product's
+# business.
 _SINCE = sa.text(
-    "SELECT object_type, object_id, type,"
-    " (object_type = 'inventory_item' AND data IS NOT NULL"
-    "  AND (data -> 'previous_attributes')::jsonb ?| array['product', 'price']) AS moved"
-    " FROM events WHERE account_id = :account"
-    " AND ((sequence > :after AND sequence <= :own_from) OR sequence > :own_to)"
-    " AND run_id IS DISTINCT FROM :run LIMIT :cap"
+    "SELECT object_type, object_id, type, moved FROM ("
+    " SELECT e.object_type, e.object_id, e.type, e.run_id,"
+    "  (e.object_type = 'inventory_item' AND e.data IS NOT NULL"
+    "   AND (e.data -> 'previous_attributes')::jsonb ?| array['product', 'price']) AS moved"
+    " FROM events e WHERE e.account_id = :account"
+    "  AND e.sequence > :after AND e.sequence <= :own_from"
+    " UNION ALL"
+    " SELECT e.object_type, e.object_id, e.type, e.run_id,"
+    "  (e.object_type = 'inventory_item' AND e.data IS NOT NULL"
+    "   AND (e.data -> 'previous_attributes')::jsonb ?| array['product', 'price'])"
+    " FROM events e WHERE e.account_id = :account AND e.sequence > :own_to"
+    ") since WHERE run_id IS DISTINCT FROM :run LIMIT :cap"
 )
 _PRODUCT_OF = {
     "price": sa.text(
