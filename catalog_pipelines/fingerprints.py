@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 import polars_hash  # noqa: F401  # registers the `nchash` expression namespace
 
+from catalog_pipelines.mapping.apply import blank_to_null  # identifiers as the mapping reads them
 from catalog_pipelines.normalized import ROW_NUMBER
 
 # Bump when mapping, normalization or diff rules change what a row becomes: every stored
@@ -46,18 +47,12 @@ def salt(**parts: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _blank_to_null(expr: pl.Expr) -> pl.Expr:
-    # as the mapping reads identifiers (mapping/apply.py): stripped, blank is missing
-    stripped = expr.str.strip_chars()
-    return pl.when(stripped.str.len_bytes() == 0).then(None).otherwise(stripped)
-
-
 def product_key(key_column: str, parent_column: str | None) -> pl.Expr:
     """The external id of the product a raw row belongs to: its parent's, else its own."""
-    own = _blank_to_null(pl.col(key_column))
+    own = blank_to_null(pl.col(key_column))
     if parent_column is None:
         return own
-    return pl.coalesce(_blank_to_null(pl.col(parent_column)), own)
+    return pl.coalesce(blank_to_null(pl.col(parent_column)), own)
 
 
 def _row_hash(columns: list[str]) -> pl.Expr:
@@ -88,7 +83,6 @@ class Known:
     salt: str
     run_id: str
     since: Any  # store.snapshots.Since: events after it outdate the snapshot's products
-    watermark: int  # events.sequence the next snapshot is valid from
     valid: pl.DataFrame  # SNAPSHOT_SCHEMA rows still valid, fingerprint not null
     previous_keys: pl.Series  # every key of the last file
     touched: frozenset[str] = frozenset()  # product ids changed since, by anyone

@@ -61,11 +61,7 @@ def request(
     if fmt not in FORMATS or not enabled():
         return None
     watermark = snapshots.event_head(conn)  # read first: the next snapshot is valid from here
-    known = (
-        snapshots.load_known(conn, options.account_id, options.source, watermark)
-        if use_snapshot
-        else None
-    )
+    known = snapshots.load_known(conn, options.account_id, options.source) if use_snapshot else None
     return SkipRequest(known, watermark, {"fmt": fmt, **_rules(conn, options, **read)})
 
 

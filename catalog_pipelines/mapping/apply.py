@@ -101,7 +101,7 @@ def parse_policy(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+def blank_to_null(expr: pl.Expr) -> pl.Expr:
     stripped = expr.str.strip_chars()
     return pl.when(stripped.str.len_bytes() == 0).then(None).otherwise(stripped)
 
@@ -142,9 +142,9 @@ def _working_frame(
 
     exprs: list[pl.Expr] = [
         pl.col(ROW_NUMBER).cast(pl.Int64).alias("_rn"),
-        _blank_to_null(pl.col(mapping.key) if mapping.key else src("sku")).alias("_key"),
-        _blank_to_null(pl.col(mapping.parent_key) if mapping.parent_key else null).alias("_parent"),
-        _blank_to_null(src("sku")).alias("sku"),
+        blank_to_null(pl.col(mapping.key) if mapping.key else src("sku")).alias("_key"),
+        blank_to_null(pl.col(mapping.parent_key) if mapping.parent_key else null).alias("_parent"),
+        blank_to_null(src("sku")).alias("sku"),
     ]
     exprs += [src(t).alias(t) for t in _TEXT_FIELDS]
     exprs += [src(t).alias(f"r_{t}") for t in (*_BOOL_FIELDS, "price", "currency")]

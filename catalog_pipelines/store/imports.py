@@ -33,7 +33,7 @@ from catalog_pipelines.diff import (
 )
 from catalog_pipelines.normalized import Reject
 from catalog_pipelines.store import bulk
-from catalog_pipelines.store.events import EVENT_LOG_LOCK
+from catalog_pipelines.store.events import EVENT_LOG_LOCK, head_sequence
 from catalog_pipelines.text_safety import escape_unstorable
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,6 @@ def _statements(file: str) -> list[tuple[str, str]]:
 def _driver(conn: sa.Connection) -> psycopg.Connection[Any]:
     return conn.connection.driver_connection  # type: ignore[return-value]
 
-
-_EVENT_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
 
 # Up to this many staged changes, every statement of the apply is an index probe per changed
 # object. The planner is told so: right after a bulk import the catalog's statistics still
@@ -304,7 +302,7 @@ def apply_plan(
             copy("inventory_adjustments", plan.inventory_creates, bulk.inventory_ledger)
             run("ledger")
             run("lock_event_log")
-            plan.log_head_before_events = int(conn.execute(_EVENT_HEAD).scalar_one())
+            plan.log_head_before_events = head_sequence(conn)
             events = 0
             for object_type, creates, build in (
                 ("product", plan.product_creates, bulk.product_events),

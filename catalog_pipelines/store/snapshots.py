@@ -17,12 +17,12 @@ import polars as pl
 import sqlalchemy as sa
 
 from catalog_pipelines.fingerprints import KEY, SNAPSHOT_SCHEMA, Known
+from catalog_pipelines.store.events import head_sequence
 
 # Past this many events since the snapshot, re-reading everything is cheaper than sorting out
 # which products they touched.
 MAX_EVENTS_SINCE = 50_000
 
-_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
 _LOAD = sa.text(
     "SELECT run_id, salt, watermark, own_from, own_to, data FROM import_snapshots"
     " WHERE account_id = :account AND source = :source"
@@ -78,7 +78,7 @@ _ACTIVE_OF_SOURCE = sa.text(
 
 def event_head(conn: sa.Connection) -> int:
     """The newest event sequence visible now: every smaller one that will exist is visible."""
-    return int(conn.execute(_HEAD).scalar_one())
+    return head_sequence(conn)
 
 
 @dataclass(frozen=True)
@@ -132,10 +132,9 @@ def touched_since(conn: sa.Connection, account_id: str, since: Since) -> Touched
     return Touched(frozenset(products))
 
 
-def load_known(conn: sa.Connection, account_id: str, source: str, watermark: int) -> Known | None:
+def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | None:
     """The source's snapshot with the products changed since taken out, or None when there is
-    none or it cannot be trusted at all. `watermark` is the head read before this call: the
-    snapshot the coming run writes is valid from there."""
+    none or it cannot be trusted at all."""
     row = conn.execute(_LOAD, {"account": account_id, "source": source}).first()
     if row is None:
         return None
@@ -151,7 +150,6 @@ def load_known(conn: sa.Connection, account_id: str, source: str, watermark: int
         salt=row.salt,
         run_id=row.run_id,
         since=since,
-        watermark=watermark,
         valid=valid,
         previous_keys=frame[KEY],
         touched=touched.product_ids,

@@ -8,6 +8,7 @@ import polars as pl
 from catalog_pipelines.fingerprints import (
     KEY,
     SNAPSHOT_SCHEMA,
+    Fingerprints,
     Known,
     SkipRequest,
     next_snapshot,
@@ -31,7 +32,9 @@ def _frame(rows: list[tuple[str | None, str | None, str | None]]) -> pl.DataFram
     )
 
 
-def _split(frame: pl.DataFrame, known: Known | None = None, rejected: set[int] = set()):  # noqa: B006
+def _split(
+    frame: pl.DataFrame, known: Known | None = None, rejected: frozenset[int] = frozenset()
+) -> tuple[pl.DataFrame, Fingerprints]:
     return split(
         frame,
         frame.filter(~pl.col("row_number").is_in(list(rejected))),
@@ -39,7 +42,7 @@ def _split(frame: pl.DataFrame, known: Known | None = None, rejected: set[int] =
         "parent",
         salt_parts=PARTS,
         request=SkipRequest(known, 10, RULES),
-        rejected_rows=rejected,
+        rejected_rows=set(rejected),
     )
 
 
@@ -56,7 +59,6 @@ def _known_from(frame: pl.DataFrame) -> Known:
         salt=salt(**PARTS, **RULES),
         run_id="run_1",
         since=None,
-        watermark=10,
         valid=snap.filter(pl.col("fingerprint").is_not_null()),
         previous_keys=snap[KEY],
     )
@@ -85,7 +87,9 @@ def test_only_unchanged_products_without_rejected_rows_are_skipped() -> None:
     before = _frame([("A", None, "a"), ("B", None, "b"), ("C", None, "c")])
     known = _known_from(before)
     after = _frame([("A", None, "a"), ("B", None, "B!"), ("C", None, "c"), ("D", None, "d")])
-    kept, prints = _split(after, known, rejected={3})  # C's row was refused by the reader
+    kept, prints = _split(
+        after, known, rejected=frozenset({3})
+    )  # C's row was refused by the reader
     assert prints.skipped[KEY].to_list() == ["A"]
     assert sorted(prints.processed_keys.to_list()) == ["B", "C", "D"]
     assert kept["id"].to_list() == ["B", "D"]
