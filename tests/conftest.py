@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import db
 from catalog_pipelines.store.migrations import migrate
+from tests.support.dagster_state import forget_defs_state_storage
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "real"
@@ -109,11 +109,6 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _forget_dagster_defs_state_storage() -> Iterator[None]:
-    """Dagster keeps the instance's defs-state storage in a ContextVar that some instance
-    contexts leave set; a later Definitions load in the same thread then trips over a dead
-    instance weakref. Clear it after each test (only if Dagster was imported at all)."""
+    """After each test (tests/support/dagster_state.py says why)."""
     yield
-    if "dagster" in sys.modules:
-        from dagster._core.storage.defs_state.base import _current_storage
-
-        _current_storage.set(None)
+    forget_defs_state_storage()

@@ -17,6 +17,7 @@ from catalog_pipelines.store.sources import GROUPS, create_source
 from dagster_defs.assets import IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
+from tests.support.dagster_state import forget_defs_state_storage
 
 MAPPING = {
     "format": "csv",
@@ -33,6 +34,7 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 def _materialize(instance: dg.DagsterInstance, res: dict[str, Any]) -> dict[str, Any]:
+    forget_defs_state_storage()  # three runs in one test: as between tests
     result = dg.materialize(IMPORT_ASSETS, partition_key="pim", instance=instance, resources=res)
     assert result.success
     staged = result.asset_materializations_for_node("source_snapshot")[0].metadata
