@@ -81,7 +81,6 @@ class Known:
     nobody changed since), and the keys of that import's file."""
 
     salt: str
-    run_id: str
     since: Any  # store.snapshots.Since: events after it outdate the snapshot's products
     valid: pl.DataFrame  # SNAPSHOT_SCHEMA rows still valid, fingerprint not null
     previous_keys: pl.Series  # every key of the last file
@@ -99,9 +98,7 @@ class Fingerprints:
     skipped: pl.DataFrame  # SNAPSHOT_SCHEMA rows of the products not processed
     processed_keys: pl.Series  # keys whose rows were mapped, validated and diffed
     skipped_rows: int = 0  # the rows of the skipped products
-    previous_keys: pl.Series = field(default_factory=lambda: pl.Series(KEY, [], dtype=pl.Utf8))
-    known_since: Any = None  # store.snapshots.Since of the snapshot used, if any
-    touched: frozenset[str] = frozenset()
+    known: Known | None = None  # the snapshot the batch was read against, if any
     salt_parts: dict[str, Any] = field(default_factory=dict)  # header and mapping
     rules: dict[str, Any] = field(default_factory=dict)  # the import's, at read time
 
@@ -189,9 +186,7 @@ def split(
         skipped=skipped,
         processed_keys=processed,
         skipped_rows=before - frame.height,
-        previous_keys=known.previous_keys if known is not None else pl.Series(KEY, [], pl.Utf8),
-        known_since=known.since if known is not None else None,
-        touched=known.touched if known is not None else frozenset(),
+        known=known,
         salt_parts=salt_parts,
         rules=request.rules,
     )

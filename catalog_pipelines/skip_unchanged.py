@@ -20,6 +20,7 @@ from catalog_pipelines.fingerprints import KEY, SkipRequest, next_snapshot, salt
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import snapshots
+from catalog_pipelines.store.events import head_sequence
 from catalog_pipelines.store.sources import list_sources
 from catalog_pipelines.validation import stripe_limit_products
 
@@ -60,7 +61,7 @@ def request(
     """The reader's SkipRequest, or None when this import cannot skip."""
     if fmt not in FORMATS or not enabled():
         return None
-    watermark = snapshots.event_head(conn)  # read first: the next snapshot is valid from here
+    watermark = head_sequence(conn)  # read first: the next snapshot is valid from here
     known = snapshots.load_known(conn, options.account_id, options.source) if use_snapshot else None
     return SkipRequest(known, watermark, {"fmt": fmt, **_rules(conn, options, **read)})
 
@@ -72,8 +73,9 @@ def read_stored(
     skipped, those the processed rows, the keys gone from the file and the products changed
     since the snapshot lead to. Raises SkipUnusable when a skipped product is among them."""
     prints = batch.fingerprints
-    if prints is None or not prints.skipping:
+    if prints is None or prints.known is None or not prints.skipping:
         return store.read_stored(conn, options.account_id)
+    known = prints.known
     if (prints.rules["mode"], prints.rules["source"]) != (options.mode, options.source):
         raise SkipUnusable("the batch was read for another mode or source")
     skipped_ids = prints.skipped["product_id"]
@@ -81,12 +83,12 @@ def read_stored(
         conn,
         options.account_id,
         options.source,
-        since=prints.known_since,
+        since=known.since,
         skipped_ids=skipped_ids,
     ):
         raise SkipUnusable("the snapshot changed while the file was read")
     gone = (
-        prints.previous_keys.to_frame(KEY)
+        known.previous_keys.to_frame(KEY)
         .join(prints.prints.select(KEY), on=KEY, how="anti")
         .join(prints.row_keys.select(KEY), on=KEY, how="anti")[KEY]
     )
@@ -95,7 +97,7 @@ def read_stored(
         options.account_id,
         {
             "external_id": pl.concat([prints.processed_keys, gone]),
-            "product_id": pl.Series(sorted(prints.touched), dtype=pl.Utf8),
+            "product_id": pl.Series(sorted(known.touched), dtype=pl.Utf8),
             "variant_key": batch.variants["variant_key"],
             "sku": batch.variants["sku"],
         },
@@ -149,7 +151,8 @@ def save_snapshot(
     if (
         new_salt == prints.salt
         and not prints.processed_keys.len()
-        and prints.skipped.height == prints.previous_keys.len()
+        and prints.known is not None
+        and prints.skipped.height == prints.known.previous_keys.len()
     ):
         # every product of the last file, and only those, skipped: the prints are the same,
         # only the point in the event log they are valid from moves

@@ -76,11 +76,6 @@ _ACTIVE_OF_SOURCE = sa.text(
 )
 
 
-def event_head(conn: sa.Connection) -> int:
-    """The newest event sequence visible now: every smaller one that will exist is visible."""
-    return head_sequence(conn)
-
-
 @dataclass(frozen=True)
 class Since:
     """Where a snapshot's view of the event log ends: after `watermark`, except its own run's
@@ -148,7 +143,6 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
     )
     return Known(
         salt=row.salt,
-        run_id=row.run_id,
         since=since,
         valid=valid,
         previous_keys=frame[KEY],
@@ -161,13 +155,13 @@ def still_valid(
     account_id: str,
     source: str,
     *,
-    since: Since | None,
+    since: Since,
     skipped_ids: pl.Series,
 ) -> bool:
     """Checked under the source's lock, before anything is written: no run of the source
     replaced the snapshot, and nothing changed a skipped product, since it was read."""
     run = conn.execute(_RUN_OF, {"account": account_id, "source": source}).scalar()
-    if since is None or run != since.run_id:
+    if run != since.run_id:
         return False
     touched = touched_since(conn, account_id, since)
     if touched.unpinned is not None:
@@ -199,7 +193,7 @@ def save(
             "salt": salt,
             "watermark": watermark,
             "own_from": own_from,
-            "own_to": event_head(conn),
+            "own_to": head_sequence(conn),
             "products": snapshot.height,
             "data": buf.getvalue(),
         },
@@ -225,7 +219,7 @@ def touch(
             "run": run_id,
             "watermark": watermark,
             "own_from": own_from,
-            "own_to": event_head(conn),
+            "own_to": head_sequence(conn),
         },
     )
 

@@ -57,7 +57,6 @@ def _known_from(frame: pl.DataFrame) -> Known:
     )
     return Known(
         salt=salt(**PARTS, **RULES),
-        run_id="run_1",
         since=None,
         valid=snap.filter(pl.col("fingerprint").is_not_null()),
         previous_keys=snap[KEY],
