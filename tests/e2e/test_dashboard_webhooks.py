@@ -310,6 +310,8 @@ def test_webhooks_in_a_browser(
     wait_for(browser, lambda d: f"{EXPORT_EVENTS} delivered" in d.find_element(*counts).text, 20)
 
     browser.find_element(By.XPATH, "//button[text()='Replay']").click()
+    # the form posts and the page reloads: wait for the answer instead of racing it
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 20)
     flash = browser.find_element(By.CSS_SELECTOR, ".flash").text
     assert f"queued {EXPORT_EVENTS} deliveries" in flash
     deliver(engine, receiver, 2 * EXPORT_EVENTS)
