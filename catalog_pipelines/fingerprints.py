@@ -122,41 +122,42 @@ class SkipRequest:
         return {"header": header, "mapping": fields}
 
 
-def split(
-    all_rows: pl.DataFrame,
-    frame: pl.DataFrame,
-    key_column: str,
-    parent_column: str | None,
-    *,
-    salt_parts: dict[str, Any],
-    request: SkipRequest,
-    rejected_rows: set[int],
-) -> tuple[pl.DataFrame, Fingerprints]:
-    """The raw rows to process and the batch's `Fingerprints`.
-
-    `all_rows` is every raw row, `frame` those the reader kept (`rejected_rows` are the
-    others). A product is skipped when its fingerprint equals the still-valid one of the last
-    import and none of its rows was rejected."""
-    salt_value = salt(**salt_parts, **request.rules)
+def row_prints(frame: pl.DataFrame, key_column: str, parent_column: str | None) -> pl.DataFrame:
+    """(external_id, _h, row_number) of each raw row of `frame`: its product's key and the
+    hash of its cells. A row's hash does not depend on the rows read with it, so a file read
+    in pieces hashes as it would whole."""
     key = product_key(key_column, parent_column).alias(KEY)
     columns = [c for c in frame.columns if c != ROW_NUMBER]
     # Hash the cell columns on their own: beside the one-chunk row number, Polars would first
     # rechunk the reader's many-chunk columns and hash them on one thread (6x slower).
-    rows = (
+    return (
         frame.select(columns)
         .select(key, _row_hash(columns).alias("_h"))
         .with_columns(frame[ROW_NUMBER])
     )
+
+
+def decide(
+    rows: pl.DataFrame,
+    refused: pl.DataFrame,
+    *,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+) -> tuple[pl.Series, Fingerprints]:
+    """Which of `rows` (`row_prints` of every row the reader kept, in file order) to process,
+    as a mask, and the batch's `Fingerprints`. `refused` is (row_number, external_id) of the
+    rows the reader rejected. A product is skipped when its fingerprint equals the still-valid
+    one of the last import and none of its rows was rejected."""
+    salt_value = salt(**salt_parts, **request.rules)
     keys = rows.select(ROW_NUMBER, KEY)
-    if rejected_rows:  # the rows the reader refused still name their product
-        refused = all_rows.filter(pl.col(ROW_NUMBER).is_in(list(rejected_rows)))
-        keys = pl.concat([keys, refused.select(ROW_NUMBER, key)]).sort(ROW_NUMBER)
+    if refused.height:  # the rows the reader refused still name their product
+        keys = pl.concat([keys, refused.select(ROW_NUMBER, KEY)]).sort(ROW_NUMBER)
     prints = product_fingerprints(rows.select(KEY, "_h"))
-    refused_keys = keys.filter(pl.col(ROW_NUMBER).is_in(list(rejected_rows)))[KEY].drop_nulls()
+    refused_keys = refused[KEY].drop_nulls()
     known = request.known
     skipped = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
     processed = prints[KEY]
-    before = frame.height
+    keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
     if known is not None and known.salt == salt_value and known.valid.height:
         # one left join marks each key of the file: skipped (its print is still valid) or not
         marked = prints.join(
@@ -175,21 +176,63 @@ def split(
                 keep = ~skip
             else:
                 keep = ~rows[KEY].is_in(skipped[KEY].implode()).fill_null(False)
-            frame = frame.filter(keep)
     if refused_keys.len():
         processed = pl.concat([processed, refused_keys]).unique()
-    return frame, Fingerprints(
+    return keep, Fingerprints(
         salt=salt_value,
         watermark=request.watermark,
         prints=prints,
         row_keys=keys,
         skipped=skipped,
         processed_keys=processed,
-        skipped_rows=before - frame.height,
+        skipped_rows=rows.height - int(keep.sum()),
         known=known,
         salt_parts=salt_parts,
         rules=request.rules,
     )
+
+
+def split(
+    all_rows: pl.DataFrame,
+    frame: pl.DataFrame,
+    key_column: str,
+    parent_column: str | None,
+    *,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+    rejected_rows: set[int],
+) -> tuple[pl.DataFrame, Fingerprints]:
+    """The raw rows to process and the batch's `Fingerprints`, for a file read whole:
+    `all_rows` is every raw row, `frame` those the reader kept (`rejected_rows` are the
+    others)."""
+    refused = all_rows.filter(pl.col(ROW_NUMBER).is_in(list(rejected_rows))).select(
+        ROW_NUMBER, product_key(key_column, parent_column).alias(KEY)
+    )
+    rows = row_prints(frame, key_column, parent_column)
+    keep, prints = decide(rows, refused, salt_parts=salt_parts, request=request)
+    return (frame.filter(keep) if prints.skipping else frame), prints
+
+
+def by_key(known: Known) -> pl.DataFrame:
+    """The still-valid (external_id, fingerprint) pairs sorted by key, for `maybe_skipped`."""
+    return known.valid.select(KEY, "fingerprint").sort(KEY)
+
+
+def maybe_skipped(rows: pl.DataFrame, valid: pl.DataFrame) -> pl.Series:
+    """A mask of `rows` (`row_prints` of a piece of the file) that may belong to a skipped
+    product: its key has a still-valid fingerprint in `valid` (`by_key`), and either the row
+    hashes to it (a product of one row) or its key has several rows in the piece. A reader in
+    pieces need not keep these rows; `decide` has the last word, and the reader goes back for
+    the rows of a product it did not skip after all."""
+    if not valid.height or not rows.height:
+        return pl.repeat(False, rows.height, dtype=pl.Boolean, eager=True)
+    keys = rows[KEY].fill_null("")
+    # a binary search per row: a join would hash every valid key again for each piece
+    at = valid[KEY].search_sorted(keys, side="left").clip(0, valid.height - 1)
+    found = (valid[KEY].gather(at) == keys) & rows[KEY].is_not_null()
+    same = valid["fingerprint"].gather(at) == rows["_h"]
+    several = rows[KEY].is_duplicated()
+    return (found & (same | several)).fill_null(False)
 
 
 def next_snapshot(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -9,8 +11,10 @@ from typing import Any
 
 import polars as pl
 
+from catalog_pipelines.connectors.csv_pieces import csv_pieces
 from catalog_pipelines.connectors.reading import (
     ROW_NUMBER,
+    CsvTable,
     InputError,
     check_columns,
     decode,
@@ -19,7 +23,18 @@ from catalog_pipelines.connectors.reading import (
     parse_json_strict,
     read_csv_table_bytes,
 )
-from catalog_pipelines.fingerprints import SkipRequest, split
+from catalog_pipelines.fingerprints import (
+    KEY,
+    Fingerprints,
+    SkipRequest,
+    by_key,
+    decide,
+    maybe_skipped,
+    product_key,
+    row_prints,
+    salt,
+    split,
+)
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.text_safety import first_unstorable
@@ -42,13 +57,76 @@ def read_csv(
     """A CSV file through its mapping (its `delimiter`, `encoding` and separators of prices).
     Rows with more fields than the header are rejected (their extra values would otherwise be
     lost), never the whole file. With `skip`, the products whose rows are those of the
-    source's last import are left out before mapping (fingerprints.py)."""
+    source's last import are left out before mapping (fingerprints.py); when the last import
+    has fingerprints to compare with, the file is read in pieces and only the other rows are
+    kept, so memory does not grow with the file."""
     source = str(path)
+    if _reads_in_pieces(mapping, encoding, skip):
+        assert skip is not None
+        try:
+            kept = _keep_changed_rows(path, mapping, skip, source)
+        except InputError:
+            kept = None  # read whole below: the same outcome, worded for the whole file
+        if kept is not None:
+            frame, records, rejects, prints = kept
+            batch = apply_mapping(
+                frame,
+                mapping,
+                source=source,
+                rows_read=records,
+                rejects=rejects,
+                skipped_rows=prints.skipped_rows,
+            )
+            batch.fingerprints = prints
+            return batch
     data = decode_to_utf8(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
     table = read_csv_table_bytes(data, source=source, delimiter=mapping.delimiter or ",")
     del data  # the file is as large as the frame: free it before mapping
     _check_reserved(table.header, source)
-    frame = all_rows = table.frame
+    frame, rejects = _reader_rejects(table)
+    if skip is None or not _keyed(mapping, table.header) or mapping.key is None:
+        return apply_mapping(
+            frame, mapping, source=source, rows_read=table.records, rejects=rejects
+        )
+    frame, prints = split(
+        table.frame,
+        frame,
+        mapping.key,
+        mapping.parent_key,
+        salt_parts=skip.salt_parts(header=table.header, mapping=mapping),
+        request=skip,
+        rejected_rows={r.row_number for r in rejects},
+    )
+    batch = apply_mapping(
+        frame,
+        mapping,
+        source=source,
+        rows_read=table.records,
+        rejects=rejects,
+        skipped_rows=prints.skipped_rows,
+    )
+    batch.fingerprints = prints
+    return batch
+
+
+def _keyed(mapping: Mapping, header: list[str]) -> bool:
+    return mapping.key is not None and all(
+        c in header for c in (mapping.key, mapping.parent_key) if c is not None
+    )
+
+
+def _reads_in_pieces(mapping: Mapping, encoding: str | None, skip: SkipRequest | None) -> bool:
+    """Only a re-import with fingerprints to compare keeps few rows; the pieces are UTF-8."""
+    if skip is None or skip.known is None or not skip.known.valid.height:
+        return False
+    codec = encoding or mapping.encoding
+    return codec is None or codecs.lookup(codec).name == "utf-8"
+
+
+def _reader_rejects(table: CsvTable) -> tuple[pl.DataFrame, list[Reject]]:
+    """The rows of `table` to map, and the rejects of the others: over-long rows and rows
+    with a NUL in a cell."""
+    frame = table.frame
     rejects: list[Reject] = []
     if table.overlong:
         bad = frame.filter(pl.col(ROW_NUMBER).is_in(list(table.overlong)))
@@ -74,32 +152,75 @@ def read_csv(
             rn = row.pop(ROW_NUMBER)
             rejects.append(Reject(rn, row, [nul_reason(nul[rn])]))
         frame = frame.filter(pl.col(ROW_NUMBER).is_in(list(nul)).not_())
-    keyed = mapping.key is not None and all(
-        c in table.header for c in (mapping.key, mapping.parent_key) if c is not None
+    return frame, rejects
+
+
+def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    buffer.seek(0)
+    return pl.read_ipc(buffer)
+
+
+def _keep_changed_rows(
+    path: Path, mapping: Mapping, skip: SkipRequest, source: str
+) -> tuple[pl.DataFrame, int, list[Reject], Fingerprints] | None:
+    """Read the file in pieces, keeping the rows of the products not skipped: the frame to
+    map, the record count, the reader's rejects and the fingerprints. None when reading in
+    pieces cannot skip anything (no key column, other rules than the snapshot's)."""
+    assert skip.known is not None and mapping.key is not None
+    key, parent = mapping.key, mapping.parent_key
+    delimiter = mapping.delimiter or ","
+    salt_parts: dict[str, Any] = {}
+    records = 0
+    rejects: list[Reject] = []
+    prints_parts: list[pl.DataFrame] = []
+    kept_parts: list[pl.DataFrame] = []
+    refused_parts: list[pl.DataFrame] = []
+    valid = by_key(skip.known)
+    for table in csv_pieces(path, source=source, delimiter=delimiter):
+        if not salt_parts:
+            _check_reserved(table.header, source)
+            salt_parts = skip.salt_parts(header=table.header, mapping=mapping)
+            if not _keyed(mapping, table.header) or skip.known.salt != salt(
+                **salt_parts, **skip.rules
+            ):
+                return None
+        frame, piece_rejects = _reader_rejects(table)
+        if piece_rejects:
+            numbers = [r.row_number for r in piece_rejects]
+            refused_parts.append(
+                table.frame.filter(pl.col(ROW_NUMBER).is_in(numbers)).select(
+                    ROW_NUMBER, product_key(key, parent).alias(KEY)
+                )
+            )
+        rejects.extend(piece_rejects)
+        rows = row_prints(frame, key, parent)
+        prints_parts.append(rows)
+        kept = frame.filter(~maybe_skipped(rows, valid))
+        # A filtered frame still points into the piece's string buffers: copy the few rows
+        # kept, or every piece would stay in memory through them.
+        kept_parts.append(_compacted(kept) if kept.height < frame.height // 2 else kept)
+        records += table.records
+    if not salt_parts:
+        return None
+    rows = pl.concat(prints_parts)
+    refused = (
+        pl.concat(refused_parts)
+        if refused_parts
+        else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, KEY: pl.Utf8})
     )
-    if skip is None or not keyed or mapping.key is None:
-        return apply_mapping(
-            frame, mapping, source=source, rows_read=table.records, rejects=rejects
+    keep, prints = decide(rows, refused, salt_parts=salt_parts, request=skip)
+    wanted = rows.filter(keep)[ROW_NUMBER]
+    frame = pl.concat(kept_parts).filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
+    if frame.height != wanted.len():
+        # A product left behind as probably unchanged was not skipped after all: go back
+        # for the rows of every product that is processed.
+        frame = pl.concat(
+            _reader_rejects(table)[0].filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
+            for table in csv_pieces(path, source=source, delimiter=delimiter)
         )
-    frame, prints = split(
-        all_rows,
-        frame,
-        mapping.key,
-        mapping.parent_key,
-        salt_parts=skip.salt_parts(header=table.header, mapping=mapping),
-        request=skip,
-        rejected_rows={r.row_number for r in rejects},
-    )
-    batch = apply_mapping(
-        frame,
-        mapping,
-        source=source,
-        rows_read=table.records,
-        rejects=rejects,
-        skipped_rows=prints.skipped_rows,
-    )
-    batch.fingerprints = prints
-    return batch
+    return frame, records, rejects, prints
 
 
 def _check_reserved(columns: list[str], source: str) -> None:
