@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 import polars_hash  # noqa: F401  # registers the `nchash` expression namespace
 
@@ -213,26 +214,43 @@ def split(
     return (frame.filter(keep) if prints.skipping else frame), prints
 
 
-def by_key(known: Known) -> pl.DataFrame:
-    """The still-valid (external_id, fingerprint) pairs sorted by key, for `maybe_skipped`."""
-    return known.valid.select(KEY, "fingerprint").sort(KEY)
+@dataclass(frozen=True)
+class ValidPrints:
+    """The still-valid fingerprints, arranged once for `maybe_skipped`'s binary searches."""
+
+    prints: np.ndarray  # sorted UInt64 fingerprints
+    keys: pl.Series  # sorted keys
 
 
-def maybe_skipped(rows: pl.DataFrame, valid: pl.DataFrame) -> pl.Series:
+def valid_prints(known: Known) -> ValidPrints:
+    return ValidPrints(
+        prints=np.sort(known.valid["fingerprint"].to_numpy()), keys=known.valid[KEY].sort()
+    )
+
+
+def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:
     """A mask of `rows` (`row_prints` of a piece of the file) that may belong to a skipped
-    product: its key has a still-valid fingerprint in `valid` (`by_key`), and either the row
-    hashes to it (a product of one row) or its key has several rows in the piece. A reader in
-    pieces need not keep these rows; `decide` has the last word, and the reader goes back for
-    the rows of a product it did not skip after all."""
-    if not valid.height or not rows.height:
+    product: the row hashes to a still-valid fingerprint (a product of one row), or its key
+    has several rows in the piece and a still-valid fingerprint. A reader in pieces need not
+    keep these rows; `decide` has the last word, and the reader goes back for the rows of a
+    product it did not skip after all. Binary searches: a join or `is_in` would hash every
+    valid fingerprint again for each piece."""
+    if not valid.prints.size or not rows.height:
         return pl.repeat(False, rows.height, dtype=pl.Boolean, eager=True)
-    keys = rows[KEY].fill_null("")
-    # a binary search per row: a join would hash every valid key again for each piece
-    at = valid[KEY].search_sorted(keys, side="left").clip(0, valid.height - 1)
-    found = (valid[KEY].gather(at) == keys) & rows[KEY].is_not_null()
-    same = valid["fingerprint"].gather(at) == rows["_h"]
-    several = rows[KEY].is_duplicated()
-    return (found & (same | several)).fill_null(False)
+    hashes = rows["_h"].fill_null(0).to_numpy()
+    order = np.argsort(hashes)  # sorted needles: each search starts where the last ended
+    at = np.empty_like(order)
+    at[order] = np.searchsorted(valid.prints, hashes[order])
+    at = np.minimum(at, valid.prints.size - 1)
+    same = pl.Series(valid.prints[at] == hashes) & rows["_h"].is_not_null()
+    several = rows[KEY].is_duplicated() & rows[KEY].is_not_null()
+    if several.any():
+        keys = rows[KEY].fill_null("")
+        found = valid.keys.gather(
+            valid.keys.search_sorted(keys, side="left").clip(0, valid.keys.len() - 1)
+        )
+        several = several & (found == keys)
+    return (same | several).fill_null(False)
 
 
 def next_snapshot(

@@ -25,14 +25,32 @@ PIECE_BYTES = 16 << 20  # ~35,000 rows of a wide export; 8-16 MiB parsed fastest
 _QUOTE, _LF = ord('"'), ord("\n")
 
 
-def record_ends(data: bytes) -> np.ndarray:
-    """Offsets of the line feeds outside quotes in `data`, which starts at a record's start."""
+def record_ends(data: bytes | memoryview, quotes_before: int = 0) -> np.ndarray:
+    """Offsets of the line feeds outside quotes in `data`, after `quotes_before` quotes (an
+    even number: `data` starts outside quotes)."""
     arr = np.frombuffer(data, dtype=np.uint8)
     lf = np.flatnonzero(arr == _LF)
     quotes = np.flatnonzero(arr == _QUOTE)
     if quotes.size:
-        lf = lf[(np.searchsorted(quotes, lf) & 1) == 0]
+        lf = lf[((quotes_before + np.searchsorted(quotes, lf)) & 1) == 0]
     return lf
+
+
+_TAIL = 1 << 16  # where the last record end of a piece is looked for first
+
+
+def last_record_end(data: bytes) -> int | None:
+    """The offset of the last line feed outside quotes in `data` (which starts at a record's
+    start), or None. Looks in the last 64 KiB first: the quotes before it are only counted."""
+    start = max(0, len(data) - _TAIL)
+    while True:
+        before = np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=start) == _QUOTE)
+        ends = record_ends(memoryview(data)[start:], int(before))
+        if ends.size:
+            return start + int(ends[-1])
+        if start == 0:
+            return None
+        start = max(0, start - 8 * _TAIL)
 
 
 def _renumbered(table: CsvTable, before: int) -> CsvTable:
@@ -65,15 +83,16 @@ def csv_pieces(
             block = f.read(piece_bytes)
             data = carry + block
             if block:
-                ends = record_ends(data)
-                if not ends.size:  # one record longer than a piece: read on
+                end = last_record_end(data)
+                if end is None:  # one record longer than a piece: read on
                     carry = data
                     continue
-                cut = int(ends[-1]) + 1
-                data, carry = data[:cut], data[cut:]
+                data, carry = data[: end + 1], data[end + 1 :]
             if first:
                 data = decode_to_utf8(data, source=source)  # the text checks; drops a BOM
-                header_end = record_ends(data)
+                header_end = record_ends(data[:_TAIL])
+                if not header_end.size:
+                    header_end = record_ends(data)
                 header = data[: int(header_end[0]) + 1] if header_end.size else data
                 table = read_csv_table_bytes(data, source=source, delimiter=delimiter)
                 first = False

@@ -68,3 +68,23 @@ def test_a_bad_piece_raises_like_the_whole_file(tmp_path: Path, data: bytes, wor
     path.write_bytes(data)
     with pytest.raises(InputError, match=words):
         list(csv_pieces(path, source="f.csv", piece_bytes=8))
+
+
+@pytest.mark.parametrize("piece_bytes", [70_000, 100_000, 300_000])
+def test_large_pieces_cut_only_between_records(tmp_path: Path, piece_bytes: int) -> None:
+    """Pieces longer than the tail that is searched first for their last record end, and a
+    record (with quotes and line feeds) longer than that tail."""
+    lines = ["id,description,qty"]
+    for i in range(4000):
+        body = f'"line {i}\nhas ""quotes"", commas\nand lines"' if i % 3 else f"plain {i}"
+        lines.append(f"P{i},{body},{i % 7}")
+    huge = "\n".join(f'row ""{j}"", part' for j in range(9000))
+    lines.insert(2000, f'HUGE,"{huge}",1')
+    data = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    tables = list(csv_pieces(path, source="f.csv", piece_bytes=piece_bytes))
+    assert len(tables) > 1
+    frame, records, _, _ = _whole(data)
+    assert pl.concat([t.frame for t in tables]).equals(frame)
+    assert sum(t.records for t in tables) == records == 4001

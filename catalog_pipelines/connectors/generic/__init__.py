@@ -27,13 +27,13 @@ from catalog_pipelines.fingerprints import (
     KEY,
     Fingerprints,
     SkipRequest,
-    by_key,
     decide,
     maybe_skipped,
     product_key,
     row_prints,
     salt,
     split,
+    valid_prints,
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
@@ -177,7 +177,7 @@ def _keep_changed_rows(
     prints_parts: list[pl.DataFrame] = []
     kept_parts: list[pl.DataFrame] = []
     refused_parts: list[pl.DataFrame] = []
-    valid = by_key(skip.known)
+    valid = valid_prints(skip.known)
     for table in csv_pieces(path, source=source, delimiter=delimiter):
         if not salt_parts:
             _check_reserved(table.header, source)
