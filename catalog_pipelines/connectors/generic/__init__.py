@@ -61,33 +61,41 @@ def read_csv(
     has fingerprints to compare with, the file is read in pieces and only the other rows are
     kept, so memory does not grow with the file."""
     source = str(path)
+    kept = None
     if _reads_in_pieces(mapping, encoding, skip):
         assert skip is not None
         try:
             kept = _keep_changed_rows(path, mapping, skip, source)
         except InputError:
             kept = None  # read whole below: the same outcome, worded for the whole file
-        if kept is not None:
-            frame, records, rejects, prints = kept
-            batch = apply_mapping(
-                frame,
-                mapping,
-                source=source,
-                rows_read=records,
-                rejects=rejects,
-                skipped_rows=prints.skipped_rows,
-            )
-            batch.fingerprints = prints
-            return batch
+    frame, records, rejects, prints = kept or _read_whole(path, mapping, encoding, skip, source)
+    batch = apply_mapping(
+        frame,
+        mapping,
+        source=source,
+        rows_read=records,
+        rejects=rejects,
+        skipped_rows=prints.skipped_rows if prints is not None else 0,
+    )
+    batch.fingerprints = prints
+    return batch
+
+
+_Kept = tuple[pl.DataFrame, int, list[Reject], Fingerprints | None]
+
+
+def _read_whole(
+    path: Path, mapping: Mapping, encoding: str | None, skip: SkipRequest | None, source: str
+) -> _Kept:
+    """The file read at once: the frame to map, the record count, the reader's rejects and,
+    with `skip`, the fingerprints."""
     data = decode_to_utf8(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
     table = read_csv_table_bytes(data, source=source, delimiter=mapping.delimiter or ",")
     del data  # the file is as large as the frame: free it before mapping
     _check_reserved(table.header, source)
     frame, rejects = _reader_rejects(table)
     if skip is None or not _keyed(mapping, table.header) or mapping.key is None:
-        return apply_mapping(
-            frame, mapping, source=source, rows_read=table.records, rejects=rejects
-        )
+        return frame, table.records, rejects, None
     frame, prints = split(
         table.frame,
         frame,
@@ -97,16 +105,7 @@ def read_csv(
         request=skip,
         rejected_rows={r.row_number for r in rejects},
     )
-    batch = apply_mapping(
-        frame,
-        mapping,
-        source=source,
-        rows_read=table.records,
-        rejects=rejects,
-        skipped_rows=prints.skipped_rows,
-    )
-    batch.fingerprints = prints
-    return batch
+    return frame, table.records, rejects, prints
 
 
 def _keyed(mapping: Mapping, header: list[str]) -> bool:
@@ -164,7 +163,7 @@ def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _keep_changed_rows(
     path: Path, mapping: Mapping, skip: SkipRequest, source: str
-) -> tuple[pl.DataFrame, int, list[Reject], Fingerprints] | None:
+) -> _Kept | None:
     """Read the file in pieces, keeping the rows of the products not skipped: the frame to
     map, the record count, the reader's rejects and the fingerprints. None when reading in
     pieces cannot skip anything (no key column, other rules than the snapshot's)."""
