@@ -317,3 +317,14 @@ def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     assert skipped[-1] == 3
     # only the skipping run's re-import reads in pieces: twice when it had to go back
     assert len(reads) == (2 if piece_bytes is None else 1)
+
+
+def test_rows_the_reader_refuses_keep_their_product_processed(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    # P2's variant has a field too many (refused by the reader, not by validation); P2's own
+    # row is unchanged, yet P2 must be processed every time, in pieces as whole.
+    refused = _rows(5) + "V2,P2,Product 2 big,30.00,S2B,5,red,extra\n"
+    out = _run_both(engine, tmp_path, monkeypatch, account, [_import(refused), _import(refused)])
+    assert out[1] is not None and out[1]["rows_rejected"] == 1
+    assert skipped[-1] == 4
