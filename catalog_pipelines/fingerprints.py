@@ -160,10 +160,7 @@ def decide(
     processed = prints[KEY]
     keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
     if known is not None and known.salt == salt_value and known.valid.height:
-        # one left join marks each key of the file: skipped (its print is still valid) or not
-        marked = prints.join(
-            known.valid, on=[KEY, "fingerprint"], how="left", maintain_order="left"
-        )
+        marked = _mark(prints, known.valid)
         if refused_keys.len():
             is_refused = pl.col(KEY).is_in(refused_keys.implode())
             marked = marked.with_columns(
@@ -190,6 +187,20 @@ def decide(
         known=known,
         salt_parts=salt_parts,
         rules=request.rules,
+    )
+
+
+def _mark(prints: pl.DataFrame, valid: pl.DataFrame) -> pl.DataFrame:
+    """`prints` with the snapshot's product_id, prices and items of each key whose print is
+    still valid (null for the others): a left join on (key, fingerprint), done as a binary
+    search over the snapshot sorted by key. The hash join kept ~250 MB a million keys."""
+    ordered = valid.sort(KEY)
+    at = ordered[KEY].search_sorted(prints[KEY], side="left").clip(0, ordered.height - 1)
+    found = ordered.gather(at)
+    same = (found[KEY] == prints[KEY]) & (found["fingerprint"] == prints["fingerprint"])
+    same = same.fill_null(False)
+    return prints.with_columns(
+        pl.when(same).then(found[c]).alias(c) for c in ("product_id", "prices", "items")
     )
 
 
