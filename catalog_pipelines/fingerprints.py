@@ -83,7 +83,7 @@ class Known:
 
     salt: str
     since: Any  # store.snapshots.Since: events after it outdate the snapshot's products
-    valid: pl.DataFrame  # SNAPSHOT_SCHEMA rows still valid, fingerprint not null
+    valid: pl.DataFrame  # SNAPSHOT_SCHEMA rows still valid, fingerprint not null, by key
     previous_keys: pl.Series  # every key of the last file
     touched: frozenset[str] = frozenset()  # product ids changed since, by anyone
 

@@ -140,7 +140,7 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
     frame = pl.read_ipc(io.BytesIO(row.data)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
     valid = frame.filter(
         pl.col("fingerprint").is_not_null() & ~pl.col("product_id").is_in(list(touched.product_ids))
-    )
+    ).sort(KEY)  # once: the lookups that skip products search it by key (fingerprints.py)
     return Known(
         salt=row.salt,
         since=since,
