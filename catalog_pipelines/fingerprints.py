@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +205,15 @@ def _mark(prints: pl.DataFrame, valid: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def refused_rows(
+    raw: pl.DataFrame, numbers: Collection[int], key_column: str, parent_column: str | None
+) -> pl.DataFrame:
+    """(row_number, external_id) of the rows of `raw` the reader refused, for `decide`."""
+    return raw.filter(pl.col(ROW_NUMBER).is_in(list(numbers))).select(
+        ROW_NUMBER, product_key(key_column, parent_column).alias(KEY)
+    )
+
+
 def split(
     all_rows: pl.DataFrame,
     frame: pl.DataFrame,
@@ -217,9 +227,7 @@ def split(
     """The raw rows to process and the batch's `Fingerprints`, for a file read whole:
     `all_rows` is every raw row, `frame` those the reader kept (`rejected_rows` are the
     others)."""
-    refused = all_rows.filter(pl.col(ROW_NUMBER).is_in(list(rejected_rows))).select(
-        ROW_NUMBER, product_key(key_column, parent_column).alias(KEY)
-    )
+    refused = refused_rows(all_rows, rejected_rows, key_column, parent_column)
     rows = row_prints(frame, key_column, parent_column)
     keep, prints = decide(rows, refused, salt_parts=salt_parts, request=request)
     return (frame.filter(keep) if prints.skipping else frame), prints

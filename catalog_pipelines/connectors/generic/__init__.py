@@ -29,7 +29,7 @@ from catalog_pipelines.fingerprints import (
     SkipRequest,
     decide,
     maybe_skipped,
-    product_key,
+    refused_rows,
     row_prints,
     salt,
     split,
@@ -188,11 +188,7 @@ def _keep_changed_rows(
         frame, piece_rejects = _reader_rejects(table)
         if piece_rejects:
             numbers = [r.row_number for r in piece_rejects]
-            refused_parts.append(
-                table.frame.filter(pl.col(ROW_NUMBER).is_in(numbers)).select(
-                    ROW_NUMBER, product_key(key, parent).alias(KEY)
-                )
-            )
+            refused_parts.append(refused_rows(table.frame, numbers, key, parent))
         rejects.extend(piece_rejects)
         rows = row_prints(frame, key, parent)
         prints_parts.append(rows)
