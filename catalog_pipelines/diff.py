@@ -100,6 +100,14 @@ class Counts:
     unchanged: int = 0
     archived: int = 0
 
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.created + other.created,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.archived + other.archived,
+        )
+
     def as_dict(self) -> dict[str, int]:
         return {
             "created": self.created,
@@ -143,6 +151,9 @@ class Plan:
     # Set by the apply: the event log's head once it held the log's lock, before its own
     # events (store/snapshots.py tells the run's own events from everyone else's by it).
     log_head_before_events: int = 0
+    # Events of rows this plan no longer holds: a plan written in parts keeps its parts' counts,
+    # not their rows (plan_parts.py).
+    events_not_held: int = 0
 
     @property
     def archive_fraction(self) -> float:
@@ -152,7 +163,7 @@ class Plan:
 
     @property
     def events(self) -> int:
-        return sum(
+        return self.events_not_held + sum(
             f.height
             for f in (
                 self.products,

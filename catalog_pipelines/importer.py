@@ -18,7 +18,7 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines import ownership, skip_unchanged
+from catalog_pipelines import ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
@@ -339,27 +339,24 @@ def _import(
         batch = ownership.screen(
             batch, stored, source=options.source, owns=source.owns, owners=owners
         )
+        now = datetime.now(UTC)
+        written: _Written | None = None  # set when the plan was written while it was made
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
+        elif plan_parts.wanted(batch, stored):
+            written = _plan_and_write_parts(conn, batch, stored, options, source.owns, run, now)
+            plan = written.plan
         else:
-            plan = plan_import(
-                batch.products,
-                batch.variants,
-                stored["products"],
-                stored["prices"],
-                stored["inventory"],
-                source=options.source,
-                owns=source.owns,
-                full=options.mode == "full",
-                protected_keys=protected_keys(batch.rejects),
-                present_keys=batch.fingerprints.skipped["external_id"]
-                if batch.fingerprints is not None
-                else None,
-            )
+            plan = _plan(batch, stored, options, source.owns, batch.products, batch.variants)
+        if not batch.stock_only:
             skip_unchanged.count_skipped(conn, plan, batch, options)
         report = _report(run.run_id, batch, options, plan, source_created)
-        report.changes = preview_changes(conn, options.account_id, plan)
-        report.refused = mass_archive_refusal(plan, options)
+        report.changes = (
+            written.changes if written else preview_changes(conn, options.account_id, plan)
+        )
+        report.refused = (written.refused if written else None) or mass_archive_refusal(
+            plan, options
+        )
         if gate is not None:  # called even when refused: the caller reports on every plan
             reason = gate(report)
             report.refused = report.refused or reason
@@ -368,14 +365,18 @@ def _import(
         if not (options.dry_run or report.refused):
             progress("writing", 0.6)
             try:
-                report.events = store.apply_plan(
-                    conn,
-                    plan,
-                    account_id=options.account_id,
-                    source=options.source,
-                    run_id=run.run_id,
-                    now=datetime.now(UTC),
-                    owns=source.owns,
+                report.events = (
+                    written.events
+                    if written
+                    else store.apply_plan(
+                        conn,
+                        plan,
+                        account_id=options.account_id,
+                        source=options.source,
+                        run_id=run.run_id,
+                        now=now,
+                        owns=source.owns,
+                    )
                 )
             except store.OwnerChanged as e:  # refused as the ownership guard would have
                 report.refused = str(e)
@@ -390,6 +391,79 @@ def _import(
         _record_refusal(engine, report, options, batch, run.started)
         raise ImportRefused(report.refused, report)
     return report
+
+
+def _plan(
+    batch: ParsedBatch,
+    stored: dict[str, pl.DataFrame],
+    options: ImportOptions,
+    owns: frozenset[str],
+    products: pl.DataFrame,
+    variants: pl.DataFrame,
+) -> Plan:
+    """The plan of `products` and `variants`: the batch's, or one part of them."""
+    return plan_import(
+        products,
+        variants,
+        stored["products"],
+        stored["prices"],
+        stored["inventory"],
+        source=options.source,
+        owns=owns,
+        full=options.mode == "full",
+        protected_keys=protected_keys(batch.rejects),
+        present_keys=batch.fingerprints.skipped["external_id"]
+        if batch.fingerprints is not None
+        else None,
+    )
+
+
+@dataclass
+class _Written:
+    plan: Plan  # the parts' plans combined, without their rows
+    changes: list[dict[str, Any]]
+    events: int
+    refused: str | None = None
+
+
+def _plan_and_write_parts(
+    conn: sa.Connection,
+    batch: ParsedBatch,
+    stored: dict[str, pl.DataFrame],
+    options: ImportOptions,
+    owns: frozenset[str],
+    run: RunStart,
+    now: datetime,
+) -> _Written:
+    """Plan each part and, unless this is a dry run, write it at once (plan_parts.py). The
+    guard and the gate then judge the combined plan before the transaction commits: a refusal
+    rolls the parts back, so nothing is written, as when they judge a plan before writing."""
+    total: Plan | None = None
+    changes: list[dict[str, Any]] = []
+    events = 0
+    for products, variants in plan_parts.split(batch):
+        plan = _plan(batch, stored, options, owns, products, variants)
+        if len(changes) < PREVIEW_LIMIT:
+            changes += preview_changes(conn, options.account_id, plan)[
+                : PREVIEW_LIMIT - len(changes)
+            ]
+        if not options.dry_run:
+            try:
+                events += store.apply_plan(
+                    conn,
+                    plan,
+                    account_id=options.account_id,
+                    source=options.source,
+                    run_id=run.run_id,
+                    now=now,
+                    owns=owns,
+                )
+            except store.OwnerChanged as e:
+                return _Written(plan_parts.combine(total, plan), changes, events, str(e))
+        total = plan_parts.combine(total, plan)
+        del plan  # one part's plan at a time
+    assert total is not None  # wanted() only splits a batch larger than a part
+    return _Written(total, changes, events)
 
 
 def _record_run(

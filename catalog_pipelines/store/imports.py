@@ -61,19 +61,21 @@ _STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
+# Created once per transaction and emptied before each apply: a first import applies its plan
+# in parts (plan_parts.py), all in one transaction.
 _STAGE_DDL = (
-    "CREATE TEMP TABLE stage_products (id text PRIMARY KEY, external_id text, op text,"
-    " row_number bigint, content jsonb, content_hash text, default_price text,"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_products (id text PRIMARY KEY, external_id text,"
+    " op text, row_number bigint, content jsonb, content_hash text, default_price text,"
     " set_content boolean, active boolean) ON COMMIT DROP",
-    "CREATE TEMP TABLE stage_prices (id text PRIMARY KEY, op text, row_number bigint,"
-    " product_id text, variant_key text, content jsonb, content_hash text, replaced_by text,"
-    " active boolean)"
-    " ON COMMIT DROP",
-    "CREATE TEMP TABLE stage_inventory (id text PRIMARY KEY, op text, row_number bigint,"
-    " sku text, product_id text, price_id text, quantity bigint, policy text, content_hash text)"
-    " ON COMMIT DROP",
-    "CREATE TEMP TABLE prev_objects (id text PRIMARY KEY, obj jsonb, quantity bigint)"
-    " ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS stage_prices (id text PRIMARY KEY, op text,"
+    " row_number bigint, product_id text, variant_key text, content jsonb, content_hash text,"
+    " replaced_by text, active boolean) ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS stage_inventory (id text PRIMARY KEY, op text,"
+    " row_number bigint, sku text, product_id text, price_id text, quantity bigint, policy text,"
+    " content_hash text) ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS prev_objects (id text PRIMARY KEY, obj jsonb,"
+    " quantity bigint) ON COMMIT DROP",
+    "TRUNCATE stage_products, stage_prices, stage_inventory, prev_objects",
 )
 
 

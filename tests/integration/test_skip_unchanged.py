@@ -20,6 +20,7 @@ from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.store.sources import add_source
+from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
 
 MAPPING = """\
@@ -90,48 +91,6 @@ def _adjust(sku: str, delta: int) -> Step:
     return step
 
 
-def _catalog(engine: sa.Engine, account: str) -> dict[str, Any]:
-    """The account's catalog with ids replaced by keys, so two accounts compare."""
-    with engine.connect() as conn:
-        products = conn.execute(
-            sa.text(
-                "SELECT p.external_id, p.name, p.active, p.metadata, p.version, p.source,"
-                " d.variant_key AS default_variant FROM products p"
-                " LEFT JOIN prices d ON d.id = p.default_price"
-                " WHERE p.account_id = :a ORDER BY p.external_id"
-            ),
-            {"a": account},
-        ).all()
-        prices = conn.execute(
-            sa.text(
-                "SELECT r.variant_key, p.external_id, r.unit_amount, r.active, r.version,"
-                " r.replaced_by IS NULL AS current FROM prices r JOIN products p ON p.id ="
-                " r.product_id WHERE r.account_id = :a ORDER BY 1, 3, 6"
-            ),
-            {"a": account},
-        ).all()
-        items = conn.execute(
-            sa.text(
-                "SELECT i.sku, p.external_id, i.quantity, i.policy, i.version, i.source"
-                " FROM inventory_items i JOIN products p ON p.id = i.product_id"
-                " WHERE i.account_id = :a ORDER BY 1"
-            ),
-            {"a": account},
-        ).all()
-        events = conn.execute(
-            sa.text(
-                "SELECT type, count(*) FROM events WHERE account_id = :a GROUP BY 1 ORDER BY 1"
-            ),
-            {"a": account},
-        ).all()
-    return {
-        "products": [tuple(r) for r in products],
-        "prices": [tuple(r) for r in prices],
-        "items": [tuple(r) for r in items],
-        "events": [tuple(r) for r in events],
-    }
-
-
 @pytest.fixture(autouse=True, params=[None, 48], ids=["whole-pieces", "tiny-pieces"])
 def piece_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int | None:
     """Every scenario again with the file read in pieces of a row or two, so that products,
@@ -172,7 +131,7 @@ def _run_both(
         if setup is not None:
             setup(engine, acct)
         results[enabled] = [step(engine, acct, tmp_path) for step in steps]
-        catalogs[enabled] = _catalog(engine, acct)
+        catalogs[enabled] = catalog_by_keys(engine, acct)
         assert_catalog_integrity(engine, acct)
     assert results[True] == results[False]
     assert catalogs[True] == catalogs[False]

@@ -1,0 +1,194 @@
+"""A first import into an empty account is planned and written in parts (plan_parts.py).
+
+Each scenario imports the same file into two empty accounts, in parts of three products and
+as one plan; the reports and catalogs must be the same (ids aside), and what follows must
+behave the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines import plan_parts
+from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch, import_path
+from catalog_pipelines.store import imports as store
+from tests.support.batches import batch
+from tests.support.catalog_view import catalog_by_keys
+from tests.support.integrity import assert_catalog_integrity
+
+MAPPING = """\
+format: csv
+key: id
+parent_key: parent
+currency: usd
+fields:
+  name: name
+  price: price
+  sku: sku
+  inventory_quantity: qty
+"""
+HEADER = "id,parent,name,price,sku,qty,color"
+ROWS = [
+    "P0,,Shirt,10.00,S0,5,red",
+    "P1,,Hat,11.00,S1,5,blue",
+    "P2,,Mug,12.00,,,green",  # no stock kept
+    "P3,,Sock,not-a-price,S3,5,red",  # rejected
+    "P4,,Coat,14.00,S4a,1,black",
+    "P4-L,P4,Coat L,15.00,S4b,2,black",  # a variant of P4
+    "P5,,Scarf,16.00,S5,5,",
+    "P6,,Belt,17.00,S6,5,brown",
+    "P7,,Bag,,S7,5,tan",  # no price
+    "P8,,Cap,19.00,S8,5,white",
+    "P9,,Tie,20.00,S9,0,navy",
+    "P10,,Glove,21.00,S10,3,grey",
+]
+
+
+@pytest.fixture
+def applies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many plans each import applied."""
+    calls: list[int] = []
+    real = store.apply_plan
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "apply_plan", spy)
+    return calls
+
+
+def _import(engine: sa.Engine, tmp: Path, account: str, rows: list[str], **opts: Any) -> Any:
+    path = tmp / f"{account}.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    mapping = tmp / "m.yaml"
+    mapping.write_text(MAPPING)
+    options = ImportOptions(source="pim", account_id=account, **opts)
+    report = import_path(engine, path, options, format="csv", mapping_path=mapping)
+    out = report.to_json()
+    out.pop("run_id")
+    out["rejects"] = [(r.row_number, r.reasons) for r in report.rejects]
+    out["changes"] = sorted(
+        (c["object_type"], c["key"], c["action"], sorted(c["fields"])) for c in report.changes
+    )
+    return out
+
+
+def _both(
+    engine: sa.Engine,
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    files: list[list[str]],
+    **opts: Any,
+) -> list[Any]:
+    results = {}
+    for part in (3, 1_000_000):
+        monkeypatch.setattr(plan_parts, "PART_PRODUCTS", part)
+        acct = f"{account}_{part}"
+        results[part] = [_import(engine, tmp, acct, rows, **opts) for rows in files]
+        assert_catalog_integrity(engine, acct)
+    assert results[3] == results[1_000_000]
+    assert catalog_by_keys(engine, f"{account}_3") == catalog_by_keys(engine, f"{account}_1000000")
+    return results[3]
+
+
+def test_a_first_import_in_parts_writes_what_one_plan_writes(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    applies: list[int],
+) -> None:
+    changed = [r.replace("Hat", "Cap hat") for r in ROWS if not r.startswith("P9,")]
+    first, again, edited = _both(engine, tmp_path, monkeypatch, account, [ROWS, ROWS, changed])
+    # 10 products in parts of 3: four applies; then one plan (the whole file), and one per
+    # later import, for the second account
+    assert len(applies) == 4 + 1 + 1 + 3
+    assert first["products"]["created"] == 10
+    assert first["rows_rejected"] == 1
+    assert len(first["changes"]) == first["events"]
+    assert again["events"] == 0
+    assert edited["products"] == {"created": 0, "updated": 1, "unchanged": 8, "archived": 1}
+
+
+def test_each_part_puts_a_product_before_its_prices_and_stock(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
+    _import(engine, tmp_path, account, ROWS)
+    with engine.connect() as conn:
+        late = conn.execute(
+            sa.text(
+                "SELECT c.object_id FROM events c"
+                " JOIN prices r ON r.id = c.object_id"
+                " JOIN events p ON p.object_id = r.product_id AND p.type = 'product.created'"
+                " WHERE c.account_id = :a AND c.type = 'price.created' AND c.sequence < p.sequence"
+                " UNION ALL"
+                " SELECT c.object_id FROM events c"
+                " JOIN inventory_items i ON i.id = c.object_id"
+                " JOIN events p ON p.object_id = i.price_id AND p.type = 'price.created'"
+                " WHERE c.account_id = :a AND c.type = 'inventory_item.created'"
+                " AND c.sequence < p.sequence"
+            ),
+            {"a": account},
+        ).all()
+        prices = conn.execute(
+            sa.text("SELECT count(*) FROM events WHERE account_id = :a AND type = 'price.created'"),
+            {"a": account},
+        ).scalar_one()
+    assert prices == 10
+    assert late == []
+
+
+def test_a_dry_run_in_parts_reports_the_same_and_writes_nothing(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str
+) -> None:
+    (report,) = _both(engine, tmp_path, monkeypatch, account, [ROWS], dry_run=True)
+    assert report["products"]["created"] == 10
+    for acct in (f"{account}_3", f"{account}_1000000"):
+        assert catalog_by_keys(engine, acct)["products"] == []
+
+
+def test_a_gate_that_refuses_the_combined_plan_rolls_every_part_back(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    seen: list[dict[str, Any]] = []
+
+    def gate(report: Any) -> str | None:
+        seen.append(report.to_json())
+        return "the data team said no"
+
+    products = [{"external_id": f"G{i}", "name": f"Gadget {i}"} for i in range(7)]
+    with pytest.raises(ImportRefused, match="the data team said no"):
+        import_batch(
+            engine, batch(products), ImportOptions(source="pim", account_id=account), gate=gate
+        )
+    assert len(applies) == 4  # the parts were written, then rolled back
+    assert seen[0]["products"]["created"] == 7
+    assert seen[0]["events"] == 21
+    catalog = catalog_by_keys(engine, account)
+    assert catalog["products"] == [] and catalog["events"] == []
+    with engine.connect() as conn:
+        status = conn.execute(
+            sa.text("SELECT status FROM import_runs WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+    assert status == "refused"
+
+
+def test_an_account_with_anything_stored_is_planned_whole(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    options = ImportOptions(source="pim", account_id=account)
+    import_batch(engine, batch([{"external_id": "A", "name": "First"}]), options)
+    applies.clear()
+    more = [{"external_id": k, "name": k} for k in ("A", "B", "C", "D", "E")]
+    report = import_batch(engine, batch(more), options)
+    assert applies == [1]
+    assert report.products.created == 4
