@@ -23,6 +23,7 @@ from catalog_pipelines.content import (
     price_content,
     product_content,
 )
+from catalog_pipelines.frames import rows_where
 
 RETIRED_HASH = "retired"  # a replaced price is never compared again
 
@@ -533,8 +534,8 @@ def _with_content(products: pl.DataFrame, p: pl.DataFrame, rows: pl.Expr) -> pl.
         # `p` is row for row `products` (diff_products keeps its order): select, don't join.
         # The join copied every content column of an initial import (~300 MB a million).
         mask = p.select(rows.fill_null(False)).to_series()
-        chosen = p.filter(mask).drop(*PRODUCT_KEYS)
-        return products.filter(mask).hstack(chosen)
+        chosen = rows_where(p, mask).drop(*PRODUCT_KEYS)
+        return rows_where(products, mask).hstack(chosen)
     chosen = p.filter(rows).drop(*(c for c in PRODUCT_KEYS if c != "external_id"))
     return products.join(chosen, on="external_id", how="inner", maintain_order="right")
 

@@ -42,6 +42,7 @@ import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
 
 from catalog_pipelines import money
+from catalog_pipelines.frames import rows_where
 from catalog_pipelines.mapping.amounts import amount_expr, canonical_amount
 from catalog_pipelines.mapping.model import Mapping
 from catalog_pipelines.normalized import (
@@ -382,7 +383,7 @@ def apply_mapping(
         .then(pl.coalesce("sku", pl.when("_child").then("_key"), "_pid"))
         .alias("_vkey")
     )
-    v = valid().filter("_variant")
+    v = rows_where(valid(), "_variant")
     dups = v.filter(pl.col("_vkey").is_first_distinct().not_())
     if dups.height:
         first = v.group_by("_vkey").agg(pl.col("_rn").min().alias("_first"))
@@ -408,7 +409,7 @@ def apply_mapping(
     v = v.with_columns(
         (~pl.col("_child") & pl.struct("_key", "_child").is_first_distinct()).alias("_prow")
     )
-    products = v.filter("_prow")
+    products = rows_where(v, "_prow")
     if mapping.parent_key:
         orphans = v.filter("_child").join(
             products.select("_key"), left_on="_parent", right_on="_key", how="anti"
@@ -494,7 +495,7 @@ def apply_mapping(
         )
 
     products_out = _products_frame(products, plan, product_additions)
-    variant_rows = v.filter(pl.col("_variant") & pl.col("_rn").is_in(list(reasons)).not_())
+    variant_rows = rows_where(v, pl.col("_variant") & pl.col("_rn").is_in(list(reasons)).not_())
     variants_out = _variants_frame(variant_rows, plan, extra_variant_meta)
 
     raw = _raw_rows(frame, reasons)
