@@ -28,6 +28,7 @@ from catalog_pipelines.progress import ProgressFn, quiet
 from catalog_pipelines.stock_feed import plan_stock_feed
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import run_log
+from catalog_pipelines.store.events import head_sequence
 from catalog_pipelines.store.run_log import RunStart
 from catalog_pipelines.store.sources import (
     GROUPS,
@@ -43,8 +44,9 @@ from catalog_pipelines.validation import validate_batch
 
 PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complete
 
-# A caller's last word on a plan, inside the import's transaction and before any write: the
-# reason to refuse the import, or None. Dagster's blocking checks use it (dagster_defs).
+# A caller's last word on a plan, inside the import's transaction and before any write (or,
+# for a plan written in parts, before the commit): the reason to refuse the import, or None.
+# Dagster's blocking checks use it (dagster_defs).
 Gate = Callable[["ImportReport"], str | None]
 
 
@@ -275,8 +277,8 @@ def import_batch(
 
     The run is recorded from its start: `failed` with its error if anything goes wrong,
     `abandoned` (by the next run of the source) if its process dies. `gate` sees the plan's
-    report before anything is written; a reason from it refuses the import like the
-    mass-archive guard does (`refused`, ImportRefused)."""
+    report before anything is written (a plan written in parts: before the commit); a reason
+    from it refuses the import like the mass-archive guard does (`refused`, ImportRefused)."""
     run = _run_start(options, batch.input_name)
     with engine.connect() as conn, _tracked(engine, conn, run, options):
         return _import(engine, conn, batch, options, run, progress, gate)
@@ -383,7 +385,11 @@ def _import(
                 report.warnings.append(report.refused)
             else:
                 skip_unchanged.save_snapshot(conn, options, run.run_id, batch, plan)
-                _record_run(conn, report, options, batch, run.started, status="applied")
+                # still holding the event log's lock: its head is this run's last event
+                events = (plan.log_head_before_events, head_sequence(conn))
+                _record_run(
+                    conn, report, options, batch, run.started, status="applied", events=events
+                )
                 uow.commit()
                 progress("done", 1.0)
     # Leaving the unit of work without commit() rolled everything back.
@@ -474,6 +480,7 @@ def _record_run(
     started: datetime,
     *,
     status: str,
+    events: tuple[int, int] | None = None,
 ) -> None:
     store.record_run(
         conn,
@@ -489,6 +496,7 @@ def _record_run(
         rejects=batch.rejects,
         started=started,
         error=report.refused,
+        events=events,
     )
 
 

@@ -356,14 +356,17 @@ def upgrade_hashes(conn: sa.Connection, plan: Plan, *, account_id: str) -> int:
 
 _INSERT_RUN = sa.text(
     "INSERT INTO import_runs (id, account_id, source, mode, dry_run, status, input, rows_read,"
-    " rows_valid, rows_rejected, summary, unmapped_columns, error, started)"
+    " rows_valid, rows_rejected, summary, unmapped_columns, error, started, events_after,"
+    " events_through)"
     " VALUES (:id, :account, :source, :mode, :dry_run, :status, :input, :rows_read, :rows_valid,"
-    " :rows_rejected, CAST(:summary AS jsonb), CAST(:unmapped AS jsonb), :error, :started)"
+    " :rows_rejected, CAST(:summary AS jsonb), CAST(:unmapped AS jsonb), :error, :started,"
+    " :events_after, :events_through)"
     # the run's row exists already when it was started as `running` (store/run_log.py)
     " ON CONFLICT (id) DO UPDATE SET status = excluded.status, rows_read = excluded.rows_read,"
     " rows_valid = excluded.rows_valid, rows_rejected = excluded.rows_rejected,"
     " summary = excluded.summary, unmapped_columns = excluded.unmapped_columns,"
-    " error = excluded.error, finished = now()"
+    " error = excluded.error, events_after = excluded.events_after,"
+    " events_through = excluded.events_through, finished = now()"
 )
 
 
@@ -382,8 +385,10 @@ def record_run(
     rejects: list[Reject],
     started: datetime,
     error: str | None = None,
+    events: tuple[int, int] | None = None,
 ) -> None:
-    """The run and its rejected rows, so `rejects export RUN_ID` can give them back."""
+    """The run and its rejected rows, so `rejects export RUN_ID` can give them back. `events`:
+    the (after, through] range of sequences its events hold, for an applied run."""
     conn.execute(
         _INSERT_RUN,
         {
@@ -401,6 +406,8 @@ def record_run(
             "unmapped": json.dumps(escape_unstorable(unmapped_columns)),
             "error": error,
             "started": started,
+            "events_after": events[0] if events else None,
+            "events_through": events[1] if events else None,
         },
     )
     if rejects:

@@ -36,16 +36,24 @@ LISTED_LIMIT = 1000  # objects listed per action in a preview; the counts are co
 _BOOKKEEPING = ("id", "object", "version", "created", "updated", "livemode")
 
 _RUN = sa.text(
-    "SELECT id, source, mode, dry_run, status, reverted_by, started FROM import_runs"
-    " WHERE account_id = :account AND id = :id"
+    "SELECT id, source, mode, dry_run, status, reverted_by, started, events_after,"
+    " events_through FROM import_runs WHERE account_id = :account AND id = :id"
 )
-_RUN_EVENTS = sa.text(
+_RUN_EVENTS_SELECT = (
     "SELECT object_type, object_id, min(object_version) AS first_version,"
     " max(object_version) AS last_version, bool_or(type LIKE '%.created') AS created,"
     " (array_agg((data -> 'previous_attributes')::text ORDER BY sequence))[1] AS prev"
     " FROM events WHERE account_id = :account AND run_id = :run"
-    " GROUP BY object_type, object_id"
 )
+_RUN_EVENTS = {
+    # the run's range of the log (sql/0013): an index range, however long the log
+    True: sa.text(
+        _RUN_EVENTS_SELECT + " AND sequence > :after AND sequence <= :through"
+        " GROUP BY object_type, object_id"
+    ),
+    # a run recorded before its range was: every event of the account is looked at
+    False: sa.text(_RUN_EVENTS_SELECT + " GROUP BY object_type, object_id"),
+}
 _CURRENT = {
     "product": "SELECT id, product_object(p) AS obj, NULL::text AS replaced_by FROM products p",
     "price": "SELECT id, price_object(p) AS obj, replaced_by FROM prices p",
@@ -190,7 +198,18 @@ def plan_revert(
         )
     if lock:
         lock_source(conn, account_id, run.source)
-    touched = list(conn.execute(_RUN_EVENTS, {"account": account_id, "run": run_id}))
+    ranged = run.events_through is not None
+    touched = list(
+        conn.execute(
+            _RUN_EVENTS[ranged],
+            {
+                "account": account_id,
+                "run": run_id,
+                "after": run.events_after,
+                "through": run.events_through,
+            },
+        )
+    )
     current: dict[str, Any] = {}
     for object_type, sql in _CURRENT.items():
         ids = [t.object_id for t in touched if t.object_type == object_type]

@@ -210,6 +210,39 @@ def test_revert_restores_archives_and_skips(
     assert again.inventory_items.as_dict()["updated"] == 0
 
 
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["by-range", "run-without-range"])
+def test_a_run_is_reverted_from_its_range_of_the_log_or_without_one(
+    engine: sa.Engine, account: str, runs: dict[str, Any], recorded: bool
+) -> None:
+    run = runs["run2"]
+    with engine.begin() as conn:
+        after, through = conn.execute(
+            sa.text("SELECT events_after, events_through FROM import_runs WHERE id = :r"),
+            {"r": run},
+        ).one()
+        in_range = conn.execute(
+            sa.text(
+                "SELECT run_id, count(*) FROM events WHERE account_id = :a"
+                " AND sequence > :after AND sequence <= :through GROUP BY run_id"
+            ),
+            {"a": account, "after": after, "through": through},
+        ).all()
+        of_run = conn.execute(
+            sa.text("SELECT count(*) FROM events WHERE run_id = :r"), {"r": run}
+        ).scalar_one()
+        if not recorded:  # as a run recorded before the range was
+            conn.execute(
+                sa.text(
+                    "UPDATE import_runs SET events_after = NULL, events_through = NULL"
+                    " WHERE id = :r"
+                ),
+                {"r": run},
+            )
+    assert [tuple(r) for r in in_range] == [(run, of_run)]  # the run's events, and only its
+    preview = revert_run(engine, account, run, dry_run=True).to_json()
+    assert preview["counts"] == {"restored": 5, "archived": 3, "skipped": 2}
+
 def test_cli_imports_revert(
     engine: sa.Engine,
     account: str,
