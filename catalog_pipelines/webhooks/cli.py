@@ -13,7 +13,6 @@ import json
 import signal
 import sys
 import threading
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -29,6 +28,7 @@ from catalog_pipelines.cli_args import (
     print_json,
     timestamp,
 )
+from catalog_pipelines.webhooks.delivery_log import DELIVERY_COLUMNS, delivery_json
 from catalog_pipelines.webhooks.endpoints import (
     EndpointError,
     create_endpoint,
@@ -183,10 +183,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 _DELIVERIES = sa.text(
-    "SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.event_sequence, d.object_id,"
-    " d.replay_id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error,"
-    " d.created, d.delivered_at"
-    " FROM webhook_deliveries d"
+    f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d"  # noqa: S608 - constant column list
     " WHERE d.account_id = :account"
     "  AND (CAST(:endpoint AS text) IS NULL OR d.endpoint_id = :endpoint)"
     "  AND (CAST(:status AS text) IS NULL OR d.status = :status)"
@@ -194,26 +191,6 @@ _DELIVERIES = sa.text(
     "    SELECT created, id FROM webhook_deliveries WHERE id = :after))"
     " ORDER BY d.created DESC, d.id DESC LIMIT :limit"
 )
-
-
-def _delivery_json(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "object": "webhook_delivery",
-        "endpoint": r.endpoint_id,
-        "event": r.event_id,
-        "event_type": r.event_type,
-        "sequence": r.event_sequence,
-        "object_id": r.object_id,
-        "replay": r.replay_id or None,
-        "status": r.status,
-        "attempts": r.attempts,
-        "next_attempt": int(r.next_attempt_at.timestamp()) if r.status == "pending" else None,
-        "last_status_code": r.last_status_code,
-        "last_error": r.last_error,
-        "created": int(r.created.timestamp()),
-        "delivered": None if r.delivered_at is None else int(r.delivered_at.timestamp()),
-    }
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
@@ -229,7 +206,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
                 "limit": args.limit + 1,
             },
         ).all()
-    page = [_delivery_json(r) for r in rows[: args.limit]]
+    page = [delivery_json(r) for r in rows[: args.limit]]
     if args.json:
         print_json(
             {

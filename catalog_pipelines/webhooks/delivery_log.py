@@ -14,14 +14,17 @@ import sqlalchemy as sa
 
 from catalog_pipelines.store.reads import CursorNotFound, ListPage
 
-_LIST = sa.text(
-    "SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.object_id, d.event_sequence,"
+# What `delivery_json` reads, from `webhook_deliveries d` (the CLI's list selects it too).
+DELIVERY_COLUMNS = (
+    "d.id, d.endpoint_id, d.event_id, d.event_type, d.object_id, d.event_sequence,"
     " d.replay_id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error,"
     " d.created, d.delivered_at, coalesce((SELECT jsonb_agg(jsonb_build_object("
     "   'attempted_at', epoch(a.attempted_at), 'status_code', a.status_code,"
     "   'latency_ms', a.latency_ms, 'error', a.error, 'outcome', a.outcome) ORDER BY a.id)"
     "   FROM webhook_attempts a WHERE a.delivery_id = d.id), '[]') AS attempt_log"
-    " FROM webhook_deliveries d"
+)
+_LIST = sa.text(
+    f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d"  # noqa: S608 - constant column list
     " WHERE d.account_id = :account"
     " AND (CAST(:endpoint AS text) IS NULL OR d.endpoint_id = :endpoint)"
     " AND (CAST(:event AS text) IS NULL OR d.event_sequence = ("
