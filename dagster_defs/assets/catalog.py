@@ -2,8 +2,9 @@
 
 `validated_rows` and the three catalog assets are one multi-asset. The step validates the
 batch, then the importer plans the diff under the source's lock; the asset checks are evaluated
-on that plan through the importer's `gate`, inside the transaction and before any write, and a
-failed blocking check refuses the import. Otherwise the same plan is applied and committed. So
+on that plan through the importer's `gate`, inside the transaction and before any write (a
+first import into an empty account writes in parts first, then is judged before the commit),
+and a failed blocking check refuses the import. Otherwise the same plan is applied and committed. So
 the preview in the metadata is the plan that was applied, the diff is computed once per run,
 and no other write can slip in between a plan and its apply (docs/dagster.md).
 
@@ -140,7 +141,7 @@ def catalog_metadata(
 
 @dataclass
 class CheckGate:
-    """validated_rows' checks, evaluated on the importer's plan before it writes (its `gate`).
+    """validated_rows' checks, evaluated on the importer's plan before it commits (its `gate`).
     A failed blocking check is the reason the import is refused."""
 
     config: ImportRunConfig
