@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import plan_parts
+from catalog_pipelines import plan_parts, skip_unchanged
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch, import_path
 from catalog_pipelines.store import imports as store
 from tests.support.batches import batch
@@ -46,6 +46,21 @@ ROWS = [
     "P9,,Tie,20.00,S9,0,navy",
     "P10,,Glove,21.00,S10,3,grey",
 ]
+
+
+@pytest.fixture
+def skipped(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many products each import skipped as unchanged (-1: it could not skip)."""
+    seen: list[int] = []
+    real = skip_unchanged.count_skipped
+
+    def spy(conn: Any, plan: Any, batch: Any, options: Any) -> None:
+        prints = batch.fingerprints
+        seen.append(prints.skipped.height if prints is not None else -1)
+        real(conn, plan, batch, options)
+
+    monkeypatch.setattr(skip_unchanged, "count_skipped", spy)
+    return seen
 
 
 @pytest.fixture
@@ -103,9 +118,13 @@ def test_a_first_import_in_parts_writes_what_one_plan_writes(
     monkeypatch: pytest.MonkeyPatch,
     account: str,
     applies: list[int],
+    skipped: list[int],
 ) -> None:
     changed = [r.replace("Hat", "Cap hat") for r in ROWS if not r.startswith("P9,")]
     first, again, edited = _both(engine, tmp_path, monkeypatch, account, [ROWS, ROWS, changed])
+    # the snapshot a run in parts leaves is the one a whole run leaves: the same file again
+    # skips its 10 products, the edited one all but the renamed and the removed one
+    assert skipped == [0, 10, 8] * 2
     # 10 products in parts of 3: four applies; then one plan (the whole file), and one per
     # later import, for the second account
     assert len(applies) == 4 + 1 + 1 + 3
