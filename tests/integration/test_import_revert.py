@@ -210,7 +210,6 @@ def test_revert_restores_archives_and_skips(
     assert again.inventory_items.as_dict()["updated"] == 0
 
 
-
 @pytest.mark.parametrize("recorded", [True, False], ids=["by-range", "run-without-range"])
 def test_a_run_is_reverted_from_its_range_of_the_log_or_without_one(
     engine: sa.Engine, account: str, runs: dict[str, Any], recorded: bool
@@ -242,6 +241,7 @@ def test_a_run_is_reverted_from_its_range_of_the_log_or_without_one(
     assert [tuple(r) for r in in_range] == [(run, of_run)]  # the run's events, and only its
     preview = revert_run(engine, account, run, dry_run=True).to_json()
     assert preview["counts"] == {"restored": 5, "archived": 3, "skipped": 2}
+
 
 def test_cli_imports_revert(
     engine: sa.Engine,
