@@ -289,9 +289,13 @@ def next_snapshot(
 
     `product_ids` is (external_id, id) of the processed products, `variants` their variants.
     Skipped products keep their rows as they are; only the processed keys are looked up."""
-    per_product = variants.group_by("product_external_id").agg(
-        pl.col("unit_amount").is_not_null().sum().cast(pl.UInt32).alias("prices"),
-        pl.col("sku").is_not_null().sum().cast(pl.UInt32).alias("items"),
+    per_product = (
+        variants.lazy()
+        .group_by("product_external_id")
+        .agg(
+            pl.col("unit_amount").is_not_null().sum().cast(pl.UInt32).alias("prices"),
+            pl.col("sku").is_not_null().sum().cast(pl.UInt32).alias("items"),
+        )
     )
     dirty = pl.concat(
         [
@@ -300,14 +304,14 @@ def next_snapshot(
             *([warned_keys.cast(pl.Utf8)] if warned_keys is not None else []),
         ]
     ).drop_nulls()
-    keys = prints.processed_keys.to_frame(KEY)
+    keys = prints.processed_keys.to_frame(KEY).lazy()
+    fingerprints = prints.prints.lazy()
     if prints.skipping:  # a small share of the file: pick its prints out by key
-        fingerprints = prints.prints.filter(pl.col(KEY).is_in(prints.processed_keys.implode()))
-    else:
-        fingerprints = prints.prints
+        fingerprints = fingerprints.filter(pl.col(KEY).is_in(prints.processed_keys.implode()))
+    # one lazy query: the joined frames of a million keys never exist side by side
     processed = (
         keys.join(fingerprints, on=KEY, how="left")
-        .join(product_ids.rename({"id": "product_id"}), on=KEY, how="left")
+        .join(product_ids.lazy().rename({"id": "product_id"}), on=KEY, how="left")
         .join(per_product, left_on=KEY, right_on="product_external_id", how="left")
         .with_columns(pl.col("prices", "items").fill_null(0))
         .with_columns(
@@ -316,6 +320,8 @@ def next_snapshot(
             .otherwise("fingerprint")
             .alias("fingerprint")
         )
+        .select(list(SNAPSHOT_SCHEMA))
+        .collect()
     )
     return pl.concat(
         [processed.select(list(SNAPSHOT_SCHEMA)), prints.skipped.select(list(SNAPSHOT_SCHEMA))],
