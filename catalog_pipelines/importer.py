@@ -370,15 +370,7 @@ def _import(
                 report.events = (
                     written.events
                     if written
-                    else store.apply_plan(
-                        conn,
-                        plan,
-                        account_id=options.account_id,
-                        source=options.source,
-                        run_id=run.run_id,
-                        now=now,
-                        owns=source.owns,
-                    )
+                    else _apply(conn, plan, options, run, now, source.owns)
                 )
             except store.OwnerChanged as e:  # refused as the ownership guard would have
                 report.refused = str(e)
@@ -424,6 +416,25 @@ def _plan(
     )
 
 
+def _apply(
+    conn: sa.Connection,
+    plan: Plan,
+    options: ImportOptions,
+    run: RunStart,
+    now: datetime,
+    owns: frozenset[str],
+) -> int:
+    return store.apply_plan(
+        conn,
+        plan,
+        account_id=options.account_id,
+        source=options.source,
+        run_id=run.run_id,
+        now=now,
+        owns=owns,
+    )
+
+
 @dataclass
 class _Written:
     plan: Plan  # the parts' plans combined, without their rows
@@ -455,15 +466,7 @@ def _plan_and_write_parts(
             ]
         if not options.dry_run:
             try:
-                events += store.apply_plan(
-                    conn,
-                    plan,
-                    account_id=options.account_id,
-                    source=options.source,
-                    run_id=run.run_id,
-                    now=now,
-                    owns=owns,
-                )
+                events += _apply(conn, plan, options, run, now, owns)
             except store.OwnerChanged as e:
                 return _Written(plan_parts.combine(total, plan), changes, events, str(e))
         total = plan_parts.combine(total, plan)

@@ -13,25 +13,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import plan_parts, skip_unchanged
+from catalog_pipelines import plan_parts
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch, import_path
 from catalog_pipelines.store import imports as store
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
+from tests.support.parent_csv import HEADER, MAPPING
 
-MAPPING = """\
-format: csv
-key: id
-parent_key: parent
-currency: usd
-fields:
-  name: name
-  price: price
-  sku: sku
-  inventory_quantity: qty
-"""
-HEADER = "id,parent,name,price,sku,qty,color"
 ROWS = [
     "P0,,Shirt,10.00,S0,5,red",
     "P1,,Hat,11.00,S1,5,blue",
@@ -46,21 +35,6 @@ ROWS = [
     "P9,,Tie,20.00,S9,0,navy",
     "P10,,Glove,21.00,S10,3,grey",
 ]
-
-
-@pytest.fixture
-def skipped(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many products each import skipped as unchanged (-1: it could not skip)."""
-    seen: list[int] = []
-    real = skip_unchanged.count_skipped
-
-    def spy(conn: Any, plan: Any, batch: Any, options: Any) -> None:
-        prints = batch.fingerprints
-        seen.append(prints.skipped.height if prints is not None else -1)
-        real(conn, plan, batch, options)
-
-    monkeypatch.setattr(skip_unchanged, "count_skipped", spy)
-    return seen
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ really have skipped where it could.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,7 @@ from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.store.sources import add_source
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
-
-MAPPING = """\
-format: csv
-key: id
-parent_key: parent
-currency: usd
-fields:
-  name: name
-  price: price
-  sku: sku
-  inventory_quantity: qty
-"""
-HEADER = "id,parent,name,price,sku,qty,color"
+from tests.support.parent_csv import HEADER, MAPPING
 
 
 def _rows(n: int, **over: dict[int, str]) -> str:
@@ -98,21 +86,6 @@ def piece_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param is not None:
         monkeypatch.setattr(csv_pieces, "PIECE_BYTES", request.param)
     return request.param
-
-
-@pytest.fixture
-def skipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The number of products each import skipped, in order."""
-    seen: list[int] = []
-    real = skip_unchanged.count_skipped
-
-    def spy(conn: Any, plan: Any, batch: Any, options: Any) -> None:
-        prints = batch.fingerprints
-        seen.append(prints.skipped.height if prints is not None else -1)
-        real(conn, plan, batch, options)
-
-    monkeypatch.setattr(skip_unchanged, "count_skipped", spy)
-    yield seen
 
 
 def _run_both(
