@@ -346,7 +346,9 @@ def _import(
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
         elif plan_parts.wanted(batch, stored):
-            written = _plan_and_write_parts(conn, batch, stored, options, source.owns, run, now)
+            written = _plan_and_write_parts(
+                conn, batch, stored, options, source.owns, run, now, progress
+            )
             plan = written.plan
         else:
             plan = _plan(batch, stored, options, source.owns, batch.products, batch.variants)
@@ -365,7 +367,8 @@ def _import(
         if report.refused:
             report.warnings.append(report.refused)
         if not (options.dry_run or report.refused):
-            progress("writing", 0.6)
+            if not written:
+                progress("writing", 0.6)
             try:
                 report.events = (
                     written.events
@@ -451,6 +454,7 @@ def _plan_and_write_parts(
     owns: frozenset[str],
     run: RunStart,
     now: datetime,
+    progress: ProgressFn,
 ) -> _Written:
     """Plan each part and, unless this is a dry run, write it at once (plan_parts.py). The
     guard and the gate then judge the combined plan before the transaction commits: a refusal
@@ -458,7 +462,9 @@ def _plan_and_write_parts(
     total: Plan | None = None
     changes: list[dict[str, Any]] = []
     events = 0
-    for products, variants in plan_parts.split(batch):
+    parts = -(-batch.products.height // plan_parts.PART_PRODUCTS)
+    for i, (products, variants) in enumerate(plan_parts.split(batch)):
+        progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts)
         plan = _plan(batch, stored, options, owns, products, variants)
         if len(changes) < PREVIEW_LIMIT:
             changes += preview_changes(conn, options.account_id, plan)[

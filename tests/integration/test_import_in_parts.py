@@ -185,3 +185,16 @@ def test_an_account_with_anything_stored_is_planned_whole(
     report = import_batch(engine, batch(more), options)
     assert applies == [1]
     assert report.products.created == 4
+
+
+def test_a_run_in_parts_reports_its_progress_part_by_part(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    seen: list[tuple[str, float]] = []
+    products = [{"external_id": f"G{i}", "name": f"Gadget {i}"} for i in range(7)]
+    options = ImportOptions(source="pim", account_id=account)
+    import_batch(engine, batch(products), options, progress=lambda s, f: seen.append((s, f)))
+    writing = [f for step, f in seen if step == "writing"]
+    assert len(writing) == 4 and writing == sorted(writing)  # one per part, never backwards
+    assert seen[-1] == ("done", 1.0)
