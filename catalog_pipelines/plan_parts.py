@@ -1,9 +1,11 @@
-"""A first import into an empty account, planned and written a part of its products at a time.
+"""An import with nothing stored to diff against, planned and written a part at a time.
 
-The plan of a whole file holds every new row a second time, with its ids and hashes (about
-0.9 GB for a million products). With nothing stored, no product's plan depends on another's:
-there is nothing to archive, retire, replace or move, so the file can be planned and written a
-part at a time, in the import's one transaction, and only one part's plan exists at once.
+That is a first import into an empty account, or a re-import that skipped every product it had
+seen (fingerprints.py) and only adds new ones. The plan of a whole file holds every new row a
+second time, with its ids and hashes (about 0.9 GB for a million products). With nothing
+stored, no product's plan depends on another's: there is nothing to archive, retire, replace or
+move, so the batch can be planned and written a part at a time, in the import's one
+transaction, and only one part's plan exists at once.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ PART_PRODUCTS = 100_000  # products planned and written at once
 
 
 def wanted(batch: ParsedBatch, stored: dict[str, pl.DataFrame]) -> bool:
-    """Whether to plan in parts: a batch larger than a part, against an account with nothing
-    stored (what read_stored returned holds no product, price or stock item)."""
+    """Whether to plan in parts: a batch larger than a part, and `stored` (what the import read
+    of the catalog to diff against) holds no product, price or stock item."""
     return batch.products.height > PART_PRODUCTS and all(f.height == 0 for f in stored.values())
 
 
@@ -51,8 +53,8 @@ def _without_rows(plan: Plan) -> Plan:
 
 def combine(total: Plan | None, part: Plan) -> Plan:
     """`part` added to the parts before it, as the run's report and snapshot read a plan: its
-    counts, warnings, events and product ids, not its rows (those were written already). The
-    log head is the first part's: the run's own events start there."""
+    counts, warnings, events and product ids, not its rows (written already, or never in a dry
+    run). The log head is the first part's: the run's own events start there."""
     summary = _without_rows(part)
     if total is None:
         return summary

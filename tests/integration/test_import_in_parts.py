@@ -109,6 +109,23 @@ def test_a_first_import_in_parts_writes_what_one_plan_writes(
     assert edited["products"] == {"created": 0, "updated": 1, "unchanged": 8, "archived": 1}
 
 
+def test_a_re_import_that_only_adds_products_is_written_in_parts_too(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    applies: list[int],
+    skipped: list[int],
+) -> None:
+    # the second file keeps the first's products unchanged and adds six: skipping them leaves
+    # nothing stored to diff the new ones against
+    first, grown = _both(engine, tmp_path, monkeypatch, account, [ROWS[:6], ROWS])
+    assert skipped == [0, 4] * 2
+    assert len(applies) == (2 + 2) + (1 + 1)  # parts of 3: 4 products, then 6 new ones
+    assert first["products"]["created"] == 4
+    assert grown["products"] == {"created": 6, "updated": 0, "unchanged": 4, "archived": 0}
+
+
 def test_each_part_puts_a_product_before_its_prices_and_stock(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str
 ) -> None:
