@@ -351,7 +351,15 @@ def _import(
             )
             plan = written.plan
         else:
-            plan = _plan(batch, stored, options, source.owns, batch.products, batch.variants)
+            plan = _plan(
+                batch,
+                stored,
+                options,
+                source.owns,
+                protected_keys(batch.rejects),
+                batch.products,
+                batch.variants,
+            )
         if not batch.stock_only:
             skip_unchanged.count_skipped(conn, plan, batch, options)
         report = _report(run.run_id, batch, options, plan, source_created)
@@ -399,10 +407,12 @@ def _plan(
     stored: dict[str, pl.DataFrame],
     options: ImportOptions,
     owns: frozenset[str],
+    protected: frozenset[str],
     products: pl.DataFrame,
     variants: pl.DataFrame,
 ) -> Plan:
-    """The plan of `products` and `variants`: the batch's, or one part of them."""
+    """The plan of `products` and `variants`: the batch's, or one part of them. `protected`:
+    protected_keys of the batch's rejects, computed once for all parts."""
     return plan_import(
         products,
         variants,
@@ -412,7 +422,7 @@ def _plan(
         source=options.source,
         owns=owns,
         full=options.mode == "full",
-        protected_keys=protected_keys(batch.rejects),
+        protected_keys=protected,
         present_keys=batch.fingerprints.skipped["external_id"]
         if batch.fingerprints is not None
         else None,
@@ -463,9 +473,10 @@ def _plan_and_write_parts(
     changes: list[dict[str, Any]] = []
     events = 0
     parts = -(-batch.products.height // plan_parts.PART_PRODUCTS)
+    protected = protected_keys(batch.rejects)
     for i, (products, variants) in enumerate(plan_parts.split(batch)):
         progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts)
-        plan = _plan(batch, stored, options, owns, products, variants)
+        plan = _plan(batch, stored, options, owns, protected, products, variants)
         if len(changes) < PREVIEW_LIMIT:
             changes += preview_changes(conn, options.account_id, plan)[
                 : PREVIEW_LIMIT - len(changes)
