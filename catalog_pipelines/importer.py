@@ -18,7 +18,7 @@ from typing import Any, Literal
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines import ownership, plan_parts, skip_unchanged
+from catalog_pipelines import first_import, ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
@@ -325,7 +325,9 @@ def _import(
     run: RunStart,
     progress: ProgressFn,
     gate: Gate | None = None,
+    stream: first_import.Stream | None = None,
 ) -> ImportReport:
+    """The import of `batch`, or of `stream` (whose summary `batch` is)."""
     batch.check_reconciles()
     with UnitOfWork(conn) as uow:
         source, source_created = _resolve_source(conn, options)
@@ -336,6 +338,8 @@ def _import(
                 conn, options.account_id, options.source, except_run=run.run_id
             )
         progress("diffing", 0.4)
+        if stream is not None and not store.holds_nothing(conn, options.account_id):
+            raise first_import.Unusable("the account stores objects now")
         stored = skip_unchanged.read_stored(conn, options, batch)
         owners = {s.name: s.owns for s in list_sources(conn, options.account_id)}
         batch = ownership.screen(
@@ -345,9 +349,34 @@ def _import(
         written: _Written | None = None  # set when the plan was written while it was made
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
-        elif plan_parts.wanted(batch, stored):
+        elif stream is not None:
             written = _plan_and_write_parts(
-                conn, batch, stored, options, source.owns, run, now, progress
+                conn,
+                stream.parts(),
+                stream.part_count,
+                batch,
+                stored,
+                options,
+                source.owns,
+                run,
+                now,
+                progress,
+                after_part=stream.keep_snapshot,
+            )
+            plan = written.plan
+        elif plan_parts.wanted(batch, stored):
+            parts = -(-batch.products.height // plan_parts.PART_PRODUCTS)
+            written = _plan_and_write_parts(
+                conn,
+                plan_parts.split(batch),
+                parts,
+                batch,
+                stored,
+                options,
+                source.owns,
+                run,
+                now,
+                progress,
             )
             plan = written.plan
         else:
@@ -387,7 +416,8 @@ def _import(
                 report.refused = str(e)
                 report.warnings.append(report.refused)
             else:
-                skip_unchanged.save_snapshot(conn, options, run.run_id, batch, plan)
+                snapshot = stream.snapshot() if stream is not None else None
+                skip_unchanged.save_snapshot(conn, options, run.run_id, batch, plan, snapshot)
                 # still holding the event log's lock: its head is this run's last event
                 events = (plan.log_head_before_events, head_sequence(conn))
                 _record_run(
@@ -458,6 +488,8 @@ class _Written:
 
 def _plan_and_write_parts(
     conn: sa.Connection,
+    split: Iterator[tuple[pl.DataFrame, pl.DataFrame]],
+    parts: int,
     batch: ParsedBatch,
     stored: dict[str, pl.DataFrame],
     options: ImportOptions,
@@ -465,16 +497,18 @@ def _plan_and_write_parts(
     run: RunStart,
     now: datetime,
     progress: ProgressFn,
+    after_part: Callable[[Plan], None] | None = None,
 ) -> _Written:
-    """Plan each part and, unless this is a dry run, write it at once (plan_parts.py). The
-    guard and the gate then judge the combined plan before the transaction commits: a refusal
-    rolls the parts back, so nothing is written, as when they judge a plan before writing."""
+    """Plan each of the `parts` (products, variants) of `split` and, unless this is a dry
+    run, write it at once (plan_parts.py). The guard and the gate then judge the combined plan
+    before the transaction commits: a refusal rolls the parts back, so nothing is written, as
+    when they judge a plan before writing. `after_part` takes what it needs of each part's plan
+    (a streamed import: its snapshot), and the part's product ids are not kept."""
     total: Plan | None = None
     changes: list[dict[str, Any]] = []
     events = 0
-    parts = -(-batch.products.height // plan_parts.PART_PRODUCTS)
     protected = protected_keys(batch.rejects)
-    for i, (products, variants) in enumerate(plan_parts.split(batch)):
+    for i, (products, variants) in enumerate(split):
         progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts)
         plan = _plan(batch, stored, options, owns, protected, products, variants)
         if len(changes) < PREVIEW_LIMIT:
@@ -486,6 +520,9 @@ def _plan_and_write_parts(
                 events += _apply(conn, plan, options, run, now, owns)
             except store.OwnerChanged as e:
                 return _Written(plan_parts.combine(total, plan), changes, events, str(e))
+        if after_part is not None:
+            after_part(plan)
+            plan = replace(plan, product_ids=plan.product_ids.clear())
         total = plan_parts.combine(total, plan)
         del plan  # one part's plan at a time
     assert total is not None  # wanted() only splits a batch larger than a part
@@ -629,6 +666,15 @@ def import_path(
             return validate_batch(batch).batch
 
         opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from
+        if mapping is not None and first_import.wanted(
+            conn, options.account_id, path, fmt, mapping, read["encoding"]
+        ):
+            try:
+                skip = skip_unchanged.request(conn, options, fmt, use_snapshot=True, **read)
+                with first_import.read(path, mapping, skip=skip, progress=progress) as stream:
+                    return _import(engine, conn, stream.summary, opts, run, progress, stream=stream)
+            except first_import.Unusable as e:
+                first_import.log.info("%s: read whole: %s", path, e)
         try:
             return _import(engine, conn, load(use_snapshot=True), opts, run, progress)
         except skip_unchanged.SkipUnusable:

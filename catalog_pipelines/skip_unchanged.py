@@ -134,10 +134,15 @@ def count_skipped(
 
 
 def save_snapshot(
-    conn: sa.Connection, options: ImportOptions, run_id: str, batch: ParsedBatch, plan: Plan
+    conn: sa.Connection,
+    options: ImportOptions,
+    run_id: str,
+    batch: ParsedBatch,
+    plan: Plan,
+    snapshot: pl.DataFrame | None = None,
 ) -> None:
     """Leave this run's snapshot, under the rules as they are now (the run may have created
-    its source)."""
+    its source). `snapshot`: the rows, when the caller took them part by part."""
     prints = batch.fingerprints
     if prints is None:
         return
@@ -166,7 +171,9 @@ def save_snapshot(
         salt=new_salt,
         watermark=prints.watermark,
         own_from=plan.log_head_before_events,
-        snapshot=next_snapshot(
+        snapshot=snapshot
+        if snapshot is not None
+        else next_snapshot(
             prints,
             plan.product_ids,
             batch.variants,

@@ -138,6 +138,17 @@ def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]
     }
 
 
+_HOLDS_ANYTHING = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM products WHERE account_id = :a)"
+    " OR EXISTS (SELECT 1 FROM inventory_items WHERE account_id = :a)"
+)
+
+
+def holds_nothing(conn: sa.Connection, account_id: str) -> bool:
+    """Whether the account stores no product (so no price) and no stock item."""
+    return not conn.execute(_HOLDS_ANYTHING, {"a": account_id}).scalar_one()
+
+
 def _copy_out(
     conn: sa.Connection,
     statement: str,

@@ -28,6 +28,8 @@ __all__ = [
     "VariantModel",
     "ValidationReport",
     "validate_batch",
+    "stripe_limit_messages",
+    "stripe_limit_problems",
     "stripe_limit_warnings",
 ]
 
@@ -147,9 +149,10 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate_batch(batch: ParsedBatch) -> ValidationReport:
+def validate_batch(batch: ParsedBatch, *, limit_warnings: bool = True) -> ValidationReport:
     """Validate both frames; move failing rows to rejects. A rejected product takes its variants
-    with it; a rejected variant leaves its product. Returns the cleaned batch and the counts."""
+    with it; a rejected variant leaves its product. Returns the cleaned batch and the counts.
+    Without `limit_warnings`, the caller words Stripe's limits itself (a batch in pieces)."""
     products, variants = batch.products, batch.variants
     failures = pl.concat(
         [
@@ -242,7 +245,8 @@ def validate_batch(batch: ParsedBatch) -> ValidationReport:
         stock_only=batch.stock_only,
         fingerprints=batch.fingerprints,
     )
-    cleaned.warnings.extend(stripe_limit_warnings(cleaned))
+    if limit_warnings:
+        cleaned.warnings.extend(stripe_limit_warnings(cleaned))
     cleaned.check_reconciles()
     sample = [
         {**r, "row_number": row_numbers.get(_slot_of(r, products, variants))}
@@ -290,7 +294,13 @@ def stripe_limit_warnings(batch: ParsedBatch) -> list[str]:
     Only reported, never truncated (docs/concepts.md). A price's metadata holds the variant's
     options and metadata, so those are checked together.
     """
-    found = pl.concat(
+    return stripe_limit_messages(stripe_limit_problems(batch))
+
+
+def stripe_limit_problems(batch: ParsedBatch) -> pl.DataFrame:
+    """The objects `stripe_limit_warnings` reports on, products first, as
+    `stripe_limit_messages` reads them (so the problems of several batches add up)."""
+    return pl.concat(
         [
             _limit_problems(batch.products, ["metadata"], "external_id").with_columns(
                 pl.lit("product").alias("kind")
@@ -300,6 +310,10 @@ def stripe_limit_warnings(batch: ParsedBatch) -> list[str]:
             ),
         ]
     )
+
+
+def stripe_limit_messages(found: pl.DataFrame) -> list[str]:
+    """The warnings of `stripe_limit_problems`: the first MAX_WARNINGS, then how many more."""
     messages: list[str] = []
     for r in found.head(MAX_WARNINGS).iter_rows(named=True):
         parts = []

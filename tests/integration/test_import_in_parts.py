@@ -14,12 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines import plan_parts
-from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch, import_path
-from catalog_pipelines.store import imports as store
+from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
-from tests.support.parent_csv import HEADER, MAPPING
+from tests.support.parent_csv import import_rows
 
 ROWS = [
     "P0,,Shirt,10.00,S0,5,red",
@@ -37,36 +36,6 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def applies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many plans each import applied."""
-    calls: list[int] = []
-    real = store.apply_plan
-
-    def spy(*args: Any, **kwargs: Any) -> int:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(store, "apply_plan", spy)
-    return calls
-
-
-def _import(engine: sa.Engine, tmp: Path, account: str, rows: list[str], **opts: Any) -> Any:
-    path = tmp / f"{account}.csv"
-    path.write_text("\n".join([HEADER, *rows]) + "\n")
-    mapping = tmp / "m.yaml"
-    mapping.write_text(MAPPING)
-    options = ImportOptions(source="pim", account_id=account, **opts)
-    report = import_path(engine, path, options, format="csv", mapping_path=mapping)
-    out = report.to_json()
-    out.pop("run_id")
-    out["rejects"] = [(r.row_number, r.reasons) for r in report.rejects]
-    out["changes"] = sorted(
-        (c["object_type"], c["key"], c["action"], sorted(c["fields"])) for c in report.changes
-    )
-    return out
-
-
 def _both(
     engine: sa.Engine,
     tmp: Path,
@@ -79,7 +48,7 @@ def _both(
     for part in (3, 1_000_000):
         monkeypatch.setattr(plan_parts, "PART_PRODUCTS", part)
         acct = f"{account}_{part}"
-        results[part] = [_import(engine, tmp, acct, rows, **opts) for rows in files]
+        results[part] = [import_rows(engine, tmp, acct, rows, **opts) for rows in files]
         assert_catalog_integrity(engine, acct)
     assert results[3] == results[1_000_000]
     assert catalog_by_keys(engine, f"{account}_3") == catalog_by_keys(engine, f"{account}_1000000")
@@ -130,7 +99,7 @@ def test_each_part_puts_a_product_before_its_prices_and_stock(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str
 ) -> None:
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
-    _import(engine, tmp_path, account, ROWS)
+    import_rows(engine, tmp_path, account, ROWS)
     with engine.connect() as conn:
         late = conn.execute(
             sa.text(

@@ -1,5 +1,14 @@
 """The generic CSV the import scenarios write: a key, a parent key, and a column left unmapped."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from catalog_pipelines.importer import ImportOptions, import_path
+
 MAPPING = """\
 format: csv
 key: id
@@ -12,3 +21,21 @@ fields:
   inventory_quantity: qty
 """
 HEADER = "id,parent,name,price,sku,qty,color"
+
+
+def import_rows(engine: sa.Engine, tmp: Path, account: str, rows: list[str], **opts: Any) -> Any:
+    """Import `rows` (under HEADER) for source `pim` of `account`: the report as the CLI prints
+    it, without its run id, plus its rejects and the sorted list of its changes."""
+    path = tmp / f"{account}.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    mapping = tmp / "m.yaml"
+    mapping.write_text(MAPPING)
+    options = ImportOptions(source="pim", account_id=account, **opts)
+    report = import_path(engine, path, options, format="csv", mapping_path=mapping)
+    out = report.to_json()
+    out.pop("run_id")
+    out["rejects"] = [(r.row_number, r.reasons) for r in report.rejects]
+    out["changes"] = sorted(
+        (c["object_type"], c["key"], c["action"], sorted(c["fields"])) for c in report.changes
+    )
+    return out

@@ -39,7 +39,7 @@ from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.text_safety import first_unstorable
 
-__all__ = ["read_csv", "read_jsonl", "jsonl_records", "to_json_text"]
+__all__ = ["read_csv", "read_table", "read_jsonl", "jsonl_records", "to_json_text"]
 
 MAX_KEYS_CHECK_EVERY = 100  # past this many distinct keys, check the limit on every line
 
@@ -68,7 +68,22 @@ def read_csv(
             kept = _keep_changed_rows(path, mapping, skip, source)
         except InputError:
             kept = None  # read whole below: the same outcome, worded for the whole file
-    frame, records, rejects, prints = kept or _read_whole(path, mapping, encoding, skip, source)
+    return _mapped(kept or _read_whole(path, mapping, encoding, skip, source), mapping, source)
+
+
+def read_table(
+    table: CsvTable, mapping: Mapping, *, skip: SkipRequest | None, source: str
+) -> ParsedBatch:
+    """One table of CSV records (a whole file, or a piece of one) through its mapping, with
+    the fingerprints of its products when `skip` asks for them."""
+    return _mapped(_from_table(table, mapping, skip, source), mapping, source)
+
+
+_Kept = tuple[pl.DataFrame, int, list[Reject], Fingerprints | None]
+
+
+def _mapped(kept: _Kept, mapping: Mapping, source: str) -> ParsedBatch:
+    frame, records, rejects, prints = kept
     batch = apply_mapping(
         frame,
         mapping,
@@ -81,9 +96,6 @@ def read_csv(
     return batch
 
 
-_Kept = tuple[pl.DataFrame, int, list[Reject], Fingerprints | None]
-
-
 def _read_whole(
     path: Path, mapping: Mapping, encoding: str | None, skip: SkipRequest | None, source: str
 ) -> _Kept:
@@ -92,6 +104,10 @@ def _read_whole(
     data = decode_to_utf8(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
     table = read_csv_table_bytes(data, source=source, delimiter=mapping.delimiter or ",")
     del data  # the file is as large as the frame: free it before mapping
+    return _from_table(table, mapping, skip, source)
+
+
+def _from_table(table: CsvTable, mapping: Mapping, skip: SkipRequest | None, source: str) -> _Kept:
     _check_reserved(table.header, source)
     frame, rejects = _reader_rejects(table)
     if skip is None or not _keyed(mapping, table.header) or mapping.key is None:

@@ -1,0 +1,277 @@
+"""A first import streamed: a large generic CSV for an account that stores nothing yet is read,
+mapped and validated a piece at a time (connectors/csv_pieces.py), each piece spilled to a
+temporary directory, and then planned and written a part at a time (plan_parts.py). Memory
+holds a part and what the run reports, never the file.
+
+The outcome is the whole path's, or the whole path runs. Mapping and validation only relate
+the rows of one product (its key) and the rows of one variant key, so pieces are independent
+unless a product's rows, or a variant key, fall in two of them. Then, or when the account
+turns out to hold anything once the import holds its lock, `Unusable` sends the import back
+to reading the file whole. So does an error in a piece: the whole file's read words it.
+CATALOG_IMPORT_STREAM=0 turns streaming off.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from catalog_pipelines import plan_parts
+from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines.connectors.generic import read_table
+from catalog_pipelines.diff import Plan
+from catalog_pipelines.fingerprints import SNAPSHOT_SCHEMA, SkipRequest, next_snapshot, product_key
+from catalog_pipelines.mapping import Mapping
+from catalog_pipelines.normalized import InputError, ParsedBatch
+from catalog_pipelines.progress import ProgressFn
+from catalog_pipelines.store import imports as store
+from catalog_pipelines.validation import (
+    stripe_limit_messages,
+    stripe_limit_problems,
+    stripe_limit_products,
+    validate_batch,
+)
+
+ENV = "CATALOG_IMPORT_STREAM"
+_SEED = 0x5712EA  # for the keys' hashes; a collision only costs a read of the whole file
+
+log = logging.getLogger(__name__)
+
+
+class Unusable(Exception):
+    """Streaming could change this import's outcome: read the file whole instead."""
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def wanted(
+    conn: sa.Connection,
+    account_id: str,
+    path: Path,
+    fmt: str,
+    mapping: Mapping | None,
+    encoding: str | None,
+) -> bool:
+    """Whether to stream: a keyed generic CSV in UTF-8, larger than a piece, for an account
+    that stores no product or stock item (checked again under the import's lock)."""
+    if fmt != "csv" or mapping is None or mapping.key is None or not enabled():
+        return False
+    codec = encoding or mapping.encoding
+    if codec is not None and codecs.lookup(codec).name != "utf-8":
+        return False
+    try:
+        if path.stat().st_size <= csv_pieces.PIECE_BYTES:
+            return False
+    except OSError:
+        return False  # the whole read says why
+    return store.holds_nothing(conn, account_id)
+
+
+@dataclass
+class _Piece:
+    """A validated piece on disk: its rows in Parquet (LZ4: a tenth of the time of a pickle),
+    the rest of its batch (rejects, fingerprints) pickled."""
+
+    file: Path  # without a suffix
+    products: int
+
+    @classmethod
+    def spill(cls, batch: ParsedBatch, file: Path) -> _Piece:
+        batch.products.write_parquet(file.with_suffix(".products"), compression="lz4")
+        batch.variants.write_parquet(file.with_suffix(".variants"), compression="lz4")
+        rest = replace(batch, products=batch.products.clear(), variants=batch.variants.clear())
+        with file.with_suffix(".pickle").open("wb") as f:
+            pickle.dump(rest, f, protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(file, batch.products.height)
+
+    def load(self) -> ParsedBatch:
+        with self.file.with_suffix(".pickle").open("rb") as f:
+            rest: ParsedBatch = pickle.load(f)
+        return replace(
+            rest,
+            products=pl.read_parquet(self.file.with_suffix(".products")),
+            variants=pl.read_parquet(self.file.with_suffix(".variants")),
+        )
+
+
+@dataclass
+class Stream:
+    """A file's pieces, mapped and validated, on disk; `summary` is the whole file's batch
+    without its rows (counts, rejects, warnings), as the run reports and records it."""
+
+    directory: Path
+    summary: ParsedBatch
+    pieces: list[_Piece] = field(default_factory=list)
+    _part: list[ParsedBatch] = field(default_factory=list)
+    _snapshot: list[pl.DataFrame] = field(default_factory=list)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def parts(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        """(products, variants) of each part: whole pieces, in file order, of at least
+        PART_PRODUCTS products (the last one less)."""
+        self._part = []
+        for i, piece in enumerate(self.pieces):
+            self._part.append(piece.load())
+            filled = sum(b.products.height for b in self._part) >= plan_parts.PART_PRODUCTS
+            if filled or i == len(self.pieces) - 1:
+                yield (
+                    pl.concat([b.products for b in self._part], rechunk=True),
+                    pl.concat([b.variants for b in self._part], rechunk=True),
+                )
+                self._part = []
+
+    @property
+    def part_count(self) -> int:
+        counts = [p.products for p in self.pieces]
+        parts, filled = 0, 0
+        for n in counts:
+            filled += n
+            if filled >= plan_parts.PART_PRODUCTS:
+                parts, filled = parts + 1, 0
+        return parts + (1 if filled else 0)
+
+    def keep_snapshot(self, plan: Plan) -> None:
+        """Take the snapshot rows of the part just planned (`parts`), before its plan goes."""
+        for batch in self._part:
+            if batch.fingerprints is None:
+                continue
+            self._snapshot.append(
+                next_snapshot(
+                    batch.fingerprints,
+                    plan.product_ids,
+                    batch.variants,
+                    rejected_rows=[r.row_number for r in batch.rejects],
+                    ignored_products=plan.ignored_products,
+                    warned_keys=stripe_limit_products(batch),
+                )
+            )
+
+    def snapshot(self) -> pl.DataFrame | None:
+        """The snapshot the run leaves, or None when the file was read without fingerprints."""
+        if self.summary.fingerprints is None:
+            return None
+        if not self._snapshot:
+            return pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+        return pl.concat(self._snapshot)
+
+
+def read(
+    path: Path,
+    mapping: Mapping,
+    *,
+    skip: SkipRequest | None,
+    progress: ProgressFn,
+) -> Stream:
+    """Read, map and validate `path` a piece at a time into a `Stream` (use it in a `with`).
+    Raises `Unusable` when its pieces are not independent or one of them cannot be read."""
+    directory = Path(tempfile.mkdtemp(prefix="catalog-import-"))
+    try:
+        return _read(directory, path, mapping, skip, progress)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _read(
+    directory: Path,
+    path: Path,
+    mapping: Mapping,
+    skip: SkipRequest | None,
+    progress: ProgressFn,
+) -> Stream:
+    assert mapping.key is not None
+    source = str(path)
+    expected = max(1, path.stat().st_size // csv_pieces.PIECE_BYTES)
+    stream: Stream | None = None
+    product_keys: list[np.ndarray] = []
+    variant_keys: list[np.ndarray] = []
+    problems: list[pl.DataFrame] = []
+    pieces = csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ",")
+    try:
+        for i, table in enumerate(pieces):
+            progress("reading", 0.05 + 0.3 * min(1.0, i / expected))
+            mapped = read_table(table, mapping, skip=skip, source=source)
+            # every row's product, rejected or not: the whole read would relate them
+            keys = table.frame.select(product_key(mapping.key, mapping.parent_key))
+            product_keys.append(_hashes(keys.to_series()))
+            del table, keys
+            variant_keys.append(_hashes(mapped.variants["variant_key"]))
+            batch = validate_batch(mapped, limit_warnings=False).batch
+            del mapped
+            problems.append(stripe_limit_problems(batch))
+            if stream is None:
+                stream = Stream(directory, _summary(batch))
+            else:
+                _add(stream.summary, batch)
+            stream.pieces.append(_Piece.spill(batch, directory / f"{i:06d}"))
+    except InputError as e:
+        raise Unusable(f"a piece cannot be read ({e})") from e
+    if stream is None:
+        raise Unusable("the file has no records")
+    if _repeats(product_keys):
+        raise Unusable("a product's rows fall in more than one piece")
+    if _repeats(variant_keys):
+        raise Unusable("a variant key falls in more than one piece")
+    stream.summary.warnings.extend(
+        stripe_limit_messages(
+            pl.concat(problems).sort(pl.col("kind") == "price", maintain_order=True)
+        )
+    )
+    stream.summary.check_reconciles()
+    return stream
+
+
+def _hashes(keys: pl.Series) -> np.ndarray:
+    return keys.drop_nulls().unique().hash(_SEED).to_numpy()
+
+
+def _repeats(hashes: list[np.ndarray]) -> bool:
+    """Whether a key of one piece is a key of another (each piece's keys are distinct)."""
+    every = np.sort(np.concatenate(hashes)) if hashes else np.empty(0, dtype=np.uint64)
+    return bool((every[1:] == every[:-1]).any())  # sorted: a tenth of np.unique's time
+
+
+def _summary(batch: ParsedBatch) -> ParsedBatch:
+    """The first piece's batch without its rows, to which the others `_add` up."""
+    prints = batch.fingerprints
+    return replace(
+        batch,
+        products=batch.products.clear(),
+        variants=batch.variants.clear(),
+        rejects=list(batch.rejects),
+        warnings=list(batch.warnings),
+        fingerprints=None
+        if prints is None
+        else replace(
+            prints,
+            prints=prints.prints.clear(),
+            row_keys=prints.row_keys.clear(),
+            processed_keys=prints.processed_keys.clear(),
+        ),
+    )
+
+
+def _add(summary: ParsedBatch, batch: ParsedBatch) -> None:
+    assert summary.rows_valid is not None and batch.rows_valid is not None
+    summary.rows_read += batch.rows_read
+    summary.rows_valid += batch.rows_valid
+    summary.rejects.extend(batch.rejects)
+    summary.warnings.extend(w for w in batch.warnings if w not in summary.warnings)
