@@ -24,7 +24,7 @@ from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
 from catalog_pipelines.preflight import protected_keys, refusal
-from catalog_pipelines.progress import ProgressFn, quiet
+from catalog_pipelines.progress import ProgressFn, never_back, quiet
 from catalog_pipelines.stock_feed import plan_stock_feed
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import run_log
@@ -634,6 +634,7 @@ def import_path(
     """Read, validate and import one file (the CLI's `import`). The run is recorded before
     the file is read, so an unreadable file is a `failed` run too."""
     run = _run_start(options, str(path))
+    progress = never_back(progress)
     with engine.connect() as conn, _tracked(engine, conn, run, options):
         progress("reading", 0.05)
         mapping = (

@@ -14,6 +14,19 @@ def quiet(_phase: str, _fraction: float) -> None:
     """The default: long runs stay quiet when nobody is watching."""
 
 
+def never_back(progress: ProgressFn) -> ProgressFn:
+    """`progress` that holds its highest fraction: an import that starts over on another path
+    (a file read whole after all) goes on from where it was, not back to the start."""
+    highest = 0.0
+
+    def report(phase: str, fraction: float) -> None:
+        nonlocal highest
+        highest = max(highest, fraction)
+        progress(phase, highest)
+
+    return report
+
+
 class TerminalProgress:
     def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
         self.label = label
