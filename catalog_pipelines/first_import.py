@@ -138,15 +138,13 @@ class Stream:
                 )
                 self._part = []
 
-    @property
-    def part_count(self) -> int:
-        counts = [p.products for p in self.pieces]
+    def as_parts(self) -> plan_parts.Parts:
         parts, filled = 0, 0
-        for n in counts:
-            filled += n
+        for piece in self.pieces:
+            filled += piece.products
             if filled >= plan_parts.PART_PRODUCTS:
                 parts, filled = parts + 1, 0
-        return parts + (1 if filled else 0)
+        return plan_parts.Parts(self.parts(), parts + (1 if filled else 0), self.keep_snapshot)
 
     def keep_snapshot(self, plan: Plan) -> None:
         """Take the snapshot rows of the part just planned (`parts`), before its plan goes."""

@@ -349,34 +349,10 @@ def _import(
         written: _Written | None = None  # set when the plan was written while it was made
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
-        elif stream is not None:
+        elif stream is not None or plan_parts.wanted(batch, stored):
+            parts = stream.as_parts() if stream is not None else plan_parts.of_batch(batch)
             written = _plan_and_write_parts(
-                conn,
-                stream.parts(),
-                stream.part_count,
-                batch,
-                stored,
-                options,
-                source.owns,
-                run,
-                now,
-                progress,
-                after_part=stream.keep_snapshot,
-            )
-            plan = written.plan
-        elif plan_parts.wanted(batch, stored):
-            parts = -(-batch.products.height // plan_parts.PART_PRODUCTS)
-            written = _plan_and_write_parts(
-                conn,
-                plan_parts.split(batch),
-                parts,
-                batch,
-                stored,
-                options,
-                source.owns,
-                run,
-                now,
-                progress,
+                conn, parts, batch, stored, options, source.owns, run, now, progress
             )
             plan = written.plan
         else:
@@ -488,8 +464,7 @@ class _Written:
 
 def _plan_and_write_parts(
     conn: sa.Connection,
-    split: Iterator[tuple[pl.DataFrame, pl.DataFrame]],
-    parts: int,
+    parts: plan_parts.Parts,
     batch: ParsedBatch,
     stored: dict[str, pl.DataFrame],
     options: ImportOptions,
@@ -497,19 +472,16 @@ def _plan_and_write_parts(
     run: RunStart,
     now: datetime,
     progress: ProgressFn,
-    after_part: Callable[[Plan], None] | None = None,
 ) -> _Written:
-    """Plan each of the `parts` (products, variants) of `split` and, unless this is a dry
-    run, write it at once (plan_parts.py). The guard and the gate then judge the combined plan
-    before the transaction commits: a refusal rolls the parts back, so nothing is written, as
-    when they judge a plan before writing. `after_part` takes what it needs of each part's plan
-    (a streamed import: its snapshot), and the part's product ids are not kept."""
+    """Plan each part and, unless this is a dry run, write it at once (plan_parts.py). The
+    guard and the gate then judge the combined plan before the transaction commits: a refusal
+    rolls the parts back, so nothing is written, as when they judge a plan before writing."""
     total: Plan | None = None
     changes: list[dict[str, Any]] = []
     events = 0
     protected = protected_keys(batch.rejects)
-    for i, (products, variants) in enumerate(split):
-        progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts)
+    for i, (products, variants) in enumerate(parts.split):
+        progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts.count)
         plan = _plan(batch, stored, options, owns, protected, products, variants)
         if len(changes) < PREVIEW_LIMIT:
             changes += preview_changes(conn, options.account_id, plan)[
@@ -520,8 +492,8 @@ def _plan_and_write_parts(
                 events += _apply(conn, plan, options, run, now, owns)
             except store.OwnerChanged as e:
                 return _Written(plan_parts.combine(total, plan), changes, events, str(e))
-        if after_part is not None:
-            after_part(plan)
+        if parts.after_part is not None:
+            parts.after_part(plan)
             plan = replace(plan, product_ids=plan.product_ids.clear())
         total = plan_parts.combine(total, plan)
         del plan  # one part's plan at a time
@@ -671,7 +643,8 @@ def import_path(
             conn, options.account_id, path, fmt, mapping, read["encoding"]
         ):
             try:
-                skip = skip_unchanged.request(conn, options, fmt, use_snapshot=True, **read)
+                # nothing stored, nothing to skip: the fingerprints are only taken
+                skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
                 with first_import.read(path, mapping, skip=skip, progress=progress) as stream:
                     return _import(engine, conn, stream.summary, opts, run, progress, stream=stream)
             except first_import.Unusable as e:

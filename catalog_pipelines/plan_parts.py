@@ -10,8 +10,8 @@ transaction, and only one part's plan exists at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -25,6 +25,21 @@ def wanted(batch: ParsedBatch, stored: dict[str, pl.DataFrame]) -> bool:
     """Whether to plan in parts: a batch larger than a part, and `stored` (what the import read
     of the catalog to diff against) holds no product, price or stock item."""
     return batch.products.height > PART_PRODUCTS and all(f.height == 0 for f in stored.values())
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What an import plans and writes a part at a time: (products, variants) of each part,
+    how many parts, and what to take of each part's plan before it goes (the importer keeps
+    a part's product ids only without it)."""
+
+    split: Iterator[tuple[pl.DataFrame, pl.DataFrame]]
+    count: int
+    after_part: Callable[[Plan], None] | None = None
+
+
+def of_batch(batch: ParsedBatch) -> Parts:
+    return Parts(split(batch), -(-batch.products.height // PART_PRODUCTS))
 
 
 def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
