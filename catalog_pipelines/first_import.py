@@ -19,9 +19,12 @@ import os
 import pickle
 import shutil
 import tempfile
+import weakref
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -37,6 +40,8 @@ from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.validation import (
+    SAMPLE_SIZE,
+    ValidationReport,
     stripe_limit_messages,
     stripe_limit_problems,
     stripe_limit_products,
@@ -44,6 +49,7 @@ from catalog_pipelines.validation import (
 )
 
 ENV = "CATALOG_IMPORT_STREAM"
+_AS_READ = ("products", "variants", "rejects")
 _SEED = 0x5712EA  # for the keys' hashes; a collision only costs a read of the whole file
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,7 @@ class _Piece:
 
     file: Path  # without a suffix
     products: int
+    variants: int
 
     @classmethod
     def spill(cls, batch: ParsedBatch, file: Path) -> _Piece:
@@ -95,7 +102,7 @@ class _Piece:
         rest = replace(batch, products=batch.products.clear(), variants=batch.variants.clear())
         with file.with_suffix(".pickle").open("wb") as f:
             pickle.dump(rest, f, protocol=pickle.HIGHEST_PROTOCOL)
-        return cls(file, batch.products.height)
+        return cls(file, batch.products.height, batch.variants.height)
 
     def load(self) -> ParsedBatch:
         with self.file.with_suffix(".pickle").open("rb") as f:
@@ -115,14 +122,35 @@ class Stream:
     directory: Path
     summary: ParsedBatch
     pieces: list[_Piece] = field(default_factory=list)
+    # the pieces' validation as one: check counts summed, the first failures as a sample
+    validation: ValidationReport | None = None
+    # the file as mapped, before validation: products, variants and rejects, and warnings
+    as_read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_AS_READ, 0))
+    read_warnings: list[str] = field(default_factory=list)
     _part: list[ParsedBatch] = field(default_factory=list)
     _snapshot: list[pl.DataFrame] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # a stream nobody closes (a Dagster run that failed between two steps) still goes
+        self._remove = weakref.finalize(self, shutil.rmtree, self.directory, True)
 
     def __enter__(self) -> Stream:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
+        self.close()
+
+    def close(self) -> None:
+        """Remove the pieces from disk."""
+        self._remove()
+
+    @property
+    def products(self) -> int:
+        return sum(p.products for p in self.pieces)
+
+    @property
+    def variants(self) -> int:
+        return sum(p.variants for p in self.pieces)
 
     def parts(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         """(products, variants) of each part: whole pieces, in file order, of at least
@@ -188,6 +216,24 @@ def read(
         raise
 
 
+_FRAME_ORDER = {"products": 0, "variants": 1}  # as validate_batch lists failures
+
+
+def _validation(summary: ParsedBatch, reports: list[ValidationReport]) -> ValidationReport:
+    checks: Counter[str] = Counter()
+    sample: list[dict[str, Any]] = []
+    for report in reports:
+        checks.update(report.checks)
+        sample.extend(report.sample)
+    sample.sort(key=lambda r: (_FRAME_ORDER.get(r["frame"], 2), r["check"] == "product_in_batch"))
+    return ValidationReport(
+        summary,
+        dict(checks),
+        sample[:SAMPLE_SIZE],
+        sum(r.rows_rejected_here for r in reports),
+    )
+
+
 def _read(
     directory: Path,
     path: Path,
@@ -202,6 +248,8 @@ def _read(
     product_keys: list[np.ndarray] = []
     variant_keys: list[np.ndarray] = []
     problems: list[pl.DataFrame] = []
+    reports: list[ValidationReport] = []
+    read_warnings: list[str] = []
     pieces = csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ",")
     try:
         for i, table in enumerate(pieces):
@@ -212,13 +260,22 @@ def _read(
             product_keys.append(_hashes(keys.to_series()))
             del table, keys
             variant_keys.append(_hashes(mapped.variants["variant_key"]))
-            batch = validate_batch(mapped, limit_warnings=False).batch
-            del mapped
+            as_read = (mapped.products.height, mapped.variants.height, len(mapped.rejects))
+            read_warnings += [w for w in mapped.warnings if w not in read_warnings]
+            report = validate_batch(mapped, limit_warnings=False)
+            batch = report.batch
+            # without the rows; the sample's positions are the whole file's, not the piece's
+            before = {"products": 0, "variants": 0} if stream is None else stream.as_read
+            sample = [{**r, "index": r["index"] + before[r["frame"]]} for r in report.sample]
+            reports.append(replace(report, batch=_summary(batch), sample=sample))
+            del mapped, report
             problems.append(stripe_limit_problems(batch))
             if stream is None:
                 stream = Stream(directory, _summary(batch))
             else:
                 _add(stream.summary, batch)
+            for name, n in zip(_AS_READ, as_read, strict=True):
+                stream.as_read[name] += n
             stream.pieces.append(_Piece.spill(batch, directory / f"{i:06d}"))
     except InputError as e:
         raise Unusable(f"a piece cannot be read ({e})") from e
@@ -234,6 +291,8 @@ def _read(
         )
     )
     stream.summary.check_reconciles()
+    stream.validation = _validation(stream.summary, reports)
+    stream.read_warnings = read_warnings
     return stream
 
 

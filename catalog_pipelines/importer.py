@@ -272,16 +272,43 @@ def import_batch(
     *,
     progress: ProgressFn = quiet,
     gate: Gate | None = None,
+    stream: first_import.Stream | None = None,
+    read_whole: Callable[[], ParsedBatch] | None = None,
 ) -> ImportReport:
     """Diff the batch against the catalog and apply it in one transaction (or not at all).
 
     The run is recorded from its start: `failed` with its error if anything goes wrong,
     `abandoned` (by the next run of the source) if its process dies. `gate` sees the plan's
     report before anything is written (a plan written in parts: before the commit); a reason
-    from it refuses the import like the mass-archive guard does (`refused`, ImportRefused)."""
+    from it refuses the import like the mass-archive guard does (`refused`, ImportRefused).
+    With `stream` (a first import read in pieces, whose summary `batch` is), the pieces are
+    imported, or, if they cannot be after all, the validated batch `read_whole()` returns."""
     run = _run_start(options, batch.input_name)
     with engine.connect() as conn, _tracked(engine, conn, run, options):
+        if stream is not None and read_whole is not None:
+            report = _import_stream(engine, conn, stream, options, run, progress, gate)
+            if report is not None:
+                return report
+            batch = read_whole()
         return _import(engine, conn, batch, options, run, progress, gate)
+
+
+def _import_stream(
+    engine: sa.Engine,
+    conn: sa.Connection,
+    stream: first_import.Stream,
+    options: ImportOptions,
+    run: RunStart,
+    progress: ProgressFn,
+    gate: Gate | None = None,
+) -> ImportReport | None:
+    """Import `stream`; None when it has to be read whole after all (nothing was written)."""
+    with stream:
+        try:
+            return _import(engine, conn, stream.summary, options, run, progress, gate, stream)
+        except first_import.Unusable as e:
+            first_import.log.info("%s: read whole: %s", stream.summary.input_name, e)
+            return None
 
 
 def _run_start(options: ImportOptions, input_name: str) -> RunStart:
@@ -639,17 +666,38 @@ def import_path(
             return validate_batch(batch).batch
 
         opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from
-        if mapping is not None and first_import.wanted(
-            conn, options.account_id, path, fmt, mapping, read["encoding"]
-        ):
-            try:
-                # nothing stored, nothing to skip: the fingerprints are only taken
-                skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
-                with first_import.read(path, mapping, skip=skip, progress=progress) as stream:
-                    return _import(engine, conn, stream.summary, opts, run, progress, stream=stream)
-            except first_import.Unusable as e:
-                first_import.log.info("%s: read whole: %s", path, e)
+        stream = read_stream(conn, options, path, fmt, mapping, progress=progress, **read)
+        report = None
+        if stream is not None:
+            report = _import_stream(engine, conn, stream, opts, run, progress)
+        if report is not None:
+            return report
         try:
             return _import(engine, conn, load(use_snapshot=True), opts, run, progress)
         except skip_unchanged.SkipUnusable:
             return _import(engine, conn, load(use_snapshot=False), opts, run, progress)
+
+
+def read_stream(
+    conn: sa.Connection,
+    options: ImportOptions,
+    path: Path,
+    fmt: str,
+    mapping: Mapping | None,
+    *,
+    progress: ProgressFn = quiet,
+    **read: Any,
+) -> first_import.Stream | None:
+    """The file read in pieces when it is a first import that can be (first_import.py), else
+    None: the caller reads it whole."""
+    if mapping is None or not first_import.wanted(
+        conn, options.account_id, path, fmt, mapping, read.get("encoding")
+    ):
+        return None
+    # nothing stored, so nothing to skip: the fingerprints are only taken
+    skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
+    try:
+        return first_import.read(path, mapping, skip=skip, progress=progress)
+    except first_import.Unusable as e:
+        first_import.log.info("%s: read whole: %s", path, e)
+        return None

@@ -215,8 +215,12 @@ def validated_rows(
     engine = catalog_db.engine()
     with finish_inbox_file_on_error(context, inbox):
         publish = _selection(context)
-        snapshot = snapshot_of_run(context, catalog_db)
-        validation = validate_batch(snapshot.batch)
+        # a plan only hands its rows on (catalog_drift heals with them): no pieces then
+        snapshot = snapshot_of_run(context, catalog_db, rows=not publish)
+        stream = snapshot.stream
+        validation = stream.validation if stream else None
+        if validation is None:
+            validation = validate_batch(snapshot.batch)
         options = ImportOptions(
             source=name,
             account_id=catalog_db.account_id,
@@ -232,7 +236,9 @@ def validated_rows(
         with engine.connect() as conn:
             events_after = int(conn.execute(_EVENTS_HEAD, {"a": options.account_id}).scalar_one())
         try:
-            report = import_staged(context, catalog_db, validation.batch, options, gate=gate)
+            report = import_staged(
+                context, catalog_db, validation.batch, options, gate=gate, stream=stream
+            )
         except ImportRefused as refused:  # by a check, a guard, or an owner that changed
             report = refused.report
     batch = report.batch or validation.batch  # screened: other sources' rows are rejects

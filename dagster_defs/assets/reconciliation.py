@@ -97,4 +97,4 @@ def catalog_drift(
 def revalidated(context: dg.AssetExecutionContext, catalog_db: CatalogDatabase) -> ParsedBatch:
     """The source read and validated again, when validated_rows' frames are not in this
     process (a re-execution, or an executor with a process per step)."""
-    return validate_batch(snapshot_of_run(context, catalog_db).batch).batch
+    return validate_batch(snapshot_of_run(context, catalog_db, rows=True).batch).batch

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field
 
-from catalog_pipelines import skip_unchanged
+from catalog_pipelines import first_import, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
 from catalog_pipelines.fingerprints import SkipRequest
@@ -24,8 +24,9 @@ from catalog_pipelines.importer import (
     ImportReport,
     import_batch,
     new_run_id,
+    read_stream,
 )
-from catalog_pipelines.mapping import mapping_from_dict
+from catalog_pipelines.mapping import Mapping, mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import run_log
 from catalog_pipelines.store.sources import Source, get_source
@@ -76,9 +77,11 @@ class ImportRunConfig(dg.Config):
 class Snapshot:
     """The source as read: the parsed batch and the connector kind that read it."""
 
-    batch: ParsedBatch
+    batch: ParsedBatch  # a stream's summary, without rows, when `stream` is set
     kind: str
     kind_note: str | None = None  # how the metadata names the kind, when it was detected
+    # a first import read in pieces (catalog_pipelines/first_import.py), mapped and validated
+    stream: first_import.Stream | None = None
 
 
 @dataclass
@@ -99,14 +102,20 @@ class StagedImport:
 
 
 SkipAsk = Callable[[str, dict[str, Any]], SkipRequest | None]
+StreamAsk = Callable[[Path, str, Mapping | None, dict[str, Any]], first_import.Stream | None]
 
 
 def read_source(
-    source: Source | None, name: str, path_override: str | None, skip: SkipAsk | None = None
+    source: Source | None,
+    name: str,
+    path_override: str | None,
+    skip: SkipAsk | None = None,
+    stream: StreamAsk | None = None,
 ) -> Snapshot:
     """Load the partition's input: an explicit file, or the source's configured path or URL.
     `skip(format, read settings)` asks for the products the last import left unchanged to be
-    skipped (catalog_pipelines/skip_unchanged.py), as the CLI does."""
+    skipped (catalog_pipelines/skip_unchanged.py), as the CLI does. `stream(path, format,
+    mapping, read settings)` reads a first import in pieces, when it can be."""
     config = source.config if source else {}
     currency = config.get("currency")  # the shop's currency, for inputs that carry none
     if not path_override and config.get("url"):
@@ -132,6 +141,9 @@ def read_source(
         else None
     )
     read = {"encoding": config.get("encoding"), "currency": currency}
+    pieces = stream(path, fmt, mapping, read) if stream else None
+    if pieces is not None:
+        return Snapshot(pieces.summary, fmt, stream=pieces)
     batch = load_batch(
         path, format=fmt, mapping=mapping, skip=skip(fmt, read) if skip else None, **read
     )
@@ -155,9 +167,11 @@ def read_snapshot(
     path: str | None,
     *,
     use_snapshot: bool = True,
+    stream: bool = False,
 ) -> Snapshot:
     """The partition's input, read and reconciled; an unreadable one is a failed import run.
-    Products the source's last import left unchanged are skipped (`use_snapshot=False`: none)."""
+    Products the source's last import left unchanged are skipped (`use_snapshot=False`: none).
+    With `stream`, a first import is read in pieces when it can be."""
     name = context.partition_key
     with catalog_db.engine().connect() as conn:
         source = get_source(conn, catalog_db.account_id, name)
@@ -172,8 +186,14 @@ def read_snapshot(
         with catalog_db.engine().connect() as conn:
             return skip_unchanged.request(conn, options, fmt, use_snapshot=use_snapshot, **read)
 
+    def pieces(
+        file: Path, fmt: str, mapping: Mapping | None, read: dict[str, Any]
+    ) -> first_import.Stream | None:
+        with catalog_db.engine().connect() as conn:
+            return read_stream(conn, options, file, fmt, mapping, **read)
+
     try:
-        snapshot = read_source(source, name, path, skip)
+        snapshot = read_source(source, name, path, skip, pieces if stream else None)
         snapshot.batch.check_reconciles()
     except Exception as e:  # an unreadable input is a failed import run too
         _record_failed_read(context, catalog_db, path or name, e)
@@ -197,27 +217,40 @@ def import_staged(
     batch: ParsedBatch,
     options: ImportOptions,
     gate: Gate | None = None,
+    stream: first_import.Stream | None = None,
 ) -> ImportReport:
     """`import_batch`; when the batch skipped unchanged products and that can no longer be
-    trusted (something changed them meanwhile), the source is read again in full and that is
-    imported instead, as the CLI does."""
+    trusted (something changed them meanwhile), or a first import read in pieces (`stream`,
+    whose summary `batch` is) turns out to need the whole file, the source is read again in
+    full and that is imported instead, as the CLI does."""
     engine = catalog_db.engine()
+
+    def read_whole() -> ParsedBatch:
+        full = read_snapshot(context, catalog_db, snapshot_path(context), use_snapshot=False)
+        return validate_batch(full.batch).batch
+
     try:
-        return import_batch(engine, batch, options, gate=gate)
+        return import_batch(engine, batch, options, gate=gate, stream=stream, read_whole=read_whole)
     except skip_unchanged.SkipUnusable as e:
         context.log.info(f"reading the source again in full: {e}")
-        full = read_snapshot(context, catalog_db, snapshot_path(context), use_snapshot=False)
-        return import_batch(engine, validate_batch(full.batch).batch, options, gate=gate)
+        return import_batch(engine, read_whole(), options, gate=gate)
 
 
-def snapshot_of_run(context: dg.AssetExecutionContext, catalog_db: CatalogDatabase) -> Snapshot:
+def snapshot_of_run(
+    context: dg.AssetExecutionContext, catalog_db: CatalogDatabase, *, rows: bool = False
+) -> Snapshot:
     """The batch `source_snapshot` read in this run and process; read again when it is not
-    here (a re-execution from a later step, or an executor with a process per step)."""
+    here (a re-execution from a later step, or an executor with a process per step). `rows`:
+    the caller needs the batch's rows, not a first import's pieces."""
     taken = handoff.take(context.run.run_id, SNAPSHOT, context.partition_key)
-    if isinstance(taken, Snapshot):
+    if isinstance(taken, Snapshot) and not (rows and taken.stream):
         return taken
-    context.log.info("source_snapshot's frames are not in this process: reading the source again")
-    return read_snapshot(context, catalog_db, snapshot_path(context))
+    if isinstance(taken, Snapshot) and taken.stream:
+        taken.stream.close()
+        context.log.info("reading the source again, whole: this step needs its rows")
+    else:
+        context.log.info("source_snapshot's frames are not in this process: reading it again")
+    return read_snapshot(context, catalog_db, snapshot_path(context), stream=not rows)
 
 
 @dg.asset(
@@ -237,24 +270,33 @@ def source_snapshot(
     inbox: InboxResource,
 ) -> dg.MaterializeResult:
     with finish_inbox_file_on_error(context, inbox):
-        snapshot = read_snapshot(context, catalog_db, config.path)
+        snapshot = read_snapshot(context, catalog_db, config.path, stream=True)
     batch = snapshot.batch
     handoff.put(context.run.run_id, SNAPSHOT, context.partition_key, snapshot)
+    # as read, before validation (a stream's pieces are validated already: their counts)
+    as_read = {
+        "products": batch.products.height,
+        "variants": batch.variants.height,
+        "rejects": len(batch.rejects),
+    }
+    warnings = batch.warnings
+    if snapshot.stream is not None:
+        as_read, warnings = snapshot.stream.as_read, snapshot.stream.read_warnings
     return dg.MaterializeResult(
         metadata={
             "input": batch.input_name,
             "source_kind": snapshot.kind_note or snapshot.kind,
             "rows_read": batch.rows_read,
-            "products": batch.products.height,
-            "variants": batch.variants.height,
+            "products": as_read["products"],
+            "variants": as_read["variants"],
             # skipped before parsing: what the source's last import left unchanged
             "products_skipped_unchanged": batch.fingerprints.skipped.height
             if batch.fingerprints is not None
             else 0,
-            "parse_rejects": len(batch.rejects),
+            "parse_rejects": as_read["rejects"],
             "columns": dg.MetadataValue.json(batch.columns),
             "unmapped_columns": dg.MetadataValue.json(batch.unmapped_columns),
-            "warnings": dg.MetadataValue.json(batch.warnings),
+            "warnings": dg.MetadataValue.json(warnings),
         },
     )
 

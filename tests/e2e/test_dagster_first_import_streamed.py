@@ -1,0 +1,157 @@
+"""The Dagster import job reads a first import in pieces, as the CLI does
+(catalog_pipelines/first_import.py), and gives what reading the file whole gives: the same
+metadata, validation summary, plan and catalog, and a snapshot the next run skips with. A plan
+that catalog_drift may heal with needs the rows: that run reads the file whole."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines import first_import, plan_parts
+from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines.store.sources import GROUPS, create_source
+from dagster_defs.assets import IMPORT_ASSETS
+from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
+from dagster_defs.resources import CatalogDatabase, InboxResource
+from tests.support.catalog_view import catalog_by_keys
+from tests.support.dagster_state import forget_defs_state_storage
+
+MAPPING = {
+    "format": "csv",
+    "key": "id",
+    "currency": "usd",
+    "fields": {"name": "name", "price": "price", "sku": "sku", "inventory_quantity": "qty"},
+}
+ROWS = "".join(f"P{i},Product {i},{i}.50,S{i},7,red\n" for i in range(30)) + (
+    "P30,Too many,1.00,S30,9999999999999,blue\n"  # more stock than an item holds: validation
+)
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
+    """Every record a piece, parts of three; the pieces of each import that streamed."""
+    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1)
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
+    (tmp_path / "spill").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
+    seen: list[int] = []
+    real = first_import.Stream.parts
+
+    def parts(self: first_import.Stream) -> Any:
+        seen.append(len(self.pieces))
+        yield from real(self)
+
+    monkeypatch.setattr(first_import.Stream, "parts", parts)
+    return seen
+
+
+def _run(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp: Path,
+    selection: list[str] | None = None,
+) -> dict[str, Any]:
+    path = tmp / f"{account}.csv"
+    path.write_text("id,name,price,sku,qty,color\n" + ROWS)
+    with engine.begin() as conn:
+        create_source(
+            conn, account_id=account, name="pim", kind="csv", owns=frozenset(GROUPS),
+            mapping=MAPPING, config={"path": str(path)},
+        )  # fmt: skip
+    instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["pim"])
+    res = {
+        "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
+        "inbox": InboxResource(base_dir=str(tmp / "inbox"), settle_seconds=0),
+    }
+    runs = []
+    for _ in range(1 if selection else 2):  # a first import, then the same file again
+        forget_defs_state_storage()
+        result = dg.materialize(
+            IMPORT_ASSETS,
+            partition_key="pim",
+            instance=instance,
+            resources=res,
+            selection=selection,
+        )
+        assert result.success
+        staged = result.asset_materializations_for_node("source_snapshot")[0].metadata
+        output = result.output_for_node("validated_rows", "validated_rows")
+        plan = dict(output.plan)
+        plan.pop("run_id")
+        runs.append(
+            {
+                "snapshot": {k: v.value for k, v in staged.items() if k != "input"},
+                "plan": plan,
+                "validation": output.validation,
+                "rows_rejected": output.rows_rejected,
+            }
+        )
+    return {"runs": runs, "catalog": catalog_by_keys(engine, account)}
+
+
+def test_a_first_import_in_pieces_gives_what_the_whole_read_gives(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    streamed: list[int],
+) -> None:
+    pieces = _run(instance, database_url, f"{account}_1", engine, tmp_path)
+    # the first run, in 32 pieces (the header's, then one a record); the second run finds
+    # the account filled
+    assert streamed == [32]
+    monkeypatch.setenv(first_import.ENV, "0")
+    whole = _run(instance, database_url, f"{account}_0", engine, tmp_path)
+    assert streamed == [32]
+    assert pieces == whole
+    first, again = pieces["runs"]
+    assert first["snapshot"]["products"] == 31 and first["snapshot"]["rows_read"] == 31
+    assert first["plan"]["products"]["created"] == 31  # P30 without its refused variant
+    assert first["rows_rejected"] == 1
+    assert first["validation"]["rows_rejected_by_validation"] == 1
+    # the snapshot the streamed run left lets the next run skip every product it wrote but
+    # the one with a rejected row
+    assert again["snapshot"]["products_skipped_unchanged"] == 30
+    assert again["plan"]["events"] == 0
+    assert list((tmp_path / "spill").iterdir()) == []
+
+
+def test_a_plan_only_run_reads_a_first_import_whole(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    streamed: list[int],
+) -> None:
+    plan_only = _run(
+        instance,
+        database_url,
+        account,
+        engine,
+        tmp_path,
+        selection=["source_snapshot", "validated_rows"],
+    )
+    assert streamed == []  # read in pieces, then whole: catalog_drift heals with the rows
+    (run,) = plan_only["runs"]
+    assert run["plan"]["dry_run"] is True
+    assert run["plan"]["products"]["created"] == 31
+    assert plan_only["catalog"]["products"] == []
+    assert list((tmp_path / "spill").iterdir()) == []
