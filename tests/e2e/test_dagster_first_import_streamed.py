@@ -16,11 +16,9 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors import csv_pieces
-from catalog_pipelines.store.sources import GROUPS, create_source
 from dagster_defs.assets import IMPORT_ASSETS
-from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
-from dagster_defs.resources import CatalogDatabase, InboxResource
 from tests.support.catalog_view import catalog_by_keys
+from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
 
 MAPPING = {
@@ -68,16 +66,10 @@ def _run(
 ) -> dict[str, Any]:
     path = tmp / f"{account}.csv"
     path.write_text("id,name,price,sku,qty,color\n" + ROWS)
-    with engine.begin() as conn:
-        create_source(
-            conn, account_id=account, name="pim", kind="csv", owns=frozenset(GROUPS),
-            mapping=MAPPING, config={"path": str(path)},
-        )  # fmt: skip
-    instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["pim"])
-    res = {
-        "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
-        "inbox": InboxResource(base_dir=str(tmp / "inbox"), settle_seconds=0),
-    }
+    res = csv_source(
+        instance, engine, database_url, account,
+        name="pim", path=path, mapping=MAPPING, inbox=tmp / "inbox",
+    )  # fmt: skip
     runs = []
     for _ in range(1 if selection else 2):  # a first import, then the same file again
         forget_defs_state_storage()

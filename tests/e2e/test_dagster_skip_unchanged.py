@@ -13,10 +13,8 @@ import sqlalchemy as sa
 
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
-from catalog_pipelines.store.sources import GROUPS, create_source
 from dagster_defs.assets import IMPORT_ASSETS
-from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
-from dagster_defs.resources import CatalogDatabase, InboxResource
+from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
 
 MAPPING = {
@@ -49,16 +47,10 @@ def test_a_rerun_skips_unchanged_products_and_still_sees_a_sale(
     path.write_text(
         "id,name,price,sku,qty\n" + "".join(f"P{i},Product {i},{i}.50,S{i},7\n" for i in range(30))
     )
-    with engine.begin() as conn:
-        create_source(
-            conn, account_id=account, name="pim", kind="csv", owns=frozenset(GROUPS),
-            mapping=MAPPING, config={"path": str(path)},
-        )  # fmt: skip
-    instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["pim"])
-    res = {
-        "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
-        "inbox": InboxResource(base_dir=str(tmp_path / "inbox"), settle_seconds=0),
-    }
+    res = csv_source(
+        instance, engine, database_url, account,
+        name="pim", path=path, mapping=MAPPING, inbox=tmp_path / "inbox",
+    )  # fmt: skip
     first = _materialize(instance, res)
     assert first["skipped"] == 0 and first["products"]["created"] == 30
 

@@ -17,8 +17,7 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
-from tests.support.integrity import assert_catalog_integrity
-from tests.support.parent_csv import import_rows
+from tests.support.parent_csv import import_both_ways, import_rows
 
 ROWS = [
     "P0,,Shirt,10.00,S0,5,red",
@@ -44,15 +43,12 @@ def _both(
     files: list[list[str]],
     **opts: Any,
 ) -> list[Any]:
-    results = {}
-    for part in (3, 1_000_000):
-        monkeypatch.setattr(plan_parts, "PART_PRODUCTS", part)
-        acct = f"{account}_{part}"
-        results[part] = [import_rows(engine, tmp, acct, rows, **opts) for rows in files]
-        assert_catalog_integrity(engine, acct)
-    assert results[3] == results[1_000_000]
-    assert catalog_by_keys(engine, f"{account}_3") == catalog_by_keys(engine, f"{account}_1000000")
-    return results[3]
+    """The files imported in parts of three and as one plan."""
+    ways = {
+        str(n): lambda n=n: monkeypatch.setattr(plan_parts, "PART_PRODUCTS", n)
+        for n in (3, 1_000_000)
+    }
+    return import_both_ways(engine, tmp, account, files, ways, **opts)
 
 
 def test_a_first_import_in_parts_writes_what_one_plan_writes(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from catalog_pipelines.importer import ImportOptions, import_path
+from tests.support.catalog_view import catalog_by_keys
+from tests.support.integrity import assert_catalog_integrity
 
 MAPPING = """\
 format: csv
@@ -39,3 +42,25 @@ def import_rows(engine: sa.Engine, tmp: Path, account: str, rows: list[str], **o
         (c["object_type"], c["key"], c["action"], sorted(c["fields"])) for c in report.changes
     )
     return out
+
+
+def import_both_ways(
+    engine: sa.Engine,
+    tmp: Path,
+    account: str,
+    files: list[list[str]],
+    ways: dict[str, Callable[[], object]],
+    **opts: Any,
+) -> list[Any]:
+    """The files imported one after another into an account per way (`ways[name]()` sets the
+    way up first): every way gives the same reports and catalog. The first way's reports."""
+    results = []
+    for name, set_up in ways.items():
+        set_up()
+        acct = f"{account}_{name}"
+        results.append([import_rows(engine, tmp, acct, rows, **opts) for rows in files])
+        assert_catalog_integrity(engine, acct)
+    catalogs = [catalog_by_keys(engine, f"{account}_{name}") for name in ways]
+    assert all(r == results[0] for r in results)
+    assert all(c == catalogs[0] for c in catalogs)
+    return results[0]
