@@ -285,7 +285,9 @@ def import_batch(
     imported, or, if they cannot be after all, the validated batch `read_whole()` returns."""
     run = _run_start(options, batch.input_name)
     with engine.connect() as conn, _tracked(engine, conn, run, options):
-        if stream is not None and read_whole is not None:
+        if stream is not None:
+            if read_whole is None:  # the summary has no rows: never import it as a batch
+                raise TypeError("import_batch(stream=...) needs read_whole")
             report = _import_stream(engine, conn, stream, options, run, progress, gate)
             if report is not None:
                 return report
