@@ -219,19 +219,12 @@ def read(
 _FRAME_ORDER = {"products": 0, "variants": 1}  # as validate_batch lists failures
 
 
-def _validation(summary: ParsedBatch, reports: list[ValidationReport]) -> ValidationReport:
-    checks: Counter[str] = Counter()
-    sample: list[dict[str, Any]] = []
-    for report in reports:
-        checks.update(report.checks)
-        sample.extend(report.sample)
+def _validation(
+    summary: ParsedBatch, checks: Counter[str], sample: list[dict[str, Any]], rejected: int
+) -> ValidationReport:
+    """The pieces' validation as one report of the whole file."""
     sample.sort(key=lambda r: (_FRAME_ORDER.get(r["frame"], 2), r["check"] == "product_in_batch"))
-    return ValidationReport(
-        summary,
-        dict(checks),
-        sample[:SAMPLE_SIZE],
-        sum(r.rows_rejected_here for r in reports),
-    )
+    return ValidationReport(summary, dict(checks), sample[:SAMPLE_SIZE], rejected)
 
 
 def _read(
@@ -248,7 +241,9 @@ def _read(
     product_keys: list[np.ndarray] = []
     variant_keys: list[np.ndarray] = []
     problems: list[pl.DataFrame] = []
-    reports: list[ValidationReport] = []
+    checks: Counter[str] = Counter()
+    sample: list[dict[str, Any]] = []
+    rejected_here = 0
     read_warnings: list[str] = []
     pieces = csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ",")
     try:
@@ -264,10 +259,11 @@ def _read(
             read_warnings += [w for w in mapped.warnings if w not in read_warnings]
             report = validate_batch(mapped, limit_warnings=False)
             batch = report.batch
-            # without the rows; the sample's positions are the whole file's, not the piece's
+            # the sample's positions are the whole file's, not the piece's
             before = {"products": 0, "variants": 0} if stream is None else stream.as_read
-            sample = [{**r, "index": r["index"] + before[r["frame"]]} for r in report.sample]
-            reports.append(replace(report, batch=_summary(batch), sample=sample))
+            sample += [{**r, "index": r["index"] + before[r["frame"]]} for r in report.sample]
+            checks.update(report.checks)
+            rejected_here += report.rows_rejected_here
             del mapped, report
             problems.append(stripe_limit_problems(batch))
             if stream is None:
@@ -291,7 +287,7 @@ def _read(
         )
     )
     stream.summary.check_reconciles()
-    stream.validation = _validation(stream.summary, reports)
+    stream.validation = _validation(stream.summary, checks, sample, rejected_here)
     stream.read_warnings = read_warnings
     return stream
 
