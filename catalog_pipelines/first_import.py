@@ -34,7 +34,7 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.generic import read_table
 from catalog_pipelines.diff import Plan
-from catalog_pipelines.fingerprints import SNAPSHOT_SCHEMA, SkipRequest, next_snapshot, product_key
+from catalog_pipelines.fingerprints import SkipRequest, next_snapshot, product_key
 from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
@@ -128,7 +128,7 @@ class Stream:
     as_read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_AS_READ, 0))
     read_warnings: list[str] = field(default_factory=list)
     _part: list[ParsedBatch] = field(default_factory=list)
-    _snapshot: list[pl.DataFrame] = field(default_factory=list)
+    _snapshot: list[Path] = field(default_factory=list)  # the parts' snapshot rows, spilled
 
     def __post_init__(self) -> None:
         # a stream nobody closes (a Dagster run that failed between two steps) still goes
@@ -175,28 +175,28 @@ class Stream:
         return plan_parts.Parts(self.parts(), parts + (1 if filled else 0), self.keep_snapshot)
 
     def keep_snapshot(self, plan: Plan) -> None:
-        """Take the snapshot rows of the part just planned (`parts`), before its plan goes."""
+        """Spill the snapshot rows of the part just planned (`parts`), before its plan goes:
+        at 10M products they would take ~750 MiB in memory."""
         for batch in self._part:
             if batch.fingerprints is None:
                 continue
-            self._snapshot.append(
-                next_snapshot(
-                    batch.fingerprints,
-                    plan.product_ids,
-                    batch.variants,
-                    rejected_rows=[r.row_number for r in batch.rejects],
-                    ignored_products=plan.ignored_products,
-                    warned_keys=stripe_limit_products(batch),
-                )
-            )
+            file = self.directory / f"snapshot-{len(self._snapshot):06d}.arrow"
+            next_snapshot(
+                batch.fingerprints,
+                plan.product_ids,
+                batch.variants,
+                rejected_rows=[r.row_number for r in batch.rejects],
+                ignored_products=plan.ignored_products,
+                warned_keys=stripe_limit_products(batch),
+            ).write_ipc(file, compression="lz4")
+            self._snapshot.append(file)
 
-    def snapshot(self) -> pl.DataFrame | None:
-        """The snapshot the run leaves, or None when the file was read without fingerprints."""
+    def snapshot(self) -> Iterator[pl.DataFrame] | None:
+        """The snapshot the run leaves, a part at a time, or None when the file was read
+        without fingerprints."""
         if self.summary.fingerprints is None:
             return None
-        if not self._snapshot:
-            return pl.DataFrame(schema=SNAPSHOT_SCHEMA)
-        return pl.concat(self._snapshot)
+        return (pl.read_ipc(file) for file in self._snapshot)
 
 
 def read(

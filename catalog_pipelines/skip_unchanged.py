@@ -11,6 +11,7 @@ CATALOG_IMPORT_SKIP_UNCHANGED=0 turns skipping off.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -139,10 +140,10 @@ def save_snapshot(
     run_id: str,
     batch: ParsedBatch,
     plan: Plan,
-    snapshot: pl.DataFrame | None = None,
+    snapshot: Iterable[pl.DataFrame] | None = None,
 ) -> None:
     """Leave this run's snapshot, under the rules as they are now (the run may have created
-    its source). `snapshot`: the rows, when the caller took them part by part."""
+    its source). `snapshot`: its rows a part at a time, when the caller took them so."""
     prints = batch.fingerprints
     if prints is None:
         return

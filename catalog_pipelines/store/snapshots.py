@@ -11,6 +11,7 @@ path instead.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -22,10 +23,27 @@ from catalog_pipelines.store.events import head_sequence
 # Past this many events since the snapshot, re-reading everything is cheaper than sorting out
 # which products they touched.
 MAX_EVENTS_SINCE = 50_000
+# Keys per stored chunk (sql/0014): a reader or writer holds one chunk's bytes at a time.
+CHUNK_ROWS = 1_000_000
 
 _LOAD = sa.text(
-    "SELECT run_id, salt, watermark, own_from, own_to, data FROM import_snapshots"
+    "SELECT run_id, salt, watermark, own_from, own_to FROM import_snapshots"
     " WHERE account_id = :account AND source = :source"
+)
+_CHUNKS = sa.text(
+    "SELECT chunk FROM import_snapshot_chunks WHERE account_id = :account AND source = :source"
+    " ORDER BY chunk"
+)
+_CHUNK = sa.text(
+    "SELECT data FROM import_snapshot_chunks"
+    " WHERE account_id = :account AND source = :source AND chunk = :chunk"
+)
+_DROP_CHUNKS = sa.text(
+    "DELETE FROM import_snapshot_chunks WHERE account_id = :account AND source = :source"
+)
+_SAVE_CHUNK = sa.text(
+    "INSERT INTO import_snapshot_chunks (account_id, source, chunk, products, data)"
+    " VALUES (:account, :source, :chunk, :products, :data)"
 )
 _RUN_OF = sa.text(
     "SELECT run_id FROM import_snapshots WHERE account_id = :account AND source = :source"
@@ -60,12 +78,11 @@ _PRODUCT_OF = {
 }
 _SAVE = sa.text(
     "INSERT INTO import_snapshots (account_id, source, run_id, salt, watermark, own_from,"
-    " own_to, products, data)"
-    " VALUES (:account, :source, :run, :salt, :watermark, :own_from, :own_to, :products, :data)"
+    " own_to, products)"
+    " VALUES (:account, :source, :run, :salt, :watermark, :own_from, :own_to, :products)"
     " ON CONFLICT (account_id, source) DO UPDATE SET run_id = excluded.run_id,"
     " salt = excluded.salt, watermark = excluded.watermark, own_from = excluded.own_from,"
-    " own_to = excluded.own_to, products = excluded.products, data = excluded.data,"
-    " updated = now()"
+    " own_to = excluded.own_to, products = excluded.products, updated = now()"
 )
 _TOUCH = sa.text(
     "UPDATE import_snapshots SET run_id = :run, watermark = :watermark, own_from = :own_from,"
@@ -137,7 +154,7 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
     touched = touched_since(conn, account_id, since)
     if touched.unpinned is not None:
         return None
-    frame = pl.read_ipc(io.BytesIO(row.data)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+    frame = _read_chunks(conn, account_id, source)
     valid = frame.filter(
         pl.col("fingerprint").is_not_null() & ~pl.col("product_id").is_in(list(touched.product_ids))
     ).sort(KEY)  # once: the lookups that skip products search it by key (fingerprints.py)
@@ -148,6 +165,18 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
         previous_keys=frame[KEY],
         touched=touched.product_ids,
     )
+
+
+def _read_chunks(conn: sa.Connection, account_id: str, source: str) -> pl.DataFrame:
+    """The snapshot's keys, fetched a chunk at a time (one chunk's bytes held at once)."""
+    where = {"account": account_id, "source": source}
+    frames = [
+        pl.read_ipc(io.BytesIO(conn.execute(_CHUNK, {**where, "chunk": chunk}).scalar_one()))
+        for chunk in conn.execute(_CHUNKS, where).scalars().all()
+    ]
+    if not frames:
+        return pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+    return pl.concat(frames, rechunk=True).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
 
 
 def still_valid(
@@ -178,12 +207,22 @@ def save(
     salt: str,
     watermark: int,
     own_from: int,
-    snapshot: pl.DataFrame,
+    snapshot: pl.DataFrame | Iterable[pl.DataFrame],
 ) -> None:
     """Replace the source's snapshot. Call it holding the event log's lock, after this run's
-    own events (its events are then exactly those in (own_from, head])."""
-    buf = io.BytesIO()
-    snapshot.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
+    own events (its events are then exactly those in (own_from, head]). `snapshot`: its rows,
+    or frames of them read one at a time (a first import in pieces keeps them on disk)."""
+    where = {"account": account_id, "source": source}
+    conn.execute(_DROP_CHUNKS, where)
+    frames = [snapshot] if isinstance(snapshot, pl.DataFrame) else snapshot
+    chunk, products = 0, 0
+    for frame in frames:
+        for part in frame.iter_slices(CHUNK_ROWS):
+            buf = io.BytesIO()
+            part.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
+            params = {**where, "chunk": chunk, "products": part.height, "data": buf.getvalue()}
+            conn.execute(_SAVE_CHUNK, params)
+            chunk, products = chunk + 1, products + part.height
     conn.execute(
         _SAVE,
         {
@@ -194,8 +233,7 @@ def save(
             "watermark": watermark,
             "own_from": own_from,
             "own_to": head_sequence(conn),
-            "products": snapshot.height,
-            "data": buf.getvalue(),
+            "products": products,
         },
     )
 

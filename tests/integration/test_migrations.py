@@ -1,13 +1,16 @@
+import io
 import json
 import shutil
 from pathlib import Path
 
+import polars as pl
 import psycopg
 import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines import db
-from catalog_pipelines.store import reads
+from catalog_pipelines.fingerprints import SNAPSHOT_SCHEMA
+from catalog_pipelines.store import reads, snapshots
 from catalog_pipelines.store.migrations import discover, migrate
 from tests.conftest import owner_url
 
@@ -93,6 +96,57 @@ def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_p
         assert before == after
         assert json.dumps(json.loads(stored)) in after  # the stored text, key order included
         assert frozen == 0  # a stored event needs nothing frozen
+    finally:
+        owner.dispose()
+        app.dispose()
+        db.drop_database(server_url, url)
+
+
+def test_a_snapshot_stored_before_0014_reads_the_same_after_it(
+    server_url: str, tmp_path: Path
+) -> None:
+    """A source's snapshot stored as one value becomes the first of its chunks: the next
+    import still finds every key of it."""
+    old_sql = tmp_path / "sql"
+    old_sql.mkdir()
+    for mig in discover():
+        if mig.version <= 13:
+            shutil.copy(mig.path, old_sql / mig.path.name)
+    url = db.create_database(server_url, "cs_upgrade_snap", owner=db.OWNER_ROLE)
+    owner = db.make_engine(db.with_user(url, db.OWNER_ROLE))
+    app = db.make_engine(db.with_user(url, db.APP_ROLE))
+    prints = (
+        pl.DataFrame(
+            {
+                "external_id": ["E1", "E2"],
+                "fingerprint": [7, None],
+                "product_id": ["prod_1", "prod_2"],
+            }
+        )
+        .with_columns(prices=pl.lit(1), items=pl.lit(2))
+        .cast(SNAPSHOT_SCHEMA)
+    )  # type: ignore[arg-type]
+    buf = io.BytesIO()
+    prints.write_ipc(buf, compression="zstd")
+    try:
+        migrate(owner, old_sql, app_role=db.APP_ROLE)
+        with owner.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO import_snapshots (account_id, source, run_id, salt, watermark,"
+                    " own_from, own_to, products, data)"
+                    " VALUES ('acct_default', 'pim', 'run_old', 's', 0, 0, 0, 2, :data)"
+                ),
+                {"data": buf.getvalue()},
+            )
+        migrate(owner, app_role=db.APP_ROLE)
+        with app.connect() as conn:
+            known = snapshots.load_known(conn, "acct_default", "pim")
+        assert known is not None
+        assert known.previous_keys.to_list() == ["E1", "E2"]
+        assert known.valid.to_dicts() == [
+            {"external_id": "E1", "fingerprint": 7, "product_id": "prod_1", "prices": 1, "items": 2}
+        ]
     finally:
         owner.dispose()
         app.dispose()

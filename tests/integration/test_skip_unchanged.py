@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from catalog_pipelines import skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, generic
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
+from catalog_pipelines.store import snapshots
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.store.sources import add_source
@@ -128,6 +129,35 @@ def test_identical_and_slightly_changed_files_skip_what_did_not_move(
     assert out[2]["events"] == 2
     # the runs with skipping on: nothing to skip at first, then all, all but two, all, all but two
     assert skipped[-5:] == [0, 20, 18, 20, 18]
+
+
+def test_a_snapshot_stored_in_several_chunks_skips_the_same(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    """A snapshot larger than a chunk is stored as several and read back whole: the next
+    imports skip exactly what they skip with one chunk."""
+    monkeypatch.setattr(snapshots, "CHUNK_ROWS", 3)
+    base = _rows(20)
+    renamed = _rows(20, name={3: "Renamed", 19: "Also renamed"})
+    out = _run_both(
+        engine, tmp_path, monkeypatch, account, [_import(base), _import(renamed), _import(base)]
+    )
+    assert out[1] is not None and out[1]["products"]["updated"] == 2
+    assert skipped[-3:] == [0, 18, 18]
+    with engine.connect() as conn:
+        chunks = conn.execute(
+            sa.text(
+                "SELECT chunk, products FROM import_snapshot_chunks"
+                " WHERE account_id = :a ORDER BY chunk"
+            ),
+            {"a": f"{account}_skip"},
+        ).all()
+        total = conn.execute(
+            sa.text("SELECT products FROM import_snapshots WHERE account_id = :a"),
+            {"a": f"{account}_skip"},
+        ).scalar_one()
+    assert [tuple(c) for c in chunks] == [(i, 3) for i in range(6)] + [(6, 2)]
+    assert total == 20
 
 
 def test_stock_sold_through_the_api_is_reset_by_a_mirror_import(
