@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -161,20 +161,19 @@ def decide(
     processed = prints[KEY]
     keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
     if known is not None and known.salt == salt_value and known.valid.height:
-        marked = _mark(prints, known.valid)
+        same = _still_valid(prints, known.valid)
         if refused_keys.len():
-            is_refused = pl.col(KEY).is_in(refused_keys.implode())
-            marked = marked.with_columns(
-                pl.when(is_refused).then(None).otherwise("product_id").alias("product_id")
-            )
-        skip = marked["product_id"].is_not_null()
-        skipped = marked.filter(skip).select(list(SNAPSHOT_SCHEMA))
-        processed = marked.filter(~skip)[KEY]
+            same = same & ~prints[KEY].is_in(refused_keys.implode())
+        skipped = _skipped_rows(prints, known.valid, same)
+        processed = prints.filter(~same)[KEY]
         if skipped.height:
             if prints.height == rows.height:  # one row per key, in the same order
-                keep = ~skip
+                keep = ~same
             else:
                 keep = ~rows[KEY].is_in(skipped[KEY].implode()).fill_null(False)
+        # the decision is made: the batch keeps the snapshot's keys, not its prints (a
+        # copy of the whole snapshot for the rest of the run)
+        known = replace(known, valid=known.valid.clear())
     if refused_keys.len():
         processed = pl.concat([processed, refused_keys]).unique()
     return keep, Fingerprints(
@@ -191,18 +190,26 @@ def decide(
     )
 
 
-def _mark(prints: pl.DataFrame, valid: pl.DataFrame) -> pl.DataFrame:
-    """`prints` with the snapshot's product_id, prices and items of each key whose print is
-    still valid (null for the others): a left join on (key, fingerprint), done as a binary
-    search over the snapshot sorted by key. The hash join kept ~250 MB a million keys."""
-    ordered = valid.sort(KEY)
-    at = ordered[KEY].search_sorted(prints[KEY], side="left").clip(0, ordered.height - 1)
-    found = ordered.gather(at)
-    same = (found[KEY] == prints[KEY]) & (found["fingerprint"] == prints["fingerprint"])
-    same = same.fill_null(False)
-    return prints.with_columns(
-        pl.when(same).then(found[c]).alias(c) for c in ("product_id", "prices", "items")
+def _positions(prints: pl.DataFrame, valid: pl.DataFrame) -> pl.Series:
+    """Where each key of `prints` is, or would be, in `valid` (sorted by key): a binary
+    search. The hash join kept ~250 MB a million keys."""
+    return valid[KEY].search_sorted(prints[KEY], side="left").clip(0, valid.height - 1)
+
+
+def _still_valid(prints: pl.DataFrame, valid: pl.DataFrame) -> pl.Series:
+    """A mask of `prints` whose (key, fingerprint) the snapshot still holds. Only the two
+    columns compared are gathered, not a copy of the snapshot's rows."""
+    at = _positions(prints, valid)
+    same = (valid[KEY].gather(at) == prints[KEY]) & (
+        valid["fingerprint"].gather(at) == prints["fingerprint"]
     )
+    return same.fill_null(False)
+
+
+def _skipped_rows(prints: pl.DataFrame, valid: pl.DataFrame, same: pl.Series) -> pl.DataFrame:
+    """The snapshot's rows of the keys of `prints` marked `same`, in the order of `prints`."""
+    at = _positions(prints.filter(same), valid)
+    return valid.select(pl.col(list(SNAPSHOT_SCHEMA)).gather(at))
 
 
 def refused_rows(
@@ -272,7 +279,7 @@ def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:
     return (same | several).fill_null(False)
 
 
-def next_snapshot(
+def snapshot_frames(
     prints: Fingerprints,
     product_ids: pl.DataFrame,
     variants: pl.DataFrame,
@@ -280,8 +287,9 @@ def next_snapshot(
     rejected_rows: list[int],
     ignored_products: pl.Series,
     warned_keys: pl.Series | None = None,
-) -> pl.DataFrame:
-    """The snapshot an applied import leaves: every key of its file, with the fingerprint of
+) -> list[pl.DataFrame]:
+    """The snapshot an applied import leaves, as two frames (a concat would copy the
+    skipped products' rows): every key of its file, with the fingerprint of
     each product it processed cleanly or skipped. No fingerprint (processed again next time)
     for a key with a rejected row, for a product with changes its source does not own, or
     for a key that made no product, or for one the import warned about (`warned_keys`): a
@@ -323,7 +331,29 @@ def next_snapshot(
         .select(list(SNAPSHOT_SCHEMA))
         .collect()
     )
+    return [
+        frame.select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+        for frame in (processed, prints.skipped)
+    ]
+
+
+def next_snapshot(
+    prints: Fingerprints,
+    product_ids: pl.DataFrame,
+    variants: pl.DataFrame,
+    *,
+    rejected_rows: list[int],
+    ignored_products: pl.Series,
+    warned_keys: pl.Series | None = None,
+) -> pl.DataFrame:
+    """`snapshot_frames` as one frame."""
     return pl.concat(
-        [processed.select(list(SNAPSHOT_SCHEMA)), prints.skipped.select(list(SNAPSHOT_SCHEMA))],
-        how="vertical_relaxed",
-    ).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+        snapshot_frames(
+            prints,
+            product_ids,
+            variants,
+            rejected_rows=rejected_rows,
+            ignored_products=ignored_products,
+            warned_keys=warned_keys,
+        )
+    )

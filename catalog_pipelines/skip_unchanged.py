@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines.fingerprints import KEY, SkipRequest, next_snapshot, salt
+from catalog_pipelines.fingerprints import KEY, SkipRequest, salt, snapshot_frames
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import snapshots
@@ -174,7 +174,7 @@ def save_snapshot(
         own_from=plan.log_head_before_events,
         snapshot=snapshot
         if snapshot is not None
-        else next_snapshot(
+        else snapshot_frames(
             prints,
             plan.product_ids,
             batch.variants,

@@ -156,7 +156,9 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
         return None
     frame = _read_chunks(conn, account_id, source)
     valid = frame.filter(
-        pl.col("fingerprint").is_not_null() & ~pl.col("product_id").is_in(list(touched.product_ids))
+        pl.col("fingerprint").is_not_null()
+        & pl.col("product_id").is_not_null()
+        & ~pl.col("product_id").is_in(list(touched.product_ids))
     ).sort(KEY)  # once: the lookups that skip products search it by key (fingerprints.py)
     return Known(
         salt=row.salt,

@@ -221,6 +221,7 @@ def _keep_changed_rows(
         if refused_parts
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, KEY: pl.Utf8})
     )
+    del valid  # the decision searches the snapshot itself
     keep, prints = decide(rows, refused, salt_parts=salt_parts, request=skip)
     wanted = rows.filter(keep)[ROW_NUMBER]
     frame = pl.concat(kept_parts).filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
