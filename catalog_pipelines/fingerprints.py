@@ -161,10 +161,12 @@ def decide(
     processed = prints[KEY]
     keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
     if known is not None and known.salt == salt_value and known.valid.height:
-        same = _still_valid(prints, known.valid)
+        valid = known.valid.sort(KEY)  # no copy when it is flagged sorted (load_known)
+        same = _still_valid(prints, valid)
         if refused_keys.len():
             same = same & ~prints[KEY].is_in(refused_keys.implode())
-        skipped = _skipped_rows(prints, known.valid, same)
+        skipped = _skipped_rows(prints, valid, same)
+        del valid
         processed = prints.filter(~same)[KEY]
         if skipped.height:
             if prints.height == rows.height:  # one row per key, in the same order

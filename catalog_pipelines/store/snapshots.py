@@ -154,31 +154,40 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
     touched = touched_since(conn, account_id, since)
     if touched.unpinned is not None:
         return None
-    frame = _read_chunks(conn, account_id, source)
-    valid = frame.filter(
-        pl.col("fingerprint").is_not_null()
-        & pl.col("product_id").is_not_null()
-        & ~pl.col("product_id").is_in(list(touched.product_ids))
-    ).sort(KEY)  # once: the lookups that skip products search it by key (fingerprints.py)
+    keys, valid = _read_chunks(conn, account_id, source, touched.product_ids)
     return Known(
         salt=row.salt,
         since=since,
         valid=valid,
-        previous_keys=frame[KEY],
+        previous_keys=keys,
         touched=touched.product_ids,
     )
 
 
-def _read_chunks(conn: sa.Connection, account_id: str, source: str) -> pl.DataFrame:
-    """The snapshot's keys, fetched a chunk at a time (one chunk's bytes held at once)."""
+def _read_chunks(
+    conn: sa.Connection, account_id: str, source: str, touched: frozenset[str]
+) -> tuple[pl.Series, pl.DataFrame]:
+    """Every key of the snapshot, and its rows still valid sorted by key (the lookups that
+    skip products search them: fingerprints.py). Fetched and filtered a chunk at a time, so
+    only one chunk's bytes and rows are held beside what is kept."""
     where = {"account": account_id, "source": source}
-    frames = [
-        pl.read_ipc(io.BytesIO(conn.execute(_CHUNK, {**where, "chunk": chunk}).scalar_one()))
-        for chunk in conn.execute(_CHUNKS, where).scalars().all()
-    ]
-    if not frames:
-        return pl.DataFrame(schema=SNAPSHOT_SCHEMA)
-    return pl.concat(frames, rechunk=True).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+    still = (
+        pl.col("fingerprint").is_not_null()
+        & pl.col("product_id").is_not_null()
+        & ~pl.col("product_id").is_in(list(touched))
+    )
+    keys: list[pl.Series] = []
+    valid: list[pl.DataFrame] = []
+    for chunk in conn.execute(_CHUNKS, where).scalars().all():
+        data = conn.execute(_CHUNK, {**where, "chunk": chunk}).scalar_one()
+        frame = pl.read_ipc(io.BytesIO(data)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+        keys.append(frame[KEY])
+        valid.append(frame.filter(still))
+        del data, frame
+    if not keys:
+        empty = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+        return empty[KEY], empty
+    return pl.concat(keys), pl.concat(valid).sort(KEY)
 
 
 def still_valid(
