@@ -29,6 +29,8 @@ from catalog_pipelines.normalized import ROW_NUMBER
 # fingerprint then stops matching, and the next import of each source takes the full path.
 FINGERPRINT_VERSION = 1
 
+# Prints matched against the snapshot at a time (`decide`): bounds what the search allocates.
+MATCH_SLICE = 1_000_000
 KEY = "external_id"
 SNAPSHOT_SCHEMA: dict[str, Any] = {
     KEY: pl.Utf8,
@@ -162,11 +164,11 @@ def decide(
     keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
     if known is not None and known.salt == salt_value and known.valid.height:
         valid = known.valid.sort(KEY)  # no copy when it is flagged sorted (load_known)
-        same = _still_valid(prints, valid)
-        if refused_keys.len():
-            same = same & ~prints[KEY].is_in(refused_keys.implode())
-        skipped = _skipped_rows(prints, valid, same)
-        del valid
+        same, matched = _still_valid(prints, valid, refused_keys)
+        # in the snapshot's order: the rows are shared with it, not copied, where runs of
+        # its keys are skipped (all of them, for a file that did not change)
+        skipped = valid.select(list(SNAPSHOT_SCHEMA)).filter(pl.Series(matched))
+        del valid, matched
         processed = prints.filter(~same)[KEY]
         if skipped.height:
             if prints.height == rows.height:  # one row per key, in the same order
@@ -192,26 +194,26 @@ def decide(
     )
 
 
-def _positions(prints: pl.DataFrame, valid: pl.DataFrame) -> pl.Series:
-    """Where each key of `prints` is, or would be, in `valid` (sorted by key): a binary
-    search. The hash join kept ~250 MB a million keys."""
-    return valid[KEY].search_sorted(prints[KEY], side="left").clip(0, valid.height - 1)
-
-
-def _still_valid(prints: pl.DataFrame, valid: pl.DataFrame) -> pl.Series:
-    """A mask of `prints` whose (key, fingerprint) the snapshot still holds. Only the two
-    columns compared are gathered, not a copy of the snapshot's rows."""
-    at = _positions(prints, valid)
-    same = (valid[KEY].gather(at) == prints[KEY]) & (
-        valid["fingerprint"].gather(at) == prints["fingerprint"]
-    )
-    return same.fill_null(False)
-
-
-def _skipped_rows(prints: pl.DataFrame, valid: pl.DataFrame, same: pl.Series) -> pl.DataFrame:
-    """The snapshot's rows of the keys of `prints` marked `same`, in the order of `prints`."""
-    at = _positions(prints.filter(same), valid)
-    return valid.select(pl.col(list(SNAPSHOT_SCHEMA)).gather(at))
+def _still_valid(
+    prints: pl.DataFrame, valid: pl.DataFrame, refused_keys: pl.Series
+) -> tuple[pl.Series, np.ndarray]:
+    """A mask of `prints` whose (key, fingerprint) the snapshot `valid` (sorted by key) still
+    holds, but for `refused_keys`; and the mask of `valid`'s rows so matched. A binary search,
+    a slice of prints at a time, gathering only the two columns compared: the hash join kept
+    ~250 MB a million keys, and a gather of every column a copy of the snapshot."""
+    parts: list[pl.Series] = []
+    matched = np.zeros(valid.height, dtype=bool)
+    for part in prints.iter_slices(MATCH_SLICE):
+        at = valid[KEY].search_sorted(part[KEY], side="left").clip(0, valid.height - 1)
+        same = (valid[KEY].gather(at) == part[KEY]) & (
+            valid["fingerprint"].gather(at) == part["fingerprint"]
+        )
+        if refused_keys.len():
+            same = same & ~part[KEY].is_in(refused_keys.implode())
+        same = same.fill_null(False)
+        matched[at.filter(same).to_numpy()] = True
+        parts.append(same)
+    return pl.concat(parts), matched
 
 
 def refused_rows(

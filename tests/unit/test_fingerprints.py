@@ -4,7 +4,9 @@ may skip (catalog_pipelines/fingerprints.py)."""
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
+from catalog_pipelines import fingerprints
 from catalog_pipelines.fingerprints import (
     KEY,
     SNAPSHOT_SCHEMA,
@@ -82,18 +84,25 @@ def test_a_missing_cell_and_an_empty_one_or_a_moved_boundary_differ() -> None:
     assert set(one.prints["fingerprint"]).isdisjoint(two.prints["fingerprint"])
 
 
-def test_only_unchanged_products_without_rejected_rows_are_skipped() -> None:
-    before = _frame([("A", None, "a"), ("B", None, "b"), ("C", None, "c")])
+@pytest.mark.parametrize("slice_rows", [1, 2, 1_000_000])
+def test_only_unchanged_products_without_rejected_rows_are_skipped(
+    slice_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the slices the file's prints are matched in."""
+    monkeypatch.setattr(fingerprints, "MATCH_SLICE", slice_rows)
+    before = _frame([("A", None, "a"), ("B", None, "b"), ("C", None, "c"), ("E", None, "e")])
     known = _known_from(before)
-    after = _frame([("A", None, "a"), ("B", None, "B!"), ("C", None, "c"), ("D", None, "d")])
+    after = _frame(
+        [("E", None, "e"), ("A", None, "a"), ("B", None, "B!"), ("C", None, "c"), ("D", None, "d")]
+    )
     kept, prints = _split(
-        after, known, rejected=frozenset({3})
+        after, known, rejected=frozenset({4})
     )  # C's row was refused by the reader
-    assert prints.skipped[KEY].to_list() == ["A"]
+    assert sorted(prints.skipped[KEY].to_list()) == ["A", "E"]
     assert sorted(prints.processed_keys.to_list()) == ["B", "C", "D"]
     assert kept["id"].to_list() == ["B", "D"]
-    assert prints.skipped_rows == 1
-    assert dict(prints.skipped.select(KEY, "prices").iter_rows()) == {"A": 1}
+    assert prints.skipped_rows == 2
+    assert dict(prints.skipped.select(KEY, "prices").iter_rows()) == {"A": 1, "E": 1}
 
 
 def test_other_rules_skip_nothing() -> None:
