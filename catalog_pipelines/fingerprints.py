@@ -175,8 +175,7 @@ def decide(
                 keep = ~same
             else:
                 keep = ~rows[KEY].is_in(skipped[KEY].implode()).fill_null(False)
-        # the decision is made: the batch keeps the snapshot's keys, not its prints (a
-        # copy of the whole snapshot for the rest of the run)
+        # decided: the batch keeps the snapshot's keys, and of its rows only `skipped`
         known = replace(known, valid=known.valid.clear())
     if refused_keys.len():
         processed = pl.concat([processed, refused_keys]).unique()

@@ -218,16 +218,15 @@ def save(
     salt: str,
     watermark: int,
     own_from: int,
-    snapshot: pl.DataFrame | Iterable[pl.DataFrame],
+    snapshot: Iterable[pl.DataFrame],
 ) -> None:
     """Replace the source's snapshot. Call it holding the event log's lock, after this run's
     own events (its events are then exactly those in (own_from, head]). `snapshot`: its rows,
-    or frames of them read one at a time (a first import in pieces keeps them on disk)."""
+    in frames taken one at a time (a first import in pieces keeps them on disk)."""
     where = {"account": account_id, "source": source}
     conn.execute(_DROP_CHUNKS, where)
-    frames = [snapshot] if isinstance(snapshot, pl.DataFrame) else snapshot
     chunk, products = 0, 0
-    for frame in frames:
+    for frame in snapshot:
         for part in frame.iter_slices(CHUNK_ROWS):
             buf = io.BytesIO()
             part.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
