@@ -338,25 +338,3 @@ def snapshot_frames(
         frame.select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
         for frame in (processed, prints.skipped)
     ]
-
-
-def next_snapshot(
-    prints: Fingerprints,
-    product_ids: pl.DataFrame,
-    variants: pl.DataFrame,
-    *,
-    rejected_rows: list[int],
-    ignored_products: pl.Series,
-    warned_keys: pl.Series | None = None,
-) -> pl.DataFrame:
-    """`snapshot_frames` as one frame."""
-    return pl.concat(
-        snapshot_frames(
-            prints,
-            product_ids,
-            variants,
-            rejected_rows=rejected_rows,
-            ignored_products=ignored_products,
-            warned_keys=warned_keys,
-        )
-    )

@@ -34,7 +34,7 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.generic import read_table
 from catalog_pipelines.diff import Plan
-from catalog_pipelines.fingerprints import SkipRequest, next_snapshot, product_key
+from catalog_pipelines.fingerprints import SkipRequest, product_key, snapshot_frames
 from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
@@ -181,14 +181,15 @@ class Stream:
             if batch.fingerprints is None:
                 continue
             file = self.directory / f"snapshot-{len(self._snapshot):06d}.arrow"
-            next_snapshot(
+            frames = snapshot_frames(
                 batch.fingerprints,
                 plan.product_ids,
                 batch.variants,
                 rejected_rows=[r.row_number for r in batch.rejects],
                 ignored_products=plan.ignored_products,
                 warned_keys=stripe_limit_products(batch),
-            ).write_ipc(file, compression="lz4")
+            )
+            pl.concat(frames).write_ipc(file, compression="lz4")
             self._snapshot.append(file)
 
     def snapshot(self) -> Iterator[pl.DataFrame] | None:

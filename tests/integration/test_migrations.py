@@ -1,6 +1,8 @@
 import io
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +15,29 @@ from catalog_pipelines.fingerprints import SNAPSHOT_SCHEMA
 from catalog_pipelines.store import reads, snapshots
 from catalog_pipelines.store.migrations import discover, migrate
 from tests.conftest import owner_url
+
+
+@contextmanager
+def _database_at(
+    server_url: str, tmp_path: Path, version: int, name: str
+) -> Iterator[tuple[sa.Engine, sa.Engine]]:
+    """A new database migrated up to `version` only: (its owner's engine, the app's). The
+    test migrates the rest; the database is dropped afterwards."""
+    old_sql = tmp_path / "sql"
+    old_sql.mkdir()
+    for mig in discover():
+        if mig.version <= version:
+            shutil.copy(mig.path, old_sql / mig.path.name)
+    url = db.create_database(server_url, name, owner=db.OWNER_ROLE)
+    owner = db.make_engine(db.with_user(url, db.OWNER_ROLE))
+    app = db.make_engine(db.with_user(url, db.APP_ROLE))
+    try:
+        migrate(owner, old_sql, app_role=db.APP_ROLE)
+        yield owner, app
+    finally:
+        owner.dispose()
+        app.dispose()
+        db.drop_database(server_url, url)
 
 
 def test_migrations_are_recorded_once_and_rerun_is_a_noop(engine: sa.Engine) -> None:
@@ -48,14 +73,6 @@ def test_events_are_append_only_even_for_the_owner(
 def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_path: Path) -> None:
     """A database from before lean created events migrates, and its created events, which
     stored their object, keep reading exactly as stored, before and after their row changes."""
-    old_sql = tmp_path / "sql"
-    old_sql.mkdir()
-    for mig in discover():
-        if mig.version <= 8:
-            shutil.copy(mig.path, old_sql / mig.path.name)
-    url = db.create_database(server_url, "cs_upgrade", owner=db.OWNER_ROLE)
-    owner = db.make_engine(db.with_user(url, db.OWNER_ROLE))
-    app = db.make_engine(db.with_user(url, db.APP_ROLE))
     # As store/bulk.py wrote them before 0009: Polars' key order, metadata keys sorted.
     stored = (
         '{"object":{"id":"prod_old","object":"product","active":true,"name":"Old",'
@@ -64,8 +81,7 @@ def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_p
         '"external_id":"E1","created":1700000000,"version":1,"source":"shop","livemode":false,'
         '"metadata":{"b":"2","aa":"1"}}}'
     )
-    try:
-        migrate(owner, old_sql, app_role=db.APP_ROLE)
+    with _database_at(server_url, tmp_path, 8, "cs_upgrade") as (owner, app):
         with owner.begin() as conn:
             conn.execute(
                 sa.text(
@@ -96,10 +112,6 @@ def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_p
         assert before == after
         assert json.dumps(json.loads(stored)) in after  # the stored text, key order included
         assert frozen == 0  # a stored event needs nothing frozen
-    finally:
-        owner.dispose()
-        app.dispose()
-        db.drop_database(server_url, url)
 
 
 def test_a_snapshot_stored_before_0014_reads_the_same_after_it(
@@ -107,14 +119,6 @@ def test_a_snapshot_stored_before_0014_reads_the_same_after_it(
 ) -> None:
     """A source's snapshot stored as one value becomes the first of its chunks: the next
     import still finds every key of it."""
-    old_sql = tmp_path / "sql"
-    old_sql.mkdir()
-    for mig in discover():
-        if mig.version <= 13:
-            shutil.copy(mig.path, old_sql / mig.path.name)
-    url = db.create_database(server_url, "cs_upgrade_snap", owner=db.OWNER_ROLE)
-    owner = db.make_engine(db.with_user(url, db.OWNER_ROLE))
-    app = db.make_engine(db.with_user(url, db.APP_ROLE))
     prints = (
         pl.DataFrame(
             {
@@ -128,8 +132,7 @@ def test_a_snapshot_stored_before_0014_reads_the_same_after_it(
     )  # type: ignore[arg-type]
     buf = io.BytesIO()
     prints.write_ipc(buf, compression="zstd")
-    try:
-        migrate(owner, old_sql, app_role=db.APP_ROLE)
+    with _database_at(server_url, tmp_path, 13, "cs_upgrade_snap") as (owner, app):
         with owner.begin() as conn:
             conn.execute(
                 sa.text(
@@ -147,7 +150,3 @@ def test_a_snapshot_stored_before_0014_reads_the_same_after_it(
         assert known.valid.to_dicts() == [
             {"external_id": "E1", "fingerprint": 7, "product_id": "prod_1", "prices": 1, "items": 2}
         ]
-    finally:
-        owner.dispose()
-        app.dispose()
-        db.drop_database(server_url, url)

@@ -13,8 +13,8 @@ from catalog_pipelines.fingerprints import (
     Fingerprints,
     Known,
     SkipRequest,
-    next_snapshot,
     salt,
+    snapshot_frames,
     split,
 )
 
@@ -54,8 +54,10 @@ def _known_from(frame: pl.DataFrame) -> Known:
     variants = pl.DataFrame(
         {"product_external_id": ids[KEY], "unit_amount": [100] * ids.height, "sku": ids[KEY]}
     )
-    snap = next_snapshot(
-        prints, ids, variants, rejected_rows=[], ignored_products=pl.Series([], dtype=pl.Utf8)
+    snap = pl.concat(
+        snapshot_frames(
+            prints, ids, variants, rejected_rows=[], ignored_products=pl.Series([], dtype=pl.Utf8)
+        )
     )
     return Known(
         salt=salt(**PARTS, **RULES),
@@ -126,8 +128,10 @@ def test_the_next_snapshot_forgets_prints_of_rejected_or_ignored_products() -> N
     variants = pl.DataFrame(
         {"product_external_id": ["A", "B"], "unit_amount": [1, None], "sku": ["SA", "SB"]}
     )
-    snap = next_snapshot(
-        prints, ids, variants, rejected_rows=[3], ignored_products=pl.Series(["prod_B"])
+    snap = pl.concat(
+        snapshot_frames(
+            prints, ids, variants, rejected_rows=[3], ignored_products=pl.Series(["prod_B"])
+        )
     )
     assert snap.schema == pl.Schema(SNAPSHOT_SCHEMA)
     by_key = {r[KEY]: r for r in snap.iter_rows(named=True)}
