@@ -102,7 +102,7 @@ class Fingerprints:
     skipped: pl.DataFrame  # SNAPSHOT_SCHEMA rows of the products not processed
     processed_keys: pl.Series  # keys whose rows were mapped, validated and diffed
     skipped_rows: int = 0  # the rows of the skipped products
-    known: Known | None = None  # the snapshot the batch was read against, if any
+    known: Known | None = None  # the snapshot read against; `valid` emptied once decided
     salt_parts: dict[str, Any] = field(default_factory=dict)  # header and mapping
     rules: dict[str, Any] = field(default_factory=dict)  # the import's, at read time
 
