@@ -724,24 +724,26 @@ def plan_import(
     full: bool,
     protected_keys: frozenset[str] = frozenset(),
     present_keys: pl.Series | None = None,
+    present_count: int = 0,
 ) -> Plan:
     """The whole diff, as the named steps above in dependency order.
 
     `protected_keys`: values seen in rejected rows. A full import never archives an object
-    whose key appears there: its row was bad, not missing. `present_keys`: products of the
-    input that were skipped as unchanged (fingerprints.py): present, so never archived, and
-    not in `products`."""
+    whose key appears there: its row was bad, not missing. `present_count` products of the
+    input were skipped as unchanged (fingerprints.py): present, so never archived, and not in
+    `products`; `present_keys` are those of them among the stored products."""
     present = present_keys if present_keys is not None else pl.Series([], dtype=pl.Utf8)
+    inputs = products.height + present_count
     rules = Rules(
         source=source,
         owns_content="content" in owns,
         owns_pricing="pricing" in owns,
         owns_inventory="inventory" in owns,
-        archive_allowed=full and products.height + present.len() > 0,
+        archive_allowed=full and inputs > 0,
         protected_keys=protected_keys,
     )
     warnings: list[str] = []
-    if full and products.height + present.len() == 0:
+    if full and inputs == 0:
         warnings.append("the input has no rows: nothing is archived (an empty file never archives)")
 
     products_step = diff_products(products, stored_products, rules)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import polars_hash  # noqa: F401  # registers the `nchash` expression namespace
 
 from catalog_pipelines.mapping.apply import blank_to_null  # identifiers as the mapping reads them
 from catalog_pipelines.normalized import ROW_NUMBER
+from catalog_pipelines.spill import Held, Spill, hold
 
 # Bump when mapping, normalization or diff rules change what a row becomes: every stored
 # fingerprint then stops matching, and the next import of each source takes the full path.
@@ -79,30 +81,141 @@ def product_fingerprints(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+VALID = "_valid"  # a snapshot row's fingerprint is still valid (`valid_row`)
+
+
+def valid_row(touched: Collection[str]) -> pl.Expr:
+    """A snapshot row can be skipped: it has a fingerprint and a product that nobody changed
+    since (`touched`: the products changed since)."""
+    return (
+        pl.col("fingerprint").is_not_null()
+        & pl.col("product_id").is_not_null()
+        & ~pl.col("product_id").is_in(list(touched))
+    )
+
+
+def key_range(keys: pl.Expr, ranges: int) -> pl.Expr:
+    """Which of `ranges` key ranges a key falls in. xxh3, not Polars' own hash: stored
+    snapshots are split by it, and it must not move with a Polars upgrade."""
+    hashed = keys.nchash.xxh3_64()  # type: ignore[attr-defined]
+    return (hashed % ranges).fill_null(0).cast(pl.UInt32)
+
+
+def by_range(frame: pl.DataFrame, ranges: int) -> list[pl.DataFrame]:
+    """`frame`'s rows split by the key range of their KEY, in order, one frame per range."""
+    if ranges == 1:
+        return [frame]
+    parts = frame.with_columns(key_range(pl.col(KEY), ranges).alias("_range")).partition_by(
+        "_range", as_dict=True, include_key=False, maintain_order=True
+    )
+    return [parts.get((i,), frame.clear()) for i in range(ranges)]
+
+
 @dataclass
 class Known:
-    """What the source's last import left: the fingerprints still valid now (those of products
-    nobody changed since), and the keys of that import's file."""
+    """What the source's last import left, split by key range (`key_range`): every key of
+    its file with SNAPSHOT_SCHEMA and whether it is still VALID (nobody changed its product
+    since). A range is held on disk when there are several, so a decision holds one."""
 
     salt: str
     since: Any  # store.snapshots.Since: events after it outdate the snapshot's products
-    valid: pl.DataFrame  # SNAPSHOT_SCHEMA rows still valid, fingerprint not null, by key
-    previous_keys: pl.Series  # every key of the last file
+    ranges: list[Held]
+    previous_count: int  # keys of the last file
+    valid_count: int  # of which still valid
     touched: frozenset[str] = frozenset()  # product ids changed since, by anyone
+
+    def range(self, i: int) -> tuple[pl.Series, pl.DataFrame]:
+        """Every key of range `i`, and its still-valid rows sorted by key."""
+        frame = self.ranges[i].frame()
+        return frame[KEY], frame.filter(VALID).select(list(SNAPSHOT_SCHEMA)).sort(KEY)
+
+    def whole(self) -> tuple[pl.Series, pl.DataFrame]:
+        """`range` over every range at once."""
+        parts = [self.range(i) for i in range(len(self.ranges))]
+        if len(parts) == 1:
+            return parts[0]
+        keys = pl.concat([keys for keys, _ in parts])
+        return keys, pl.concat([valid for _, valid in parts]).sort(KEY)
+
+
+def known_from(
+    snapshot: pl.DataFrame,
+    *,
+    salt: str,
+    since: Any,
+    touched: frozenset[str] = frozenset(),
+    ranges: int = 1,
+    spill: Spill | None = None,
+) -> Known:
+    """A `Known` of SNAPSHOT_SCHEMA rows held whole (store/snapshots.py reads a range at a
+    time instead)."""
+    flagged = snapshot.with_columns(valid_row(touched).alias(VALID))
+    return Known(
+        salt=salt,
+        since=since,
+        ranges=[hold(part, spill) for part in by_range(flagged, ranges)],
+        previous_count=flagged.height,
+        valid_count=int(flagged[VALID].sum()),
+        touched=touched,
+    )
+
+
+@dataclass
+class Skipped:
+    """The SNAPSHOT_SCHEMA rows of the products skipped as unchanged, a key range at a time
+    (on disk when the file was decided in several), and what the plan counts of them."""
+
+    parts: list[Held] = field(default_factory=list)
+    height: int = 0
+    prices: int = 0
+    items: int = 0
+
+    @classmethod
+    def of(cls, frames: Iterable[pl.DataFrame], spill: Spill | None = None) -> Skipped:
+        skipped = cls()
+        for frame in frames:
+            if frame.height:
+                skipped.parts.append(hold(frame, spill))
+                skipped.height += frame.height
+                skipped.prices += int(frame["prices"].sum())
+                skipped.items += int(frame["items"].sum())
+        return skipped
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        return (part.frame() for part in self.parts)
+
+    def frame(self) -> pl.DataFrame:
+        """Every row at once (small batches and tests)."""
+        frames = list(self.frames())
+        return pl.concat(frames) if frames else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+
+    def any_product_in(self, ids: pl.Series) -> bool:
+        if not ids.len():
+            return False
+        wanted = ids.implode()
+        return any(bool(f["product_id"].is_in(wanted).any()) for f in self.frames())
+
+    def keys_among(self, keys: pl.Series) -> pl.Series:
+        """The skipped keys that are among `keys`."""
+        wanted = keys.implode()
+        found = [f[KEY].filter(f[KEY].is_in(wanted)) for f in self.frames()]
+        return pl.concat(found) if found else pl.Series(KEY, [], dtype=pl.Utf8)
 
 
 @dataclass
 class Fingerprints:
-    """A batch's fingerprints: every key of the file, and the products skipped as unchanged."""
+    """A batch's fingerprints: those of the products it processes, and the products skipped
+    as unchanged."""
 
     salt: str
     watermark: int
-    prints: pl.DataFrame  # (external_id, fingerprint) of every key in the file
-    row_keys: pl.DataFrame  # (row_number, external_id) of every raw row, to key its rejects
-    skipped: pl.DataFrame  # SNAPSHOT_SCHEMA rows of the products not processed
+    prints: pl.DataFrame  # (external_id, fingerprint) of every processed key
+    row_keys: pl.DataFrame  # (row_number, external_id) of every processed or refused row
+    skipped: Skipped
     processed_keys: pl.Series  # keys whose rows were mapped, validated and diffed
+    gone: pl.Series  # keys of the last import's file that are not in this one
     skipped_rows: int = 0  # the rows of the skipped products
-    known: Known | None = None  # the snapshot read against; `valid` emptied once decided
+    known: Known | None = None  # the snapshot decided against, its ranges dropped
     salt_parts: dict[str, Any] = field(default_factory=dict)  # header and mapping
     rules: dict[str, Any] = field(default_factory=dict)  # the import's, at read time
 
@@ -153,41 +266,134 @@ def decide(
     rows the reader rejected. A product is skipped when its fingerprint equals the still-valid
     one of the last import and none of its rows was rejected."""
     salt_value = salt(**salt_parts, **request.rules)
-    keys = rows.select(ROW_NUMBER, KEY)
-    if refused.height:  # the rows the reader refused still name their product
-        keys = pl.concat([keys, refused.select(ROW_NUMBER, KEY)]).sort(ROW_NUMBER)
+    known = _comparable(request.known, salt_value)
+    previous, valid = known.whole() if known is not None else (None, _NONE_VALID)
+    decided = _decide_range(rows, refused, previous, valid)
+    del previous, valid
+    keep = decided.keep
+    return keep, _merged(
+        [decided], rows.height - int(keep.sum()), salt_value, salt_parts, request, None
+    )
+
+
+def decide_by_range(
+    ranges: list[list[Held]],
+    refused: pl.DataFrame,
+    *,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+    spill: Spill | None,
+) -> tuple[pl.Series, Fingerprints]:
+    """`decide` one key range at a time, for a reader that split its `row_prints` by
+    `by_range` over the snapshot's ranges: only one range of the file's prints and of the
+    snapshot is in memory at once. Returns the row numbers to process, sorted, and the
+    batch's `Fingerprints` (its skipped rows held in `spill`)."""
+    salt_value = salt(**salt_parts, **request.rules)
+    known = _comparable(request.known, salt_value)
+    assert known is not None and len(known.ranges) == len(ranges)
+    refused_parts = by_range(refused, len(ranges))
+    decided: list[_Decided] = []
+    wanted: list[pl.Series] = []
+    skipped_rows = 0
+    for i, held in enumerate(ranges):
+        rows = pl.concat([h.frame() for h in held]) if held else _NO_ROWS
+        previous, valid = known.range(i)
+        part = _decide_range(rows, refused_parts[i], previous, valid)
+        del previous, valid
+        kept = rows.filter(part.keep)[ROW_NUMBER]
+        skipped_rows += rows.height - kept.len()
+        wanted.append(kept)
+        decided.append(replace(part, keep=part.keep.clear()))
+        held.clear()  # this range's prints are decided: their files can go
+    return pl.concat(wanted).sort(), _merged(
+        decided, skipped_rows, salt_value, salt_parts, request, spill
+    )
+
+
+_NONE_VALID = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+_NO_ROWS = pl.DataFrame(schema={KEY: pl.Utf8, "_h": pl.UInt64, ROW_NUMBER: pl.Int64})
+
+
+def _comparable(known: Known | None, salt_value: str) -> Known | None:
+    """`known` when its fingerprints were taken under these rules and some are still valid."""
+    if known is not None and known.salt == salt_value and known.valid_count:
+        return known
+    return None
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """One key range's decision (`_decide_range`)."""
+
+    keep: pl.Series  # a mask of its rows to process
+    prints: pl.DataFrame  # (external_id, fingerprint) of its processed keys
+    row_keys: pl.DataFrame  # (row_number, external_id) of its processed and refused rows
+    skipped: pl.DataFrame  # SNAPSHOT_SCHEMA rows of its skipped products
+    processed: pl.Series
+    gone: pl.Series  # its keys of the last file that are not in this one
+
+
+def _decide_range(
+    rows: pl.DataFrame, refused: pl.DataFrame, previous: pl.Series | None, valid: pl.DataFrame
+) -> _Decided:
+    """The decision for the `rows` and `refused` rows of one key range (or of all), against
+    that range's `previous` keys (None: no snapshot to compare with) and still-`valid`
+    snapshot rows, sorted by key."""
     prints = product_fingerprints(rows.select(KEY, "_h"))
     refused_keys = refused[KEY].drop_nulls()
-    known = request.known
-    skipped = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
-    processed = prints[KEY]
+    skipped = _NONE_VALID
     keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
-    if known is not None and known.salt == salt_value and known.valid.height:
-        valid = known.valid.sort(KEY)  # no copy when it is flagged sorted (load_known)
+    processed_prints = prints
+    if valid.height:
         same, matched = _still_valid(prints, valid, refused_keys)
         # in the snapshot's order: the rows are shared with it, not copied, where runs of
         # its keys are skipped (all of them, for a file that did not change)
-        skipped = valid.select(list(SNAPSHOT_SCHEMA)).filter(pl.Series(matched))
-        del valid, matched
-        processed = prints.filter(~same)[KEY]
+        skipped = valid.filter(pl.Series(matched))
+        del matched
+        processed_prints = prints.filter(~same)
         if skipped.height:
             if prints.height == rows.height:  # one row per key, in the same order
                 keep = ~same
             else:
                 keep = ~rows[KEY].is_in(skipped[KEY].implode()).fill_null(False)
-        # decided: the batch keeps the snapshot's keys, and of its rows only `skipped`
-        known = replace(known, valid=known.valid.clear())
+    processed = processed_prints[KEY]
     if refused_keys.len():
         processed = pl.concat([processed, refused_keys]).unique()
-    return keep, Fingerprints(
+    row_keys = (rows.filter(keep) if skipped.height else rows).select(ROW_NUMBER, KEY)
+    if refused.height:  # the rows the reader refused still name their product
+        row_keys = pl.concat([row_keys, refused.select(ROW_NUMBER, KEY)])
+    gone = pl.Series(KEY, [], dtype=pl.Utf8)
+    if previous is not None:
+        gone = (
+            previous.to_frame(KEY)
+            .join(prints.select(KEY), on=KEY, how="anti")
+            .join(refused.select(KEY), on=KEY, how="anti")[KEY]
+        )
+    return _Decided(keep, processed_prints, row_keys, skipped, processed, gone)
+
+
+def _merged(
+    decided: list[_Decided],
+    skipped_rows: int,
+    salt_value: str,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+    spill: Spill | None,
+) -> Fingerprints:
+    """The batch's `Fingerprints` from its ranges' decisions."""
+    known = request.known
+    skipped = Skipped.of((d.skipped for d in decided), spill)
+    return Fingerprints(
         salt=salt_value,
         watermark=request.watermark,
-        prints=prints,
-        row_keys=keys,
+        prints=pl.concat([d.prints for d in decided]),
+        row_keys=pl.concat([d.row_keys for d in decided]).sort(ROW_NUMBER),
         skipped=skipped,
-        processed_keys=processed,
-        skipped_rows=rows.height - int(keep.sum()),
-        known=known,
+        processed_keys=pl.concat([d.processed for d in decided]),
+        gone=pl.concat([d.gone for d in decided]),
+        skipped_rows=skipped_rows,
+        # decided: the batch keeps the snapshot's counts, not its rows
+        known=replace(known, ranges=[]) if known is not None else None,
         salt_parts=salt_parts,
         rules=request.rules,
     )
@@ -248,13 +454,23 @@ class ValidPrints:
     """The still-valid fingerprints, arranged once for `maybe_skipped`'s binary searches."""
 
     prints: np.ndarray  # sorted UInt64 fingerprints
-    keys: pl.Series  # sorted keys
+    keys: np.ndarray  # sorted xxh3 of their keys: 8 bytes a key, whatever its length
+
+
+def _xxh3(keys: pl.Series) -> np.ndarray:
+    hashed = pl.col(KEY).nchash.xxh3_64()  # type: ignore[attr-defined]
+    return keys.to_frame(KEY).select(hashed).to_series().to_numpy()
 
 
 def valid_prints(known: Known) -> ValidPrints:
-    return ValidPrints(
-        prints=np.sort(known.valid["fingerprint"].to_numpy()), keys=known.valid[KEY].sort()
-    )
+    prints: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
+    keys: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
+    for held in known.ranges:  # a range at a time
+        valid = held.frame().filter(VALID)
+        prints.append(valid["fingerprint"].to_numpy())
+        keys.append(_xxh3(valid[KEY]))
+        del valid
+    return ValidPrints(prints=np.sort(np.concatenate(prints)), keys=np.sort(np.concatenate(keys)))
 
 
 def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:
@@ -273,12 +489,10 @@ def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:
     at = np.minimum(at, valid.prints.size - 1)
     same = pl.Series(valid.prints[at] == hashes) & rows["_h"].is_not_null()
     several = rows[KEY].is_duplicated() & rows[KEY].is_not_null()
-    if several.any():
-        keys = rows[KEY].fill_null("")
-        found = valid.keys.gather(
-            valid.keys.search_sorted(keys, side="left").clip(0, valid.keys.len() - 1)
-        )
-        several = several & (found == keys)
+    if several.any():  # a key hash that collides only costs a second read of the file
+        keys = _xxh3(rows[KEY].fill_null(""))
+        found = valid.keys[np.minimum(np.searchsorted(valid.keys, keys), valid.keys.size - 1)]
+        several = several & pl.Series(found == keys)
     return (same | several).fill_null(False)
 
 
@@ -290,10 +504,10 @@ def snapshot_frames(
     rejected_rows: list[int],
     ignored_products: pl.Series,
     warned_keys: pl.Series | None = None,
-) -> list[pl.DataFrame]:
-    """The snapshot an applied import leaves, as two frames (a concat would copy the
-    skipped products' rows): every key of its file, with the fingerprint of
-    each product it processed cleanly or skipped. No fingerprint (processed again next time)
+) -> SnapshotRows:
+    """The snapshot an applied import leaves, the processed products' rows and then the
+    skipped ones' as they are held (a concat would copy them): every key of its file, with
+    the fingerprint of each product it processed cleanly or skipped. No fingerprint (processed again next time)
     for a key with a rejected row, for a product with changes its source does not own, or
     for a key that made no product, or for one the import warned about (`warned_keys`): a
     run that skipped it would not repeat the warning.
@@ -317,8 +531,6 @@ def snapshot_frames(
     ).drop_nulls()
     keys = prints.processed_keys.to_frame(KEY).lazy()
     fingerprints = prints.prints.lazy()
-    if prints.skipping:  # a small share of the file: pick its prints out by key
-        fingerprints = fingerprints.filter(pl.col(KEY).is_in(prints.processed_keys.implode()))
     # one lazy query: the joined frames of a million keys never exist side by side
     processed = (
         keys.join(fingerprints, on=KEY, how="left")
@@ -334,7 +546,16 @@ def snapshot_frames(
         .select(list(SNAPSHOT_SCHEMA))
         .collect()
     )
-    return [
-        frame.select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
-        for frame in (processed, prints.skipped)
-    ]
+    frames = chain([processed], prints.skipped.frames())
+    return SnapshotRows(
+        processed.height + prints.skipped.height,
+        (f.select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA) for f in frames),  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotRows:
+    """A snapshot to save: how many keys, and its rows in frames read one at a time."""
+
+    count: int
+    frames: Iterable[pl.DataFrame]

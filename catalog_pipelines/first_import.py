@@ -34,7 +34,7 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.generic import read_table
 from catalog_pipelines.diff import Plan
-from catalog_pipelines.fingerprints import SkipRequest, product_key, snapshot_frames
+from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, product_key, snapshot_frames
 from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
@@ -129,6 +129,7 @@ class Stream:
     read_warnings: list[str] = field(default_factory=list)
     _part: list[ParsedBatch] = field(default_factory=list)
     _snapshot: list[Path] = field(default_factory=list)  # the parts' snapshot rows, spilled
+    _snapshot_rows: int = 0
 
     def __post_init__(self) -> None:
         # a stream nobody closes (a Dagster run that failed between two steps) still goes
@@ -181,7 +182,7 @@ class Stream:
             if batch.fingerprints is None:
                 continue
             file = self.directory / f"snapshot-{len(self._snapshot):06d}.arrow"
-            frames = snapshot_frames(
+            rows = snapshot_frames(
                 batch.fingerprints,
                 plan.product_ids,
                 batch.variants,
@@ -189,15 +190,16 @@ class Stream:
                 ignored_products=plan.ignored_products,
                 warned_keys=stripe_limit_products(batch),
             )
-            pl.concat(frames).write_ipc(file, compression="lz4")
+            pl.concat(list(rows.frames)).write_ipc(file, compression="lz4")
             self._snapshot.append(file)
+            self._snapshot_rows += rows.count
 
-    def snapshot(self) -> Iterator[pl.DataFrame] | None:
+    def snapshot(self) -> SnapshotRows | None:
         """The snapshot the run leaves, a part at a time, or None when the file was read
         without fingerprints."""
         if self.summary.fingerprints is None:
             return None
-        return (pl.read_ipc(file) for file in self._snapshot)
+        return SnapshotRows(self._snapshot_rows, (pl.read_ipc(file) for file in self._snapshot))
 
 
 def read(
@@ -319,6 +321,7 @@ def _summary(batch: ParsedBatch) -> ParsedBatch:
             prints=prints.prints.clear(),
             row_keys=prints.row_keys.clear(),
             processed_keys=prints.processed_keys.clear(),
+            gone=prints.gone.clear(),
         ),
     )
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from catalog_pipelines import first_import, ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
+from catalog_pipelines.fingerprints import Skipped
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
 from catalog_pipelines.preflight import protected_keys, refusal
@@ -448,6 +449,7 @@ def _plan(
 ) -> Plan:
     """The plan of `products` and `variants`: the batch's, or one part of them. `protected`:
     protected_keys of the batch's rejects, computed once for all parts."""
+    skipped = batch.fingerprints.skipped if batch.fingerprints is not None else Skipped()
     return plan_import(
         products,
         variants,
@@ -458,9 +460,8 @@ def _plan(
         owns=owns,
         full=options.mode == "full",
         protected_keys=protected,
-        present_keys=batch.fingerprints.skipped["external_id"]
-        if batch.fingerprints is not None
-        else None,
+        present_keys=skipped.keys_among(stored["products"]["external_id"]),
+        present_count=skipped.height,
     )
 
 

@@ -11,13 +11,12 @@ CATALOG_IMPORT_SKIP_UNCHANGED=0 turns skipping off.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines.fingerprints import KEY, SkipRequest, salt, snapshot_frames
+from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, salt, snapshot_frames
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import snapshots
@@ -79,25 +78,19 @@ def read_stored(
     known = prints.known
     if (prints.rules["mode"], prints.rules["source"]) != (options.mode, options.source):
         raise SkipUnusable("the batch was read for another mode or source")
-    skipped_ids = prints.skipped["product_id"]
     if not snapshots.still_valid(
         conn,
         options.account_id,
         options.source,
         since=known.since,
-        skipped_ids=skipped_ids,
+        skipped=prints.skipped,
     ):
         raise SkipUnusable("the snapshot changed while the file was read")
-    gone = (
-        known.previous_keys.to_frame(KEY)
-        .join(prints.prints.select(KEY), on=KEY, how="anti")
-        .join(prints.row_keys.select(KEY), on=KEY, how="anti")[KEY]
-    )
     stored = store.read_stored_for(
         conn,
         options.account_id,
         {
-            "external_id": pl.concat([prints.processed_keys, gone]),
+            "external_id": pl.concat([prints.processed_keys, prints.gone]),
             "product_id": pl.Series(sorted(known.touched), dtype=pl.Utf8),
             "variant_key": batch.variants["variant_key"],
             "sku": batch.variants["sku"],
@@ -109,8 +102,8 @@ def read_stored(
             stored["prices"]["product_id"],
             stored["inventory"]["product_id"],
         ]
-    ).to_frame("product_id")
-    if read_ids.join(prints.skipped, on="product_id", how="semi").height:
+    )
+    if prints.skipped.any_product_in(read_ids):
         raise SkipUnusable("a processed row names a SKU or variant of a skipped product")
     return stored
 
@@ -124,8 +117,8 @@ def count_skipped(
         return
     skipped = prints.skipped
     plan.product_counts.unchanged += skipped.height
-    plan.price_counts.unchanged += int(skipped["prices"].sum())
-    plan.inventory_counts.unchanged += int(skipped["items"].sum())
+    plan.price_counts.unchanged += skipped.prices
+    plan.inventory_counts.unchanged += skipped.items
     if plan.product_counts.archived:
         # the mass-archive guard's denominator: every active product of the source, not only
         # those read (a count of the account's products, so only when it matters)
@@ -140,7 +133,7 @@ def save_snapshot(
     run_id: str,
     batch: ParsedBatch,
     plan: Plan,
-    snapshot: Iterable[pl.DataFrame] | None = None,
+    snapshot: SnapshotRows | None = None,
 ) -> None:
     """Leave this run's snapshot, under the rules as they are now (the run may have created
     its source). `snapshot`: its rows a part at a time, when the caller took them so."""
@@ -158,7 +151,7 @@ def save_snapshot(
         new_salt == prints.salt
         and not prints.processed_keys.len()
         and prints.known is not None
-        and prints.skipped.height == prints.known.previous_keys.len()
+        and prints.skipped.height == prints.known.previous_count
     ):
         # every product of the last file, and only those, skipped: the prints are the same,
         # only the point in the event log they are valid from moves

@@ -11,28 +11,37 @@ path instead.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines.fingerprints import KEY, SNAPSHOT_SCHEMA, Known
+from catalog_pipelines.fingerprints import (
+    SNAPSHOT_SCHEMA,
+    VALID,
+    Known,
+    Skipped,
+    SnapshotRows,
+    by_range,
+    valid_row,
+)
+from catalog_pipelines.spill import Spill, hold
 from catalog_pipelines.store.events import head_sequence
 
 # Past this many events since the snapshot, re-reading everything is cheaper than sorting out
 # which products they touched.
 MAX_EVENTS_SINCE = 50_000
-# Keys per stored chunk (sql/0014): a reader or writer holds one chunk's bytes at a time.
+# Keys per stored chunk and per key range (sql/0014, 0015): a reader or writer holds about
+# one range's keys at a time.
 CHUNK_ROWS = 1_000_000
 
 _LOAD = sa.text(
-    "SELECT run_id, salt, watermark, own_from, own_to FROM import_snapshots"
+    "SELECT run_id, salt, watermark, own_from, own_to, key_ranges FROM import_snapshots"
     " WHERE account_id = :account AND source = :source"
 )
 _CHUNKS = sa.text(
     "SELECT chunk FROM import_snapshot_chunks WHERE account_id = :account AND source = :source"
-    " ORDER BY chunk"
+    " AND key_range = :range ORDER BY chunk"
 )
 _CHUNK = sa.text(
     "SELECT data FROM import_snapshot_chunks"
@@ -42,8 +51,8 @@ _DROP_CHUNKS = sa.text(
     "DELETE FROM import_snapshot_chunks WHERE account_id = :account AND source = :source"
 )
 _SAVE_CHUNK = sa.text(
-    "INSERT INTO import_snapshot_chunks (account_id, source, chunk, products, data)"
-    " VALUES (:account, :source, :chunk, :products, :data)"
+    "INSERT INTO import_snapshot_chunks (account_id, source, chunk, key_range, products, data)"
+    " VALUES (:account, :source, :chunk, :range, :products, :data)"
 )
 _RUN_OF = sa.text(
     "SELECT run_id FROM import_snapshots WHERE account_id = :account AND source = :source"
@@ -78,11 +87,13 @@ _PRODUCT_OF = {
 }
 _SAVE = sa.text(
     "INSERT INTO import_snapshots (account_id, source, run_id, salt, watermark, own_from,"
-    " own_to, products)"
-    " VALUES (:account, :source, :run, :salt, :watermark, :own_from, :own_to, :products)"
+    " own_to, products, key_ranges)"
+    " VALUES (:account, :source, :run, :salt, :watermark, :own_from, :own_to, :products,"
+    " :ranges)"
     " ON CONFLICT (account_id, source) DO UPDATE SET run_id = excluded.run_id,"
     " salt = excluded.salt, watermark = excluded.watermark, own_from = excluded.own_from,"
-    " own_to = excluded.own_to, products = excluded.products, updated = now()"
+    " own_to = excluded.own_to, products = excluded.products,"
+    " key_ranges = excluded.key_ranges, updated = now()"
 )
 _TOUCH = sa.text(
     "UPDATE import_snapshots SET run_id = :run, watermark = :watermark, own_from = :own_from,"
@@ -145,8 +156,9 @@ def touched_since(conn: sa.Connection, account_id: str, since: Since) -> Touched
 
 
 def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | None:
-    """The source's snapshot with the products changed since taken out, or None when there is
-    none or it cannot be trusted at all."""
+    """The source's snapshot, with the products changed since marked not valid, or None when
+    there is none or it cannot be trusted at all. Read a key range at a time; with several
+    ranges each goes to disk, so only one is in memory."""
     row = conn.execute(_LOAD, {"account": account_id, "source": source}).first()
     if row is None:
         return None
@@ -154,40 +166,34 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
     touched = touched_since(conn, account_id, since)
     if touched.unpinned is not None:
         return None
-    keys, valid = _read_chunks(conn, account_id, source, touched.product_ids)
+    spill = Spill() if row.key_ranges > 1 else None
+    ranges, previous, valid = [], 0, 0
+    for key_range in range(row.key_ranges):
+        frame = _read_range(conn, account_id, source, key_range).with_columns(
+            valid_row(touched.product_ids).alias(VALID)
+        )
+        previous, valid = previous + frame.height, valid + int(frame[VALID].sum())
+        ranges.append(hold(frame, spill))
+        del frame
     return Known(
         salt=row.salt,
         since=since,
-        valid=valid,
-        previous_keys=keys,
+        ranges=ranges,
+        previous_count=previous,
+        valid_count=valid,
         touched=touched.product_ids,
     )
 
 
-def _read_chunks(
-    conn: sa.Connection, account_id: str, source: str, touched: frozenset[str]
-) -> tuple[pl.Series, pl.DataFrame]:
-    """Every key of the snapshot, and its rows still valid sorted by key (the lookups that
-    skip products search them: fingerprints.py). Fetched and filtered a chunk at a time, so
-    only one chunk's bytes and rows are held beside what is kept."""
+def _read_range(conn: sa.Connection, account_id: str, source: str, key_range: int) -> pl.DataFrame:
+    """The snapshot's rows in one key range, fetched a chunk at a time."""
     where = {"account": account_id, "source": source}
-    still = (
-        pl.col("fingerprint").is_not_null()
-        & pl.col("product_id").is_not_null()
-        & ~pl.col("product_id").is_in(list(touched))
-    )
-    keys: list[pl.Series] = []
-    valid: list[pl.DataFrame] = []
-    for chunk in conn.execute(_CHUNKS, where).scalars().all():
+    frames = [pl.DataFrame(schema=SNAPSHOT_SCHEMA)]
+    for chunk in conn.execute(_CHUNKS, {**where, "range": key_range}).scalars().all():
         data = conn.execute(_CHUNK, {**where, "chunk": chunk}).scalar_one()
-        frame = pl.read_ipc(io.BytesIO(data)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
-        keys.append(frame[KEY])
-        valid.append(frame.filter(still))
-        del data, frame
-    if not keys:
-        empty = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
-        return empty[KEY], empty
-    return pl.concat(keys), pl.concat(valid).sort(KEY)
+        frames.append(pl.read_ipc(io.BytesIO(data)).cast(SNAPSHOT_SCHEMA))  # type: ignore[arg-type]
+        del data
+    return pl.concat(frames)
 
 
 def still_valid(
@@ -196,7 +202,7 @@ def still_valid(
     source: str,
     *,
     since: Since,
-    skipped_ids: pl.Series,
+    skipped: Skipped,
 ) -> bool:
     """Checked under the source's lock, before anything is written: no run of the source
     replaced the snapshot, and nothing changed a skipped product, since it was read."""
@@ -206,7 +212,7 @@ def still_valid(
     touched = touched_since(conn, account_id, since)
     if touched.unpinned is not None:
         return False
-    return not bool(skipped_ids.is_in(list(touched.product_ids)).any())
+    return not skipped.any_product_in(pl.Series(sorted(touched.product_ids), dtype=pl.Utf8))
 
 
 def save(
@@ -218,21 +224,26 @@ def save(
     salt: str,
     watermark: int,
     own_from: int,
-    snapshot: Iterable[pl.DataFrame],
+    snapshot: SnapshotRows,
 ) -> None:
     """Replace the source's snapshot. Call it holding the event log's lock, after this run's
-    own events (its events are then exactly those in (own_from, head]). `snapshot`: its rows,
-    in frames taken one at a time (a first import in pieces keeps them on disk)."""
+    own events (its events are then exactly those in (own_from, head]). The keys are split
+    in one key range per CHUNK_ROWS of them, and each frame of `snapshot` is written as a
+    chunk per range as it comes (a first import in pieces keeps them on disk)."""
     where = {"account": account_id, "source": source}
+    ranges = max(1, -(-snapshot.count // CHUNK_ROWS))
     conn.execute(_DROP_CHUNKS, where)
     chunk, products = 0, 0
-    for frame in snapshot:
-        for part in frame.iter_slices(CHUNK_ROWS):
-            buf = io.BytesIO()
-            part.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
-            params = {**where, "chunk": chunk, "products": part.height, "data": buf.getvalue()}
-            conn.execute(_SAVE_CHUNK, params)
-            chunk, products = chunk + 1, products + part.height
+    for frame in snapshot.frames:
+        for piece in frame.iter_slices(CHUNK_ROWS):
+            for key_range, part in enumerate(by_range(piece, ranges)):
+                if not part.height:
+                    continue
+                buf = io.BytesIO()
+                part.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
+                params = {"chunk": chunk, "range": key_range, "products": part.height}
+                conn.execute(_SAVE_CHUNK, {**where, **params, "data": buf.getvalue()})
+                chunk, products = chunk + 1, products + part.height
     conn.execute(
         _SAVE,
         {
@@ -244,6 +255,7 @@ def save(
             "own_from": own_from,
             "own_to": head_sequence(conn),
             "products": products,
+            "ranges": ranges,
         },
     )
 

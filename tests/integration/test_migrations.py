@@ -146,7 +146,8 @@ def test_a_snapshot_stored_before_0014_reads_the_same_after_it(
         with app.connect() as conn:
             known = snapshots.load_known(conn, "acct_default", "pim")
         assert known is not None
-        assert known.previous_keys.to_list() == ["E1", "E2"]
-        assert known.valid.to_dicts() == [
+        keys, valid = known.whole()
+        assert keys.to_list() == ["E1", "E2"]
+        assert valid.to_dicts() == [
             {"external_id": "E1", "fingerprint": 7, "product_id": "prod_1", "prices": 1, "items": 2}
         ]

@@ -7,15 +7,18 @@ really have skipped where it could.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import skip_unchanged
+from catalog_pipelines import fingerprints, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, generic
+from catalog_pipelines.fingerprints import KEY
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
 from catalog_pipelines.store import snapshots
 from catalog_pipelines.store.events import Cause
@@ -131,34 +134,46 @@ def test_identical_and_slightly_changed_files_skip_what_did_not_move(
     assert skipped[-5:] == [0, 20, 18, 20, 18]
 
 
-def test_a_snapshot_stored_in_several_chunks_skips_the_same(
+def test_a_snapshot_stored_in_several_key_ranges_skips_the_same(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
-    """A snapshot larger than a chunk is stored as several and read back whole: the next
-    imports skip exactly what they skip with one chunk."""
+    """A snapshot larger than a chunk is split in key ranges, each read and decided on its
+    own (on disk between): the next imports skip exactly what they skip with one."""
     monkeypatch.setattr(snapshots, "CHUNK_ROWS", 3)
     base = _rows(20)
     renamed = _rows(20, name={3: "Renamed", 19: "Also renamed"})
     out = _run_both(
-        engine, tmp_path, monkeypatch, account, [_import(base), _import(renamed), _import(base)]
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [_import(base), _import(renamed), _import(base), _import(base)],
     )
     assert out[1] is not None and out[1]["products"]["updated"] == 2
-    assert skipped[-3:] == [0, 18, 18]
+    assert out[3] is not None and out[3]["events"] == 0
+    assert skipped[-4:] == [0, 18, 18, 20]
     with engine.connect() as conn:
         chunks = conn.execute(
             sa.text(
-                "SELECT chunk, products FROM import_snapshot_chunks"
+                "SELECT key_range, products, data FROM import_snapshot_chunks"
                 " WHERE account_id = :a ORDER BY chunk"
             ),
             {"a": f"{account}_skip"},
         ).all()
-        total = conn.execute(
-            sa.text("SELECT products FROM import_snapshots WHERE account_id = :a"),
+        header = conn.execute(
+            sa.text("SELECT products, key_ranges FROM import_snapshots WHERE account_id = :a"),
             {"a": f"{account}_skip"},
-        ).scalar_one()
-    # the last run's: its two processed products, then the 18 it skipped, 3 keys a chunk
-    assert [tuple(c) for c in chunks] == [(0, 2)] + [(i, 3) for i in range(1, 7)]
-    assert total == 20
+        ).one()
+    assert tuple(header) == (20, 7)  # a range per 3 keys
+    keys: list[str] = []
+    for key_range, products, data in chunks:
+        frame = pl.read_ipc(io.BytesIO(data))
+        assert 0 < frame.height == products <= 3
+        assert frame.select(
+            fingerprints.key_range(pl.col(KEY), 7)
+        ).to_series().unique().to_list() == [key_range]
+        keys += frame[KEY].to_list()
+    assert sorted(keys) == sorted(f"P{i}" for i in range(20))
 
 
 def test_stock_sold_through_the_api_is_reset_by_a_mirror_import(

@@ -13,6 +13,7 @@ from catalog_pipelines.fingerprints import (
     Fingerprints,
     Known,
     SkipRequest,
+    known_from,
     salt,
     snapshot_frames,
     split,
@@ -54,17 +55,10 @@ def _known_from(frame: pl.DataFrame) -> Known:
     variants = pl.DataFrame(
         {"product_external_id": ids[KEY], "unit_amount": [100] * ids.height, "sku": ids[KEY]}
     )
-    snap = pl.concat(
-        snapshot_frames(
-            prints, ids, variants, rejected_rows=[], ignored_products=pl.Series([], dtype=pl.Utf8)
-        )
+    rows = snapshot_frames(
+        prints, ids, variants, rejected_rows=[], ignored_products=pl.Series([], dtype=pl.Utf8)
     )
-    return Known(
-        salt=salt(**PARTS, **RULES),
-        since=None,
-        valid=snap.filter(pl.col("fingerprint").is_not_null()),
-        previous_keys=snap[KEY],
-    )
+    return known_from(pl.concat(rows.frames), salt=salt(**PARTS, **RULES), since=None)
 
 
 def test_a_product_is_its_rows_in_order_and_a_variant_row_belongs_to_its_parent() -> None:
@@ -100,11 +94,11 @@ def test_only_unchanged_products_without_rejected_rows_are_skipped(
     kept, prints = _split(
         after, known, rejected=frozenset({4})
     )  # C's row was refused by the reader
-    assert sorted(prints.skipped[KEY].to_list()) == ["A", "E"]
+    assert sorted(prints.skipped.frame()[KEY].to_list()) == ["A", "E"]
     assert sorted(prints.processed_keys.to_list()) == ["B", "C", "D"]
     assert kept["id"].to_list() == ["B", "D"]
     assert prints.skipped_rows == 2
-    assert dict(prints.skipped.select(KEY, "prices").iter_rows()) == {"A": 1, "E": 1}
+    assert dict(prints.skipped.frame().select(KEY, "prices").iter_rows()) == {"A": 1, "E": 1}
 
 
 def test_other_rules_skip_nothing() -> None:
@@ -131,7 +125,7 @@ def test_the_next_snapshot_forgets_prints_of_rejected_or_ignored_products() -> N
     snap = pl.concat(
         snapshot_frames(
             prints, ids, variants, rejected_rows=[3], ignored_products=pl.Series(["prod_B"])
-        )
+        ).frames
     )
     assert snap.schema == pl.Schema(SNAPSHOT_SCHEMA)
     by_key = {r[KEY]: r for r in snap.iter_rows(named=True)}

@@ -27,7 +27,8 @@ from catalog_pipelines.fingerprints import (
     KEY,
     Fingerprints,
     SkipRequest,
-    decide,
+    by_range,
+    decide_by_range,
     maybe_skipped,
     refused_rows,
     row_prints,
@@ -37,6 +38,7 @@ from catalog_pipelines.fingerprints import (
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.spill import Held, Spill, hold
 from catalog_pipelines.text_safety import first_unstorable
 
 __all__ = ["read_csv", "read_table", "read_jsonl", "jsonl_records", "to_json_text"]
@@ -132,7 +134,7 @@ def _keyed(mapping: Mapping, header: list[str]) -> bool:
 
 def _reads_in_pieces(mapping: Mapping, encoding: str | None, skip: SkipRequest | None) -> bool:
     """Only a re-import with fingerprints to compare keeps few rows; the pieces are UTF-8."""
-    if skip is None or skip.known is None or not skip.known.valid.height:
+    if skip is None or skip.known is None or not skip.known.valid_count:
         return False
     codec = encoding or mapping.encoding
     return codec is None or codecs.lookup(codec).name == "utf-8"
@@ -182,14 +184,18 @@ def _keep_changed_rows(
 ) -> _Kept | None:
     """Read the file in pieces, keeping the rows of the products not skipped: the frame to
     map, the record count, the reader's rejects and the fingerprints. None when reading in
-    pieces cannot skip anything (no key column, other rules than the snapshot's)."""
+    pieces cannot skip anything (no key column, other rules than the snapshot's). The rows'
+    prints are split by the snapshot's key ranges, and spilled to disk when there are
+    several, so the decision holds one range of them at a time."""
     assert skip.known is not None and mapping.key is not None
     key, parent = mapping.key, mapping.parent_key
     delimiter = mapping.delimiter or ","
     salt_parts: dict[str, Any] = {}
     records = 0
     rejects: list[Reject] = []
-    prints_parts: list[pl.DataFrame] = []
+    ranges = len(skip.known.ranges)
+    spill = Spill() if ranges > 1 else None
+    prints_parts: list[list[Held]] = [[] for _ in range(ranges)]
     kept_parts: list[pl.DataFrame] = []
     refused_parts: list[pl.DataFrame] = []
     valid = valid_prints(skip.known)
@@ -207,7 +213,8 @@ def _keep_changed_rows(
             refused_parts.append(refused_rows(table.frame, numbers, key, parent))
         rejects.extend(piece_rejects)
         rows = row_prints(frame, key, parent)
-        prints_parts.append(rows)
+        for held, part in zip(prints_parts, by_range(rows, ranges), strict=True):
+            held.append(hold(part, spill))
         kept = frame.filter(~maybe_skipped(rows, valid))
         # A filtered frame still points into the piece's string buffers: copy the few rows
         # kept, or every piece would stay in memory through them.
@@ -215,15 +222,15 @@ def _keep_changed_rows(
         records += table.records
     if not salt_parts:
         return None
-    rows = pl.concat(prints_parts)
     refused = (
         pl.concat(refused_parts)
         if refused_parts
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, KEY: pl.Utf8})
     )
-    del valid  # the decision searches the snapshot itself
-    keep, prints = decide(rows, refused, salt_parts=salt_parts, request=skip)
-    wanted = rows.filter(keep)[ROW_NUMBER]
+    del valid, rows  # the decision searches the snapshot itself, a range at a time
+    wanted, prints = decide_by_range(
+        prints_parts, refused, salt_parts=salt_parts, request=skip, spill=spill
+    )
     frame = pl.concat(kept_parts).filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
     if frame.height != wanted.len():
         # A product left behind as probably unchanged was not skipped after all: go back
