@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "bench"))
 def main() -> None:
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
+    import sqlalchemy as sa
     from import_bench import MAPPING
 
     from catalog_pipelines import db
@@ -40,7 +41,7 @@ def main() -> None:
     if mode == "setup":
         url = db.create_database(server, "cs_cpu")
         migrate(db.make_engine(url))
-        print("database", url.rsplit("/", 1)[1].split("?")[0])
+        print("database", sa.make_url(url).database)
         csv = Path(args[0])
     else:
         url, csv = db.with_database(server, args[0]), Path(args[1])

@@ -29,7 +29,7 @@ from catalog_pipelines.spill import Held, Spill, hold
 
 # Bump when mapping, normalization or diff rules change what a row becomes: every stored
 # fingerprint then stops matching, and the next import of each source takes the full path.
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2  # 2: a product of one row prints as its row, in any file
 
 # Prints matched against the snapshot at a time (`decide`): bounds what the search allocates.
 MATCH_SLICE = 1_000_000
@@ -70,14 +70,17 @@ def _row_hash(columns: list[str]) -> pl.Expr:
 
 def product_fingerprints(rows: pl.DataFrame) -> pl.DataFrame:
     """(external_id, fingerprint) of each product key, from (external_id, _h) rows in file
-    order. Rows without a key get no fingerprint (they are always processed)."""
+    order. Rows without a key get no fingerprint (they are always processed). A product's
+    print depends on its own rows only, never on the rows read beside it (a file decided a key
+    range at a time prints as it would whole): its row's hash when it has one row."""
     rows = rows.filter(pl.col(KEY).is_not_null())
     if rows[KEY].n_unique() == rows.height:  # one row per product: its row hash is its print
         return rows.rename({"_h": "fingerprint"})
     # Several rows: hash the ordered list of row hashes (order decides the first row's fields).
-    joined = pl.col("_h").cast(pl.Utf8).str.join(",")
+    joined = pl.col("_h").cast(pl.Utf8).str.join(",").nchash.xxh3_64()  # type: ignore[attr-defined]
+    one = pl.len() == 1
     return rows.group_by(KEY, maintain_order=True).agg(
-        joined.nchash.xxh3_64().alias("fingerprint")  # type: ignore[attr-defined]
+        pl.when(one).then(pl.col("_h").first()).otherwise(joined).alias("fingerprint")
     )
 
 
@@ -174,12 +177,15 @@ class Skipped:
     def of(cls, frames: Iterable[pl.DataFrame], spill: Spill | None = None) -> Skipped:
         skipped = cls()
         for frame in frames:
-            if frame.height:
-                skipped.parts.append(hold(frame, spill))
-                skipped.height += frame.height
-                skipped.prices += int(frame["prices"].sum())
-                skipped.items += int(frame["items"].sum())
+            skipped.add(frame, spill)
         return skipped
+
+    def add(self, frame: pl.DataFrame, spill: Spill | None) -> None:
+        if frame.height:
+            self.parts.append(hold(frame, spill))
+            self.height += frame.height
+            self.prices += int(frame["prices"].sum())
+            self.items += int(frame["items"].sum())
 
     def frames(self) -> Iterator[pl.DataFrame]:
         return (part.frame() for part in self.parts)
@@ -271,8 +277,9 @@ def decide(
     decided = _decide_range(rows, refused, previous, valid)
     del previous, valid
     keep = decided.keep
+    skipped = Skipped.of([decided.skipped])
     return keep, _merged(
-        [decided], rows.height - int(keep.sum()), salt_value, salt_parts, request, None
+        [decided], skipped, rows.height - int(keep.sum()), salt_value, salt_parts, request
     )
 
 
@@ -294,7 +301,7 @@ def decide_by_range(
     refused_parts = by_range(refused, len(ranges))
     decided: list[_Decided] = []
     wanted: list[pl.Series] = []
-    skipped_rows = 0
+    skipped, skipped_rows = Skipped(), 0
     for i, held in enumerate(ranges):
         rows = pl.concat([h.frame() for h in held]) if held else _NO_ROWS
         previous, valid = known.range(i)
@@ -303,10 +310,11 @@ def decide_by_range(
         kept = rows.filter(part.keep)[ROW_NUMBER]
         skipped_rows += rows.height - kept.len()
         wanted.append(kept)
-        decided.append(replace(part, keep=part.keep.clear()))
-        held.clear()  # this range's prints are decided: their files can go
+        skipped.add(part.skipped, spill)  # to disk now: the snapshot's rows, nearly all
+        decided.append(replace(part, keep=part.keep.clear(), skipped=_NONE_VALID))
+        held.clear()
     return pl.concat(wanted).sort(), _merged(
-        decided, skipped_rows, salt_value, salt_parts, request, spill
+        decided, skipped, skipped_rows, salt_value, salt_parts, request
     )
 
 
@@ -374,15 +382,14 @@ def _decide_range(
 
 def _merged(
     decided: list[_Decided],
+    skipped: Skipped,
     skipped_rows: int,
     salt_value: str,
     salt_parts: dict[str, Any],
     request: SkipRequest,
-    spill: Spill | None,
 ) -> Fingerprints:
     """The batch's `Fingerprints` from its ranges' decisions."""
     known = request.known
-    skipped = Skipped.of((d.skipped for d in decided), spill)
     return Fingerprints(
         salt=salt_value,
         watermark=request.watermark,
@@ -470,7 +477,10 @@ def valid_prints(known: Known) -> ValidPrints:
         prints.append(valid["fingerprint"].to_numpy())
         keys.append(_xxh3(valid[KEY]))
         del valid
-    return ValidPrints(prints=np.sort(np.concatenate(prints)), keys=np.sort(np.concatenate(keys)))
+    every = ValidPrints(prints=np.concatenate(prints), keys=np.concatenate(keys))
+    every.prints.sort()  # in place: np.sort would hold a second copy
+    every.keys.sort()
+    return every
 
 
 def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:

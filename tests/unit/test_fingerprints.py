@@ -3,6 +3,9 @@ may skip (catalog_pipelines/fingerprints.py)."""
 
 from __future__ import annotations
 
+import gc
+import pickle
+
 import polars as pl
 import pytest
 
@@ -12,12 +15,18 @@ from catalog_pipelines.fingerprints import (
     SNAPSHOT_SCHEMA,
     Fingerprints,
     Known,
+    Skipped,
     SkipRequest,
+    by_range,
+    decide_by_range,
     known_from,
+    refused_rows,
+    row_prints,
     salt,
     snapshot_frames,
     split,
 )
+from catalog_pipelines.spill import Held, Spill
 
 RULES = {"mode": "full", "source": "pim"}
 PARTS = {"header": ["id", "parent", "name"], "mapping": {"key": "id"}}
@@ -49,7 +58,7 @@ def _split(
     )
 
 
-def _known_from(frame: pl.DataFrame) -> Known:
+def _known_from(frame: pl.DataFrame, ranges: int = 1, spill: Spill | None = None) -> Known:
     _, prints = _split(frame)
     ids = prints.prints.select(KEY, pl.concat_str(pl.lit("prod_"), KEY).alias("id"))
     variants = pl.DataFrame(
@@ -58,7 +67,8 @@ def _known_from(frame: pl.DataFrame) -> Known:
     rows = snapshot_frames(
         prints, ids, variants, rejected_rows=[], ignored_products=pl.Series([], dtype=pl.Utf8)
     )
-    return known_from(pl.concat(rows.frames), salt=salt(**PARTS, **RULES), since=None)
+    snapshot = pl.concat(rows.frames)
+    return known_from(snapshot, salt=salt(**PARTS, **RULES), since=None, ranges=ranges, spill=spill)
 
 
 def test_a_product_is_its_rows_in_order_and_a_variant_row_belongs_to_its_parent() -> None:
@@ -70,6 +80,14 @@ def test_a_product_is_its_rows_in_order_and_a_variant_row_belongs_to_its_parent(
     prints = dict(one.prints.iter_rows())
     assert prints["B"] == dict(two.prints.iter_rows())["B"]
     assert prints["A"] != dict(two.prints.iter_rows())["A"]  # the first row decides fields
+
+
+def test_a_product_prints_the_same_whatever_the_other_products_of_the_file() -> None:
+    """A product of one row keeps its print when another product gains a variant row."""
+    _, alone = _split(_frame([("A", None, "a"), ("B", None, "b")]))
+    _, beside = _split(_frame([("A", None, "a"), ("B", None, "b"), ("B1", "B", "b1")]))
+    assert dict(alone.prints.iter_rows())["A"] == dict(beside.prints.iter_rows())["A"]
+    assert dict(alone.prints.iter_rows())["B"] != dict(beside.prints.iter_rows())["B"]
 
 
 def test_a_missing_cell_and_an_empty_one_or_a_moved_boundary_differ() -> None:
@@ -132,3 +150,64 @@ def test_the_next_snapshot_forgets_prints_of_rejected_or_ignored_products() -> N
     assert by_key["A"]["fingerprint"] is not None and by_key["A"]["prices"] == 1
     assert by_key["B"]["fingerprint"] is None  # a change it does not own was ignored
     assert by_key["C"]["fingerprint"] is None and by_key["C"]["product_id"] is None
+
+
+def _by_range(
+    frame: pl.DataFrame, known: Known, rejected: frozenset[int], spill: Spill
+) -> tuple[pl.Series, Fingerprints]:
+    """What a reader in pieces does: each piece's prints split by the snapshot's ranges."""
+    refused = refused_rows(frame, rejected, "id", "parent")
+    ranges: list[list[Held]] = [[] for _ in known.ranges]
+    kept = frame.filter(~pl.col("row_number").is_in(list(rejected)))
+    for piece in kept.iter_slices(2):
+        parts = by_range(row_prints(piece, "id", "parent"), len(known.ranges))
+        for held, part in zip(ranges, parts, strict=True):
+            held.append(spill.keep(part))
+    return decide_by_range(
+        ranges, refused, salt_parts=PARTS, request=SkipRequest(known, 10, RULES), spill=spill
+    )
+
+
+def test_a_decision_a_key_range_at_a_time_is_the_decision_at_once() -> None:
+    """Products of several rows, a refused row, changed, new and gone keys: split in three
+    ranges held on disk, the file is decided as it is whole."""
+    before = _frame(
+        [(k, None, k.lower()) for k in "ABCDEFGH"] + [("A1", "A", "a1"), ("B1", "B", "b1")]
+    )
+    after = _frame(
+        [(k, None, k.lower()) for k in "ABCDEFXY"]
+        + [("A1", "A", "a1"), ("B1", "B", "B1!"), ("D1", "D", "new variant")]
+    )
+    whole_known = _known_from(before)
+    spill = Spill()
+    known = _known_from(before, ranges=3, spill=spill)
+    assert [h.frame().height > 0 for h in known.ranges] == [True] * 3
+    assert sum(h.frame().height for h in known.ranges) == 8  # A1 and B1 are A's and B's
+    kept, whole = _split(after, whole_known, rejected=frozenset({3}))  # C's row refused
+    wanted, ranged = _by_range(after, known, frozenset({3}), spill)
+    assert wanted.to_list() == kept["row_number"].to_list() == [2, 4, 7, 8, 10, 11]
+    assert sorted(ranged.skipped.frame()[KEY]) == sorted(whole.skipped.frame()[KEY])
+    assert sorted(ranged.skipped.frame()[KEY]) == ["A", "E", "F"]
+    assert ranged.skipped.prices == whole.skipped.prices == 3
+    for name in ("processed_keys", "gone"):
+        assert sorted(getattr(ranged, name)) == sorted(getattr(whole, name)), name
+    assert sorted(ranged.gone) == ["G", "H"]
+    assert ranged.row_keys.equals(whole.row_keys)
+    assert ranged.prints.sort(KEY).equals(whole.prints.sort(KEY))
+    assert ranged.skipped_rows == whole.skipped_rows == 4
+
+
+def test_skipped_products_spilled_to_disk_survive_a_handoff() -> None:
+    """Pickled (a Dagster step's output), spilled rows travel in memory: the reading process
+    may not see the spilling one's folder."""
+    spill = Spill()
+    frame = pl.DataFrame(
+        {KEY: ["A", "B"], "fingerprint": [1, 2], "product_id": ["p1", "p2"]}
+    ).with_columns(prices=pl.lit(1), items=pl.lit(2))
+    skipped = Skipped.of([frame.cast(SNAPSHOT_SCHEMA)], spill)  # type: ignore[arg-type]
+    copy = pickle.loads(pickle.dumps(skipped))
+    del skipped, spill
+    gc.collect()
+    assert copy.frame()[KEY].to_list() == ["A", "B"]
+    assert (copy.height, copy.prices, copy.items) == (2, 2, 4)
+    assert copy.any_product_in(pl.Series(["p2"])) and not copy.any_product_in(pl.Series(["x"]))
