@@ -1,5 +1,5 @@
 """Row fingerprints: what makes two files' products the same, and which products a re-import
-may skip (catalog_pipelines/fingerprints.py)."""
+may skip (catalog_pipelines/fingerprints.py, skip_decision.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pickle
 import polars as pl
 import pytest
 
-from catalog_pipelines import fingerprints
+from catalog_pipelines import skip_decision
 from catalog_pipelines.fingerprints import (
     KEY,
     SNAPSHOT_SCHEMA,
@@ -18,12 +18,14 @@ from catalog_pipelines.fingerprints import (
     Skipped,
     SkipRequest,
     by_range,
-    decide_by_range,
     known_from,
-    refused_rows,
     row_prints,
     salt,
     snapshot_frames,
+)
+from catalog_pipelines.skip_decision import (
+    decide_by_range,
+    refused_rows,
     split,
 )
 from catalog_pipelines.spill import Held, Spill
@@ -103,7 +105,7 @@ def test_only_unchanged_products_without_rejected_rows_are_skipped(
     slice_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever the slices the file's prints are matched in."""
-    monkeypatch.setattr(fingerprints, "MATCH_SLICE", slice_rows)
+    monkeypatch.setattr(skip_decision, "MATCH_SLICE", slice_rows)
     before = _frame([("A", None, "a"), ("B", None, "b"), ("C", None, "c"), ("E", None, "e")])
     known = _known_from(before)
     after = _frame(

@@ -28,16 +28,18 @@ from catalog_pipelines.fingerprints import (
     Fingerprints,
     SkipRequest,
     by_range,
-    decide_by_range,
-    maybe_skipped,
-    refused_rows,
     row_prints,
     salt,
-    split,
-    valid_prints,
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.skip_decision import (
+    decide_by_range,
+    maybe_skipped,
+    refused_rows,
+    split,
+    valid_prints,
+)
 from catalog_pipelines.spill import Held, Spill, hold
 from catalog_pipelines.text_safety import first_unstorable
 

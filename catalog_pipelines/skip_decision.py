@@ -1,0 +1,278 @@
+"""Which products of a re-import to skip as unchanged: the file's fingerprints against the
+still-valid ones of the source's last import (fingerprints.py), for a file read whole or, a
+key range at a time, for one read in pieces. Pure functions over frames."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from catalog_pipelines.fingerprints import (
+    KEY,
+    SNAPSHOT_SCHEMA,
+    VALID,
+    Fingerprints,
+    Known,
+    Skipped,
+    SkipRequest,
+    by_range,
+    product_fingerprints,
+    product_key,
+    row_prints,
+    salt,
+)
+from catalog_pipelines.normalized import ROW_NUMBER
+from catalog_pipelines.spill import Held, Spill
+
+# Prints matched against the snapshot at a time (`decide`): bounds what the search allocates.
+MATCH_SLICE = 1_000_000
+
+
+def decide(
+    rows: pl.DataFrame,
+    refused: pl.DataFrame,
+    *,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+) -> tuple[pl.Series, Fingerprints]:
+    """Which of `rows` (`row_prints` of every row the reader kept, in file order) to process,
+    as a mask, and the batch's `Fingerprints`. `refused` is (row_number, external_id) of the
+    rows the reader rejected. A product is skipped when its fingerprint equals the still-valid
+    one of the last import and none of its rows was rejected."""
+    salt_value = salt(**salt_parts, **request.rules)
+    known = _comparable(request.known, salt_value)
+    previous, valid = known.whole() if known is not None else (None, _NONE_VALID)
+    decided = _decide_range(rows, refused, previous, valid)
+    del previous, valid
+    keep = decided.keep
+    skipped = Skipped.of([decided.skipped])
+    return keep, _merged(
+        [decided], skipped, rows.height - int(keep.sum()), salt_value, salt_parts, request
+    )
+
+
+def decide_by_range(
+    ranges: list[list[Held]],
+    refused: pl.DataFrame,
+    *,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+    spill: Spill | None,
+) -> tuple[pl.Series, Fingerprints]:
+    """`decide` one key range at a time, for a reader that split its `row_prints` by
+    `by_range` over the snapshot's ranges: only one range of the file's prints and of the
+    snapshot is in memory at once. Returns the row numbers to process, sorted, and the
+    batch's `Fingerprints` (its skipped rows held in `spill`)."""
+    salt_value = salt(**salt_parts, **request.rules)
+    known = _comparable(request.known, salt_value)
+    assert known is not None and len(known.ranges) == len(ranges)
+    refused_parts = by_range(refused, len(ranges))
+    decided: list[_Decided] = []
+    wanted: list[pl.Series] = []
+    skipped, skipped_rows = Skipped(), 0
+    for i, held in enumerate(ranges):
+        rows = pl.concat([h.frame() for h in held]) if held else _NO_ROWS
+        previous, valid = known.range(i)
+        part = _decide_range(rows, refused_parts[i], previous, valid)
+        del previous, valid
+        kept = rows.filter(part.keep)[ROW_NUMBER]
+        skipped_rows += rows.height - kept.len()
+        wanted.append(kept)
+        skipped.add(part.skipped, spill)  # to disk now: the snapshot's rows, nearly all
+        decided.append(replace(part, keep=part.keep.clear(), skipped=_NONE_VALID))
+        held.clear()
+    return pl.concat(wanted).sort(), _merged(
+        decided, skipped, skipped_rows, salt_value, salt_parts, request
+    )
+
+
+_NONE_VALID = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+_NO_ROWS = pl.DataFrame(schema={KEY: pl.Utf8, "_h": pl.UInt64, ROW_NUMBER: pl.Int64})
+
+
+def _comparable(known: Known | None, salt_value: str) -> Known | None:
+    """`known` when its fingerprints were taken under these rules and some are still valid."""
+    if known is not None and known.salt == salt_value and known.valid_count:
+        return known
+    return None
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """One key range's decision (`_decide_range`)."""
+
+    keep: pl.Series  # a mask of its rows to process
+    prints: pl.DataFrame  # (external_id, fingerprint) of its processed keys
+    row_keys: pl.DataFrame  # (row_number, external_id) of its processed and refused rows
+    skipped: pl.DataFrame  # SNAPSHOT_SCHEMA rows of its skipped products
+    processed: pl.Series
+    gone: pl.Series  # its keys of the last file that are not in this one
+
+
+def _decide_range(
+    rows: pl.DataFrame, refused: pl.DataFrame, previous: pl.Series | None, valid: pl.DataFrame
+) -> _Decided:
+    """The decision for the `rows` and `refused` rows of one key range (or of all), against
+    that range's `previous` keys (None: no snapshot to compare with) and still-`valid`
+    snapshot rows, sorted by key."""
+    prints = product_fingerprints(rows.select(KEY, "_h"))
+    refused_keys = refused[KEY].drop_nulls()
+    skipped = _NONE_VALID
+    keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
+    processed_prints = prints
+    if valid.height:
+        same, matched = _still_valid(prints, valid, refused_keys)
+        # in the snapshot's order: the rows are shared with it, not copied, where runs of
+        # its keys are skipped (all of them, for a file that did not change)
+        skipped = valid.filter(pl.Series(matched))
+        del matched
+        processed_prints = prints.filter(~same)
+        if skipped.height:
+            if prints.height == rows.height:  # one row per key, in the same order
+                keep = ~same
+            else:
+                keep = ~rows[KEY].is_in(skipped[KEY].implode()).fill_null(False)
+    processed = processed_prints[KEY]
+    if refused_keys.len():
+        processed = pl.concat([processed, refused_keys]).unique()
+    row_keys = (rows.filter(keep) if skipped.height else rows).select(ROW_NUMBER, KEY)
+    if refused.height:  # the rows the reader refused still name their product
+        row_keys = pl.concat([row_keys, refused.select(ROW_NUMBER, KEY)])
+    gone = pl.Series(KEY, [], dtype=pl.Utf8)
+    if previous is not None:
+        gone = (
+            previous.to_frame(KEY)
+            .join(prints.select(KEY), on=KEY, how="anti")
+            .join(refused.select(KEY), on=KEY, how="anti")[KEY]
+        )
+    return _Decided(keep, processed_prints, row_keys, skipped, processed, gone)
+
+
+def _merged(
+    decided: list[_Decided],
+    skipped: Skipped,
+    skipped_rows: int,
+    salt_value: str,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+) -> Fingerprints:
+    """The batch's `Fingerprints` from its ranges' decisions."""
+    known = request.known
+    return Fingerprints(
+        salt=salt_value,
+        watermark=request.watermark,
+        prints=pl.concat([d.prints for d in decided]),
+        row_keys=pl.concat([d.row_keys for d in decided]).sort(ROW_NUMBER),
+        skipped=skipped,
+        processed_keys=pl.concat([d.processed for d in decided]),
+        gone=pl.concat([d.gone for d in decided]),
+        skipped_rows=skipped_rows,
+        # decided: the batch keeps the snapshot's counts, not its rows
+        known=replace(known, ranges=[]) if known is not None else None,
+        salt_parts=salt_parts,
+        rules=request.rules,
+    )
+
+
+def _still_valid(
+    prints: pl.DataFrame, valid: pl.DataFrame, refused_keys: pl.Series
+) -> tuple[pl.Series, np.ndarray]:
+    """A mask of `prints` whose (key, fingerprint) the snapshot `valid` (sorted by key) still
+    holds, but for `refused_keys`; and the mask of `valid`'s rows so matched. A binary search,
+    a slice of prints at a time, gathering only the two columns compared: the hash join kept
+    ~250 MB a million keys, and a gather of every column a copy of the snapshot."""
+    parts: list[pl.Series] = []
+    matched = np.zeros(valid.height, dtype=bool)
+    for part in prints.iter_slices(MATCH_SLICE):
+        at = valid[KEY].search_sorted(part[KEY], side="left").clip(0, valid.height - 1)
+        same = (valid[KEY].gather(at) == part[KEY]) & (
+            valid["fingerprint"].gather(at) == part["fingerprint"]
+        )
+        if refused_keys.len():
+            same = same & ~part[KEY].is_in(refused_keys.implode())
+        same = same.fill_null(False)
+        matched[at.filter(same).to_numpy()] = True
+        parts.append(same)
+    return pl.concat(parts), matched
+
+
+def refused_rows(
+    raw: pl.DataFrame, numbers: Collection[int], key_column: str, parent_column: str | None
+) -> pl.DataFrame:
+    """(row_number, external_id) of the rows of `raw` the reader refused, for `decide`."""
+    return raw.filter(pl.col(ROW_NUMBER).is_in(list(numbers))).select(
+        ROW_NUMBER, product_key(key_column, parent_column).alias(KEY)
+    )
+
+
+def split(
+    all_rows: pl.DataFrame,
+    frame: pl.DataFrame,
+    key_column: str,
+    parent_column: str | None,
+    *,
+    salt_parts: dict[str, Any],
+    request: SkipRequest,
+    rejected_rows: set[int],
+) -> tuple[pl.DataFrame, Fingerprints]:
+    """The raw rows to process and the batch's `Fingerprints`, for a file read whole:
+    `all_rows` is every raw row, `frame` those the reader kept (`rejected_rows` are the
+    others)."""
+    refused = refused_rows(all_rows, rejected_rows, key_column, parent_column)
+    rows = row_prints(frame, key_column, parent_column)
+    keep, prints = decide(rows, refused, salt_parts=salt_parts, request=request)
+    return (frame.filter(keep) if prints.skipping else frame), prints
+
+
+@dataclass(frozen=True)
+class ValidPrints:
+    """The still-valid fingerprints, arranged once for `maybe_skipped`'s binary searches."""
+
+    prints: np.ndarray  # sorted UInt64 fingerprints
+    keys: np.ndarray  # sorted xxh3 of their keys: 8 bytes a key, whatever its length
+
+
+def _xxh3(keys: pl.Series) -> np.ndarray:
+    hashed = pl.col(KEY).nchash.xxh3_64()  # type: ignore[attr-defined]
+    return keys.to_frame(KEY).select(hashed).to_series().to_numpy()
+
+
+def valid_prints(known: Known) -> ValidPrints:
+    prints: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
+    keys: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
+    for held in known.ranges:  # a range at a time
+        valid = held.frame().filter(VALID)
+        prints.append(valid["fingerprint"].to_numpy())
+        keys.append(_xxh3(valid[KEY]))
+        del valid
+    every = ValidPrints(prints=np.concatenate(prints), keys=np.concatenate(keys))
+    every.prints.sort()  # in place: np.sort would hold a second copy
+    every.keys.sort()
+    return every
+
+
+def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:
+    """A mask of `rows` (`row_prints` of a piece of the file) that may belong to a skipped
+    product: the row hashes to a still-valid fingerprint (a product of one row), or its key
+    has several rows in the piece and a still-valid fingerprint. A reader in pieces need not
+    keep these rows; `decide` has the last word, and the reader goes back for the rows of a
+    product it did not skip after all. Binary searches: a join or `is_in` would hash every
+    valid fingerprint again for each piece."""
+    if not valid.prints.size or not rows.height:
+        return pl.repeat(False, rows.height, dtype=pl.Boolean, eager=True)
+    hashes = rows["_h"].fill_null(0).to_numpy()
+    order = np.argsort(hashes)  # sorted needles: each search starts where the last ended
+    at = np.empty_like(order)
+    at[order] = np.searchsorted(valid.prints, hashes[order])
+    at = np.minimum(at, valid.prints.size - 1)
+    same = pl.Series(valid.prints[at] == hashes) & rows["_h"].is_not_null()
+    several = rows[KEY].is_duplicated() & rows[KEY].is_not_null()
+    if several.any():  # a key hash that collides only costs a second read of the file
+        keys = _xxh3(rows[KEY].fill_null(""))
+        found = valid.keys[np.minimum(np.searchsorted(valid.keys, keys), valid.keys.size - 1)]
+        several = several & pl.Series(found == keys)
+    return (same | several).fill_null(False)
