@@ -11,6 +11,7 @@ path instead.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -228,22 +229,18 @@ def save(
 ) -> None:
     """Replace the source's snapshot. Call it holding the event log's lock, after this run's
     own events (its events are then exactly those in (own_from, head]). The keys are split
-    in one key range per CHUNK_ROWS of them, and each frame of `snapshot` is written as a
-    chunk per range as it comes (a first import in pieces keeps them on disk)."""
+    in a key range per CHUNK_ROWS of them, and stored in chunks as `snapshot`'s frames come
+    (a first import in pieces keeps them on disk)."""
     where = {"account": account_id, "source": source}
     ranges = max(1, -(-snapshot.count // CHUNK_ROWS))
     conn.execute(_DROP_CHUNKS, where)
     chunk, products = 0, 0
-    for frame in snapshot.frames:
-        for piece in frame.iter_slices(CHUNK_ROWS):
-            for key_range, part in enumerate(by_range(piece, ranges)):
-                if not part.height:
-                    continue
-                buf = io.BytesIO()
-                part.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
-                params = {"chunk": chunk, "range": key_range, "products": part.height}
-                conn.execute(_SAVE_CHUNK, {**where, **params, "data": buf.getvalue()})
-                chunk, products = chunk + 1, products + part.height
+    for key_range, rows in _chunks(snapshot, ranges):
+        buf = io.BytesIO()
+        rows.select(list(SNAPSHOT_SCHEMA)).write_ipc(buf, compression="zstd")
+        params = {"chunk": chunk, "range": key_range, "products": rows.height}
+        conn.execute(_SAVE_CHUNK, {**where, **params, "data": buf.getvalue()})
+        chunk, products = chunk + 1, products + rows.height
     conn.execute(
         _SAVE,
         {
@@ -258,6 +255,29 @@ def save(
             "ranges": ranges,
         },
     )
+
+
+def _chunks(snapshot: SnapshotRows, ranges: int) -> Iterator[tuple[int, pl.DataFrame]]:
+    """(key range, rows) of each chunk to store: at most CHUNK_ROWS keys, and, but for each
+    range's last, at least CHUNK_ROWS / ranges, so a snapshot that comes in many small frames
+    (a first import's parts) is not stored in many small chunks. Holds about CHUNK_ROWS keys."""
+    least = max(1, CHUNK_ROWS // ranges)
+    pending: list[list[pl.DataFrame]] = [[] for _ in range(ranges)]
+    for frame in snapshot.frames:
+        for piece in frame.iter_slices(CHUNK_ROWS):
+            for key_range, part in enumerate(by_range(piece, ranges)):
+                held = sum(p.height for p in pending[key_range])
+                if held + part.height > CHUNK_ROWS:
+                    yield key_range, pl.concat(pending[key_range])
+                    pending[key_range], held = [], 0
+                if part.height:
+                    pending[key_range].append(part)
+                if held + part.height >= least:
+                    yield key_range, pl.concat(pending[key_range])
+                    pending[key_range] = []
+    for key_range, parts in enumerate(pending):
+        if parts:
+            yield key_range, pl.concat(parts)
 
 
 def touch(
