@@ -120,23 +120,34 @@ class Known:
 
     salt: str
     since: Any  # store.snapshots.Since: events after it outdate the snapshot's products
-    ranges: list[Held]
+    ranges: list[Held | None]  # None once decided
     previous_count: int  # keys of the last file
     valid_count: int  # of which still valid
     touched: frozenset[str] = frozenset()  # product ids changed since, by anyone
 
     def range(self, i: int) -> tuple[pl.Series, pl.DataFrame]:
-        """Every key of range `i`, and its still-valid rows sorted by key."""
-        frame = self.ranges[i].frame()
-        return frame[KEY], frame.filter(VALID).select(list(SNAPSHOT_SCHEMA)).sort(KEY)
+        """Range `i` for its decision, which takes it (its frame goes once decided): the keys
+        of the last file that have no valid print, and the still-valid rows sorted by key."""
+        held = self.ranges[i]
+        if held is None:
+            raise RuntimeError(f"key range {i} of the snapshot was decided already")
+        self.ranges[i] = None
+        frame = held.frame()
+        del held
+        valid = frame.filter(VALID).select(list(SNAPSHOT_SCHEMA)).sort(KEY)
+        return frame.filter(~pl.col(VALID))[KEY], valid
 
     def whole(self) -> tuple[pl.Series, pl.DataFrame]:
         """`range` over every range at once."""
         parts = [self.range(i) for i in range(len(self.ranges))]
         if len(parts) == 1:
             return parts[0]
-        keys = pl.concat([keys for keys, _ in parts])
-        return keys, pl.concat([valid for _, valid in parts]).sort(KEY)
+        stale = pl.concat([keys for keys, _ in parts])
+        return stale, pl.concat([valid for _, valid in parts]).sort(KEY)
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        """Each range not decided yet, VALID included."""
+        return (held.frame() for held in self.ranges if held is not None)
 
 
 def known_from(

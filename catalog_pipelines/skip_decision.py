@@ -45,9 +45,9 @@ def decide(
     one of the last import and none of its rows was rejected."""
     salt_value = salt(**salt_parts, **request.rules)
     known = _comparable(request.known, salt_value)
-    previous, valid = known.whole() if known is not None else (None, _NONE_VALID)
-    decided = _decide_range(rows, refused, previous, valid)
-    del previous, valid
+    stale, valid = known.whole() if known is not None else (None, _NONE_VALID)
+    decided = _decide_range(rows, refused, stale, valid)
+    del stale, valid
     keep = decided.keep
     skipped = Skipped.of([decided.skipped])
     return keep, _merged(
@@ -76,9 +76,9 @@ def decide_by_range(
     skipped, skipped_rows = Skipped(), 0
     for i, held in enumerate(ranges):
         rows = pl.concat([h.frame() for h in held]) if held else _NO_ROWS
-        previous, valid = known.range(i)
-        part = _decide_range(rows, refused_parts[i], previous, valid)
-        del previous, valid
+        stale, valid = known.range(i)
+        part = _decide_range(rows, refused_parts[i], stale, valid)
+        del stale, valid
         kept = rows.filter(part.keep)[ROW_NUMBER]
         skipped_rows += rows.height - kept.len()
         wanted.append(kept)
@@ -114,21 +114,22 @@ class _Decided:
 
 
 def _decide_range(
-    rows: pl.DataFrame, refused: pl.DataFrame, previous: pl.Series | None, valid: pl.DataFrame
+    rows: pl.DataFrame, refused: pl.DataFrame, stale: pl.Series | None, valid: pl.DataFrame
 ) -> _Decided:
     """The decision for the `rows` and `refused` rows of one key range (or of all), against
-    that range's `previous` keys (None: no snapshot to compare with) and still-`valid`
-    snapshot rows, sorted by key."""
+    that range of the snapshot (None: none to compare with): the `stale` keys of the last
+    file, whose prints are not valid, and the still-`valid` rows, sorted by key."""
     prints = product_fingerprints(rows.select(KEY, "_h"))
     refused_keys = refused[KEY].drop_nulls()
     skipped = _NONE_VALID
     keep = pl.repeat(True, rows.height, dtype=pl.Boolean, eager=True)
-    processed_prints = prints
+    processed_prints, unmatched = prints, valid[KEY]
     if valid.height:
         same, matched = _still_valid(prints, valid, refused_keys)
         # in the snapshot's order: the rows are shared with it, not copied, where runs of
         # its keys are skipped (all of them, for a file that did not change)
         skipped = valid.filter(pl.Series(matched))
+        unmatched = valid[KEY].filter(pl.Series(~matched))
         del matched
         processed_prints = prints.filter(~same)
         if skipped.height:
@@ -143,11 +144,14 @@ def _decide_range(
     if refused.height:  # the rows the reader refused still name their product
         row_keys = pl.concat([row_keys, refused.select(ROW_NUMBER, KEY)])
     gone = pl.Series(KEY, [], dtype=pl.Utf8)
-    if previous is not None:
+    if stale is not None:
+        # A key of the last file that is still in this one was skipped, or processed (its
+        # print moved or was not valid), or refused: only the others are gone. Searching the
+        # few unskipped keys, not the whole file's, keeps the lookup small.
         gone = (
-            previous.to_frame(KEY)
-            .join(prints.select(KEY), on=KEY, how="anti")
-            .join(refused.select(KEY), on=KEY, how="anti")[KEY]
+            pl.concat([stale, unmatched])
+            .to_frame(KEY)
+            .join(processed.to_frame(KEY), on=KEY, how="anti")[KEY]
         )
     return _Decided(keep, processed_prints, row_keys, skipped, processed, gone)
 
@@ -244,11 +248,11 @@ def _xxh3(keys: pl.Series) -> np.ndarray:
 def valid_prints(known: Known) -> ValidPrints:
     prints: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
     keys: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
-    for held in known.ranges:  # a range at a time
-        valid = held.frame().filter(VALID)
+    for frame in known.frames():  # a range at a time
+        valid = frame.filter(VALID)
         prints.append(valid["fingerprint"].to_numpy())
         keys.append(_xxh3(valid[KEY]))
-        del valid
+        del frame, valid
     every = ValidPrints(prints=np.concatenate(prints), keys=np.concatenate(keys))
     every.prints.sort()  # in place: np.sort would hold a second copy
     every.keys.sort()

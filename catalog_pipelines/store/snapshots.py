@@ -26,7 +26,7 @@ from catalog_pipelines.fingerprints import (
     by_range,
     valid_row,
 )
-from catalog_pipelines.spill import Spill, hold
+from catalog_pipelines.spill import Held, Spill, hold
 from catalog_pipelines.store.events import head_sequence
 
 # Past this many events since the snapshot, re-reading everything is cheaper than sorting out
@@ -168,7 +168,8 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
     if touched.unpinned is not None:
         return None
     spill = Spill() if row.key_ranges > 1 else None
-    ranges, previous, valid = [], 0, 0
+    ranges: list[Held | None] = []
+    previous, valid = 0, 0
     for key_range in range(row.key_ranges):
         frame = _read_range(conn, account_id, source, key_range).with_columns(
             valid_row(touched.product_ids).alias(VALID)

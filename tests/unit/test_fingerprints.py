@@ -183,8 +183,8 @@ def test_a_decision_a_key_range_at_a_time_is_the_decision_at_once() -> None:
     whole_known = _known_from(before)
     spill = Spill()
     known = _known_from(before, ranges=3, spill=spill)
-    assert [h.frame().height > 0 for h in known.ranges] == [True] * 3
-    assert sum(h.frame().height for h in known.ranges) == 8  # A1 and B1 are A's and B's
+    assert [f.height > 0 for f in known.frames()] == [True] * 3
+    assert sum(f.height for f in known.frames()) == 8  # A1 and B1 are A's and B's
     kept, whole = _split(after, whole_known, rejected=frozenset({3}))  # C's row refused
     wanted, ranged = _by_range(after, known, frozenset({3}), spill)
     assert wanted.to_list() == kept["row_number"].to_list() == [2, 4, 7, 8, 10, 11]
