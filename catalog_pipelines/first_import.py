@@ -20,7 +20,7 @@ import pickle
 import shutil
 import tempfile
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -127,7 +127,9 @@ class Stream:
     # the file as mapped, before validation: products, variants and rejects, and warnings
     as_read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_AS_READ, 0))
     read_warnings: list[str] = field(default_factory=list)
-    _part: list[ParsedBatch] = field(default_factory=list)
+    # the pieces of each part yielded and not yet through `keep_snapshot`, oldest first: the
+    # next part is read while this one is written (plan_parts.planned_ahead)
+    _parts: deque[list[ParsedBatch]] = field(default_factory=deque)
     _snapshot: list[Path] = field(default_factory=list)  # the parts' snapshot rows, spilled
     _snapshot_rows: int = 0
 
@@ -156,16 +158,17 @@ class Stream:
     def parts(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         """(products, variants) of each part: whole pieces, in file order, of at least
         PART_PRODUCTS products (the last one less)."""
-        self._part = []
+        part: list[ParsedBatch] = []
         for i, piece in enumerate(self.pieces):
-            self._part.append(piece.load())
-            filled = sum(b.products.height for b in self._part) >= plan_parts.PART_PRODUCTS
+            part.append(piece.load())
+            filled = sum(b.products.height for b in part) >= plan_parts.PART_PRODUCTS
             if filled or i == len(self.pieces) - 1:
+                self._parts.append(part)
                 yield (
-                    pl.concat([b.products for b in self._part], rechunk=True),
-                    pl.concat([b.variants for b in self._part], rechunk=True),
+                    pl.concat([b.products for b in part], rechunk=True),
+                    pl.concat([b.variants for b in part], rechunk=True),
                 )
-                self._part = []
+                part = []
 
     def as_parts(self) -> plan_parts.Parts:
         parts, filled = 0, 0
@@ -178,7 +181,7 @@ class Stream:
     def keep_snapshot(self, plan: Plan) -> None:
         """Spill the snapshot rows of the part just planned (`parts`), before its plan goes:
         at 10M products they would take ~750 MiB in memory."""
-        for batch in self._part:
+        for batch in self._parts.popleft():
             if batch.fingerprints is None:
                 continue
             file = self.directory / f"snapshot-{len(self._snapshot):06d}.arrow"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -510,23 +510,29 @@ def _plan_and_write_parts(
     changes: list[dict[str, Any]] = []
     events = 0
     protected = protected_keys(batch.rejects)
-    for i, (products, variants) in enumerate(parts.split):
-        progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts.count)
-        plan = _plan(batch, stored, options, owns, protected, products, variants)
-        if len(changes) < PREVIEW_LIMIT:
-            changes += preview_changes(conn, options.account_id, plan)[
-                : PREVIEW_LIMIT - len(changes)
-            ]
-        if not options.dry_run:
-            try:
-                events += _apply(conn, plan, options, run, now, owns)
-            except store.OwnerChanged as e:
-                return _Written(plan_parts.combine(total, plan), changes, events, str(e))
-        if parts.after_part is not None:
-            parts.after_part(plan)
-            plan = replace(plan, product_ids=plan.product_ids.clear())
-        total = plan_parts.combine(total, plan)
-        del plan  # one part's plan at a time
+    planned = plan_parts.planned_ahead(
+        parts.split,
+        lambda products, variants: _plan(
+            batch, stored, options, owns, protected, products, variants
+        ),
+    )
+    with closing(planned):  # a part still being planned is waited for
+        for i, plan in enumerate(planned):
+            progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts.count)
+            if len(changes) < PREVIEW_LIMIT:
+                changes += preview_changes(conn, options.account_id, plan)[
+                    : PREVIEW_LIMIT - len(changes)
+                ]
+            if not options.dry_run:
+                try:
+                    events += _apply(conn, plan, options, run, now, owns)
+                except store.OwnerChanged as e:
+                    return _Written(plan_parts.combine(total, plan), changes, events, str(e))
+            if parts.after_part is not None:
+                parts.after_part(plan)
+                plan = replace(plan, product_ids=plan.product_ids.clear())
+            total = plan_parts.combine(total, plan)
+            del plan  # this part's plan; the next one's is being made
     assert total is not None  # wanted() only splits a batch larger than a part
     return _Written(total, changes, events)
 

@@ -10,7 +10,8 @@ transaction, and only one part's plan exists at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -49,6 +50,29 @@ def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         products = batch.products.slice(start, PART_PRODUCTS)
         keys = products["external_id"].implode()
         yield products, batch.variants.filter(pl.col("product_external_id").is_in(keys))
+
+
+def planned_ahead(
+    split: Iterator[tuple[pl.DataFrame, pl.DataFrame]],
+    plan: Callable[[pl.DataFrame, pl.DataFrame], Plan],
+) -> Generator[Plan]:
+    """`plan` of each part, in order. The next part is read and planned in a thread while the
+    caller writes this one, so the server does not sit idle while the client plans (planning
+    is Polars, which runs without the GIL). At most two parts' plans exist at once."""
+
+    def next_plan() -> Plan | None:
+        part = next(split, None)
+        return None if part is None else plan(*part)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-ahead") as pool:
+        try:
+            ahead = pool.submit(next_plan)
+            while (current := ahead.result()) is not None:
+                ahead = pool.submit(next_plan)
+                yield current
+                del current
+        finally:
+            pool.shutdown(cancel_futures=True)
 
 
 def _without_rows(plan: Plan) -> Plan:

@@ -1,0 +1,65 @@
+"""store/bulk.copy_chunked sends its slices from a thread (SendingThread): every slice lands,
+in order, and a row the server refuses fails the COPY with the server's error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines.store import bulk
+
+
+def _ledger(n: int, *, bad_at: int | None = None) -> pl.DataFrame:
+    # inventory_adjustments: quantity_after must be >= 0
+    return pl.DataFrame(
+        {
+            "id": [f"inv_{i:06d}" for i in range(n)],
+            "quantity": [-1 if i == bad_at else i for i in range(n)],
+        }
+    )
+
+
+def _copy(engine: sa.Engine, account: str, df: pl.DataFrame) -> list[Any]:
+    ctx = bulk.context(account, "erp", "run_copy", datetime.now(UTC))
+    with engine.begin() as conn:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        bulk.copy_chunked(cur, "inventory_adjustments", df, bulk.inventory_ledger, ctx)
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT inventory_item_id, quantity_after FROM inventory_adjustments"
+                    " WHERE account_id = :a ORDER BY id"
+                ),
+                {"a": account},
+            )
+        )
+
+
+def test_every_slice_lands_in_order(
+    engine: sa.Engine, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 3)
+    rows = _copy(engine, account, _ledger(10))
+    assert [(r.inventory_item_id, r.quantity_after) for r in rows] == [
+        (f"inv_{i:06d}", i) for i in range(10)
+    ]
+
+
+def test_a_refused_row_fails_the_copy_and_writes_nothing(
+    engine: sa.Engine, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 3)
+    with pytest.raises(psycopg.errors.CheckViolation, match="quantity_after"):
+        _copy(engine, account, _ledger(10, bad_at=7))
+    with engine.connect() as conn:
+        n = conn.execute(
+            sa.text("SELECT count(*) FROM inventory_adjustments WHERE account_id = :a"),
+            {"a": account},
+        ).scalar()
+    assert n == 0
