@@ -11,6 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from catalog_pipelines.content import (
@@ -177,11 +178,22 @@ class Plan:
         )
 
 
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_COUNTER_SHIFTS = np.arange(24, -1, -4, dtype=np.uint32)  # 7 hex digits, most significant first
+
+
 def new_ids(prefix: str, n: int) -> pl.Series:
-    """Time-ordered ids: milliseconds, a random run part, then a counter. B-tree inserts of
-    ordered keys append to the right edge instead of splitting pages all over the index."""
-    head = f"{prefix}_{time.time_ns() // 1_000_000:011x}{secrets.token_hex(3)}"
-    return pl.Series([f"{head}{i:07x}" for i in range(n)], dtype=pl.Utf8)
+    """Time-ordered ids: milliseconds, a random run part, then a 7-digit hex counter. B-tree
+    inserts of ordered keys append to the right edge instead of splitting pages all over the
+    index. Built as bytes in numpy: a Python string per id took 0.3 s a million."""
+    if n > 1 << 28:
+        raise ValueError(f"{n} ids at once: the counter has 7 hex digits")
+    head = f"{prefix}_{time.time_ns() // 1_000_000:011x}{secrets.token_hex(3)}".encode()
+    width = len(head) + len(_COUNTER_SHIFTS)
+    ids = np.empty((n, width), dtype=np.uint8)
+    ids[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
+    ids[:, len(head) :] = _HEX[(np.arange(n, dtype=np.uint32)[:, None] >> _COUNTER_SHIFTS) & 0xF]
+    return pl.Series(ids.view(f"S{width}").ravel()).cast(pl.Utf8)
 
 
 @dataclass(frozen=True)
