@@ -5,7 +5,8 @@ seen (fingerprints.py) and only adds new ones. The plan of a whole file holds ev
 second time, with its ids and hashes (about 0.9 GB for a million products). With nothing
 stored, no product's plan depends on another's: there is nothing to archive, retire, replace or
 move, so the batch can be planned and written a part at a time, in the import's one
-transaction, and only one part's plan exists at once.
+transaction, and only two parts' plans exist at once (the one being written, and the next,
+planned meanwhile).
 """
 
 from __future__ import annotations

@@ -191,8 +191,7 @@ class SendingThread(LibpqWriter):
         super().__init__(cursor)
         self._queue: Queue[Buffer | None] = Queue(maxsize=1)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._send, name="copy-send", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first write
 
     def _send(self) -> None:
         while (data := self._queue.get()) is not None:
@@ -205,14 +204,18 @@ class SendingThread(LibpqWriter):
     def write(self, data: Buffer) -> None:
         if self._error is not None:
             raise self._error
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._send, name="copy-send", daemon=True)
+            self._thread.start()
         self._queue.put(data)
 
     def finish(self, exc: BaseException | None = None) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        super().finish(exc or self._error)  # ends the COPY either way
         if self._error is not None and exc is None:
             raise self._error
-        super().finish(exc)
 
 
 def _copy_sql(table: str, columns: list[str]) -> str:

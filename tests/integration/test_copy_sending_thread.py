@@ -63,3 +63,27 @@ def test_a_refused_row_fails_the_copy_and_writes_nothing(
             {"a": account},
         ).scalar()
     assert n == 0
+
+
+def test_a_slice_that_cannot_be_built_fails_the_copy_and_writes_nothing(
+    engine: sa.Engine, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 3)
+    built = []
+
+    def build(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+        built.append(df.height)
+        if len(built) == 3:  # two slices are on their way to the server by now
+            raise RuntimeError("the third slice cannot be built")
+        return bulk.inventory_ledger(df, ctx)
+
+    ctx = bulk.context(account, "erp", "run_copy", datetime.now(UTC))
+    with pytest.raises(RuntimeError, match="third slice"), engine.begin() as conn:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        bulk.copy_chunked(cur, "inventory_adjustments", _ledger(10), build, ctx)
+    with engine.connect() as conn:
+        n = conn.execute(
+            sa.text("SELECT count(*) FROM inventory_adjustments WHERE account_id = :a"),
+            {"a": account},
+        ).scalar()
+    assert n == 0
