@@ -41,6 +41,15 @@ def _copy(engine: sa.Engine, account: str, df: pl.DataFrame) -> list[Any]:
         )
 
 
+def _stored(engine: sa.Engine, account: str) -> int:
+    with engine.connect() as conn:
+        n = conn.execute(
+            sa.text("SELECT count(*) FROM inventory_adjustments WHERE account_id = :a"),
+            {"a": account},
+        ).scalar_one()
+    return int(n)
+
+
 def test_every_slice_lands_in_order(
     engine: sa.Engine, account: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,12 +66,7 @@ def test_a_refused_row_fails_the_copy_and_writes_nothing(
     monkeypatch.setattr(bulk, "CHUNK_ROWS", 3)
     with pytest.raises(psycopg.errors.CheckViolation, match="quantity_after"):
         _copy(engine, account, _ledger(10, bad_at=7))
-    with engine.connect() as conn:
-        n = conn.execute(
-            sa.text("SELECT count(*) FROM inventory_adjustments WHERE account_id = :a"),
-            {"a": account},
-        ).scalar()
-    assert n == 0
+    assert _stored(engine, account) == 0
 
 
 def test_a_slice_that_cannot_be_built_fails_the_copy_and_writes_nothing(
@@ -81,9 +85,4 @@ def test_a_slice_that_cannot_be_built_fails_the_copy_and_writes_nothing(
     with pytest.raises(RuntimeError, match="third slice"), engine.begin() as conn:
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         bulk.copy_chunked(cur, "inventory_adjustments", _ledger(10), build, ctx)
-    with engine.connect() as conn:
-        n = conn.execute(
-            sa.text("SELECT count(*) FROM inventory_adjustments WHERE account_id = :a"),
-            {"a": account},
-        ).scalar()
-    assert n == 0
+    assert _stored(engine, account) == 0
