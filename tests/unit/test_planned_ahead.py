@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,8 +32,10 @@ def test_plans_come_in_order_and_the_next_is_planned_while_one_is_written() -> N
         seen.append(p)
         # part p is being written: part p + 1 has been read (or is being read) already
         if p < 3:
-            while p + 1 not in read:
-                threading.Event().wait(0.001)
+            deadline = time.monotonic() + 10
+            while p + 1 not in read and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert p + 1 in read, f"part {p + 1} was not read while part {p} was written"
     assert seen == [0, 1, 2, 3]
     assert planner_threads and threading.current_thread().name not in planner_threads
 
