@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -511,10 +512,7 @@ def _plan_and_write_parts(
     events = 0
     protected = protected_keys(batch.rejects)
     planned = plan_parts.planned_ahead(
-        parts.split,
-        lambda products, variants: _plan(
-            batch, stored, options, owns, protected, products, variants
-        ),
+        parts.split, partial(_plan, batch, stored, options, owns, protected)
     )
     with closing(planned):  # a part still being planned is waited for
         for i, plan in enumerate(planned):

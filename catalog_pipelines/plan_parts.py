@@ -65,15 +65,15 @@ def planned_ahead(
         part = next(split, None)
         return None if part is None else plan(*part)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-ahead") as pool:
-        try:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-ahead")
+    try:
+        ahead = pool.submit(next_plan)
+        while (current := ahead.result()) is not None:
             ahead = pool.submit(next_plan)
-            while (current := ahead.result()) is not None:
-                ahead = pool.submit(next_plan)
-                yield current
-                del current
-        finally:
-            pool.shutdown(cancel_futures=True)
+            yield current
+            del current
+    finally:
+        pool.shutdown(cancel_futures=True)  # waits for a part being planned
 
 
 def _without_rows(plan: Plan) -> Plan:
