@@ -117,11 +117,20 @@ def screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
 
 
 def wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
-    """Until `condition(driver)` is truthy. An element that htmx swapped out between finding it
-    and reading it (a stale reference) just means: look again."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Until `condition(driver)` is truthy. An element that htmx or a navigation swapped out
+    between finding it and reading it just means: look again. Chromium reports that either as
+    a stale reference or, mid-navigation, as a node that "does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
+
+    def looked_again(d: Any) -> Any:
+        try:
+            return condition(d)
+        except WebDriverException as exc:
+            if "does not belong to the document" in (exc.msg or ""):
+                return False
+            raise
 
     return WebDriverWait(
         driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
-    ).until(condition)
+    ).until(looked_again)
