@@ -12,13 +12,13 @@ planned meanwhile).
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import polars as pl
 
 from catalog_pipelines.diff import Plan
 from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.read_ahead import read_ahead
 
 PART_PRODUCTS = 100_000  # products planned and written at once
 
@@ -58,22 +58,9 @@ def planned_ahead(
     plan: Callable[[pl.DataFrame, pl.DataFrame], Plan],
 ) -> Generator[Plan]:
     """`plan` of each part, in order. The next part is read and planned in a thread while the
-    caller writes this one, so the server does not sit idle while the client plans (planning
-    is Polars, which runs without the GIL). At most two parts' plans exist at once."""
-
-    def next_plan() -> Plan | None:
-        part = next(split, None)
-        return None if part is None else plan(*part)
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-ahead")
-    try:
-        ahead = pool.submit(next_plan)
-        while (current := ahead.result()) is not None:
-            ahead = pool.submit(next_plan)
-            yield current
-            del current
-    finally:
-        pool.shutdown(cancel_futures=True)  # waits for a part being planned
+    caller writes this one (read_ahead.py), so the server does not sit idle while the client
+    plans. At most two parts' plans exist at once."""
+    return read_ahead((plan(*part) for part in split), name="plan-ahead")
 
 
 def _without_rows(plan: Plan) -> Plan:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from catalog_pipelines.fingerprints import (
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.read_ahead import read_ahead
 from catalog_pipelines.skip_decision import (
     decide_by_range,
     maybe_skipped,
@@ -201,27 +203,31 @@ def _keep_changed_rows(
     kept_parts: list[pl.DataFrame] = []
     refused_parts: list[pl.DataFrame] = []
     valid = valid_prints(skip.known)
-    for table in csv_pieces(path, source=source, delimiter=delimiter):
-        if not salt_parts:
-            _check_reserved(table.header, source)
-            salt_parts = skip.salt_parts(header=table.header, mapping=mapping)
-            if not _keyed(mapping, table.header) or skip.known.salt != salt(
-                **salt_parts, **skip.rules
-            ):
-                return None
-        frame, piece_rejects = _reader_rejects(table)
-        if piece_rejects:
-            numbers = [r.row_number for r in piece_rejects]
-            refused_parts.append(refused_rows(table.frame, numbers, key, parent))
-        rejects.extend(piece_rejects)
-        rows = row_prints(frame, key, parent)
-        for held, part in zip(prints_parts, by_range(rows, ranges), strict=True):
-            held.append(hold(part, spill))
-        kept = frame.filter(~maybe_skipped(rows, valid))
-        # A filtered frame still points into the piece's string buffers: copy the few rows
-        # kept, or every piece would stay in memory through them.
-        kept_parts.append(_compacted(kept) if kept.height < frame.height // 2 else kept)
-        records += table.records
+    # The next piece is read and parsed while this one is sorted out.
+    pieces = read_ahead(csv_pieces(path, source=source, delimiter=delimiter), name="csv-ahead")
+    with closing(pieces):
+        for table in pieces:
+            if not salt_parts:
+                _check_reserved(table.header, source)
+                salt_parts = skip.salt_parts(header=table.header, mapping=mapping)
+                if not _keyed(mapping, table.header) or skip.known.salt != salt(
+                    **salt_parts, **skip.rules
+                ):
+                    return None
+            frame, piece_rejects = _reader_rejects(table)
+            if piece_rejects:
+                numbers = [r.row_number for r in piece_rejects]
+                refused_parts.append(refused_rows(table.frame, numbers, key, parent))
+            rejects.extend(piece_rejects)
+            rows = row_prints(frame, key, parent)
+            for held, part in zip(prints_parts, by_range(rows, ranges), strict=True):
+                held.append(hold(part, spill))
+            kept = frame.filter(~maybe_skipped(rows, valid))
+            # A filtered frame still points into the piece's string buffers: copy the few
+            # rows kept, or every piece would stay in memory through them.
+            kept_parts.append(_compacted(kept) if kept.height < frame.height // 2 else kept)
+            records += table.records
+            del table, frame, rows, kept  # the next piece is already being read
     if not salt_parts:
         return None
     refused = (
@@ -229,7 +235,7 @@ def _keep_changed_rows(
         if refused_parts
         else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, KEY: pl.Utf8})
     )
-    del valid, rows  # the decision searches the snapshot itself, a range at a time
+    del valid  # the decision searches the snapshot itself, a range at a time
     wanted, prints = decide_by_range(
         prints_parts, refused, salt_parts=salt_parts, request=skip, spill=spill
     )

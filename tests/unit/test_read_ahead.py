@@ -1,0 +1,82 @@
+"""read_ahead: the next item is made in a thread while the caller uses this one (an import's
+next part planned while this one is written, a file's next piece parsed while this one is
+sorted out)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+import pytest
+
+from catalog_pipelines.plan_parts import planned_ahead
+from catalog_pipelines.read_ahead import read_ahead
+
+
+def _items(n: int, taken: list[int], closed: list[bool] | None = None) -> Iterator[int]:
+    try:
+        for i in range(n):
+            taken.append(i)
+            yield i
+    finally:
+        if closed is not None:
+            closed.append(True)
+
+
+def _wait_until(condition: Any) -> bool:
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return bool(condition())
+
+
+def test_items_come_in_order_and_the_next_is_taken_while_one_is_used() -> None:
+    taken: list[int] = []
+    seen = []
+    for i in read_ahead(_items(4, taken)):
+        seen.append(i)
+        if i < 3:  # item i is in use: item i + 1 has been taken (or is being taken) already
+            assert _wait_until(lambda i=i: i + 1 in taken), f"{i + 1} was not taken during {i}"
+    assert seen == [0, 1, 2, 3]
+
+
+def test_parts_are_planned_in_a_thread_of_their_own() -> None:
+    def split() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        for i in range(3):
+            yield pl.DataFrame({"i": [i]}), pl.DataFrame()
+
+    planner_threads: set[str] = set()
+
+    def plan(products: pl.DataFrame, variants: pl.DataFrame) -> Any:
+        planner_threads.add(threading.current_thread().name)
+        return products["i"][0]
+
+    assert list(planned_ahead(split(), plan)) == [0, 1, 2]
+    assert planner_threads and all(t.startswith("plan-ahead") for t in planner_threads)
+
+
+def test_a_failure_raises_in_the_caller_after_the_items_before_it() -> None:
+    def items() -> Iterator[int]:
+        yield 0
+        yield 1
+        raise ValueError("piece 2 is malformed")
+
+    seen = []
+    with pytest.raises(ValueError, match="piece 2"):
+        for i in read_ahead(items()):
+            seen.append(i)
+    assert seen == [0, 1]
+
+
+def test_closing_early_takes_nothing_more_and_closes_the_source() -> None:
+    taken: list[int] = []
+    closed: list[bool] = []
+    ahead = read_ahead(_items(10, taken, closed), name="test-ahead")
+    assert next(ahead) == 0
+    ahead.close()  # the caller stopped (a refusal): an item being taken is waited for
+    assert taken in ([0], [0, 1])  # at most the one item ahead, none after the close
+    assert closed == [True]  # a file the source reads is closed now, not when collected
+    assert not [t for t in threading.enumerate() if t.name.startswith("test-ahead")]
