@@ -11,14 +11,14 @@ planned meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import polars as pl
 
 from catalog_pipelines.diff import Plan
 from catalog_pipelines.normalized import ParsedBatch
-from catalog_pipelines.read_ahead import read_ahead
+from catalog_pipelines.read_ahead import ReadAhead
 
 PART_PRODUCTS = 100_000  # products planned and written at once
 
@@ -56,11 +56,11 @@ def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
 def planned_ahead(
     split: Iterator[tuple[pl.DataFrame, pl.DataFrame]],
     plan: Callable[[pl.DataFrame, pl.DataFrame], Plan],
-) -> Generator[Plan]:
+) -> ReadAhead[Plan]:
     """`plan` of each part, in order. The next part is read and planned in a thread while the
     caller writes this one (read_ahead.py), so the server does not sit idle while the client
     plans. At most two parts' plans exist at once."""
-    return read_ahead((plan(*part) for part in split), name="plan-ahead")
+    return ReadAhead((plan(*part) for part in split), name="plan-ahead")
 
 
 def _without_rows(plan: Plan) -> Plan:

@@ -1,4 +1,4 @@
-"""read_ahead: the next item is made in a thread while the caller uses this one (an import's
+"""ReadAhead: the next item is made in a thread while the caller uses this one (an import's
 next part planned while this one is written, a file's next piece parsed while this one is
 sorted out)."""
 
@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from catalog_pipelines.plan_parts import planned_ahead
-from catalog_pipelines.read_ahead import read_ahead
+from catalog_pipelines.read_ahead import ReadAhead
 
 
 def _items(n: int, taken: list[int], closed: list[bool] | None = None) -> Iterator[int]:
@@ -36,7 +36,10 @@ def _wait_until(condition: Any) -> bool:
 def test_items_come_in_order_and_the_next_is_taken_while_one_is_used() -> None:
     taken: list[int] = []
     seen = []
-    for i in read_ahead(_items(4, taken)):
+    ahead = ReadAhead(_items(4, taken))
+    # the first is taken at once: the caller prepares for it meanwhile
+    assert _wait_until(lambda: 0 in taken)
+    for i in ahead:
         seen.append(i)
         if i < 3:  # item i is in use: item i + 1 has been taken (or is being taken) already
             assert _wait_until(lambda i=i: i + 1 in taken), f"{i + 1} was not taken during {i}"
@@ -66,7 +69,7 @@ def test_a_failure_raises_in_the_caller_after_the_items_before_it() -> None:
 
     seen = []
     with pytest.raises(ValueError, match="piece 2"):
-        for i in read_ahead(items()):
+        for i in ReadAhead(items()):
             seen.append(i)
     assert seen == [0, 1]
 
@@ -74,9 +77,9 @@ def test_a_failure_raises_in_the_caller_after_the_items_before_it() -> None:
 def test_closing_early_takes_nothing_more_and_closes_the_source() -> None:
     taken: list[int] = []
     closed: list[bool] = []
-    ahead = read_ahead(_items(10, taken, closed), name="test-ahead")
-    assert next(ahead) == 0
-    ahead.close()  # the caller stopped (a refusal): an item being taken is waited for
+    with ReadAhead(_items(10, taken, closed), name="test-ahead") as ahead:
+        assert next(ahead) == 0
+    # the caller stopped (a refusal): an item being taken was waited for
     assert taken in ([0], [0, 1])  # at most the one item ahead, none after the close
     assert closed == [True]  # a file the source reads is closed now, not when collected
     assert not [t for t in threading.enumerate() if t.name.startswith("test-ahead")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import io
 import json
-from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from catalog_pipelines.fingerprints import (
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
-from catalog_pipelines.read_ahead import read_ahead
+from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.skip_decision import (
     decide_by_range,
     maybe_skipped,
@@ -202,10 +201,12 @@ def _keep_changed_rows(
     prints_parts: list[list[Held]] = [[] for _ in range(ranges)]
     kept_parts: list[pl.DataFrame] = []
     refused_parts: list[pl.DataFrame] = []
-    valid = valid_prints(skip.known)
-    # The next piece is read and parsed while this one is sorted out.
-    pieces = read_ahead(csv_pieces(path, source=source, delimiter=delimiter), name="csv-ahead")
-    with closing(pieces):
+    # The next piece is read and parsed while this one is sorted out; the first, while the
+    # snapshot's prints are sorted.
+    with ReadAhead(
+        csv_pieces(path, source=source, delimiter=delimiter), name="csv-ahead"
+    ) as pieces:
+        valid = valid_prints(skip.known)
         for table in pieces:
             if not salt_parts:
                 _check_reserved(table.header, source)
