@@ -34,6 +34,15 @@ _READ_AFTER_ALL_ACCOUNTS = sa.text(
     " WHERE e.sequence > :after ORDER BY e.sequence LIMIT :limit"
 )
 _HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events")
+# Not max(sequence) ... WHERE account_id = :account: with statistics that predate an
+# account's bulk import, the planner counted all its events through the index, or walked the
+# whole log backwards through the primary key past another account's (a second each at 3M
+# events). An equality would let it drop account_id from the ORDER BY; with a range it stays,
+# and only a backward scan of (account_id, sequence) gives that order.
+_ACCOUNT_HEAD = sa.text(
+    "SELECT sequence FROM events WHERE account_id >= :account AND account_id <= :account"
+    " ORDER BY account_id DESC, sequence DESC LIMIT 1"
+)
 
 
 def lock_event_log(conn: sa.Connection) -> None:
@@ -139,3 +148,8 @@ def read_events(
 
 def head_sequence(conn: sa.Connection) -> int:
     return int(conn.execute(_HEAD).scalar_one())
+
+
+def account_head(conn: sa.Connection, account_id: str) -> int | None:
+    """The sequence of the account's last event, or None when it has none."""
+    return conn.execute(_ACCOUNT_HEAD, {"account": account_id}).scalar()

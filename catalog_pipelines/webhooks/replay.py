@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from catalog_pipelines.store.events import account_head
 from catalog_pipelines.webhooks.endpoints import EndpointError
 from catalog_pipelines.webhooks.fanout import MATCH_SQL
 
@@ -113,7 +114,6 @@ def replay(
 
 
 _EVENT_SEQUENCE = sa.text("SELECT sequence FROM events WHERE account_id = :account AND id = :id")
-_LAST_SEQUENCE = sa.text("SELECT max(sequence) FROM events WHERE account_id = :account")
 
 
 class UnknownEvent(EndpointError):
@@ -133,7 +133,7 @@ def replay_events(
     sequences = []
     for event_id in (from_event, to_event):
         if event_id is None:
-            sequences.append(conn.execute(_LAST_SEQUENCE, {"account": account_id}).scalar())
+            sequences.append(account_head(conn, account_id))
             continue
         found = conn.execute(_EVENT_SEQUENCE, {"account": account_id, "id": event_id}).scalar()
         if found is None:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines.importer import ImportOptions, ImportRefused, ImportReport
 from catalog_pipelines.normalized import Reject
+from catalog_pipelines.store.events import account_head
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, handoff, previews
 from dagster_defs.assets.staging import (
@@ -109,11 +110,9 @@ OUTS = {
     },
 }
 
+
 # The account's latest event: the run's own events all come after it (store/events.py: the
 # log is appended in sequence order), so webhook_deliveries reads them by index range.
-_EVENTS_HEAD = sa.text("SELECT coalesce(max(sequence), 0) FROM events WHERE account_id = :a")
-
-
 def catalog_metadata(
     report: dict[str, Any],
     changes: list[dict[str, Any]],
@@ -234,7 +233,7 @@ def validated_rows(
         del snapshot  # only the validated frames from here on
         gate = CheckGate(config, checks.previous_unmapped_columns(engine, options.account_id, name))
         with engine.connect() as conn:
-            events_after = int(conn.execute(_EVENTS_HEAD, {"a": options.account_id}).scalar_one())
+            events_after = account_head(conn, options.account_id) or 0
         try:
             report = import_staged(
                 context, catalog_db, validation.batch, options, gate=gate, stream=stream
