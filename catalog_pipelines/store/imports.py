@@ -177,7 +177,16 @@ def _copy_out(
 
 _WANTED_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS wanted_keys (kind text, value text) ON COMMIT DROP",
-    "TRUNCATE wanted_keys",
+    # what read_stored_for.sql found by SKU, by variant and by key, with the columns it reads
+    "CREATE TEMP TABLE IF NOT EXISTS found_inventory ON COMMIT DROP AS SELECT id, sku,"
+    " content_hash, quantity, policy, product_id, price_id, source FROM inventory_items"
+    " WITH NO DATA",
+    "CREATE TEMP TABLE IF NOT EXISTS found_prices ON COMMIT DROP AS SELECT id, variant_key,"
+    " product_id, currency || ':' || unit_amount AS amount, content_hash, active, source"
+    " FROM prices WITH NO DATA",
+    "CREATE TEMP TABLE IF NOT EXISTS found_products ON COMMIT DROP AS SELECT id, external_id,"
+    " content_hash, active, default_price, source FROM products WITH NO DATA",
+    "TRUNCATE wanted_keys, found_inventory, found_prices, found_products",
 )
 
 
@@ -202,12 +211,13 @@ def read_stored_for(
     with _driver(conn).cursor() as cur, index_probes(cur):
         for name, query in _statements("read_stored_for.sql"):
             started = time.perf_counter()
-            statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound ids
-            schema = _STORED_QUERIES[name][1]
-            out[name] = _copy_out(conn, statement, {"a": account_id}, schema)
-            log.debug(
-                "stored %s: %.3fs, %d rows", name, time.perf_counter() - started, len(out[name])
-            )
+            if name.startswith("found_"):  # fills the temp table of that name
+                rows = cur.execute(query, {"a": account_id}).rowcount
+            else:
+                statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound ids
+                out[name] = _copy_out(conn, statement, {"a": account_id}, _STORED_QUERIES[name][1])
+                rows = len(out[name])
+            log.debug("stored %s: %.3fs, %d rows", name, time.perf_counter() - started, rows)
     return out
 
 

@@ -1,6 +1,12 @@
 -- The stored rows a partial import diffs against (store/imports.py read_stored_for), with the
--- columns of read_stored's queries, from the keys in the `wanted_keys` temp table. Run as
--- COPY (...) TO STDOUT with %(a)s bound to the account. Statements are separated by "-- ;".
+-- columns of read_stored's queries, from the keys in the `wanted_keys` temp table, with
+-- %(a)s bound to the account. Statements are separated by "-- ;". The found_* statements fill
+-- temp tables of the same names; the others run as COPY (...) TO STDOUT.
+--
+-- Each key is looked up once: the stock items of the SKUs and the prices of the variants
+-- also name the products the product lookup must add, so the product lookup reads them from
+-- the found_* tables instead of probing the same indexes again (70,000 probes became 40,000
+-- for 10,000 changed products).
 --
 -- Every lookup is a LATERAL subquery with OFFSET 0: a parameterised probe per key. Right after
 -- a bulk import the planner's statistics still describe the tables before it, so each probe
@@ -8,23 +14,41 @@
 -- it (the account is checked outside the OFFSET 0 fence, where it cannot steer the plan).
 -- Given the account, the planner once chose an (account_id, ...) index for a product id and
 -- read the whole account for every key.
+-- name: found_inventory
+INSERT INTO found_inventory
+SELECT i.id, i.sku, i.content_hash, i.quantity, i.policy, i.product_id, i.price_id, i.source
+FROM wanted_keys w CROSS JOIN LATERAL (
+    SELECT * FROM inventory_items WHERE account_id = %(a)s AND sku = w.value OFFSET 0
+) i
+WHERE w.kind = 'sku'
+-- ;
+-- name: found_prices
+INSERT INTO found_prices
+SELECT r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount, r.content_hash,
+       r.active, r.source
+FROM wanted_keys w CROSS JOIN LATERAL (
+    SELECT * FROM prices
+    WHERE account_id = %(a)s AND variant_key = w.value AND replaced_by IS NULL OFFSET 0
+) r
+WHERE w.kind = 'variant_key'
+-- ;
+-- name: found_products
+INSERT INTO found_products
+SELECT p.id, p.external_id, p.content_hash, p.active, p.default_price, p.source
+FROM wanted_keys w CROSS JOIN LATERAL (
+    SELECT * FROM products WHERE account_id = %(a)s AND external_id = w.value OFFSET 0
+) p
+WHERE w.kind = 'external_id'
+-- ;
 -- name: products
-WITH by_key AS (
-    SELECT p.* FROM wanted_keys w CROSS JOIN LATERAL (
-        SELECT * FROM products WHERE account_id = %(a)s AND external_id = w.value OFFSET 0
-    ) p WHERE w.kind = 'external_id'
-), other_ids AS (
+-- the products of the keys, and those the ids, the variants and the SKUs lead to
+WITH other_ids AS (
     SELECT value AS id FROM wanted_keys WHERE kind = 'product_id'
-    UNION SELECT x.product_id FROM wanted_keys w CROSS JOIN LATERAL (
-        SELECT product_id FROM prices
-        WHERE account_id = %(a)s AND variant_key = w.value AND replaced_by IS NULL OFFSET 0
-    ) x WHERE w.kind = 'variant_key'
-    UNION SELECT x.product_id FROM wanted_keys w CROSS JOIN LATERAL (
-        SELECT product_id FROM inventory_items WHERE account_id = %(a)s AND sku = w.value OFFSET 0
-    ) x WHERE w.kind = 'sku'
-    EXCEPT SELECT id FROM by_key
+    UNION SELECT product_id FROM found_prices
+    UNION SELECT product_id FROM found_inventory
+    EXCEPT SELECT id FROM found_products
 )
-SELECT id, external_id, content_hash, active, default_price, source FROM by_key
+SELECT id, external_id, content_hash, active, default_price, source FROM found_products
 UNION ALL
 SELECT p.id, p.external_id, p.content_hash, p.active, p.default_price, p.source
 FROM other_ids CROSS JOIN LATERAL (
@@ -33,30 +57,18 @@ FROM other_ids CROSS JOIN LATERAL (
 WHERE p.account_id = %(a)s
 -- ;
 -- name: prices
-WITH by_variant AS (
-    SELECT r.* FROM wanted_keys w CROSS JOIN LATERAL (
-        SELECT * FROM prices
-        WHERE account_id = %(a)s AND variant_key = w.value AND replaced_by IS NULL OFFSET 0
-    ) r WHERE w.kind = 'variant_key'
-), products_wanted AS (
-    SELECT x.id FROM wanted_keys w CROSS JOIN LATERAL (
-        SELECT id FROM products WHERE account_id = %(a)s AND external_id = w.value OFFSET 0
-    ) x WHERE w.kind = 'external_id'
-    UNION SELECT value FROM wanted_keys WHERE kind = 'product_id'
-), rows AS (
-    SELECT * FROM by_variant
-    UNION
-    SELECT r.* FROM products_wanted pw CROSS JOIN LATERAL (
-        SELECT * FROM prices WHERE product_id = pw.id OFFSET 0
-    ) r
-    WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
-)
-SELECT id, variant_key, product_id, currency || ':' || unit_amount, content_hash, active, source
-FROM rows
+-- the current prices of the variants, and of the products of the keys and the ids
+SELECT id, variant_key, product_id, amount, content_hash, active, source FROM found_prices
+UNION
+SELECT r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount, r.content_hash,
+       r.active, r.source
+FROM (
+    SELECT id FROM found_products UNION SELECT value FROM wanted_keys WHERE kind = 'product_id'
+) pw CROSS JOIN LATERAL (
+    SELECT * FROM prices WHERE product_id = pw.id OFFSET 0
+) r
+WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
 -- ;
 -- name: inventory
-SELECT i.id, i.sku, i.content_hash, i.quantity, i.policy, i.product_id, i.price_id, i.source
-FROM wanted_keys w CROSS JOIN LATERAL (
-    SELECT * FROM inventory_items WHERE account_id = %(a)s AND sku = w.value OFFSET 0
-) i
-WHERE w.kind = 'sku'
+SELECT id, sku, content_hash, quantity, policy, product_id, price_id, source
+FROM found_inventory
