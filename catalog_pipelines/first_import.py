@@ -18,7 +18,6 @@ import logging
 import os
 import pickle
 import shutil
-import tempfile
 import weakref
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, product_ke
 from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
+from catalog_pipelines.spill import owned_folder
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.validation import (
     SAMPLE_SIZE,
@@ -214,7 +214,7 @@ def read(
 ) -> Stream:
     """Read, map and validate `path` a piece at a time into a `Stream` (use it in a `with`).
     Raises `Unusable` when its pieces are not independent or one of them cannot be read."""
-    directory = Path(tempfile.mkdtemp(prefix="catalog-import-"))
+    directory = owned_folder("import")
     try:
         return _read(directory, path, mapping, skip, progress)
     except BaseException:

@@ -1,24 +1,80 @@
 """Frames held in memory, or spilled to Arrow files in a temporary folder and read back when
-needed: a re-import of a large file holds one key range of its fingerprints at a time."""
+needed: a re-import of a large file holds one key range of its fingerprints at a time.
+
+Every temporary folder of an import is named for its host and process (`owned_folder`), so
+that the next import removes what a killed one left: the folders go with their process, but
+not when the process is killed."""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import shutil
+import socket
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+log = logging.getLogger(__name__)
+
+PREFIX = "catalog-sync-"
+PURPOSES = ("spill", "import")  # the fingerprints of a re-import, a first import's pieces
+
+
+def _host() -> str:
+    # A folder is only ever judged by a process of the same host (a container has its own
+    # name), which can tell whether the process that made it still runs.
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_orphans(folder: Path | None = None) -> list[Path]:
+    """Remove the folders in `folder` (the temp dir) that a killed import of this host left."""
+    folder = Path(folder or tempfile.gettempdir())
+    purposes = "|".join(PURPOSES)
+    mine = re.compile(re.escape(PREFIX) + f"(?:{purposes})-" + re.escape(_host()) + r"-(\d+)-")
+    removed = []
+    for path in folder.glob(f"{PREFIX}*"):
+        m = mine.match(path.name)
+        if m and path.is_dir() and not _alive(int(m.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        log.info("removed %d folders of killed imports: %s", len(removed), removed)
+    return removed
+
+
+def owned_folder(purpose: str) -> Path:
+    """A new temporary folder of this process, after removing those of killed ones. The
+    caller removes it."""
+    assert purpose in PURPOSES
+    remove_orphans()
+    return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{purpose}-{_host()}-{os.getpid()}-"))
 
 
 class Spill:
     """A temporary folder of frames. It goes when no `Held` frame refers to it any more."""
 
     def __init__(self) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="catalog-sync-spill-")
+        self._folder = owned_folder("spill")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
         self._count = 0
 
     def keep(self, frame: pl.DataFrame) -> Held:
-        path = Path(self._folder.name) / f"{self._count:06d}.arrow"
+        path = self._folder / f"{self._count:06d}.arrow"
         self._count += 1
         frame.write_ipc(path, compression="lz4")  # cheap to write and read back
         return Held(path=path, spill=self)
