@@ -56,7 +56,20 @@ log = logging.getLogger(__name__)
 
 
 class Unusable(Exception):
-    """Streaming could change this import's outcome: read the file whole instead."""
+    """Streaming could change this import's outcome: read the file whole instead. `costly`:
+    the whole file will be in memory, which a user of a large file must hear about (a piece
+    that cannot be read is not: the whole read names the error, and an empty file is small)."""
+
+    def __init__(self, reason: str, *, costly: bool = True) -> None:
+        super().__init__(reason)
+        self.costly = costly
+
+
+def log_read_whole(name: object, e: Unusable) -> None:
+    if e.costly:
+        log.warning("%s: read whole, so its memory grows with the file: %s", name, e)
+    else:
+        log.info("%s: read whole: %s", name, e)
 
 
 def enabled() -> bool:
@@ -280,9 +293,9 @@ def _read(
                 stream.as_read[name] += n
             stream.pieces.append(_Piece.spill(batch, directory / f"{i:06d}"))
     except InputError as e:
-        raise Unusable(f"a piece cannot be read ({e})") from e
+        raise Unusable(f"a piece cannot be read ({e})", costly=False) from e
     if stream is None:
-        raise Unusable("the file has no records")
+        raise Unusable("the file has no records", costly=False)
     if _repeats(product_keys):
         raise Unusable("a product's rows fall in more than one piece")
     if _repeats(variant_keys):

@@ -311,7 +311,7 @@ def _import_stream(
         try:
             return _import(engine, conn, stream.summary, options, run, progress, gate, stream)
         except first_import.Unusable as e:
-            first_import.log.info("%s: read whole: %s", stream.summary.input_name, e)
+            first_import.log_read_whole(stream.summary.input_name, e)
             return None
 
 
@@ -706,5 +706,5 @@ def read_stream(
     try:
         return first_import.read(path, mapping, skip=skip, progress=progress)
     except first_import.Unusable as e:
-        first_import.log.info("%s: read whole: %s", path, e)
+        first_import.log_read_whole(path, e)
         return None
