@@ -7,21 +7,35 @@ and `rows_read = rows_valid + rows_rejected` still holds afterwards.
 
 from __future__ import annotations
 
-import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-# pandera imports hypothesis (for data synthesis, unused here) on its first validation when it
-# is installed, and hypothesis then scans every installed distribution for plugins: seconds on
-# a loaded machine, paid by every import process. No plugin of it is used here.
-os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
-
-import pandera.polars as pa  # noqa: E402
-import polars as pl  # noqa: E402
+import pandera.polars as pa
+import polars as pl
 from pandera.config import ValidationDepth, config_context
 
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.validation.models import ProductModel, VariantModel
+
+
+def _pandera_checks_without_hypothesis() -> None:
+    """Load pandera's data-synthesis module with hypothesis hidden, unless it is loaded already.
+
+    pandera loads that module on its first validation, and it imports hypothesis when it is
+    installed (a test dependency here): 0.2 to 0.5 s, paid by every import process. The module
+    decides once whether hypothesis is there, and validation never synthesizes data.
+    """
+    if "hypothesis" in sys.modules:
+        return
+    sys.modules["hypothesis"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import pandera.strategies.base_strategies  # noqa: F401
+    finally:
+        del sys.modules["hypothesis"]
+
+
+_pandera_checks_without_hypothesis()
 
 __all__ = [
     "ProductModel",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import polars as pl
@@ -182,3 +184,33 @@ def test_stripe_warnings_are_capped() -> None:
     warnings = stripe_limit_warnings(batch)
     assert len(warnings) == 21
     assert warnings[-1] == "and 5 more objects exceed Stripe's metadata limits"
+
+
+_VALIDATE_IN_A_NEW_PROCESS = """
+import sys
+import polars as pl
+from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.validation import validate_batch
+products = pl.DataFrame({"row_number": [1, 2], "external_id": ["a", "b"]})
+variants = pl.DataFrame({
+    "row_number": [1, 2], "product_external_id": ["a", "b"], "variant_key": ["A1", "B1"],
+    "currency": ["usd", "usd"], "unit_amount": [100, -5], "inventory_quantity": [0, 3],
+    "inventory_policy": ["deny", "deny"],
+})
+report = validate_batch(ParsedBatch("t.csv", 2, products, variants))
+print(report.rows_valid, report.rows_rejected, "hypothesis" in sys.modules)
+"""
+
+
+def test_validation_does_not_load_the_test_librarys_hypothesis() -> None:
+    """pandera would import hypothesis (installed here for tests) on its first validation:
+    up to half a second of every import run, for data synthesis that is never used."""
+    done = subprocess.run(
+        [sys.executable, "-c", _VALIDATE_IN_A_NEW_PROCESS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    # the checks still run: the negative amount is rejected
+    assert done.stdout.split() == ["1", "1", "False"]
