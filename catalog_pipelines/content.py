@@ -18,6 +18,7 @@ import hashlib
 
 import polars as pl
 import polars_hash  # noqa: F401  # registers the `nchash` expression namespace
+import xxhash
 
 from catalog_pipelines.normalized import KV
 
@@ -89,8 +90,9 @@ def hash_series(content: pl.Series) -> pl.Series:
 
 
 def hash_text(text: str) -> str:
-    """`content_hash` of one JSON text (the API's writes: the same code path as imports)."""
-    return str(hash_series(pl.Series("c", [text], dtype=pl.Utf8))[0])
+    """`content_hash` of one JSON text (API writes, reverts), without a Polars frame: the same
+    xxh3-128 of the UTF-8 bytes, 1 µs instead of 0.4 ms."""
+    return HASH_VERSION + str(xxhash.xxh3_128_intdigest(text.encode()))
 
 
 def is_legacy(stored_hash: pl.Expr) -> pl.Expr:

@@ -8,6 +8,7 @@ import polars as pl
 
 from catalog_pipelines.content import (
     hash_series,
+    hash_text,
     inventory_content,
     is_legacy,
     legacy_hash_series,
@@ -99,3 +100,19 @@ def test_legacy_stored_hash_of_the_same_content_is_unchanged_and_upgraded() -> N
 def test_only_hashes_without_the_version_are_legacy() -> None:
     hashes = pl.DataFrame({"h": ["x3:1", "4b86eeaad2c8599ae0fad1aff22818a8", None]})
     assert hashes.select(is_legacy(pl.col("h")))["h"].to_list() == [False, True, None]
+
+
+def test_one_object_hashes_as_the_bulk_path_does() -> None:
+    """API writes and reverts hash one object with python-xxhash, imports hash columns in
+    Polars: a difference would make the next import rewrite every object written one at a
+    time. Texts with quotes, escapes, astral characters and no characters at all."""
+    texts = [
+        "",
+        '{"name":"Tee \\"classic\\" é"}',
+        "line\nbreak\ttab \u0001 ctrl",
+        "名前 ☃ 😀 \U0010fffd",
+        "x" * 100_000,
+        *(f'{{"n":{i},"s":"{chr(0x20 + i * 37 % 0x2F000)}"}}' for i in range(500)),
+    ]
+    bulk = hash_series(pl.Series("c", texts, dtype=pl.Utf8)).to_list()
+    assert [hash_text(t) for t in texts] == bulk
