@@ -13,7 +13,7 @@ What it does, from the repository root:
    `webhook_delivery_sensor` to be RUNNING with a tick recorded (if it is not RUNNING once the
    code location is loaded, the bench starts it with the `startSensor` mutation and says so);
 4. commits one warm-up event and waits for it (not counted), then commits N
-   `product.updated` events with `append_event`, one transaction each, in small bursts at
+   `product.updated` events with `append_row`, one transaction each, in small bursts at
    jittered gaps spread over `--spread` seconds, stamping `time.time()` right after each
    commit;
 5. waits until every event has arrived or `--grace` seconds after the last commit, matches
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from catalog_pipelines import db  # noqa: E402
-from catalog_pipelines.store.events import Cause, append_event  # noqa: E402
+from catalog_pipelines.store.events import Cause, append_row, event_row  # noqa: E402
 from catalog_pipelines.store.migrations import migrate  # noqa: E402
 from catalog_pipelines.webhooks.endpoints import create_endpoint  # noqa: E402
 from catalog_pipelines.webhooks.receiver import LocalReceiver  # noqa: E402
@@ -270,16 +270,18 @@ class Committer:
             "version": version,
         }
         with self.engine.begin() as conn:
-            _seq, event_id = append_event(
+            _seq, event_id = append_row(
                 conn,
-                account_id=self.account,
-                type="product.updated" if version > 1 else "product.created",
-                object_type="product",
-                object_id=object_id,
-                version=version,
-                obj=obj,
-                previous_attributes={"name": "before"} if version > 1 else None,
-                cause=Cause(source="bench-latency", request_id=f"req_bench_{self.i}"),
+                event_row(
+                    account_id=self.account,
+                    type="product.updated" if version > 1 else "product.created",
+                    object_type="product",
+                    object_id=object_id,
+                    version=version,
+                    obj=obj,
+                    previous_attributes={"name": "before"} if version > 1 else None,
+                    cause=Cause(source="bench-latency", request_id=f"req_bench_{self.i}"),
+                ),
             )
         committed = time.time()  # right after COMMIT returned
         self.i += 1

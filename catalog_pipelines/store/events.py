@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from catalog_pipelines.store.pipelined import execute_many
+
 # pg_advisory_xact_lock key for the event log (an arbitrary constant, documented here).
 EVENT_LOG_LOCK = 7_413_100
 
@@ -75,8 +77,7 @@ _APPEND_ONE = sa.text(
 )
 
 
-def append_event(
-    conn: sa.Connection,
+def event_row(
     *,
     account_id: str,
     type: str,
@@ -86,30 +87,34 @@ def append_event(
     obj: dict[str, Any],
     previous_attributes: dict[str, Any] | None,
     cause: Cause,
-) -> tuple[int, str]:
-    """Append one event (for single-object writes: API, CLI), taking the log lock itself.
-
-    Bulk imports insert their events set-wise after calling `lock_event_log`.
-    """
+) -> dict[str, Any]:
+    """The parameters of `_APPEND_ONE` for one event."""
     data: dict[str, Any] = {"object": obj}
     if previous_attributes is not None:
         data["previous_attributes"] = previous_attributes
-    row = conn.execute(
-        _APPEND_ONE,
-        {
-            "lock_key": EVENT_LOG_LOCK,
-            "account": account_id,
-            "type": type,
-            "object_type": object_type,
-            "object_id": object_id,
-            "version": version,
-            "data": json.dumps(data),
-            "request": cause.request_json(),
-            "source": cause.source,
-            "run_id": cause.run_id,
-        },
-    ).one()
+    return {
+        "lock_key": EVENT_LOG_LOCK,
+        "account": account_id,
+        "type": type,
+        "object_type": object_type,
+        "object_id": object_id,
+        "version": version,
+        "data": json.dumps(data),
+        "request": cause.request_json(),
+        "source": cause.source,
+        "run_id": cause.run_id,
+    }
+
+
+def append_row(conn: sa.Connection, event: dict[str, Any]) -> tuple[int, str]:
+    """Append one event of `event_row`: its sequence and id."""
+    row = conn.execute(_APPEND_ONE, event).one()
     return row.sequence, row.id
+
+
+def append_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Append events of `event_row`, in order, in one round trip (a revert's)."""
+    execute_many(conn, _APPEND_ONE, rows)
 
 
 def event_json(row: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
-from catalog_pipelines.store.events import EVENT_LOG_LOCK, Cause, append_event
+from catalog_pipelines.store.events import EVENT_LOG_LOCK, Cause, append_row, event_row
 from catalog_pipelines.store.objects import _text, inventory_hash, new_id
 
 MAX_QUANTITY = 10**12
@@ -130,16 +130,18 @@ def _ledger(
 def _event(
     conn: sa.Connection, account_id: str, obj: dict[str, Any], before: int, cause: Cause
 ) -> None:
-    append_event(
+    append_row(
         conn,
-        account_id=account_id,
-        type="inventory_item.updated",
-        object_type="inventory_item",
-        object_id=obj["id"],
-        version=obj["version"],
-        obj=obj,
-        previous_attributes={"quantity": before},
-        cause=cause,
+        event_row(
+            account_id=account_id,
+            type="inventory_item.updated",
+            object_type="inventory_item",
+            object_id=obj["id"],
+            version=obj["version"],
+            obj=obj,
+            previous_attributes={"quantity": before},
+            cause=cause,
+        ),
     )
 
 
@@ -302,15 +304,17 @@ def create_inventory_item(
     if row is None:
         raise NotFound(f"No such product: '{product_id}'", param="product")
     _ledger(conn, account_id, row.id, "initial", quantity, quantity, None, None, cause)
-    append_event(
+    append_row(
         conn,
-        account_id=account_id,
-        type="inventory_item.created",
-        object_type="inventory_item",
-        object_id=row.id,
-        version=1,
-        obj=row.obj,
-        previous_attributes=None,
-        cause=cause,
+        event_row(
+            account_id=account_id,
+            type="inventory_item.created",
+            object_type="inventory_item",
+            object_id=row.id,
+            version=1,
+            obj=row.obj,
+            previous_attributes=None,
+            cause=cause,
+        ),
     )
     return row.obj

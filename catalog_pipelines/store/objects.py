@@ -1,7 +1,7 @@
 """Single-object writes to products and prices (API and CLI), with Stripe's semantics.
 
 Each write runs inside the caller's transaction: it locks the row, checks ownership
-(docs/ownership.md), bumps `version`, and appends its event through `append_event`, so the
+(docs/ownership.md), bumps `version`, and appends its event through `events.append_row`, so the
 object, its version history and its event commit together or not at all. A write that
 changes nothing makes no version and no event, as imports do.
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from catalog_pipelines.content import hash_text
 from catalog_pipelines.money import MAX_UNIT_AMOUNT, MoneyError, normalize_currency
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound, OwnedBySource
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import Cause, append_row, event_row
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -254,8 +254,19 @@ def _record(
 ) -> None:
     """The event of a write: `<object_type>.created`, or, given the `old` object,
     `<object_type>.updated` with the attributes that changed."""
-    append_event(
-        conn,
+    append_row(conn, record_row(account_id, object_type, obj, cause, old=old))
+
+
+def record_row(
+    account_id: str,
+    object_type: str,
+    obj: dict[str, Any],
+    cause: Cause,
+    *,
+    old: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`_record`'s event as `events.event_row` parameters, for writes batched by the caller."""
+    return event_row(
         account_id=account_id,
         type=f"{object_type}.{'created' if old is None else 'updated'}",
         object_type=object_type,
@@ -476,16 +487,18 @@ def delete_product(
             code="product_has_prices",
         )
     conn.execute(_DELETE_PRODUCT, {"account": account_id, "id": product_id})
-    append_event(
+    append_row(
         conn,
-        account_id=account_id,
-        type="product.deleted",
-        object_type="product",
-        object_id=product_id,
-        version=old["version"] + 1,
-        obj={**old, "version": old["version"] + 1, "deleted": True},
-        previous_attributes=None,
-        cause=cause,
+        event_row(
+            account_id=account_id,
+            type="product.deleted",
+            object_type="product",
+            object_id=product_id,
+            version=old["version"] + 1,
+            obj={**old, "version": old["version"] + 1, "deleted": True},
+            previous_attributes=None,
+            cause=cause,
+        ),
     )
     return {"id": product_id, "object": "product", "deleted": True}
 

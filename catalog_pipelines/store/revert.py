@@ -19,7 +19,9 @@ writes. A dry run computes the same plan and writes nothing. See docs/imports-ap
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +31,9 @@ import sqlalchemy as sa
 from catalog_pipelines.importer import new_run_id
 from catalog_pipelines.store import objects
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
-from catalog_pipelines.store.events import Cause
+from catalog_pipelines.store.events import Cause, append_events
 from catalog_pipelines.store.imports import lock_source
+from catalog_pipelines.store.pipelined import execute_many
 
 LISTED_LIMIT = 1000  # objects listed per action in a preview; the counts are complete
 _BOOKKEEPING = ("id", "object", "version", "created", "updated", "livemode")
@@ -336,10 +339,7 @@ def revert_run(
             return result
         revert_id = new_run_id()
         cause = Cause(source=run.source, run_id=revert_id, request_id=request_id)
-        for step in steps:
-            if step.action != "skip":
-                _apply(conn, account_id, step, cause, reverted=run_id)
-                result.events += 1
+        result.events = _write(conn, account_id, steps, cause, reverted=run_id)
         result.revert_run_id = revert_id
         preview = result.to_json()
         summary = {
@@ -398,61 +398,84 @@ def revert_run(
     return result
 
 
-def _apply(conn: sa.Connection, account_id: str, step: Step, cause: Cause, reverted: str) -> None:
-    old = step.current
-    target = step.target
+# Steps written per round trip: each batch is one pipelined run of its updates, then one of
+# their events (a revert of 10,000 created products took 17 s a row at a time).
+WRITE_BATCH = 1000
+_UPDATES = {
+    "product": objects._UPDATE_PRODUCT,
+    "price": _UPDATE_PRICE,
+    "inventory_item": _UPDATE_INVENTORY,
+}
+
+
+def _write(
+    conn: sa.Connection, account_id: str, steps: list[Step], cause: Cause, reverted: str
+) -> int:
+    """Apply the steps that are not skipped, in their order, a batch of one object type at a
+    time: its updates, then its events, then its stock ledger rows. Returns events written."""
+    todo = [s for s in steps if s.action != "skip"]
+    for object_type, batch in _batches(todo):
+        rows = [_update_row(account_id, step) for step in batch]
+        objs = execute_many(conn, _UPDATES[object_type], rows, returning=True)
+        events = []
+        ledger = []
+        for step, obj in zip(batch, objs, strict=True):
+            events.append(objects.record_row(account_id, object_type, obj, cause, old=step.current))
+            if object_type == "inventory_item":
+                ledger += _ledger_rows(account_id, step, cause, reverted)
+        append_events(conn, events)
+        execute_many(conn, _LEDGER, ledger)
+    return len(todo)
+
+
+def _batches(steps: list[Step]) -> Iterator[tuple[str, list[Step]]]:
+    """Consecutive steps of one object type, at most WRITE_BATCH at a time."""
+    for object_type, run in itertools.groupby(steps, key=lambda s: s.object_type):
+        ordered = list(run)
+        for start in range(0, len(ordered), WRITE_BATCH):
+            yield object_type, ordered[start : start + WRITE_BATCH]
+
+
+def _update_row(account_id: str, step: Step) -> dict[str, Any]:
+    """The parameters of the object type's update that puts `step`'s target in place."""
+    state = {**step.current, **step.target}
+    key = {"account": account_id, "id": step.id}
     if step.object_type == "product":
-        state = {**old, **target}
-        obj = conn.execute(
-            objects._UPDATE_PRODUCT,
-            {
-                "account": account_id,
-                "id": step.id,
-                "default_price": state["default_price"],
-                **objects._product_values(state),
-            },
-        ).scalar_one()
-    elif step.object_type == "price":
-        state = {**old, **target}
-        obj = conn.execute(
-            _UPDATE_PRICE,
-            {
-                "account": account_id,
-                "id": step.id,
-                "active": state["active"],
-                "lookup_key": state["lookup_key"],
-                "nickname": state["nickname"],
-                "metadata": json.dumps(state["metadata"]),
-                "replaced_by": step.replaced_by,
-                "hash": objects.price_hash(state),
-            },
-        ).scalar_one()
-    else:
-        state = {**old, **target}
-        obj = conn.execute(
-            _UPDATE_INVENTORY,
-            {
-                "account": account_id,
-                "id": step.id,
-                "quantity": state["quantity"],
-                "policy": state["policy"],
-                "price": state["price"],
-                "product": state["product"],
-                "hash": objects.inventory_hash(state["quantity"], state["policy"]),
-            },
-        ).scalar_one()
-        if state["quantity"] != old["quantity"]:
-            conn.execute(
-                _LEDGER,
-                {
-                    "account": account_id,
-                    "item": step.id,
-                    "delta": state["quantity"] - old["quantity"],
-                    "after": state["quantity"],
-                    "reason": f"revert of import run {reverted}",
-                    "reference": reverted,
-                    "source": cause.source,
-                    "run_id": cause.run_id,
-                },
-            )
-    objects._record(conn, account_id, step.object_type, obj, cause, old=old)
+        return {**key, "default_price": state["default_price"], **objects._product_values(state)}
+    if step.object_type == "price":
+        return {
+            **key,
+            "active": state["active"],
+            "lookup_key": state["lookup_key"],
+            "nickname": state["nickname"],
+            "metadata": json.dumps(state["metadata"]),
+            "replaced_by": step.replaced_by,
+            "hash": objects.price_hash(state),
+        }
+    return {
+        **key,
+        "quantity": state["quantity"],
+        "policy": state["policy"],
+        "price": state["price"],
+        "product": state["product"],
+        "hash": objects.inventory_hash(state["quantity"], state["policy"]),
+    }
+
+
+def _ledger_rows(account_id: str, step: Step, cause: Cause, reverted: str) -> list[dict[str, Any]]:
+    """The stock ledger row of an inventory step whose quantity moves (none otherwise)."""
+    before, after = step.current["quantity"], {**step.current, **step.target}["quantity"]
+    if after == before:
+        return []
+    return [
+        {
+            "account": account_id,
+            "item": step.id,
+            "delta": after - before,
+            "after": after,
+            "reason": f"revert of import run {reverted}",
+            "reference": reverted,
+            "source": cause.source,
+            "run_id": cause.run_id,
+        }
+    ]

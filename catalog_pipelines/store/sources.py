@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from catalog_pipelines.connectors.registry import KINDS
 from catalog_pipelines.mapping.model import mapping_from_dict, mapping_to_dict
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import Cause, append_row, event_row
 
 GROUPS: tuple[str, ...] = ("content", "pricing", "inventory")
 
@@ -208,16 +208,18 @@ def _record(
             for k in state
             if k not in ("version", "updated") and old.get(k) != state[k]
         }
-    append_event(
+    append_row(
         conn,
-        account_id=state["account"],
-        type="source.created" if before is None else "source.updated",
-        object_type="source",
-        object_id=source_id,
-        version=state["version"],
-        obj=state,
-        previous_attributes=previous,
-        cause=cause,
+        event_row(
+            account_id=state["account"],
+            type="source.created" if before is None else "source.updated",
+            object_type="source",
+            object_id=source_id,
+            version=state["version"],
+            obj=state,
+            previous_attributes=previous,
+            cause=cause,
+        ),
     )
     source = get_source(conn, state["account"], state["name"])
     assert source is not None

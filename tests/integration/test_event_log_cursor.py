@@ -9,7 +9,7 @@ import time
 
 import sqlalchemy as sa
 
-from catalog_pipelines.store.events import Cause, append_event, read_events
+from catalog_pipelines.store.events import Cause, append_row, event_row, read_events
 
 
 def _writer(engine: sa.Engine, account: str, n: int, seed: int, committed: list[str]) -> None:
@@ -17,16 +17,18 @@ def _writer(engine: sa.Engine, account: str, n: int, seed: int, committed: list[
     for i in range(n):
         with engine.connect() as conn:
             trans = conn.begin()
-            _, event_id = append_event(
+            _, event_id = append_row(
                 conn,
-                account_id=account,
-                type="product.updated",
-                object_type="product",
-                object_id=f"prod_w{seed}_{i}",
-                version=1,
-                obj={"id": f"prod_w{seed}_{i}"},
-                previous_attributes={},
-                cause=Cause(source="test"),
+                event_row(
+                    account_id=account,
+                    type="product.updated",
+                    object_type="product",
+                    object_id=f"prod_w{seed}_{i}",
+                    version=1,
+                    obj={"id": f"prod_w{seed}_{i}"},
+                    previous_attributes={},
+                    cause=Cause(source="test"),
+                ),
             )
             time.sleep(rng.uniform(0, 0.02))  # hold the transaction open a random while
             if rng.random() < 0.1:

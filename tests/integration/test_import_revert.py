@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines.cli import main
 from catalog_pipelines.importer import ImportOptions, ImportReport, import_path
+from catalog_pipelines.store import revert
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
@@ -118,9 +119,18 @@ def runs(engine: sa.Engine, account: str, tmp_path: Path, mapping: Path) -> dict
     return {"before": before, "run2": run2.run_id, "run3": run3.run_id}
 
 
+# Writes go in batches of one object type (revert.WRITE_BATCH): one step per batch too.
+@pytest.mark.parametrize("batch", [1, 1000], ids=["one-step-batches", "one-batch-per-type"])
 def test_revert_restores_archives_and_skips(
-    engine: sa.Engine, account: str, runs: dict[str, Any], tmp_path: Path, mapping: Path
+    engine: sa.Engine,
+    account: str,
+    runs: dict[str, Any],
+    tmp_path: Path,
+    mapping: Path,
+    batch: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(revert, "WRITE_BATCH", batch)
     ids = _by_external_id(engine, account)
     events_before = _event_count(engine, account)
     catalog_before_revert = _catalog(engine, account)

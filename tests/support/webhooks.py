@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines.store.events import Cause, append_event
+from catalog_pipelines.store.events import Cause, append_row, event_row
 
 
 @pytest.fixture(autouse=True)
@@ -48,16 +48,18 @@ def append_test_event(
     are unique across accounts); return its (sequence, id)."""
     object_type = type_.split(".")[0]
     oid = f"{object_id}__{account}"
-    return append_event(
+    return append_row(
         conn,
-        account_id=account,
-        type=type_,
-        object_type=object_type,
-        object_id=oid,
-        version=version,
-        obj={"id": oid, "object": object_type, "version": version},
-        previous_attributes=previous_attributes,
-        cause=cause,
+        event_row(
+            account_id=account,
+            type=type_,
+            object_type=object_type,
+            object_id=oid,
+            version=version,
+            obj={"id": oid, "object": object_type, "version": version},
+            previous_attributes=previous_attributes,
+            cause=cause,
+        ),
     )
 
 
