@@ -1,0 +1,68 @@
+"""Reverting imports: a first import of N generated products, then a re-import with 1% of
+them changed; each run is then reverted, the newest first, and timed.
+
+    uv run python bench/revert_bench.py --rows 100000
+
+The file is `import_bench.generate`'s. A revert of the first import archives every product and
+price it created (a new version and an event each); the 1% revert restores the changed names.
+Works in a scratch database that it drops afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=20_000)
+    args = ap.parse_args()
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
+    from import_bench import MAPPING, generate
+
+    from catalog_pipelines import db
+    from catalog_pipelines.importer import ImportOptions, import_path
+    from catalog_pipelines.store.migrations import migrate
+    from catalog_pipelines.store.revert import revert_run
+
+    with db.scratch_database("cs_revert") as url, tempfile.TemporaryDirectory() as tmp:
+        migrate(db.make_engine(url))
+        engine = db.make_engine(url)
+        base, changed, mapping = Path(tmp, "b.csv"), Path(tmp, "c.csv"), Path(tmp, "m.yaml")
+        generate(base, args.rows, 42)
+        generate(changed, args.rows, 42, changed_fraction=0.01)
+        mapping.write_text(MAPPING)
+        options = ImportOptions(source="bench", account_id="acct_bench")
+        timings: dict[str, float] = {}
+        runs = {}
+        for name, path in (("first import", base), ("1% changed", changed)):
+            t = time.perf_counter()
+            runs[name] = import_path(engine, path, options, format="csv", mapping_path=mapping)
+            timings[name] = time.perf_counter() - t
+        events = {}
+        for name in ("1% changed", "first import"):
+            t = time.perf_counter()
+            events[name] = revert_run(engine, options.account_id, runs[name].run_id).events
+            timings[f"revert of the {name}"] = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rows={args.rows}")
+    for name, seconds in timings.items():
+        written = events.get(name.removeprefix("revert of the "))
+        extra = f"  ({written} events)" if name.startswith("revert") else ""
+        print(f"{name:<28}{seconds:>9.2f} s{extra}")
+    print(f"peak RSS of the process: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
