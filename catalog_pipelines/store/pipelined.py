@@ -21,7 +21,8 @@ def execute_many(
     returning: bool = False,
 ) -> list[Any]:
     """Run `statement` (named `:params`) once per row, in order, inside `conn`'s transaction.
-    With `returning`, the first column of each statement's one result row, in row order."""
+    With `returning`, the first column of each statement's one result row, in row order; a
+    statement that returns no row raises LookupError, as `scalar_one` would."""
     if not rows:
         return []
     sql = str(statement.compile(dialect=conn.dialect))  # :name -> %(name)s, as psycopg binds
@@ -31,7 +32,9 @@ def execute_many(
         if returning:
             while True:
                 row = cur.fetchone()
-                out.append(None if row is None else row[0])
+                if row is None:
+                    raise LookupError(f"row {len(out) + 1} of {len(rows)} matched nothing")
+                out.append(row[0])
                 if not cur.nextset():
                     break
     return out

@@ -399,7 +399,7 @@ def revert_run(
 
 
 # Steps written per round trip: each batch is one pipelined run of its updates, then one of
-# their events (a revert of 10,000 created products took 17 s a row at a time).
+# their events (undoing a 20,000-product first import took 32 s a row at a time, now 8 s).
 WRITE_BATCH = 1000
 _UPDATES = {
     "product": objects._UPDATE_PRODUCT,
