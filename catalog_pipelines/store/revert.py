@@ -464,7 +464,8 @@ def _update_row(account_id: str, step: Step) -> dict[str, Any]:
 
 def _ledger_rows(account_id: str, step: Step, cause: Cause, reverted: str) -> list[dict[str, Any]]:
     """The stock ledger row of an inventory step whose quantity moves (none otherwise)."""
-    before, after = step.current["quantity"], {**step.current, **step.target}["quantity"]
+    before = step.current["quantity"]
+    after = step.target.get("quantity", before)
     if after == before:
         return []
     return [

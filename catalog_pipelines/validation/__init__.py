@@ -19,7 +19,7 @@ from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.validation.models import ProductModel, VariantModel
 
 
-def _pandera_checks_without_hypothesis() -> None:
+def _load_pandera_strategies_without_hypothesis() -> None:
     """Load pandera's data-synthesis module with hypothesis hidden, unless it is loaded already.
 
     pandera loads that module on its first validation, and it imports hypothesis when it is
@@ -35,7 +35,7 @@ def _pandera_checks_without_hypothesis() -> None:
         del sys.modules["hypothesis"]
 
 
-_pandera_checks_without_hypothesis()
+_load_pandera_strategies_without_hypothesis()
 
 __all__ = [
     "ProductModel",
