@@ -235,7 +235,7 @@ def plan_revert(
 
 
 def _step(conn: sa.Connection, account_id: str, touched: Any, row: Any) -> Step:
-    obj = dict(row.obj)
+    obj = row.obj  # read only: shared with the row, not copied (a revert holds every object)
     step = Step(touched.object_type, touched.object_id, "restore", obj)
     step.replaced_by = row.replaced_by
     if obj["version"] != touched.last_version:
