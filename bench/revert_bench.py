@@ -44,23 +44,19 @@ def main() -> None:
         generate(changed, args.rows, 42, changed_fraction=0.01)
         mapping.write_text(MAPPING)
         options = ImportOptions(source="bench", account_id="acct_bench")
-        timings: dict[str, float] = {}
+        lines: list[str] = []
         runs = {}
         for name, path in (("first import", base), ("1% changed", changed)):
             t = time.perf_counter()
             runs[name] = import_path(engine, path, options, format="csv", mapping_path=mapping)
-            timings[name] = time.perf_counter() - t
-        events = {}
+            lines.append(f"{name:<28}{time.perf_counter() - t:>9.2f} s")
         for name in ("1% changed", "first import"):
             t = time.perf_counter()
-            events[name] = revert_run(engine, options.account_id, runs[name].run_id).events
-            timings[f"revert of the {name}"] = time.perf_counter() - t
+            written = revert_run(engine, options.account_id, runs[name].run_id).events
+            seconds = time.perf_counter() - t
+            lines.append(f"{'revert of the ' + name:<28}{seconds:>9.2f} s  ({written} events)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"rows={args.rows}")
-    for name, seconds in timings.items():
-        written = events.get(name.removeprefix("revert of the "))
-        extra = f"  ({written} events)" if name.startswith("revert") else ""
-        print(f"{name:<28}{seconds:>9.2f} s{extra}")
+    print(f"rows={args.rows}", *lines, sep="\n")
     print(f"peak RSS of the process: {peak:.0f} MiB")
 
 
