@@ -80,7 +80,7 @@ _STAGE_DDL = (
 
 
 @cache
-def _statements(file: str) -> list[tuple[str, str]]:
+def named_statements(file: str) -> list[tuple[str, str]]:
     """(name, sql) pairs of one of store/sql's files, in file order."""
     out = []
     for chunk in (_SQL_DIR / file).read_text(encoding="utf-8").split("\n-- ;\n"):
@@ -94,7 +94,7 @@ def _statements(file: str) -> list[tuple[str, str]]:
     return out
 
 
-def _driver(conn: sa.Connection) -> psycopg.Connection[Any]:
+def driver(conn: sa.Connection) -> psycopg.Connection[Any]:
     return conn.connection.driver_connection  # type: ignore[return-value]
 
 
@@ -156,7 +156,7 @@ def _copy_out(
     schema: dict[str, Any],
 ) -> pl.DataFrame:
     buf = io.BytesIO()
-    with _driver(conn).cursor() as cur, cur.copy(statement, params) as copy:
+    with driver(conn).cursor() as cur, cur.copy(statement, params) as copy:
         for chunk in copy:
             buf.write(chunk)
     if not buf.tell():
@@ -196,7 +196,7 @@ def read_stored_for(
     """`read_stored`, limited to what `wanted` leads to: {"external_id" | "product_id" |
     "variant_key" | "sku": values}. An import that skipped its unchanged products reads only
     the rows its other products can touch."""
-    with _driver(conn).cursor() as cur:
+    with driver(conn).cursor() as cur:
         for ddl in _WANTED_DDL:
             cur.execute(ddl)
         frames = [
@@ -208,8 +208,8 @@ def read_stored_for(
         bulk.copy_frame(cur, "wanted_keys", pl.concat(frames))
         cur.execute("ANALYZE wanted_keys")
     out = {}
-    with _driver(conn).cursor() as cur, index_probes(cur):
-        for name, query in _statements("read_stored_for.sql"):
+    with driver(conn).cursor() as cur, index_probes(cur):
+        for name, query in named_statements("read_stored_for.sql"):
             started = time.perf_counter()
             if name.startswith("found_"):  # fills the temp table of that name
                 rows = cur.execute(query, {"a": account_id}).rowcount
@@ -265,8 +265,8 @@ def apply_plan(
         "request": ctx["request"],
         "claim_inventory": plan.claims_inventory,
     }
-    statements = dict(_statements("apply_import.sql"))
-    cur = _driver(conn).cursor()
+    statements = dict(named_statements("apply_import.sql"))
+    cur = driver(conn).cursor()
 
     def run(name: str, object_type: str | None = None) -> int:
         sql = statements[name]
@@ -363,7 +363,7 @@ def upgrade_hashes(conn: sa.Connection, plan: Plan, *, account_id: str) -> int:
     if not any(f.height for f in frames.values()):
         return 0
     n = 0
-    with _driver(conn).cursor() as cur:
+    with driver(conn).cursor() as cur:
         cur.execute(_UPGRADE_STAGE)
         for table, frame in frames.items():
             if not frame.height:
@@ -433,7 +433,7 @@ def record_run(
     )
     if rejects:
         with (
-            _driver(conn).cursor() as cur,
+            driver(conn).cursor() as cur,
             cur.copy("COPY rejected_rows (run_id, row_number, raw, reasons) FROM STDIN") as copy,
         ):
             for r in rejects:

@@ -15,13 +15,18 @@ default_price follows. Stock goes back to its prior quantity with a ledger row w
 names the revert. Everything is one transaction, recorded as a run (`mode = 'revert'`,
 `trigger = 'revert'`, `reverts` = the undone run) whose id is the `run_id` of every event it
 writes. A dry run computes the same plan and writes nothing. See docs/imports-api.md.
+
+The plan is made on the server, in temp tables (store/sql/plan_revert.sql), and written a
+batch at a time (store/sql/revert_writes.sql): the client holds one batch and the listed
+preview, however many objects the run wrote.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,31 +37,23 @@ from catalog_pipelines.importer import new_run_id
 from catalog_pipelines.store import objects
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
 from catalog_pipelines.store.events import Cause, append_events
-from catalog_pipelines.store.imports import lock_source
+from catalog_pipelines.store.imports import (
+    PROBE_LIMIT,
+    driver,
+    index_probes,
+    lock_source,
+    named_statements,
+)
 from catalog_pipelines.store.pipelined import execute_many
 
+log = logging.getLogger(__name__)
+
 LISTED_LIMIT = 1000  # objects listed per action in a preview; the counts are complete
-_BOOKKEEPING = ("id", "object", "version", "created", "updated", "livemode")
 
 _RUN = sa.text(
     "SELECT id, source, mode, dry_run, status, reverted_by, started, events_after,"
     " events_through FROM import_runs WHERE account_id = :account AND id = :id"
 )
-_RUN_EVENTS_SELECT = (
-    "SELECT object_type, object_id, min(object_version) AS first_version,"
-    " max(object_version) AS last_version, bool_or(type LIKE '%.created') AS created,"
-    " (array_agg((data -> 'previous_attributes')::text ORDER BY sequence))[1] AS prev"
-    " FROM events WHERE account_id = :account AND run_id = :run"
-)
-_RUN_EVENTS = {
-    # the run's range of the log (sql/0013): an index range, however long the log
-    True: sa.text(
-        _RUN_EVENTS_SELECT + " AND sequence > :after AND sequence <= :through"
-        " GROUP BY object_type, object_id"
-    ),
-    # a run recorded before its range was: every event of the account is looked at
-    False: sa.text(_RUN_EVENTS_SELECT + " GROUP BY object_type, object_id"),
-}
 _CURRENT = {
     "product": "SELECT id, product_object(p) AS obj, NULL::text AS replaced_by FROM products p",
     "price": "SELECT id, price_object(p) AS obj, replaced_by FROM prices p",
@@ -65,22 +62,6 @@ _CURRENT = {
         " FROM inventory_items p"
     ),
 }
-_LATEST_CAUSE = sa.text(
-    "SELECT run_id, request ->> 'id' AS request_id FROM events"
-    " WHERE account_id = :account AND object_id = :id ORDER BY sequence DESC LIMIT 1"
-)
-_UPDATE_PRICE = sa.text(
-    "UPDATE prices SET active = :active, lookup_key = :lookup_key, nickname = :nickname,"
-    " metadata = CAST(:metadata AS jsonb), replaced_by = :replaced_by,"
-    " version = version + 1, updated = now(), content_hash = :hash"
-    " WHERE account_id = :account AND id = :id RETURNING price_object(prices) AS obj"
-)
-_UPDATE_INVENTORY = sa.text(
-    "UPDATE inventory_items SET quantity = :quantity, policy = :policy, price_id = :price,"
-    " product_id = :product, version = version + 1, updated = now(), content_hash = :hash"
-    " WHERE account_id = :account AND id = :id"
-    " RETURNING inventory_item_object(inventory_items) AS obj"
-)
 _LEDGER = sa.text(
     "INSERT INTO inventory_adjustments (account_id, inventory_item_id, kind, delta,"
     " quantity_after, reason, reference, source, run_id)"
@@ -96,7 +77,8 @@ _RECORD = sa.text(
 
 @dataclass
 class Step:
-    """What the revert does (or would do) to one object."""
+    """What the revert does (or would do) to one object: a row of the plan with the object's
+    current state, for a listed preview or a batch being written."""
 
     object_type: str
     id: str
@@ -121,59 +103,71 @@ class Step:
         return out
 
 
+# action -> the key its objects are counted and listed under
+_ACTIONS = {"restore": "restored", "archive": "archived", "skip": "skipped"}
+
+
 @dataclass
 class RevertResult:
+    """The plan's counts per object type and action, and the first LISTED_LIMIT steps of each
+    action in write order: the whole plan stays on the server (store/sql/plan_revert.sql)."""
+
     run_id: str
     source: str
     dry_run: bool
-    steps: list[Step]
+    counts: dict[tuple[str, str], int]  # (object_type, action) -> objects
+    listed: list[Step]
     revert_run_id: str | None = None
     events: int = 0
 
-    def _of(self, action: str) -> list[Step]:
-        return [s for s in self.steps if s.action == action]
+    def count(self, action: str, object_type: str | None = None) -> int:
+        return sum(
+            n
+            for (kind, act), n in self.counts.items()
+            if act == action and object_type in (None, kind)
+        )
 
     def to_json(self) -> dict[str, Any]:
-        restored, archived, skipped = self._of("restore"), self._of("archive"), self._of("skip")
-        counts = {
-            "restored": len(restored),
-            "archived": len(archived),
-            "skipped": len(skipped),
-        }
-        return {
+        out: dict[str, Any] = {
             "object": "import_run_revert",
             "run": self.run_id,
             "source": self.source,
             "dry_run": self.dry_run,
             "revert_run": self.revert_run_id,
-            "counts": counts,
+            "counts": {key: self.count(action) for action, key in _ACTIONS.items()},
             "events": self.events,
-            "restored": [s.describe() for s in restored[:LISTED_LIMIT]],
-            "archived": [s.describe() for s in archived[:LISTED_LIMIT]],
-            "skipped": [s.describe() for s in skipped[:LISTED_LIMIT]],
         }
+        for action, key in _ACTIONS.items():
+            out[key] = [s.describe() for s in self.listed if s.action == action]
+        return out
 
 
-def _prior(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
-    """The fields the run overwrote, with the values they had before it."""
-    return {k: v for k, v in previous.items() if k not in _BOOKKEEPING and current.get(k) != v}
+_PLAN_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS revert_touched (object_type text, id text PRIMARY KEY,"
+    " last_version integer, created boolean, prev jsonb) ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS revert_plan (n bigint, ord integer, object_type text,"
+    " id text PRIMARY KEY, version integer, last_version integer, created boolean,"
+    " active boolean, default_price text, cur_replaced_by text, action text, reason text,"
+    " replaced_by text, target jsonb) ON COMMIT DROP",
+    "TRUNCATE revert_touched, revert_plan",
+)
+_LOG_END = 2**63 - 1  # past the last sequence a bigint can hold
+_COUNTS = sa.text("SELECT object_type, action, count(*) FROM revert_plan GROUP BY 1, 2")
+_LISTED = sa.text(
+    "SELECT object_type, id, action, reason, replaced_by, target FROM ("
+    " SELECT *, row_number() OVER (PARTITION BY action ORDER BY n) AS k FROM revert_plan"
+    ") r WHERE k <= :limit ORDER BY n"
+)
+_TO_WRITE = sa.text(
+    "SELECT n, object_type, id, action, reason, replaced_by, target FROM revert_plan"
+    " WHERE action <> 'skip' AND n > :after ORDER BY n LIMIT :limit"
+)
 
 
-def _changed_since(conn: sa.Connection, account_id: str, object_id: str, version: int) -> str:
-    cause = conn.execute(_LATEST_CAUSE, {"account": account_id, "id": object_id}).first()
-    who = ""
-    if cause is not None and cause.run_id:
-        who = f" by run {cause.run_id}"
-    elif cause is not None and cause.request_id:
-        who = f" by request {cause.request_id}"
-    return f"changed since the run (now version {version}{who}); left as it is"
-
-
-def plan_revert(
-    conn: sa.Connection, account_id: str, run_id: str, *, lock: bool
-) -> tuple[Any, list[Step]]:
-    """The run and what reverting it does to each object it changed. `lock` takes the
-    rows' locks (for the real revert); a dry run reads without them."""
+def plan_revert(conn: sa.Connection, account_id: str, run_id: str, *, lock: bool) -> Any:
+    """Check the run can be reverted, and plan what reverting it does to each object it
+    changed, into the revert_plan temp table. `lock` takes the rows' locks (for the real
+    revert); a dry run reads without them. Returns the run."""
     # The real revert locks the run first: a concurrent revert of it waits, then sees
     # reverted_by (the unique index on `reverts` backs this up).
     query = _RUN.text + (" FOR UPDATE" if lock else "")
@@ -201,125 +195,55 @@ def plan_revert(
         )
     if lock:
         lock_source(conn, account_id, run.source)
-    ranged = run.events_through is not None
-    touched = list(
-        conn.execute(
-            _RUN_EVENTS[ranged],
-            {
-                "account": account_id,
-                "run": run_id,
-                "after": run.events_after,
-                "through": run.events_through,
-            },
-        )
-    )
-    current: dict[str, Any] = {}
-    for object_type, sql in _CURRENT.items():
-        ids = [t.object_id for t in touched if t.object_type == object_type]
-        if ids:
-            query = sql + " WHERE account_id = :account AND id = ANY(:ids)"
-            if lock:
-                query += " ORDER BY id FOR UPDATE"
-            for r in conn.execute(sa.text(query), {"account": account_id, "ids": ids}):
-                current[r.id] = r
-    steps = {t.object_id: _step(conn, account_id, t, current[t.object_id]) for t in touched}
-    _protect_skipped_products(steps)
-    _pair_replaced_prices(steps, current)
-    _drop_retired_targets(steps)
-    order = {"price": 0, "product": 1, "inventory_item": 2}
-    ordered = sorted(
-        steps.values(),
-        key=lambda s: (order[s.object_type], s.replaced_by is None, s.id),
-    )
-    return run, ordered
-
-
-def _step(conn: sa.Connection, account_id: str, touched: Any, row: Any) -> Step:
-    obj = row.obj  # read only: shared with the row, not copied (a revert holds every object)
-    step = Step(touched.object_type, touched.object_id, "restore", obj)
-    step.replaced_by = row.replaced_by
-    if obj["version"] != touched.last_version:
-        step.action = "skip"
-        step.reason = _changed_since(conn, account_id, step.id, obj["version"])
-    elif touched.created:
-        if touched.object_type == "inventory_item":
-            step.action = "skip"
-            step.reason = (
-                "created by the run; a stock item has no archived state, so it is kept"
-                " (its product is archived)"
-            )
-        elif obj.get("active") is False:
-            step.action = "skip"
-            step.reason = "created by the run and already archived"
-        else:
-            step.action = "archive"
-            step.target = {"active": False}
-    else:
-        previous = json.loads(touched.prev) if touched.prev else {}
-        step.target = _prior(obj, previous or {})
-        if not step.target:
-            step.action = "skip"
-            step.reason = "already as it was before the run"
-    return step
-
-
-def _pair_replaced_prices(steps: dict[str, Step], current: dict[str, Any]) -> None:
-    """An amount change retired the old price (replaced_by = the new one, created by the
-    same run): undo both together, or neither."""
-    for old in [s for s in steps.values() if s.object_type == "price"]:
-        new_id = current[old.id].replaced_by
-        new = steps.get(new_id) if new_id else None
-        if new is None or old.action == "skip" and new.action == "skip":
-            continue
-        if old.action == "skip" or new.action == "skip":
-            blocker = new if new.action == "skip" else old
-            for s in (old, new):
-                if s.action != "skip":
-                    s.action = "skip"
-                    s.target = {}
-                    s.reason = (
-                        f"replaced price pair: {blocker.id} {blocker.reason}; the pair is"
-                        " left as it is"
-                    )
-            continue
-        old.replaced_by = None  # current again
-        new.action = "archive"
-        new.replaced_by = old.id
-        new.target = {"active": False, "lookup_key": None}
-        new.reason = f"the price the run replaced, {old.id}, is active again"
-
-
-def _protect_skipped_products(steps: dict[str, Step]) -> None:
-    """A product left alone keeps a working default price: the price it points at is not
-    archived (nor, through the pairing below, the pair it belongs to)."""
-    for product in [s for s in steps.values() if s.object_type == "product"]:
-        if product.action != "skip":
-            continue
-        default = product.current.get("default_price")
-        price = steps.get(default) if default else None
-        if price is not None and price.action == "archive":
-            price.action = "skip"
-            price.target = {}
-            price.reason = f"it is the default price of {product.id}, which changed since the run"
-
-
-def _drop_retired_targets(steps: dict[str, Step]) -> None:
-    """A product or stock item must not point back at a price that stays retired."""
-    retired = {
-        s.id
-        for s in steps.values()
-        if s.object_type == "price" and s.action == "skip" and s.current.get("active") is False
+    for ddl in _PLAN_DDL:
+        conn.execute(sa.text(ddl))
+    params = {
+        "account": account_id,
+        "run": run_id,
+        # a run recorded before its range of the log was (sql/0013) reads all the account's
+        "after": run.events_after or 0,
+        "through": run.events_through if run.events_through is not None else _LOG_END,
     }
-    for s in steps.values():
-        if s.action != "restore":
-            continue
-        for key in ("default_price", "price"):
-            if key in s.target and s.target[key] in retired:
-                del s.target[key]
-                s.reason = f"{key} kept: the price it pointed at stays retired"
-        if not s.target:
-            s.action = "skip"
-            s.reason = s.reason or "nothing left to restore"
+    (_, touched), *statements = named_statements("plan_revert.sql")
+    objects_touched = conn.execute(sa.text(touched), params).rowcount
+    # a run of up to PROBE_LIMIT objects is planned by index probes, as the importer does
+    with driver(conn).cursor() as cur, index_probes(cur, objects_touched <= PROBE_LIMIT):
+        for name, statement in statements:
+            if name.startswith("plan_") and lock:
+                statement += " FOR UPDATE OF p"  # constant text: the rows' locks, in id order
+            started = time.perf_counter()
+            rows = conn.execute(sa.text(statement), params).rowcount
+            log.debug("revert plan %s: %.3fs, %d rows", name, time.perf_counter() - started, rows)
+    return run
+
+
+def _current(conn: sa.Connection, account_id: str, object_type: str, ids: list[str]) -> Any:
+    """id -> (object, replaced_by) of the objects of one type, as stored now."""
+    # by id: the account alone (IS TRUE: no index serves it) never steers the plan
+    query = sa.text(
+        _CURRENT[object_type] + " WHERE id = ANY(:ids) AND (account_id = :account) IS TRUE"
+    )
+    return {r.id: r for r in conn.execute(query, {"account": account_id, "ids": ids})}
+
+
+def _steps(conn: sa.Connection, account_id: str, rows: list[Any]) -> list[Step]:
+    """The plan's rows as steps, with each object's current state."""
+    current = {}
+    for object_type in {r.object_type for r in rows}:
+        ids = [r.id for r in rows if r.object_type == object_type]
+        current.update(_current(conn, account_id, object_type, ids))
+    return [
+        Step(
+            r.object_type,
+            r.id,
+            r.action,
+            current[r.id].obj if r.id in current else {},  # {}: deleted since the run
+            target=r.target,
+            reason=r.reason,
+            replaced_by=r.replaced_by,
+        )
+        for r in rows
+    ]
 
 
 def revert_run(
@@ -333,13 +257,20 @@ def revert_run(
     """Revert (or, with dry_run, preview reverting) one import run, in one transaction."""
     started = datetime.now(UTC)
     with engine.begin() as conn:
-        run, steps = plan_revert(conn, account_id, run_id, lock=not dry_run)
-        result = RevertResult(run_id=run_id, source=run.source, dry_run=dry_run, steps=steps)
+        run = plan_revert(conn, account_id, run_id, lock=not dry_run)
+        counts = {(t, a): int(n) for t, a, n in conn.execute(_COUNTS)}
+        listed = _steps(conn, account_id, list(conn.execute(_LISTED, {"limit": LISTED_LIMIT})))
+        result = RevertResult(
+            run_id=run_id, source=run.source, dry_run=dry_run, counts=counts, listed=listed
+        )
         if dry_run:
             return result
         revert_id = new_run_id()
         cause = Cause(source=run.source, run_id=revert_id, request_id=request_id)
-        result.events = _write(conn, account_id, steps, cause, reverted=run_id)
+        # Each batch's statements probe by id: right after a bulk import the statistics still
+        # call the catalog small, and a scan of the account a batch made a revert quadratic.
+        with driver(conn).cursor() as cur, index_probes(cur):
+            result.events = _write(conn, account_id, cause, reverted=run_id)
         result.revert_run_id = revert_id
         preview = result.to_json()
         summary = {
@@ -353,15 +284,9 @@ def revert_run(
             **{
                 kind: {
                     "created": 0,
-                    "updated": sum(
-                        1 for s in steps if s.object_type == obj and s.action == "restore"
-                    ),
-                    "unchanged": sum(
-                        1 for s in steps if s.object_type == obj and s.action == "skip"
-                    ),
-                    "archived": sum(
-                        1 for s in steps if s.object_type == obj and s.action == "archive"
-                    ),
+                    "updated": result.count("restore", obj),
+                    "unchanged": result.count("skip", obj),
+                    "archived": result.count("archive", obj),
                 }
                 for kind, obj in (
                     ("products", "product"),
@@ -398,48 +323,51 @@ def revert_run(
     return result
 
 
-# Steps written per round trip: each batch is one pipelined run of its updates, then one of
-# their events (undoing a 20,000-product first import took 32 s a row at a time, now 8 s).
+# Objects written per statement. A batch is one set-wise update of one object type, then its
+# events (pipelined), then its ledger rows (undoing a 100,000-product first import: 191 s a row
+# at a time, 42-62 s with a batch's single-row updates pipelined; see BENCHMARKS.md).
 WRITE_BATCH = 1000
-_UPDATES = {
-    "product": objects._UPDATE_PRODUCT,
-    "price": _UPDATE_PRICE,
-    "inventory_item": _UPDATE_INVENTORY,
-}
 
 
-def _write(
-    conn: sa.Connection, account_id: str, steps: list[Step], cause: Cause, reverted: str
-) -> int:
-    """Apply the steps that are not skipped, in their order, a batch of one object type at a
-    time: its updates, then its events, then its stock ledger rows. Returns events written."""
-    todo = [s for s in steps if s.action != "skip"]
-    for object_type, batch in _batches(todo):
-        rows = [_update_row(account_id, step) for step in batch]
-        objs = execute_many(conn, _UPDATES[object_type], rows, returning=True)
-        events = []
-        ledger = []
-        for step, obj in zip(batch, objs, strict=True):
-            events.append(objects.record_row(account_id, object_type, obj, cause, old=step.current))
-            if object_type == "inventory_item":
-                ledger += _ledger_rows(account_id, step, cause, reverted)
-        append_events(conn, events)
-        execute_many(conn, _LEDGER, ledger)
-    return len(todo)
+def _write(conn: sa.Connection, account_id: str, cause: Cause, reverted: str) -> int:
+    """Apply the plan's steps that are not skipped, in its order, WRITE_BATCH at a time: each
+    run of one object type (prices that get a replaced_by apart from the others, for the
+    unique indexes) as one update, then its events, then its stock ledger rows. Only a batch
+    is in memory. Returns events written."""
+    statements = {k: sa.text(v) for k, v in named_statements("revert_writes.sql")}
+    written, after = 0, 0
+    while True:
+        rows = list(conn.execute(_TO_WRITE, {"after": after, "limit": WRITE_BATCH}))
+        if not rows:
+            return written
+        after = rows[-1].n
+        for (object_type, _), run in itertools.groupby(
+            rows, key=lambda r: (r.object_type, r.replaced_by is None)
+        ):
+            batch = _steps(conn, account_id, list(run))
+            updates = [_update_row(step) for step in batch]
+            columns = {k: [u[k] for u in updates] for k in updates[0]}
+            written_objs = conn.execute(statements[object_type], {"account": account_id, **columns})
+            new = {obj["id"]: obj for (obj,) in written_objs}
+            events = []
+            ledger = []
+            for step in batch:
+                obj = new[step.id]
+                events.append(
+                    objects.record_row(account_id, object_type, obj, cause, old=step.current)
+                )
+                if object_type == "inventory_item":
+                    ledger += _ledger_rows(account_id, step, cause, reverted)
+            append_events(conn, events)
+            execute_many(conn, _LEDGER, ledger)
+            written += len(batch)
 
 
-def _batches(steps: list[Step]) -> Iterator[tuple[str, list[Step]]]:
-    """Consecutive steps of one object type, at most WRITE_BATCH at a time."""
-    for object_type, run in itertools.groupby(steps, key=lambda s: s.object_type):
-        ordered = list(run)
-        for start in range(0, len(ordered), WRITE_BATCH):
-            yield object_type, ordered[start : start + WRITE_BATCH]
-
-
-def _update_row(account_id: str, step: Step) -> dict[str, Any]:
-    """The parameters of the object type's update that puts `step`'s target in place."""
+def _update_row(step: Step) -> dict[str, Any]:
+    """The values of the object type's update (revert_writes.sql) that puts `step`'s target
+    in place."""
     state = {**step.current, **step.target}
-    key = {"account": account_id, "id": step.id}
+    key = {"id": step.id}
     if step.object_type == "product":
         return {**key, "default_price": state["default_price"], **objects._product_values(state)}
     if step.object_type == "price":

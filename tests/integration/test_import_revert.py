@@ -320,3 +320,99 @@ def test_only_applied_runs_are_reverted(
         )
     with pytest.raises(InvalidRequest, match="only applied runs"):
         revert_run(engine, account, applied.run_id)
+
+
+def _skipped(preview: dict[str, Any]) -> dict[str, str]:
+    return {i["id"]: i["reason"] for i in preview["skipped"]}
+
+
+def _prices_of(engine: sa.Engine, account: str, product: str) -> dict[str, dict[str, Any]]:
+    return {
+        oid: obj
+        for oid, obj in _catalog(engine, account).items()
+        if obj["object"] == "price" and obj["product"] == product
+    }
+
+
+def test_a_product_changed_since_keeps_its_default_price(
+    engine: sa.Engine, account: str, runs: dict[str, Any], tmp_path: Path, mapping: Path
+) -> None:
+    """The bag, created by the run, was renamed since: it stays, and so does the price it
+    points at, though the run created that too. Its stock item has no archived state."""
+    bag4 = {"bag": "bag,Bag v4,Tote bag,30.00,BAG-1,4\n"}
+    run4 = _import(engine, account, _write(tmp_path / "v4.csv", bag4), mapping, "incremental")
+    bag = _by_external_id(engine, account)["bag"]
+    [price] = _prices_of(engine, account, bag)
+    item = next(o["id"] for o in _catalog(engine, account).values() if o.get("sku") == "BAG-1")
+
+    result = revert_run(engine, account, runs["run2"]).to_json()
+    skipped = _skipped(result)
+    assert skipped[bag].startswith("changed since the run") and run4.run_id in skipped[bag]
+    assert skipped[price] == f"it is the default price of {bag}, which changed since the run"
+    assert "no archived state" in skipped[item]
+    after = _catalog(engine, account)
+    assert after[bag]["active"] and after[bag]["default_price"] == price
+    assert after[price]["active"] is True
+
+
+def test_a_replaced_price_pair_is_undone_together_or_not_at_all(
+    engine: sa.Engine, account: str, runs: dict[str, Any]
+) -> None:
+    """The tee's new price, created by the run when its amount changed, was changed since:
+    the old price stays retired with it, and the tee keeps pointing at the new one, while its
+    name still comes back."""
+    tee = _by_external_id(engine, account)["tee"]
+    prices = _prices_of(engine, account, tee)
+    [new] = [p for p, obj in prices.items() if obj["active"]]
+    [old] = [p for p in prices if p != new]
+    with engine.begin() as conn:  # as a write the revert has no event of would
+        conn.execute(
+            sa.text("UPDATE prices SET nickname = 'promo', version = version + 1 WHERE id = :id"),
+            {"id": new},
+        )
+
+    preview = revert_run(engine, account, runs["run2"], dry_run=True).to_json()
+    skipped = _skipped(preview)
+    assert skipped[new].startswith("changed since the run (now version 2")
+    assert skipped[old] == f"replaced price pair: {new} {skipped[new]}; the pair is left as it is"
+    [restored_tee] = [i for i in preview["restored"] if i["id"] == tee]
+    assert restored_tee["fields"] == {"name": ["Tee v2", "Tee"]}
+    assert restored_tee["note"] == "default_price kept: the price it pointed at stays retired"
+
+    revert_run(engine, account, runs["run2"])
+    after = _catalog(engine, account)
+    assert after[tee]["name"] == "Tee" and after[tee]["default_price"] == new
+    assert after[new]["active"] and not after[old]["active"]
+
+
+def test_undoing_a_revert_plan_keeps_the_write_order_of_a_price_pair(
+    engine: sa.Engine, account: str, runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listed and written in plan order: the new price gives up its lookup key and becomes
+    `replaced_by` the old one before the old one is current again (unique indexes)."""
+    monkeypatch.setattr(revert, "LISTED_LIMIT", 1)
+    preview = revert_run(engine, account, runs["run2"], dry_run=True).to_json()
+    assert preview["counts"] == {"restored": 5, "archived": 3, "skipped": 2}
+    assert [len(preview[k]) for k in ("restored", "archived", "skipped")] == [1, 1, 1]
+    tee = _by_external_id(engine, account)["tee"]
+    [new] = [p for p, obj in _prices_of(engine, account, tee).items() if obj["active"]]
+    assert preview["archived"][0]["id"] == new  # the first write of the plan
+    assert preview["archived"][0]["fields"] == {
+        "active": [True, False],
+        "lookup_key": ["TEE-1", None],
+    }
+
+
+def test_an_object_deleted_since_is_listed_and_left_out(
+    engine: sa.Engine, account: str, runs: dict[str, Any]
+) -> None:
+    with engine.begin() as conn:
+        gone = conn.execute(
+            sa.text(
+                "DELETE FROM inventory_items WHERE account_id = :a AND sku = 'BAG-1' RETURNING id"
+            ),
+            {"a": account},
+        ).scalar_one()
+    result = revert_run(engine, account, runs["run2"]).to_json()
+    assert _skipped(result)[gone] == "deleted since the run; nothing to restore"
+    assert result["counts"] == {"restored": 5, "archived": 3, "skipped": 2}
