@@ -5,14 +5,13 @@ them changed; each run is then reverted, the newest first, and timed.
 
 The file is `import_bench.generate`'s. A revert of the first import archives every product and
 price it created (a new version and an event each); the 1% revert restores the changed names.
-Works in a scratch database that it drops afterwards.
+Works in a scratch database that it drops afterwards. Each line reports its own peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -23,13 +22,22 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 
+def _reset_peak() -> None:
+    """Start a new peak RSS (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        pass  # elsewhere each line reports the process's peak so far
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=20_000)
     args = ap.parse_args()
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
-    from import_bench import MAPPING, generate
+    from import_bench import MAPPING, _rss_mib, generate
 
     from catalog_pipelines import db
     from catalog_pipelines.importer import ImportOptions, import_path
@@ -47,17 +55,21 @@ def main() -> None:
         lines: list[str] = []
         runs = {}
         for name, path in (("first import", base), ("1% changed", changed)):
+            _reset_peak()
             t = time.perf_counter()
             runs[name] = import_path(engine, path, options, format="csv", mapping_path=mapping)
-            lines.append(f"{name:<28}{time.perf_counter() - t:>9.2f} s")
+            seconds = time.perf_counter() - t
+            lines.append(f"{name:<28}{seconds:>9.2f} s  peak {_rss_mib():.0f} MiB")
         for name in ("1% changed", "first import"):
+            _reset_peak()
             t = time.perf_counter()
             written = revert_run(engine, options.account_id, runs[name].run_id).events
             seconds = time.perf_counter() - t
-            lines.append(f"{'revert of the ' + name:<28}{seconds:>9.2f} s  ({written} events)")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            lines.append(
+                f"{'revert of the ' + name:<28}{seconds:>9.2f} s  peak {_rss_mib():.0f} MiB"
+                f"  ({written} events)"
+            )
     print(f"rows={args.rows}", *lines, sep="\n")
-    print(f"peak RSS of the process: {peak:.0f} MiB")
 
 
 if __name__ == "__main__":
