@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from catalog_pipelines.importer import new_run_id
 from catalog_pipelines.store import objects
 from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
-from catalog_pipelines.store.events import Cause, append_events
+from catalog_pipelines.store.events import Cause, append_events, lock_event_log
 from catalog_pipelines.store.imports import (
     PROBE_LIMIT,
     driver,
@@ -330,20 +330,27 @@ WRITE_BATCH = 1000
 
 
 def _write(conn: sa.Connection, account_id: str, cause: Cause, reverted: str) -> int:
-    """Apply the plan's steps that are not skipped, in its order, WRITE_BATCH at a time: each
+    """Apply the plan's steps that are not skipped, in its order, WRITE_BATCH at a time. Each
     run of one object type (prices that get a replaced_by apart from the others, for the
-    unique indexes) as one update, then its events, then its stock ledger rows. Only a batch
-    is in memory. Returns events written."""
+    unique indexes) is one update, then its events, then its stock ledger rows; a run of
+    plain archives is one statement on the server. Only a batch is in memory. Returns events
+    written."""
     statements = {k: sa.text(v) for k, v in named_statements("revert_writes.sql")}
+    lock_event_log(conn)  # the server-side archives append events without taking it
     written, after = 0, 0
     while True:
         rows = list(conn.execute(_TO_WRITE, {"after": after, "limit": WRITE_BATCH}))
         if not rows:
             return written
         after = rows[-1].n
-        for (object_type, _), run in itertools.groupby(
-            rows, key=lambda r: (r.object_type, r.replaced_by is None)
+        for (object_type, _, plain), run in itertools.groupby(
+            rows, key=lambda r: (r.object_type, r.replaced_by is None, _plain_archive(r))
         ):
+            if plain:
+                written += _archive(
+                    conn, statements[f"archive_{object_type}"], account_id, list(run), cause
+                )
+                continue
             batch = _steps(conn, account_id, list(run))
             updates = [_update_row(step) for step in batch]
             columns = {k: [u[k] for u in updates] for k in updates[0]}
@@ -361,6 +368,29 @@ def _write(conn: sa.Connection, account_id: str, cause: Cause, reverted: str) ->
             append_events(conn, events)
             execute_many(conn, _LEDGER, ledger)
             written += len(batch)
+
+
+def _plain_archive(row: Any) -> bool:
+    """Archiving a product or price the run created: only `active` changes, and no content
+    hash covers it (objects.product_hash, price_hash), so the server does it alone."""
+    return row.action == "archive" and row.target == {"active": False}
+
+
+def _archive(
+    conn: sa.Connection, statement: sa.TextClause, account_id: str, rows: list[Any], cause: Cause
+) -> int:
+    """Archive the objects of `rows` (one type) and append their events, in plan order."""
+    params = {
+        "n": [r.n for r in rows],
+        "account": account_id,
+        "request": cause.request_json(),
+        "source": cause.source,
+        "run_id": cause.run_id,
+    }
+    written = conn.execute(statement, params).rowcount
+    if written != len(rows):  # every object is locked by the plan: this is a bug, not a race
+        raise LookupError(f"archived {written} of {len(rows)} objects")
+    return written
 
 
 def _update_row(step: Step) -> dict[str, Any]:

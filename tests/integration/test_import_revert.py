@@ -175,6 +175,22 @@ def test_revert_restores_archives_and_skips(
         if p.get("product") == ids["bag"] and p["object"] == "price"
     )
     assert after[ids["mug"]]["description"] == "Mug v3"
+    # ... and the bag's archive, done on the server alone, reads as any other update event
+    with engine.connect() as conn:
+        event = conn.execute(
+            sa.text(
+                "SELECT type, object_version, data FROM events WHERE account_id = :a"
+                " AND object_id = :id ORDER BY sequence DESC LIMIT 1"
+            ),
+            {"a": account, "id": ids["bag"]},
+        ).one()
+        bag = conn.execute(
+            sa.text("SELECT product_object(p) FROM products p WHERE id = :id"), {"id": ids["bag"]}
+        ).scalar_one()
+    assert (event.type, event.object_version) == ("product.updated", bag["version"])
+    assert event.data == {"object": bag, "previous_attributes": {"active": True}}
+    assert list(event.data) == ["object", "previous_attributes"]
+    assert list(event.data["object"]) == list(bag)  # the key order API payloads keep
 
     with engine.connect() as conn:
         ledger = conn.execute(

@@ -37,3 +37,34 @@ FROM unnest(CAST(:id AS text[]), CAST(:quantity AS bigint[]), CAST(:policy AS te
     AS v (id, quantity, policy, price, product, hash)
 WHERE i.id = v.id AND (i.account_id = :account) IS TRUE
 RETURNING inventory_item_object(i) AS obj
+-- ;
+-- name: archive_product
+-- Archiving what the run created, for the plan rows numbered :n, on the server alone: only
+-- `active` changes, which the content hash leaves out, and the event says just that. Run
+-- with the event log's lock held; the events go in plan order.
+WITH archived AS (
+    UPDATE products p SET active = false, version = p.version + 1, updated = now()
+    FROM revert_plan r
+    WHERE r.n = ANY(CAST(:n AS bigint[])) AND p.id = r.id AND (p.account_id = :account) IS TRUE
+    RETURNING r.n, p.id, p.version, product_object(p) AS obj
+)
+INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
+                    source, run_id)
+SELECT :account, 'product.updated', 'product', a.id, a.version,
+       jsonb_build_object('object', a.obj, 'previous_attributes', '{"active": true}'::jsonb),
+       CAST(:request AS jsonb), :source, :run_id
+FROM archived a ORDER BY a.n
+-- ;
+-- name: archive_price
+WITH archived AS (
+    UPDATE prices p SET active = false, version = p.version + 1, updated = now()
+    FROM revert_plan r
+    WHERE r.n = ANY(CAST(:n AS bigint[])) AND p.id = r.id AND (p.account_id = :account) IS TRUE
+    RETURNING r.n, p.id, p.version, price_object(p) AS obj
+)
+INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
+                    source, run_id)
+SELECT :account, 'price.updated', 'price', a.id, a.version,
+       jsonb_build_object('object', a.obj, 'previous_attributes', '{"active": true}'::jsonb),
+       CAST(:request AS jsonb), :source, :run_id
+FROM archived a ORDER BY a.n
