@@ -323,9 +323,8 @@ def revert_run(
     return result
 
 
-# Objects written per statement. A batch is one set-wise update of one object type, then its
-# events (pipelined), then its ledger rows (undoing a 100,000-product first import: 191 s a row
-# at a time, 42-62 s with a batch's single-row updates pipelined; see BENCHMARKS.md).
+# Objects written per statement, and held in memory at once (undoing a 100,000-product first
+# import: 191 s a row at a time, 24 s a batch at a time; see BENCHMARKS.md).
 WRITE_BATCH = 1000
 
 
