@@ -346,9 +346,7 @@ def _write(conn: sa.Connection, account_id: str, cause: Cause, reverted: str) ->
             rows, key=lambda r: (r.object_type, r.replaced_by is None, _plain_archive(r))
         ):
             if plain:
-                written += _archive(
-                    conn, statements[f"archive_{object_type}"], account_id, list(run), cause
-                )
+                written += _archive(conn, statements["archive"], account_id, list(run), cause)
                 continue
             batch = _steps(conn, account_id, list(run))
             updates = [_update_row(step) for step in batch]

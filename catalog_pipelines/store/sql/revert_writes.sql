@@ -38,33 +38,27 @@ FROM unnest(CAST(:id AS text[]), CAST(:quantity AS bigint[]), CAST(:policy AS te
 WHERE i.id = v.id AND (i.account_id = :account) IS TRUE
 RETURNING inventory_item_object(i) AS obj
 -- ;
--- name: archive_product
+-- name: archive
 -- Archiving what the run created, for the plan rows numbered :n, on the server alone: only
 -- `active` changes, which the content hash leaves out, and the event says just that. Run
 -- with the event log's lock held; the events go in plan order.
-WITH archived AS (
+WITH products_archived AS (
     UPDATE products p SET active = false, version = p.version + 1, updated = now()
     FROM revert_plan r
-    WHERE r.n = ANY(CAST(:n AS bigint[])) AND p.id = r.id AND (p.account_id = :account) IS TRUE
-    RETURNING r.n, p.id, p.version, product_object(p) AS obj
-)
-INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
-                    source, run_id)
-SELECT :account, 'product.updated', 'product', a.id, a.version,
-       jsonb_build_object('object', a.obj, 'previous_attributes', '{"active": true}'::jsonb),
-       CAST(:request AS jsonb), :source, :run_id
-FROM archived a ORDER BY a.n
--- ;
--- name: archive_price
-WITH archived AS (
+    WHERE r.n = ANY(CAST(:n AS bigint[])) AND r.object_type = 'product' AND p.id = r.id
+      AND (p.account_id = :account) IS TRUE
+    RETURNING r.n, r.object_type, p.id, p.version, product_object(p) AS obj
+), prices_archived AS (
     UPDATE prices p SET active = false, version = p.version + 1, updated = now()
     FROM revert_plan r
-    WHERE r.n = ANY(CAST(:n AS bigint[])) AND p.id = r.id AND (p.account_id = :account) IS TRUE
-    RETURNING r.n, p.id, p.version, price_object(p) AS obj
+    WHERE r.n = ANY(CAST(:n AS bigint[])) AND r.object_type = 'price' AND p.id = r.id
+      AND (p.account_id = :account) IS TRUE
+    RETURNING r.n, r.object_type, p.id, p.version, price_object(p) AS obj
 )
 INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
                     source, run_id)
-SELECT :account, 'price.updated', 'price', a.id, a.version,
+SELECT :account, a.object_type || '.updated', a.object_type, a.id, a.version,
        jsonb_build_object('object', a.obj, 'previous_attributes', '{"active": true}'::jsonb),
        CAST(:request AS jsonb), :source, :run_id
-FROM archived a ORDER BY a.n
+FROM (SELECT * FROM products_archived UNION ALL SELECT * FROM prices_archived) a
+ORDER BY a.n
