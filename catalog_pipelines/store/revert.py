@@ -200,7 +200,7 @@ def plan_revert(conn: sa.Connection, account_id: str, run_id: str, *, lock: bool
     params = {
         "account": account_id,
         "run": run_id,
-        # a run recorded before its range of the log was (sql/0013) reads all the account's
+        # a run recorded before its range of the log was (sql/0013) reads all the account's log
         "after": run.events_after or 0,
         "through": run.events_through if run.events_through is not None else _LOG_END,
     }
