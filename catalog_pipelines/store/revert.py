@@ -257,9 +257,11 @@ def revert_run(
     """Revert (or, with dry_run, preview reverting) one import run, in one transaction."""
     started = datetime.now(UTC)
     with engine.begin() as conn:
+        clock = time.perf_counter()
         run = plan_revert(conn, account_id, run_id, lock=not dry_run)
         counts = {(t, a): int(n) for t, a, n in conn.execute(_COUNTS)}
         listed = _steps(conn, account_id, list(conn.execute(_LISTED, {"limit": LISTED_LIMIT})))
+        log.debug("revert %s: planned and listed in %.1fs", run_id, time.perf_counter() - clock)
         result = RevertResult(
             run_id=run_id, source=run.source, dry_run=dry_run, counts=counts, listed=listed
         )
@@ -269,8 +271,15 @@ def revert_run(
         cause = Cause(source=run.source, run_id=revert_id, request_id=request_id)
         # Each batch's statements probe by id: right after a bulk import the statistics still
         # call the catalog small, and a scan of the account a batch made a revert quadratic.
+        clock = time.perf_counter()
         with driver(conn).cursor() as cur, index_probes(cur):
             result.events = _write(conn, account_id, cause, reverted=run_id)
+        log.debug(
+            "revert %s: %d events written in %.1fs",
+            run_id,
+            result.events,
+            time.perf_counter() - clock,
+        )
         result.revert_run_id = revert_id
         preview = result.to_json()
         summary = {

@@ -160,3 +160,8 @@ WHERE r.id = o.id
 -- ;
 -- name: index_order
 CREATE UNIQUE INDEX ON revert_plan (n)
+-- ;
+-- name: analyze_plan
+-- The writes find their batch by `n`: with the plan's statistics the planner starts there,
+-- not from the catalog (the archive statement names both products and prices).
+ANALYZE revert_plan
