@@ -375,7 +375,7 @@ def test_a_replaced_price_pair_is_undone_together_or_not_at_all(
     prices = _prices_of(engine, account, tee)
     [new] = [p for p, obj in prices.items() if obj["active"]]
     [old] = [p for p in prices if p != new]
-    with engine.begin() as conn:  # as a write the revert has no event of would
+    with engine.begin() as conn:  # a change that left no event, as direct SQL would
         conn.execute(
             sa.text("UPDATE prices SET nickname = 'promo', version = version + 1 WHERE id = :id"),
             {"id": new},
@@ -395,7 +395,7 @@ def test_a_replaced_price_pair_is_undone_together_or_not_at_all(
     assert after[new]["active"] and not after[old]["active"]
 
 
-def test_undoing_a_revert_plan_keeps_the_write_order_of_a_price_pair(
+def test_the_preview_lists_the_first_objects_of_each_action_in_write_order(
     engine: sa.Engine, account: str, runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Listed and written in plan order: the new price gives up its lookup key and becomes
@@ -416,6 +416,7 @@ def test_undoing_a_revert_plan_keeps_the_write_order_of_a_price_pair(
 def test_an_object_deleted_since_is_listed_and_left_out(
     engine: sa.Engine, account: str, runs: dict[str, Any]
 ) -> None:
+    """The bag's stock item, created by the run, is gone (the revert used to fail on it)."""
     with engine.begin() as conn:
         gone = conn.execute(
             sa.text(
