@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import polars as pl
 import sqlalchemy as sa
@@ -50,6 +50,18 @@ PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complet
 # for a plan written in parts, before the commit): the reason to refuse the import, or None.
 # Dagster's blocking checks use it (dagster_defs).
 Gate = Callable[["ImportReport"], str | None]
+
+
+@runtime_checkable
+class BatchGate(Protocol):
+    """A gate that can also judge the batch alone. A plan written in parts is judged whole
+    only before the commit; a refusal this gives before that (a reject rate, say) saves
+    writing every part only to roll it back: the parts are then planned, not written. The
+    gate must still refuse the whole plan for the same reason."""
+
+    def __call__(self, report: ImportReport) -> str | None: ...
+
+    def judge_batch(self, batch: ParsedBatch) -> str | None: ...
 
 
 class ImportRefused(Exception):
@@ -378,13 +390,17 @@ def _import(
         )
         now = datetime.now(UTC)
         written: _Written | None = None  # set when the plan was written while it was made
+        refused_early: str | None = None  # a BatchGate's reason: then no part was written
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
         elif stream is not None or plan_parts.wanted(batch, stored):
+            if isinstance(gate, BatchGate) and not options.dry_run:
+                refused_early = gate.judge_batch(batch)
             parts = stream.as_parts() if stream is not None else plan_parts.of_batch(batch)
             written = _plan_and_write_parts(
-                conn, parts, batch, stored, options, source.owns, run, now, progress
-            )
+                conn, parts, batch, stored, options, source.owns, run, now, progress,
+                write=not (options.dry_run or refused_early),
+            )  # fmt: skip
             plan = written.plan
         else:
             plan = _plan(
@@ -407,7 +423,7 @@ def _import(
         )
         if gate is not None:  # called even when refused: the caller reports on every plan
             reason = gate(report)
-            report.refused = report.refused or reason
+            report.refused = report.refused or reason or refused_early
         if report.refused:
             report.warnings.append(report.refused)
         if not (options.dry_run or report.refused):
@@ -503,10 +519,12 @@ def _plan_and_write_parts(
     run: RunStart,
     now: datetime,
     progress: ProgressFn,
+    *,
+    write: bool,
 ) -> _Written:
-    """Plan each part and, unless this is a dry run, write it at once (plan_parts.py). The
-    guard and the gate then judge the combined plan before the transaction commits: a refusal
-    rolls the parts back, so nothing is written, as when they judge a plan before writing."""
+    """Plan each part and, if `write`, write it at once (plan_parts.py). The guard and the
+    gate then judge the combined plan before the transaction commits: a refusal rolls the
+    parts back, so nothing is written, as when they judge a plan before writing."""
     total: Plan | None = None
     changes: list[dict[str, Any]] = []
     events = 0
@@ -516,12 +534,12 @@ def _plan_and_write_parts(
     )
     with closing(planned):  # a part still being planned is waited for
         for i, plan in enumerate(planned):
-            progress("diffing" if options.dry_run else "writing", 0.4 + 0.55 * i / parts.count)
+            progress("writing" if write else "diffing", 0.4 + 0.55 * i / parts.count)
             if len(changes) < PREVIEW_LIMIT:
                 changes += preview_changes(conn, options.account_id, plan)[
                     : PREVIEW_LIMIT - len(changes)
                 ]
-            if not options.dry_run:
+            if write:
                 try:
                     events += _apply(conn, plan, options, run, now, owns)
                 except store.OwnerChanged as e:

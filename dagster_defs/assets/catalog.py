@@ -20,7 +20,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from catalog_pipelines.importer import ImportOptions, ImportRefused, ImportReport
-from catalog_pipelines.normalized import Reject
+from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.store.events import account_head
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, handoff, previews
@@ -152,8 +152,7 @@ class CheckGate:
         assert batch is not None  # the importer always reports the batch it planned
         cfg = self.config
         self.results = [
-            checks.check_row_reconciliation(batch),
-            checks.check_reject_rate(batch, cfg.max_reject_rate),
+            *self._on_batch(batch),
             checks.check_mass_archive(
                 mode=cfg.mode,
                 archive_fraction=float(report.archive_fraction),
@@ -164,20 +163,38 @@ class CheckGate:
             ),
             checks.check_schema_drift(batch.unmapped_columns, self.previous_unmapped),
         ]
-        blocked = self.blocked()
-        if not blocked:
-            return None
-        return (
-            f"blocked by the check(s) {', '.join(blocked)} of validated_rows;"
-            " nothing was written (see the checks' metadata)"
-        )
+        return _refusal(_blocking(self.results))
+
+    def judge_batch(self, batch: ParsedBatch) -> str | None:
+        """The checks that need no plan, before a plan written in parts is written (the
+        importer's BatchGate). The results reported are still those of the whole plan."""
+        return _refusal(_blocking(self._on_batch(batch)))
+
+    def _on_batch(self, batch: ParsedBatch) -> list[dg.AssetCheckResult]:
+        return [
+            checks.check_row_reconciliation(batch),
+            checks.check_reject_rate(batch, self.config.max_reject_rate),
+        ]
 
     def blocked(self) -> list[str]:
-        return [
-            str(r.check_name)
-            for r in self.results
-            if not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
-        ]
+        return _blocking(self.results)
+
+
+def _blocking(results: list[dg.AssetCheckResult]) -> list[str]:
+    return [
+        str(r.check_name)
+        for r in results
+        if not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
+    ]
+
+
+def _refusal(blocked: list[str]) -> str | None:
+    if not blocked:
+        return None
+    return (
+        f"blocked by the check(s) {', '.join(blocked)} of validated_rows;"
+        " nothing was written (see the checks' metadata)"
+    )
 
 
 def _selection(context: dg.AssetExecutionContext) -> bool:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines.store import imports as store
 from dagster_defs.assets import IMPORT_ASSETS
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.dagster_source import csv_source
@@ -146,4 +147,43 @@ def test_a_plan_only_run_reads_a_first_import_whole(
     assert run["plan"]["dry_run"] is True
     assert run["plan"]["products"]["created"] == 31
     assert plan_only["catalog"]["products"] == []
+    assert list((tmp_path / "spill").iterdir()) == []
+
+
+def test_a_reject_rate_over_the_limit_refuses_a_first_import_before_any_part_is_written(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    streamed: list[int],
+) -> None:
+    applied: list[int] = []
+    real = store.apply_plan
+    monkeypatch.setattr(store, "apply_plan", lambda *a, **k: applied.append(1) or real(*a, **k))
+    path = tmp_path / "rejects.csv"
+    path.write_text("id,name,price,sku,qty,color\n" + ROWS)  # 1 row of 31 rejected
+    res = csv_source(
+        instance, engine, database_url, account,
+        name="pim", path=path, mapping=MAPPING, inbox=tmp_path / "inbox",
+    )  # fmt: skip
+    result = dg.materialize(
+        IMPORT_ASSETS,
+        partition_key="pim",
+        instance=instance,
+        resources=res,
+        run_config={"ops": {"validated_rows": {"config": {"max_reject_rate": 0.01}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert streamed == [32]  # read in pieces, and its parts planned
+    assert applied == []  # but none written: the reject rate was known before the first
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["reject_rate"].passed
+    assert checks["row_reconciliation"].passed and checks["mass_archive_guard"].passed
+    output = result.output_for_node("validated_rows", "validated_rows")
+    assert output.plan["products"]["created"] == 31  # the plan it refused, in full
+    assert output.refused is not None and "reject_rate" in output.refused
+    assert catalog_by_keys(engine, account)["products"] == []
     assert list((tmp_path / "spill").iterdir()) == []

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import plan_parts
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
+from catalog_pipelines.normalized import Reject
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.parent_csv import import_both_ways, import_rows
@@ -154,6 +155,59 @@ def test_a_gate_that_refuses_the_combined_plan_rolls_every_part_back(
             sa.text("SELECT status FROM import_runs WHERE account_id = :a"), {"a": account}
         ).scalar_one()
     assert status == "refused"
+
+
+class _RejectsGate:
+    """Refuses on the batch alone (a BatchGate), as a reject-rate check would."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, Any]] = []
+
+    def __call__(self, report: Any) -> str | None:
+        self.reports.append(report.to_json())
+        return self.judge_batch(report.batch)
+
+    def judge_batch(self, batch: Any) -> str | None:
+        return "too many rejects" if batch.rejects else None
+
+
+def test_a_batch_refused_before_writing_writes_no_part_and_still_reports_the_plan(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    gate = _RejectsGate()
+    products = [{"external_id": f"G{i}", "name": f"Gadget {i}"} for i in range(7)]
+    bad = Reject(8, {"id": "G7", "name": ""}, ["name: a product needs a name"])
+    with pytest.raises(ImportRefused, match="too many rejects") as refused:
+        import_batch(
+            engine,
+            batch(products, rejects=[bad]),
+            ImportOptions(source="pim", account_id=account),
+            gate=gate,
+        )
+    assert applies == []  # no part was written, so none had to be rolled back
+    (report,) = gate.reports  # the whole plan is still judged, and reported
+    assert report["products"]["created"] == 7 and report["events"] == 21
+    assert report["rows_rejected"] == 1
+    assert refused.value.report.refused == "too many rejects"
+    catalog = catalog_by_keys(engine, account)
+    assert catalog["products"] == [] and catalog["events"] == []
+    with engine.connect() as conn:
+        status = conn.execute(
+            sa.text("SELECT status FROM import_runs WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+    assert status == "refused"
+
+
+def test_a_batch_the_gate_lets_through_is_written_in_parts(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    products = [{"external_id": f"G{i}", "name": f"Gadget {i}"} for i in range(7)]
+    options = ImportOptions(source="pim", account_id=account)
+    report = import_batch(engine, batch(products), options, gate=_RejectsGate())
+    assert applies == [1, 1, 1, 1] and report.refused is None
+    assert len(catalog_by_keys(engine, account)["products"]) == 7
 
 
 def test_an_account_with_anything_stored_is_planned_whole(
