@@ -15,6 +15,9 @@ With --dagster, two more phases run the same file through the Dagster import job
 (`dg.materialize` of the import assets, in process, on a throwaway instance), into an empty
 catalog database of their own, as the CLI's phases had, and compare with the CLI's phases:
   dagster_initial  vs initial;   dagster_noop  vs noop
+and a third, into another empty catalog, compares with dagster_initial:
+  dagster_refused  the file with 1% of its prices invalid and max_reject_rate 0.5%: the
+            reject_rate check refuses it, before any part is written
 Ratios are phase time / COPY time (both baselines, same run), so a noisy shared machine
 cancels out. Before each phase, untimed, the database is vacuumed and analyzed and checkpointed,
 so that no phase pays for the autovacuum or the writeback of the one before it.
@@ -99,17 +102,21 @@ WORDS = [
 GENERATE_CHUNK = 250_000  # rows built at a time: the parent never holds the whole file
 
 
-def generate(path: Path, rows: int, seed: int, changed_fraction: float = 0.0) -> int:
+def generate(
+    path: Path, rows: int, seed: int, changed_fraction: float = 0.0, bad_fraction: float = 0.0
+) -> int:
     """A seeded catalog with a realistic width (a few hundred bytes a row: a paragraph of
     description, an image URL, a barcode and a few attributes); one variant per product.
-    `changed_fraction` renames that share of the rows. Written in chunks of GENERATE_CHUNK rows,
-    each from its own seeded generator, so 10M rows need no more memory than 250k."""
+    `changed_fraction` renames that share of the rows; `bad_fraction` gives that share an
+    invalid price (rejected rows). Written in chunks of GENERATE_CHUNK rows, each from its own
+    seeded generator, so 10M rows need no more memory than 250k."""
     colors = ["red", "green", "blue", "black", "white"]
     prng = random.Random(seed)
     paragraphs = [" ".join(prng.choice(WORDS) for _ in range(40)) for _ in range(997)]
     renamed: set[int] = set()
     if changed_fraction:
         renamed = set(random.Random(seed + 1).sample(range(rows), int(rows * changed_fraction)))
+    bad = set(random.Random(seed + 2).sample(range(rows), int(rows * bad_fraction)))
     with path.open("wb") as f:
         for chunk, lo in enumerate(range(0, max(rows, 1), GENERATE_CHUNK)):
             rng = random.Random(seed * 1_000_003 + chunk)
@@ -121,7 +128,10 @@ def generate(path: Path, rows: int, seed: int, changed_fraction: float = 0.0) ->
                     "external_id": [f"P{i:08d}" for i in ids],
                     "name": names,
                     "description": [paragraphs[i % 997] for i in ids],
-                    "price": [f"{rng.randint(100, 99999) / 100:.2f}" for _ in ids],
+                    "price": [
+                        "not-a-price" if i in bad else f"{rng.randint(100, 99999) / 100:.2f}"
+                        for i in ids
+                    ],
                     "sku": [f"SKU-{i:08d}" for i in ids],
                     "quantity": [str(rng.randint(0, 500)) for _ in ids],
                     "image": [f"https://cdn.example.com/img/{i:08d}.jpg" for i in ids],
@@ -210,6 +220,22 @@ def _phase_import(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
 
 def _phase_dagster(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
     """The import job of one partition, as the daemon would run it (minus process launch)."""
+    elapsed, success = _dagster_job(url, csv_path, mapping_path)
+    assert success
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
+def _phase_dagster_refused(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
+    """The job refused by its reject_rate check: 1% of the rows rejected, 0.5% allowed."""
+    config = {"ops": {"validated_rows": {"config": {"max_reject_rate": 0.005}}}}
+    elapsed, success = _dagster_job(url, csv_path, mapping_path, config)
+    assert not success
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
+def _dagster_job(
+    url: str, csv_path: str, mapping_path: str, run_config: dict[str, Any] | None = None
+) -> tuple[float, bool]:
     import dagster as dg
     import yaml
 
@@ -238,11 +264,14 @@ def _phase_dagster(url: str, csv_path: str, mapping_path: str, out: Any) -> None
         }
         t = time.perf_counter()
         result = dg.materialize(
-            IMPORT_ASSETS, partition_key="bench", instance=instance, resources=resources
+            IMPORT_ASSETS,
+            partition_key="bench",
+            instance=instance,
+            resources=resources,
+            run_config=run_config,
+            raise_on_error=False,
         )
-        elapsed = time.perf_counter() - t
-    assert result.success
-    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+        return time.perf_counter() - t, result.success
 
 
 def _run(target: Any, *args: Any) -> dict[str, Any]:
@@ -257,14 +286,21 @@ def _run(target: Any, *args: Any) -> dict[str, Any]:
     return result
 
 
-def _settle(url: str) -> None:
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def _settle(url: str, *, cold: bool = False) -> None:
     """Start each phase on a settled server, untimed: the previous phase's tables vacuumed
     and analyzed (as autovacuum would have done before a real re-import, instead of during
-    it) and its dirty pages, and the generated files, written out."""
+    it) and its dirty pages, and the generated files, written out. `cold`: then the kernel's
+    page cache is dropped, so every phase reads the file and the catalog from disk, at 1M
+    rows as at 10M (PostgreSQL's own shared_buffers stay)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
         conn.execute("CHECKPOINT")
     os.sync()
+    if cold:
+        DROP_CACHES.write_text("3\n")
 
 
 def _drop(url: str, table: str) -> None:
@@ -310,7 +346,15 @@ def main() -> None:
         action="store_true",
         help="the COPY baselines and the first import only (a 10M first import in ~30 min)",
     )
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="drop the page cache before every phase (needs root): compares 1M with 10M,"
+        " where the file and catalog no longer fit in memory",
+    )
     args = ap.parse_args()
+    if args.cold and not os.access(DROP_CACHES, os.W_OK):
+        raise SystemExit(f"--cold needs write access to {DROP_CACHES} (root)")
 
     from catalog_pipelines import db
 
@@ -318,7 +362,12 @@ def main() -> None:
         os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
     server = db.admin_url()
     url = _migrated(db.create_database(server, "cs_bench"))
-    results: dict[str, Any] = {"rows": args.rows, "seed": args.seed, "phases": {}}
+    results: dict[str, Any] = {
+        "rows": args.rows,
+        "seed": args.seed,
+        "cold": args.cold,
+        "phases": {},
+    }
     try:
         with tempfile.TemporaryDirectory() as tmp:
             os.chmod(tmp, 0o755)  # the server-side COPY reads the file as the server's user
@@ -335,9 +384,9 @@ def main() -> None:
             phases = results["phases"]
             base.chmod(0o644)
 
-            def phase(name: str, target: Any, *args: Any) -> None:
-                _settle(url)
-                phases[name] = _run(target, url, *args)
+            def phase(name: str, target: Any, *phase_args: Any) -> None:
+                _settle(url, cold=args.cold)
+                phases[name] = _run(target, url, *phase_args)
 
             for name, target in (("copy", _phase_copy), ("copy_server", _phase_copy_server)):
                 # The median of several runs: one COPY moved by half on this shared host.
@@ -367,6 +416,13 @@ def main() -> None:
                 url = _migrated(db.create_database(server, "cs_bench"))
                 phase("dagster_initial", _phase_dagster, str(base), str(mapping))
                 phase("dagster_noop", _phase_dagster, str(base), str(mapping))
+                db.drop_database(server, url)
+                url = _migrated(db.create_database(server, "cs_bench"))
+                rejected = Path(tmp, "rejected.csv")
+                generate(rejected, args.rows, args.seed, bad_fraction=0.01)
+                rejected.chmod(0o644)
+                phase("dagster_refused", _phase_dagster_refused, str(rejected), str(mapping))
+                assert _counts(url)["products"] == 0, "a refused import wrote products"
         copy_s = phases["copy"]["seconds"]
         server_s = phases["copy_server"]["seconds"]
         phases["copy_server"]["ratio_to_copy"] = server_s / copy_s
@@ -378,6 +434,12 @@ def main() -> None:
             if k in phases:
                 phases[k]["ratio_to_copy"] = phases[k]["seconds"] / copy_s
                 phases[k]["ratio_to_cli"] = phases[k]["seconds"] / phases[cli]["seconds"]
+        if "dagster_refused" in phases:
+            refused = phases["dagster_refused"]
+            refused["ratio_to_copy"] = refused["seconds"] / copy_s
+            refused["ratio_to_dagster_initial"] = (
+                refused["seconds"] / phases["dagster_initial"]["seconds"]
+            )
         results["checks"] = {
             "initial_events": after_initial["events"] - before["events"],
             "noop_events_written": after_noop["events"] - after_initial["events"],
@@ -391,7 +453,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"rows={args.rows} seed={args.seed}")
+    print(f"rows={args.rows} seed={args.seed}" + (" cold page cache" if args.cold else ""))
     print("x COPY: / client COPY FROM STDIN (the target's baseline); x srv: / server-side COPY")
     print(f"{'phase':<12}{'seconds':>10}{'x COPY':>9}{'x srv':>8}{'target':>8}{'peak RSS MiB':>14}")
     for k, v in results["phases"].items():
@@ -402,6 +464,9 @@ def main() -> None:
     for k in ("dagster_initial", "dagster_noop"):
         if k in results["phases"]:
             print(f"{k} / CLI: {results['phases'][k]['ratio_to_cli']:.2f} (target <= 1.2)")
+    if "dagster_refused" in results["phases"]:
+        ratio = results["phases"]["dagster_refused"]["ratio_to_dagster_initial"]
+        print(f"dagster_refused / dagster_initial: {ratio:.2f} (a refused import writes nothing)")
     for k in ("copy", "copy_server"):
         runs = ", ".join(f"{r:.2f}" for r in results["phases"][k]["runs"])
         print(f"{k} runs: {runs} s (the median is the baseline)")

@@ -148,13 +148,7 @@ def test_a_gate_that_refuses_the_combined_plan_rolls_every_part_back(
     assert len(applies) == 4  # the parts were written, then rolled back
     assert seen[0]["products"]["created"] == 7
     assert seen[0]["events"] == 21
-    catalog = catalog_by_keys(engine, account)
-    assert catalog["products"] == [] and catalog["events"] == []
-    with engine.connect() as conn:
-        status = conn.execute(
-            sa.text("SELECT status FROM import_runs WHERE account_id = :a"), {"a": account}
-        ).scalar_one()
-    assert status == "refused"
+    _assert_refused_and_nothing_stored(engine, account)
 
 
 class _RejectsGate:
@@ -190,13 +184,7 @@ def test_a_batch_refused_before_writing_writes_no_part_and_still_reports_the_pla
     assert report["products"]["created"] == 7 and report["events"] == 21
     assert report["rows_rejected"] == 1
     assert refused.value.report.refused == "too many rejects"
-    catalog = catalog_by_keys(engine, account)
-    assert catalog["products"] == [] and catalog["events"] == []
-    with engine.connect() as conn:
-        status = conn.execute(
-            sa.text("SELECT status FROM import_runs WHERE account_id = :a"), {"a": account}
-        ).scalar_one()
-    assert status == "refused"
+    _assert_refused_and_nothing_stored(engine, account)
 
 
 def test_a_batch_the_gate_lets_through_is_written_in_parts(
@@ -234,3 +222,13 @@ def test_a_run_in_parts_reports_its_progress_part_by_part(
     writing = [f for step, f in seen if step == "writing"]
     assert len(writing) == 4 and writing == sorted(writing)  # one per part, never backwards
     assert seen[-1] == ("done", 1.0)
+
+
+def _assert_refused_and_nothing_stored(engine: sa.Engine, account: str) -> None:
+    catalog = catalog_by_keys(engine, account)
+    assert catalog["products"] == [] and catalog["events"] == []
+    with engine.connect() as conn:
+        status = conn.execute(
+            sa.text("SELECT status FROM import_runs WHERE account_id = :a"), {"a": account}
+        ).scalar_one()
+    assert status == "refused"  # the run is still history
