@@ -112,3 +112,13 @@ def _forget_dagster_defs_state_storage() -> Iterator[None]:
     """After each test (tests/support/dagster_state.py says why)."""
     yield
     forget_defs_state_storage()
+
+
+@pytest.fixture(autouse=True)
+def _no_failed_keys_from_earlier_tests(request: pytest.FixtureRequest) -> None:
+    """Every test's client is 127.0.0.1, and failed API keys are counted per address in the
+    run's database (api/auth_failures.py): an earlier test's must not rate-limit this one."""
+    if "database_url" in request.fixturenames:
+        engine: sa.Engine = request.getfixturevalue("engine")
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM auth_failures"))

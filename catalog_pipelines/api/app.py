@@ -26,7 +26,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from catalog_pipelines import dashboard, db
 from catalog_pipelines.api import front_door, idempotency
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.auth import AuthFailures, KeyCache
+from catalog_pipelines.api.auth import KeyCache
+from catalog_pipelines.api.auth_failures import AuthFailures
 from catalog_pipelines.api.body_limit import BodyLimit, BodyTooLarge
 from catalog_pipelines.api.errors import ApiError, error_body, error_response
 from catalog_pipelines.api.routers import (
@@ -115,7 +116,7 @@ def create_app(engine: sa.Engine | None = None) -> FastAPI:
     app.state.keys = KeyCache()
     front_door.install(app)
     dashboard.install(app)
-    app.state.auth_failures = AuthFailures()
+    app.state.auth_failures = AuthFailures(app.state.engine)
     for module in (
         products,
         prices,

@@ -1,18 +1,15 @@
 """API keys: `sk_` secrets shown once, stored as SHA-256, each bound to one account.
 Keys can be listed, revoked and rolled (`catalog-sync api-keys`); a revoked key stops working
 on every server process within CACHE_SECONDS. Failed authentications are rate-limited per
-client address (docs/production-roles.md, API keys)."""
+client address (api/auth_failures.py; docs/production-roles.md, API keys)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import math
-import os
 import secrets
 import threading
 import time
-from collections import deque
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,41 +119,3 @@ class KeyCache:
                     self._items.clear()
                 self._items[digest] = (account, now + self._ttl)
         return account
-
-
-class AuthFailures:
-    """Failed authentications per client address in a sliding window. Past `limit` failures
-    the address is refused (429) until its oldest failure leaves the window. Per process: with
-    N workers an address gets at most N x `limit` tries per window."""
-
-    def __init__(self, limit: int | None = None, window: float | None = None) -> None:
-        env = os.environ
-        self.limit = limit if limit is not None else int(env.get("CATALOG_API_AUTH_FAILURES", 20))
-        self.window = (
-            window if window is not None else float(env.get("CATALOG_API_AUTH_WINDOW", 60))
-        )
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, address: str) -> int | None:
-        """Whole seconds until `address` may try again, or None if it may now."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._failures.get(address)
-            if failures is None:
-                return None
-            while failures and failures[0] <= now - self.window:
-                failures.popleft()
-            if not failures:
-                del self._failures[address]
-                return None
-            if len(failures) < self.limit:
-                return None
-            return max(1, math.ceil(failures[0] + self.window - now))
-
-    def record(self, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 100_000:  # a flood of addresses: start over
-                self._failures.clear()
-            self._failures.setdefault(address, deque(maxlen=self.limit)).append(now)

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from catalog_pipelines.api import idempotency
 from catalog_pipelines.api import openapi as oa
-from catalog_pipelines.api.auth import AuthFailures, KeyCache, secret_from_header
+from catalog_pipelines.api.auth import KeyCache, secret_from_header
+from catalog_pipelines.api.auth_failures import AuthFailures
 from catalog_pipelines.api.errors import ApiError, not_found
 from catalog_pipelines.api.params import json_scalars, parse_body_typed, validate_params
 from catalog_pipelines.store.events import Cause
@@ -73,6 +74,8 @@ async def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
         )
     failures: AuthFailures = request.app.state.auth_failures
     address = request.client.host if request.client else "unknown"
+    if failures.claim_refresh():
+        await run_in_threadpool(failures.refresh)
     retry_after = failures.retry_after(address)
     if retry_after is not None:
         raise ApiError(
@@ -85,7 +88,7 @@ async def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
     if len(secret) <= 200:
         account = keys.cached(secret) or await run_in_threadpool(keys.account_for, engine, secret)
     if account is None:
-        failures.record(address)
+        await run_in_threadpool(failures.record, address)
         raise ApiError(
             401,
             "Invalid API Key provided.",

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from catalog_pipelines.api.auth import AuthFailures, KeyCache, hash_secret
+from catalog_pipelines.api.auth import KeyCache, hash_secret
+from catalog_pipelines.api.auth_failures import AuthFailures
 from catalog_pipelines.dashboard.web import PREFIX, Anyone, DashboardError, safe_next
 
 router = APIRouter()
@@ -34,6 +35,8 @@ async def login(request: Request, who: Anyone) -> Response:
     target = safe_next(form.get("next"))
     failures: AuthFailures = request.app.state.auth_failures
     address = request.client.host if request.client else "unknown"
+    if failures.claim_refresh():
+        await run_in_threadpool(failures.refresh)
     if failures.retry_after(address) is not None:
         return who.render(
             "login.html",
@@ -47,7 +50,7 @@ async def login(request: Request, who: Anyone) -> Response:
     if secret and len(secret) <= 200:
         account = await run_in_threadpool(keys.account_for_digest, who.engine, digest)
     if account is None:
-        failures.record(address)
+        await run_in_threadpool(failures.record, address)
         return who.render(
             "login.html",
             status=401,
