@@ -86,9 +86,11 @@ def _adjust(sku: str, delta: int) -> Step:
 @pytest.fixture(autouse=True, params=[None, 48], ids=["whole-pieces", "tiny-pieces"])
 def piece_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int | None:
     """Every scenario again with the file read in pieces of a row or two, so that products,
-    rejects and variants straddle pieces."""
+    rejects and variants straddle pieces, and the pieces' prints are split by key range a few
+    pieces at a time."""
     if request.param is not None:
         monkeypatch.setattr(csv_pieces, "PIECE_BYTES", request.param)
+        monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
     return request.param
 
 
