@@ -11,11 +11,13 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines import db
+from catalog_pipelines.store import imports as store
 from catalog_pipelines.store.migrations import migrate
 from tests.support.dagster_state import forget_defs_state_storage
 
@@ -122,3 +124,17 @@ def _no_failed_keys_from_earlier_tests(request: pytest.FixtureRequest) -> None:
         engine: sa.Engine = request.getfixturevalue("engine")
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM auth_failures"))
+
+
+@pytest.fixture
+def applies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per plan an import applied (a plan in parts applies one per part)."""
+    calls: list[int] = []
+    real = store.apply_plan
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "apply_plan", spy)
+    return calls

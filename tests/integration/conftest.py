@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from catalog_pipelines import skip_unchanged
-from catalog_pipelines.store import imports as store
 
 
 @pytest.fixture
@@ -23,17 +22,3 @@ def skipped(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(skip_unchanged, "count_skipped", spy)
     return seen
-
-
-@pytest.fixture
-def applies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per plan an import applied (a plan in parts applies one per part)."""
-    calls: list[int] = []
-    real = store.apply_plan
-
-    def spy(*args: Any, **kwargs: Any) -> int:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(store, "apply_plan", spy)
-    return calls
