@@ -13,6 +13,7 @@ from catalog_pipelines.api.auth import list_api_keys, revoke_api_key
 from tests.support.browser import (
     assert_all_local,
     console_errors,
+    flash_text,
     requested_urls,
     screenshot,
     wait,
@@ -127,4 +128,4 @@ def test_sign_in_in_a_browser(merchant: Merchant, browser: Any, tmp_path: Path) 
     assert not console_errors(browser)
     browser.find_element(By.CSS_SELECTOR, "form[action='/dashboard/logout'] button").click()
     wait(browser, lambda d: "/dashboard/login" in d.current_url)
-    assert "signed out" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    assert "signed out" in flash_text(browser)

@@ -18,7 +18,13 @@ import standardwebhooks
 
 from catalog_pipelines.webhooks.delivery import deliver_due
 from catalog_pipelines.webhooks.receiver import LocalReceiver
-from tests.support.browser import assert_all_local, console_errors, requested_urls, screenshot
+from tests.support.browser import (
+    assert_all_local,
+    console_errors,
+    flash_text,
+    requested_urls,
+    screenshot,
+)
 from tests.support.browser import wait as wait_for
 from tests.support.dashboard import Merchant, browser_sign_in, csrf_from
 from tests.support.dashboard_data import SHOPIFY_EXPORT, import_file
@@ -311,8 +317,7 @@ def test_webhooks_in_a_browser(
 
     browser.find_element(By.XPATH, "//button[text()='Replay']").click()
     # the form posts and the page reloads: wait for the answer instead of racing it
-    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".flash"), 20)
-    flash = browser.find_element(By.CSS_SELECTOR, ".flash").text
+    flash = flash_text(browser)
     assert f"queued {EXPORT_EVENTS} deliveries" in flash
     deliver(engine, receiver, 2 * EXPORT_EVENTS)
     wait_for(browser, lambda d: " 0 waiting" in d.find_element(*counts).text, 20)

@@ -134,3 +134,17 @@ def wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
     return WebDriverWait(
         driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
     ).until(looked_again)
+
+
+def flash_text(driver: Any, timeout: float = 20) -> str:
+    """The flash message of the page a form just loaded. Found and read inside one wait,
+    because htmx polling or the navigation may swap the element between the two."""
+    from selenium.webdriver.common.by import By
+
+    return str(
+        wait(
+            driver,
+            lambda d: " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".flash")),
+            timeout,
+        )
+    )
