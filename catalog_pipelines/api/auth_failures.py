@@ -57,6 +57,8 @@ class AuthFailures:
             window if window is not None else float(env.get("CATALOG_API_AUTH_WINDOW", 60))
         )
         self._blocked: dict[str, float] = {}  # address -> time.monotonic() it may try again
+        # Blocks `record` set, with when: a reload that started before one must keep it.
+        self._recorded: dict[str, tuple[float, float]] = {}  # address -> (set at, until)
         self._refreshed = -math.inf
         self._lock = threading.Lock()
 
@@ -81,6 +83,7 @@ class AuthFailures:
     def refresh(self) -> None:
         """Reload the blocked addresses (a query: call it off the event loop). A database
         error keeps the previous view: the limit must not turn into an outage."""
+        started = time.monotonic()
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(_BLOCKED, self._params(None)).all()
@@ -90,6 +93,10 @@ class AuthFailures:
         now = time.monotonic()
         blocked = {row.address: now + row.remaining for row in rows}
         with self._lock:
+            # A block recorded while the query ran may be missing from its answer.
+            self._recorded = {a: r for a, r in self._recorded.items() if r[0] >= started}
+            for address, (_at, until) in self._recorded.items():
+                blocked[address] = max(blocked.get(address, until), until)
             self._blocked = blocked
 
     def record(self, address: str) -> None:
@@ -99,8 +106,10 @@ class AuthFailures:
             conn.execute(_RECORD, {"address": address})
             row = conn.execute(_BLOCKED, self._params(address)).first()
         if row is not None:
+            now = time.monotonic()
             with self._lock:
-                self._blocked[address] = time.monotonic() + row.remaining
+                self._blocked[address] = now + row.remaining
+                self._recorded[address] = (now, now + row.remaining)
 
     def _params(self, address: str | None) -> dict[str, object]:
         return {"address": address, "window": self.window, "limit": self.limit}

@@ -68,3 +68,25 @@ def test_a_database_it_cannot_reach_keeps_the_last_view(
     failures.refresh()  # logs, and neither raises nor forgets the block
     assert failures.retry_after(address) is not None
     assert "could not reload the addresses blocked" in caplog.text
+
+
+def test_a_reload_that_started_before_a_failure_keeps_its_block(
+    engine: sa.Engine, address: str
+) -> None:
+    failures = AuthFailures(engine, limit=1, window=30)
+    fresh = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+    reloads = 0
+
+    def fail_while_reloading(_conn: object, _cursor: object, statement: str, *_a: object) -> None:
+        nonlocal reloads
+        if "row_number()" in statement and reloads == 0:
+            reloads += 1
+            failures.record(address)  # the reload's answer was read before this failure
+
+    sa.event.listen(fresh, "after_cursor_execute", fail_while_reloading)
+    failures.engine = fresh
+    failures.refresh()
+    assert reloads == 1
+    assert 29 <= (failures.retry_after(address) or 0) <= 30
+    failures.refresh()  # a later reload sees the failure itself
+    assert failures.retry_after(address) is not None
