@@ -33,11 +33,8 @@ DEMO_SOURCES: dict[str, tuple[str, Path]] = {
     "shopify-demo": ("shopify", SAMPLES / "shopify_product_template.csv"),
     "woocommerce-demo": ("woocommerce", SAMPLES / "woocommerce_sample_products.csv"),
 }
-KINDS = {
-    "catalog_products": "products",
-    "catalog_prices": "prices",
-    "catalog_inventory": "inventory",
-}
+# The plan's kinds (validated_rows' `planned_changes`) and how the summary names them.
+KINDS = {"products": "products", "prices": "prices", "inventory_items": "inventory"}
 
 
 def demo_instance(home: Path) -> dg.DagsterInstance:
@@ -153,16 +150,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{'source':<18}{'asset':<20}{'created':>8}{'updated':>8}{'unchanged':>10}{'archived':>9}"
     )
     for source, assets in summaries.items():
+        # The plan's counts: those the catalog assets record, which a run that changes
+        # nothing does not materialize.
+        snap = assets["validated_rows"]
         for key, kind in KINDS.items():
-            md = assets[key]
+            md = snap["planned_changes"][key]
             print(
                 f"{source:<18}{kind:<20}{md['created']:>8}{md['updated']:>8}"
                 f"{md['unchanged']:>10}{md['archived']:>9}"
             )
-        snap = assets["validated_rows"]
+        events = assets.get("webhook_deliveries", {}).get("events", 0)
         print(
             f"{'':<18}rows read {snap['rows_read']}, valid {snap['rows_valid']},"
-            f" rejected {snap['rows_rejected']}; events {assets['webhook_deliveries']['events']}"
+            f" rejected {snap['rows_rejected']}; events {events}"
         )
     print()
     print(f"webhooks: {delivered} delivered to a local receiver, {received} requests received")

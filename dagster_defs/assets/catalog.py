@@ -96,8 +96,9 @@ OUTS = {
     **{
         key.path[-1]: dg.AssetOut(
             key=key,
-            # Nothing: the catalog is the value. A dry run or a blocked check publishes
-            # nothing; the outputs are then omitted and downstream steps skip.
+            # Nothing: the catalog is the value. A dry run, a blocked check or an import
+            # that changes nothing publishes nothing; the outputs are then omitted and
+            # downstream steps skip.
             dagster_type=dg.Nothing,
             is_required=False,
             group_name=GROUP,
@@ -329,6 +330,11 @@ def validated_rows(
         context.log.info(f"dry run of {name}: nothing written")
         return
     move_inbox_file(context, inbox, succeeded=True)
+    if report.events == 0:
+        # Nothing in the catalog changed: no new materialization claims it did, and
+        # webhook_deliveries, with no events to deliver, skips.
+        context.log.info(f"{name}: the catalog already matches the source; nothing written")
+        return
     for kind, key in CATALOG_KEYS.items():
         metadata = catalog_metadata(data, changes, batch.rejects, batch.input_name, kind)
         metadata["events_after_sequence"] = dg.MetadataValue.int(events_after)
