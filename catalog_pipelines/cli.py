@@ -1,9 +1,9 @@
 """`catalog-sync`: the command line of docs/cli.md.
 
 Exit codes (cli_args.EXIT_*): 0 applied; 1 applied but some rows were rejected; 2 bad usage or
-unreadable input (nothing written); 3 refused by a guard (mass archive, ownership); 4 the
-environment is not usable (database unreachable, port in use); 130 interrupted; 141 the reader
-of the output closed it early (`| head`).
+unreadable input (nothing written); 3 refused by a guard (mass archive, reject rate,
+ownership); 4 the environment is not usable (database unreachable, port in use); 130
+interrupted; 141 the reader of the output closed it early (`| head`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from catalog_pipelines.cli_args import (
     migrated_engine,
     print_error,
     print_json,
+    share,
     timestamp,
 )
 from catalog_pipelines.connectors.reading import InputError
@@ -133,6 +134,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         allow_mass_archive=args.allow_mass_archive,
         max_archive_fraction=args.max_archive_fraction,
+        max_reject_rate=args.max_reject_rate,
         trigger="cli",
     )
     progress = for_terminal(f"import {path.name}")
@@ -155,6 +157,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.json:
             print_json(e.report.to_json())
         print(f"refused: {e}", file=sys.stderr)
+        if e.report.rows_rejected:  # a refused run keeps its rejects
+            print(f"rejected rows: catalog-sync rejects export {e.report.run_id}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
         print_json(report.to_json())
@@ -430,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.2,
         help="a full import refuses to archive more than this share of the source's products",
+    )
+    p.add_argument(
+        "--max-reject-rate",
+        type=share,
+        metavar="SHARE",
+        help="refuse the import, writing nothing, when more than this share of its rows is"
+        " rejected, e.g. 0.05 (default: no limit; rejected rows never stop the others)",
     )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_account(p)

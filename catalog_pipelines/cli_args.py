@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from datetime import datetime
@@ -143,6 +144,17 @@ def limit(value: str) -> int:
 
 # argparse names a type in its "invalid <name> value" message: keep the name users have seen.
 limit.__name__ = "_limit"
+
+
+def share(value: str) -> float:
+    """A share from 0 to 1, e.g. `--max-reject-rate 0.05`."""
+    try:
+        x = float(value)
+    except ValueError:
+        x = math.nan
+    if not 0 <= x <= 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{value!r} is not a share between 0 and 1, e.g. 0.05")
+    return x
 
 
 def timestamp(value: str) -> datetime:

@@ -25,7 +25,7 @@ from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.fingerprints import Skipped
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
-from catalog_pipelines.preflight import protected_keys, refusal
+from catalog_pipelines.preflight import protected_keys, refusal, reject_rate_refusal
 from catalog_pipelines.progress import ProgressFn, never_back, quiet
 from catalog_pipelines.stock_feed import plan_stock_feed
 from catalog_pipelines.store import imports as store
@@ -80,6 +80,8 @@ class ImportOptions:
     dry_run: bool = False
     allow_mass_archive: bool = False
     max_archive_fraction: float = 0.2
+    # Refuse the import when more than this share of its rows is rejected (None: no limit).
+    max_reject_rate: float | None = None
     source_kind: str = "csv"  # used only when the import creates the source
     run_id: str | None = None  # set by a caller that recorded the run first (the API)
     trigger: str | None = None  # who started it: cli, dagster, inbox, ... (import_runs.trigger)
@@ -390,16 +392,20 @@ def _import(
         )
         now = datetime.now(UTC)
         written: _Written | None = None  # set when the plan was written while it was made
+        # Known before the plan: then no part of a plan made in parts is written.
+        too_many_rejects = reject_rate_refusal(
+            batch.rows_read, len(batch.rejects), options.max_reject_rate
+        )
         refused_early: str | None = None  # a BatchGate's reason: then no part was written
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
         elif stream is not None or plan_parts.wanted(batch, stored):
-            if isinstance(gate, BatchGate) and not options.dry_run:
+            if isinstance(gate, BatchGate) and not (options.dry_run or too_many_rejects):
                 refused_early = gate.judge_batch(batch)
             parts = stream.as_parts() if stream is not None else plan_parts.of_batch(batch)
             written = _plan_and_write_parts(
                 conn, parts, batch, stored, options, source.owns, run, now, progress,
-                write=not (options.dry_run or refused_early),
+                write=not (options.dry_run or too_many_rejects or refused_early),
             )  # fmt: skip
             plan = written.plan
         else:
@@ -424,6 +430,7 @@ def _import(
         if gate is not None:  # called even when refused: the caller reports on every plan
             reason = gate(report)
             report.refused = report.refused or reason or refused_early
+        report.refused = report.refused or too_many_rejects
         if report.refused:
             report.warnings.append(report.refused)
         if not (options.dry_run or report.refused):

@@ -14,6 +14,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.preflight import reject_rate
 from dagster_defs import previews
 
 # Previous real imports of the source, newest first: the baseline for schema drift.
@@ -52,7 +53,7 @@ def check_row_reconciliation(batch: ParsedBatch) -> dg.AssetCheckResult:
 
 def check_reject_rate(batch: ParsedBatch, max_reject_rate: float) -> dg.AssetCheckResult:
     rejected = len(batch.rejects)
-    rate = rejected / batch.rows_read if batch.rows_read else 0.0
+    rate = reject_rate(batch.rows_read, rejected)
     return dg.AssetCheckResult(
         check_name="reject_rate",
         passed=rate <= max_reject_rate,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import dagster as dg
 from pydantic import Field
@@ -301,7 +301,12 @@ def source_snapshot(
     )
 
 
-def run_origin(context: dg.AssetExecutionContext) -> dict[str, str]:
+class RunOrigin(TypedDict):
+    trigger: str
+    dagster_run_id: str
+
+
+def run_origin(context: dg.AssetExecutionContext) -> RunOrigin:
     """What import_runs records of the Dagster run: its trigger (the run's tag: inbox,
     nightly_reconciliation, ...; `dagster` for a launch by hand) and its id, for a link."""
     tags = context.run.tags or {}

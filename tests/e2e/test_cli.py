@@ -150,6 +150,32 @@ def test_rejects_exit_1_and_export_names_row_field_and_reason(
     assert row["handle"] == "mug"  # the raw row comes back too
 
 
+def test_a_reject_rate_over_the_limit_refuses_the_whole_file(
+    database_url: str, account: str, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = files["dir"] / "bad.csv"
+    bad.write_text(HEADER + ROWS[0] + "mug,Mug,,12.345,MUG-1,1,Acme,all\n" + ROWS[2])
+    args = ["--source", "sheet", "--mapping", str(files["mapping"]), "--account", account]
+    code, out, err = run(capsys, "import", str(bad), *args, "--max-reject-rate", "0.2", "--json")
+    assert code == 3
+    assert "1 of 3 rows were rejected (33.33%), more than max_reject_rate=20.00%" in err
+    report = json.loads(out)  # the refused plan is still reported
+    assert report["products"]["created"] == 2 and report["rows_rejected"] == 1
+    assert f"catalog-sync rejects export {report['run_id']}" in err  # kept with the run
+    code, out, _ = run(capsys, "rejects", "export", report["run_id"], "--account", account)
+    assert code == 0 and "12.345" in out
+    code, out, _ = run(capsys, "products", "list", "--account", account, "--json")
+    assert json.loads(out)["data"] == []  # the two good rows were not written either
+
+    code, out, _ = run(capsys, "import", str(bad), *args, "--max-reject-rate", "0.5", "--json")
+    assert code == 1 and json.loads(out)["products"]["created"] == 2  # within the limit
+
+    with pytest.raises(SystemExit) as usage:
+        run(capsys, "import", str(bad), *args, "--max-reject-rate", "5")
+    assert usage.value.code == 2
+    assert "'5' is not a share between 0 and 1" in capsys.readouterr().err
+
+
 def test_guard_exit_3_and_bad_input_exit_2(
     database_url: str, account: str, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

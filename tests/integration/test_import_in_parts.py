@@ -7,6 +7,7 @@ behave the same.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,24 @@ def test_a_batch_refused_before_writing_writes_no_part_and_still_reports_the_pla
     assert report["rows_rejected"] == 1
     assert refused.value.report.refused == "too many rejects"
     _assert_refused_and_nothing_stored(engine, account)
+
+
+def test_a_reject_rate_over_the_limit_writes_no_part(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    products = [{"external_id": f"G{i}", "name": f"Gadget {i}"} for i in range(7)]
+    bad = Reject(8, {"id": "G7", "name": ""}, ["name: a product needs a name"])
+    options = ImportOptions(source="pim", account_id=account, max_reject_rate=0.1)
+    with pytest.raises(ImportRefused, match="1 of 8 rows were rejected") as refused:
+        import_batch(engine, batch(products, rejects=[bad]), options)
+    assert applies == []
+    assert refused.value.report.products.created == 7  # planned, reported, not written
+    _assert_refused_and_nothing_stored(engine, account)
+    report = import_batch(
+        engine, batch(products, rejects=[bad]), replace(options, max_reject_rate=0.125)
+    )
+    assert applies == [1, 1, 1, 1] and report.refused is None  # 1 of 8 is within 12.5%
 
 
 def test_a_batch_the_gate_lets_through_is_written_in_parts(
