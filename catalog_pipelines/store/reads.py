@@ -400,6 +400,12 @@ def list_inventory_items(
     )
 
 
+_CURSOR = sa.text(
+    "SELECT sequence, object_id, object_version FROM events WHERE account_id = :account"
+    " AND id = :id"
+)
+
+
 def list_events(
     conn: sa.Connection,
     account_id: str,
@@ -451,20 +457,24 @@ def list_events(
     ):
         if not cursor_id:
             continue
-        seq = conn.execute(
-            sa.text("SELECT sequence FROM events WHERE account_id = :account AND id = :id"),
-            {"account": account_id, "id": cursor_id},
-        ).scalar_one_or_none()
-        if seq is None:
+        cursor = conn.execute(_CURSOR, {"account": account_id, "id": cursor_id}).first()
+        if cursor is None:
             raise CursorNotFound(name, cursor_id)
-        params[f"{name}_seq"] = seq
-        conds.append(f"e.sequence {op} :{name}_seq")
+        if cursor.object_id == object_id:  # the same order, on the object's own index
+            params[f"{name}_version"] = cursor.object_version
+            conds.append(f"e.object_version {op} :{name}_version")
+        else:
+            params[f"{name}_seq"] = cursor.sequence
+            conds.append(f"e.sequence {op} :{name}_seq")
     backwards = bool(ending_before) and not starting_after
     ascending = forward != backwards
+    # One object's events are in log order by version (sql/0018), on its (object_id,
+    # object_version) key: no sort of a busy object's whole history for one page.
+    order = "e.object_version" if object_id is not None else "e.sequence"
     sql = (
         f"SELECT {EVENT_COLUMNS} FROM events e"  # noqa: S608 - constant fragments
         f" WHERE {' AND '.join(conds)}"
-        f" ORDER BY e.sequence {'ASC' if ascending else 'DESC'} LIMIT :limit"
+        f" ORDER BY {order} {'ASC' if ascending else 'DESC'} LIMIT :limit"
     )
     rows = list(conn.execute(sa.text(sql), params))
     has_more = len(rows) > limit

@@ -162,6 +162,43 @@ def test_events_filters(engine: sa.Engine, account: str) -> None:
             reads.list_events(conn, account, type="product.*; drop")
 
 
+def test_one_objects_events_page_in_log_order_among_others(engine: sa.Engine, account: str) -> None:
+    with engine.begin() as conn:
+        a = objects.create_product(conn, account, {"name": "A0"}, API)
+        b = objects.create_product(conn, account, {"name": "B0"}, API)
+    for i in range(1, 6):  # each change its own transaction, the two objects interleaved
+        with engine.begin() as conn:
+            objects.update_product(conn, account, a["id"], {"name": f"A{i}"}, API)
+            objects.update_product(conn, account, b["id"], {"name": f"B{i}"}, API)
+    with engine.connect() as conn:
+        every = reads.list_events(conn, account, limit=100).data
+        a_events = [e for e in every if e["data"]["object"]["id"] == a["id"]]
+        b_events = [e for e in every if e["data"]["object"]["id"] == b["id"]]
+        pages, after = [], None
+        while True:
+            page = reads.list_events(
+                conn, account, object_id=a["id"], limit=2, starting_after=after
+            )
+            pages.append([e["id"] for e in page.data])
+            if not page.has_more:
+                break
+            after = page.data[-1]["id"]
+        assert [i for p in pages for i in p] == [e["id"] for e in a_events]  # newest first
+        assert [len(p) for p in pages] == [2, 2, 2]
+        back = reads.list_events(conn, account, object_id=a["id"], ending_before=a_events[3]["id"])
+        assert [e["id"] for e in back.data] == [e["id"] for e in a_events[:3]]
+        # a cursor from another object's event still cuts the log at its place
+        cut = reads.list_events(conn, account, object_id=a["id"], starting_after=b_events[2]["id"])
+        assert [e["id"] for e in cut.data] == [
+            e["id"] for e in a_events if e["sequence"] < b_events[2]["sequence"]
+        ]
+        feed = reads.list_events(
+            conn, account, object_id=a["id"], after_sequence=a_events[4]["sequence"], limit=3
+        )
+        assert [e["id"] for e in feed.data] == [e["id"] for e in reversed(a_events[1:4])]
+        assert feed.has_more
+
+
 def test_price_rules(engine: sa.Engine, account: str) -> None:
     with engine.begin() as conn:
         prod = objects.create_product(conn, account, {"name": "A"}, API)

@@ -71,7 +71,7 @@ UPDATE revert_plan r SET
                              THEN ' by request ' || (e.request ->> 'id')
                          ELSE '' END
              FROM events e WHERE e.account_id = :account AND e.object_id = r.id
-             ORDER BY e.sequence DESC LIMIT 1))
+             ORDER BY e.object_version DESC LIMIT 1))  -- its latest: log order (sql/0018)
         WHEN r.created AND r.object_type = 'inventory_item' THEN
             'created by the run; a stock item has no archived state, so it is kept'
             ' (its product is archived)'
