@@ -16,6 +16,8 @@ With --dagster, two more phases run the same file through the Dagster import job
 (`dg.materialize` of the import assets, in process, on a throwaway instance), into an empty
 catalog database of their own, as the CLI's phases had, and compare with the CLI's phases:
   dagster_initial  vs initial;   dagster_noop  vs noop
+  dagster_noop_in_memory  vs noop: the same no-op on an in-memory Dagster instance, so the
+            share of the instance's storage (the SQLite files of a dev instance) shows
 and a third, into another empty catalog, compares with dagster_initial:
   dagster_refused  the file with 1% of its prices invalid and max_reject_rate 0.5%: the
             reject_rate check refuses it, before any part is written
@@ -226,6 +228,13 @@ def _phase_dagster(url: str, csv_path: str, mapping_path: str, out: Any) -> None
     out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
 
 
+def _phase_dagster_in_memory(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
+    """The job on an in-memory Dagster instance: what it costs without the storage's writes."""
+    elapsed, success = _dagster_job(url, csv_path, mapping_path, in_memory=True)
+    assert success
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
 def _phase_dagster_refused(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
     """The job refused by its reject_rate check: 1% of the rows rejected, 0.5% allowed."""
     config = {"ops": {"validated_rows": {"config": {"max_reject_rate": 0.005}}}}
@@ -235,7 +244,12 @@ def _phase_dagster_refused(url: str, csv_path: str, mapping_path: str, out: Any)
 
 
 def _dagster_job(
-    url: str, csv_path: str, mapping_path: str, run_config: dict[str, Any] | None = None
+    url: str,
+    csv_path: str,
+    mapping_path: str,
+    run_config: dict[str, Any] | None = None,
+    *,
+    in_memory: bool = False,
 ) -> tuple[float, bool]:
     import dagster as dg
     import yaml
@@ -257,7 +271,12 @@ def _dagster_job(
             mapping=yaml.safe_load(Path(mapping_path).read_text()),
             config={"path": csv_path},
         )
-    with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
+    with (
+        tempfile.TemporaryDirectory() as home,
+        (
+            dg.DagsterInstance.ephemeral() if in_memory else dg.instance_for_test(temp_dir=home)
+        ) as instance,
+    ):
         instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["bench"])
         resources = {
             "catalog_db": CatalogDatabase(database_url=url, account_id="acct_dagster"),
@@ -438,6 +457,11 @@ def main() -> None:
                     timed(_phase_dagster, str(base), str(mapping)) for _ in range(args.noop_runs)
                 ]
                 phases["dagster_noop"] = _median(runs)
+                runs = [
+                    timed(_phase_dagster_in_memory, str(base), str(mapping))
+                    for _ in range(args.noop_runs)
+                ]
+                phases["dagster_noop_in_memory"] = _median(runs)
                 db.drop_database(server, url)
                 url = _migrated(db.create_database(server, "cs_bench"))
                 rejected = Path(tmp, "rejected.csv")
@@ -452,7 +476,11 @@ def main() -> None:
             phases[k]["ratio_to_copy"] = phases[k]["seconds"] / copy_s
             phases[k]["ratio_to_server_copy"] = phases[k]["seconds"] / server_s
             phases[k]["target_ratio"] = TARGETS[k]
-        for k, cli in (("dagster_initial", "initial"), ("dagster_noop", "noop")):
+        for k, cli in (
+            ("dagster_initial", "initial"),
+            ("dagster_noop", "noop"),
+            ("dagster_noop_in_memory", "noop"),
+        ):
             if k in phases:
                 phases[k]["ratio_to_copy"] = phases[k]["seconds"] / copy_s
                 phases[k]["ratio_to_cli"] = phases[k]["seconds"] / phases[cli]["seconds"]
@@ -477,19 +505,19 @@ def main() -> None:
         return
     print(f"rows={args.rows} seed={args.seed}" + (" cold page cache" if args.cold else ""))
     print("x COPY: / client COPY FROM STDIN (the target's baseline); x srv: / server-side COPY")
-    print(f"{'phase':<12}{'seconds':>10}{'x COPY':>9}{'x srv':>8}{'target':>8}{'peak RSS MiB':>14}")
+    print(f"{'phase':<24}{'seconds':>10}{'x COPY':>9}{'x srv':>8}{'target':>8}{'peak RSS MiB':>14}")
     for k, v in results["phases"].items():
         ratio = f"{v['ratio_to_copy']:.2f}" if "ratio_to_copy" in v else "1.00"
         srv = f"{v['ratio_to_server_copy']:.2f}" if "ratio_to_server_copy" in v else ""
         target = f"<={v['target_ratio']}" if "target_ratio" in v else ""
-        print(f"{k:<12}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
-    for k in ("dagster_initial", "dagster_noop"):
+        print(f"{k:<24}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
+    for k in ("dagster_initial", "dagster_noop", "dagster_noop_in_memory"):
         if k in results["phases"]:
             print(f"{k} / CLI: {results['phases'][k]['ratio_to_cli']:.2f} (target <= 1.2)")
     if "dagster_refused" in results["phases"]:
         ratio = results["phases"]["dagster_refused"]["ratio_to_dagster_initial"]
         print(f"dagster_refused / dagster_initial: {ratio:.2f} (a refused import writes nothing)")
-    for k in ("copy", "copy_server", "noop", "dagster_noop"):
+    for k in ("copy", "copy_server", "noop", "dagster_noop", "dagster_noop_in_memory"):
         if "runs" in results["phases"].get(k, {}):
             runs = ", ".join(f"{r:.2f}" for r in results["phases"][k]["runs"])
             print(f"{k} runs: {runs} s (the median is the figure)")
