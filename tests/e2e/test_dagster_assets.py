@@ -161,10 +161,6 @@ def created(n: int) -> dict[str, int]:
     return {"created": n, "updated": 0, "unchanged": 0, "archived": 0, "rejected": 0}
 
 
-def unchanged(n: int) -> dict[str, int]:
-    return {"created": 0, "updated": 0, "unchanged": n, "archived": 0, "rejected": 0}
-
-
 @pytest.mark.parametrize(
     ("source", "kind", "path", "expected"),
     [
