@@ -16,6 +16,7 @@ import threading
 import time
 
 import sqlalchemy as sa
+from fastapi.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,17 @@ class AuthFailures:
         self._recorded: dict[str, tuple[float, float]] = {}  # address -> (set at, until)
         self._refreshed = -math.inf
         self._lock = threading.Lock()
+
+    async def blocked_for(self, address: str) -> int | None:
+        """`retry_after`, from a view reloaded first when it is due (off the event loop):
+        what a request handler asks before it checks a key."""
+        if self.claim_refresh():
+            await run_in_threadpool(self.refresh)
+        return self.retry_after(address)
+
+    async def failed(self, address: str) -> None:
+        """`record`, off the event loop."""
+        await run_in_threadpool(self.record, address)
 
     def retry_after(self, address: str) -> int | None:
         """Whole seconds until `address` may try again, or None if it may now (no query)."""

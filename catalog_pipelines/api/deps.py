@@ -74,9 +74,7 @@ async def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
         )
     failures: AuthFailures = request.app.state.auth_failures
     address = request.client.host if request.client else "unknown"
-    if failures.claim_refresh():
-        await run_in_threadpool(failures.refresh)
-    retry_after = failures.retry_after(address)
+    retry_after = await failures.blocked_for(address)
     if retry_after is not None:
         raise ApiError(
             429,
@@ -88,7 +86,7 @@ async def context(request: Request, _: Annotated[Any, Depends(bearer)]) -> Ctx:
     if len(secret) <= 200:
         account = keys.cached(secret) or await run_in_threadpool(keys.account_for, engine, secret)
     if account is None:
-        await run_in_threadpool(failures.record, address)
+        await failures.failed(address)
         raise ApiError(
             401,
             "Invalid API Key provided.",

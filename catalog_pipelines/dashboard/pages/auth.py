@@ -35,9 +35,7 @@ async def login(request: Request, who: Anyone) -> Response:
     target = safe_next(form.get("next"))
     failures: AuthFailures = request.app.state.auth_failures
     address = request.client.host if request.client else "unknown"
-    if failures.claim_refresh():
-        await run_in_threadpool(failures.refresh)
-    if failures.retry_after(address) is not None:
+    if await failures.blocked_for(address) is not None:
         return who.render(
             "login.html",
             status=429,
@@ -50,7 +48,7 @@ async def login(request: Request, who: Anyone) -> Response:
     if secret and len(secret) <= 200:
         account = await run_in_threadpool(keys.account_for_digest, who.engine, digest)
     if account is None:
-        await run_in_threadpool(failures.record, address)
+        await failures.failed(address)
         return who.render(
             "login.html",
             status=401,
