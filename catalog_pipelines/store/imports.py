@@ -73,9 +73,13 @@ _STAGE_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS stage_inventory (id text PRIMARY KEY, op text,"
     " row_number bigint, sku text, product_id text, price_id text, quantity bigint, policy text,"
     " content_hash text) ON COMMIT DROP",
-    "CREATE TEMP TABLE IF NOT EXISTS prev_objects (id text PRIMARY KEY, obj jsonb,"
-    " quantity bigint) ON COMMIT DROP",
-    "TRUNCATE stage_products, stage_prices, stage_inventory, prev_objects",
+    # the staged rows as they were, locked: the old side of each event's previous_attributes
+    "CREATE TEMP TABLE IF NOT EXISTS prev_products (LIKE products, PRIMARY KEY (id)) ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS prev_prices (LIKE prices, PRIMARY KEY (id)) ON COMMIT DROP",
+    "CREATE TEMP TABLE IF NOT EXISTS prev_inventory (LIKE inventory_items, PRIMARY KEY (id))"
+    " ON COMMIT DROP",
+    "TRUNCATE stage_products, stage_prices, stage_inventory, prev_products, prev_prices,"
+    " prev_inventory",
 )
 
 
@@ -229,12 +233,12 @@ class OwnerChanged(Exception):
 # An object of the plan, locked now, whose group another source owns: only possible when that
 # source took it after this import read the catalog (ownership.py rejects it otherwise).
 _TAKEN = sa.text(
-    "SELECT p.id, o.name FROM prev_objects p JOIN sources o ON o.account_id = :account"
-    " AND o.name = p.obj ->> 'source' AND o.name <> :source"
-    " WHERE (p.obj ->> 'object' = 'product' AND 'content' = ANY(o.owns) AND :content)"
-    " OR (p.obj ->> 'object' = 'price' AND 'pricing' = ANY(o.owns) AND :pricing)"
-    " OR (p.obj ->> 'object' = 'inventory_item' AND 'inventory' = ANY(o.owns) AND :inventory)"
-    " LIMIT 1"
+    "SELECT p.id, o.name FROM ("
+    " SELECT id, source, 'content' AS grp FROM prev_products WHERE :content"
+    " UNION ALL SELECT id, source, 'pricing' FROM prev_prices WHERE :pricing"
+    " UNION ALL SELECT id, source, 'inventory' FROM prev_inventory WHERE :inventory"
+    ") p JOIN sources o ON o.account_id = :account AND o.name = p.source AND o.name <> :source"
+    " WHERE p.grp = ANY(o.owns) LIMIT 1"
 )
 
 
@@ -268,14 +272,12 @@ def apply_plan(
     statements = dict(named_statements("apply_import.sql"))
     cur = driver(conn).cursor()
 
-    def run(name: str, object_type: str | None = None) -> int:
+    def run(name: str) -> int:
         sql = statements[name]
-        bound = {k: params.get(k, object_type) for k in set(_BIND.findall(sql))}
+        bound = {k: params[k] for k in set(_BIND.findall(sql))}
         started = time.perf_counter()
         n = conn.execute(sa.text(sql), bound).rowcount
-        log.debug(
-            "%s %s: %.3fs, %d rows", name, object_type or "", time.perf_counter() - started, n
-        )
+        log.debug("%s: %.3fs, %d rows", name, time.perf_counter() - started, n)
         return n
 
     def copy(table: str, df: pl.DataFrame, build: Any = None) -> int:
@@ -333,7 +335,7 @@ def apply_plan(
                 ("inventory_item", plan.inventory_creates, bulk.inventory_events),
             ):
                 events += copy("events", creates, build)
-                events += run("events", object_type)
+                events += run(f"events_{object_type}")
     upgrade_hashes(conn, plan, account_id=account_id)
     return events
 

@@ -6,21 +6,20 @@
 -- bulk import the statistics say the account is small, and a plain `x.account_id = :account`
 -- made the planner read every product of the account to find the few staged ones.
 -- name: prev_products
-INSERT INTO prev_objects (id, obj)
-SELECT p.id, product_object(p) FROM products p JOIN stage_products s ON s.id = p.id
+INSERT INTO prev_products
+SELECT p.* FROM products p JOIN stage_products s ON s.id = p.id
 WHERE (p.account_id = :account) IS TRUE
 FOR UPDATE OF p
 -- ;
 -- name: prev_prices
-INSERT INTO prev_objects (id, obj)
-SELECT p.id, price_object(p) FROM prices p JOIN stage_prices s ON s.id = p.id
+INSERT INTO prev_prices
+SELECT p.* FROM prices p JOIN stage_prices s ON s.id = p.id
 WHERE (p.account_id = :account) IS TRUE
 FOR UPDATE OF p
 -- ;
 -- name: prev_inventory
-INSERT INTO prev_objects (id, obj, quantity)
-SELECT i.id, inventory_item_object(i), i.quantity FROM inventory_items i
-JOIN stage_inventory s ON s.id = i.id
+INSERT INTO prev_inventory
+SELECT i.* FROM inventory_items i JOIN stage_inventory s ON s.id = i.id
 WHERE (i.account_id = :account) IS TRUE
 FOR UPDATE OF i
 -- ;
@@ -83,33 +82,69 @@ INSERT INTO inventory_adjustments (account_id, inventory_item_id, kind, delta, q
                                    reason, source, run_id, created)
 SELECT :account, s.id, 'set',
        s.quantity - coalesce(prev.quantity, 0), s.quantity, 'import', :source, :run_id, :now
-FROM stage_inventory s LEFT JOIN prev_objects prev ON prev.id = s.id
+FROM stage_inventory s LEFT JOIN prev_inventory prev ON prev.id = s.id
 WHERE s.quantity IS DISTINCT FROM prev.quantity
 -- ;
 -- name: lock_event_log
 SELECT pg_advisory_xact_lock(:event_lock)
 -- ;
--- name: events
--- One event per changed object. Run once per :object_type (product, price, inventory_item, in
--- that order) so a consumer sees a product before the prices and stock that point at it; the
--- constant filter prunes the other branches, and no sort of a million wide rows is needed.
+-- The events, one per changed object: a statement per kind, run products first so that a
+-- consumer sees a product before the prices and stock that point at it.
+-- previous_attributes has a changed() (sql/0019) for every key of the kind's object
+-- (sql/0001) but id, version and updated. It equals previous_attributes(old object, new
+-- object), which tests/integration/test_import_previous_attributes.py checks.
+-- name: events_product
 INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
                     source, run_id, created)
-SELECT :account,
-       c.object_type || '.updated',
-       c.object_type, c.id, c.version,
-       jsonb_build_object('object', c.obj,
-                          'previous_attributes', previous_attributes(prev.obj, c.obj)),
+SELECT :account, 'product.updated', 'product', n.id, n.version,
+       jsonb_build_object(
+           'object', product_object(n),
+           'previous_attributes',
+           changed('active', o.active, n.active) || changed('name', o.name, n.name) ||
+           changed('description', o.description, n.description) ||
+           changed('images', o.images, n.images) || changed('metadata', o.metadata, n.metadata) ||
+           changed('url', o.url, n.url) || changed('shippable', o.shippable, n.shippable) ||
+           changed('tax_code', o.tax_code, n.tax_code) ||
+           changed('unit_label', o.unit_label, n.unit_label) ||
+           changed('package_dimensions', o.package_dimensions, n.package_dimensions) ||
+           changed('default_price', o.default_price, n.default_price) ||
+           changed('created', epoch(o.created), epoch(n.created)) ||
+           changed('source', o.source, n.source) ||
+           changed('external_id', o.external_id, n.external_id)),
        CAST(:request AS jsonb), :source, :run_id, :now
-FROM (
-    SELECT s.op, 'product' AS object_type, p.id, p.version, product_object(p) AS obj
-    FROM stage_products s JOIN products p ON p.id = s.id
-    UNION ALL
-    SELECT s.op, 'price', p.id, p.version, price_object(p)
-    FROM stage_prices s JOIN prices p ON p.id = s.id
-    UNION ALL
-    SELECT s.op, 'inventory_item', i.id, i.version, inventory_item_object(i)
-    FROM stage_inventory s JOIN inventory_items i ON i.id = s.id
-) c
-LEFT JOIN prev_objects prev ON prev.id = c.id
-WHERE c.object_type = :object_type
+FROM stage_products s JOIN prev_products o ON o.id = s.id JOIN products n ON n.id = s.id
+-- ;
+-- name: events_price
+INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
+                    source, run_id, created)
+SELECT :account, 'price.updated', 'price', n.id, n.version,
+       jsonb_build_object(
+           'object', price_object(n),
+           'previous_attributes',
+           changed('product', o.product_id, n.product_id) ||
+           changed('active', o.active, n.active) || changed('currency', o.currency, n.currency) ||
+           changed('unit_amount', o.unit_amount, n.unit_amount) ||
+           changed('unit_amount_decimal', o.unit_amount::text, n.unit_amount::text) ||
+           changed('type', o.type, n.type) || changed('recurring', o.recurring, n.recurring) ||
+           changed('lookup_key', o.lookup_key, n.lookup_key) ||
+           changed('nickname', o.nickname, n.nickname) ||
+           changed('metadata', o.metadata, n.metadata) ||
+           changed('created', epoch(o.created), epoch(n.created)) ||
+           changed('source', o.source, n.source)),
+       CAST(:request AS jsonb), :source, :run_id, :now
+FROM stage_prices s JOIN prev_prices o ON o.id = s.id JOIN prices n ON n.id = s.id
+-- ;
+-- name: events_inventory_item
+INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
+                    source, run_id, created)
+SELECT :account, 'inventory_item.updated', 'inventory_item', n.id, n.version,
+       jsonb_build_object(
+           'object', inventory_item_object(n),
+           'previous_attributes',
+           changed('sku', o.sku, n.sku) || changed('product', o.product_id, n.product_id) ||
+           changed('price', o.price_id, n.price_id) ||
+           changed('quantity', o.quantity, n.quantity) || changed('policy', o.policy, n.policy) ||
+           changed('created', epoch(o.created), epoch(n.created)) ||
+           changed('source', o.source, n.source)),
+       CAST(:request AS jsonb), :source, :run_id, :now
+FROM stage_inventory s JOIN prev_inventory o ON o.id = s.id JOIN inventory_items n ON n.id = s.id
