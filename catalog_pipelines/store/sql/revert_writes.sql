@@ -1,6 +1,6 @@
 -- A revert's writes (store/revert.py `_write`): one statement puts a batch of objects of one
 -- type back, from one array per column (:id, ... in the same order), and returns each new
--- object. A batch is one statement, so the freeze triggers (sql/0009) run once a batch, not
+-- object. A batch is one statement, so the freeze triggers (sql/0020) run once a batch, not
 -- once an object. The account is bound as :account. Statements are separated by "-- ;".
 -- name: product
 UPDATE products p SET active = v.active, name = v.name, description = v.description,
