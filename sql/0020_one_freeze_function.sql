@@ -16,32 +16,22 @@ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER products_freeze_on_update ON products;
-DROP TRIGGER products_freeze_on_delete ON products;
-DROP TRIGGER prices_freeze_on_update ON prices;
-DROP TRIGGER prices_freeze_on_delete ON prices;
-DROP TRIGGER inventory_items_freeze_on_update ON inventory_items;
-DROP TRIGGER inventory_items_freeze_on_delete ON inventory_items;
-DROP FUNCTION freeze_product_events();
-DROP FUNCTION freeze_price_events();
-DROP FUNCTION freeze_inventory_item_events();
-
--- A trigger with transition tables may name one event only: one for UPDATE, one for DELETE.
-CREATE TRIGGER products_freeze_on_update AFTER UPDATE ON products
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION freeze_lean_events('product_created_data');
-CREATE TRIGGER products_freeze_on_delete AFTER DELETE ON products
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION freeze_lean_events('product_created_data');
-CREATE TRIGGER prices_freeze_on_update AFTER UPDATE ON prices
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION freeze_lean_events('price_created_data');
-CREATE TRIGGER prices_freeze_on_delete AFTER DELETE ON prices
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION freeze_lean_events('price_created_data');
-CREATE TRIGGER inventory_items_freeze_on_update AFTER UPDATE ON inventory_items
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION freeze_lean_events('inventory_item_created_data');
-CREATE TRIGGER inventory_items_freeze_on_delete AFTER DELETE ON inventory_items
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION freeze_lean_events('inventory_item_created_data');
+-- The same triggers, on the new function. A trigger with transition tables may name one event
+-- only: one for UPDATE, one for DELETE.
+DO $$
+DECLARE
+    t record;
+    op text;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('products', 'product'), ('prices', 'price'),
+                                   ('inventory_items', 'inventory_item')) v (tbl, kind) LOOP
+        FOREACH op IN ARRAY ARRAY['update', 'delete'] LOOP
+            EXECUTE format('DROP TRIGGER %I ON %I', t.tbl || '_freeze_on_' || op, t.tbl);
+            EXECUTE format(
+                'CREATE TRIGGER %I AFTER %s ON %I REFERENCING OLD TABLE AS old_rows'
+                ' FOR EACH STATEMENT EXECUTE FUNCTION freeze_lean_events(%L)',
+                t.tbl || '_freeze_on_' || op, upper(op), t.tbl, t.kind || '_created_data');
+        END LOOP;
+        EXECUTE format('DROP FUNCTION freeze_%s_events()', t.kind);
+    END LOOP;
+END $$;

@@ -272,12 +272,14 @@ def apply_plan(
     statements = dict(named_statements("apply_import.sql"))
     cur = driver(conn).cursor()
 
-    def run(name: str) -> int:
+    def run(name: str, object_type: str | None = None) -> int:
         sql = statements[name]
-        bound = {k: params[k] for k in set(_BIND.findall(sql))}
+        bound = {k: params.get(k, object_type) for k in set(_BIND.findall(sql))}
         started = time.perf_counter()
         n = conn.execute(sa.text(sql), bound).rowcount
-        log.debug("%s: %.3fs, %d rows", name, time.perf_counter() - started, n)
+        log.debug(
+            "%s %s: %.3fs, %d rows", name, object_type or "", time.perf_counter() - started, n
+        )
         return n
 
     def copy(table: str, df: pl.DataFrame, build: Any = None) -> int:
@@ -335,7 +337,7 @@ def apply_plan(
                 ("inventory_item", plan.inventory_creates, bulk.inventory_events),
             ):
                 events += copy("events", creates, build)
-                events += run(f"events_{object_type}")
+                events += run("events", object_type)
     upgrade_hashes(conn, plan, account_id=account_id)
     return events
 

@@ -88,18 +88,21 @@ WHERE s.quantity IS DISTINCT FROM prev.quantity
 -- name: lock_event_log
 SELECT pg_advisory_xact_lock(:event_lock)
 -- ;
--- The events, one per changed object: a statement per kind, run products first so that a
--- consumer sees a product before the prices and stock that point at it.
+-- name: events
+-- One event per changed object. Run once per :object_type (product, price, inventory_item, in
+-- that order) so a consumer sees a product before the prices and stock that point at it; the
+-- constant filter prunes the other branches, and no sort of a million wide rows is needed.
 -- previous_attributes has a changed() (sql/0019) for every key of the kind's object
--- (sql/0001) but id, version and updated. It equals previous_attributes(old object, new
--- object), which tests/integration/test_import_previous_attributes.py checks.
--- name: events_product
+-- (sql/0001) but id, version and updated, from the row locked above and the row now. It
+-- equals previous_attributes(old object, new object), which
+-- tests/integration/test_import_previous_attributes.py checks.
 INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
                     source, run_id, created)
-SELECT :account, 'product.updated', 'product', n.id, n.version,
-       jsonb_build_object(
-           'object', product_object(n),
-           'previous_attributes',
+SELECT :account, c.object_type || '.updated', c.object_type, c.id, c.version,
+       jsonb_build_object('object', c.obj, 'previous_attributes', c.previous),
+       CAST(:request AS jsonb), :source, :run_id, :now
+FROM (
+    SELECT 'product' AS object_type, n.id, n.version, product_object(n) AS obj,
            changed('active', o.active, n.active) || changed('name', o.name, n.name) ||
            changed('description', o.description, n.description) ||
            changed('images', o.images, n.images) || changed('metadata', o.metadata, n.metadata) ||
@@ -110,17 +113,10 @@ SELECT :account, 'product.updated', 'product', n.id, n.version,
            changed('default_price', o.default_price, n.default_price) ||
            changed('created', epoch(o.created), epoch(n.created)) ||
            changed('source', o.source, n.source) ||
-           changed('external_id', o.external_id, n.external_id)),
-       CAST(:request AS jsonb), :source, :run_id, :now
-FROM stage_products s JOIN prev_products o ON o.id = s.id JOIN products n ON n.id = s.id
--- ;
--- name: events_price
-INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
-                    source, run_id, created)
-SELECT :account, 'price.updated', 'price', n.id, n.version,
-       jsonb_build_object(
-           'object', price_object(n),
-           'previous_attributes',
+           changed('external_id', o.external_id, n.external_id) AS previous
+    FROM stage_products s JOIN prev_products o ON o.id = s.id JOIN products n ON n.id = s.id
+    UNION ALL
+    SELECT 'price', n.id, n.version, price_object(n),
            changed('product', o.product_id, n.product_id) ||
            changed('active', o.active, n.active) || changed('currency', o.currency, n.currency) ||
            changed('unit_amount', o.unit_amount, n.unit_amount) ||
@@ -130,21 +126,16 @@ SELECT :account, 'price.updated', 'price', n.id, n.version,
            changed('nickname', o.nickname, n.nickname) ||
            changed('metadata', o.metadata, n.metadata) ||
            changed('created', epoch(o.created), epoch(n.created)) ||
-           changed('source', o.source, n.source)),
-       CAST(:request AS jsonb), :source, :run_id, :now
-FROM stage_prices s JOIN prev_prices o ON o.id = s.id JOIN prices n ON n.id = s.id
--- ;
--- name: events_inventory_item
-INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
-                    source, run_id, created)
-SELECT :account, 'inventory_item.updated', 'inventory_item', n.id, n.version,
-       jsonb_build_object(
-           'object', inventory_item_object(n),
-           'previous_attributes',
+           changed('source', o.source, n.source)
+    FROM stage_prices s JOIN prev_prices o ON o.id = s.id JOIN prices n ON n.id = s.id
+    UNION ALL
+    SELECT 'inventory_item', n.id, n.version, inventory_item_object(n),
            changed('sku', o.sku, n.sku) || changed('product', o.product_id, n.product_id) ||
            changed('price', o.price_id, n.price_id) ||
            changed('quantity', o.quantity, n.quantity) || changed('policy', o.policy, n.policy) ||
            changed('created', epoch(o.created), epoch(n.created)) ||
-           changed('source', o.source, n.source)),
-       CAST(:request AS jsonb), :source, :run_id, :now
-FROM stage_inventory s JOIN prev_inventory o ON o.id = s.id JOIN inventory_items n ON n.id = s.id
+           changed('source', o.source, n.source)
+    FROM stage_inventory s JOIN prev_inventory o ON o.id = s.id
+    JOIN inventory_items n ON n.id = s.id
+) c
+WHERE c.object_type = :object_type
