@@ -188,9 +188,11 @@ _WANTED_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS found_prices ON COMMIT DROP AS SELECT id, variant_key,"
     " product_id, currency || ':' || unit_amount AS amount, content_hash, active, source"
     " FROM prices WITH NO DATA",
+    "CREATE TEMP TABLE IF NOT EXISTS found_product_prices ON COMMIT DROP AS SELECT * FROM"
+    " found_prices WITH NO DATA",
     "CREATE TEMP TABLE IF NOT EXISTS found_products ON COMMIT DROP AS SELECT id, external_id,"
     " content_hash, active, default_price, source FROM products WITH NO DATA",
-    "TRUNCATE wanted_keys, found_inventory, found_prices, found_products",
+    "TRUNCATE wanted_keys, found_inventory, found_prices, found_product_prices, found_products",
 )
 
 

@@ -308,3 +308,38 @@ def test_rows_the_reader_refuses_keep_their_product_processed(
     out = _run_both(engine, tmp_path, monkeypatch, account, [_import(refused), _import(refused)])
     assert out[1] is not None and out[1]["rows_rejected"] == 1
     assert skipped[-1] == 4
+
+
+def test_a_variant_moved_from_a_product_the_file_leaves_out(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    """Incremental: P1 is not in the file, and its variant V1 now hangs under P3. P3 is read
+    again and V1's price is found by its key, though P1 is neither read nor skipped."""
+    variant = "V1,{parent},Product 1 large,19.00,S1L,3,blue\n"
+    base = _rows(6) + variant.format(parent="P1")
+    moved = "".join(
+        line + "\n" for line in _rows(6).splitlines() if not line.startswith("P1,")
+    ) + variant.format(parent="P3")
+    out = _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [
+            _import(base, mode="incremental"),
+            _import(base, mode="incremental"),
+            _import(moved, mode="incremental"),
+        ],
+    )
+    assert out[2] is not None
+    assert out[2]["changes"] == [
+        (
+            "price",
+            "S1L",
+            "created",
+            ["active", "currency", "lookup_key", "metadata", "nickname", "unit_amount"],
+        ),
+        ("price", "S1L", "archived", ["active", "lookup_key"]),
+        ("inventory_item", "S1L", "updated", ["price", "product"]),
+    ]
+    assert skipped[-2:] == [6, 4]  # then only P3 is read
