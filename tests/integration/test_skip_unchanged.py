@@ -313,8 +313,9 @@ def test_rows_the_reader_refuses_keep_their_product_processed(
 def test_a_variant_moved_from_a_product_the_file_leaves_out(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
-    """Incremental: P1 is not in the file, and its variant V1 now hangs under P3. P3 is read
-    again and V1's price is found by its key, though P1 is neither read nor skipped."""
+    """Incremental: P1 is gone from the file, and its variant V1 now hangs under P3. Only P3
+    is read again; V1's stored price is found among the prices of P1, which is looked up
+    because it is gone, and the outcome is the full read's."""
     variant = "V1,{parent},Product 1 large,19.00,S1L,3,blue\n"
     base = _rows(6) + variant.format(parent="P1")
     moved = "".join(
