@@ -20,6 +20,7 @@ from catalog_pipelines import fingerprints, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, generic
 from catalog_pipelines.fingerprints import KEY
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
+from catalog_pipelines.store import imports as store_imports
 from catalog_pipelines.store import snapshots
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
@@ -83,15 +84,22 @@ def _adjust(sku: str, delta: int) -> Step:
     return step
 
 
-@pytest.fixture(autouse=True, params=[None, 48], ids=["whole-pieces", "tiny-pieces"])
-def piece_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int | None:
+@pytest.fixture(
+    autouse=True,
+    params=["whole-pieces", "tiny-pieces", "whole-account-read"],
+)
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every scenario again with the file read in pieces of a row or two, so that products,
     rejects and variants straddle pieces, and the pieces' prints are split by key range a few
-    pieces at a time."""
-    if request.param is not None:
-        monkeypatch.setattr(csv_pieces, "PIECE_BYTES", request.param)
+    pieces at a time; and again with the stored rows the processed keys lead to taken from a
+    read of the whole account (stored_reach.py), as for a file that changes most products."""
+    if request.param == "tiny-pieces":
+        monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 48)
         monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
-    return request.param
+    if request.param == "whole-account-read":
+        monkeypatch.setattr(store_imports, "WHOLE_READ_MIN_PRODUCTS", 1)
+        monkeypatch.setattr(store_imports, "WHOLE_READ_SHARE", 0.0)
+    return str(request.param)
 
 
 def _run_both(
@@ -277,7 +285,7 @@ def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     monkeypatch: pytest.MonkeyPatch,
     account: str,
     skipped: list[int],
-    piece_bytes: int | None,
+    reading: str,
 ) -> None:
     base = _rows(4) + "V1,P1,Product 1 large,19.00,S1L,3,blue\n"
     restocked = base.replace("S1L,3,", "S1L,4,")
@@ -296,7 +304,7 @@ def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     assert out[1]["products"]["unchanged"] == 4
     assert skipped[-1] == 3
     # only the skipping run's re-import reads in pieces: twice when it had to go back
-    assert len(reads) == (2 if piece_bytes is None else 1)
+    assert len(reads) == (1 if reading == "tiny-pieces" else 2)
 
 
 def test_rows_the_reader_refuses_keep_their_product_processed(

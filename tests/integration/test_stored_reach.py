@@ -1,0 +1,120 @@
+"""A re-import's stored rows are the same whether each key is probed or the whole account is
+read and filtered (stored_reach.py): the second is what a file changing most products uses."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines.store import imports as store
+from tests.support.parent_csv import import_rows
+
+# P1 has two variants; P3's price moves (a price that a newer one replaces stays stored);
+# P5 has no SKU; V6 names a variant of no product yet
+FIRST = [
+    "P1,,Product 1,11.00,S1,5,red",
+    "V1,P1,Product 1 large,12.00,S1L,5,red",
+    "P2,,Product 2,20.00,S2,5,red",
+    "P3,,Product 3,30.00,S3,5,red",
+    "P4,,Product 4,40.00,S4,5,red",
+    "P5,,Product 5,50.00,,5,red",
+]
+SECOND = [*FIRST[:3], "P3,,Product 3,31.00,S3,5,red", *FIRST[4:]]
+
+
+def _both(
+    engine: sa.Engine, account: str, wanted: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, list[tuple[object, ...]]]]:
+    """read_stored_for's rows by probes and by the whole account's, each sorted."""
+    out = []
+    for whole in (False, True):
+        monkeypatch.setattr(store, "WHOLE_READ_MIN_PRODUCTS", 0 if whole else 10**9)
+        series = {kind: pl.Series(values, dtype=pl.Utf8) for kind, values in wanted.items()}
+        with engine.begin() as conn:
+            frames = store.read_stored_for(conn, account, series)
+        out.append({name: sorted(f.rows(), key=repr) for name, f in frames.items()})
+    return out
+
+
+@pytest.fixture
+def catalog(engine: sa.Engine, tmp_path: Path, account: str) -> dict[str, list[str]]:
+    """Two accounts with the same keys; this one's ids, variant keys and SKUs."""
+    import_rows(engine, tmp_path, f"{account}_other", FIRST)
+    import_rows(engine, tmp_path, account, FIRST)
+    import_rows(engine, tmp_path, account, SECOND)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT p.id, p.external_id, r.variant_key, i.sku FROM products p"
+                " LEFT JOIN prices r ON r.product_id = p.id"
+                " LEFT JOIN inventory_items i ON i.price_id = r.id WHERE p.account_id = :a"
+            ),
+            {"a": account},
+        ).all()
+    return {
+        "product_id": sorted({r.id for r in rows}),
+        "external_id": sorted({r.external_id for r in rows}),
+        "variant_key": sorted({r.variant_key for r in rows if r.variant_key}),
+        "sku": sorted({r.sku for r in rows if r.sku}),
+    }
+
+
+def test_keys_ids_variants_and_skus_lead_to_the_same_rows(
+    engine: sa.Engine,
+    account: str,
+    catalog: dict[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(store, "WHOLE_READ_SHARE", 0.0)
+    cases = [
+        {"external_id": ["P1", "P3", "P9"]},
+        # another product's SKU and variant, and an id: each adds its own product
+        {"external_id": ["P2"], "sku": ["S4"], "variant_key": [catalog["variant_key"][0]]},
+        {"product_id": catalog["product_id"][-1:], "sku": ["S9"], "variant_key": ["V6"]},
+        {kind: values for kind, values in catalog.items()},
+        {"external_id": [], "product_id": [], "variant_key": [], "sku": []},
+    ]
+    rng = random.Random(12)
+    for _ in range(12):
+        cases.append(
+            {
+                kind: rng.sample(values, rng.randint(0, len(values)))
+                for kind, values in catalog.items()
+            }
+        )
+    for wanted in cases:
+        probed, whole = _both(engine, account, wanted, monkeypatch)
+        assert probed == whole, wanted
+    probed, _ = _both(engine, account, {"external_id": ["P1", "P3"]}, monkeypatch)
+    assert len(probed["products"]) == 2
+    assert len(probed["prices"]) == 3  # P1's two and P3's current one, not the replaced one
+    assert len(probed["inventory"]) == 0  # found by SKU only
+
+
+def test_a_large_share_of_the_account_reads_it_whole(
+    engine: sa.Engine, account: str, catalog: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    real = store.read_stored
+
+    def spy(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]:
+        reads.append(account_id)
+        return real(conn, account_id)
+
+    monkeypatch.setattr(store, "read_stored", spy)
+    monkeypatch.setattr(store, "WHOLE_READ_MIN_PRODUCTS", 2)
+    with engine.begin() as conn:
+        # fewer keys than the minimum
+        store.read_stored_for(conn, account, {"external_id": pl.Series(["P1"])})
+        assert reads == []
+        # two of five products: over a quarter, under a half
+        two = {"external_id": pl.Series(["P1", "P2"])}
+        store.read_stored_for(conn, account, two)
+        assert reads == [account]
+        monkeypatch.setattr(store, "WHOLE_READ_SHARE", 0.5)
+        store.read_stored_for(conn, account, two)
+        assert reads == [account]
