@@ -230,11 +230,13 @@ def _csv(df: pl.DataFrame) -> memoryview:
 
 
 def copy_frame(cur: psycopg.Cursor[Any], table: str, df: pl.DataFrame) -> None:
-    """COPY a frame whose columns are named as the table's."""
-    if df.height == 0:
-        return
-    with cur.copy(_copy_sql(table, df.columns)) as copy:
-        copy.write(_csv(df))
+    """COPY a frame whose columns are named as the table's, a slice's CSV at a time (the CSV of
+    a million staged products at once took about 0.8 GB)."""
+    copy_chunked(cur, table, df, _as_is, {})
+
+
+def _as_is(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
+    return df
 
 
 def context(account: str, source: str, run_id: str, now: datetime) -> dict[str, Any]:
