@@ -48,7 +48,14 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
 
 
 # Tables the app may only read and append to: the event log is the history of the catalog.
-APPEND_ONLY = ("events", "event_objects", "source_versions")
+APPEND_ONLY = (
+    "events",
+    "event_objects",
+    "frozen_products",
+    "frozen_prices",
+    "frozen_inventory_items",
+    "source_versions",
+)
 # Tables the app may only read.
 READ_ONLY = ("schema_migrations",)
 _TABLES = sa.text(

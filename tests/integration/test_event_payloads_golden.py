@@ -171,8 +171,11 @@ def test_created_events_of_an_import_store_no_json(engine: sa.Engine, account: s
     opts = ImportOptions(source="lean", account_id=account)
     import_batch(engine, batch(_PRODUCTS), opts)
     count = sa.text(
-        "SELECT count(*) FILTER (WHERE e.data IS NULL), count(o.event_sequence)"
-        " FROM events e LEFT JOIN event_objects o ON o.event_sequence = e.sequence"
+        "SELECT count(*) FILTER (WHERE e.data IS NULL), count(f.id) FROM events e"
+        " LEFT JOIN (SELECT id, version FROM frozen_products UNION ALL"
+        "  SELECT id, version FROM frozen_prices UNION ALL"
+        "  SELECT id, version FROM frozen_inventory_items) f"
+        " ON f.id = e.object_id AND f.version = e.object_version"
         " WHERE e.account_id = :a"
     )
     with engine.connect() as conn:

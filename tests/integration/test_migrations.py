@@ -114,6 +114,63 @@ def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_p
         assert frozen == 0  # a stored event needs nothing frozen
 
 
+def test_lean_events_frozen_before_0021_read_the_same_after_it(
+    server_url: str, tmp_path: Path
+) -> None:
+    """Lean created events whose rows changed before 0021 (their state frozen as JSON) and
+    after it (frozen as a row copy) read as they did while their rows were unchanged."""
+    product = (
+        "INSERT INTO products (id, account_id, source, external_id, name, metadata, version,"
+        " content_hash, created, updated) VALUES (:id, 'acct_default', 'shop', :id, 'Old',"
+        ' \'{"b": "2", "aa": "1"}\', 1, \'h\', to_timestamp(1700000000),'
+        " to_timestamp(1700000000))"
+    )
+    lean = (
+        "INSERT INTO events (id, account_id, type, object_type, object_id, object_version,"
+        " source) VALUES (:id, 'acct_default', 'product.created', 'product', :object, 1, 'shop')"
+    )
+    change = "UPDATE products SET name = 'New', version = 2 WHERE id = :id"
+    with _database_at(server_url, tmp_path, 20, "cs_upgrade_frozen") as (owner, app):
+        with app.begin() as conn:
+            for n in ("before", "after"):
+                conn.execute(sa.text(product), {"id": f"prod_{n}"})
+                conn.execute(sa.text(lean), {"id": f"evt_{n}", "object": f"prod_{n}"})
+        with app.begin() as conn:
+            unchanged = {
+                n: reads.get_event(conn, "acct_default", f"evt_{n}") for n in ("before", "after")
+            }
+            conn.execute(sa.text(change), {"id": "prod_before"})
+        migrate(owner, app_role=db.APP_ROLE)
+        with app.begin() as conn:
+            conn.execute(sa.text(change), {"id": "prod_after"})
+        with app.connect() as conn:
+            read = {
+                n: reads.get_event(conn, "acct_default", f"evt_{n}") for n in ("before", "after")
+            }
+            frozen = conn.execute(sa.text("SELECT id FROM frozen_products")).scalars().all()
+            with pytest.raises(sa.exc.DBAPIError, match="permission denied"):
+                conn.execute(sa.text("DELETE FROM frozen_products"))
+        with owner.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            conn.execute(sa.text("UPDATE frozen_products SET name = 'x'"))
+    assert read == unchanged
+    assert read["after"]["data"]["object"]["name"] == "Old"
+    assert frozen == ["prod_after"]  # the other one's state was frozen as JSON, before 0021
+
+
+def test_frozen_tables_have_their_catalog_tables_columns(engine: sa.Engine) -> None:
+    """A frozen row is read back as its catalog table's row type: a migration that changes a
+    catalog table's columns must change its frozen copy the same way."""
+    columns = sa.text(
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND table_name = :t ORDER BY ordinal_position"
+    )
+    with engine.connect() as conn:
+        for table in ("products", "prices", "inventory_items"):
+            live = conn.execute(columns, {"t": table}).all()
+            frozen = conn.execute(columns, {"t": f"frozen_{table}"}).all()
+            assert frozen == live, table
+
+
 def test_a_snapshot_stored_before_0014_reads_the_same_after_it(
     server_url: str, tmp_path: Path
 ) -> None:
