@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from catalog_pipelines.store import imports as store
 from tests.support.parent_csv import import_rows
 
-# P1 has two variants; P3's price moves (a price that a newer one replaces stays stored);
-# P5 has no SKU; V6 names a variant of no product yet
+# P1 has two variants; P3's amount changes, so its first price stays stored, replaced (and is
+# never read); P5 has no SKU. The keys asked for also name what is stored nowhere (P9, S9, V6).
 FIRST = [
     "P1,,Product 1,11.00,S1,5,red",
     "V1,P1,Product 1 large,12.00,S1L,5,red",
