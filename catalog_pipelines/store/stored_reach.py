@@ -32,24 +32,23 @@ def reached(
     unknown = set(wanted) - set(_KINDS)
     if unknown:
         raise ValueError(f"unknown kinds of keys: {sorted(unknown)}")
+    keys = {kind: _values(wanted, kind) for kind in _KINDS}
     products, prices = stored["products"], stored["prices"]
     # found_inventory, found_products
-    inventory = stored["inventory"].filter(pl.col("sku").is_in(_values(wanted, "sku").implode()))
-    found_products = products.filter(
-        pl.col("external_id").is_in(_values(wanted, "external_id").implode())
-    )
+    inventory = stored["inventory"].filter(pl.col("sku").is_in(keys["sku"].implode()))
+    found_products = products.filter(pl.col("external_id").is_in(keys["external_id"].implode()))
     # found_product_prices: the current prices of the products of the keys and of the ids
-    ids = pl.concat([found_products["id"], _values(wanted, "product_id")])
+    ids = pl.concat([found_products["id"], keys["product_id"]])
     product_prices = prices.filter(pl.col("product_id").is_in(ids.implode()))
     # found_prices: the variants whose price is not among those
-    variant_keys = _values(wanted, "variant_key")
+    variant_keys = keys["variant_key"]
     other_variants = variant_keys.filter(
         ~variant_keys.is_in(product_prices["variant_key"].drop_nulls().implode())
     )
     variant_prices = prices.filter(pl.col("variant_key").is_in(other_variants.implode()))
     # products: those of the keys, and those the ids, the variants and the SKUs lead to
     other_ids = pl.concat(
-        [_values(wanted, "product_id"), variant_prices["product_id"], inventory["product_id"]]
+        [keys["product_id"], variant_prices["product_id"], inventory["product_id"]]
     ).drop_nulls()
     other_ids = other_ids.filter(~other_ids.is_in(found_products["id"].implode()))
     return {
