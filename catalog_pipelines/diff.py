@@ -136,6 +136,8 @@ class Plan:
     ignored_not_owned: int = 0
     active_products_of_source: int = 0
     warnings: list[str] = field(default_factory=list)
+    # products a full import left out but did not archive, as a rejected row names them
+    kept_protected: int = 0
     # The source owns inventory: the items it updates become its own (docs/hybrid-sources.md).
     claims_inventory: bool = False
     product_hash_upgrades: pl.DataFrame = field(
@@ -783,17 +785,16 @@ def plan_import(
     )
     active_of_source = stored_products.filter((pl.col("source") == source) & pl.col("active"))
     archived_products = pl.DataFrame(schema=STORED_PRODUCTS)
+    kept_protected = 0
     if rules.owns_content and rules.archive_allowed:
         batch_keys = pl.concat([products.select("external_id"), present.to_frame("external_id")])
         archived_products = products_to_archive(active_of_source, batch_keys, protected_keys)
-        if protected_keys and archived_products.height:
-            kept = (
+        if protected_keys:
+            kept_protected = (
                 active_of_source.join(batch_keys, on="external_id", how="anti")
                 .filter(pl.col("external_id").is_in(list(protected_keys)))
                 .height
             )
-            if kept > 0:
-                warnings.append(f"{kept} product(s) named in rejected rows were not archived")
     product_creates, product_ops, product_counts = product_plan(p, archived_products, products)
 
     inventory_step = diff_inventory(v, variant_price, stored_inventory, rules)
@@ -812,6 +813,7 @@ def plan_import(
         ignored_not_owned=products_step.ignored + prices_step.ignored + inventory_step.ignored,
         active_products_of_source=active_of_source.height,
         warnings=warnings,
+        kept_protected=kept_protected,
         claims_inventory=rules.owns_inventory,
         # a product's content is written with its new hash when it changes; else only the hash
         product_hash_upgrades=hash_upgrades(p, ~pl.col("content_changed")),

@@ -183,13 +183,16 @@ class Stream:
                 )
                 part = []
 
-    def as_parts(self) -> plan_parts.Parts:
+    def as_parts(self, stored: plan_parts.Stored) -> plan_parts.Parts:
+        """The parts, each planned against `stored`: the empty account's nothing."""
         parts, filled = 0, 0
         for piece in self.pieces:
             filled += piece.products
             if filled >= plan_parts.PART_PRODUCTS:
                 parts, filled = parts + 1, 0
-        return plan_parts.Parts(self.parts(), parts + (1 if filled else 0), self.keep_snapshot)
+        split = ((products, variants, stored) for products, variants in self.parts())
+        count = parts + (1 if filled else 0)
+        return plan_parts.Parts(split, count, self.products, self.keep_snapshot)
 
     def keep_snapshot(self, plan: Plan) -> None:
         """Spill the snapshot rows of the part just planned (`parts`), before its plan goes:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -399,25 +398,23 @@ def _import(
         refused_early: str | None = None  # a BatchGate's reason: then no part was written
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
-        elif stream is not None or plan_parts.wanted(batch, stored):
+        elif parts := (
+            stream.as_parts(stored)
+            if stream is not None
+            else plan_parts.of_batch(batch, stored)
+            if plan_parts.wanted(batch)
+            else None
+        ):
             if isinstance(gate, BatchGate) and not (options.dry_run or too_many_rejects):
                 refused_early = gate.judge_batch(batch)
-            parts = stream.as_parts() if stream is not None else plan_parts.of_batch(batch)
             written = _plan_and_write_parts(
-                conn, parts, batch, stored, options, source.owns, run, now, progress,
+                conn, parts, batch, options, source.owns, run, now, progress,
                 write=not (options.dry_run or too_many_rejects or refused_early),
             )  # fmt: skip
             plan = written.plan
         else:
-            plan = _plan(
-                batch,
-                stored,
-                options,
-                source.owns,
-                protected_keys(batch.rejects),
-                batch.products,
-                batch.variants,
-            )
+            whole = (batch.products, batch.variants, stored)
+            plan = _plan(batch, options, source.owns, protected_keys(batch.rejects), 0, whole)
         if not batch.stock_only:
             skip_unchanged.count_skipped(conn, plan, batch, options)
         report = _report(run.run_id, batch, options, plan, source_created)
@@ -464,15 +461,17 @@ def _import(
 
 def _plan(
     batch: ParsedBatch,
-    stored: dict[str, pl.DataFrame],
     options: ImportOptions,
     owns: frozenset[str],
     protected: frozenset[str],
-    products: pl.DataFrame,
-    variants: pl.DataFrame,
+    in_other_parts: int,
+    part: plan_parts.Part,
 ) -> Plan:
-    """The plan of `products` and `variants`: the batch's, or one part of them. `protected`:
-    protected_keys of the batch's rejects, computed once for all parts."""
+    """The plan of a part's products and variants against its stored rows: the batch's
+    whole, or one part of them (plan_parts.py). `protected`: protected_keys of the batch's
+    rejects, computed once for all parts; `in_other_parts`: the products of the other parts,
+    present in the file as the skipped ones are."""
+    products, variants, stored = part
     skipped = batch.fingerprints.skipped if batch.fingerprints is not None else Skipped()
     return plan_import(
         products,
@@ -485,7 +484,7 @@ def _plan(
         full=options.mode == "full",
         protected_keys=protected,
         present_keys=skipped.keys_among(stored["products"]["external_id"]),
-        present_count=skipped.height,
+        present_count=skipped.height + in_other_parts,
     )
 
 
@@ -520,7 +519,6 @@ def _plan_and_write_parts(
     conn: sa.Connection,
     parts: plan_parts.Parts,
     batch: ParsedBatch,
-    stored: dict[str, pl.DataFrame],
     options: ImportOptions,
     owns: frozenset[str],
     run: RunStart,
@@ -536,9 +534,12 @@ def _plan_and_write_parts(
     changes: list[dict[str, Any]] = []
     events = 0
     protected = protected_keys(batch.rejects)
-    planned = plan_parts.planned_ahead(
-        parts.split, partial(_plan, batch, stored, options, owns, protected)
-    )
+
+    def plan_part(part: plan_parts.Part) -> Plan:
+        in_other_parts = parts.products - part[0].height
+        return _plan(batch, options, owns, protected, in_other_parts, part)
+
+    planned = plan_parts.planned_ahead(parts.split, plan_part)
     with closing(planned):  # a part still being planned is waited for
         for i, plan in enumerate(planned):
             progress("writing" if write else "diffing", 0.4 + 0.55 * i / parts.count)
@@ -609,6 +610,10 @@ def _report(
     source_created: bool,
 ) -> ImportReport:
     warnings = list(batch.warnings) + list(plan.warnings)
+    if plan.kept_protected and plan.product_counts.archived:
+        warnings.append(
+            f"{plan.kept_protected} product(s) named in rejected rows were not archived"
+        )
     if source_created:
         warnings.insert(
             0,

@@ -1,12 +1,17 @@
-"""An import with nothing stored to diff against, planned and written a part at a time.
+"""An import planned and written a part at a time, in the import's one transaction.
 
-That is a first import into an empty account, or a re-import that skipped every product it had
-seen (fingerprints.py) and only adds new ones. The plan of a whole file holds every new row a
-second time, with its ids and hashes (about 0.9 GB for a million products). With nothing
-stored, no product's plan depends on another's: there is nothing to archive, retire, replace or
-move, so the batch can be planned and written a part at a time, in the import's one
-transaction, and only two parts' plans exist at once (the one being written, and the next,
-planned meanwhile).
+The plan of a whole file holds every changed row a second time, with its ids, hashes and JSON
+(about 1.5 GB for a million changed products). When no product's plan depends on another
+part's, the batch can be planned and written a part at a time, and only two parts' plans exist
+at once (the one being written, and the next, planned meanwhile):
+
+- with nothing stored to diff against (a first import into an empty account, or a re-import
+  that skipped every product it had seen and only adds new ones), there is nothing to
+  archive, retire, replace or move;
+- a re-import whose parts lead to disjoint stored rows (stored_reach.py): no variant or SKU
+  moves between two parts' products. Each part is planned against its own stored rows, and a
+  last part against the rest (what a full import archives). When two parts share a stored
+  row, the batch is planned whole.
 """
 
 from __future__ import annotations
@@ -19,29 +24,43 @@ import polars as pl
 from catalog_pipelines.diff import Plan
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.read_ahead import ReadAhead
+from catalog_pipelines.store.stored_reach import reached
 
 PART_PRODUCTS = 100_000  # products planned and written at once
 
+Stored = dict[str, pl.DataFrame]  # products, prices, inventory: as read_stored returns them
+# A part: its products, their variants, and the stored rows its plan may read
+Part = tuple[pl.DataFrame, pl.DataFrame, Stored]
 
-def wanted(batch: ParsedBatch, stored: dict[str, pl.DataFrame]) -> bool:
-    """Whether to plan in parts: a batch larger than a part, and `stored` (what the import read
-    of the catalog to diff against) holds no product, price or stock item."""
-    return batch.products.height > PART_PRODUCTS and all(f.height == 0 for f in stored.values())
+
+def wanted(batch: ParsedBatch) -> bool:
+    """Whether a batch is worth planning in parts: it is larger than one."""
+    return batch.products.height > PART_PRODUCTS
 
 
 @dataclass(frozen=True)
 class Parts:
-    """What an import plans and writes a part at a time: (products, variants) of each part,
-    how many parts, and what to take of each part's plan before it goes (the importer keeps
-    a part's product ids only without it)."""
+    """What an import plans and writes a part at a time: each part, how many parts, the
+    batch's products in all parts, and what to take of each part's plan before it goes (the
+    importer keeps a part's product ids only without it)."""
 
-    split: Iterator[tuple[pl.DataFrame, pl.DataFrame]]
+    split: Iterator[Part]
     count: int
+    products: int
     after_part: Callable[[Plan], None] | None = None
 
 
-def of_batch(batch: ParsedBatch) -> Parts:
-    return Parts(split(batch), -(-batch.products.height // PART_PRODUCTS))
+def of_batch(batch: ParsedBatch, stored: Stored) -> Parts | None:
+    """`batch` in parts, or None when two of its parts lead to the same stored row."""
+    count = -(-batch.products.height // PART_PRODUCTS)
+    if all(f.height == 0 for f in stored.values()):
+        parts = ((products, variants, stored) for products, variants in split(batch))
+        return Parts(parts, count, batch.products.height)
+    rest = _rest(batch, stored)
+    if rest is None:
+        return None
+    count += any(f.height for f in rest.values())
+    return Parts(_with_stored(batch, stored, rest), count, batch.products.height)
 
 
 def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
@@ -53,14 +72,44 @@ def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         yield products, batch.variants.filter(pl.col("product_external_id").is_in(keys))
 
 
-def planned_ahead(
-    split: Iterator[tuple[pl.DataFrame, pl.DataFrame]],
-    plan: Callable[[pl.DataFrame, pl.DataFrame], Plan],
-) -> ReadAhead[Plan]:
+def _keys(products: pl.DataFrame, variants: pl.DataFrame) -> dict[str, pl.Series]:
+    """The keys a part's rows look stored rows up by (as skip_unchanged.read_stored does)."""
+    return {
+        "external_id": products["external_id"],
+        "variant_key": variants["variant_key"],
+        "sku": variants["sku"],
+    }
+
+
+def _rest(batch: ParsedBatch, stored: Stored) -> Stored | None:
+    """The stored rows no part leads to, or None when a stored row is led to by two parts."""
+    ids: dict[str, list[pl.Series]] = {name: [] for name in stored}
+    for products, variants in split(batch):
+        for name, frame in reached(stored, _keys(products, variants)).items():
+            ids[name].append(frame["id"])
+    rest = {}
+    for name, frame in stored.items():
+        taken = pl.concat(ids[name])
+        if taken.is_duplicated().any():
+            return None
+        rest[name] = frame.filter(~pl.col("id").is_in(taken.implode()))
+    return rest
+
+
+def _with_stored(batch: ParsedBatch, stored: Stored, rest: Stored) -> Iterator[Part]:
+    """Each part with the stored rows it leads to, then no rows with the rest: a full import
+    archives among those the products the file left out."""
+    for products, variants in split(batch):
+        yield products, variants, reached(stored, _keys(products, variants))
+    if any(f.height for f in rest.values()):
+        yield batch.products.clear(), batch.variants.clear(), rest
+
+
+def planned_ahead(split: Iterator[Part], plan: Callable[[Part], Plan]) -> ReadAhead[Plan]:
     """`plan` of each part, in order. The next part is read and planned in a thread while the
     caller writes this one (read_ahead.py), so the server does not sit idle while the client
     plans. At most two parts' plans exist at once."""
-    return ReadAhead((plan(*part) for part in split), name="plan-ahead")
+    return ReadAhead((plan(part) for part in split), name="plan-ahead")
 
 
 def _without_rows(plan: Plan) -> Plan:
@@ -94,6 +143,7 @@ def combine(total: Plan | None, part: Plan) -> Plan:
         active_products_of_source=total.active_products_of_source
         + summary.active_products_of_source,
         warnings=list(dict.fromkeys(total.warnings + summary.warnings)),
+        kept_protected=total.kept_protected + summary.kept_protected,
         product_ids=pl.concat([total.product_ids, summary.product_ids]),
         ignored_products=pl.concat([total.ignored_products, summary.ignored_products]),
         events_not_held=total.events_not_held + summary.events_not_held,

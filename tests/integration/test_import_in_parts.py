@@ -217,17 +217,51 @@ def test_a_batch_the_gate_lets_through_is_written_in_parts(
     assert len(catalog_by_keys(engine, account)["products"]) == 7
 
 
-def test_an_account_with_anything_stored_is_planned_whole(
+def _products(*keys: str) -> list[dict[str, Any]]:
+    return [{"external_id": k, "name": f"Name of {k}"} for k in keys]
+
+
+def test_a_re_import_whose_parts_touch_their_own_stored_rows_is_written_in_parts(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
 ) -> None:
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
     options = ImportOptions(source="pim", account_id=account)
-    import_batch(engine, batch([{"external_id": "A", "name": "First"}]), options)
+    import_batch(engine, batch(_products("A", "Z")), options)
     applies.clear()
-    more = [{"external_id": k, "name": k} for k in ("A", "B", "C", "D", "E")]
-    report = import_batch(engine, batch(more), options)
+    renamed = [{**p, "name": "New name"} for p in _products("A", "B", "C", "D", "E")]
+    report = import_batch(engine, batch(renamed), replace(options, allow_mass_archive=True))
+    # [A, B], [C, D], [E], then Z, which the file left out, with the rest of the stored rows
+    assert applies == [1, 1, 1, 1]
+    assert report.products.created == 4 and report.products.updated == 1
+    assert report.products.archived == 1
+    products = {p[0]: p for p in catalog_by_keys(engine, account)["products"]}
+    assert products["A"][1] == "New name" and products["Z"][2] is False
+
+
+def test_a_re_import_that_moves_a_variant_between_parts_is_planned_whole(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
+) -> None:
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    options = ImportOptions(source="pim", account_id=account)
+    import_batch(engine, batch(_products("A", "B", "C", "D", "E")), options)
+    applies.clear()
+    # E's variant, its price and its stock now belong to A: the parts [A, B] and [E] both
+    # lead to them
+    variants = [
+        {"product_external_id": k, "variant_key": f"SKU-{k}", "sku": f"SKU-{k}"}
+        for k in ("A", "B", "C", "D")
+    ]
+    variants += [
+        {"product_external_id": "A", "variant_key": "SKU-E", "sku": "SKU-E"},
+        {"product_external_id": "E", "variant_key": "SKU-E2", "sku": "SKU-E2"},
+    ]
+    for v in variants:
+        v.update(currency="usd", unit_amount=1000, inventory_quantity=5)
+    report = import_batch(engine, batch(_products("A", "B", "C", "D", "E"), variants), options)
     assert applies == [1]
-    assert report.products.created == 4
+    assert report.prices.created == 2  # SKU-E's new price, under A, and SKU-E2's
+    current = {p[0]: p[1] for p in catalog_by_keys(engine, account)["prices"] if p[3] and p[5]}
+    assert current["SKU-E"] == "A" and current["SKU-E2"] == "E"
 
 
 def test_a_run_in_parts_reports_its_progress_part_by_part(

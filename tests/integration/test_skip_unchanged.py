@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import fingerprints, skip_unchanged
+from catalog_pipelines import fingerprints, plan_parts, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, generic
 from catalog_pipelines.fingerprints import KEY
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
@@ -66,9 +66,10 @@ def _import(text: str, *, source: str = "pim", **options: Any) -> Step:
         out = report.to_json()
         out.pop("run_id")
         out["rejects"] = [(r.row_number, r.reasons) for r in report.rejects]
-        out["changes"] = [
+        # sorted: a plan in parts lists each part's changes in turn
+        out["changes"] = sorted(
             (c["object_type"], c["key"], c["action"], sorted(c["fields"])) for c in report.changes
-        ]
+        )
         return out
 
     return step
@@ -84,21 +85,36 @@ def _adjust(sku: str, delta: int) -> Step:
     return step
 
 
+# Which run of a scenario plans in parts of two products (plan_parts.py): the one with
+# skipping on (True), off (False), or neither (None). The other plans whole.
+_IN_PARTS: bool | None = None
+
+
 @pytest.fixture(
     autouse=True,
-    params=["whole-pieces", "tiny-pieces", "whole-account-read"],
+    params=[
+        "whole-pieces",
+        "tiny-pieces",
+        "whole-account-read",
+        "in-parts-without-skipping",
+        "in-parts-with-skipping",
+    ],
 )
 def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every scenario again with the file read in pieces of a row or two, so that products,
     rejects and variants straddle pieces, and the pieces' prints are split by key range a few
-    pieces at a time; and again with the stored rows the processed keys lead to taken from a
-    read of the whole account (stored_reach.py), as for a file that changes most products."""
+    pieces at a time; again with the stored rows the processed keys lead to taken from a
+    read of the whole account (stored_reach.py), as for a file that changes most products;
+    and twice more with one of the two runs planned and written in parts of two products,
+    as a re-import of more than a part is, against the other one planned whole."""
     if request.param == "tiny-pieces":
         monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 48)
         monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
     if request.param == "whole-account-read":
         monkeypatch.setattr(store_imports, "WHOLE_READ_MIN_PRODUCTS", 1)
         monkeypatch.setattr(store_imports, "WHOLE_READ_SHARE", 0.0)
+    if request.param.startswith("in-parts-"):
+        monkeypatch.setitem(globals(), "_IN_PARTS", request.param == "in-parts-with-skipping")
     return str(request.param)
 
 
@@ -115,6 +131,8 @@ def _run_both(
     for enabled in (False, True):
         acct = f"{account}_{'skip' if enabled else 'full'}"
         monkeypatch.setenv(skip_unchanged.ENV, "1" if enabled else "0")
+        in_parts = _IN_PARTS is enabled
+        monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2 if in_parts else 1_000_000)
         if setup is not None:
             setup(engine, acct)
         results[enabled] = [step(engine, acct, tmp_path) for step in steps]
@@ -342,13 +360,13 @@ def test_a_variant_moved_from_a_product_the_file_leaves_out(
     )
     assert out[2] is not None
     assert out[2]["changes"] == [
+        ("inventory_item", "S1L", "updated", ["price", "product"]),
+        ("price", "S1L", "archived", ["active", "lookup_key"]),
         (
             "price",
             "S1L",
             "created",
             ["active", "currency", "lookup_key", "metadata", "nickname", "unit_amount"],
         ),
-        ("price", "S1L", "archived", ["active", "lookup_key"]),
-        ("inventory_item", "S1L", "updated", ["price", "product"]),
     ]
     assert skipped[-2:] == [6, 4]  # then only P3 is read

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from catalog_pipelines.plan_parts import planned_ahead
+from catalog_pipelines.plan_parts import Part, planned_ahead
 from catalog_pipelines.read_ahead import ReadAhead
 
 
@@ -47,15 +47,15 @@ def test_items_come_in_order_and_the_next_is_taken_while_one_is_used() -> None:
 
 
 def test_parts_are_planned_in_a_thread_of_their_own() -> None:
-    def split() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    def split() -> Iterator[Part]:
         for i in range(3):
-            yield pl.DataFrame({"i": [i]}), pl.DataFrame()
+            yield pl.DataFrame({"i": [i]}), pl.DataFrame(), {}
 
     planner_threads: set[str] = set()
 
-    def plan(products: pl.DataFrame, variants: pl.DataFrame) -> Any:
+    def plan(part: Part) -> Any:
         planner_threads.add(threading.current_thread().name)
-        return products["i"][0]
+        return part[0]["i"][0]
 
     assert list(planned_ahead(split(), plan)) == [0, 1, 2]
     assert planner_threads and all(t.startswith("plan-ahead") for t in planner_threads)
