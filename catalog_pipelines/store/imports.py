@@ -354,6 +354,7 @@ def apply_plan(
             copy("products", plan.product_creates, bulk.product_rows)
             run("update_products")
             run("archive_products")
+            run("free_lookup_keys")
             run("retire_prices")
             copy("prices", plan.price_creates, bulk.price_rows)
             run("update_prices")

@@ -134,6 +134,52 @@ def test_price_change_creates_new_price_and_moves_lookup_key(
     assert default_price == new.id and inv_price == new.id
 
 
+def test_skus_swapped_between_two_variants_move_their_lookup_keys(
+    engine: sa.Engine, account: str
+) -> None:
+    """A SKU is its price's lookup key, which is unique: the file may hand each of two
+    variants the other's SKU (or pass SKUs along a chain) in one import."""
+
+    def variants(skus: dict[str, str]) -> list[dict[str, object]]:
+        return [
+            {
+                "product_external_id": product,
+                "variant_key": f"V-{product}",
+                "sku": sku,
+                "currency": "usd",
+                "unit_amount": 1000,
+                "inventory_quantity": 5,
+            }
+            for product, sku in skus.items()
+        ]
+
+    products = [{"external_id": k, "name": k} for k in ("A", "B", "C")]
+    import_batch(
+        engine, batch(products, variants({"A": "S1", "B": "S2", "C": "S3"})), _opts(account)
+    )
+    swapped = variants({"A": "S2", "B": "S1", "C": "S4"})
+    report = import_batch(engine, batch(products, swapped), _opts(account))
+    assert report.prices.updated == 3 and report.prices.created == 0
+    with engine.connect() as conn:
+        keys = conn.execute(
+            sa.text(
+                "SELECT r.variant_key, r.lookup_key, r.version FROM prices r"
+                " WHERE r.account_id = :a ORDER BY 1"
+            ),
+            {"a": account},
+        ).all()
+        events = conn.execute(
+            sa.text(
+                "SELECT data -> 'previous_attributes' ->> 'lookup_key' FROM events"
+                " WHERE account_id = :a AND type = 'price.updated' ORDER BY object_id"
+            ),
+            {"a": account},
+        ).scalars()
+        old_keys = sorted(events)
+    assert [tuple(k) for k in keys] == [("V-A", "S2", 2), ("V-B", "S1", 2), ("V-C", "S4", 2)]
+    assert old_keys == ["S1", "S2", "S3"]  # each event names the key its price had
+
+
 def test_full_mode_archives_missing_and_incremental_does_not(
     engine: sa.Engine, account: str
 ) -> None:

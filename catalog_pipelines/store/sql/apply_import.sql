@@ -48,6 +48,15 @@ UPDATE products p SET active = false, version = p.version + 1, updated = :now
 FROM stage_products s
 WHERE s.id = p.id AND s.op = 'archive' AND (p.account_id = :account) IS TRUE
 -- ;
+-- name: free_lookup_keys
+-- The lookup keys (SKUs) the file moves from one of its prices to another are let go first:
+-- update_prices sets its rows one at a time, and a key still held by the row it leaves would
+-- collide with the unique index (two variants that swap SKUs, or SKUs passed along a chain).
+UPDATE prices p SET lookup_key = NULL
+FROM stage_prices s
+WHERE s.id = p.id AND s.op = 'update' AND (p.account_id = :account) IS TRUE
+  AND p.lookup_key IS DISTINCT FROM s.content ->> 'lookup_key' AND p.lookup_key IS NOT NULL
+-- ;
 -- name: retire_prices
 UPDATE prices p SET active = false, lookup_key = NULL, replaced_by = s.replaced_by,
                     content_hash = s.content_hash, version = p.version + 1, updated = :now
