@@ -64,6 +64,9 @@ class LocalReceiver:
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:  # the sender went away mid-body: nothing was delivered
+                    self.close_connection = True
+                    return
                 got = Received(
                     self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
                 )
