@@ -183,3 +183,54 @@ def test_a_reject_rate_over_the_limit_refuses_a_first_import_before_any_part_is_
     assert output.refused is not None and "reject_rate" in output.refused
     assert catalog_by_keys(engine, account)["products"] == []
     assert list((tmp_path / "spill").iterdir()) == []
+
+
+def test_a_re_import_in_parts_gives_what_one_plan_gives(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    applies: list[int],
+) -> None:
+    """The job's re-import of a file that renames nine products and leaves two out: in parts
+    of three (plan_parts.py), each against its own stored rows, then the rest, where the left
+    out products are archived; and as one plan. Same checks, plans and catalog."""
+    renamed = "".join(
+        f"P{i},{'Renamed' if i % 3 == 0 else 'Product'} {i},{i}.50,S{i},7,red\n"
+        for i in range(1, 30)
+    )
+    runs: dict[int, list[Any]] = {}
+    catalogs = {}
+    for part in (3, 1_000_000):
+        monkeypatch.setattr(plan_parts, "PART_PRODUCTS", part)
+        acct = f"{account}_{part}"
+        path = tmp_path / f"{acct}.csv"
+        res = csv_source(
+            instance, engine, database_url, acct,
+            name="pim", path=path, mapping=MAPPING, inbox=tmp_path / "inbox",
+        )  # fmt: skip
+        runs[part] = []
+        for rows in (ROWS, renamed):
+            path.write_text("id,name,price,sku,qty,color\n" + rows)
+            applies.clear()
+            forget_defs_state_storage()
+            result = dg.materialize(
+                IMPORT_ASSETS, partition_key="pim", instance=instance, resources=res
+            )
+            assert result.success
+            checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+            plan = dict(result.output_for_node("validated_rows", "validated_rows").plan)
+            plan.pop("run_id")
+            runs[part].append((checks, plan, len(applies)))
+        catalogs[part] = catalog_by_keys(engine, acct)
+    assert [r[:2] for r in runs[3]] == [r[:2] for r in runs[1_000_000]]
+    assert catalogs[3] == catalogs[1_000_000]
+    (_, _, first_parts), (checks, again, parts) = runs[3]
+    assert all(checks.values())
+    # P0 and P30 left out and archived; the 20 other products skipped as unchanged
+    assert again["products"] == {"created": 0, "updated": 9, "unchanged": 20, "archived": 2}
+    # 31 products in parts of three; then the nine renamed ones, and the rest with P0 and P30
+    assert (first_parts, parts) == (11, 4)
+    assert [r[2] for r in runs[1_000_000]] == [1, 1]
