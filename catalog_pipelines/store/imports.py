@@ -5,6 +5,7 @@ Only the rows that change are ever sent to the server (docs/maintainers.md: a no
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -152,46 +153,30 @@ def holds_nothing(conn: sa.Connection, account_id: str) -> bool:
     return not conn.execute(_HOLDS_ANYTHING, {"a": account_id}).scalar_one()
 
 
-# The rows of a COPY out are parsed this many bytes at a time: the CSV of a million stored
-# rows is ~150 MB, and holding it whole (then a copy of it for the parser) cost more memory
-# than the frame it becomes.
-COPY_OUT_BLOCK = 16 << 20
-
-
 def _copy_out(
     conn: sa.Connection,
     statement: str,
     params: tuple[Any, ...] | dict[str, Any],
     schema: dict[str, Any],
 ) -> pl.DataFrame:
-    frames: list[pl.DataFrame] = []
-    block: list[bytes] = []
-    size = 0
+    buf = io.BytesIO()
     with driver(conn).cursor() as cur, cur.copy(statement, params) as copy:
-        for chunk in copy:  # a row or more, never part of one
-            block.append(bytes(chunk))
-            size += len(chunk)
-            if size >= COPY_OUT_BLOCK:
-                frames.append(_parse_csv(b"".join(block), schema))
-                block, size = [], 0
-    if block:
-        frames.append(_parse_csv(b"".join(block), schema))
-    if not frames:
+        for chunk in copy:
+            buf.write(chunk)
+    if not buf.tell():
         return pl.DataFrame(schema=schema)
-    df = pl.concat(frames, rechunk=len(frames) > 1)
-    if "active" in schema:
-        df = df.with_columns(pl.col("active") == "t")
-    return df.cast(schema)  # type: ignore[arg-type]
-
-
-def _parse_csv(data: bytes, schema: dict[str, Any]) -> pl.DataFrame:
-    return pl.read_csv(
-        data,
+    buf.seek(0)
+    df = pl.read_csv(
+        buf,
         has_header=False,
         new_columns=list(schema),
         schema_overrides={k: pl.Utf8 for k in schema},
         infer_schema=False,
     )
+    del buf
+    if "active" in schema:
+        df = df.with_columns(pl.col("active") == "t")
+    return df.cast(schema)  # type: ignore[arg-type]
 
 
 _WANTED_DDL = (

@@ -118,18 +118,3 @@ def test_a_large_share_of_the_account_reads_it_whole(
         monkeypatch.setattr(store, "WHOLE_READ_SHARE", 0.5)
         store.read_stored_for(conn, account, two)
         assert reads == [account]
-
-
-def test_stored_rows_parsed_a_row_at_a_time_are_those_parsed_at_once(
-    engine: sa.Engine, account: str, catalog: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A COPY out is parsed in blocks of rows (COPY_OUT_BLOCK): one row per block, and every
-    row in one, read the same frames."""
-    reads = []
-    for block in (1, 1 << 30):
-        monkeypatch.setattr(store, "COPY_OUT_BLOCK", block)
-        with engine.begin() as conn:
-            reads.append(store.read_stored(conn, account))
-    for name, frame in reads[0].items():
-        assert frame.height > 0 and frame.schema == reads[1][name].schema
-        assert frame.equals(reads[1][name]), name
