@@ -396,6 +396,7 @@ def _import(
             batch.rows_read, len(batch.rejects), options.max_reject_rate
         )
         refused_early: str | None = None  # a BatchGate's reason: then no part was written
+        warned_keys = None  # the snapshot's, when the batch no longer holds its products
         if batch.stock_only:
             plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
         elif parts := (
@@ -405,6 +406,8 @@ def _import(
             if plan_parts.wanted(batch)
             else None
         ):
+            if parts.batch is not None:  # its products are on disk, read back part by part
+                batch, warned_keys = parts.batch, parts.warned_keys
             if isinstance(gate, BatchGate) and not (options.dry_run or too_many_rejects):
                 refused_early = gate.judge_batch(batch)
             written = _plan_and_write_parts(
@@ -444,7 +447,9 @@ def _import(
                 report.warnings.append(report.refused)
             else:
                 snapshot = stream.snapshot() if stream is not None else None
-                skip_unchanged.save_snapshot(conn, options, run.run_id, batch, plan, snapshot)
+                skip_unchanged.save_snapshot(
+                    conn, options, run.run_id, batch, plan, snapshot, warned_keys
+                )
                 # still holding the event log's lock: its head is this run's last event
                 events = (plan.log_head_before_events, head_sequence(conn))
                 _record_run(

@@ -24,7 +24,9 @@ import polars as pl
 from catalog_pipelines.diff import Plan
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.read_ahead import ReadAhead
+from catalog_pipelines.spill import Held, Spill
 from catalog_pipelines.store.stored_reach import reached
+from catalog_pipelines.validation import stripe_limit_products
 
 PART_PRODUCTS = 100_000  # products planned and written at once
 
@@ -42,12 +44,16 @@ def wanted(batch: ParsedBatch) -> bool:
 class Parts:
     """What an import plans and writes a part at a time: each part, how many parts, the
     batch's products in all parts, and what to take of each part's plan before it goes (the
-    importer keeps a part's product ids only without it)."""
+    importer keeps a part's product ids only without it). `batch`, when set, is the batch
+    without its products, which the parts read back from disk: the importer keeps that one,
+    and `warned_keys`, its products' stripe_limit_products, for the snapshot."""
 
     split: Iterator[Part]
     count: int
     products: int
     after_part: Callable[[Plan], None] | None = None
+    batch: ParsedBatch | None = None
+    warned_keys: pl.Series | None = None
 
 
 def of_batch(batch: ParsedBatch, stored: Stored) -> Parts | None:
@@ -60,7 +66,21 @@ def of_batch(batch: ParsedBatch, stored: Stored) -> Parts | None:
     if rest is None:
         return None
     count += any(f.height for f in rest.values())
-    return Parts(_with_stored(batch, stored, rest), count, batch.products.height)
+    # The changed products of a large re-import are most of its memory (about 450 MB a
+    # million): each part's are read back from disk when it is planned.
+    spill = Spill()
+    held = [
+        spill.keep(batch.products.slice(start, PART_PRODUCTS))
+        for start in range(0, batch.products.height, PART_PRODUCTS)
+    ]
+    without = replace(batch, products=batch.products.clear())
+    return Parts(
+        _with_stored(held, without, stored, rest),
+        count,
+        batch.products.height,
+        batch=without,
+        warned_keys=stripe_limit_products(batch),
+    )
 
 
 def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
@@ -96,13 +116,19 @@ def _rest(batch: ParsedBatch, stored: Stored) -> Stored | None:
     return rest
 
 
-def _with_stored(batch: ParsedBatch, stored: Stored, rest: Stored) -> Iterator[Part]:
-    """Each part with the stored rows it leads to, then no rows with the rest: a full import
-    archives among those the products the file left out."""
-    for products, variants in split(batch):
+def _with_stored(
+    held: list[Held], batch: ParsedBatch, stored: Stored, rest: Stored
+) -> Iterator[Part]:
+    """Each part, its products read back, with the stored rows it leads to; then no rows with
+    the rest: a full import archives among those the products the file left out. `batch` has
+    no products."""
+    while held:
+        products = held.pop(0).frame()  # its file goes once the part is planned
+        keys = products["external_id"].implode()
+        variants = batch.variants.filter(pl.col("product_external_id").is_in(keys))
         yield products, variants, reached(stored, _keys(products, variants))
     if any(f.height for f in rest.values()):
-        yield batch.products.clear(), batch.variants.clear(), rest
+        yield batch.products, batch.variants.clear(), rest
 
 
 def planned_ahead(split: Iterator[Part], plan: Callable[[Part], Plan]) -> ReadAhead[Plan]:

@@ -134,9 +134,11 @@ def save_snapshot(
     batch: ParsedBatch,
     plan: Plan,
     snapshot: SnapshotRows | None = None,
+    warned_keys: pl.Series | None = None,
 ) -> None:
     """Leave this run's snapshot, under the rules as they are now (the run may have created
-    its source). `snapshot`: its rows a part at a time, when the caller took them so."""
+    its source). `snapshot`: its rows a part at a time, when the caller took them so;
+    `warned_keys`: stripe_limit_products of the batch, when it no longer holds its products."""
     prints = batch.fingerprints
     if prints is None:
         return
@@ -173,6 +175,6 @@ def save_snapshot(
             batch.variants,
             rejected_rows=[r.row_number for r in batch.rejects],
             ignored_products=plan.ignored_products,
-            warned_keys=stripe_limit_products(batch),
+            warned_keys=warned_keys if warned_keys is not None else stripe_limit_products(batch),
         ),
     )

@@ -297,6 +297,20 @@ def test_products_warned_about_are_read_again_so_the_warning_repeats(
     assert skipped[-2:] == [0, 4]
 
 
+def test_a_warning_of_a_re_import_that_changed_every_product_repeats_too(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    """The second import processes all five products: in parts, its products wait on disk,
+    and the snapshot must still name the one warned about."""
+    renamed = {i: f"Renamed {i}" for i in range(5)}
+    loud = _rows(5, name=renamed, color={2: "x" * 600})
+    out = _run_both(
+        engine, tmp_path, monkeypatch, account, [_import(_rows(5)), _import(loud), _import(loud)]
+    )
+    assert out[2] is not None and any("500" in w for w in out[2]["warnings"])
+    assert skipped[-3:] == [0, 0, 4]
+
+
 def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     engine: sa.Engine,
     tmp_path: Path,
