@@ -384,11 +384,9 @@ def _import(
         progress("diffing", 0.4)
         if stream is not None and not store.holds_nothing(conn, options.account_id):
             raise first_import.Unusable("the account stores objects now")
-        stored = skip_unchanged.read_stored(conn, options, batch)
-        owners = {s.name: s.owns for s in list_sources(conn, options.account_id)}
-        batch = ownership.screen(
-            batch, stored, source=options.source, owns=source.owns, owners=owners
-        )
+        # rebinding `batch` here lets its products go while the stored rows are read
+        batch, spilled = _spill_if_large(conn, batch, options, stream)
+        batch, stored, spilled = _stored_and_screened(conn, batch, options, source.owns, spilled)
         now = datetime.now(UTC)
         written: _Written | None = None  # set when the plan was written while it was made
         # Known before the plan: then no part of a plan made in parts is written.
@@ -402,8 +400,8 @@ def _import(
         elif parts := (
             stream.as_parts(stored)
             if stream is not None
-            else plan_parts.of_batch(batch, stored)
-            if plan_parts.wanted(batch)
+            else plan_parts.of_batch(batch, stored, spilled)
+            if spilled is not None or plan_parts.wanted(batch)
             else None
         ):
             if parts.batch is not None:  # its products are on disk, read back part by part
@@ -416,6 +414,8 @@ def _import(
             )  # fmt: skip
             plan = written.plan
         else:
+            if spilled is not None:  # two parts lead to the same stored row: plan it whole
+                batch = plan_parts.restore(batch, spilled)
             whole = (batch.products, batch.variants, stored)
             plan = _plan(batch, options, source.owns, protected_keys(batch.rejects), 0, whole)
         if not batch.stock_only:
@@ -462,6 +462,43 @@ def _import(
         _record_refusal(engine, report, options, batch, run.started)
         raise ImportRefused(report.refused, report)
     return report
+
+
+def _spill_if_large(
+    conn: sa.Connection,
+    batch: ParsedBatch,
+    options: ImportOptions,
+    stream: first_import.Stream | None,
+) -> tuple[ParsedBatch, plan_parts.Spilled | None]:
+    """A batch of more than a part, into an account that holds anything, without its
+    products, which wait on disk (plan_parts.Spilled): with them and the account's stored rows
+    in memory at once, a million changed products peaked at 2.3 GiB."""
+    if (
+        stream is not None
+        or batch.stock_only
+        or not plan_parts.wanted(batch)
+        or store.holds_nothing(conn, options.account_id)
+    ):
+        return batch, None
+    return plan_parts.spill_products(batch)
+
+
+def _stored_and_screened(
+    conn: sa.Connection,
+    batch: ParsedBatch,
+    options: ImportOptions,
+    owns: frozenset[str],
+    spilled: plan_parts.Spilled | None,
+) -> tuple[ParsedBatch, plan_parts.Stored, plan_parts.Spilled | None]:
+    """The stored rows the import diffs against, and the batch without the rows that touch
+    what another source owns (ownership.py). Spilled products are read back when the screen
+    needs them."""
+    stored = skip_unchanged.read_stored(conn, options, batch)
+    if spilled is not None and ownership.screens(stored, options.source):
+        batch, spilled = plan_parts.restore(batch, spilled), None
+    owners = {s.name: s.owns for s in list_sources(conn, options.account_id)}
+    batch = ownership.screen(batch, stored, source=options.source, owns=owns, owners=owners)
+    return batch, stored, spilled
 
 
 def _plan(

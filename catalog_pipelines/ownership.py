@@ -46,6 +46,11 @@ def _others(stored: pl.DataFrame, source: str) -> bool:
     )
 
 
+def screens(stored: Mapping[str, pl.DataFrame], source: str) -> bool:
+    """Whether `screen` has rows to look at: another source wrote some of the stored rows."""
+    return any(_others(stored[name], source) for name in ("products", "prices", "inventory"))
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in row.items():
@@ -71,7 +76,7 @@ def screen(
     product takes its variants with it (as in validation)."""
     products, variants = batch.products, batch.variants
     sp, spr, si = stored["products"], stored["prices"], stored["inventory"]
-    if not any(_others(df, source) for df in (sp, spr, si)):
+    if not screens(stored, source):
         return batch  # one source (or the API) wrote everything: nothing to screen
     product_of = sp.filter(pl.col("source").is_not_null() & (pl.col("source") != source)).select(
         pl.col("id").alias("_pid"),

@@ -56,30 +56,54 @@ class Parts:
     warned_keys: pl.Series | None = None
 
 
-def of_batch(batch: ParsedBatch, stored: Stored) -> Parts | None:
-    """`batch` in parts, or None when two of its parts lead to the same stored row."""
-    count = -(-batch.products.height // PART_PRODUCTS)
-    if all(f.height == 0 for f in stored.values()):
+@dataclass(frozen=True)
+class Spilled:
+    """A large batch's products on disk, a part's worth to a file, with what the import needs
+    of them in memory: each part's keys, and the keys stripe_limit_products warns about. A
+    million changed products are ~450 MB in memory (descriptions mostly)."""
+
+    held: list[Held]
+    keys: list[pl.Series]
+    warned_keys: pl.Series
+    products: int
+
+
+def spill_products(batch: ParsedBatch) -> tuple[ParsedBatch, Spilled]:
+    """`batch` without its products, and the products, on disk in parts."""
+    spill = Spill()
+    held, keys = [], []
+    for start in range(0, batch.products.height, PART_PRODUCTS):
+        part = batch.products.slice(start, PART_PRODUCTS)
+        held.append(spill.keep(part))
+        keys.append(part["external_id"])
+    spilled = Spilled(held, keys, stripe_limit_products(batch), batch.products.height)
+    return replace(batch, products=batch.products.clear()), spilled
+
+
+def restore(batch: ParsedBatch, spilled: Spilled) -> ParsedBatch:
+    """`batch` with its spilled products read back, for a plan of the whole batch."""
+    return replace(batch, products=pl.concat([h.frame() for h in spilled.held]))
+
+
+def of_batch(batch: ParsedBatch, stored: Stored, spilled: Spilled | None = None) -> Parts | None:
+    """`batch` in parts, or None when two of its parts lead to the same stored row.
+    `spilled`: its products, when spill_products took them out of it."""
+    if spilled is None and all(f.height == 0 for f in stored.values()):
+        count = -(-batch.products.height // PART_PRODUCTS)
         parts = ((products, variants, stored) for products, variants in split(batch))
         return Parts(parts, count, batch.products.height)
-    rest = _rest(batch, stored)
+    if spilled is None:
+        batch, spilled = spill_products(batch)
+    rest = _rest(batch.variants, spilled.keys, stored)
     if rest is None:
         return None
-    count += any(f.height for f in rest.values())
-    # The changed products of a large re-import are most of its memory (about 450 MB a
-    # million): each part's are read back from disk when it is planned.
-    spill = Spill()
-    held = [
-        spill.keep(batch.products.slice(start, PART_PRODUCTS))
-        for start in range(0, batch.products.height, PART_PRODUCTS)
-    ]
-    without = replace(batch, products=batch.products.clear())
+    count = len(spilled.held) + any(f.height for f in rest.values())
     return Parts(
-        _with_stored(held, without, stored, rest),
+        _with_stored(spilled, batch, stored, rest),
         count,
-        batch.products.height,
-        batch=without,
-        warned_keys=stripe_limit_products(batch),
+        spilled.products,
+        batch=batch,
+        warned_keys=spilled.warned_keys,
     )
 
 
@@ -88,24 +112,23 @@ def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     is not in the batch is in no part; the plan of the whole batch drops it too."""
     for start in range(0, batch.products.height, PART_PRODUCTS):
         products = batch.products.slice(start, PART_PRODUCTS)
-        keys = products["external_id"].implode()
-        yield products, batch.variants.filter(pl.col("product_external_id").is_in(keys))
+        yield products, _variants_of(batch.variants, products["external_id"])
 
 
-def _keys(products: pl.DataFrame, variants: pl.DataFrame) -> dict[str, pl.Series]:
+def _variants_of(variants: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
+    return variants.filter(pl.col("product_external_id").is_in(keys.implode()))
+
+
+def _keys(keys: pl.Series, variants: pl.DataFrame) -> dict[str, pl.Series]:
     """The keys a part's rows look stored rows up by (as skip_unchanged.read_stored does)."""
-    return {
-        "external_id": products["external_id"],
-        "variant_key": variants["variant_key"],
-        "sku": variants["sku"],
-    }
+    return {"external_id": keys, "variant_key": variants["variant_key"], "sku": variants["sku"]}
 
 
-def _rest(batch: ParsedBatch, stored: Stored) -> Stored | None:
+def _rest(variants: pl.DataFrame, part_keys: list[pl.Series], stored: Stored) -> Stored | None:
     """The stored rows no part leads to, or None when a stored row is led to by two parts."""
     ids: dict[str, list[pl.Series]] = {name: [] for name in stored}
-    for products, variants in split(batch):
-        for name, frame in reached(stored, _keys(products, variants)).items():
+    for keys in part_keys:
+        for name, frame in reached(stored, _keys(keys, _variants_of(variants, keys))).items():
             ids[name].append(frame["id"])
     rest = {}
     for name, frame in stored.items():
@@ -117,16 +140,16 @@ def _rest(batch: ParsedBatch, stored: Stored) -> Stored | None:
 
 
 def _with_stored(
-    held: list[Held], batch: ParsedBatch, stored: Stored, rest: Stored
+    spilled: Spilled, batch: ParsedBatch, stored: Stored, rest: Stored
 ) -> Iterator[Part]:
     """Each part, its products read back, with the stored rows it leads to; then no rows with
     the rest: a full import archives among those the products the file left out. `batch` has
     no products."""
+    held = list(spilled.held)  # each file goes once its part is planned and `spilled` is gone
     while held:
-        products = held.pop(0).frame()  # its file goes once the part is planned
-        keys = products["external_id"].implode()
-        variants = batch.variants.filter(pl.col("product_external_id").is_in(keys))
-        yield products, variants, reached(stored, _keys(products, variants))
+        products = held.pop(0).frame()
+        variants = _variants_of(batch.variants, products["external_id"])
+        yield products, variants, reached(stored, _keys(products["external_id"], variants))
     if any(f.height for f in rest.values()):
         yield batch.products, batch.variants.clear(), rest
 

@@ -216,7 +216,7 @@ def read_stored_for(
             count = cur.execute(_ACCOUNT_PRODUCTS, (account_id,)).fetchone()
         if count is not None and named >= WHOLE_READ_SHARE * count[0]:
             started = time.perf_counter()
-            out = stored_reach.reached(read_stored(conn, account_id), wanted)
+            out = stored_reach.reached(read_stored(conn, account_id), wanted, consume=True)
             log.debug("stored, all of the account's: %.3fs", time.perf_counter() - started)
             return out
     with driver(conn).cursor() as cur:

@@ -25,36 +25,51 @@ def products_named(wanted: dict[str, pl.Series]) -> int:
 
 
 def reached(
-    stored: dict[str, pl.DataFrame], wanted: dict[str, pl.Series]
+    stored: dict[str, pl.DataFrame], wanted: dict[str, pl.Series], *, consume: bool = False
 ) -> dict[str, pl.DataFrame]:
     """The rows of `stored` (all of an account's, from read_stored) that read_stored_for.sql
-    would find for `wanted`, statement by statement."""
+    would find for `wanted`, statement by statement. With `consume`, each of `stored`'s frames
+    is taken out of it as soon as its rows are kept: a million products' worth of both at once
+    was the peak of a large re-import."""
     unknown = set(wanted) - set(_KINDS)
     if unknown:
         raise ValueError(f"unknown kinds of keys: {sorted(unknown)}")
     keys = {kind: _values(wanted, kind) for kind in _KINDS}
-    products, prices = stored["products"], stored["prices"]
+    products, prices, inventory = stored["products"], stored["prices"], stored["inventory"]
     # found_inventory, found_products
-    inventory = stored["inventory"].filter(pl.col("sku").is_in(keys["sku"].implode()))
-    found_products = products.filter(pl.col("external_id").is_in(keys["external_id"].implode()))
+    in_inventory = inventory["sku"].is_in(keys["sku"].implode())
+    found = products["external_id"].is_in(keys["external_id"].implode())
+    found_ids = products["id"].filter(found)
     # found_product_prices: the current prices of the products of the keys and of the ids
-    ids = pl.concat([found_products["id"], keys["product_id"]])
-    product_prices = prices.filter(pl.col("product_id").is_in(ids.implode()))
+    ids = pl.concat([found_ids, keys["product_id"]])
+    of_products = prices["product_id"].is_in(ids.implode())
     # found_prices: the variants whose price is not among those
     variant_keys = keys["variant_key"]
     other_variants = variant_keys.filter(
-        ~variant_keys.is_in(product_prices["variant_key"].drop_nulls().implode())
+        ~variant_keys.is_in(prices["variant_key"].filter(of_products).drop_nulls().implode())
     )
-    variant_prices = prices.filter(pl.col("variant_key").is_in(other_variants.implode()))
+    of_variants = prices["variant_key"].is_in(other_variants.implode())
     # products: those of the keys, and those the ids, the variants and the SKUs lead to
     other_ids = pl.concat(
-        [keys["product_id"], variant_prices["product_id"], inventory["product_id"]]
+        [
+            keys["product_id"],
+            prices["product_id"].filter(of_variants),
+            inventory["product_id"].filter(in_inventory),
+        ]
     ).drop_nulls()
-    other_ids = other_ids.filter(~other_ids.is_in(found_products["id"].implode()))
-    return {
-        "products": pl.concat(
-            [found_products, products.filter(pl.col("id").is_in(other_ids.implode()))]
+    other_ids = other_ids.filter(~other_ids.is_in(found_ids.implode()))
+    others = products["id"].is_in(other_ids.implode())
+    del products, prices, inventory  # only `stored` holds them now
+    out = {}
+    for name, build in (
+        ("inventory", lambda f: f.filter(in_inventory)),
+        (
+            "prices",
+            lambda f: pl.concat([f.filter(of_variants), f.filter(of_products)]).unique(
+                maintain_order=True
+            ),
         ),
-        "prices": pl.concat([variant_prices, product_prices]).unique(maintain_order=True),
-        "inventory": inventory,
-    }
+        ("products", lambda f: pl.concat([f.filter(found), f.filter(others)])),
+    ):
+        out[name] = build(stored.pop(name) if consume else stored[name])
+    return {name: out[name] for name in ("products", "prices", "inventory")}

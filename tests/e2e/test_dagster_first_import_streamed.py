@@ -201,6 +201,8 @@ def test_a_re_import_in_parts_gives_what_one_plan_gives(
         f"P{i},{'Renamed' if i % 3 == 0 else 'Product'} {i},{i}.50,S{i},7,red\n"
         for i in range(1, 30)
     )
+    (tmp_path / "spill").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
     runs: dict[int, list[Any]] = {}
     catalogs = {}
     for part in (3, 1_000_000):
@@ -234,3 +236,4 @@ def test_a_re_import_in_parts_gives_what_one_plan_gives(
     # 31 products in parts of three; then the nine renamed ones, and the rest with P0 and P30
     assert (first_parts, parts) == (11, 4)
     assert [r[2] for r in runs[1_000_000]] == [1, 1]
+    assert list((tmp_path / "spill").iterdir()) == []  # the parts' products, kept on disk

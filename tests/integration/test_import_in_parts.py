@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from catalog_pipelines import plan_parts
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
 from catalog_pipelines.normalized import Reject
+from catalog_pipelines.store.sources import GROUPS, add_source
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.parent_csv import import_both_ways, import_rows
@@ -262,6 +263,44 @@ def test_a_re_import_that_moves_a_variant_between_parts_is_planned_whole(
     assert report.prices.created == 2  # SKU-E's new price, under A, and SKU-E2's
     current = {p[0]: p[1] for p in catalog_by_keys(engine, account)["prices"] if p[3] and p[5]}
     assert current["SKU-E"] == "A" and current["SKU-E2"] == "E"
+
+
+def test_a_large_re_import_that_touches_another_sources_products_is_screened_as_a_whole(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, account: str, applies: list[int]
+) -> None:
+    """The products of a batch of more than a part wait on disk while the stored rows are
+    read; when another source owns some of those rows, they are read back, and the rows that
+    touch them are rejected as without parts."""
+    restored: list[int] = []
+    real_restore = plan_parts.restore
+
+    def restore(batch: Any, spilled: plan_parts.Spilled) -> Any:
+        restored.append(spilled.products)
+        return real_restore(batch, spilled)
+
+    monkeypatch.setattr(plan_parts, "restore", restore)
+    outcomes = []
+    for part in (2, 1_000_000):
+        monkeypatch.setattr(plan_parts, "PART_PRODUCTS", part)
+        acct = f"{account}_{part}"
+        with engine.begin() as conn:
+            for name in ("pim", "shop"):
+                add_source(conn, account_id=acct, name=name, kind="csv", owns=frozenset(GROUPS))
+        import_batch(engine, batch(_products("A", "B", "C")), ImportOptions("pim", acct))
+        applies.clear()
+        both = [{**p, "name": "Shop name"} for p in _products("A", "B", "C", "D", "E", "F")]
+        report = import_batch(engine, batch(both), ImportOptions("shop", acct))
+        outcomes.append(
+            (report.to_json() | {"run_id": None}, catalog_by_keys(engine, acct), len(applies))
+        )
+    (in_parts, catalog, written), (whole, whole_catalog, _) = outcomes
+    assert (in_parts, catalog) == (whole, whole_catalog)
+    assert in_parts["rows_rejected"] == 3  # A, B and C are pim's
+    assert restored == [6]  # all six read back for the screen
+    # D and E, then F; then the rest, pim's A, B and C, which a full import of shop leaves be
+    assert in_parts["products"]["created"] == 3 and written == 3
+    names = {p[0]: p[1] for p in catalog["products"]}
+    assert names["A"] == "Name of A" and names["D"] == "Shop name"
 
 
 def test_a_run_in_parts_reports_its_progress_part_by_part(
