@@ -538,14 +538,33 @@ def _apply(
     now: datetime,
     owns: frozenset[str],
 ) -> int:
-    return store.apply_plan(
-        conn,
-        plan,
-        account_id=options.account_id,
-        source=options.source,
-        run_id=run.run_id,
-        now=now,
-        owns=owns,
+    try:
+        return store.apply_plan(
+            conn,
+            plan,
+            account_id=options.account_id,
+            source=options.source,
+            run_id=run.run_id,
+            now=now,
+            owns=owns,
+        )
+    except store.LookupKeyTaken as e:
+        raise InputError(_lookup_key_taken(run.input_name, plan, e.lookup_key)) from e
+
+
+def _lookup_key_taken(input_name: str, plan: Plan, key: str) -> str:
+    """The error of a SKU that another price holds as its lookup key, with its row."""
+    creates = plan.price_creates.filter(pl.col("lookup_key") == key)["row_number"]
+    updates = plan.prices.filter(pl.col("content").str.json_path_match("$.lookup_key") == key)[
+        "row_number"
+    ]
+    rows = pl.concat([creates, updates]).drop_nulls()
+    where = f"row {rows[0]}: " if rows.len() else ""
+    return (
+        f"{input_name}: {where}sku {key!r} is the lookup key of another price of the account,"
+        " which this import leaves as it is (an archived price keeps its SKU); nothing was"
+        " written. Give the variant another SKU, or clear that price's lookup key first"
+        " (the API's POST /v1/prices/{id} with lookup_key set to an empty string)"
     )
 
 

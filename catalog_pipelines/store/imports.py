@@ -244,6 +244,29 @@ def read_stored_for(
     return out
 
 
+class LookupKeyTaken(Exception):
+    """A SKU the plan gives a price is the lookup key of a price the plan leaves alone: an
+    archived price keeps its SKU. Nothing is written."""
+
+    def __init__(self, lookup_key: str) -> None:
+        super().__init__(f"the lookup key {lookup_key!r} is taken")
+        self.lookup_key = lookup_key
+
+
+_TAKEN_KEY = re.compile(r"\(account_id, lookup_key\)=\([^,]*, (.*)\) already exists")
+
+
+def _taken_lookup_key(error: Exception) -> str | None:
+    """The key of a unique violation on prices' lookup keys, else None."""
+    err = getattr(error, "orig", error)
+    if not isinstance(err, psycopg.errors.UniqueViolation):
+        return None
+    if err.diag.constraint_name != "prices_lookup_key":
+        return None
+    m = _TAKEN_KEY.search(err.diag.message_detail or "")
+    return m.group(1) if m else None
+
+
 class OwnerChanged(Exception):
     """Another source took an object this import was about to write, after the import read
     the catalog (two sources importing at once). Nothing is written; a re-run rejects it."""
@@ -341,8 +364,13 @@ def apply_plan(
             run("archive_products")
             run("free_lookup_keys")
             run("retire_prices")
-            copy("prices", plan.price_creates, bulk.price_rows)
-            run("update_prices")
+            try:
+                copy("prices", plan.price_creates, bulk.price_rows)
+                run("update_prices")
+            except (psycopg.errors.UniqueViolation, sa.exc.IntegrityError) as e:
+                if (key := _taken_lookup_key(e)) is None:
+                    raise
+                raise LookupKeyTaken(key) from e
             run("archive_prices")
             copy("inventory_items", plan.inventory_creates, bulk.inventory_rows)
             run("update_inventory")

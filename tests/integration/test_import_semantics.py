@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
-from catalog_pipelines.normalized import Reject
+from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
 from catalog_pipelines.store.sources import add_source
 from tests.support.batches import batch
 from tests.support.integrity import assert_catalog_integrity
@@ -178,6 +178,34 @@ def test_skus_swapped_between_two_variants_move_their_lookup_keys(
         old_keys = sorted(events)
     assert [tuple(k) for k in keys] == [("V-A", "S2", 2), ("V-B", "S1", 2), ("V-C", "S4", 2)]
     assert old_keys == ["S1", "S2", "S3"]  # each event names the key its price had
+
+
+def test_a_sku_an_archived_price_still_holds_is_refused_by_name(
+    engine: sa.Engine, account: str
+) -> None:
+    """An archived price keeps its SKU as its lookup key. A new variant of another key that
+    takes that SKU is bad input, named with its file, row and SKU; nothing is written."""
+
+    def one(product: str) -> ParsedBatch:
+        variant = {
+            "product_external_id": product,
+            "variant_key": f"V-{product}",
+            "sku": "S9",
+            "currency": "usd",
+            "unit_amount": 1000,
+            "inventory_quantity": 5,
+        }
+        return batch([{"external_id": product, "name": product}], [variant], name="shop.csv")
+
+    import_batch(engine, one("Z"), _opts(account))
+    with pytest.raises(InputError, match=r"shop.csv: row 1: sku 'S9' is the lookup key of"):
+        import_batch(engine, one("A"), _opts(account, allow_mass_archive=True))
+    with engine.connect() as conn:
+        products = conn.execute(
+            sa.text("SELECT external_id, active FROM products WHERE account_id = :a"),
+            {"a": account},
+        ).all()
+    assert [tuple(r) for r in products] == [("Z", True)]
 
 
 def test_full_mode_archives_missing_and_incremental_does_not(
