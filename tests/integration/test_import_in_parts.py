@@ -1,8 +1,9 @@
-"""A first import into an empty account is planned and written in parts (plan_parts.py).
+"""A large import is planned and written in parts (plan_parts.py): a first import into an
+empty account, and a re-import whose parts lead to different stored rows.
 
-Each scenario imports the same file into two empty accounts, in parts of three products and
-as one plan; the reports and catalogs must be the same (ids aside), and what follows must
-behave the same.
+Most scenarios import the same files into two accounts, in parts of a few products and as one
+plan; the reports and catalogs must be the same (ids aside), and what follows must behave the
+same. The re-import scenarios at the end check when a re-import is split, and when not.
 """
 
 from __future__ import annotations
