@@ -406,6 +406,7 @@ def _import(
         ):
             if parts.batch is not None:  # its products are on disk, read back part by part
                 batch, warned_keys = parts.batch, parts.warned_keys
+                del stored  # so are each part's stored rows: the account's read can go
             if isinstance(gate, BatchGate) and not (options.dry_run or too_many_rejects):
                 refused_early = gate.judge_batch(batch)
             written = _plan_and_write_parts(

@@ -94,12 +94,12 @@ def of_batch(batch: ParsedBatch, stored: Stored, spilled: Spilled | None = None)
         return Parts(parts, count, batch.products.height)
     if spilled is None:
         batch, spilled = spill_products(batch)
-    rest = _rest(batch.variants, spilled.keys, stored)
-    if rest is None:
+    led_to = _stored_of_parts(batch.variants, spilled.keys, stored)
+    if led_to is None:
         return None
-    count = len(spilled.held) + any(f.height for f in rest.values())
+    count = len(spilled.held) + bool(led_to.rest)
     return Parts(
-        _with_stored(spilled, batch, stored, rest),
+        _with_stored(spilled, batch, led_to),
         count,
         spilled.products,
         batch=batch,
@@ -124,34 +124,56 @@ def _keys(keys: pl.Series, variants: pl.DataFrame) -> dict[str, pl.Series]:
     return {"external_id": keys, "variant_key": variants["variant_key"], "sku": variants["sku"]}
 
 
-def _rest(variants: pl.DataFrame, part_keys: list[pl.Series], stored: Stored) -> Stored | None:
-    """The stored rows no part leads to, or None when a stored row is led to by two parts."""
+@dataclass(frozen=True)
+class _LedTo:
+    """The stored rows of a batch's parts, on disk: those each part leads to, and the rest,
+    which no part leads to (empty when there is none). The account's whole read can go
+    once these are written: each part reads back its own."""
+
+    parts: list[dict[str, Held]]
+    rest: dict[str, Held]
+
+
+def _stored_of_parts(
+    variants: pl.DataFrame, part_keys: list[pl.Series], stored: Stored
+) -> _LedTo | None:
+    """What each part's keys lead to among `stored`, and the rest; None when a stored row is
+    led to by two parts."""
+    spill = Spill()
     ids: dict[str, list[pl.Series]] = {name: [] for name in stored}
+    parts = []
     for keys in part_keys:
-        for name, frame in reached(stored, _keys(keys, _variants_of(variants, keys))).items():
+        found = reached(stored, _keys(keys, _variants_of(variants, keys)))
+        for name, frame in found.items():
             ids[name].append(frame["id"])
+        parts.append({name: spill.keep(frame) for name, frame in found.items()})
     rest = {}
     for name, frame in stored.items():
         taken = pl.concat(ids[name])
         if taken.is_duplicated().any():
             return None
         rest[name] = frame.filter(~pl.col("id").is_in(taken.implode()))
-    return rest
+    if not any(f.height for f in rest.values()):
+        return _LedTo(parts, {})
+    return _LedTo(parts, {name: spill.keep(frame) for name, frame in rest.items()})
 
 
-def _with_stored(
-    spilled: Spilled, batch: ParsedBatch, stored: Stored, rest: Stored
-) -> Iterator[Part]:
-    """Each part, its products read back, with the stored rows it leads to; then no rows with
-    the rest: a full import archives among those the products the file left out. `batch` has
-    no products."""
-    held = list(spilled.held)  # each file goes once its part is planned and `spilled` is gone
+def _read_back(held: dict[str, Held]) -> Stored:
+    return {name: h.frame() for name, h in held.items()}
+
+
+def _with_stored(spilled: Spilled, batch: ParsedBatch, led_to: _LedTo) -> Iterator[Part]:
+    """Each part, its products and stored rows read back; then no rows with the rest: a full
+    import archives among those the products the file left out. `batch` has no products."""
+    # each part's files go once it is planned and `spilled` and `led_to` are gone
+    held = list(zip(spilled.held, led_to.parts, strict=True))
     while held:
-        products = held.pop(0).frame()
+        products_held, stored_held = held.pop(0)
+        products = products_held.frame()
         variants = _variants_of(batch.variants, products["external_id"])
-        yield products, variants, reached(stored, _keys(products["external_id"], variants))
-    if any(f.height for f in rest.values()):
-        yield batch.products, batch.variants.clear(), rest
+        yield products, variants, _read_back(stored_held)
+    if led_to.rest:
+        yield batch.products, batch.variants.clear(), _read_back(led_to.rest)
 
 
 def planned_ahead(split: Iterator[Part], plan: Callable[[Part], Plan]) -> ReadAhead[Plan]:
