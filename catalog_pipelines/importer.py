@@ -280,9 +280,25 @@ def _resolve_source(conn: sa.Connection, options: ImportOptions) -> tuple[Source
     return created, True
 
 
+class Handover:
+    """A batch the importer takes out of its caller's hands. A caller that kept its own
+    reference would hold a large batch's products through the whole import, after they were
+    written to disk to wait for their part (plan_parts.spill_products)."""
+
+    def __init__(self, batch: ParsedBatch) -> None:
+        self._batch: ParsedBatch | None = batch
+        self.input_name = batch.input_name
+
+    def take(self) -> ParsedBatch:
+        batch, self._batch = self._batch, None
+        if batch is None:
+            raise RuntimeError("this batch was handed over already")
+        return batch
+
+
 def import_batch(
     engine: sa.Engine,
-    batch: ParsedBatch,
+    batch: ParsedBatch | Handover,
     options: ImportOptions,
     *,
     progress: ProgressFn = quiet,
@@ -306,8 +322,13 @@ def import_batch(
             report = _import_stream(engine, conn, stream, options, run, progress, gate)
             if report is not None:
                 return report
-            batch = read_whole()
-        return _import(engine, conn, batch, options, run, progress, gate)
+            batch = Handover(read_whole())
+        # a batch handed over is referenced by _import's frame only (no local here)
+        return _import(engine, conn, _taken(batch), options, run, progress, gate)
+
+
+def _taken(batch: ParsedBatch | Handover) -> ParsedBatch:
+    return batch.take() if isinstance(batch, Handover) else batch
 
 
 def _import_stream(

@@ -19,7 +19,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from catalog_pipelines.importer import ImportOptions, ImportRefused, ImportReport
+from catalog_pipelines.importer import Handover, ImportOptions, ImportRefused, ImportReport
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.store.events import account_head
 from catalog_pipelines.validation import validate_batch
@@ -249,19 +249,25 @@ def validated_rows(
             **run_origin(context),
         )
         del snapshot  # only the validated frames from here on
+        validation_summary = previews.validation_summary(validation)
+        # a plan only, as the reconcile job asks, hands its rows on: catalog_drift may heal
+        # with them. Otherwise the importer takes the batch, so that a large one's products
+        # can wait on disk while the stored rows are read (importer.Handover).
+        plan_rows = None if publish else validation.batch
+        given = Handover(validation.batch)
+        del validation
         gate = CheckGate(config, checks.previous_unmapped_columns(engine, options.account_id, name))
         with engine.connect() as conn:
             events_after = account_head(conn, options.account_id) or 0
         try:
-            report = import_staged(
-                context, catalog_db, validation.batch, options, gate=gate, stream=stream
-            )
+            report = import_staged(context, catalog_db, given, options, gate=gate, stream=stream)
         except ImportRefused as refused:  # by a check, a guard, or an owner that changed
             report = refused.report
-    batch = report.batch or validation.batch  # screened: other sources' rows are rejects
+    batch = report.batch  # screened: other sources' rows are rejects
+    assert batch is not None  # every report of an import carries its batch
     data, changes = report.to_json(), list(report.changes)
-    if not publish:  # a plan only, as the reconcile job asks: catalog_drift may heal with it
-        handoff.put(context.run.run_id, VALIDATED_BATCH, name, validation.batch)
+    if plan_rows is not None:
+        handoff.put(context.run.run_id, VALIDATED_BATCH, name, plan_rows)
     staged = StagedImport(
         source=name,
         account_id=options.account_id,
@@ -272,7 +278,7 @@ def validated_rows(
         archive_fraction=float(report.archive_fraction),
         refused=report.refused,
         rows_rejected=len(batch.rejects),
-        validation=previews.validation_summary(validation),
+        validation=validation_summary,
     )
     if VALIDATED_KEY in context.selected_asset_keys:
         yield dg.Output(

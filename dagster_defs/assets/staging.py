@@ -20,6 +20,7 @@ from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
 from catalog_pipelines.fingerprints import SkipRequest
 from catalog_pipelines.importer import (
     Gate,
+    Handover,
     ImportOptions,
     ImportReport,
     import_batch,
@@ -214,7 +215,7 @@ def snapshot_path(context: dg.AssetExecutionContext) -> str | None:
 def import_staged(
     context: dg.AssetExecutionContext,
     catalog_db: CatalogDatabase,
-    batch: ParsedBatch,
+    batch: ParsedBatch | Handover,
     options: ImportOptions,
     gate: Gate | None = None,
     stream: first_import.Stream | None = None,
@@ -233,7 +234,7 @@ def import_staged(
         return import_batch(engine, batch, options, gate=gate, stream=stream, read_whole=read_whole)
     except skip_unchanged.SkipUnusable as e:
         context.log.info(f"reading the source again in full: {e}")
-        return import_batch(engine, read_whole(), options, gate=gate)
+        return import_batch(engine, Handover(read_whole()), options, gate=gate)
 
 
 def snapshot_of_run(

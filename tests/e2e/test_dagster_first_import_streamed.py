@@ -20,6 +20,7 @@ from dagster_defs.assets import IMPORT_ASSETS
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
+from tests.support.spilled_products import alive_at_stored_read
 
 MAPPING = {
     "format": "csv",
@@ -237,3 +238,38 @@ def test_a_re_import_in_parts_gives_what_one_plan_gives(
     assert (first_parts, parts) == (11, 4)
     assert [r[2] for r in runs[1_000_000]] == [1, 1]
     assert list((tmp_path / "spill").iterdir()) == []  # the parts' products, kept on disk
+
+
+def test_a_large_re_import_lets_its_products_go_while_the_stored_rows_are_read(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The products of a re-import larger than a part wait on disk while the account's stored
+    rows are read (plan_parts.spill_products). In a Dagster run too: the asset hands its
+    batch over to the importer (importer.Handover), so no step holds the products meanwhile."""
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
+    (tmp_path / "spill").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
+    alive_at_read = alive_at_stored_read(monkeypatch)
+    path = tmp_path / "pim.csv"
+    res = csv_source(
+        instance, engine, database_url, account,
+        name="pim", path=path, mapping=MAPPING, inbox=tmp_path / "inbox",
+    )  # fmt: skip
+    renamed = "".join(f"P{i},Renamed {i},{i}.50,S{i},7,red\n" for i in range(30))
+    for rows in (ROWS, renamed):
+        path.write_text("id,name,price,sku,qty,color\n" + rows)
+        forget_defs_state_storage()
+        result = dg.materialize(
+            IMPORT_ASSETS, partition_key="pim", instance=instance, resources=res
+        )
+        assert result.success
+    plan = result.output_for_node("validated_rows", "validated_rows").plan
+    assert plan["products"]["updated"] == 30
+    assert alive_at_read == [False]  # the re-import's products: spilled, and let go
+    names = {p[0]: p[1] for p in catalog_by_keys(engine, account)["products"]}
+    assert names["P7"] == "Renamed 7"

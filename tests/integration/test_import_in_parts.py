@@ -16,12 +16,13 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines import plan_parts
-from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
+from catalog_pipelines.importer import Handover, ImportOptions, ImportRefused, import_batch
 from catalog_pipelines.normalized import Reject
 from catalog_pipelines.store.sources import GROUPS, add_source
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.parent_csv import import_both_ways, import_rows
+from tests.support.spilled_products import alive_at_stored_read
 
 ROWS = [
     "P0,,Shirt,10.00,S0,5,red",
@@ -325,3 +326,27 @@ def _assert_refused_and_nothing_stored(engine: sa.Engine, account: str) -> None:
             sa.text("SELECT status FROM import_runs WHERE account_id = :a"), {"a": account}
         ).scalar_one()
     assert status == "refused"  # the run is still history
+
+
+def test_a_large_re_import_lets_its_products_go_while_the_stored_rows_are_read(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+) -> None:
+    """The products of a re-import larger than a part wait on disk while the account's stored
+    rows are read, and nothing else holds them: neither the CLI's import of a file nor a
+    caller of import_batch that hands its batch over (importer.Handover)."""
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
+    alive = alive_at_stored_read(monkeypatch)
+    import_rows(engine, tmp_path, account, ROWS)
+    renamed = [row.replace(",,", ",,New ", 1) for row in ROWS]
+    report = import_rows(engine, tmp_path, account, renamed)
+    assert report["products"]["updated"] == 10 and alive == [False]
+    names = {p[0]: p[1] for p in catalog_by_keys(engine, account)["products"]}
+    assert names["P0"] == "New Shirt"
+
+    handed = [{**p, "name": "Handed " + p["external_id"]} for p in _products("A", "B", "C")]
+    import_batch(engine, batch(_products("A", "B", "C")), ImportOptions("pim", f"{account}_h"))
+    import_batch(engine, Handover(batch(handed)), ImportOptions("pim", f"{account}_h"))
+    assert alive == [False, False]
