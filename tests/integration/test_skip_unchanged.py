@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import fingerprints, plan_parts, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, generic
+from catalog_pipelines.connectors.generic import kept_rows
 from catalog_pipelines.fingerprints import KEY
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
 from catalog_pipelines.store import imports as store_imports
@@ -88,6 +89,8 @@ def _adjust(sku: str, delta: int) -> Step:
 # Which run of a scenario plans in parts of two products (plan_parts.py): the one with
 # skipping on (True), off (False), or neither (None). The other plans whole.
 _IN_PARTS: bool | None = None
+# The products of each batch mapped in chunks, with "chunked-mapping".
+_CHUNKED: list[int] = []
 
 
 @pytest.fixture(
@@ -95,6 +98,7 @@ _IN_PARTS: bool | None = None
     params=[
         "whole-pieces",
         "tiny-pieces",
+        "chunked-mapping",
         "whole-account-read",
         "in-parts-without-skipping",
         "in-parts-with-skipping",
@@ -103,13 +107,25 @@ _IN_PARTS: bool | None = None
 def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every scenario again with the file read in pieces of a row or two, so that products,
     rejects and variants straddle pieces, and the pieces' prints are split by key range a few
-    pieces at a time; again with the stored rows the processed keys lead to taken from a
+    pieces at a time; again so, with the kept rows on disk past two rows and mapped a few
+    rows at a time where their identifiers allow it (mapping/chunks.py); again with the stored rows the processed keys lead to taken from a
     read of the whole account (stored_reach.py), as for a file that changes most products;
     and twice more with one of the two runs planned and written in parts of two products,
     as a re-import of more than a part is, against the other one planned whole."""
-    if request.param == "tiny-pieces":
+    if request.param in ("tiny-pieces", "chunked-mapping"):
         monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 48)
         monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
+    _CHUNKED.clear()
+    if request.param == "chunked-mapping":
+        monkeypatch.setattr(kept_rows, "CHUNK_ROWS", 2)
+        real = kept_rows.map_in_chunks
+
+        def counted(chunks: Any, *args: Any, **kw: Any) -> Any:
+            batch = real(chunks, *args, **kw)
+            _CHUNKED.append(batch.products.height)
+            return batch
+
+        monkeypatch.setattr(kept_rows, "map_in_chunks", counted)
     if request.param == "whole-account-read":
         monkeypatch.setattr(store_imports, "WHOLE_READ_MIN_PRODUCTS", 1)
         monkeypatch.setattr(store_imports, "WHOLE_READ_SHARE", 0.0)
@@ -298,7 +314,12 @@ def test_products_warned_about_are_read_again_so_the_warning_repeats(
 
 
 def test_a_warning_of_a_re_import_that_changed_every_product_repeats_too(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    skipped: list[int],
+    reading: str,
 ) -> None:
     """The second import processes all five products: in parts, its products wait on disk,
     and the snapshot must still name the one warned about."""
@@ -309,6 +330,8 @@ def test_a_warning_of_a_re_import_that_changed_every_product_repeats_too(
     )
     assert out[2] is not None and any("500" in w for w in out[2]["warnings"])
     assert skipped[-3:] == [0, 0, 4]
+    # the renamed file's five products: mapped in chunks when the kept rows allow it
+    assert ([5] if reading == "chunked-mapping" else []) == _CHUNKED
 
 
 def test_rows_left_behind_for_a_product_that_changed_are_read_again(
@@ -336,7 +359,7 @@ def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     assert out[1]["products"]["unchanged"] == 4
     assert skipped[-1] == 3
     # only the skipping run's re-import reads in pieces: twice when it had to go back
-    assert len(reads) == (1 if reading == "tiny-pieces" else 2)
+    assert len(reads) == (1 if reading in ("tiny-pieces", "chunked-mapping") else 2)
 
 
 def test_rows_the_reader_refuses_keep_their_product_processed(

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from catalog_pipelines.connectors.csv_pieces import csv_pieces
+from catalog_pipelines.connectors.generic.kept_rows import KeptRows
 from catalog_pipelines.connectors.reading import (
     ROW_NUMBER,
     CsvTable,
@@ -84,19 +85,27 @@ def read_table(
     return _mapped(_from_table(table, mapping, skip, source), mapping, source)
 
 
-_Kept = tuple[pl.DataFrame, int, list[Reject], Fingerprints | None]
+# the rows to map (a frame, or the rows a reader in pieces kept), the record count, the
+# reader's rejects and the fingerprints
+_Kept = tuple[pl.DataFrame | KeptRows, int, list[Reject], Fingerprints | None]
 
 
 def _mapped(kept: _Kept, mapping: Mapping, source: str) -> ParsedBatch:
-    frame, records, rejects, prints = kept
-    batch = apply_mapping(
-        frame,
-        mapping,
-        source=source,
-        rows_read=records,
-        rejects=rejects,
-        skipped_rows=prints.skipped_rows if prints is not None else 0,
-    )
+    rows, records, rejects, prints = kept
+    skipped_rows = prints.skipped_rows if prints is not None else 0
+    if isinstance(rows, KeptRows):
+        batch = rows.mapped(
+            source=source, rows_read=records, rejects=rejects, skipped_rows=skipped_rows
+        )
+    else:
+        batch = apply_mapping(
+            rows,
+            mapping,
+            source=source,
+            rows_read=records,
+            rejects=rejects,
+            skipped_rows=skipped_rows,
+        )
     batch.fingerprints = prints
     return batch
 
@@ -213,7 +222,7 @@ def _keep_changed_rows(
         for held, part in zip(prints_parts, by_range(rows, ranges), strict=True):
             held.append(hold(part, spill))
 
-    kept_parts: list[pl.DataFrame] = []
+    kept = KeptRows(mapping)
     refused_parts: list[pl.DataFrame] = []
     # The next piece is read and parsed while this one is sorted out; the first, while the
     # snapshot's prints are sorted.
@@ -238,12 +247,13 @@ def _keep_changed_rows(
             gathered.append(rows)
             if sum(g.height for g in gathered) >= SPLIT_ROWS:
                 split_gathered()
-            kept = frame.filter(~maybe_skipped(rows, valid))
+            piece_kept = frame.filter(~maybe_skipped(rows, valid))
             # A filtered frame still points into the piece's string buffers: copy the few
             # rows kept, or every piece would stay in memory through them.
-            kept_parts.append(_compacted(kept) if kept.height < frame.height // 2 else kept)
+            small = piece_kept.height < frame.height // 2
+            kept.add(_compacted(piece_kept) if small else piece_kept)
             records += table.records
-            del table, frame, rows, kept  # the next piece is already being read
+            del table, frame, rows, piece_kept  # the next piece is already being read
     if not salt_parts:
         return None
     if gathered:
@@ -257,14 +267,15 @@ def _keep_changed_rows(
     wanted, prints = decide_by_range(
         prints_parts, refused, salt_parts=salt_parts, request=skip, spill=spill
     )
-    frame = pl.concat(kept_parts).filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
-    if frame.height != wanted.len():
-        # A product left behind as probably unchanged was not skipped after all: go back
-        # for the rows of every product that is processed.
-        frame = pl.concat(
-            _reader_rejects(table)[0].filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
-            for table in csv_pieces(path, source=source, delimiter=delimiter)
-        )
+    if kept.keep_only(wanted) == wanted.len():
+        return kept, records, rejects, prints
+    del kept
+    # A product left behind as probably unchanged was not skipped after all: go back for the
+    # rows of every product that is processed.
+    frame = pl.concat(
+        _reader_rejects(table)[0].filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
+        for table in csv_pieces(path, source=source, delimiter=delimiter)
+    )
     return frame, records, rejects, prints
 
 

@@ -1,0 +1,102 @@
+"""The rows a re-import read in pieces keeps for mapping: those of the products it may not skip.
+
+A re-import that changes few products keeps few rows, in memory. One that changes most of them
+keeps most of the file: past CHUNK_ROWS rows, the pieces' kept rows wait on disk, and they are
+mapped a chunk at a time when their identifiers allow it (mapping/chunks.py), so the raw rows
+and the mapping's working frames are not all in memory beside the mapped products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import polars as pl
+
+from catalog_pipelines.connectors.reading import ROW_NUMBER
+from catalog_pipelines.frames import rows_where
+from catalog_pipelines.mapping import Mapping, apply_mapping
+from catalog_pipelines.mapping.chunks import identity_tokens, independent, map_in_chunks
+from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.spill import Held, Spill, hold
+
+CHUNK_ROWS = 200_000  # rows held in memory before they go to disk, and mapped at once
+
+
+class KeptRows:
+    """The kept rows of each piece, in the file's order, with their row numbers and
+    identifier tokens in memory."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        self._mapping = mapping
+        self._parts: list[Held | None] = []
+        self._numbers: list[pl.Series] = []
+        self._tokens: list[pl.Series] = []
+        self._spill: Spill | None = None
+        self._rows = 0
+        self._wanted = pl.Series(ROW_NUMBER, [], dtype=pl.Int64)
+
+    def add(self, rows: pl.DataFrame) -> None:
+        self._rows += rows.height
+        if self._spill is None and self._rows > CHUNK_ROWS:
+            self._spill = Spill()
+        self._numbers.append(rows[ROW_NUMBER])
+        self._tokens.append(identity_tokens(rows, self._mapping))
+        self._parts.append(hold(rows, self._spill))
+
+    def keep_only(self, wanted: pl.Series) -> int:
+        """Keep the rows of these row numbers only; how many of them are here."""
+        self._wanted = wanted
+        return sum(self._counts())
+
+    def mapped(
+        self, *, source: str, rows_read: int, rejects: Sequence[Reject], skipped_rows: int
+    ) -> ParsedBatch:
+        """`apply_mapping` of the kept rows, a chunk at a time when that gives the same batch.
+        The rows are read once: each part goes once its chunk is mapped."""
+        groups = self._groups()
+        if len(groups) > 1 and independent(
+            [pl.concat([self._tokens[i] for i in group]) for group in groups]
+        ):
+            return map_in_chunks(
+                self._frames(groups),
+                self._mapping,
+                source=source,
+                rows_read=rows_read,
+                rejects=rejects,
+                skipped_rows=skipped_rows,
+            )
+        (rows,) = self._frames([list(range(len(self._parts)))])
+        return apply_mapping(
+            rows,
+            self._mapping,
+            source=source,
+            rows_read=rows_read,
+            rejects=rejects,
+            skipped_rows=skipped_rows,
+        )
+
+    def _counts(self) -> list[int]:
+        wanted = self._wanted.implode()
+        return [int(n.is_in(wanted).sum()) for n in self._numbers]
+
+    def _groups(self) -> list[list[int]]:
+        """Consecutive parts, CHUNK_ROWS wanted rows or more to a group (the last: the rest)."""
+        groups: list[list[int]] = [[]]
+        rows = 0
+        for i, count in enumerate(self._counts()):
+            if rows >= CHUNK_ROWS:
+                groups.append([])
+                rows = 0
+            groups[-1].append(i)
+            rows += count
+        return groups
+
+    def _frames(self, groups: list[list[int]]) -> Iterator[pl.DataFrame]:
+        wanted = pl.col(ROW_NUMBER).is_in(self._wanted.implode())
+        for group in groups:
+            frames = []
+            for i in group:
+                held, self._parts[i] = self._parts[i], None
+                assert held is not None, "kept rows are mapped once"
+                frames.append(rows_where(held.frame(), wanted))
+            yield pl.concat(frames) if len(frames) != 1 else frames[0]
