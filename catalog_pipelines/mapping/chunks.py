@@ -48,7 +48,8 @@ def map_in_chunks(
     skipped_rows: int = 0,
 ) -> ParsedBatch:
     """`apply_mapping` of the chunks' rows together, for chunks in row order that are
-    `independent`. Each chunk is mapped, then let go, before the next is asked for."""
+    `independent` (one chunk is the whole frame). Each chunk is mapped, then let go, before
+    the next is asked for."""
     parts: list[ParsedBatch] = []
     for chunk in chunks:
         parts.append(apply_mapping(chunk, mapping, source=source, rows_read=chunk.height))

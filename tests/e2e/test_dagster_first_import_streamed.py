@@ -40,12 +40,18 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.fixture
-def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
+def spill_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The imports' temporary folder: the tests check that they leave nothing in it."""
+    (tmp_path / "spill").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
+    return tmp_path / "spill"
+
+
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch, spill_dir: Path) -> list[int]:
     """Every record a piece, parts of three; the pieces of each import that streamed."""
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1)
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
-    (tmp_path / "spill").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
     seen: list[int] = []
     real = first_import.Stream.parts
 
@@ -103,6 +109,7 @@ def test_a_first_import_in_pieces_gives_what_the_whole_read_gives(
     account: str,
     engine: sa.Engine,
     tmp_path: Path,
+    spill_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     streamed: list[int],
 ) -> None:
@@ -123,7 +130,7 @@ def test_a_first_import_in_pieces_gives_what_the_whole_read_gives(
     # the one with a rejected row
     assert again["snapshot"]["products_skipped_unchanged"] == 30
     assert again["plan"]["events"] == 0
-    assert list((tmp_path / "spill").iterdir()) == []
+    assert list(spill_dir.iterdir()) == []
 
 
 def test_a_plan_only_run_reads_a_first_import_whole(
@@ -132,6 +139,7 @@ def test_a_plan_only_run_reads_a_first_import_whole(
     account: str,
     engine: sa.Engine,
     tmp_path: Path,
+    spill_dir: Path,
     streamed: list[int],
 ) -> None:
     plan_only = _run(
@@ -147,7 +155,7 @@ def test_a_plan_only_run_reads_a_first_import_whole(
     assert run["plan"]["dry_run"] is True
     assert run["plan"]["products"]["created"] == 31
     assert plan_only["catalog"]["products"] == []
-    assert list((tmp_path / "spill").iterdir()) == []
+    assert list(spill_dir.iterdir()) == []
 
 
 def test_a_reject_rate_over_the_limit_refuses_a_first_import_before_any_part_is_written(
@@ -156,6 +164,7 @@ def test_a_reject_rate_over_the_limit_refuses_a_first_import_before_any_part_is_
     account: str,
     engine: sa.Engine,
     tmp_path: Path,
+    spill_dir: Path,
     streamed: list[int],
     applies: list[int],
 ) -> None:
@@ -183,7 +192,7 @@ def test_a_reject_rate_over_the_limit_refuses_a_first_import_before_any_part_is_
     assert output.plan["products"]["created"] == 31  # the plan it refused, in full
     assert output.refused is not None and "reject_rate" in output.refused
     assert catalog_by_keys(engine, account)["products"] == []
-    assert list((tmp_path / "spill").iterdir()) == []
+    assert list(spill_dir.iterdir()) == []
 
 
 def test_a_re_import_in_parts_gives_what_one_plan_gives(
@@ -192,6 +201,7 @@ def test_a_re_import_in_parts_gives_what_one_plan_gives(
     account: str,
     engine: sa.Engine,
     tmp_path: Path,
+    spill_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     applies: list[int],
 ) -> None:
@@ -202,8 +212,6 @@ def test_a_re_import_in_parts_gives_what_one_plan_gives(
         f"P{i},{'Renamed' if i % 3 == 0 else 'Product'} {i},{i}.50,S{i},7,red\n"
         for i in range(1, 30)
     )
-    (tmp_path / "spill").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
     runs: dict[int, list[Any]] = {}
     catalogs = {}
     for part in (3, 1_000_000):
@@ -237,7 +245,7 @@ def test_a_re_import_in_parts_gives_what_one_plan_gives(
     # 31 products in parts of three; then the nine renamed ones, and the rest with P0 and P30
     assert (first_parts, parts) == (11, 4)
     assert [r[2] for r in runs[1_000_000]] == [1, 1]
-    assert list((tmp_path / "spill").iterdir()) == []  # the parts' products, kept on disk
+    assert list(spill_dir.iterdir()) == []  # the parts' products, kept on disk
 
 
 def test_a_large_re_import_lets_its_products_go_while_the_stored_rows_are_read(
@@ -246,14 +254,13 @@ def test_a_large_re_import_lets_its_products_go_while_the_stored_rows_are_read(
     account: str,
     engine: sa.Engine,
     tmp_path: Path,
+    spill_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The products of a re-import larger than a part wait on disk while the account's stored
     rows are read (plan_parts.spill_products). In a Dagster run too: the asset hands its
     batch over to the importer (importer.Handover), so no step holds the products meanwhile."""
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
-    (tmp_path / "spill").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
     alive_at_read = alive_at_stored_read(monkeypatch)
     path = tmp_path / "pim.csv"
     res = csv_source(

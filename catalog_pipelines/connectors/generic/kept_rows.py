@@ -14,7 +14,7 @@ import polars as pl
 
 from catalog_pipelines.connectors.reading import ROW_NUMBER
 from catalog_pipelines.frames import rows_where
-from catalog_pipelines.mapping import Mapping, apply_mapping
+from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.mapping.chunks import identity_tokens, independent, map_in_chunks
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.spill import Held, Spill, hold
@@ -51,23 +51,15 @@ class KeptRows:
     def mapped(
         self, *, source: str, rows_read: int, rejects: Sequence[Reject], skipped_rows: int
     ) -> ParsedBatch:
-        """`apply_mapping` of the kept rows, a chunk at a time when that gives the same batch.
-        The rows are read once: each part goes once its chunk is mapped."""
+        """`apply_mapping` of the kept rows: a chunk at a time when that gives the same batch,
+        else in one chunk. The rows are read once: each part goes once its chunk is mapped."""
         groups = self._groups()
-        if len(groups) > 1 and independent(
+        if len(groups) > 1 and not independent(
             [pl.concat([self._tokens[i] for i in group]) for group in groups]
         ):
-            return map_in_chunks(
-                self._frames(groups),
-                self._mapping,
-                source=source,
-                rows_read=rows_read,
-                rejects=rejects,
-                skipped_rows=skipped_rows,
-            )
-        (rows,) = self._frames([list(range(len(self._parts)))])
-        return apply_mapping(
-            rows,
+            groups = [list(range(len(self._parts)))]
+        return map_in_chunks(
+            self._frames(groups),
             self._mapping,
             source=source,
             rows_read=rows_read,
