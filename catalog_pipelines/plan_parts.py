@@ -65,7 +65,10 @@ class Spilled:
     held: list[Held]
     keys: list[pl.Series]
     warned_keys: pl.Series
-    products: int
+
+    @property
+    def products(self) -> int:
+        return sum(k.len() for k in self.keys)
 
 
 def spill_products(batch: ParsedBatch) -> tuple[ParsedBatch, Spilled]:
@@ -76,7 +79,7 @@ def spill_products(batch: ParsedBatch) -> tuple[ParsedBatch, Spilled]:
         part = batch.products.slice(start, PART_PRODUCTS)
         held.append(spill.keep(part))
         keys.append(part["external_id"])
-    spilled = Spilled(held, keys, stripe_limit_products(batch), batch.products.height)
+    spilled = Spilled(held, keys, stripe_limit_products(batch))
     return replace(batch, products=batch.products.clear()), spilled
 
 

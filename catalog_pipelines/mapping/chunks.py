@@ -23,8 +23,8 @@ def identity_tokens(frame: pl.DataFrame, mapping: Mapping) -> pl.Series:
     """Hashes of the identifiers of `frame`'s rows, as `apply_mapping` reads them: its key (or
     SKU, for a mapping without a key), parent key and SKU values. Two rows whose identifiers
     could relate them share a token (a hash collision only makes the test stricter)."""
-    columns = [mapping.key or mapping.fields.get("sku"), mapping.parent_key]
-    columns.append(mapping.fields.get("sku"))
+    sku = mapping.fields.get("sku")
+    columns = [mapping.key or sku, mapping.parent_key, sku]
     present = [c for c in dict.fromkeys(columns) if c is not None and c in frame.columns]
     if not present:
         return pl.Series("token", [], dtype=pl.UInt64)

@@ -65,11 +65,12 @@ def reached(
     # One filter a table, which keeps the table itself when every row is reached: a file that
     # changes most products reaches most rows, and each copy of a table costs its size again
     # (a concat of two filters and a `unique` of the prices took ~400 MB more at a million).
-    out = {}
-    for name, mask in (
-        ("inventory", in_inventory),
-        ("prices", of_variants | of_products),
-        ("products", found | others),
-    ):
-        out[name] = rows_where(stored.pop(name) if consume else stored[name], mask)
-    return {name: out[name] for name in ("products", "prices", "inventory")}
+    masks = {
+        "products": found | others,
+        "prices": of_variants | of_products,
+        "inventory": in_inventory,
+    }
+    return {
+        name: rows_where(stored.pop(name) if consume else stored[name], mask)
+        for name, mask in masks.items()
+    }

@@ -34,6 +34,7 @@ class KeptRows:
         self._spill: Spill | None = None
         self._rows = 0
         self._wanted = pl.Series(ROW_NUMBER, [], dtype=pl.Int64)
+        self._counts: list[int] = []  # each part's wanted rows
 
     def add(self, rows: pl.DataFrame) -> None:
         self._rows += rows.height
@@ -46,7 +47,9 @@ class KeptRows:
     def keep_only(self, wanted: pl.Series) -> int:
         """Keep the rows of these row numbers only; how many of them are here."""
         self._wanted = wanted
-        return sum(self._counts())
+        in_wanted = wanted.implode()
+        self._counts = [int(n.is_in(in_wanted).sum()) for n in self._numbers]
+        return sum(self._counts)
 
     def mapped(
         self, *, source: str, rows_read: int, rejects: Sequence[Reject], skipped_rows: int
@@ -67,15 +70,11 @@ class KeptRows:
             skipped_rows=skipped_rows,
         )
 
-    def _counts(self) -> list[int]:
-        wanted = self._wanted.implode()
-        return [int(n.is_in(wanted).sum()) for n in self._numbers]
-
     def _groups(self) -> list[list[int]]:
         """Consecutive parts, CHUNK_ROWS wanted rows or more to a group (the last: the rest)."""
         groups: list[list[int]] = [[]]
         rows = 0
-        for i, count in enumerate(self._counts()):
+        for i, count in enumerate(self._counts):
             if rows >= CHUNK_ROWS:
                 groups.append([])
                 rows = 0
