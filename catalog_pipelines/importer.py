@@ -21,14 +21,13 @@ import sqlalchemy as sa
 from catalog_pipelines import first_import, ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.diff import Counts, Plan, plan_import
-from catalog_pipelines.fingerprints import Skipped
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
 from catalog_pipelines.preflight import protected_keys, refusal, reject_rate_refusal
 from catalog_pipelines.progress import ProgressFn, never_back, quiet
 from catalog_pipelines.stock_feed import plan_stock_feed
 from catalog_pipelines.store import imports as store
-from catalog_pipelines.store import run_log
+from catalog_pipelines.store import run_log, stored_parts
 from catalog_pipelines.store.events import head_sequence
 from catalog_pipelines.store.run_log import RunStart
 from catalog_pipelines.store.sources import (
@@ -417,9 +416,11 @@ def _import(
         refused_early: str | None = None  # a BatchGate's reason: then no part was written
         warned_keys = None  # the snapshot's, when the batch no longer holds its products
         if batch.stock_only:
-            plan, batch = plan_stock_feed(batch, stored, source=options.source, owns=source.owns)
+            plan, batch = plan_stock_feed(
+                batch, _rows(stored), source=options.source, owns=source.owns
+            )
         elif parts := (
-            stream.as_parts(stored)
+            stream.as_parts(_rows(stored))
             if stream is not None
             else plan_parts.of_batch(batch, stored, spilled)
             if spilled is not None or plan_parts.wanted(batch)
@@ -438,7 +439,7 @@ def _import(
         else:
             if spilled is not None:  # two parts lead to the same stored row: plan it whole
                 batch = plan_parts.restore(batch, spilled)
-            whole = (batch.products, batch.variants, stored)
+            whole = (batch.products, batch.variants, _rows(stored))
             plan = _plan(batch, options, source.owns, protected_keys(batch.rejects), 0, whole)
         if not batch.stock_only:
             skip_unchanged.count_skipped(conn, plan, batch, options)
@@ -486,6 +487,14 @@ def _import(
     return report
 
 
+def _rows(stored: plan_parts.Stored | plan_parts.LedTo) -> plan_parts.Stored:
+    """The stored rows of a batch that is not planned in parts found on the server (only a
+    spilled batch is, and a stock feed or a stream never spills)."""
+    if isinstance(stored, plan_parts.LedTo):
+        raise TypeError("this batch's stored rows were found a part at a time")
+    return stored
+
+
 def _spill_if_large(
     conn: sa.Connection,
     batch: ParsedBatch,
@@ -511,16 +520,46 @@ def _stored_and_screened(
     options: ImportOptions,
     owns: frozenset[str],
     spilled: plan_parts.Spilled | None,
-) -> tuple[ParsedBatch, plan_parts.Stored, plan_parts.Spilled | None]:
+) -> tuple[ParsedBatch, plan_parts.Stored | plan_parts.LedTo, plan_parts.Spilled | None]:
     """The stored rows the import diffs against, and the batch without the rows that touch
     what another source owns (ownership.py). Spilled products are read back when the screen
-    needs them."""
+    needs them, or when their parts lead to the same stored rows."""
+    if spilled is not None:
+        wanted = skip_unchanged.stored_keys(conn, options, batch)
+        if wanted is None or store.reads_whole_account(conn, options.account_id, wanted):
+            led_to = _stored_of_parts(conn, batch, options, spilled, wanted)
+            if led_to is not None:
+                return batch, led_to, spilled
+            batch, spilled = plan_parts.restore(batch, spilled), None
     stored = skip_unchanged.read_stored(conn, options, batch)
     if spilled is not None and ownership.screens(stored, options.source):
         batch, spilled = plan_parts.restore(batch, spilled), None
     owners = {s.name: s.owns for s in list_sources(conn, options.account_id)}
     batch = ownership.screen(batch, stored, source=options.source, owns=owns, owners=owners)
     return batch, stored, spilled
+
+
+def _stored_of_parts(
+    conn: sa.Connection,
+    batch: ParsedBatch,
+    options: ImportOptions,
+    spilled: plan_parts.Spilled,
+    wanted: dict[str, pl.Series] | None,
+) -> plan_parts.LedTo | None:
+    """What each part of a spilled batch leads to among the stored rows `wanted` leads to (all
+    of the account's when None), found on the server (store/stored_parts.py): the client never
+    holds all of the account's. None when the batch must be planned whole: its parts share a
+    stored row, or another source wrote some of the rows (ownership.screen reads them all)."""
+    parts = plan_parts.part_keys(batch, spilled)
+    others = None if wanted is None else plan_parts.keys_of_no_part(wanted, parts)
+    found = stored_parts.Found(conn, options.account_id, parts, others)
+    if wanted is not None:
+        skipped = skip_unchanged.skipped_products(batch)
+        if found.any_product_in(f["product_id"] for f in skipped.frames()):
+            raise skip_unchanged.SkipUnusable(skip_unchanged.SKIPPED_READ)
+    if found.overlap() or found.written_by_others(options.source):
+        return None
+    return plan_parts.of_found(found)
 
 
 def _plan(
@@ -536,7 +575,7 @@ def _plan(
     rejects, computed once for all parts; `in_other_parts`: the products of the other parts,
     present in the file as the skipped ones are."""
     products, variants, stored = part
-    skipped = batch.fingerprints.skipped if batch.fingerprints is not None else Skipped()
+    skipped = skip_unchanged.skipped_products(batch)
     return plan_import(
         products,
         variants,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import polars as pl
 
@@ -89,9 +90,15 @@ def restore(batch: ParsedBatch, spilled: Spilled) -> ParsedBatch:
     return replace(batch, products=pl.concat([h.frame() for h in spilled.held]))
 
 
-def of_batch(batch: ParsedBatch, stored: Stored, spilled: Spilled | None = None) -> Parts | None:
+def of_batch(
+    batch: ParsedBatch, stored: Stored | LedTo, spilled: Spilled | None = None
+) -> Parts | None:
     """`batch` in parts, or None when two of its parts lead to the same stored row.
-    `spilled`: its products, when spill_products took them out of it."""
+    `spilled`: its products, when spill_products took them out of it; `stored`: the account's
+    stored rows, or, with `spilled`, what each part leads to among them (of_found)."""
+    if isinstance(stored, LedTo):
+        assert spilled is not None, "a part's stored rows are found for spilled products"
+        return _in_parts(batch, spilled, stored)
     if spilled is None and all(f.height == 0 for f in stored.values()):
         count = -(-batch.products.height // PART_PRODUCTS)
         parts = ((products, variants, stored) for products, variants in split(batch))
@@ -101,6 +108,10 @@ def of_batch(batch: ParsedBatch, stored: Stored, spilled: Spilled | None = None)
     led_to = _stored_of_parts(batch.variants, spilled.keys, stored)
     if led_to is None:
         return None
+    return _in_parts(batch, spilled, led_to)
+
+
+def _in_parts(batch: ParsedBatch, spilled: Spilled, led_to: LedTo) -> Parts:
     count = len(spilled.held) + bool(led_to.rest)
     return Parts(
         _with_stored(spilled, batch, led_to),
@@ -109,6 +120,46 @@ def of_batch(batch: ParsedBatch, stored: Stored, spilled: Spilled | None = None)
         batch=batch,
         warned_keys=spilled.warned_keys,
     )
+
+
+def part_keys(batch: ParsedBatch, spilled: Spilled) -> list[dict[str, pl.Series]]:
+    """The keys each part's rows look stored rows up by (`_keys`)."""
+    return [_keys(keys, _variants_of(batch.variants, keys)) for keys in spilled.keys]
+
+
+def keys_of_no_part(
+    wanted: dict[str, pl.Series], parts: list[dict[str, pl.Series]]
+) -> dict[str, pl.Series]:
+    """The keys of `wanted` that no part has: the stored rows they lead to, and no part does,
+    are the rest of the rows the batch diffs against."""
+    out = {}
+    for kind, values in wanted.items():
+        of_parts = [p[kind] for p in parts if kind in p]
+        if of_parts:
+            values = values.filter(~values.is_in(pl.concat(of_parts).implode()))
+        out[kind] = values
+    return out
+
+
+class FoundParts(Protocol):
+    """What each part of a batch leads to among the stored rows, read a part at a time
+    (store/stored_parts.py's Found)."""
+
+    count: int
+
+    def part(self, number: int) -> Stored: ...
+    def rest(self) -> Stored: ...
+
+
+def of_found(found: FoundParts) -> LedTo:
+    """The rows of each part and the rest, read from `found` and written to disk a part at a
+    time: the plan of the next part is made in a thread, which must not use the connection."""
+    spill = Spill()
+    parts = [
+        {name: spill.keep(frame) for name, frame in found.part(i).items()}
+        for i in range(found.count)
+    ]
+    return _led_to(spill, parts, found.rest())
 
 
 def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
@@ -129,7 +180,7 @@ def _keys(keys: pl.Series, variants: pl.DataFrame) -> dict[str, pl.Series]:
 
 
 @dataclass(frozen=True)
-class _LedTo:
+class LedTo:
     """The stored rows of a batch's parts, on disk: those each part leads to, and the rest,
     which no part leads to (empty when there is none). The account's whole read can go
     once these are written: each part reads back its own."""
@@ -140,7 +191,7 @@ class _LedTo:
 
 def _stored_of_parts(
     variants: pl.DataFrame, part_keys: list[pl.Series], stored: Stored
-) -> _LedTo | None:
+) -> LedTo | None:
     """What each part's keys lead to among `stored`, and the rest; None when a stored row is
     led to by two parts. The rows led to so far are a boolean mask a table: every part's ids
     and a duplicates check over them took ~0.7 s more at 500,000 changed products."""
@@ -155,17 +206,21 @@ def _stored_of_parts(
             return None
         parts.append({name: spill.keep(rows_where(stored[name], m)) for name, m in masks.items()})
         taken = {name: taken[name] | mask for name, mask in masks.items()}
-    rest = {name: rows_where(frame, ~taken[name]) for name, frame in stored.items()}
+    return _led_to(spill, parts, {name: rows_where(f, ~taken[name]) for name, f in stored.items()})
+
+
+def _led_to(spill: Spill, parts: list[dict[str, Held]], rest: Stored) -> LedTo:
+    """The parts' rows on disk, with the rest's when it has any."""
     if not any(f.height for f in rest.values()):
-        return _LedTo(parts, {})
-    return _LedTo(parts, {name: spill.keep(frame) for name, frame in rest.items()})
+        return LedTo(parts, {})
+    return LedTo(parts, {name: spill.keep(frame) for name, frame in rest.items()})
 
 
 def _read_back(held: dict[str, Held]) -> Stored:
     return {name: h.frame() for name, h in held.items()}
 
 
-def _with_stored(spilled: Spilled, batch: ParsedBatch, led_to: _LedTo) -> Iterator[Part]:
+def _with_stored(spilled: Spilled, batch: ParsedBatch, led_to: LedTo) -> Iterator[Part]:
     """Each part, its products and stored rows read back; then no rows with the rest: a full
     import archives among those the products the file left out. `batch` has no products."""
     # each part's files go once it is planned and `spilled` and `led_to` are gone

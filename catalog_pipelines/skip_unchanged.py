@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, salt, snapshot_frames
+from catalog_pipelines.fingerprints import (
+    Skipped,
+    SkipRequest,
+    SnapshotRows,
+    salt,
+    snapshot_frames,
+)
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import snapshots
@@ -72,9 +78,38 @@ def read_stored(
     """The stored rows the import diffs against: all of the account's, or, when products were
     skipped, those the processed rows, the keys gone from the file and the products changed
     since the snapshot lead to. Raises SkipUnusable when a skipped product is among them."""
+    wanted = stored_keys(conn, options, batch)
+    if wanted is None:
+        return store.read_stored(conn, options.account_id)
+    stored = store.read_stored_for(conn, options.account_id, wanted)
+    read_ids = pl.concat(
+        [
+            stored["products"]["id"],
+            stored["prices"]["product_id"],
+            stored["inventory"]["product_id"],
+        ]
+    )
+    if skipped_products(batch).any_product_in(read_ids):
+        raise SkipUnusable(SKIPPED_READ)
+    return stored
+
+
+SKIPPED_READ = "a processed row names a SKU or variant of a skipped product"
+
+
+def skipped_products(batch: ParsedBatch) -> Skipped:
+    return batch.fingerprints.skipped if batch.fingerprints is not None else Skipped()
+
+
+def stored_keys(
+    conn: sa.Connection, options: ImportOptions, batch: ParsedBatch
+) -> dict[str, pl.Series] | None:
+    """The keys whose stored rows the import diffs against (store.read_stored_for), or None
+    when it diffs against all of the account's. Raises SkipUnusable when the batch's skipped
+    products cannot be trusted any more."""
     prints = batch.fingerprints
     if prints is None or prints.known is None or not prints.skipping:
-        return store.read_stored(conn, options.account_id)
+        return None
     known = prints.known
     if (prints.rules["mode"], prints.rules["source"]) != (options.mode, options.source):
         raise SkipUnusable("the batch was read for another mode or source")
@@ -86,26 +121,12 @@ def read_stored(
         skipped=prints.skipped,
     ):
         raise SkipUnusable("the snapshot changed while the file was read")
-    stored = store.read_stored_for(
-        conn,
-        options.account_id,
-        {
-            "external_id": pl.concat([prints.processed_keys, prints.gone]),
-            "product_id": pl.Series(sorted(known.touched), dtype=pl.Utf8),
-            "variant_key": batch.variants["variant_key"],
-            "sku": batch.variants["sku"],
-        },
-    )
-    read_ids = pl.concat(
-        [
-            stored["products"]["id"],
-            stored["prices"]["product_id"],
-            stored["inventory"]["product_id"],
-        ]
-    )
-    if prints.skipped.any_product_in(read_ids):
-        raise SkipUnusable("a processed row names a SKU or variant of a skipped product")
-    return stored
+    return {
+        "external_id": pl.concat([prints.processed_keys, prints.gone]),
+        "product_id": pl.Series(sorted(known.touched), dtype=pl.Utf8),
+        "variant_key": batch.variants["variant_key"],
+        "sku": batch.variants["sku"],
+    }
 
 
 def count_skipped(

@@ -43,7 +43,7 @@ _BIND = re.compile(r"(?<![:\w]):(\w+)")
 # Stored keys and hashes stream back through `COPY (...) TO STDOUT` as CSV bytes that Polars
 # parses at once: no Python object per row, and no server-built text (an aggregated string
 # cost several copies of itself in the client: ~1.5 KB of transient memory per stored row).
-_STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
+STORED_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "products": (
         "SELECT id, external_id, content_hash, active, default_price, source"
         " FROM products WHERE account_id = %s",
@@ -137,8 +137,8 @@ def lock_source(conn: sa.Connection, account_id: str, source: str) -> None:
 def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]:
     """The account's stored keys and hashes, as Polars frames."""
     return {
-        name: _copy_out(conn, f"COPY ({query}) TO STDOUT (FORMAT csv)", (account_id,), schema)
-        for name, (query, schema) in _STORED_QUERIES.items()
+        name: copy_out(conn, f"COPY ({query}) TO STDOUT (FORMAT csv)", (account_id,), schema)
+        for name, (query, schema) in STORED_QUERIES.items()
     }
 
 
@@ -153,7 +153,7 @@ def holds_nothing(conn: sa.Connection, account_id: str) -> bool:
     return not conn.execute(_HOLDS_ANYTHING, {"a": account_id}).scalar_one()
 
 
-def _copy_out(
+def copy_out(
     conn: sa.Connection,
     statement: str,
     params: tuple[Any, ...] | dict[str, Any],
@@ -204,21 +204,28 @@ WHOLE_READ_SHARE = 0.25
 _ACCOUNT_PRODUCTS = "SELECT count(*) FROM products WHERE account_id = %s"
 
 
+def reads_whole_account(conn: sa.Connection, account_id: str, wanted: dict[str, pl.Series]) -> bool:
+    """Whether `wanted` names enough of the account's products that reading all of them beats
+    probing each key (WHOLE_READ_SHARE)."""
+    named = stored_reach.products_named(wanted)
+    if named < WHOLE_READ_MIN_PRODUCTS:
+        return False
+    with driver(conn).cursor() as cur:
+        count = cur.execute(_ACCOUNT_PRODUCTS, (account_id,)).fetchone()
+    return count is not None and named >= WHOLE_READ_SHARE * count[0]
+
+
 def read_stored_for(
     conn: sa.Connection, account_id: str, wanted: dict[str, pl.Series]
 ) -> dict[str, pl.DataFrame]:
     """`read_stored`, limited to what `wanted` leads to: {"external_id" | "product_id" |
     "variant_key" | "sku": values}. An import that skipped its unchanged products reads only
     the rows its other products can touch."""
-    named = stored_reach.products_named(wanted)
-    if named >= WHOLE_READ_MIN_PRODUCTS:
-        with driver(conn).cursor() as cur:
-            count = cur.execute(_ACCOUNT_PRODUCTS, (account_id,)).fetchone()
-        if count is not None and named >= WHOLE_READ_SHARE * count[0]:
-            started = time.perf_counter()
-            out = stored_reach.reached(read_stored(conn, account_id), wanted, consume=True)
-            log.debug("stored, all of the account's: %.3fs", time.perf_counter() - started)
-            return out
+    if reads_whole_account(conn, account_id, wanted):
+        started = time.perf_counter()
+        out = stored_reach.reached(read_stored(conn, account_id), wanted, consume=True)
+        log.debug("stored, all of the account's: %.3fs", time.perf_counter() - started)
+        return out
     with driver(conn).cursor() as cur:
         for ddl in _WANTED_DDL:
             cur.execute(ddl)
@@ -238,7 +245,7 @@ def read_stored_for(
                 rows = cur.execute(query, {"a": account_id}).rowcount
             else:
                 statement = f"COPY ({query}) TO STDOUT (FORMAT csv)"  # constant SQL, bound ids
-                out[name] = _copy_out(conn, statement, {"a": account_id}, _STORED_QUERIES[name][1])
+                out[name] = copy_out(conn, statement, {"a": account_id}, STORED_QUERIES[name][1])
                 rows = len(out[name])
             log.debug("stored %s: %.3fs, %d rows", name, time.perf_counter() - started, rows)
     return out

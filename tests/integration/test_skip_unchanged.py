@@ -22,7 +22,7 @@ from catalog_pipelines.connectors.generic import kept_rows
 from catalog_pipelines.fingerprints import KEY
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
 from catalog_pipelines.store import imports as store_imports
-from catalog_pipelines.store import snapshots
+from catalog_pipelines.store import snapshots, stored_parts
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.store.sources import add_source
@@ -102,6 +102,7 @@ _CHUNKED: list[tuple[int, int]] = []
         "whole-account-read",
         "in-parts-without-skipping",
         "in-parts-with-skipping",
+        "in-parts-found-on-server",
     ],
 )
 def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -110,8 +111,10 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     pieces at a time; again so, with the kept rows on disk past two rows and mapped a few
     rows at a time where their identifiers allow it (mapping/chunks.py); again with the stored rows the processed keys lead to taken from a
     read of the whole account (stored_reach.py), as for a file that changes most products;
-    and twice more with one of the two runs planned and written in parts of two products,
-    as a re-import of more than a part is, against the other one planned whole."""
+    and three times more with one of the two runs planned and written in parts of two
+    products, as a re-import of more than a part is, against the other one planned whole: the
+    parts' stored rows found on the server (store/stored_parts.py) without skipping, and with
+    it (as for a file that changes most products), or among those its keys lead to."""
     if request.param in ("tiny-pieces", "chunked-mapping"):
         monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 48)
         monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
@@ -127,11 +130,11 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
             return batch
 
         monkeypatch.setattr(kept_rows, "map_in_chunks", counted)
-    if request.param == "whole-account-read":
+    if request.param in ("whole-account-read", "in-parts-found-on-server"):
         monkeypatch.setattr(store_imports, "WHOLE_READ_MIN_PRODUCTS", 1)
         monkeypatch.setattr(store_imports, "WHOLE_READ_SHARE", 0.0)
     if request.param.startswith("in-parts-"):
-        monkeypatch.setitem(globals(), "_IN_PARTS", request.param == "in-parts-with-skipping")
+        monkeypatch.setitem(globals(), "_IN_PARTS", request.param != "in-parts-without-skipping")
     return str(request.param)
 
 
@@ -177,6 +180,38 @@ def test_identical_and_slightly_changed_files_skip_what_did_not_move(
     assert out[2]["events"] == 2
     # the runs with skipping on: nothing to skip at first, then all, all but two, all, all but two
     assert skipped[-5:] == [0, 20, 18, 20, 18]
+
+
+def test_a_re_import_that_changes_most_products_is_diffed_the_same(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    skipped: list[int],
+    reading: str,
+) -> None:
+    """Most products renamed, one dropped, one new: in parts with skipping, each part's stored
+    rows are found on the server among those of the account, and the rest is what the
+    dropped product leads to (a full import archives it)."""
+    found: list[bool] = []  # for each lookup on the server: whether it had keys of no part
+    real = stored_parts.Found
+
+    def spy(conn: sa.Connection, account_id: str, parts: Any, others: Any) -> Any:
+        found.append(others is not None)
+        return real(conn, account_id, parts, others)
+
+    monkeypatch.setattr(stored_parts, "Found", spy)
+    base = _rows(12)
+    renamed = _rows(13, name={i: f"Renamed {i}" for i in range(1, 11)})
+    renamed = "".join(line for line in renamed.splitlines(True) if not line.startswith("P11,"))
+    out = _run_both(engine, tmp_path, monkeypatch, account, [_import(base), _import(renamed)])
+    assert out[1] is not None and out[1]["products"]["updated"] == 10
+    assert out[1]["products"]["created"] == 1 and out[1]["products"]["archived"] == 1
+    assert skipped[-2:] == [0, 1]  # P0 alone is skipped
+    if reading == "in-parts-found-on-server":
+        assert True in found  # with skipping, and the keys of no part
+    if reading == "in-parts-without-skipping":
+        assert found and not any(found)
 
 
 def test_a_snapshot_stored_in_several_key_ranges_skips_the_same(

@@ -19,18 +19,20 @@ def alive_at_stored_read(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     still referenced when the stored rows were read next (the list fills as imports run)."""
     spilled: list[weakref.ref[Any]] = []
     alive: list[bool] = []
-    real_spill, real_read = plan_parts.spill_products, skip_unchanged.read_stored
+    # every read of stored rows (on the server a part at a time, or in the client) asks first
+    # which keys they are of
+    real_spill, real_keys = plan_parts.spill_products, skip_unchanged.stored_keys
 
     def spill(batch: ParsedBatch) -> Any:
         spilled.append(weakref.ref(batch.products))
         return real_spill(batch)
 
-    def read_stored(*args: Any) -> Any:
+    def stored_keys(*args: Any) -> Any:
         gc.collect()
         alive.extend(ref() is not None for ref in spilled)
         spilled.clear()
-        return real_read(*args)
+        return real_keys(*args)
 
     monkeypatch.setattr(plan_parts, "spill_products", spill)
-    monkeypatch.setattr(skip_unchanged, "read_stored", read_stored)
+    monkeypatch.setattr(skip_unchanged, "stored_keys", stored_keys)
     return alive
