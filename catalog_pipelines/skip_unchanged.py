@@ -82,6 +82,13 @@ def read_stored(
     if wanted is None:
         return store.read_stored(conn, options.account_id)
     stored = store.read_stored_for(conn, options.account_id, wanted)
+    check_none_skipped(batch, stored)
+    return stored
+
+
+def check_none_skipped(batch: ParsedBatch, stored: dict[str, pl.DataFrame]) -> None:
+    """Raise SkipUnusable when a skipped product is among `stored`, or what its rows belong to:
+    a processed row names a SKU or variant of a product the batch no longer holds."""
     read_ids = pl.concat(
         [
             stored["products"]["id"],
@@ -90,11 +97,7 @@ def read_stored(
         ]
     )
     if skipped_products(batch).any_product_in(read_ids):
-        raise SkipUnusable(SKIPPED_READ)
-    return stored
-
-
-SKIPPED_READ = "a processed row names a SKU or variant of a skipped product"
+        raise SkipUnusable("a processed row names a SKU or variant of a skipped product")
 
 
 def skipped_products(batch: ParsedBatch) -> Skipped:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
+import psycopg
 import sqlalchemy as sa
 
 from catalog_pipelines.store import bulk
@@ -41,17 +43,22 @@ _DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS part_inventory ON COMMIT DROP AS SELECT 0 AS part, id, sku,"
     " content_hash, quantity, policy, product_id, price_id, source FROM inventory_items"
     " WITH NO DATA",
-    "CREATE TEMP TABLE IF NOT EXISTS part_skipped (product_id text) ON COMMIT DROP",
-    "TRUNCATE part_keys, part_products, part_prices, part_inventory, part_skipped",
+    "TRUNCATE part_keys, part_products, part_prices, part_inventory",
 )
-# Built after the rows are in: each part's rows are read by part, and the rest by id.
+# Built after the rows are in: each part's rows are read by part.
 _INDEXES = tuple(
-    f"CREATE INDEX IF NOT EXISTS {table}_{column} ON {table} ({column})"
-    for table in _TABLES.values()
-    for column in ("part", "id")
+    f"CREATE INDEX IF NOT EXISTS {table}_part ON {table} (part)" for table in _TABLES.values()
 )
-_HASH_JOINS = "SET LOCAL enable_nestloop = off"
-_PLAN_FREELY = "RESET enable_nestloop"
+
+
+@contextmanager
+def _hash_joins(cur: psycopg.Cursor[Any]) -> Iterator[None]:
+    """Join the block's large sets by hashing, whatever the statistics say: right after a bulk
+    import they still describe the tables before it, and a nested loop over a table thought
+    empty reads it once a key (an EXISTS over two sets of 500,000 ran for minutes)."""
+    cur.execute("SET LOCAL enable_nestloop = off")
+    yield  # on an error the transaction rolls back, and SET LOCAL with it
+    cur.execute("RESET enable_nestloop")
 
 
 def _statements(table: str, name: str) -> dict[str, str]:
@@ -66,8 +73,6 @@ def _statements(table: str, name: str) -> dict[str, str]:
         "others": f"SELECT 1 FROM {table} WHERE source IS NOT NULL AND source <> %s",  # noqa: S608 - constant fragments
         "others_whole": f"SELECT 1 FROM ({query}) s"  # noqa: S608 - constant fragments
         " WHERE source IS NOT NULL AND source <> %s",
-        "skipped": f"SELECT 1 FROM {table} t JOIN part_skipped k"  # noqa: S608 - constant fragments
-        f" ON k.product_id = t.{'id' if name == 'products' else 'product_id'}",
         "part": f"COPY (SELECT {columns} FROM {table} WHERE part = %s)"  # noqa: S608 - constant fragments
         " TO STDOUT (FORMAT csv)",
         # the rows of the keys of no part that no part leads to, or (`whole`) of the account
@@ -116,19 +121,24 @@ class Found:
                 if keys:
                     bulk.copy_frame(cur, "part_keys", _key_frame(part, keys))
             cur.execute("ANALYZE part_keys")
-            cur.execute(_HASH_JOINS)
-            for name, query in named_statements("read_stored_parts.sql"):
-                rows = cur.execute(query, {"a": account_id}).rowcount
-                log.debug("stored parts, %s: %d rows", name, rows)
-            cur.execute(_PLAN_FREELY)
+            log.debug("stored parts, keys: %.3fs", time.perf_counter() - started)
+            with _hash_joins(cur):
+                for name, query in named_statements("read_stored_parts.sql"):
+                    at = time.perf_counter()
+                    rows = cur.execute(query, {"a": account_id}).rowcount
+                    log.debug(
+                        "stored parts, %s: %.3fs, %d rows", name, time.perf_counter() - at, rows
+                    )
+            at = time.perf_counter()
             for index in _INDEXES:
                 cur.execute(index)
             cur.execute("ANALYZE part_products, part_prices, part_inventory")
+            log.debug("stored parts, indexes: %.3fs", time.perf_counter() - at)
         log.debug("stored parts found: %.3fs", time.perf_counter() - started)
 
     def _exists(self, kind: str, params: tuple[Any, ...] = ()) -> bool:
         """Whether the `kind` statement of any of the tables returns a row."""
-        with driver(self._conn).cursor() as cur:
+        with driver(self._conn).cursor() as cur, _hash_joins(cur):
             for statements in _SQL.values():
                 row = cur.execute(f"SELECT EXISTS ({statements[kind]})", params).fetchone()
                 if row and row[0]:
@@ -146,14 +156,6 @@ class Found:
             return self._exists("others_whole", (self._account, source))
         return self._exists("others", (source,))
 
-    def any_product_in(self, product_ids: Iterable[pl.Series]) -> bool:
-        """Whether any of these products is among the rows found, or what they belong to."""
-        with driver(self._conn).cursor() as cur:
-            for ids in product_ids:
-                bulk.copy_frame(cur, "part_skipped", ids.rename("product_id").to_frame())
-            cur.execute("ANALYZE part_skipped")
-        return self._exists("skipped")
-
     def part(self, number: int) -> dict[str, pl.DataFrame]:
         """The stored rows part `number` leads to, as read_stored returns them."""
         return {
@@ -164,7 +166,8 @@ class Found:
     def rest(self) -> dict[str, pl.DataFrame]:
         """The rows the import diffs against that no part leads to."""
         kind, params = ("rest_whole", self._account) if self.whole else ("rest", NO_PART)
-        return {
-            name: copy_out(self._conn, _SQL[name][kind], (params,), STORED_QUERIES[name][1])
-            for name in _TABLES
-        }
+        with driver(self._conn).cursor() as cur, _hash_joins(cur):
+            return {
+                name: copy_out(self._conn, _SQL[name][kind], (params,), STORED_QUERIES[name][1])
+                for name in _TABLES
+            }

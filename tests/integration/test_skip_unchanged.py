@@ -296,6 +296,12 @@ def test_a_sku_moved_to_a_new_product_is_diffed_against_everything(
     moved = base + "P5,,Product 5,15.00,S2,5,red\n"
     _run_both(engine, tmp_path, monkeypatch, account, [_import(base), _import(moved)])
     assert skipped[-1] == 0  # fell back to the full path
+    # again with most products renamed (in parts: their stored rows found on the server)
+    renamed = _rows(5, name={0: "R0", 1: "R1", 3: "R3", 4: "R4"})
+    moved = renamed + "P5,,Product 5,15.00,S2,5,red\n"
+    steps = [_import(base), _import(moved)]
+    _run_both(engine, tmp_path, monkeypatch, f"{account}_most", steps)
+    assert skipped[-1] == 0
 
 
 def test_rejected_rows_and_variants_behave_the_same(

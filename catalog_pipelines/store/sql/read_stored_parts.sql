@@ -25,8 +25,9 @@ INSERT INTO part_prices
 SELECT w.part, r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount,
        r.content_hash, r.active, r.source
 FROM (
+    -- ALL: only the keys of no part (part -1) name ids, and the rest is read DISTINCT
     SELECT part, id FROM part_products
-    UNION SELECT part, value FROM part_keys WHERE kind = 'product_id'
+    UNION ALL SELECT part, value FROM part_keys WHERE kind = 'product_id'
 ) w JOIN prices r ON r.product_id = w.id
 WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
 -- ;
