@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -250,6 +250,9 @@ class SkipRequest:
     known: Known | None
     watermark: int
     rules: dict[str, Any]
+    # Given each batch of kept rows as it is mapped, when they are mapped a chunk at a time
+    # (validated_chunks.py); the reader then returns the batch without its rows.
+    chunks: Callable[[Any], None] | None = None
 
     def salt_parts(self, *, header: list[str], mapping: Any) -> dict[str, Any]:
         fields = dataclasses.asdict(mapping)  # a Mapping (mapping/model.py)

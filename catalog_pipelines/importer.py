@@ -40,6 +40,7 @@ from catalog_pipelines.store.sources import (
     refuse_if_archived,
 )
 from catalog_pipelines.store.unit_of_work import UnitOfWork
+from catalog_pipelines.validated_chunks import ValidatedChunks
 from catalog_pipelines.validation import validate_batch
 
 PREVIEW_LIMIT = 1000  # changes listed per import; the counts are always complete
@@ -390,8 +391,10 @@ def _import(
     progress: ProgressFn,
     gate: Gate | None = None,
     stream: first_import.Stream | None = None,
+    spilled: plan_parts.Spilled | None = None,
 ) -> ImportReport:
-    """The import of `batch`, or of `stream` (whose summary `batch` is)."""
+    """The import of `batch`, or of `stream` (whose summary `batch` is). `spilled`: the
+    batch's products, when they wait on disk already (validated_chunks.py)."""
     batch.check_reconciles()
     with UnitOfWork(conn) as uow:
         source, source_created = _resolve_source(conn, options)
@@ -405,7 +408,8 @@ def _import(
         if stream is not None and not store.holds_nothing(conn, options.account_id):
             raise first_import.Unusable("the account stores objects now")
         # rebinding `batch` here lets its products go while the stored rows are read
-        batch, spilled = _spill_if_large(conn, batch, options, stream)
+        if spilled is None:
+            batch, spilled = _spill_if_large(conn, batch, options, stream)
         batch, stored, spilled = _stored_and_screened(conn, batch, options, source.owns, spilled)
         now = datetime.now(UTC)
         written: _Written | None = None  # set when the plan was written while it was made
@@ -819,11 +823,20 @@ def import_path(
             "currency": config.get("currency"),  # the shop's, for exports that carry none
         }
 
-        def load(use_snapshot: bool) -> ParsedBatch:
-            skip = skip_unchanged.request(conn, options, fmt, use_snapshot=use_snapshot, **read)
+        def load(use_snapshot: bool) -> tuple[Handover, plan_parts.Spilled | None]:
+            """The batch, validated (handed over: no frame here keeps its products while the
+            import spills them); its products on disk when it was mapped a chunk at a time
+            (validated_chunks.py)."""
+            chunks = ValidatedChunks()
+            skip = skip_unchanged.request(
+                conn, options, fmt, use_snapshot=use_snapshot, chunks=chunks, **read
+            )
             batch = load_batch(path, format=fmt, mapping=mapping, skip=skip, **read)
             progress("validating", 0.25)
-            return validate_batch(batch).batch
+            if chunks.used:
+                valid, spilled = chunks.batch(batch)
+                return Handover(valid), spilled
+            return Handover(validate_batch(batch).batch), None
 
         opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from
         stream = read_stream(conn, options, path, fmt, mapping, progress=progress, **read)
@@ -832,10 +845,15 @@ def import_path(
             report = _import_stream(engine, conn, stream, opts, run, progress)
         if report is not None:
             return report
+
+        def load_and_import(use_snapshot: bool) -> ImportReport:
+            handed, spilled = load(use_snapshot)
+            return _import(engine, conn, _taken(handed), opts, run, progress, spilled=spilled)
+
         try:
-            return _import(engine, conn, load(use_snapshot=True), opts, run, progress)
+            return load_and_import(use_snapshot=True)
         except skip_unchanged.SkipUnusable:
-            return _import(engine, conn, load(use_snapshot=False), opts, run, progress)
+            return load_and_import(use_snapshot=False)
 
 
 def read_stream(

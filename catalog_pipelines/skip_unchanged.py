@@ -11,6 +11,7 @@ CATALOG_IMPORT_SKIP_UNCHANGED=0 turns skipping off.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -62,14 +63,16 @@ def request(
     fmt: str,
     *,
     use_snapshot: bool = True,
+    chunks: Callable[[ParsedBatch], None] | None = None,
     **read: Any,
 ) -> SkipRequest | None:
-    """The reader's SkipRequest, or None when this import cannot skip."""
+    """The reader's SkipRequest, or None when this import cannot skip. `chunks`: see
+    SkipRequest."""
     if fmt not in FORMATS or not enabled():
         return None
     watermark = head_sequence(conn)  # read first: the next snapshot is valid from here
     known = snapshots.load_known(conn, options.account_id, options.source) if use_snapshot else None
-    return SkipRequest(known, watermark, {"fmt": fmt, **_rules(conn, options, **read)})
+    return SkipRequest(known, watermark, {"fmt": fmt, **_rules(conn, options, **read)}, chunks)
 
 
 def read_stored(

@@ -10,7 +10,8 @@ time, and a reader that kept its rows on disk reads one chunk back at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 import polars as pl
 
@@ -46,14 +47,20 @@ def map_in_chunks(
     rows_read: int,
     rejects: Sequence[Reject] = (),
     skipped_rows: int = 0,
+    each: Callable[[ParsedBatch], None] | None = None,
 ) -> ParsedBatch:
     """`apply_mapping` of the chunks' rows together, for chunks in row order that are
     `independent` (one chunk is the whole frame). Each chunk is mapped, then let go, before
-    the next is asked for."""
+    the next is asked for. With `each`, each chunk's batch goes to it as it is mapped, and
+    the batch returned keeps only the counts and rejects: its frames are empty."""
     parts: list[ParsedBatch] = []
     for chunk in chunks:
-        parts.append(apply_mapping(chunk, mapping, source=source, rows_read=chunk.height))
+        part = apply_mapping(chunk, mapping, source=source, rows_read=chunk.height)
         del chunk
+        if each is not None:
+            each(part)
+            part = replace(part, products=part.products.clear(), variants=part.variants.clear())
+        parts.append(part)
     batch = ParsedBatch(
         input_name=source,
         rows_read=rows_read,

@@ -123,10 +123,16 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setattr(kept_rows, "CHUNK_ROWS", 2)
         real = kept_rows.map_in_chunks
 
-        def counted(chunks: Any, *args: Any, **kw: Any) -> Any:
+        def counted(chunks: Any, *args: Any, each: Any = None, **kw: Any) -> Any:
             chunks = list(chunks)
-            batch = real(iter(chunks), *args, **kw)
-            _CHUNKED.append((len(chunks), batch.products.height))
+            products = []  # of each chunk, when each is validated as it is mapped
+
+            def counting(part: Any) -> None:
+                products.append(part.products.height)
+                each(part)
+
+            batch = real(iter(chunks), *args, each=each and counting, **kw)
+            _CHUNKED.append((len(chunks), sum(products) if each else batch.products.height))
             return batch
 
         monkeypatch.setattr(kept_rows, "map_in_chunks", counted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,10 @@ def read_csv(
             kept = _keep_changed_rows(path, mapping, skip, source)
         except InputError:
             kept = None  # read whole below: the same outcome, worded for the whole file
-    return _mapped(kept or _read_whole(path, mapping, encoding, skip, source), mapping, source)
+    chunks = skip.chunks if skip is not None else None
+    return _mapped(
+        kept or _read_whole(path, mapping, encoding, skip, source), mapping, source, chunks
+    )
 
 
 def read_table(
@@ -90,12 +94,21 @@ def read_table(
 _Kept = tuple[pl.DataFrame | KeptRows, int, list[Reject], Fingerprints | None]
 
 
-def _mapped(kept: _Kept, mapping: Mapping, source: str) -> ParsedBatch:
+def _mapped(
+    kept: _Kept,
+    mapping: Mapping,
+    source: str,
+    chunks: Callable[[ParsedBatch], None] | None = None,
+) -> ParsedBatch:
     rows, records, rejects, prints = kept
     skipped_rows = prints.skipped_rows if prints is not None else 0
     if isinstance(rows, KeptRows):
         batch = rows.mapped(
-            source=source, rows_read=records, rejects=rejects, skipped_rows=skipped_rows
+            source=source,
+            rows_read=records,
+            rejects=rejects,
+            skipped_rows=skipped_rows,
+            each_chunk=chunks,
         )
     else:
         batch = apply_mapping(

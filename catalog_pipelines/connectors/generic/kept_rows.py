@@ -8,7 +8,7 @@ and the mapping's working frames are not all in memory beside the mapped product
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import polars as pl
 
@@ -52,10 +52,18 @@ class KeptRows:
         return sum(self._counts)
 
     def mapped(
-        self, *, source: str, rows_read: int, rejects: Sequence[Reject], skipped_rows: int
+        self,
+        *,
+        source: str,
+        rows_read: int,
+        rejects: Sequence[Reject],
+        skipped_rows: int,
+        each_chunk: Callable[[ParsedBatch], None] | None = None,
     ) -> ParsedBatch:
         """`apply_mapping` of the kept rows: a chunk at a time when that gives the same batch,
-        else in one chunk. The rows are read once: each part goes once its chunk is mapped."""
+        else in one chunk. The rows are read once: each part goes once its chunk is mapped.
+        With `each_chunk`, the batch of each of several chunks goes to it, and the batch
+        returned has no rows (map_in_chunks)."""
         groups = self._groups()
         if len(groups) > 1 and not independent(
             [pl.concat([self._tokens[i] for i in group]) for group in groups]
@@ -68,6 +76,7 @@ class KeptRows:
             rows_read=rows_read,
             rejects=rejects,
             skipped_rows=skipped_rows,
+            each=each_chunk if len(groups) > 1 else None,
         )
 
     def _groups(self) -> list[list[int]]:

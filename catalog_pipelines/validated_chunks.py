@@ -1,0 +1,74 @@
+"""A large re-import's mapped chunks validated one at a time, their products on disk.
+
+A re-import that changes most products maps its kept rows a chunk at a time
+(connectors/generic/kept_rows.py). Validated whole, the mapped products of every chunk (~450 MB
+a million, descriptions mostly) were in memory at once with their validation: the first of a
+large re-import's two peaks. Chunks are mapped apart only when no product key, parent key or
+SKU is in two of them, so they validate apart too (as a first import's pieces do,
+first_import.py): each is validated as soon as it is mapped, and its products go to disk in
+parts, as plan_parts.spill_products would have put them there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import polars as pl
+
+from catalog_pipelines import plan_parts
+from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.spill import Held, Spill
+from catalog_pipelines.validation import (
+    stripe_limit_messages,
+    stripe_limit_problems,
+    stripe_limit_products,
+    validate_batch,
+)
+
+
+class ValidatedChunks:
+    """The SkipRequest's `chunks`: takes each mapped chunk (`__call__`), and then gives the
+    whole batch, validated, with its products on disk (`batch`). `used` is False when the
+    reader mapped its rows at once: then the caller validates the batch itself."""
+
+    def __init__(self) -> None:
+        self.used = False
+        self._spill: Spill | None = None
+        self._held: list[Held] = []
+        self._keys: list[pl.Series] = []
+        self._variants: list[pl.DataFrame] = []
+        self._rejects: list[Reject] = []  # validation's, not the mapping's
+        self._problems: list[pl.DataFrame] = []
+        self._warned: list[pl.Series] = []
+
+    def __call__(self, chunk: ParsedBatch) -> None:
+        self.used = True
+        report = validate_batch(chunk, limit_warnings=False)
+        valid = report.batch
+        mapped = {id(r) for r in chunk.rejects}
+        self._rejects += [r for r in valid.rejects if id(r) not in mapped]
+        self._problems.append(stripe_limit_problems(valid))
+        self._warned.append(stripe_limit_products(valid))
+        self._variants.append(valid.variants)
+        if self._spill is None:
+            self._spill = Spill()
+        for start in range(0, valid.products.height, plan_parts.PART_PRODUCTS):
+            part = valid.products.slice(start, plan_parts.PART_PRODUCTS)
+            self._held.append(self._spill.keep(part))
+            self._keys.append(part["external_id"])
+
+    def batch(self, mapped: ParsedBatch) -> tuple[ParsedBatch, plan_parts.Spilled]:
+        """`mapped` (the reader's batch: counts and the mapping's rejects, no rows) validated
+        as validate_batch would have, without its products, and the products on disk."""
+        assert self.used and mapped.rows_valid is not None
+        problems = pl.concat(self._problems).sort(pl.col("kind") == "price", maintain_order=True)
+        batch = replace(
+            mapped,
+            variants=pl.concat(self._variants),
+            rejects=sorted([*mapped.rejects, *self._rejects], key=lambda r: r.row_number),
+            warnings=[*mapped.warnings, *stripe_limit_messages(problems)],
+            rows_valid=mapped.rows_valid - len(self._rejects),
+        )
+        batch.check_reconciles()
+        warned = pl.concat(self._warned).unique()
+        return batch, plan_parts.Spilled(self._held, self._keys, warned)
