@@ -531,7 +531,7 @@ def _stored_and_screened(
     if spilled is not None:
         wanted = skip_unchanged.stored_keys(conn, options, batch)
         if wanted is None or store.reads_whole_account(conn, options.account_id, wanted):
-            led_to = _stored_of_parts(conn, batch, options, spilled, wanted)
+            led_to = _found_on_server(conn, batch, options, spilled, wanted)
             if led_to is not None:
                 return batch, led_to, spilled
             batch, spilled = plan_parts.restore(batch, spilled), None
@@ -543,7 +543,7 @@ def _stored_and_screened(
     return batch, stored, spilled
 
 
-def _stored_of_parts(
+def _found_on_server(
     conn: sa.Connection,
     batch: ParsedBatch,
     options: ImportOptions,

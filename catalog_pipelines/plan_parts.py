@@ -197,7 +197,7 @@ class LedTo:
 
 
 def _stored_of_parts(
-    variants: pl.DataFrame, part_keys: list[pl.Series], stored: Stored
+    variants: pl.DataFrame, keys_of_parts: list[pl.Series], stored: Stored
 ) -> LedTo | None:
     """What each part's keys lead to among `stored`, and the rest; None when a stored row is
     led to by two parts. The rows led to so far are a boolean mask a table: every part's ids
@@ -207,7 +207,7 @@ def _stored_of_parts(
         name: pl.repeat(False, f.height, dtype=pl.Boolean, eager=True) for name, f in stored.items()
     }
     parts = []
-    for keys in part_keys:
+    for keys in keys_of_parts:
         masks = reached_masks(stored, _keys(keys, _variants_of(variants, keys)))
         if any((taken[name] & mask).any() for name, mask in masks.items()):
             return None
