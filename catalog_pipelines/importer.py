@@ -557,14 +557,13 @@ def _found_on_server(
     parts = plan_parts.part_keys(batch, spilled)
     others = None if wanted is None else plan_parts.keys_of_no_part(wanted, parts)
     found = stored_parts.Found(conn, options.account_id, parts, others)
+    if wanted is not None:
+        skipped = skip_unchanged.skipped_products(batch)
+        if found.any_product_in(f["product_id"] for f in skipped.frames()):
+            raise skip_unchanged.SkipUnusable(skip_unchanged.SKIPPED_READ)
     if found.overlap() or found.written_by_others(options.source):
         return None
-
-    def check(stored: plan_parts.Stored) -> None:
-        if wanted is not None:
-            skip_unchanged.check_none_skipped(batch, stored)
-
-    return plan_parts.of_found(found, check)
+    return plan_parts.of_found(found)
 
 
 def _plan(

@@ -154,19 +154,15 @@ class FoundParts(Protocol):
     def rest(self) -> Stored: ...
 
 
-def of_found(found: FoundParts, check: Callable[[Stored], None]) -> LedTo:
+def of_found(found: FoundParts) -> LedTo:
     """The rows of each part and the rest, read from `found` and written to disk a part at a
-    time (the plan of the next part is made in a thread, which must not use the connection).
-    `check` sees each part's rows, then the rest's, before they go to disk."""
+    time: the plan of the next part is made in a thread, which must not use the connection."""
     spill = Spill()
-    parts = []
-    for i in range(found.count):
-        stored = found.part(i)
-        check(stored)
-        parts.append({name: spill.keep(frame) for name, frame in stored.items()})
-    rest = found.rest()
-    check(rest)
-    return _led_to(spill, parts, rest)
+    parts = [
+        {name: spill.keep(frame) for name, frame in found.part(i).items()}
+        for i in range(found.count)
+    ]
+    return _led_to(spill, parts, found.rest())
 
 
 def split(batch: ParsedBatch) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:

@@ -100,7 +100,10 @@ def check_none_skipped(batch: ParsedBatch, stored: dict[str, pl.DataFrame]) -> N
         ]
     )
     if skipped_products(batch).any_product_in(read_ids):
-        raise SkipUnusable("a processed row names a SKU or variant of a skipped product")
+        raise SkipUnusable(SKIPPED_READ)
+
+
+SKIPPED_READ = "a processed row names a SKU or variant of a skipped product"
 
 
 def skipped_products(batch: ParsedBatch) -> Skipped:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,7 +43,8 @@ _DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS part_inventory ON COMMIT DROP AS SELECT 0 AS part, id, sku,"
     " content_hash, quantity, policy, product_id, price_id, source FROM inventory_items"
     " WITH NO DATA",
-    "TRUNCATE part_keys, part_products, part_prices, part_inventory",
+    "CREATE TEMP TABLE IF NOT EXISTS part_skipped (product_id text) ON COMMIT DROP",
+    "TRUNCATE part_keys, part_products, part_prices, part_inventory, part_skipped",
 )
 # Built after the rows are in: each part's rows are read by part.
 _INDEXES = tuple(
@@ -73,6 +74,8 @@ def _statements(table: str, name: str) -> dict[str, str]:
         "others": f"SELECT 1 FROM {table} WHERE source IS NOT NULL AND source <> %s",  # noqa: S608 - constant fragments
         "others_whole": f"SELECT 1 FROM ({query}) s"  # noqa: S608 - constant fragments
         " WHERE source IS NOT NULL AND source <> %s",
+        "skipped": f"SELECT 1 FROM {table} t JOIN part_skipped k"  # noqa: S608 - constant fragments
+        f" ON k.product_id = t.{'id' if name == 'products' else 'product_id'}",
         "part": f"COPY (SELECT {columns} FROM {table} WHERE part = %s)"  # noqa: S608 - constant fragments
         " TO STDOUT (FORMAT csv)",
         # the rows of the keys of no part that no part leads to, or (`whole`) of the account
@@ -155,6 +158,15 @@ class Found:
         if self.whole:
             return self._exists("others_whole", (self._account, source))
         return self._exists("others", (source,))
+
+    def any_product_in(self, product_ids: Iterable[pl.Series]) -> bool:
+        """Whether any of these products is among the rows found, or what they belong to. On
+        the server: the skipped products of a large file can be millions, and on disk."""
+        with driver(self._conn).cursor() as cur:
+            for ids in product_ids:
+                bulk.copy_frame(cur, "part_skipped", ids.rename("product_id").to_frame())
+            cur.execute("ANALYZE part_skipped")
+        return self._exists("skipped")
 
     def part(self, number: int) -> dict[str, pl.DataFrame]:
         """The stored rows part `number` leads to, as read_stored returns them."""

@@ -87,7 +87,8 @@ def test_each_part_and_the_rest_are_those_of_the_whole_read(
 
 
 def test_whose_rows_they_are(engine: sa.Engine, account: str, catalog: Keys) -> None:
-    """Another source among the rows: then the batch is screened, so read whole."""
+    """Another source among the rows (then the batch is screened, so read whole), and a
+    skipped product among them, or what its rows belong to (then skipping cannot be trusted)."""
     p1 = {"external_id": pl.Series(["P1"])}
     with engine.begin() as conn:
         found = Found(conn, account, [p1], {})
@@ -97,3 +98,10 @@ def test_whose_rows_they_are(engine: sa.Engine, account: str, catalog: Keys) -> 
         assert not found.written_by_others(written_by)
         assert found.written_by_others("another")
         assert Found(conn, account, [p1], None).written_by_others("another")
+        p1_id = found.part(0)["products"]["id"][0]
+        p2_id = conn.execute(
+            sa.text("SELECT id FROM products WHERE account_id = :a AND external_id = 'P2'"),
+            {"a": account},
+        ).scalar_one()
+        assert not found.any_product_in([pl.Series([p2_id])])
+        assert found.any_product_in([pl.Series(["prod_none"]), pl.Series([p1_id])])

@@ -3,9 +3,8 @@
 -- part. `part_keys` holds each part's keys (part >= 0) and the keys of no part (part -1: the
 -- keys gone from the file, the products changed since the snapshot). %(a)s is the account.
 --
--- A million keys against a million rows: hash joins, whatever the statistics say. Right after a
--- bulk import they still describe the tables before it, and a nested loop over a table thought
--- empty would read it once per key. Statements are separated by "-- ;".
+-- They run with nested loops off (stored_parts._hash_joins): a million keys against a million
+-- rows. Statements are separated by "-- ;".
 -- name: part_inventory
 INSERT INTO part_inventory
 SELECT k.part, i.id, i.sku, i.content_hash, i.quantity, i.policy, i.product_id, i.price_id,
