@@ -528,14 +528,15 @@ def _stored_and_screened(
     """The stored rows the import diffs against, and the batch without the rows that touch
     what another source owns (ownership.py). Spilled products are read back when the screen
     needs them, or when their parts lead to the same stored rows."""
-    if spilled is not None:
-        wanted = skip_unchanged.stored_keys(conn, options, batch)
-        if wanted is None or store.reads_whole_account(conn, options.account_id, wanted):
-            led_to = _found_on_server(conn, batch, options, spilled, wanted)
-            if led_to is not None:
-                return batch, led_to, spilled
-            batch, spilled = plan_parts.restore(batch, spilled), None
-    stored = skip_unchanged.read_stored(conn, options, batch)
+    wanted = skip_unchanged.stored_keys(conn, options, batch)
+    if spilled is not None and (
+        wanted is None or store.reads_whole_account(conn, options.account_id, wanted)
+    ):
+        led_to = _found_on_server(conn, batch, options, spilled, wanted)
+        if led_to is not None:
+            return batch, led_to, spilled
+        batch, spilled = plan_parts.restore(batch, spilled), None
+    stored = skip_unchanged.read_stored(conn, options, batch, wanted)
     if spilled is not None and ownership.screens(stored, options.source):
         batch, spilled = plan_parts.restore(batch, spilled), None
     owners = {s.name: s.owns for s in list_sources(conn, options.account_id)}

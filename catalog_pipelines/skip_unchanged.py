@@ -76,12 +76,15 @@ def request(
 
 
 def read_stored(
-    conn: sa.Connection, options: ImportOptions, batch: ParsedBatch
+    conn: sa.Connection,
+    options: ImportOptions,
+    batch: ParsedBatch,
+    wanted: dict[str, pl.Series] | None,
 ) -> dict[str, pl.DataFrame]:
     """The stored rows the import diffs against: all of the account's, or, when products were
     skipped, those the processed rows, the keys gone from the file and the products changed
-    since the snapshot lead to. Raises SkipUnusable when a skipped product is among them."""
-    wanted = stored_keys(conn, options, batch)
+    since the snapshot lead to (`wanted`, stored_keys of the batch). Raises SkipUnusable when
+    a skipped product is among them."""
     if wanted is None:
         return store.read_stored(conn, options.account_id)
     stored = store.read_stored_for(conn, options.account_id, wanted)
