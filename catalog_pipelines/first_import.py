@@ -42,7 +42,7 @@ from catalog_pipelines.store import imports as store
 from catalog_pipelines.validation import (
     SAMPLE_SIZE,
     ValidationReport,
-    stripe_limit_messages,
+    stripe_limit_messages_of,
     stripe_limit_problems,
     stripe_limit_products,
     validate_batch,
@@ -303,11 +303,7 @@ def _read(
         raise Unusable("a product's rows fall in more than one piece")
     if _repeats(variant_keys):
         raise Unusable("a variant key falls in more than one piece")
-    stream.summary.warnings.extend(
-        stripe_limit_messages(
-            pl.concat(problems).sort(pl.col("kind") == "price", maintain_order=True)
-        )
-    )
+    stream.summary.warnings.extend(stripe_limit_messages_of(problems))
     stream.summary.check_reconciles()
     stream.validation = _validation(stream.summary, checks, sample, rejected_here)
     stream.read_warnings = read_warnings

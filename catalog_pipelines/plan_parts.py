@@ -78,14 +78,22 @@ class Spilled:
 
 def spill_products(batch: ParsedBatch) -> tuple[ParsedBatch, Spilled]:
     """`batch` without its products, and the products, on disk in parts."""
-    spill = Spill()
-    held, keys = [], []
-    for start in range(0, batch.products.height, PART_PRODUCTS):
-        part = batch.products.slice(start, PART_PRODUCTS)
-        held.append(spill.keep(part))
-        keys.append(part["external_id"])
+    held: list[Held] = []
+    keys: list[pl.Series] = []
+    keep_in_parts(Spill(), batch.products, held, keys)
     spilled = Spilled(held, keys, stripe_limit_products(batch))
     return replace(batch, products=batch.products.clear()), spilled
+
+
+def keep_in_parts(
+    spill: Spill, products: pl.DataFrame, held: list[Held], keys: list[pl.Series]
+) -> None:
+    """Write `products` to disk a part at a time, adding each part's file to `held` and its
+    keys to `keys` (Spilled's)."""
+    for start in range(0, products.height, PART_PRODUCTS):
+        part = products.slice(start, PART_PRODUCTS)
+        held.append(spill.keep(part))
+        keys.append(part["external_id"])
 
 
 def restore(batch: ParsedBatch, spilled: Spilled) -> ParsedBatch:

@@ -19,7 +19,7 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.spill import Held, Spill
 from catalog_pipelines.validation import (
-    stripe_limit_messages,
+    stripe_limit_messages_of,
     stripe_limit_problems,
     stripe_limit_products,
     validate_batch,
@@ -52,21 +52,17 @@ class ValidatedChunks:
         self._variants.append(valid.variants)
         if self._spill is None:
             self._spill = Spill()
-        for start in range(0, valid.products.height, plan_parts.PART_PRODUCTS):
-            part = valid.products.slice(start, plan_parts.PART_PRODUCTS)
-            self._held.append(self._spill.keep(part))
-            self._keys.append(part["external_id"])
+        plan_parts.keep_in_parts(self._spill, valid.products, self._held, self._keys)
 
     def batch(self, mapped: ParsedBatch) -> tuple[ParsedBatch, plan_parts.Spilled]:
         """`mapped` (the reader's batch: counts and the mapping's rejects, no rows) validated
         as validate_batch would have, without its products, and the products on disk."""
         assert self.used and mapped.rows_valid is not None
-        problems = pl.concat(self._problems).sort(pl.col("kind") == "price", maintain_order=True)
         batch = replace(
             mapped,
             variants=pl.concat(self._variants),
             rejects=sorted([*mapped.rejects, *self._rejects], key=lambda r: r.row_number),
-            warnings=[*mapped.warnings, *stripe_limit_messages(problems)],
+            warnings=[*mapped.warnings, *stripe_limit_messages_of(self._problems)],
             rows_valid=mapped.rows_valid - len(self._rejects),
         )
         batch.check_reconciles()

@@ -44,6 +44,7 @@ __all__ = [
     "ValidationReport",
     "validate_batch",
     "stripe_limit_messages",
+    "stripe_limit_messages_of",
     "stripe_limit_problems",
     "stripe_limit_warnings",
 ]
@@ -327,6 +328,14 @@ def stripe_limit_problems(batch: ParsedBatch) -> pl.DataFrame:
                 pl.lit("price").alias("kind")
             ),
         ]
+    )
+
+
+def stripe_limit_messages_of(problems: list[pl.DataFrame]) -> list[str]:
+    """`stripe_limit_messages` of several batches' `stripe_limit_problems` (a file's pieces or
+    chunks), products first, as of one batch."""
+    return stripe_limit_messages(
+        pl.concat(problems).sort(pl.col("kind") == "price", maintain_order=True)
     )
 
 
