@@ -19,11 +19,10 @@ import os
 import pickle
 import shutil
 import weakref
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -39,14 +38,8 @@ from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
 from catalog_pipelines.spill import owned_folder
 from catalog_pipelines.store import imports as store
-from catalog_pipelines.validation import (
-    SAMPLE_SIZE,
-    ValidationReport,
-    stripe_limit_messages_of,
-    stripe_limit_problems,
-    stripe_limit_products,
-    validate_batch,
-)
+from catalog_pipelines.validation import ValidationReport, stripe_limit_products
+from catalog_pipelines.validation.pieces import PieceValidation
 
 ENV = "CATALOG_IMPORT_STREAM"
 _AS_READ = ("products", "variants", "rejects")
@@ -238,17 +231,6 @@ def read(
         raise
 
 
-_FRAME_ORDER = {"products": 0, "variants": 1}  # as validate_batch lists failures
-
-
-def _validation(
-    summary: ParsedBatch, checks: Counter[str], sample: list[dict[str, Any]], rejected: int
-) -> ValidationReport:
-    """The pieces' validation as one report of the whole file."""
-    sample.sort(key=lambda r: (_FRAME_ORDER.get(r["frame"], 2), r["check"] == "product_in_batch"))
-    return ValidationReport(summary, dict(checks), sample[:SAMPLE_SIZE], rejected)
-
-
 def _read(
     directory: Path,
     path: Path,
@@ -262,10 +244,7 @@ def _read(
     stream: Stream | None = None
     product_keys: list[np.ndarray] = []
     variant_keys: list[np.ndarray] = []
-    problems: list[pl.DataFrame] = []
-    checks: Counter[str] = Counter()
-    sample: list[dict[str, Any]] = []
-    rejected_here = 0
+    validation = PieceValidation()
     read_warnings: list[str] = []
     pieces = csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ",")
     try:
@@ -279,15 +258,8 @@ def _read(
             variant_keys.append(_hashes(mapped.variants["variant_key"]))
             as_read = (mapped.products.height, mapped.variants.height, len(mapped.rejects))
             read_warnings += [w for w in mapped.warnings if w not in read_warnings]
-            report = validate_batch(mapped, limit_warnings=False)
-            batch = report.batch
-            # the sample's positions are the whole file's, not the piece's
-            before = {"products": 0, "variants": 0} if stream is None else stream.as_read
-            sample += [{**r, "index": r["index"] + before[r["frame"]]} for r in report.sample]
-            checks.update(report.checks)
-            rejected_here += report.rows_rejected_here
-            del mapped, report
-            problems.append(stripe_limit_problems(batch))
+            batch = validation.validate(mapped)
+            del mapped
             if stream is None:
                 stream = Stream(directory, _summary(batch))
             else:
@@ -303,9 +275,9 @@ def _read(
         raise Unusable("a product's rows fall in more than one piece")
     if _repeats(variant_keys):
         raise Unusable("a variant key falls in more than one piece")
-    stream.summary.warnings.extend(stripe_limit_messages_of(problems))
+    stream.summary.warnings.extend(validation.limit_warnings())
     stream.summary.check_reconciles()
-    stream.validation = _validation(stream.summary, checks, sample, rejected_here)
+    stream.validation = validation.report(stream.summary)
     stream.read_warnings = read_warnings
     return stream
 

@@ -304,6 +304,7 @@ def import_batch(
     progress: ProgressFn = quiet,
     gate: Gate | None = None,
     stream: first_import.Stream | None = None,
+    spilled: plan_parts.Spilled | None = None,
     read_whole: Callable[[], ParsedBatch] | None = None,
 ) -> ImportReport:
     """Diff the batch against the catalog and apply it in one transaction (or not at all).
@@ -313,7 +314,8 @@ def import_batch(
     report before anything is written (a plan written in parts: before the commit); a reason
     from it refuses the import like the mass-archive guard does (`refused`, ImportRefused).
     With `stream` (a first import read in pieces, whose summary `batch` is), the pieces are
-    imported, or, if they cannot be after all, the validated batch `read_whole()` returns."""
+    imported, or, if they cannot be after all, the validated batch `read_whole()` returns.
+    `spilled`: the batch's products, when they wait on disk (validated_chunks.py)."""
     run = _run_start(options, batch.input_name)
     with engine.connect() as conn, _tracked(engine, conn, run, options):
         if stream is not None:
@@ -324,7 +326,7 @@ def import_batch(
                 return report
             batch = Handover(read_whole())
         # a batch handed over is referenced by _import's frame only (no local here)
-        return _import(engine, conn, _taken(batch), options, run, progress, gate)
+        return _import(engine, conn, _taken(batch), options, run, progress, gate, spilled=spilled)
 
 
 def _taken(batch: ParsedBatch | Handover) -> ParsedBatch:
@@ -834,8 +836,8 @@ def import_path(
             batch = load_batch(path, format=fmt, mapping=mapping, skip=skip, **read)
             progress("validating", 0.25)
             if chunks.used:
-                valid, spilled = chunks.batch(batch)
-                return Handover(valid), spilled
+                report, spilled = chunks.validated(batch)
+                return Handover(report.batch), spilled
             return Handover(validate_batch(batch).batch), None
 
         opts = replace(options, source_kind=fmt)  # a format is the kind of source it comes from

@@ -18,18 +18,14 @@ import polars as pl
 from catalog_pipelines import plan_parts
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.spill import Held, Spill
-from catalog_pipelines.validation import (
-    stripe_limit_messages_of,
-    stripe_limit_problems,
-    stripe_limit_products,
-    validate_batch,
-)
+from catalog_pipelines.validation import ValidationReport, stripe_limit_products
+from catalog_pipelines.validation.pieces import PieceValidation
 
 
 class ValidatedChunks:
     """The SkipRequest's `chunks`: takes each mapped chunk (`__call__`), and then gives the
-    whole batch, validated, with its products on disk (`batch`). `used` is False when the
-    reader mapped its rows at once: then the caller validates the batch itself."""
+    whole batch's validation, with its products on disk (`validated`). `used` is False when
+    the reader mapped its rows at once: then the caller validates the batch itself."""
 
     def __init__(self) -> None:
         self.used = False
@@ -37,34 +33,36 @@ class ValidatedChunks:
         self._held: list[Held] = []
         self._keys: list[pl.Series] = []
         self._variants: list[pl.DataFrame] = []
+        self._validation = PieceValidation()
         self._rejects: list[Reject] = []  # validation's, not the mapping's
-        self._problems: list[pl.DataFrame] = []
         self._warned: list[pl.Series] = []
+        self.as_read = {"products": 0, "variants": 0}  # as mapped, before validation
 
     def __call__(self, chunk: ParsedBatch) -> None:
         self.used = True
-        report = validate_batch(chunk, limit_warnings=False)
-        valid = report.batch
+        self.as_read["products"] += chunk.products.height
+        self.as_read["variants"] += chunk.variants.height
+        valid = self._validation.validate(chunk)
         mapped = {id(r) for r in chunk.rejects}
         self._rejects += [r for r in valid.rejects if id(r) not in mapped]
-        self._problems.append(stripe_limit_problems(valid))
         self._warned.append(stripe_limit_products(valid))
         self._variants.append(valid.variants)
         if self._spill is None:
             self._spill = Spill()
         plan_parts.keep_in_parts(self._spill, valid.products, self._held, self._keys)
 
-    def batch(self, mapped: ParsedBatch) -> tuple[ParsedBatch, plan_parts.Spilled]:
+    def validated(self, mapped: ParsedBatch) -> tuple[ValidationReport, plan_parts.Spilled]:
         """`mapped` (the reader's batch: counts and the mapping's rejects, no rows) validated
         as validate_batch would have, without its products, and the products on disk."""
         assert self.used and mapped.rows_valid is not None
+        validation = self._validation
         batch = replace(
             mapped,
             variants=pl.concat(self._variants),
             rejects=sorted([*mapped.rejects, *self._rejects], key=lambda r: r.row_number),
-            warnings=[*mapped.warnings, *stripe_limit_messages_of(self._problems)],
+            warnings=[*mapped.warnings, *validation.limit_warnings()],
             rows_valid=mapped.rows_valid - len(self._rejects),
         )
         batch.check_reconciles()
         warned = pl.concat(self._warned).unique()
-        return batch, plan_parts.Spilled(self._held, self._keys, warned)
+        return validation.report(batch), plan_parts.Spilled(self._held, self._keys, warned)

@@ -234,9 +234,11 @@ def validated_rows(
         publish = _selection(context)
         # a plan only hands its rows on (catalog_drift heals with them): no pieces then
         snapshot = snapshot_of_run(context, catalog_db, rows=not publish)
-        stream = snapshot.stream
+        stream, spilled = snapshot.stream, None
         validation = stream.validation if stream else None
-        if validation is None:
+        if snapshot.chunks is not None:  # validated chunk by chunk, the products on disk
+            validation, spilled = snapshot.chunks.validated(snapshot.batch)
+        elif validation is None:
             validation = validate_batch(snapshot.batch)
         options = ImportOptions(
             source=name,
@@ -260,7 +262,9 @@ def validated_rows(
         with engine.connect() as conn:
             events_after = account_head(conn, options.account_id) or 0
         try:
-            report = import_staged(context, catalog_db, given, options, gate=gate, stream=stream)
+            report = import_staged(
+                context, catalog_db, given, options, gate=gate, stream=stream, spilled=spilled
+            )
         except ImportRefused as refused:  # by a check, a guard, or an owner that changed
             report = refused.report
     batch = report.batch  # screened: other sources' rows are rejects

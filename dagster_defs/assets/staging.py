@@ -14,7 +14,7 @@ from typing import Any, Literal, TypedDict
 import dagster as dg
 from pydantic import Field
 
-from catalog_pipelines import first_import, skip_unchanged
+from catalog_pipelines import first_import, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
 from catalog_pipelines.fingerprints import SkipRequest
@@ -31,6 +31,7 @@ from catalog_pipelines.mapping import Mapping, mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import run_log
 from catalog_pipelines.store.sources import Source, get_source
+from catalog_pipelines.validated_chunks import ValidatedChunks
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import handoff
 from dagster_defs.inbox import TRIGGER_TAG, finish_inbox_file_on_error
@@ -83,6 +84,14 @@ class Snapshot:
     kind_note: str | None = None  # how the metadata names the kind, when it was detected
     # a first import read in pieces (catalog_pipelines/first_import.py), mapped and validated
     stream: first_import.Stream | None = None
+    # a re-import mapped a chunk at a time: validated already, its products on disk
+    # (catalog_pipelines/validated_chunks.py)
+    chunks: ValidatedChunks | None = None
+
+    @property
+    def has_rows(self) -> bool:
+        """False when `batch` is a summary: the rows are in the stream's pieces or on disk."""
+        return self.stream is None and self.chunks is None
 
 
 @dataclass
@@ -145,9 +154,11 @@ def read_source(
     pieces = stream(path, fmt, mapping, read) if stream else None
     if pieces is not None:
         return Snapshot(pieces.summary, fmt, stream=pieces)
-    batch = load_batch(
-        path, format=fmt, mapping=mapping, skip=skip(fmt, read) if skip else None, **read
-    )
+    request = skip(fmt, read) if skip else None
+    batch = load_batch(path, format=fmt, mapping=mapping, skip=request, **read)
+    chunks = request.chunks if request is not None else None
+    if isinstance(chunks, ValidatedChunks) and chunks.used:
+        return Snapshot(batch, fmt, chunks=chunks)
     return Snapshot(batch, fmt)
 
 
@@ -172,7 +183,8 @@ def read_snapshot(
 ) -> Snapshot:
     """The partition's input, read and reconciled; an unreadable one is a failed import run.
     Products the source's last import left unchanged are skipped (`use_snapshot=False`: none).
-    With `stream`, a first import is read in pieces when it can be."""
+    With `stream`, a first import is read in pieces when it can be, and a re-import that maps
+    its kept rows a chunk at a time validates each chunk as it goes (Snapshot.chunks)."""
     name = context.partition_key
     with catalog_db.engine().connect() as conn:
         source = get_source(conn, catalog_db.account_id, name)
@@ -184,8 +196,11 @@ def read_snapshot(
     options = ImportOptions(source=name, account_id=catalog_db.account_id, mode=_run_mode(context))
 
     def skip(fmt: str, read: dict[str, Any]) -> SkipRequest | None:
+        chunks = ValidatedChunks() if stream else None
         with catalog_db.engine().connect() as conn:
-            return skip_unchanged.request(conn, options, fmt, use_snapshot=use_snapshot, **read)
+            return skip_unchanged.request(
+                conn, options, fmt, use_snapshot=use_snapshot, chunks=chunks, **read
+            )
 
     def pieces(
         file: Path, fmt: str, mapping: Mapping | None, read: dict[str, Any]
@@ -219,8 +234,9 @@ def import_staged(
     options: ImportOptions,
     gate: Gate | None = None,
     stream: first_import.Stream | None = None,
+    spilled: plan_parts.Spilled | None = None,
 ) -> ImportReport:
-    """`import_batch`; when the batch skipped unchanged products and that can no longer be
+    """`import_batch` (`spilled`: the batch's products, on disk); when the batch skipped unchanged products and that can no longer be
     trusted (something changed them meanwhile), or a first import read in pieces (`stream`,
     whose summary `batch` is) turns out to need the whole file, the source is read again in
     full and that is imported instead, as the CLI does."""
@@ -231,7 +247,15 @@ def import_staged(
         return validate_batch(full.batch).batch
 
     try:
-        return import_batch(engine, batch, options, gate=gate, stream=stream, read_whole=read_whole)
+        return import_batch(
+            engine,
+            batch,
+            options,
+            gate=gate,
+            stream=stream,
+            spilled=spilled,
+            read_whole=read_whole,
+        )
     except skip_unchanged.SkipUnusable as e:
         context.log.info(f"reading the source again in full: {e}")
         return import_batch(engine, Handover(read_whole()), options, gate=gate)
@@ -244,10 +268,11 @@ def snapshot_of_run(
     here (a re-execution from a later step, or an executor with a process per step). `rows`:
     the caller needs the batch's rows, not a first import's pieces."""
     taken = handoff.take(context.run.run_id, SNAPSHOT, context.partition_key)
-    if isinstance(taken, Snapshot) and not (rows and taken.stream):
+    if isinstance(taken, Snapshot) and (taken.has_rows or not rows):
         return taken
-    if isinstance(taken, Snapshot) and taken.stream:
-        taken.stream.close()
+    if isinstance(taken, Snapshot):
+        if taken.stream:
+            taken.stream.close()
         context.log.info("reading the source again, whole: this step needs its rows")
     else:
         context.log.info("source_snapshot's frames are not in this process: reading it again")
@@ -283,6 +308,8 @@ def source_snapshot(
     warnings = batch.warnings
     if snapshot.stream is not None:
         as_read, warnings = snapshot.stream.as_read, snapshot.stream.read_warnings
+    elif snapshot.chunks is not None:  # its rejects so far are the mapping's
+        as_read = {**snapshot.chunks.as_read, "rejects": len(batch.rejects)}
     return dg.MaterializeResult(
         metadata={
             "input": batch.input_name,

@@ -39,14 +39,16 @@ def _rows(rejects: list[Reject]) -> list[tuple[int, list[str]]]:
 def test_chunks_validate_as_the_whole_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
     whole = _whole()
-    expected = validate_batch(whole).batch
+    whole_report = validate_batch(whole)
+    expected = whole_report.batch
     chunks = ValidatedChunks()
     for start in (0, 3):  # rows 1-3 and 4-6: no key in both
         products = whole.products.slice(start, 3)
         variants = whole.variants.slice(start, 3)
         chunks(ParsedBatch(whole.input_name, 3, products, variants))
     mapped = replace(whole, products=whole.products.clear(), variants=whole.variants.clear())
-    got, spilled = chunks.batch(mapped)
+    report, spilled = chunks.validated(mapped)
+    got = report.batch
 
     assert got.products.height == 0  # on disk, each chunk's in parts of two
     assert [k.to_list() for k in spilled.keys] == [["a", "b"], ["c"], ["d", "f"]]
@@ -56,10 +58,17 @@ def test_chunks_validate_as_the_whole_batch(monkeypatch: pytest.MonkeyPatch) -> 
     assert [r.row_number for r in got.rejects] == [2, 5, 7]
     assert got.rows_valid == expected.rows_valid == 4
     assert got.warnings == expected.warnings and len(got.warnings) == 2
+    # what the Dagster checks and the run's metadata show: as of the whole batch
+    assert report.checks == whole_report.checks and report.checks
+    assert report.sample == whole_report.sample
+    # the whole batch's positions: product 5, the variant of product 2
+    assert [(r["frame"], r["index"]) for r in report.sample] == [("products", 4), ("variants", 1)]
+    assert report.rows_rejected_here == whole_report.rows_rejected_here == 2
+    assert chunks.as_read == {"products": 6, "variants": 6}
     assert sorted(spilled.warned_keys) == sorted(stripe_limit_products(expected)) == ["c", "f"]
 
 
 def test_a_batch_mapped_at_once_is_left_to_the_caller() -> None:
     assert not ValidatedChunks().used
     with pytest.raises(AssertionError):
-        ValidatedChunks().batch(_whole())
+        ValidatedChunks().validated(_whole())

@@ -1,0 +1,62 @@
+"""A file validated a piece at a time, reported as if validated whole.
+
+A first import's pieces (first_import.py) and a large re-import's mapped chunks
+(validated_chunks.py) are validated apart, to keep one piece's frames in memory at a time. They
+can be: no product key, parent key, variant key or SKU is in two of them. This adds up what
+`validate_batch` of the whole file would have reported: the failures by check, the first
+failures with their positions in the whole file, the rows rejected, and Stripe's limits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import polars as pl
+
+from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.validation import (
+    SAMPLE_SIZE,
+    ValidationReport,
+    stripe_limit_messages_of,
+    stripe_limit_problems,
+    validate_batch,
+)
+
+_FRAME_ORDER = {"products": 0, "variants": 1}  # as validate_batch lists failures
+
+
+class PieceValidation:
+    """Validates each piece (`validate`), then gives the whole file's report (`report`)."""
+
+    def __init__(self) -> None:
+        self.checks: Counter[str] = Counter()
+        self.sample: list[dict[str, Any]] = []
+        self.rejected_here = 0
+        self.problems: list[pl.DataFrame] = []
+        # rows of the pieces before this one, as mapped: the sample's offsets
+        self._before = {"products": 0, "variants": 0}
+
+    def validate(self, mapped: ParsedBatch) -> ParsedBatch:
+        """`mapped`, validated: its failing rows moved to its rejects."""
+        report = validate_batch(mapped, limit_warnings=False)
+        before = self._before
+        self.sample += [{**r, "index": r["index"] + before[r["frame"]]} for r in report.sample]
+        self.checks.update(report.checks)
+        self.rejected_here += report.rows_rejected_here
+        before["products"] += mapped.products.height
+        before["variants"] += mapped.variants.height
+        self.problems.append(stripe_limit_problems(report.batch))
+        return report.batch
+
+    def limit_warnings(self) -> list[str]:
+        """Stripe's limits, worded as for the whole file."""
+        return stripe_limit_messages_of(self.problems)
+
+    def report(self, batch: ParsedBatch) -> ValidationReport:
+        """The report of the whole file, whose validated batch (or its summary) is `batch`."""
+        sample = sorted(
+            self.sample,
+            key=lambda r: (_FRAME_ORDER.get(r["frame"], 2), r["check"] == "product_in_batch"),
+        )
+        return ValidationReport(batch, dict(self.checks), sample[:SAMPLE_SIZE], self.rejected_here)
