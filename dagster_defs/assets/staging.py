@@ -236,10 +236,11 @@ def import_staged(
     stream: first_import.Stream | None = None,
     spilled: plan_parts.Spilled | None = None,
 ) -> ImportReport:
-    """`import_batch` (`spilled`: the batch's products, on disk); when the batch skipped unchanged products and that can no longer be
-    trusted (something changed them meanwhile), or a first import read in pieces (`stream`,
-    whose summary `batch` is) turns out to need the whole file, the source is read again in
-    full and that is imported instead, as the CLI does."""
+    """`import_batch` (`spilled`: the batch's products, on disk); when the batch skipped
+    unchanged products and that can no longer be trusted (something changed them meanwhile),
+    or a first import read in pieces (`stream`, whose summary `batch` is) turns out to need
+    the whole file, the source is read again in full and that is imported instead, as the
+    CLI does."""
     engine = catalog_db.engine()
 
     def read_whole() -> ParsedBatch:
