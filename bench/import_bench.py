@@ -15,7 +15,7 @@ Phases (each in its own child process, so peak RSS is per phase):
   all_changed  with --all-changed: the file with every row renamed, after `changed` (whose
             renamed 1% it keeps), so 99% of the products change: no target, reported for its
             time and memory (a re-import of mostly changed products is written in parts)
-With --dagster, two more phases run the same file through the Dagster import job
+With --dagster, more phases run the same files through the Dagster import job
 (`dg.materialize` of the import assets, in process, on a throwaway instance), into an empty
 catalog database of their own, as the CLI's phases had, and compare with the CLI's phases:
   dagster_initial  vs initial;   dagster_noop  vs noop
@@ -568,7 +568,8 @@ def main() -> None:
         print(f"{k:<24}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
     for k in ("dagster_initial", "dagster_noop", "dagster_noop_in_memory", "dagster_all_changed"):
         if k in results["phases"]:
-            print(f"{k} / CLI: {results['phases'][k]['ratio_to_cli']:.2f} (target <= 1.2)")
+            target = "no target" if k == "dagster_all_changed" else "target <= 1.2"
+            print(f"{k} / CLI: {results['phases'][k]['ratio_to_cli']:.2f} ({target})")
     if "dagster_refused" in results["phases"]:
         ratio = results["phases"]["dagster_refused"]["ratio_to_dagster_initial"]
         print(f"dagster_refused / dagster_initial: {ratio:.2f} (a refused import writes nothing)")
