@@ -63,8 +63,13 @@ def dagster_dev(tmp_path: Path, database_url: str, account: str) -> Iterator[tup
     home.mkdir()
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    # `dagster dev` writes a workspace file and its code servers' sockets to the temp dir and
+    # leaves them when stopped: they go with the test's own folder
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     env = {
         **os.environ,
+        "TMPDIR": str(tmp),
         "DAGSTER_HOME": str(home),
         "DATABASE_URL": database_url,
         "CATALOG_ACCOUNT": account,
