@@ -36,12 +36,9 @@ class ValidatedChunks:
         self._validation = PieceValidation()
         self._rejects: list[Reject] = []  # validation's, not the mapping's
         self._warned: list[pl.Series] = []
-        self.as_read = {"products": 0, "variants": 0}  # as mapped, before validation
 
     def __call__(self, chunk: ParsedBatch) -> None:
         self.used = True
-        self.as_read["products"] += chunk.products.height
-        self.as_read["variants"] += chunk.variants.height
         valid = self._validation.validate(chunk)
         mapped = {id(r) for r in chunk.rejects}
         self._rejects += [r for r in valid.rejects if id(r) not in mapped]
@@ -50,6 +47,11 @@ class ValidatedChunks:
         if self._spill is None:
             self._spill = Spill()
         plan_parts.keep_in_parts(self._spill, valid.products, self._held, self._keys)
+
+    @property
+    def as_read(self) -> dict[str, int]:
+        """The chunks' products and variants as mapped, before validation."""
+        return self._validation.as_read
 
     def validated(self, mapped: ParsedBatch) -> tuple[ValidationReport, plan_parts.Spilled]:
         """`mapped` (the reader's batch: counts and the mapping's rejects, no rows) validated

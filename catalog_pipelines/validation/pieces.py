@@ -34,13 +34,13 @@ class PieceValidation:
         self.sample: list[dict[str, Any]] = []
         self.rejected_here = 0
         self.problems: list[pl.DataFrame] = []
-        # rows of the pieces before this one, as mapped: the sample's offsets
-        self._before = {"products": 0, "variants": 0}
+        # rows of the pieces validated so far, as mapped: the next piece's sample offsets
+        self.as_read = {"products": 0, "variants": 0}
 
     def validate(self, mapped: ParsedBatch) -> ParsedBatch:
         """`mapped`, validated: its failing rows moved to its rejects."""
         report = validate_batch(mapped, limit_warnings=False)
-        before = self._before
+        before = self.as_read
         self.sample += [{**r, "index": r["index"] + before[r["frame"]]} for r in report.sample]
         self.checks.update(report.checks)
         self.rejected_here += report.rows_rejected_here

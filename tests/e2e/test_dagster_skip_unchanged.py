@@ -91,7 +91,7 @@ def test_a_rerun_that_changes_most_products_validates_chunk_by_chunk(
     monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
     monkeypatch.setattr(kept_rows, "CHUNK_ROWS", 2)
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
-    validated: list[int] = []  # the products of each chunks' validation
+    validated: list[int] = []  # the products on disk, at each report taken
     real = ValidatedChunks.validated
 
     def spy(self: ValidatedChunks, mapped: Any) -> Any:
