@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_batch
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
+from catalog_pipelines.store.revert import revert_run
 from catalog_pipelines.store.sources import add_source
 from tests.support.batches import batch
 from tests.support.integrity import assert_catalog_integrity
@@ -206,6 +207,53 @@ def test_a_sku_an_archived_price_still_holds_is_refused_by_name(
             {"a": account},
         ).all()
     assert [tuple(r) for r in products] == [("Z", True)]
+
+
+def test_the_sku_of_a_product_the_file_dropped_goes_to_the_product_that_took_it(
+    engine: sa.Engine, account: str
+) -> None:
+    """A shop deletes product Z and makes A with Z's SKU. Every connector keys a variant by
+    its SKU, so the import sees Z's variant move to A: Z's price is retired (its lookup key
+    let go, replaced_by A's) and the SKU's stock item follows. Reverting gives it back."""
+
+    def one(product: str) -> ParsedBatch:
+        variant = {
+            "product_external_id": product,
+            "variant_key": "S9",  # the SKU, as every connector makes it
+            "sku": "S9",
+            "currency": "usd",
+            "unit_amount": 1000,
+            "inventory_quantity": 5,
+        }
+        return batch([{"external_id": product, "name": product}], [variant], name="shop.csv")
+
+    def prices() -> list[tuple]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT p.external_id, r.active, r.lookup_key, r.replaced_by IS NOT NULL"
+                    " FROM prices r JOIN products p ON p.id = r.product_id"
+                    " WHERE r.account_id = :a ORDER BY 1"
+                ),
+                {"a": account},
+            ).all()
+        return [tuple(r) for r in rows]
+
+    import_batch(engine, one("Z"), _opts(account))
+    moved = import_batch(engine, one("A"), _opts(account, allow_mass_archive=True))
+    assert (moved.prices.created, moved.prices.archived, moved.products.archived) == (1, 1, 1)
+    assert prices() == [("A", True, "S9", False), ("Z", False, None, True)]
+    with engine.connect() as conn:
+        stock = conn.execute(
+            sa.text(
+                "SELECT p.external_id FROM inventory_items i JOIN products p ON p.id = i.product_id"
+                " WHERE i.account_id = :a"
+            ),
+            {"a": account},
+        ).scalar_one()
+    assert stock == "A"
+    revert_run(engine, account, moved.run_id)
+    assert prices() == [("A", False, None, True), ("Z", True, "S9", False)]
 
 
 def test_full_mode_archives_missing_and_incremental_does_not(

@@ -310,6 +310,23 @@ def test_a_sku_moved_to_a_new_product_is_diffed_against_everything(
     assert skipped[-1] == 0
 
 
+def test_the_sku_of_a_dropped_product_goes_to_the_new_one_the_same_way(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    """P5 leaves the file and P9 comes with its SKU, then P8 takes it from P9: the variant
+    (keyed by its SKU) moves each time, its old price retired, in every reading."""
+    base = _rows(6)
+    lines = base.splitlines(True)
+    swapped = "".join(lines[:-1]) + "P9,,Product 9,19.00,S5,5,red\n"
+    again = "".join(lines[:-1]) + "P8,,Product 8,18.00,S5,5,red\n"
+    steps = [_import(base)] + [_import(f, allow_mass_archive=True) for f in (swapped, again)]
+    out = _run_both(engine, tmp_path, monkeypatch, account, steps)
+    for moved in out[1:]:
+        assert moved is not None and "refused" not in moved
+        assert (moved["prices"]["created"], moved["prices"]["archived"]) == (1, 1)
+        assert ("price", "S5", "archived", ["active", "lookup_key"]) in moved["changes"]
+
+
 def test_rejected_rows_and_variants_behave_the_same(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
