@@ -28,7 +28,7 @@ from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import snapshots
 from catalog_pipelines.store.events import head_sequence
-from catalog_pipelines.store.sources import list_sources
+from catalog_pipelines.store.sources import WHERE_INPUT_LIVES, list_sources
 from catalog_pipelines.validation import stripe_limit_products
 
 if TYPE_CHECKING:
@@ -49,9 +49,17 @@ def enabled() -> bool:
 
 def _rules(conn: sa.Connection, options: ImportOptions, **read: Any) -> dict[str, Any]:
     """What an outcome depends on besides the rows: how the file is read, the import's mode,
-    and every source of the account (its version covers its ownership, mapping and config)."""
+    and every source of the account: its kind, ownership, mapping and config, but not where
+    its input lives (a source pointed at this month's file keeps last month's snapshot)."""
     sources = sorted(
-        (s.name, s.version, sorted(s.owns), s.active)
+        (
+            s.name,
+            s.kind,
+            sorted(s.owns),
+            s.active,
+            s.mapping,
+            {k: v for k, v in s.config.items() if k not in WHERE_INPUT_LIVES},
+        )
         for s in list_sources(conn, options.account_id)
     )
     return {"read": read, "mode": options.mode, "source": options.source, "sources": sources}

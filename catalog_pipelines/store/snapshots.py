@@ -28,6 +28,7 @@ from catalog_pipelines.fingerprints import (
 )
 from catalog_pipelines.spill import Held, Spill, hold
 from catalog_pipelines.store.events import head_sequence
+from catalog_pipelines.store.sources import WHERE_INPUT_LIVES
 
 # Past this many events since the snapshot, re-reading everything is cheaper than sorting out
 # which products they touched.
@@ -62,18 +63,24 @@ _RUN_OF = sa.text(
 # (own_from, own_to]: two index ranges (one query each: an OR of them let the planner scan the
 # account's events), never a scan of the million events an initial import wrote. `moved`: a
 # stock item changed product or price, which moves a SKU between products: not one product's
-# business.
+# business. `relocated`: a source was redefined in where its input lives only (the file's
+# path, the feed's URL), which changes no product and no rule.
+_FLAGS = (
+    "(e.object_type = 'inventory_item' AND e.data IS NOT NULL"
+    " AND (e.data -> 'previous_attributes')::jsonb ?| array['product', 'price']) AS moved,"
+    " (e.type = 'source.updated' AND e.data IS NOT NULL"
+    " AND (e.data -> 'previous_attributes')::jsonb - 'config' = '{}'::jsonb"
+    " AND coalesce((e.data #> '{previous_attributes,config}')::jsonb, '{}') - CAST(:where AS text[])"
+    " = coalesce((e.data #> '{object,config}')::jsonb, '{}') - CAST(:where AS text[]))"
+    " AS relocated"
+)
 _SINCE = sa.text(
-    "SELECT object_type, object_id, type, moved FROM ("
-    " SELECT e.object_type, e.object_id, e.type, e.run_id,"
-    "  (e.object_type = 'inventory_item' AND e.data IS NOT NULL"
-    "   AND (e.data -> 'previous_attributes')::jsonb ?| array['product', 'price']) AS moved"
+    "SELECT object_type, object_id, type, moved, relocated FROM ("  # noqa: S608 - constant fragments
+    f" SELECT e.object_type, e.object_id, e.type, e.run_id, {_FLAGS}"
     " FROM events e WHERE e.account_id = :account"
     "  AND e.sequence > :after AND e.sequence <= :own_from"
     " UNION ALL"
-    " SELECT e.object_type, e.object_id, e.type, e.run_id,"
-    "  (e.object_type = 'inventory_item' AND e.data IS NOT NULL"
-    "   AND (e.data -> 'previous_attributes')::jsonb ?| array['product', 'price'])"
+    f" SELECT e.object_type, e.object_id, e.type, e.run_id, {_FLAGS}"
     " FROM events e WHERE e.account_id = :account AND e.sequence > :own_to"
     ") since WHERE run_id IS DISTINCT FROM :run LIMIT :cap"
 )
@@ -134,6 +141,7 @@ def touched_since(conn: sa.Connection, account_id: str, since: Since) -> Touched
             "own_to": max(since.own_to, since.watermark),
             "run": since.run_id,
             "cap": MAX_EVENTS_SINCE + 1,
+            "where": sorted(WHERE_INPUT_LIVES),
         },
     ).all()
     if len(rows) > MAX_EVENTS_SINCE:
@@ -145,6 +153,8 @@ def touched_since(conn: sa.Connection, account_id: str, since: Since) -> Touched
             products.add(r.object_id)
         elif r.object_type in by_type and r.type.endswith(".updated") and not r.moved:
             by_type[r.object_type].add(r.object_id)
+        elif r.relocated:  # the salt leaves where an input lives out (skip_unchanged._rules)
+            continue
         else:  # a source, a new or deleted price or stock item, a moved SKU
             return Touched(frozenset(), f"{r.type} {r.object_id}")
     for object_type, ids in by_type.items():

@@ -32,6 +32,11 @@ class SourceArchived(InvalidRequest):
     code = "source_archived"
 
 
+# The config keys that say where a source's input lives, not how to read it: a snapshot of
+# the same rows stays good when only these change (skip_unchanged.py, store/snapshots.py).
+WHERE_INPUT_LIVES = frozenset({"path", "url"})
+
+
 @dataclass(frozen=True)
 class Source:
     account_id: str

@@ -25,7 +25,7 @@ from catalog_pipelines.store import imports as store_imports
 from catalog_pipelines.store import snapshots, stored_parts
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
-from catalog_pipelines.store.sources import add_source
+from catalog_pipelines.store.sources import add_source, get_source
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import HEADER, MAPPING
@@ -367,6 +367,42 @@ def test_incremental_mode_and_a_changed_source_are_other_rules(
         ],
     )
     assert skipped[-4:] == [0, 0, 8, 0]
+
+
+def test_a_source_pointed_at_another_file_keeps_its_snapshot(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    """Redefining a source only in where its input lives (its path, its feed's URL) leaves
+    its snapshot good; redefining what it owns does not."""
+    base = _rows(8)
+
+    def redefine(**change: Any) -> Step:
+        def step(engine: sa.Engine, acct: str, tmp: Path) -> None:
+            with engine.begin() as conn:
+                pim = get_source(conn, acct, "pim")
+                assert pim is not None
+                definition = {"kind": pim.kind, "owns": pim.owns, "mapping": pim.mapping}
+                definition["config"] = pim.config
+                add_source(conn, account_id=acct, name="pim", **{**definition, **change})
+
+        return step
+
+    _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [
+            _import(base),
+            redefine(config={"path": str(tmp_path / "next-month.csv")}),
+            _import(base),
+            redefine(config={"url": "https://shop.example/feed.json"}),
+            _import(base),
+            redefine(owns=frozenset({"content", "pricing"})),
+            _import(base),
+        ],
+    )
+    assert skipped[-4:] == [0, 8, 8, 0]
 
 
 def test_products_warned_about_are_read_again_so_the_warning_repeats(
