@@ -68,11 +68,15 @@ _RUN_OF = sa.text(
 _FLAGS = (
     "(e.object_type = 'inventory_item' AND e.data IS NOT NULL"
     " AND (e.data -> 'previous_attributes')::jsonb ?| array['product', 'price']) AS moved,"
-    " (e.type = 'source.updated' AND e.data IS NOT NULL"
-    " AND (e.data -> 'previous_attributes')::jsonb - 'config' = '{}'::jsonb"
-    " AND coalesce((e.data #> '{previous_attributes,config}')::jsonb, '{}') - CAST(:where AS text[])"
-    " = coalesce((e.data #> '{object,config}')::jsonb, '{}') - CAST(:where AS text[]))"
-    " AS relocated"
+    # CASE, not AND: only a source's update is taken apart, and only as the objects it holds
+    " CASE WHEN e.type = 'source.updated'"
+    "  AND json_typeof(e.data -> 'previous_attributes') = 'object'"
+    "  AND json_typeof(e.data #> '{object,config}') = 'object'"
+    "  AND coalesce(json_typeof(e.data #> '{previous_attributes,config}'), 'object') = 'object'"
+    " THEN (e.data -> 'previous_attributes')::jsonb - 'config' = '{}'::jsonb"
+    "  AND coalesce((e.data #> '{previous_attributes,config}')::jsonb, '{}')"
+    "   - CAST(:where AS text[]) = (e.data #> '{object,config}')::jsonb - CAST(:where AS text[])"
+    " ELSE false END AS relocated"
 )
 _SINCE = sa.text(
     "SELECT object_type, object_id, type, moved, relocated FROM ("  # noqa: S608 - constant fragments
