@@ -68,15 +68,15 @@ def decide_by_range(
     snapshot is in memory at once. Returns the row numbers to process, sorted, and the
     batch's `Fingerprints` (its skipped rows held in `spill`)."""
     salt_value = salt(**salt_parts, **request.rules)
-    known = _comparable(request.known, salt_value)
-    assert known is not None and len(known.ranges) == len(ranges)
+    known = _comparable(request.known, salt_value)  # None: every row is processed
+    assert known is None or len(known.ranges) == len(ranges)
     refused_parts = by_range(refused, len(ranges))
     decided: list[_Decided] = []
     wanted: list[pl.Series] = []
     skipped, skipped_rows = Skipped(), 0
     for i, held in enumerate(ranges):
         rows = pl.concat([h.frame() for h in held]) if held else _NO_ROWS
-        stale, valid = known.range(i)
+        stale, valid = known.range(i) if known is not None else (None, _NONE_VALID)
         part = _decide_range(rows, refused_parts[i], stale, valid)
         del stale, valid
         kept = rows.filter(part.keep)[ROW_NUMBER]
@@ -243,6 +243,11 @@ class ValidPrints:
 def _xxh3(keys: pl.Series) -> np.ndarray:
     hashed = pl.col(KEY).nchash.xxh3_64()  # type: ignore[attr-defined]
     return keys.to_frame(KEY).select(hashed).to_series().to_numpy()
+
+
+NO_VALID_PRINTS = ValidPrints(
+    prints=np.empty(0, dtype=np.uint64), keys=np.empty(0, dtype=np.uint64)
+)
 
 
 def valid_prints(known: Known) -> ValidPrints:

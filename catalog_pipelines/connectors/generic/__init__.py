@@ -37,6 +37,7 @@ from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.skip_decision import (
+    NO_VALID_PRINTS,
     decide_by_range,
     maybe_skipped,
     refused_rows,
@@ -64,9 +65,9 @@ def read_csv(
     """A CSV file through its mapping (its `delimiter`, `encoding` and separators of prices).
     Rows with more fields than the header are rejected (their extra values would otherwise be
     lost), never the whole file. With `skip`, the products whose rows are those of the
-    source's last import are left out before mapping (fingerprints.py); when the last import
-    has fingerprints to compare with, the file is read in pieces and only the other rows are
-    kept, so memory does not grow with the file."""
+    source's last import are left out before mapping (fingerprints.py). A UTF-8 file is then
+    read in pieces, and only the other rows are kept (all of them when the last import left
+    no fingerprints that apply), so memory does not grow with the file."""
     source = str(path)
     kept = None
     if _reads_in_pieces(mapping, encoding, skip):
@@ -158,8 +159,9 @@ def _keyed(mapping: Mapping, header: list[str]) -> bool:
 
 
 def _reads_in_pieces(mapping: Mapping, encoding: str | None, skip: SkipRequest | None) -> bool:
-    """Only a re-import with fingerprints to compare keeps few rows; the pieces are UTF-8."""
-    if skip is None or skip.known is None or not skip.known.valid_count:
+    """A re-import that takes fingerprints reads UTF-8 pieces: it keeps few rows when it has
+    fingerprints to compare with, and with none it keeps every row on disk past a few."""
+    if skip is None:
         return False
     codec = encoding or mapping.encoding
     return codec is None or codecs.lookup(codec).name == "utf-8"
@@ -215,16 +217,17 @@ def _keep_changed_rows(
 ) -> _Kept | None:
     """Read the file in pieces, keeping the rows of the products not skipped: the frame to
     map, the record count, the reader's rejects and the fingerprints. None when reading in
-    pieces cannot skip anything (no key column, other rules than the snapshot's). The rows'
-    prints are split by the snapshot's key ranges, and spilled to disk when there are
-    several, so the decision holds one range of them at a time."""
-    assert skip.known is not None and mapping.key is not None
+    pieces cannot take fingerprints (no key column). Without a snapshot whose rules are
+    these, every row is kept. The rows' prints are split by the snapshot's key ranges, and
+    spilled to disk when there are several, so the decision holds one range of them at a
+    time."""
+    assert mapping.key is not None
     key, parent = mapping.key, mapping.parent_key
     delimiter = mapping.delimiter or ","
     salt_parts: dict[str, Any] = {}
     records = 0
     rejects: list[Reject] = []
-    ranges = len(skip.known.ranges)
+    ranges = len(skip.known.ranges) if skip.known is not None else 1
     spill = Spill() if ranges > 1 else None
     prints_parts: list[list[Held]] = [[] for _ in range(ranges)]
     gathered: list[pl.DataFrame] = []  # the prints of the pieces since the last split
@@ -242,15 +245,15 @@ def _keep_changed_rows(
     with ReadAhead(
         csv_pieces(path, source=source, delimiter=delimiter), name="csv-ahead"
     ) as pieces:
-        valid = valid_prints(skip.known)
+        valid = valid_prints(skip.known) if skip.known is not None else NO_VALID_PRINTS
         for table in pieces:
             if not salt_parts:
                 _check_reserved(table.header, source)
                 salt_parts = skip.salt_parts(header=table.header, mapping=mapping)
-                if not _keyed(mapping, table.header) or skip.known.salt != salt(
-                    **salt_parts, **skip.rules
-                ):
+                if not _keyed(mapping, table.header):
                     return None
+                if skip.known is not None and skip.known.salt != salt(**salt_parts, **skip.rules):
+                    valid = NO_VALID_PRINTS  # taken under other rules: nothing to compare
             frame, piece_rejects = _reader_rejects(table)
             if piece_rejects:
                 numbers = [r.row_number for r in piece_rejects]
