@@ -159,9 +159,9 @@ def _keyed(mapping: Mapping, header: list[str]) -> bool:
 
 
 def _reads_in_pieces(mapping: Mapping, encoding: str | None, skip: SkipRequest | None) -> bool:
-    """A re-import that takes fingerprints reads UTF-8 pieces: it keeps few rows when it has
-    fingerprints to compare with, and with none it keeps every row on disk past a few."""
-    if skip is None:
+    """A re-import that takes fingerprints (its mapping has a key) reads UTF-8 pieces: it
+    keeps few rows when it has fingerprints to compare with, and every row with none."""
+    if skip is None or mapping.key is None:
         return False
     codec = encoding or mapping.encoding
     return codec is None or codecs.lookup(codec).name == "utf-8"
