@@ -397,13 +397,18 @@ def read_csv_strings(text: str, *, source: str) -> tuple[pl.DataFrame, int]:
     fields than the header (Polars would drop the extras) raise `InputError`.
     """
     table = read_csv_table(text, source=source)
+    refuse_overlong(table, source=source)
+    return table.frame, table.records
+
+
+def refuse_overlong(table: CsvTable, *, source: str) -> None:
+    """Polars drops the fields past the header's, so a row that has some refuses the file."""
     if table.overlong:
         row, n = next(iter(table.overlong.items()))
         raise InputError(
             f"{source}: row {row} has {n} fields but the header has {len(table.header)}"
             f" ({len(table.overlong)} such rows); an unquoted separator?"
         )
-    return table.frame, table.records
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -280,7 +280,22 @@ def _slot_of(row: dict[str, Any], products: pl.DataFrame, variants: pl.DataFrame
     return rn if rn is not None else (row["frame"], row["index"])
 
 
+LIMIT_SLICE_ROWS = 20_000
+
+
 def _limit_problems(df: pl.DataFrame, kv_columns: list[str], id_column: str) -> pl.DataFrame:
+    """The rows over a limit, a slice at a time: the lists built per row to look at their
+    keys and values took 1.4 GB at once for 250,000 variants."""
+    return pl.concat(
+        [
+            _slice_limit_problems(part, kv_columns, id_column)
+            for part in df.iter_slices(LIMIT_SLICE_ROWS)
+        ]
+        or [_slice_limit_problems(df, kv_columns, id_column)]
+    )
+
+
+def _slice_limit_problems(df: pl.DataFrame, kv_columns: list[str], id_column: str) -> pl.DataFrame:
     kv = pl.concat_list([pl.col(c).fill_null([]) for c in kv_columns])
     return df.select(
         "row_number",

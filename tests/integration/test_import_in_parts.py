@@ -350,3 +350,47 @@ def test_a_large_re_import_lets_its_products_go_while_the_stored_rows_are_read(
     import_batch(engine, batch(_products("A", "B", "C")), ImportOptions("pim", f"{account}_h"))
     import_batch(engine, Handover(batch(handed)), ImportOptions("pim", f"{account}_h"))
     assert alive == [False, False]
+
+
+def _shop_export(path: Path, price: str) -> Path:
+    """A Shopify export whose products have one to four variants."""
+    header = (
+        "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty"
+    )
+    lines = [header]
+    for p in range(7):
+        for v in range(1 + p % 4):
+            head = f"h{p},Product {p},Size" if v == 0 else f"h{p},,"
+            lines.append(f"{head},S{v},H{p}-{v},{price if p == 5 else '9.00'},{v + 1}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_shop_export_is_cut_into_parts_by_its_variants_too(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part holds at most PART_PRODUCTS products and, but for a product that has more on its
+    own, as many variants; the catalog is the one a single plan writes."""
+    from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
+    from catalog_pipelines.importer import import_path
+
+    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
+    first = _shop_export(tmp_path / "first.csv", "10.00")
+    parsed = read_shopify_csv(first)
+    cut = plan_parts.bounds(parsed.products, parsed.variants)
+    assert [n for _, n in cut] == [2, 1, 1, 2, 1]  # 1+2, 3, 4, 1+2, 3 variants
+    reports = {}
+    for part in (3, 1_000_000):
+        monkeypatch.setattr(plan_parts, "PART_PRODUCTS", part)
+        account = f"acct_shop_parts_{part}"
+        reports[part] = [
+            import_path(
+                engine, path, ImportOptions(source="shop", account_id=account), format="shopify"
+            ).events
+            for path in (first, _shop_export(tmp_path / "second.csv", "11.00"))
+        ]
+    # 7 products, 16 prices, 16 stock items; then the two prices of h5 replaced
+    assert reports[3] == reports[1_000_000] == [7 + 16 + 16, 7]
+    assert catalog_by_keys(engine, "acct_shop_parts_3") == catalog_by_keys(
+        engine, "acct_shop_parts_1000000"
+    )

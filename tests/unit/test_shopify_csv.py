@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
-from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.normalized import InputError, ParsedBatch
 from tests.support.exports import as_dict, write_csv
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
@@ -356,3 +358,115 @@ def test_an_unknown_status_rejects_every_row_of_that_product(tmp_path: Path) -> 
     assert "rejected at row 1" in batch.rejects[1].reasons[0]
     assert batch.products["external_id"].to_list() == ["desk"]
     assert batch.products["active"].to_list() == [True]
+
+
+def test_rows_of_a_handle_apart_in_the_file_are_one_product_built_in_first_appearance_order(
+    tmp_path: Path,
+) -> None:
+    """A hand-edited file may split a product's rows; they are still one product, and which
+    of two rows claiming one SKU wins follows the products' first appearance."""
+    header = ["Handle", "Title", "Option1 Name", "Option1 Value", "Variant SKU", "Variant Price"]
+    path = _write(
+        tmp_path,
+        [
+            ["lamp", "Lamp", "Size", "S", "L-S", "10"],
+            ["desk", "Desk", "", "", "SHARED", "50"],
+            ["lamp", "", "", "M", "SHARED", "11"],
+            ["", "", "", "", "", ""],
+            ["chair", "Chair", "", "", "C-1", "30"],
+        ],
+        header,
+    )
+    batch = read_shopify_csv(path)
+    batch.check_reconciles()
+    # the desk's only row lost its SKU to the lamp, so nothing of the desk is left
+    assert batch.products["external_id"].to_list() == ["lamp", "chair"]
+    lamp = batch.variants.filter(product_external_id="lamp")
+    assert lamp["variant_key"].to_list() == ["L-S", "SHARED"]
+    assert lamp["row_number"].to_list() == [1, 3]
+    assert [(r.row_number, r.reasons) for r in batch.rejects] == [
+        (2, ["row 2: Variant SKU: 'SHARED' is already used at row 3"]),
+        (4, ["row 4: Handle: required"]),
+    ]
+
+
+def test_an_export_larger_than_a_block_keeps_every_product_and_variant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Products and variants are gathered a block at a time; none is lost at the seams."""
+    from catalog_pipelines.connectors import record_buffer
+
+    monkeypatch.setattr(record_buffer, "BLOCK", 7)
+    header = ["Handle", "Title", "Option1 Name", "Option1 Value", "Variant SKU", "Variant Price"]
+    rows = []
+    for p in range(10):
+        rows.append([f"p{p}", f"P {p}", "Size", "S", f"P{p}-S", "10"])
+        rows.append([f"p{p}", "", "", "M", f"P{p}-M", "12"])
+    batch = read_shopify_csv(_write(tmp_path, rows, header))
+    batch.check_reconciles()
+    assert batch.products["external_id"].to_list() == [f"p{p}" for p in range(10)]
+    assert batch.variants["row_number"].to_list() == list(range(1, 21))
+    assert batch.variants["unit_amount"].sum() == 10 * (1000 + 1200)
+
+
+def _straddling_export(tmp_path: Path) -> Path:
+    header = ["Handle", "Title", "Option1 Name", "Option1 Value", "Variant SKU", "Variant Price"]
+    rows = []
+    for p in range(40):
+        rows.append([f"p{p}", f"Product {p} ü", "Size", "S", f"P{p}-S", "10"])
+        rows.append([f"p{p}", "", "", "M", f"P{p}-M", "12.5"])
+        rows.append([f"p{p}", "", "", "L", f"P{p}-L", "x" if p == 17 else "13"])
+    rows[50][1] = "bad\x00title"  # a NUL cell: that row is rejected, the rest imports
+    return _write(tmp_path, rows, header)
+
+
+def test_an_export_read_in_pieces_is_the_export_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces of a few hundred bytes cut products apart; the batch is the same to the row."""
+    from catalog_pipelines.connectors import csv_pieces, export_rows
+
+    path = _straddling_export(tmp_path)
+    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1 << 30)
+    whole = read_shopify_csv(path)
+    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 300)
+    walked: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for table in csv_pieces.csv_pieces(*args, **kwargs):
+            walked.append(table.records)
+            yield table
+
+    def not_whole(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("read whole")
+
+    monkeypatch.setattr(export_rows, "csv_pieces", counted)
+    monkeypatch.setattr(export_rows, "decode_to_utf8", not_whole)
+    pieces = read_shopify_csv(path)
+    # the header's piece, then two walks of the file (the handles, then the rows)
+    assert len(walked) > 20 and sum(walked[1:]) == 2 * 120
+    pieces.check_reconciles()
+    assert pieces.rows_read == whole.rows_read == 120
+    assert pieces.products.equals(whole.products)
+    assert pieces.variants.equals(whole.variants)
+    assert [(r.row_number, r.reasons, r.raw) for r in pieces.rejects] == [
+        (r.row_number, r.reasons, r.raw) for r in whole.rejects
+    ]
+    assert [r.row_number for r in pieces.rejects] == [51, 54]
+    assert pieces.products.height == 40 and pieces.variants.height == 118
+
+
+def test_a_bad_row_in_a_later_piece_refuses_the_file_as_reading_it_whole_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catalog_pipelines.connectors import csv_pieces
+
+    path = _straddling_export(tmp_path)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("p99,Extra,Size,S,P99-S,10,one field too many\n")
+    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 300)
+    with pytest.raises(InputError) as err:
+        read_shopify_csv(path)
+    assert str(err.value) == (
+        f"{path}: row 121 has 7 fields but the header has 6 (1 such rows); an unquoted separator?"
+    )

@@ -17,13 +17,13 @@ more row per store view whose values differ there (translations). Rows are linke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from catalog_pipelines.connectors.cells import Row, cell, raw, row_number, stripped
+from catalog_pipelines.connectors.export_rows import ExportRows
 from catalog_pipelines.connectors.magento_csv import settings as s
 from catalog_pipelines.connectors.reading import InputError
 from catalog_pipelines.money import MoneyError, to_minor_units
@@ -373,12 +373,11 @@ class _Builder:
 
 
 def build_batch(
-    rows: Iterable[Row],
+    rows: ExportRows,
     columns: list[str],
     *,
     source: str,
     currency: str,
-    rows_read: int,
 ) -> ParsedBatch:
     """Default rows first, linked by sku (a configurable may list children further down), then
     the store-view rows onto what the default rows built."""
@@ -387,7 +386,7 @@ def build_batch(
     builder = _Builder(columns, currency, source)
     store_views: list[tuple[Row, str]] = []
     parsed = 0
-    for row in rows:
+    for row in rows.rows():
         parsed += 1
         code = stripped(row, s.STORE_VIEW)
         if code is not None:
@@ -413,7 +412,7 @@ def build_batch(
         variant["options"] = kv(variant["options"])
     return ParsedBatch(
         input_name=source,
-        rows_read=rows_read,
+        rows_read=rows.rows_read,
         products=pl.DataFrame(builder.products, schema=PRODUCT_SCHEMA),
         variants=pl.DataFrame(builder.variants, schema=VARIANT_SCHEMA),
         rejects=sorted(builder.rejects, key=lambda r: r.row_number),

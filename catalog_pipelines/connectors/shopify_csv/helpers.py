@@ -24,10 +24,13 @@ from catalog_pipelines.connectors.cells import (
     row_number,
     stripped,
 )
+from catalog_pipelines.connectors.export_rows import ExportRows
+from catalog_pipelines.connectors.record_buffer import RecordBuffer
 from catalog_pipelines.connectors.shopify_csv import settings as s
 from catalog_pipelines.money import MoneyError, to_minor_units
 from catalog_pipelines.normalized import (
     PRODUCT_SCHEMA,
+    ROW_NUMBER,
     VARIANT_SCHEMA,
     ParsedBatch,
     Reject,
@@ -135,8 +138,8 @@ class _Builder:
         self.cols = _Columns.of(columns)
         self.currency = currency
         self.source = source
-        self.products: list[dict[str, Any]] = []
-        self.variants: list[dict[str, Any]] = []
+        self.products = RecordBuffer(PRODUCT_SCHEMA)
+        self.variants = RecordBuffer(VARIANT_SCHEMA)
         self.rejects: list[Reject] = []
         self.warnings: list[str] = []
         self.variant_keys: dict[str, int] = {}  # variant_key -> row that claimed it
@@ -273,33 +276,55 @@ class _Builder:
         }
 
 
+def _last_rows(frames: Iterable[pl.DataFrame]) -> dict[str, int]:
+    """The last row of each handle: its product is built as soon as that row is read."""
+    last: dict[str, int] = {}
+    for frame in frames:
+        if s.HANDLE not in frame.columns:
+            continue
+        for number, value in frame.select(ROW_NUMBER, s.HANDLE).iter_rows():
+            if value is not None and (handle := value.strip()):
+                last[handle] = int(number)
+    return last
+
+
 def build_batch(
-    rows: Iterable[Row],
+    rows: ExportRows,
     columns: list[str],
     *,
     source: str,
     currency: str,
-    rows_read: int,
 ) -> ParsedBatch:
-    """Group rows by Handle (in order of first appearance) and build the batch."""
+    """Group rows by Handle (in order of first appearance) and build the batch.
+
+    Two walks over the file: the handles' last rows, then the rows. A product is built once
+    its last row is read and every product that appeared before it is built, so only the rows
+    of open products are held: in an export, whose rows of a product are adjacent, one
+    product's. Holding every row as a dict took 1.8 GB for 250,000 rows."""
     builder = _Builder(columns, currency, source)
-    groups: dict[str, list[Row]] = {}
+    last = _last_rows(rows.frames())
+    open_groups: dict[str, list[Row]] = {}  # in order of first appearance
+    complete: set[str] = set()
     parsed = 0
-    for row in rows:
+    for row in rows.rows():
         parsed += 1
         handle = stripped(row, s.HANDLE)
         if handle is None:
             builder.reject(row, [f"row {row['row_number']}: {s.HANDLE}: required"])
             continue
-        groups.setdefault(handle, []).append(row)
-    for handle, group in groups.items():
-        builder.add_product(handle, group)
+        open_groups.setdefault(handle, []).append(row)
+        if row_number(row) != last[handle]:
+            continue
+        complete.add(handle)
+        while open_groups and (head := next(iter(open_groups))) in complete:
+            complete.discard(head)
+            builder.add_product(head, open_groups.pop(head))
     unmapped = builder.cols.product_metadata + builder.cols.variant_metadata
-    batch = ParsedBatch(
+    return ParsedBatch(
         input_name=source,
-        rows_read=rows_read,
-        products=pl.DataFrame(builder.products, schema=PRODUCT_SCHEMA),
-        variants=pl.DataFrame(builder.variants, schema=VARIANT_SCHEMA),
+        rows_read=rows.rows_read,
+        products=builder.products.frame(),
+        variants=builder.variants.frame(),
         rejects=sorted(builder.rejects, key=lambda r: r.row_number),
         columns=columns,
         unmapped_columns=unmapped,
@@ -308,4 +333,3 @@ def build_batch(
         # against the independent rows_read in check_reconciles().
         rows_valid=parsed - len(builder.rejects),
     )
-    return batch

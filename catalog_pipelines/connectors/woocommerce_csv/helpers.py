@@ -8,10 +8,7 @@ SKU is keyed `id:<ID>` so that it still has a stable external id.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
-
-import polars as pl
 
 from catalog_pipelines.connectors.cells import (
     Row,
@@ -21,6 +18,8 @@ from catalog_pipelines.connectors.cells import (
     row_number,
     stripped,
 )
+from catalog_pipelines.connectors.export_rows import ExportRows
+from catalog_pipelines.connectors.record_buffer import RecordBuffer
 from catalog_pipelines.connectors.woocommerce_csv import settings as s
 from catalog_pipelines.money import MoneyError, to_minor_units
 from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject, kv
@@ -113,8 +112,8 @@ class _Builder:
         self.columns = columns
         self.currency = currency
         self.source = source
-        self.products: list[dict[str, Any]] = []
-        self.variants: list[dict[str, Any]] = []
+        self.products = RecordBuffer(PRODUCT_SCHEMA)
+        self.variants = RecordBuffer(VARIANT_SCHEMA)
         self.rejects: list[Reject] = []
         self.external_ids: dict[str, int] = {}  # external_id -> row
         self.variant_keys: dict[str, int] = {}  # variant_key -> row
@@ -257,19 +256,17 @@ class _Builder:
 
 
 def build_batch(
-    rows: Iterable[Row],
+    rows: ExportRows,
     columns: list[str],
     *,
     source: str,
     currency: str,
-    rows_read: int,
 ) -> ParsedBatch:
     """Products first (so that any variation can find its parent wherever it sits in the
-    file), then variations."""
+    file), then variations: two walks over the file, so that no row is held between them."""
     builder = _Builder(columns, currency, source)
-    variations: list[Row] = []
     parsed = 0
-    for row in rows:
+    for row in rows.rows():
         parsed += 1
         errors: list[str] = []
         kind, flags = parse_type(cell(row, s.TYPE), errors)
@@ -277,17 +274,16 @@ def build_batch(
             builder.reject(row, errors)
             for ref in builder.refs(row):
                 builder.rejected_refs.setdefault(ref, row_number(row))
-        elif kind == s.VARIATION:
-            variations.append(row)
-        else:
+        elif kind != s.VARIATION:
             builder.add_product(row, kind, flags, errors)
-    for row in variations:
-        builder.add_variation(row)
+    for row in rows.rows():
+        if parse_type(cell(row, s.TYPE), [])[0] == s.VARIATION:
+            builder.add_variation(row)
     return ParsedBatch(
         input_name=source,
-        rows_read=rows_read,
-        products=pl.DataFrame(builder.products, schema=PRODUCT_SCHEMA),
-        variants=pl.DataFrame(builder.variants, schema=VARIANT_SCHEMA).sort("row_number"),
+        rows_read=rows.rows_read,
+        products=builder.products.frame(),
+        variants=builder.variants.frame().sort("row_number"),
         rejects=sorted(builder.rejects, key=lambda r: r.row_number),
         columns=columns,
         unmapped_columns=[c for c in columns if c not in s.MAPPED],

@@ -1,0 +1,173 @@
+"""Shopify export benchmark: the time and peak memory of importing a shop's product export, a
+million variant rows, against a bare COPY of the same file, in one run.
+
+    uv run python bench/shop_export_bench.py --products 250000 [--json]
+
+The export has the 48 columns of Shopify's product template and four variants a product (one
+row each; product cells on the first row only), as Shopify writes it. Phases, each in its own
+child process (so peak RSS is per phase), on a settled server (see import_bench.py):
+  copy     the client streams the file through `COPY ... FROM STDIN` into a table of 48 text
+           columns (no key: a variant row has none of its own)
+  initial  `import --format shopify` into an empty catalog
+  noop     the same file again: nothing is written (a shop export is read and diffed whole;
+           it has no fingerprints to skip unchanged rows with)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from import_bench import _migrated, _rss_mib, _run, _settle  # noqa: E402
+
+TEMPLATE = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
+VARIANTS = 4
+
+
+def generate(path: Path, products: int) -> int:
+    """Write a Shopify export of `products` products with VARIANTS variants each; its rows."""
+    header = TEMPLATE.read_text(encoding="utf-8").splitlines()[0].split(",")
+    index = pl.int_range(products * VARIANTS, eager=True)
+    rows = pl.DataFrame(
+        {
+            "p": (index // VARIANTS).cast(pl.Utf8),
+            "v": (index % VARIANTS).cast(pl.Utf8),
+            "first": index % VARIANTS == 0,
+        }
+    )
+    on_first = {
+        "Title": pl.lit("Product ") + pl.col("p"),
+        "Body (HTML)": pl.lit("<p>A comfortable cotton shirt, number ")
+        + pl.col("p")
+        + pl.lit(", made to order in our shop.</p>"),
+        "Vendor": pl.lit("Acme"),
+        "Type": pl.lit("Shirts"),
+        "Tags": pl.lit("Made to Order, Shirt"),
+        "Published": pl.lit("TRUE"),
+        "Option1 Name": pl.lit("Size"),
+        "Image Src": pl.lit("https://cdn.example.com/img/") + pl.col("p") + pl.lit(".jpg"),
+        "Image Position": pl.lit("1"),
+        "Gift Card": pl.lit("FALSE"),
+        "Status": pl.lit("active"),
+    }
+    every_row = {
+        "Handle": pl.lit("prod-") + pl.col("p"),
+        "Option1 Value": pl.lit("S") + pl.col("v"),
+        "Variant SKU": pl.lit("SKU-") + pl.col("p") + pl.lit("-") + pl.col("v"),
+        "Variant Grams": pl.lit("145"),
+        "Variant Inventory Tracker": pl.lit("shopify"),
+        "Variant Inventory Qty": pl.col("v"),
+        "Variant Inventory Policy": pl.lit("deny"),
+        "Variant Fulfillment Service": pl.lit("manual"),
+        "Variant Price": pl.lit("25.00"),
+        "Variant Requires Shipping": pl.lit("TRUE"),
+        "Variant Taxable": pl.lit("TRUE"),
+        "Variant Barcode": pl.lit("36527") + pl.col("p"),
+        "Variant Weight Unit": pl.lit("kg"),
+    }
+
+    def column(name: str) -> pl.Expr:
+        if name in on_first:
+            return pl.when("first").then(on_first[name])
+        return every_row.get(name, pl.lit(None, dtype=pl.Utf8))
+
+    rows.select(column(c).cast(pl.Utf8).alias(c) for c in header).write_csv(path)
+    return rows.height
+
+
+def _phase_copy(url: str, csv_path: str, out: Any) -> None:
+    with open(csv_path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split(",")
+    columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in header)
+    with psycopg.connect(url) as conn:
+        conn.execute(sql.SQL("CREATE TABLE bench_copy ({})").format(columns))
+        conn.commit()
+        t = time.perf_counter()
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY bench_copy FROM STDIN (FORMAT csv, HEADER)") as cp,
+            open(csv_path, "rb") as f,
+        ):
+            while chunk := f.read(1 << 20):
+                cp.write(chunk)
+        conn.commit()
+        elapsed = time.perf_counter() - t
+        conn.execute("DROP TABLE bench_copy")
+        conn.commit()
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
+def _phase_import(url: str, csv_path: str, out: Any) -> None:
+    os.environ["DATABASE_URL"] = url
+    from catalog_pipelines import db
+    from catalog_pipelines.importer import ImportOptions, import_path
+
+    engine = db.make_engine(url)
+    t = time.perf_counter()
+    report = import_path(
+        engine,
+        Path(csv_path),
+        ImportOptions(source="shop", account_id="acct_shop"),
+        format="shopify",
+    )
+    elapsed = time.perf_counter() - t
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib(), "events": report.events})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--products", type=int, default=25_000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    from catalog_pipelines import db
+
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
+    server = db.admin_url()
+    url = _migrated(db.create_database(server, "cs_shop_bench"))
+    results: dict[str, Any] = {"products": args.products, "phases": {}}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            export = Path(tmp, "products_export.csv")
+            results["rows"] = generate(export, args.products)
+            results["bytes"] = export.stat().st_size
+            for name, target in (("copy", _phase_copy), ("initial", _phase_import)):
+                _settle(url)
+                results["phases"][name] = _run(target, url, str(export))
+            _settle(url)
+            results["phases"]["noop"] = _run(_phase_import, url, str(export))
+    finally:
+        db.drop_database(server, url)
+    copy = results["phases"]["copy"]["seconds"]
+    for phase in results["phases"].values():
+        phase["ratio_to_copy"] = phase["seconds"] / copy
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{results['rows']:,} rows ({results['bytes'] / 1e6:.0f} MB), {args.products:,} products")
+    for name, phase in results["phases"].items():
+        print(
+            f"{name:8s} {phase['seconds']:8.1f} s  {phase['ratio_to_copy']:6.1f}x COPY"
+            f"  peak {phase['rss_mib']:6.0f} MiB  events {phase.get('events', '-')}"
+        )
+
+
+if __name__ == "__main__":
+    main()
