@@ -34,7 +34,6 @@ from catalog_pipelines.normalized import (
     VARIANT_SCHEMA,
     ParsedBatch,
     Reject,
-    kv,
     ordered_images,
 )
 
@@ -217,7 +216,7 @@ class _Builder:
                 "images": urls,
                 "shippable": any(shippable) if shippable else None,
                 "tax_code": tax_codes[0] if tax_codes else None,
-                "metadata": kv(metadata),
+                "metadata": metadata,
             }
         )
 
@@ -266,8 +265,8 @@ class _Builder:
             "unit_amount": parse_price(cell(row, s.PRICE), s.PRICE, self.currency, errors),
             # Shopify's own variant title is its option values joined by " / ".
             "nickname": " / ".join(values) if values else None,
-            "options": kv(options),
-            "metadata": kv(metadata),
+            "options": options,
+            "metadata": metadata,
             "inventory_quantity": parse_quantity(cell(row, s.QUANTITY), s.QUANTITY, errors),
             "inventory_policy": parse_policy(cell(row, s.POLICY), s.POLICY, errors),
             "active": None,

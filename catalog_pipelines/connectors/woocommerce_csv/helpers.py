@@ -22,7 +22,7 @@ from catalog_pipelines.connectors.export_rows import ExportRows
 from catalog_pipelines.connectors.record_buffer import RecordBuffer
 from catalog_pipelines.connectors.woocommerce_csv import settings as s
 from catalog_pipelines.money import MoneyError, to_minor_units
-from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject, kv
+from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
 
 # WooCommerce joins list cells with ", " and escapes a literal comma as "\,".
 _LIST_SPLIT = re.compile(r"(?<!\\),")
@@ -179,7 +179,7 @@ class _Builder:
                 "images": split_list(cell(row, s.IMAGES)),
                 "url": stripped(row, s.EXTERNAL_URL),
                 "shippable": shippable,
-                "metadata": kv(metadata),
+                "metadata": metadata,
             }
         )
         if variant is not None:
@@ -201,7 +201,7 @@ class _Builder:
             "currency": self.currency,
             "unit_amount": parse_amount(row, self.currency, errors),
             "options": [],
-            "metadata": kv(metadata),
+            "metadata": metadata,
             "inventory_quantity": (
                 None if external else parse_quantity(cell(row, s.STOCK), s.STOCK, errors)
             ),
@@ -242,8 +242,8 @@ class _Builder:
             "currency": self.currency,
             "unit_amount": parse_amount(row, self.currency, errors),
             "nickname": cell(row, s.NAME),
-            "options": kv(options),
-            "metadata": kv(metadata),
+            "options": options,
+            "metadata": metadata,
             "inventory_quantity": parse_quantity(cell(row, s.STOCK), s.STOCK, errors),
             "inventory_policy": parse_policy(cell(row, s.BACKORDERS), errors),
             "active": parse_published(cell(row, s.PUBLISHED), errors),
