@@ -210,6 +210,19 @@ def _phase_copy_server(url: str, csv_path: str, table: str, out: Any) -> None:
 
 
 def _phase_import(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
+    out.put(timed_import(url, csv_path, format="csv", mapping_path=mapping_path))
+
+
+def timed_import(
+    url: str,
+    csv_path: str,
+    *,
+    format: str,
+    mapping_path: str | None = None,
+    source: str = "bench",
+    account: str = "acct_bench",
+) -> dict[str, Any]:
+    """One `import_path` of the file, timed, with this process's peak RSS and the report."""
     os.environ["DATABASE_URL"] = url
     from catalog_pipelines import db
     from catalog_pipelines.importer import ImportOptions, import_path
@@ -219,12 +232,12 @@ def _phase_import(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
     report = import_path(
         engine,
         Path(csv_path),
-        ImportOptions(source="bench", account_id="acct_bench"),
-        format="csv",
-        mapping_path=Path(mapping_path),
+        ImportOptions(source=source, account_id=account),
+        format=format,
+        mapping_path=Path(mapping_path) if mapping_path else None,
     )
     elapsed = time.perf_counter() - t
-    out.put({"seconds": elapsed, "rss_mib": _rss_mib(), "report": report.to_json()})
+    return {"seconds": elapsed, "rss_mib": _rss_mib(), "report": report.to_json()}
 
 
 def _phase_dagster(url: str, csv_path: str, mapping_path: str, out: Any) -> None:

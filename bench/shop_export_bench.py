@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from import_bench import _migrated, _rss_mib, _run, _settle  # noqa: E402
+from import_bench import _migrated, _rss_mib, _run, _settle, timed_import  # noqa: E402
 
 TEMPLATE = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
 VARIANTS = 4
@@ -112,20 +112,8 @@ def _phase_copy(url: str, csv_path: str, out: Any) -> None:
 
 
 def _phase_import(url: str, csv_path: str, out: Any) -> None:
-    os.environ["DATABASE_URL"] = url
-    from catalog_pipelines import db
-    from catalog_pipelines.importer import ImportOptions, import_path
-
-    engine = db.make_engine(url)
-    t = time.perf_counter()
-    report = import_path(
-        engine,
-        Path(csv_path),
-        ImportOptions(source="shop", account_id="acct_shop"),
-        format="shopify",
-    )
-    elapsed = time.perf_counter() - t
-    out.put({"seconds": elapsed, "rss_mib": _rss_mib(), "events": report.events})
+    result = timed_import(url, csv_path, format="shopify", source="shop", account="acct_shop")
+    out.put({**result, "events": result["report"]["events"]})
 
 
 def main() -> None:

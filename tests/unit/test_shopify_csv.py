@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
 from catalog_pipelines.normalized import InputError, ParsedBatch
+from tests.support.export_pieces import assert_same_batch, read_in_pieces, read_whole
 from tests.support.exports import as_dict, write_csv
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
@@ -424,34 +423,12 @@ def test_an_export_read_in_pieces_is_the_export_read_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pieces of a few hundred bytes cut products apart; the batch is the same to the row."""
-    from catalog_pipelines.connectors import csv_pieces, export_rows
-
     path = _straddling_export(tmp_path)
-    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1 << 30)
-    whole = read_shopify_csv(path)
-    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 300)
-    walked: list[int] = []
-
-    def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for table in csv_pieces.csv_pieces(*args, **kwargs):
-            walked.append(table.records)
-            yield table
-
-    def not_whole(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("read whole")
-
-    monkeypatch.setattr(export_rows, "csv_pieces", counted)
-    monkeypatch.setattr(export_rows, "decode_to_utf8", not_whole)
-    pieces = read_shopify_csv(path)
+    whole = read_whole(read_shopify_csv, path, monkeypatch)
+    pieces, walked = read_in_pieces(read_shopify_csv, path, monkeypatch, 300)
     # the header's piece, then two walks of the file (the handles, then the rows)
     assert len(walked) > 20 and sum(walked[1:]) == 2 * 120
-    pieces.check_reconciles()
-    assert pieces.rows_read == whole.rows_read == 120
-    assert pieces.products.equals(whole.products)
-    assert pieces.variants.equals(whole.variants)
-    assert [(r.row_number, r.reasons, r.raw) for r in pieces.rejects] == [
-        (r.row_number, r.reasons, r.raw) for r in whole.rejects
-    ]
+    assert_same_batch(pieces, whole)
     assert [r.row_number for r in pieces.rejects] == [51, 54]
     assert pieces.products.height == 40 and pieces.variants.height == 118
 
