@@ -1,7 +1,8 @@
 """A first import streamed: a large generic CSV for an account that stores nothing yet is read,
 mapped and validated a piece at a time (connectors/csv_pieces.py), each piece spilled to a
 temporary directory, and then planned and written a part at a time (plan_parts.py). Memory
-holds a part and what the run reports, never the file.
+holds a part and what the run reports, never the file. A Shopify export is streamed the same
+way, in pieces of whole products that its builder gives as it reads.
 
 The outcome is the whole path's, or the whole path runs. Mapping and validation only relate
 the rows of one product (its key) and the rows of one variant key, so pieces are independent
@@ -31,6 +32,7 @@ import sqlalchemy as sa
 from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.generic import read_table
+from catalog_pipelines.connectors.registry import CONNECTORS
 from catalog_pipelines.diff import Plan
 from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, product_key, snapshot_frames
 from catalog_pipelines.mapping import Mapping
@@ -43,6 +45,9 @@ from catalog_pipelines.validation.pieces import PieceValidation
 
 ENV = "CATALOG_IMPORT_STREAM"
 _AS_READ = ("products", "variants", "rejects")
+# an export is read in pieces of whole products that end once they hold this many variants
+EXPORT_PIECE_VARIANTS = 20_000
+EXPORT_PIECE_BYTES = 3 << 20  # about as many Shopify rows: the progress bar's estimate
 _SEED = 0x5712EA  # for the keys' hashes; a collision only costs a read of the whole file
 
 log = logging.getLogger(__name__)
@@ -77,12 +82,10 @@ def wanted(
     mapping: Mapping | None,
     encoding: str | None,
 ) -> bool:
-    """Whether to stream: a keyed generic CSV in UTF-8, larger than a piece, for an account
-    that stores no product or stock item (checked again under the import's lock)."""
-    if fmt != "csv" or mapping is None or mapping.key is None or not enabled():
-        return False
-    codec = encoding or mapping.encoding
-    if codec is not None and codecs.lookup(codec).name != "utf-8":
+    """Whether to stream: a keyed generic CSV in UTF-8, or an export whose connector reads it
+    in pieces, larger than a piece, for an account that stores no product or stock item
+    (checked again under the import's lock)."""
+    if not enabled() or not _streamable(fmt, mapping, encoding):
         return False
     try:
         if path.stat().st_size <= csv_pieces.PIECE_BYTES:
@@ -90,6 +93,17 @@ def wanted(
     except OSError:
         return False  # the whole read says why
     return store.holds_nothing(conn, account_id)
+
+
+def _streamable(fmt: str, mapping: Mapping | None, encoding: str | None) -> bool:
+    codec = encoding or (mapping.encoding if mapping else None)
+    if fmt == "csv":
+        if mapping is None or mapping.key is None:
+            return False
+        return codec is None or codecs.lookup(codec).name == "utf-8"
+    connector = CONNECTORS.get(fmt)
+    # an export given an encoding is decoded whole (connectors/export_rows.py)
+    return connector is not None and connector.read_pieces is not None and codec is None
 
 
 @dataclass
@@ -161,31 +175,36 @@ class Stream:
     def variants(self) -> int:
         return sum(p.variants for p in self.pieces)
 
+    def _grouped(self) -> list[list[_Piece]]:
+        """Whole pieces, in file order, that fill at least PART_PRODUCTS products or variants
+        (the last group less): a shop's product has several variants."""
+        groups: list[list[_Piece]] = []
+        group: list[_Piece] = []
+        products = variants = 0
+        for piece in self.pieces:
+            group.append(piece)
+            products, variants = products + piece.products, variants + piece.variants
+            if max(products, variants) >= plan_parts.PART_PRODUCTS:
+                groups.append(group)
+                group, products, variants = [], 0, 0
+        if group:
+            groups.append(group)
+        return groups
+
     def parts(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        """(products, variants) of each part: whole pieces, in file order, of at least
-        PART_PRODUCTS products (the last one less)."""
-        part: list[ParsedBatch] = []
-        for i, piece in enumerate(self.pieces):
-            part.append(piece.load())
-            filled = sum(b.products.height for b in part) >= plan_parts.PART_PRODUCTS
-            if filled or i == len(self.pieces) - 1:
-                self._parts.append(part)
-                yield (
-                    pl.concat([b.products for b in part], rechunk=True),
-                    pl.concat([b.variants for b in part], rechunk=True),
-                )
-                part = []
+        """(products, variants) of each part (`_grouped`)."""
+        for group in self._grouped():
+            part = [piece.load() for piece in group]
+            self._parts.append(part)
+            yield (
+                pl.concat([b.products for b in part], rechunk=True),
+                pl.concat([b.variants for b in part], rechunk=True),
+            )
 
     def as_parts(self, stored: plan_parts.Stored) -> plan_parts.Parts:
         """The parts, each planned against `stored`: the empty account's nothing."""
-        parts, filled = 0, 0
-        for piece in self.pieces:
-            filled += piece.products
-            if filled >= plan_parts.PART_PRODUCTS:
-                parts, filled = parts + 1, 0
         split = ((products, variants, stored) for products, variants in self.parts())
-        count = parts + (1 if filled else 0)
-        return plan_parts.Parts(split, count, self.products, self.keep_snapshot)
+        return plan_parts.Parts(split, len(self._grouped()), self.products, self.keep_snapshot)
 
     def keep_snapshot(self, plan: Plan) -> None:
         """Spill the snapshot rows of the part just planned (`parts`), before its plan goes:
@@ -221,40 +240,64 @@ def read(
     skip: SkipRequest | None,
     progress: ProgressFn,
 ) -> Stream:
-    """Read, map and validate `path` a piece at a time into a `Stream` (use it in a `with`).
-    Raises `Unusable` when its pieces are not independent or one of them cannot be read."""
+    """Read, map and validate the generic CSV `path` a piece at a time into a `Stream` (use it
+    in a `with`). Raises `Unusable` when its pieces are not independent or one of them cannot
+    be read."""
+    assert mapping.key is not None
+    expected = max(1, path.stat().st_size // csv_pieces.PIECE_BYTES)
+    return _read(_mapped_pieces(path, mapping, skip), expected, progress)
+
+
+def read_export(path: Path, fmt: str, *, currency: str, progress: ProgressFn) -> Stream:
+    """`read` for an export whose connector reads it in pieces of whole products."""
+    read_pieces = CONNECTORS[fmt].read_pieces
+    assert read_pieces is not None
+    pieces = read_pieces(path, currency=currency, piece_variants=EXPORT_PIECE_VARIANTS)
+    expected = max(1, path.stat().st_size // EXPORT_PIECE_BYTES)
+    return _read(((piece, piece.products["external_id"]) for piece in pieces), expected, progress)
+
+
+def _mapped_pieces(
+    path: Path, mapping: Mapping, skip: SkipRequest | None
+) -> Iterator[tuple[ParsedBatch, pl.Series]]:
+    """Each piece of the file mapped, with every row's product key, rejected or not: the whole
+    read would relate them."""
+    assert mapping.key is not None
+    source = str(path)
+    for table in csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ","):
+        mapped = read_table(table, mapping, skip=skip, source=source)
+        keys = table.frame.select(product_key(mapping.key, mapping.parent_key)).to_series()
+        del table
+        yield mapped, keys
+
+
+def _read(
+    pieces: Iterator[tuple[ParsedBatch, pl.Series]], expected: int, progress: ProgressFn
+) -> Stream:
     directory = owned_folder("import")
     try:
-        return _read(directory, path, mapping, skip, progress)
+        return _read_into(directory, pieces, expected, progress)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
-def _read(
+def _read_into(
     directory: Path,
-    path: Path,
-    mapping: Mapping,
-    skip: SkipRequest | None,
+    pieces: Iterator[tuple[ParsedBatch, pl.Series]],
+    expected: int,
     progress: ProgressFn,
 ) -> Stream:
-    assert mapping.key is not None
-    source = str(path)
-    expected = max(1, path.stat().st_size // csv_pieces.PIECE_BYTES)
     stream: Stream | None = None
     product_keys: list[np.ndarray] = []
     variant_keys: list[np.ndarray] = []
     validation = PieceValidation()
     read_warnings: list[str] = []
-    pieces = csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ",")
     try:
-        for i, table in enumerate(pieces):
+        for i, (mapped, keys) in enumerate(pieces):
             progress("reading", 0.05 + 0.3 * min(1.0, i / expected))
-            mapped = read_table(table, mapping, skip=skip, source=source)
-            # every row's product, rejected or not: the whole read would relate them
-            keys = table.frame.select(product_key(mapping.key, mapping.parent_key))
-            product_keys.append(_hashes(keys.to_series()))
-            del table, keys
+            product_keys.append(_hashes(keys))
+            del keys
             variant_keys.append(_hashes(mapped.variants["variant_key"]))
             as_read = (mapped.products.height, mapped.variants.height, len(mapped.rejects))
             read_warnings += [w for w in mapped.warnings if w not in read_warnings]
@@ -275,6 +318,8 @@ def _read(
         raise Unusable("a product's rows fall in more than one piece")
     if _repeats(variant_keys):
         raise Unusable("a variant key falls in more than one piece")
+    # an export's rows of one product may lie apart: its rejects come when it is built
+    stream.summary.rejects.sort(key=lambda r: r.row_number)
     stream.summary.warnings.extend(validation.limit_warnings())
     stream.summary.check_reconciles()
     stream.validation = validation.report(stream.summary)

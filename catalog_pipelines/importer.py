@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import, ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
+from catalog_pipelines.connectors.registry import DEFAULT_CURRENCY
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
@@ -870,13 +871,17 @@ def read_stream(
 ) -> first_import.Stream | None:
     """The file read in pieces when it is a first import that can be (first_import.py), else
     None: the caller reads it whole."""
-    if mapping is None or not first_import.wanted(
-        conn, options.account_id, path, fmt, mapping, read.get("encoding")
-    ):
+    if not first_import.wanted(conn, options.account_id, path, fmt, mapping, read.get("encoding")):
         return None
-    # nothing stored, so nothing to skip: the fingerprints are only taken
-    skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
     try:
+        if fmt != "csv":  # an export
+            currency = read.get("currency") or (mapping.currency if mapping else None)
+            return first_import.read_export(
+                path, fmt, currency=currency or DEFAULT_CURRENCY, progress=progress
+            )
+        assert mapping is not None
+        # nothing stored, so nothing to skip: the fingerprints are only taken
+        skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
         return first_import.read(path, mapping, skip=skip, progress=progress)
     except first_import.Unusable as e:
         first_import.log_read_whole(path, e)

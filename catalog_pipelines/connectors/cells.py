@@ -7,7 +7,7 @@ A row is the header -> cell mapping that `ExportRows` yields, with its `row_numb
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,7 @@ def read_export(
     currency is unknown, the file cannot be decoded, or it has columns but not
     `required_column`: then it is not an export of `export` ("Shopify", "WooCommerce")."""
     source = str(path)
-    try:
-        code = normalize_currency(currency)
-    except MoneyError as e:
-        raise InputError(f"{source}: {e}") from e
+    code = _currency(source, currency)
     try:
         rows = ExportRows(Path(path), source=source, encoding=encoding, whole=False)
         return _built(rows, build_batch, export, required_column, code)
@@ -48,6 +45,46 @@ def read_export(
     return _built(rows, build_batch, export, required_column, code)
 
 
+def read_export_pieces(
+    path: Path,
+    build_pieces: Callable[..., Iterator[ParsedBatch]],
+    *,
+    export: str,
+    required_column: str,
+    currency: str,
+    piece_variants: int,
+) -> Iterator[ParsedBatch]:
+    """The batch `read_export` reads from a UTF-8 export, in pieces of whole products
+    (`build_pieces(rows, columns, source=, currency=, piece_variants=)`). An InputError may be
+    worded for a piece of the file: `read_export` words it for the whole file."""
+    source = str(path)
+    code = _currency(source, currency)
+    rows = ExportRows(path, source=source, encoding=None, whole=False)
+    _refuse_other_export(rows, export, required_column)
+    pieces = build_pieces(
+        rows, rows.columns, source=source, currency=code, piece_variants=piece_variants
+    )
+    held = next(pieces)
+    for piece in pieces:
+        yield held
+        held = piece
+    yield _with_nul_rows(held, rows)  # the walk is over: its NUL rows are known
+
+
+def _currency(source: str, currency: str) -> str:
+    try:
+        return normalize_currency(currency)
+    except MoneyError as e:
+        raise InputError(f"{source}: {e}") from e
+
+
+def _refuse_other_export(rows: ExportRows, export: str, required_column: str) -> None:
+    if rows.columns and required_column not in rows.columns:
+        raise InputError(
+            f"{rows.source}: not a {export} product CSV (no {required_column!r} column)"
+        )
+
+
 def _built(
     rows: ExportRows,
     build_batch: Callable[..., ParsedBatch],
@@ -55,13 +92,15 @@ def _built(
     required_column: str,
     currency: str,
 ) -> ParsedBatch:
-    if rows.columns and required_column not in rows.columns:
-        raise InputError(
-            f"{rows.source}: not a {export} product CSV (no {required_column!r} column)"
-        )
+    _refuse_other_export(rows, export, required_column)
     batch = build_batch(rows, rows.columns, source=rows.source, currency=currency)
+    return _with_nul_rows(batch, rows)
+
+
+def _with_nul_rows(batch: ParsedBatch, rows: ExportRows) -> ParsedBatch:
+    """`batch` (the last of a walk's) with the walk's rows that have a NUL cell as rejects:
+    they are rejected here, never parsed (text_safety.py)."""
     if rows.nul:
-        # Rows with a NUL cell are rejected here, never parsed (text_safety.py).
         batch.rows_read += len(rows.nul)
         batch.rejects = sorted([*batch.rejects, *rows.nul.values()], key=lambda r: r.row_number)
         batch.check_reconciles()

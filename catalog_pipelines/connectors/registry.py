@@ -9,7 +9,7 @@ file, so it comes last.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from catalog_pipelines.connectors.magento_csv import read_magento_csv
 from catalog_pipelines.connectors.magento_csv import settings as magento
 from catalog_pipelines.connectors.reading import InputError
-from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
+from catalog_pipelines.connectors.shopify_csv import read_shopify_csv, read_shopify_pieces
 from catalog_pipelines.connectors.shopify_csv import settings as shopify
 from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
 from catalog_pipelines.connectors.woocommerce_csv import settings as woocommerce
@@ -53,6 +53,12 @@ class Reader(Protocol):
     ) -> ParsedBatch: ...
 
 
+class PieceReader(Protocol):
+    def __call__(
+        self, path: Path, *, currency: str, piece_variants: int
+    ) -> Iterator[ParsedBatch]: ...
+
+
 @dataclass(frozen=True)
 class Connector:
     name: str
@@ -60,6 +66,8 @@ class Connector:
     needs_mapping: bool  # True: a generic file that means nothing without a field mapping
     detect: Callable[[Head], bool]
     read: Reader
+    # an export that a first import can read in pieces of whole products (first_import.py)
+    read_pieces: PieceReader | None = None
 
 
 def _export(read: Callable[..., ParsedBatch]) -> Reader:
@@ -151,6 +159,7 @@ CONNECTORS: dict[str, Connector] = {
             needs_mapping=False,
             detect=_has_header(shopify.DETECT_REQUIRED, shopify.DETECT_ANY),
             read=_export(read_shopify_csv),
+            read_pieces=read_shopify_pieces,
         ),
         Connector(
             "woocommerce",

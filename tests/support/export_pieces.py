@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from catalog_pipelines.connectors import csv_pieces, export_rows
 from catalog_pipelines.normalized import ParsedBatch
+
+T = TypeVar("T")
 
 
 def read_whole(
@@ -21,11 +23,11 @@ def read_whole(
 
 
 def read_in_pieces(
-    reader: Callable[[Path], ParsedBatch],
+    reader: Callable[[Path], T],
     path: Path,
     monkeypatch: pytest.MonkeyPatch,
     piece_bytes: int,
-) -> tuple[ParsedBatch, list[int]]:
+) -> tuple[T, list[int]]:
     """`reader(path)` in pieces of `piece_bytes`, failing if it falls back to reading the file
     whole; with the records of each piece read (the header's piece first, then each walk's)."""
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", piece_bytes)

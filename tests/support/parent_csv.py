@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from catalog_pipelines.importer import ImportOptions, import_path
+from catalog_pipelines.importer import ImportOptions, ImportReport, import_path
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
 
@@ -34,7 +34,12 @@ def import_rows(engine: sa.Engine, tmp: Path, account: str, rows: list[str], **o
     mapping = tmp / "m.yaml"
     mapping.write_text(MAPPING)
     options = ImportOptions(source="pim", account_id=account, **opts)
-    report = import_path(engine, path, options, format="csv", mapping_path=mapping)
+    return report_view(import_path(engine, path, options, format="csv", mapping_path=mapping))
+
+
+def report_view(report: ImportReport) -> Any:
+    """An import's report as the CLI prints it, without its run id, plus its rejects and the
+    sorted list of its changes: the same for two ways of importing the same file."""
     out = report.to_json()
     out.pop("run_id")
     out["rejects"] = [(r.row_number, r.reasons) for r in report.rejects]

@@ -6,9 +6,10 @@ import csv
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from catalog_pipelines.connectors.shopify_csv import read_shopify_csv
+from catalog_pipelines.connectors.shopify_csv import read_shopify_csv, read_shopify_pieces
 from catalog_pipelines.normalized import InputError, ParsedBatch
 from tests.support.export_pieces import assert_same_batch, read_in_pieces, read_whole
 from tests.support.exports import as_dict, write_csv
@@ -447,3 +448,53 @@ def test_a_bad_row_in_a_later_piece_refuses_the_file_as_reading_it_whole_does(
     assert str(err.value) == (
         f"{path}: row 121 has 7 fields but the header has 6 (1 such rows); an unquoted separator?"
     )
+
+
+def _joined(pieces: list[ParsedBatch]) -> ParsedBatch:
+    first = pieces[0]
+    return ParsedBatch(
+        input_name=first.input_name,
+        rows_read=sum(p.rows_read for p in pieces),
+        products=pl.concat([p.products for p in pieces]),
+        variants=pl.concat([p.variants for p in pieces]),
+        rejects=sorted((r for p in pieces for r in p.rejects), key=lambda r: r.row_number),
+        columns=first.columns,
+        unmapped_columns=first.unmapped_columns,
+        warnings=[w for p in pieces for w in p.warnings],
+        rows_valid=sum(p.rows_valid or 0 for p in pieces),
+    )
+
+
+def test_an_export_built_in_pieces_of_whole_products_is_the_export_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first import streams a Shopify export in pieces of whole products (first_import.py):
+    put together they are the batch read whole, rejects and warnings included."""
+    path = _straddling_export(tmp_path)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(",,,,,\n")  # no handle: rejected
+        f.write("p3,,,XL,P3-XL,14\n")  # p3's rows apart: p3 is built only now
+        f.write("p40,Other,Size,S,P0-S,9\n")  # a SKU p0 claimed: rejected
+    whole = read_whole(read_shopify_csv, path, monkeypatch)
+    pieces, _ = read_in_pieces(
+        lambda p: list(read_shopify_pieces(p, currency="usd", piece_variants=4)),
+        path,
+        monkeypatch,
+        300,
+    )
+    assert len(pieces) > 10
+    for piece in pieces:
+        piece.check_reconciles()
+        assert piece.rows_valid is not None and piece.rows_valid >= 0
+        # a piece holds whole products, and ends once it holds four variants
+        assert set(piece.variants["product_external_id"]) <= set(piece.products["external_id"])
+    assert all(p.variants.height >= 4 for p in pieces[:-1])
+    assert_same_batch(_joined(pieces), whole)
+    # p3 waited for its last row, so every product after it waited too
+    assert [r.row_number for r in whole.rejects] == [51, 54, 121, 123]
+    assert whole.variants.filter(product_external_id="p3")["row_number"].to_list() == [
+        10,
+        11,
+        12,
+        122,
+    ]

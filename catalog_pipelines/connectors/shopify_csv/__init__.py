@@ -6,14 +6,15 @@ or `<handle>/<option values>` when the SKU is blank (variant_key).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from catalog_pipelines.connectors.cells import read_export
+from catalog_pipelines.connectors.cells import read_export, read_export_pieces
 from catalog_pipelines.connectors.shopify_csv import settings
-from catalog_pipelines.connectors.shopify_csv.helpers import build_batch
+from catalog_pipelines.connectors.shopify_csv.helpers import build_batch, build_pieces
 from catalog_pipelines.normalized import ParsedBatch
 
-__all__ = ["read_shopify_csv"]
+__all__ = ["read_shopify_csv", "read_shopify_pieces"]
 
 
 def read_shopify_csv(
@@ -31,4 +32,17 @@ def read_shopify_csv(
         required_column=settings.HANDLE,
         encoding=encoding,
         currency=currency,
+    )
+
+
+def read_shopify_pieces(path: Path, *, currency: str, piece_variants: int) -> Iterator[ParsedBatch]:
+    """`read_shopify_csv`'s batch of a UTF-8 export, in pieces of whole products that end
+    once they hold `piece_variants` variants."""
+    return read_export_pieces(
+        path,
+        build_pieces,
+        export="Shopify",
+        required_column=settings.HANDLE,
+        currency=currency,
+        piece_variants=piece_variants,
     )
