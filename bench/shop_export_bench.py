@@ -8,9 +8,10 @@ row each; product cells on the first row only), as Shopify writes it. Phases, ea
 child process (so peak RSS is per phase), on a settled server (see import_bench.py):
   copy     the client streams the file through `COPY ... FROM STDIN` into a table of 48 text
            columns (no key: a variant row has none of its own)
-  initial  `import --format shopify` into an empty catalog
-  noop     the same file again: nothing is written (a shop export is read and diffed whole;
-           it has no fingerprints to skip unchanged rows with)
+  initial  `import --format shopify` into an empty catalog (streamed: in pieces of whole
+           products, each validated and kept on disk; catalog_pipelines/first_import.py)
+  noop     the same file again: nothing is written (a re-import of a shop export is read and
+           diffed whole; it has no fingerprints to skip unchanged rows with)
 """
 
 from __future__ import annotations

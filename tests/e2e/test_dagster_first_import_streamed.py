@@ -20,6 +20,7 @@ from dagster_defs.assets import IMPORT_ASSETS
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
+from tests.support.exports import write_csv
 from tests.support.spilled_products import alive_at_stored_read
 
 MAPPING = {
@@ -70,12 +71,18 @@ def _run(
     engine: sa.Engine,
     tmp: Path,
     selection: list[str] | None = None,
+    export: Path | None = None,
 ) -> dict[str, Any]:
+    """The import job run on the generic CSV of ROWS, or on a Shopify `export`, then again."""
     path = tmp / f"{account}.csv"
-    path.write_text("id,name,price,sku,qty,color\n" + ROWS)
+    if export is None:
+        path.write_text("id,name,price,sku,qty,color\n" + ROWS)
+    else:
+        path.write_bytes(export.read_bytes())
     res = csv_source(
         instance, engine, database_url, account,
-        name="pim", path=path, mapping=MAPPING, inbox=tmp / "inbox",
+        name="pim", path=path, mapping=None if export else MAPPING, inbox=tmp / "inbox",
+        kind="shopify" if export else "csv",
     )  # fmt: skip
     runs = []
     for _ in range(1 if selection else 2):  # a first import, then the same file again
@@ -129,6 +136,44 @@ def test_a_first_import_in_pieces_gives_what_the_whole_read_gives(
     # the snapshot the streamed run left lets the next run skip every product it wrote but
     # the one with a rejected row
     assert again["snapshot"]["products_skipped_unchanged"] == 30
+    assert again["plan"]["events"] == 0
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_a_shopify_export_in_pieces_of_whole_products_gives_what_the_whole_read_gives(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    spill_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    streamed: list[int],
+) -> None:
+    monkeypatch.setattr(first_import, "EXPORT_PIECE_VARIANTS", 2)
+    export = write_csv(
+        tmp_path / "export.csv",
+        ["Handle", "Title", "Option1 Name", "Option1 Value", "Variant SKU", "Variant Price"],
+        [
+            row
+            for p in range(12)
+            for row in (
+                [f"p{p}", f"Product {p}", "Size", "S", f"P{p}-S", "10"],
+                [f"p{p}", "", "", "M", f"P{p}-M", "x" if p == 5 else "12"],  # a bad price
+            )
+        ],
+    )
+    pieces = _run(instance, database_url, f"{account}_1", engine, tmp_path, export=export)
+    # a piece ends at two variants: a product each, but p5 (one and a reject) with p6; and
+    # the last piece, empty
+    assert streamed == [12]
+    monkeypatch.setenv(first_import.ENV, "0")
+    whole = _run(instance, database_url, f"{account}_0", engine, tmp_path, export=export)
+    assert streamed == [12]
+    assert pieces == whole
+    first, again = pieces["runs"]
+    assert first["plan"]["products"]["created"] == 12
+    assert first["rows_rejected"] == 1
     assert again["plan"]["events"] == 0
     assert list(spill_dir.iterdir()) == []
 

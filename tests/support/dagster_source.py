@@ -22,14 +22,15 @@ def csv_source(
     *,
     name: str,
     path: Path,
-    mapping: dict[str, Any],
+    mapping: dict[str, Any] | None,
     inbox: Path,
+    kind: str = "csv",
 ) -> dict[str, Any]:
-    """Create source `name` reading `path` through `mapping`, owning everything, add its
-    partition, and return the run's resources."""
+    """Create source `name` of `kind` reading `path` (through `mapping`, for a generic file),
+    owning everything, add its partition, and return the run's resources."""
     with engine.begin() as conn:
         create_source(
-            conn, account_id=account, name=name, kind="csv", owns=frozenset(GROUPS),
+            conn, account_id=account, name=name, kind=kind, owns=frozenset(GROUPS),
             mapping=mapping, config={"path": str(path)},
         )  # fmt: skip
     instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [name])
