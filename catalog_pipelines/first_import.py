@@ -1,8 +1,9 @@
 """A first import streamed: a large generic CSV for an account that stores nothing yet is read,
 mapped and validated a piece at a time (connectors/csv_pieces.py), each piece spilled to a
 temporary directory, and then planned and written a part at a time (plan_parts.py). Memory
-holds a part and what the run reports, never the file. A Shopify export is streamed the same
-way, in pieces of whole products that its builder gives as it reads.
+holds a part and what the run reports, never the file. A JSON Lines file is streamed the same
+way, in pieces of whole lines, and a Shopify export in pieces of whole products that its
+builder gives as it reads.
 
 The outcome is the whole path's, or the whole path runs. Mapping and validation only relate
 the rows of one product (its key) and the rows of one variant key, so pieces are independent
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
-from catalog_pipelines.connectors.generic import read_table
+from catalog_pipelines.connectors.generic import read_jsonl_piece, read_table
 from catalog_pipelines.connectors.registry import CONNECTORS
 from catalog_pipelines.diff import Plan
 from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, product_key, snapshot_frames
@@ -82,9 +83,9 @@ def wanted(
     mapping: Mapping | None,
     encoding: str | None,
 ) -> bool:
-    """Whether to stream: a keyed generic CSV in UTF-8, or an export whose connector reads it
-    in pieces, larger than a piece, for an account that stores no product or stock item
-    (checked again under the import's lock)."""
+    """Whether to stream: a keyed generic CSV or JSON Lines file in UTF-8, or an export whose
+    connector reads it in pieces, larger than a piece, for an account that stores no product
+    or stock item (checked again under the import's lock)."""
     if not enabled() or not _streamable(fmt, mapping, encoding):
         return False
     try:
@@ -97,7 +98,7 @@ def wanted(
 
 def _streamable(fmt: str, mapping: Mapping | None, encoding: str | None) -> bool:
     codec = encoding or (mapping.encoding if mapping else None)
-    if fmt == "csv":
+    if fmt in ("csv", "jsonl"):
         if mapping is None or mapping.key is None:
             return False
         return codec is None or codecs.lookup(codec).name == "utf-8"
@@ -239,13 +240,15 @@ def read(
     *,
     skip: SkipRequest | None,
     progress: ProgressFn,
+    fmt: str = "csv",
 ) -> Stream:
-    """Read, map and validate the generic CSV `path` a piece at a time into a `Stream` (use it
-    in a `with`). Raises `Unusable` when its pieces are not independent or one of them cannot
-    be read."""
+    """Read, map and validate the generic CSV (or JSON Lines file, `fmt`) `path` a piece at a
+    time into a `Stream` (use it in a `with`). Raises `Unusable` when its pieces are not
+    independent or one of them cannot be read."""
     assert mapping.key is not None
     expected = max(1, path.stat().st_size // csv_pieces.PIECE_BYTES)
-    return _read(_mapped_pieces(path, mapping, skip), expected, progress)
+    pieces = _jsonl_pieces(path, mapping) if fmt == "jsonl" else _mapped_pieces(path, mapping, skip)
+    return _read(pieces, expected, progress)
 
 
 def read_export(path: Path, fmt: str, *, currency: str, progress: ProgressFn) -> Stream:
@@ -269,6 +272,46 @@ def _mapped_pieces(
         keys = table.frame.select(product_key(mapping.key, mapping.parent_key)).to_series()
         del table
         yield mapped, keys
+
+
+def _jsonl_pieces(path: Path, mapping: Mapping) -> Iterator[tuple[ParsedBatch, pl.Series]]:
+    """`_mapped_pieces` of a JSON Lines file, cut between lines. A record's keys are its
+    columns, and their order is the order of their first appearance in what is read: so every
+    piece must have the first piece's, or the whole read could map it otherwise."""
+    assert mapping.key is not None
+    source = str(path)
+    columns: list[str] | None = None
+    for data, first_line in _line_pieces(path, csv_pieces.PIECE_BYTES):
+        mapped, frame = read_jsonl_piece(data, mapping, source=source, first_line=first_line)
+        del data
+        if columns is None:
+            columns = frame.columns
+        elif frame.columns != columns and frame.height:
+            raise Unusable("a piece's records have other keys than the first piece's")
+        if mapping.key in frame.columns and mapping.parent_key in (None, *frame.columns):
+            keys = frame.select(product_key(mapping.key, mapping.parent_key)).to_series()
+        else:
+            keys = pl.Series(dtype=pl.Utf8)
+        del frame
+        yield mapped, keys
+
+
+def _line_pieces(path: Path, piece_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """The file in pieces of whole lines (at least `piece_bytes`, the last one less), each with
+    the number of its first line."""
+    line, rest = 1, b""
+    with path.open("rb") as f:
+        while chunk := f.read(piece_bytes):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            piece, rest = data[:cut], data[cut:]
+            yield piece, line
+            line += piece.count(b"\n")
+    if rest:
+        yield rest, line
 
 
 def _read(

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import, ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
-from catalog_pipelines.connectors.registry import DEFAULT_CURRENCY
+from catalog_pipelines.connectors.registry import DEFAULT_CURRENCY, EXPORTS
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
 from catalog_pipelines.normalized import InputError, ParsedBatch, Reject
@@ -874,7 +874,7 @@ def read_stream(
     if not first_import.wanted(conn, options.account_id, path, fmt, mapping, read.get("encoding")):
         return None
     try:
-        if fmt != "csv":  # an export
+        if fmt in EXPORTS:
             currency = read.get("currency") or (mapping.currency if mapping else None)
             return first_import.read_export(
                 path, fmt, currency=currency or DEFAULT_CURRENCY, progress=progress
@@ -882,7 +882,7 @@ def read_stream(
         assert mapping is not None
         # nothing stored, so nothing to skip: the fingerprints are only taken
         skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
-        return first_import.read(path, mapping, skip=skip, progress=progress)
+        return first_import.read(path, mapping, skip=skip, progress=progress, fmt=fmt)
     except first_import.Unusable as e:
         first_import.log_read_whole(path, e)
         return None

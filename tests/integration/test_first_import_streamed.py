@@ -9,6 +9,7 @@ pieces are not independent is read whole, and the log says why.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import tempfile
@@ -25,7 +26,7 @@ from catalog_pipelines.normalized import InputError
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
-from tests.support.parent_csv import HEADER, MAPPING, import_both_ways, import_rows
+from tests.support.parent_csv import HEADER, MAPPING, import_both_ways, import_rows, report_view
 
 LONG = "x" * 501  # over Stripe's 500 characters for a metadata value: a warning, not a reject
 ROWS = [
@@ -246,3 +247,60 @@ def test_progress_never_goes_back(
     assert fractions == sorted(fractions)
     assert [s for s, _ in seen if s == "writing"] == ["writing"] * 4  # 10 products, parts of 3
     assert seen[-1] == ("done", 1.0)
+
+
+def _import_jsonl(
+    engine: sa.Engine, tmp: Path, account: str, *, extra_key_at: int | None = None
+) -> Any:
+    """ROWS as a JSON Lines file, with a blank line and a line cut short among them, imported
+    for source `pim` of `account`, reported as `import_rows` reports it."""
+    names = HEADER.split(",")
+    lines = []
+    for i, row in enumerate(ROWS):
+        cells = [cell or None for cell in row.split(",")]
+        record: dict[str, Any] = dict(zip(names, cells, strict=True))
+        if i == extra_key_at:
+            record["season"] = "winter"  # a key no earlier record has
+        lines.append(json.dumps(record))
+    lines[3:3] = ["", '{"id": "P99", "name": ']
+    path = tmp / "feed.jsonl"  # one name: a reject names the file
+    path.write_text("\n".join(lines) + "\n")
+    mapping = tmp / "m.yaml"
+    mapping.write_text(MAPPING.replace("format: csv", "format: jsonl"))
+    options = ImportOptions(source="pim", account_id=account)
+    report = import_path(engine, path, options, format="jsonl", mapping_path=mapping)
+    return report_view(report)
+
+
+@pytest.mark.parametrize("extra_key_at", [None, 6], ids=["same-keys", "a-later-key"])
+def test_a_json_lines_first_import_streamed_writes_what_the_whole_read_writes(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    pieces: list[str],
+    caplog: pytest.LogCaptureFixture,
+    extra_key_at: int | None,
+) -> None:
+    caplog.set_level(logging.INFO, logger=first_import.__name__)
+    reports = []
+    for way in ("1", "0"):
+        monkeypatch.setenv(first_import.ENV, way)
+        reports.append(
+            _import_jsonl(engine, tmp_path, f"{account}_{way}", extra_key_at=extra_key_at)
+        )
+        assert_catalog_integrity(engine, f"{account}_{way}")
+    assert reports[0] == reports[1]
+    assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
+    assert list((tmp_path / "spill").iterdir()) == []
+    if extra_key_at is None:
+        assert pieces == [STREAMED]  # a line a piece
+        assert _read_whole(caplog) == []
+    else:  # where its keys change, the file is read whole: a column's order could differ
+        assert pieces == []
+        assert _read_whole(caplog, "WARNING") == [
+            "a piece's records have other keys than the first piece's"
+        ]
+    # lines are numbered in the file: the line cut short is line 5, the bad price line 6
+    assert [row for row, _ in reports[0]["rejects"]] == [5, 6]
+    assert reports[0]["products"]["created"] == 10

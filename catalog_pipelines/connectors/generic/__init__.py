@@ -341,19 +341,20 @@ def _to_text(value: Any, *, is_images: bool) -> str | None:
 
 
 def jsonl_records(
-    text: str, mapping: Mapping, *, source: str
+    text: str, mapping: Mapping, *, source: str, first_line: int = 1
 ) -> tuple[pl.DataFrame, int, list[Reject]]:
     """JSON Lines to an all-string frame: (frame, non-blank lines, rejects for bad lines).
 
-    `row_number` is the line number in the file, which is what a user can find. Lines are split
-    on '\\n' only: JSON strings may contain U+2028, which `str.splitlines` would split on.
+    `row_number` is the line number in the file (`text` starts at `first_line`), which is what
+    a user can find. Lines are split on '\\n' only: JSON strings may contain U+2028, which
+    `str.splitlines` would split on.
     """
     images_key = mapping.fields.get("images")
     records: list[dict[str, Any]] = []
     keys: dict[str, None] = {}
     rejects: list[Reject] = []
     count = 0
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(text.split("\n"), start=first_line):
         line = line.removesuffix("\r")
         if not line.strip():
             continue
@@ -395,6 +396,19 @@ def jsonl_records(
     schema: dict[str, pl.DataType] = {ROW_NUMBER: pl.Int64(), **{k: pl.Utf8() for k in keys}}
     frame = pl.DataFrame(records, schema=schema)
     return frame, count, rejects
+
+
+def read_jsonl_piece(
+    data: bytes, mapping: Mapping, *, source: str, first_line: int
+) -> tuple[ParsedBatch, pl.DataFrame]:
+    """Whole lines of a UTF-8 JSON Lines file, from line `first_line`, mapped as `read_jsonl`
+    maps the file; with their records as read (first_import.py relates pieces by them)."""
+    text = decode(data, source=source)
+    frame, count, rejects = jsonl_records(text, mapping, source=source, first_line=first_line)
+    mapped = apply_mapping(
+        frame, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
+    )
+    return mapped, frame
 
 
 def read_jsonl(path: Path, mapping: Mapping, *, encoding: str | None = None) -> ParsedBatch:

@@ -1,0 +1,95 @@
+"""JSON Lines benchmark: the time and peak memory of importing the import bench's catalog as a
+JSON Lines file, against a bare COPY of the same rows as CSV, in one run.
+
+    uv run python bench/jsonl_bench.py --rows 1000000 [--json]
+
+The rows are import_bench.py's (11 columns, ~420 bytes a row as CSV), one JSON object a line,
+every value a string. Phases, each in its own child process (so peak RSS is per phase), on a
+settled server:
+  copy     the client streams the CSV through `COPY ... FROM STDIN` (import_bench.py's baseline)
+  initial  `import --format jsonl` into an empty catalog (streamed: in pieces of whole lines,
+           each mapped, validated and kept on disk; catalog_pipelines/first_import.py)
+  noop     the same file again: nothing is written (a JSON Lines re-import is read whole; it has
+           no fingerprints to skip unchanged rows with)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from import_bench import (  # noqa: E402
+    MAPPING,
+    _migrated,
+    _phase_copy,
+    _run,
+    _settle,
+    generate,
+    timed_import,
+)
+
+
+def _phase_import(url: str, jsonl_path: str, mapping_path: str, out: Any) -> None:
+    result = timed_import(url, jsonl_path, format="jsonl", mapping_path=mapping_path)
+    out.put({**result, "events": result["report"]["events"]})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    from catalog_pipelines import db
+
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
+    server = db.admin_url()
+    url = _migrated(db.create_database(server, "cs_jsonl_bench"))
+    results: dict[str, Any] = {"rows": args.rows, "phases": {}}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv_path, jsonl_path = Path(tmp, "catalog.csv"), Path(tmp, "catalog.jsonl")
+            mapping_path = Path(tmp, "mapping.yaml")
+            generate(csv_path, args.rows, seed=7)
+            pl.scan_csv(csv_path, infer_schema=False).sink_ndjson(jsonl_path)
+            mapping_path.write_text(MAPPING.replace("format: csv", "format: jsonl"))
+            results["bytes"] = {"csv": csv_path.stat().st_size, "jsonl": jsonl_path.stat().st_size}
+            _settle(url)
+            results["phases"]["copy"] = _run(_phase_copy, url, str(csv_path), "bench_copy")
+            for name in ("initial", "noop"):
+                _settle(url)
+                results["phases"][name] = _run(
+                    _phase_import, url, str(jsonl_path), str(mapping_path)
+                )
+    finally:
+        db.drop_database(server, url)
+    copy = results["phases"]["copy"]["seconds"]
+    for phase in results["phases"].values():
+        phase["ratio_to_copy"] = phase["seconds"] / copy
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{args.rows:,} rows ({results['bytes']['jsonl'] / 1e6:.0f} MB of JSON Lines)")
+    for name, phase in results["phases"].items():
+        print(
+            f"{name:8s} {phase['seconds']:8.1f} s  {phase['ratio_to_copy']:6.1f}x COPY"
+            f"  peak {phase['rss_mib']:6.0f} MiB  events {phase.get('events', '-')}"
+        )
+
+
+if __name__ == "__main__":
+    main()
