@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.generic import read_jsonl_piece, read_table
+from catalog_pipelines.connectors.reading import line_pieces
 from catalog_pipelines.connectors.registry import CONNECTORS
 from catalog_pipelines.diff import Plan
 from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, product_key, snapshot_frames
@@ -281,7 +282,7 @@ def _jsonl_pieces(path: Path, mapping: Mapping) -> Iterator[tuple[ParsedBatch, p
     assert mapping.key is not None
     source = str(path)
     columns: list[str] | None = None
-    for data, first_line in _line_pieces(path, csv_pieces.PIECE_BYTES):
+    for data, first_line in line_pieces(path, csv_pieces.PIECE_BYTES):
         mapped, frame = read_jsonl_piece(data, mapping, source=source, first_line=first_line)
         del data
         if columns is None:
@@ -294,24 +295,6 @@ def _jsonl_pieces(path: Path, mapping: Mapping) -> Iterator[tuple[ParsedBatch, p
             keys = pl.Series(dtype=pl.Utf8)
         del frame
         yield mapped, keys
-
-
-def _line_pieces(path: Path, piece_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """The file in pieces of whole lines (at least `piece_bytes`, the last one less), each with
-    the number of its first line."""
-    line, rest = 1, b""
-    with path.open("rb") as f:
-        while chunk := f.read(piece_bytes):
-            data = rest + chunk
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data
-                continue
-            piece, rest = data[:cut], data[cut:]
-            yield piece, line
-            line += piece.count(b"\n")
-    if rest:
-        yield rest, line
 
 
 def _read(

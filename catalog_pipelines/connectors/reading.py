@@ -15,8 +15,10 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -455,3 +457,21 @@ def parse_json_strict(text: str, *, source: str, line: int | None = None) -> Any
     if _depth_exceeds(value, MAX_JSON_DEPTH):
         raise InputError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return value
+
+
+def line_pieces(path: Path, piece_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """The file in pieces of whole lines, read `piece_bytes` at a time, each with the number of
+    its first line. Only for encodings in which the byte b"\\n" is always a newline (UTF-8)."""
+    line, rest = 1, b""
+    with path.open("rb") as f:
+        while chunk := f.read(piece_bytes):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            piece, rest = data[:cut], data[cut:]
+            yield piece, line
+            line += piece.count(b"\n")
+    if rest:
+        yield rest, line

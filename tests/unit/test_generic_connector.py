@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,69 @@ def test_jsonl_rows_rejects_and_metadata(tmp_path: Path) -> None:
 def test_jsonl_empty_file(tmp_path: Path) -> None:
     batch = read_jsonl(_file(tmp_path, "e.jsonl", "\n\n"), JSONL_MAPPING)
     assert (batch.rows_read, batch.products.height, batch.rejects) == (0, 0, [])
+
+
+def _read_jsonl_both_ways(
+    path: Path, monkeypatch: pytest.MonkeyPatch, *, in_pieces_only: bool = True
+) -> list[Any]:
+    """`read_jsonl` a line a piece (never falling back to the whole text, unless not
+    `in_pieces_only`), then of the whole text (as a file in another encoding is read): each
+    batch, or the error each raised."""
+    from catalog_pipelines.connectors import csv_pieces, generic
+
+    out: list[Any] = []
+    for whole in (False, True):
+        with monkeypatch.context() as m:
+            m.setattr(csv_pieces, "PIECE_BYTES", 1)
+            if not whole and in_pieces_only:
+
+                def not_whole(*args: Any, **kwargs: Any) -> None:
+                    raise AssertionError("read whole")
+
+                m.setattr(generic, "_read_bytes", not_whole)
+            if whole:
+
+                def refuse(*args: Any, **kwargs: Any) -> None:
+                    raise InputError("read whole")
+
+                m.setattr(generic, "_jsonl_records_in_pieces", refuse)
+            try:
+                out.append(read_jsonl(path, JSONL_MAPPING))
+            except InputError as e:
+                out.append(str(e))
+    return out
+
+
+def test_jsonl_read_a_piece_of_lines_at_a_time_is_the_file_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        '\ufeff{"id": "a", "title": "A", "price": "1", "colour": "red"}',  # after a BOM
+        '{"id": "b", "title": "B", "price": "2"}\r',  # CRLF
+        "",
+        "{not json",
+        '{"id": "c", "price": "3", "size": "L", "colour": "blue"}',  # a later key, "size"
+        '{"id": "d", "title": "D\u2028E", "price": "4"}',
+    ]
+    path = _file(tmp_path, "feed.jsonl", "\n".join(lines) + "\n")
+    pieces, whole = _read_jsonl_both_ways(path, monkeypatch)
+    assert pieces.rows_read == whole.rows_read == 5
+    assert pieces.products.equals(whole.products)
+    assert pieces.variants.equals(whole.variants)
+    assert [(r.row_number, r.reasons) for r in pieces.rejects] == [
+        (r.row_number, r.reasons) for r in whole.rejects
+    ]
+    assert [r.row_number for r in pieces.rejects] == [4]
+    assert pieces.unmapped_columns == whole.unmapped_columns == ["colour", "size"]
+    c = pieces.products.row(2, named=True)
+    assert c["metadata"] == [{"key": "colour", "value": "blue"}, {"key": "size", "value": "L"}]
+
+
+def test_jsonl_bad_utf8_in_a_later_piece_is_worded_as_the_whole_file_words_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = b'{"id": "a", "title": "A", "price": "1"}\n'
+    path = _file(tmp_path, "feed.jsonl", good * 3 + b'{"id": "b", "title": "\xff"}\n')
+    pieces, whole = _read_jsonl_both_ways(path, monkeypatch, in_pieces_only=False)
+    assert isinstance(pieces, str) and pieces == whole
+    assert "line 4" in pieces

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import json
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from catalog_pipelines.connectors import csv_pieces as piece_reader
 from catalog_pipelines.connectors.csv_pieces import csv_pieces
 from catalog_pipelines.connectors.generic.kept_rows import KeptRows
 from catalog_pipelines.connectors.reading import (
@@ -21,6 +23,7 @@ from catalog_pipelines.connectors.reading import (
     check_columns,
     decode,
     decode_to_utf8,
+    line_pieces,
     nul_reason,
     parse_json_strict,
     read_csv_table_bytes,
@@ -413,10 +416,44 @@ def read_jsonl_piece(
 
 def read_jsonl(path: Path, mapping: Mapping, *, encoding: str | None = None) -> ParsedBatch:
     """A JSON Lines file through its mapping: one object per line, blank lines ignored, and a
-    malformed line is a reject, never an abort."""
+    malformed line is a reject, never an abort. A UTF-8 file is parsed a piece of lines at a
+    time: whole, a million records took 4 GB as text, lines and a dict each."""
     source = str(path)
-    text = decode(_read_bytes(path), source=source, encoding=encoding or mapping.encoding)
-    frame, count, rejects = jsonl_records(text, mapping, source=source)
+    codec = encoding or mapping.encoding
+    records = None
+    if codec is None or codecs.lookup(codec).name == "utf-8":
+        # on an error, read whole: its message names the file's own byte and line
+        with contextlib.suppress(InputError):
+            records = _jsonl_records_in_pieces(path, mapping, source=source)
+    if records is None:
+        text = decode(_read_bytes(path), source=source, encoding=codec)
+        records = jsonl_records(text, mapping, source=source)
+    frame, count, rejects = records
     return apply_mapping(
         frame, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
     )
+
+
+def _jsonl_records_in_pieces(
+    path: Path, mapping: Mapping, *, source: str
+) -> tuple[pl.DataFrame, int, list[Reject]]:
+    """`jsonl_records` of the whole file, a piece of lines at a time. The pieces' frames are
+    put together by name, their columns in order of first appearance, as one frame of every
+    record has them."""
+    frames: list[pl.DataFrame] = []
+    count, rejects = 0, []
+    try:
+        pieces = line_pieces(path, piece_reader.PIECE_BYTES)
+        for data, first_line in pieces:
+            text = decode(data, source=source)
+            frame, n, bad = jsonl_records(text, mapping, source=source, first_line=first_line)
+            frames.append(frame)
+            count += n
+            rejects += bad
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    if not frames:
+        return pl.DataFrame(schema={ROW_NUMBER: pl.Int64()}), 0, []
+    whole = pl.concat(frames, how="diagonal")
+    check_columns(whole.width - 1, source=source, what="distinct keys")
+    return whole, count, rejects
