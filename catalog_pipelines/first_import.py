@@ -285,9 +285,9 @@ def _jsonl_pieces(path: Path, mapping: Mapping) -> Iterator[tuple[ParsedBatch, p
     for data, first_line in line_pieces(path, csv_pieces.PIECE_BYTES):
         mapped, frame = read_jsonl_piece(data, mapping, source=source, first_line=first_line)
         del data
-        if columns is None:
+        if frame.height and columns is None:
             columns = frame.columns
-        elif frame.columns != columns and frame.height:
+        elif frame.height and frame.columns != columns:
             raise Unusable("a piece's records have other keys than the first piece's")
         if mapping.key in frame.columns and mapping.parent_key in (None, *frame.columns):
             keys = frame.select(product_key(mapping.key, mapping.parent_key)).to_series()

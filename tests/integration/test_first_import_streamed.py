@@ -250,10 +250,16 @@ def test_progress_never_goes_back(
 
 
 def _import_jsonl(
-    engine: sa.Engine, tmp: Path, account: str, *, extra_key_at: int | None = None
+    engine: sa.Engine,
+    tmp: Path,
+    account: str,
+    *,
+    extra_key_at: int | None = None,
+    bad_first_line: bool = False,
 ) -> Any:
-    """ROWS as a JSON Lines file, with a blank line and a line cut short among them, imported
-    for source `pim` of `account`, reported as `import_rows` reports it."""
+    """ROWS as a JSON Lines file, with a blank line and a line cut short among them (and
+    first, with `bad_first_line`), imported for source `pim` of `account`, reported as
+    `import_rows` reports it."""
     names = HEADER.split(",")
     lines = []
     for i, row in enumerate(ROWS):
@@ -263,6 +269,8 @@ def _import_jsonl(
             record["season"] = "winter"  # a key no earlier record has
         lines.append(json.dumps(record))
     lines[3:3] = ["", '{"id": "P99", "name": ']
+    if bad_first_line:
+        lines.insert(0, "{oops")
     path = tmp / "feed.jsonl"  # one name: a reject names the file
     path.write_text("\n".join(lines) + "\n")
     mapping = tmp / "m.yaml"
@@ -272,7 +280,11 @@ def _import_jsonl(
     return report_view(report)
 
 
-@pytest.mark.parametrize("extra_key_at", [None, 6], ids=["same-keys", "a-later-key"])
+@pytest.mark.parametrize(
+    ("extra_key_at", "bad_first_line"),
+    [(None, False), (None, True), (6, False)],
+    ids=["same-keys", "a-bad-first-line", "a-later-key"],
+)
 def test_a_json_lines_first_import_streamed_writes_what_the_whole_read_writes(
     engine: sa.Engine,
     tmp_path: Path,
@@ -281,13 +293,20 @@ def test_a_json_lines_first_import_streamed_writes_what_the_whole_read_writes(
     pieces: list[str],
     caplog: pytest.LogCaptureFixture,
     extra_key_at: int | None,
+    bad_first_line: bool,
 ) -> None:
     caplog.set_level(logging.INFO, logger=first_import.__name__)
     reports = []
     for way in ("1", "0"):
         monkeypatch.setenv(first_import.ENV, way)
         reports.append(
-            _import_jsonl(engine, tmp_path, f"{account}_{way}", extra_key_at=extra_key_at)
+            _import_jsonl(
+                engine,
+                tmp_path,
+                f"{account}_{way}",
+                extra_key_at=extra_key_at,
+                bad_first_line=bad_first_line,
+            )
         )
         assert_catalog_integrity(engine, f"{account}_{way}")
     assert reports[0] == reports[1]
@@ -302,5 +321,5 @@ def test_a_json_lines_first_import_streamed_writes_what_the_whole_read_writes(
             "a piece's records have other keys than the first piece's"
         ]
     # lines are numbered in the file: the line cut short is line 5, the bad price line 6
-    assert [row for row, _ in reports[0]["rejects"]] == [5, 6]
+    assert [row for row, _ in reports[0]["rejects"]] == ([1, 6, 7] if bad_first_line else [5, 6])
     assert reports[0]["products"]["created"] == 10
