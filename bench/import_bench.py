@@ -35,6 +35,7 @@ so that no phase pays for the autovacuum or the writeback of the one before it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -44,6 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +360,38 @@ def _drop(url: str, table: str) -> None:
     """A baseline's table goes once timed: the imports run beside the catalog only."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))
+
+
+@contextlib.contextmanager
+def scratch_catalog(name: str) -> Iterator[str]:
+    """A migrated database of its own on the catalog's server (the embedded one unless
+    DATABASE_URL names another), dropped afterwards: its URL."""
+    from catalog_pipelines import db
+
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
+    server = db.admin_url()
+    url = _migrated(db.create_database(server, name))
+    try:
+        yield url
+    finally:
+        db.drop_database(server, url)
+
+
+def print_phases(results: dict[str, Any], as_json: bool, title: str) -> None:
+    """Each phase's ratio to the `copy` phase, then the results as JSON or as a table."""
+    copy = results["phases"]["copy"]["seconds"]
+    for phase in results["phases"].values():
+        phase["ratio_to_copy"] = phase["seconds"] / copy
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    print(title)
+    for name, phase in results["phases"].items():
+        print(
+            f"{name:8s} {phase['seconds']:8.1f} s  {phase['ratio_to_copy']:6.1f}x COPY"
+            f"  peak {phase['rss_mib']:6.0f} MiB  events {phase.get('events', '-')}"
+        )
 
 
 def _migrated(url: str) -> str:

@@ -16,8 +16,6 @@ settled server:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -31,11 +29,12 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from import_bench import (  # noqa: E402
     MAPPING,
-    _migrated,
     _phase_copy,
     _run,
     _settle,
     generate,
+    print_phases,
+    scratch_catalog,
     timed_import,
 )
 
@@ -53,42 +52,21 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from catalog_pipelines import db
-
-    if not os.environ.get("DATABASE_URL"):
-        os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
-    server = db.admin_url()
-    url = _migrated(db.create_database(server, "cs_jsonl_bench"))
     results: dict[str, Any] = {"rows": args.rows, "phases": {}}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            csv_path, jsonl_path = Path(tmp, "catalog.csv"), Path(tmp, "catalog.jsonl")
-            mapping_path = Path(tmp, "mapping.yaml")
-            generate(csv_path, args.rows, seed=7)
-            pl.scan_csv(csv_path, infer_schema=False).sink_ndjson(jsonl_path)
-            mapping_path.write_text(MAPPING.replace("format: csv", "format: jsonl"))
-            results["bytes"] = {"csv": csv_path.stat().st_size, "jsonl": jsonl_path.stat().st_size}
+    with scratch_catalog("cs_jsonl_bench") as url, tempfile.TemporaryDirectory() as tmp:
+        csv_path, jsonl_path = Path(tmp, "catalog.csv"), Path(tmp, "catalog.jsonl")
+        mapping_path = Path(tmp, "mapping.yaml")
+        generate(csv_path, args.rows, seed=7)
+        pl.scan_csv(csv_path, infer_schema=False).sink_ndjson(jsonl_path)
+        mapping_path.write_text(MAPPING.replace("format: csv", "format: jsonl"))
+        results["bytes"] = {"csv": csv_path.stat().st_size, "jsonl": jsonl_path.stat().st_size}
+        _settle(url)
+        results["phases"]["copy"] = _run(_phase_copy, url, str(csv_path), "bench_copy")
+        for name in ("initial", "noop"):
             _settle(url)
-            results["phases"]["copy"] = _run(_phase_copy, url, str(csv_path), "bench_copy")
-            for name in ("initial", "noop"):
-                _settle(url)
-                results["phases"][name] = _run(
-                    _phase_import, url, str(jsonl_path), str(mapping_path)
-                )
-    finally:
-        db.drop_database(server, url)
-    copy = results["phases"]["copy"]["seconds"]
-    for phase in results["phases"].values():
-        phase["ratio_to_copy"] = phase["seconds"] / copy
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    print(f"{args.rows:,} rows ({results['bytes']['jsonl'] / 1e6:.0f} MB of JSON Lines)")
-    for name, phase in results["phases"].items():
-        print(
-            f"{name:8s} {phase['seconds']:8.1f} s  {phase['ratio_to_copy']:6.1f}x COPY"
-            f"  peak {phase['rss_mib']:6.0f} MiB  events {phase.get('events', '-')}"
-        )
+            results["phases"][name] = _run(_phase_import, url, str(jsonl_path), str(mapping_path))
+    title = f"{args.rows:,} rows ({results['bytes']['jsonl'] / 1e6:.0f} MB of JSON Lines)"
+    print_phases(results, args.json, title)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ child process (so peak RSS is per phase), on a settled server (see import_bench.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
 import time
@@ -33,7 +31,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from import_bench import _migrated, _rss_mib, _run, _settle, timed_import  # noqa: E402
+from import_bench import (  # noqa: E402
+    _rss_mib,
+    _run,
+    _settle,
+    print_phases,
+    scratch_catalog,
+    timed_import,
+)
 
 TEMPLATE = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
 VARIANTS = 4
@@ -125,37 +130,20 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from catalog_pipelines import db
-
-    if not os.environ.get("DATABASE_URL"):
-        os.environ.setdefault("CATALOG_HOME", str(REPO / ".catalog"))
-    server = db.admin_url()
-    url = _migrated(db.create_database(server, "cs_shop_bench"))
     results: dict[str, Any] = {"products": args.products, "phases": {}}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            export = Path(tmp, "products_export.csv")
-            results["rows"] = generate(export, args.products)
-            results["bytes"] = export.stat().st_size
-            for name, target in (("copy", _phase_copy), ("initial", _phase_import)):
-                _settle(url)
-                results["phases"][name] = _run(target, url, str(export))
+    with scratch_catalog("cs_shop_bench") as url, tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp, "products_export.csv")
+        results["rows"] = generate(export, args.products)
+        results["bytes"] = export.stat().st_size
+        for name, target in (("copy", _phase_copy), ("initial", _phase_import)):
             _settle(url)
-            results["phases"]["noop"] = _run(_phase_import, url, str(export))
-    finally:
-        db.drop_database(server, url)
-    copy = results["phases"]["copy"]["seconds"]
-    for phase in results["phases"].values():
-        phase["ratio_to_copy"] = phase["seconds"] / copy
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    print(f"{results['rows']:,} rows ({results['bytes'] / 1e6:.0f} MB), {args.products:,} products")
-    for name, phase in results["phases"].items():
-        print(
-            f"{name:8s} {phase['seconds']:8.1f} s  {phase['ratio_to_copy']:6.1f}x COPY"
-            f"  peak {phase['rss_mib']:6.0f} MiB  events {phase.get('events', '-')}"
-        )
+            results["phases"][name] = _run(target, url, str(export))
+        _settle(url)
+        results["phases"]["noop"] = _run(_phase_import, url, str(export))
+    title = (
+        f"{results['rows']:,} rows ({results['bytes'] / 1e6:.0f} MB), {args.products:,} products"
+    )
+    print_phases(results, args.json, title)
 
 
 if __name__ == "__main__":

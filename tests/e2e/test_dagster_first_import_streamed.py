@@ -22,6 +22,7 @@ from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
 from tests.support.exports import write_csv
 from tests.support.spilled_products import alive_at_stored_read
+from tests.support.streamed import streamed_pieces
 
 MAPPING = {
     "format": "csv",
@@ -53,15 +54,7 @@ def streamed(monkeypatch: pytest.MonkeyPatch, spill_dir: Path) -> list[int]:
     """Every record a piece, parts of three; the pieces of each import that streamed."""
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1)
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
-    seen: list[int] = []
-    real = first_import.Stream.parts
-
-    def parts(self: first_import.Stream) -> Any:
-        seen.append(len(self.pieces))
-        yield from real(self)
-
-    monkeypatch.setattr(first_import.Stream, "parts", parts)
-    return seen
+    return streamed_pieces(monkeypatch)
 
 
 def _run(

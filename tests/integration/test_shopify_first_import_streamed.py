@@ -22,6 +22,7 @@ from tests.support.catalog_view import catalog_by_keys
 from tests.support.exports import write_csv
 from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import report_view
+from tests.support.streamed import streamed_pieces
 
 HEADER = [
     "Handle",
@@ -61,15 +62,7 @@ def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
     spill = tmp_path / "spill"
     spill.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spill))
-    seen: list[int] = []
-    real = first_import.Stream.parts
-
-    def parts(self: first_import.Stream) -> Any:
-        seen.append(len(self.pieces))
-        yield from real(self)
-
-    monkeypatch.setattr(first_import.Stream, "parts", parts)
-    return seen
+    return streamed_pieces(monkeypatch)
 
 
 def _import(engine: sa.Engine, path: Path, account: str) -> Any:
