@@ -834,7 +834,7 @@ def import_path(
             skip = skip_unchanged.request(
                 conn, options, fmt, use_snapshot=use_snapshot, chunks=chunks, **read
             )
-            batch = load_batch(path, format=fmt, mapping=mapping, skip=skip, **read)
+            batch = load_batch(path, format=fmt, mapping=mapping, skip=skip, chunks=chunks, **read)
             progress("validating", 0.25)
             if chunks.used:
                 report, spilled = chunks.validated(batch)

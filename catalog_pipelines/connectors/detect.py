@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,12 +78,14 @@ def load_batch(
     encoding: str | None = None,
     currency: str | None = None,
     skip: SkipRequest | None = None,
+    chunks: Callable[[ParsedBatch], None] | None = None,
 ) -> ParsedBatch:
     """Read `path` with the connector for `format` ("auto": the mapping's format if a mapping
     is given, else `detect_format`). Shop exports use built-in mappings (a given mapping still
     supplies the default currency and encoding); csv/jsonl need `mapping`.
 
-    `currency` overrides the mapping's; the shop exports default to usd.
+    `currency` overrides the mapping's; the shop exports default to usd. `chunks`: see
+    registry.Reader.
     """
     p = Path(path)
     encoding = encoding or (mapping.encoding if mapping is not None else None)
@@ -95,5 +98,5 @@ def load_batch(
     if fmt not in FORMATS:
         raise InputError(f"{p}: unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
     return CONNECTORS[fmt].read(
-        str(p), mapping=mapping, encoding=encoding, currency=currency, skip=skip
+        str(p), mapping=mapping, encoding=encoding, currency=currency, skip=skip, chunks=chunks
     )

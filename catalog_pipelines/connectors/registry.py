@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from catalog_pipelines.fingerprints import SkipRequest
     from catalog_pipelines.mapping import Mapping
 
+Chunks = Callable[[ParsedBatch], None]
 DEFAULT_CURRENCY = "usd"  # exports that carry no currency, when the source sets none
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
@@ -42,6 +43,9 @@ class Head:
 
 
 class Reader(Protocol):
+    """`chunks`: where a reader that maps a file a chunk at a time without a SkipRequest (JSON
+    Lines) gives each chunk's batch; it then returns the batch without rows."""
+
     def __call__(
         self,
         location: str,
@@ -50,6 +54,7 @@ class Reader(Protocol):
         encoding: str | None,
         currency: str | None,
         skip: SkipRequest | None = None,
+        chunks: Chunks | None = None,
     ) -> ParsedBatch: ...
 
 
@@ -81,6 +86,7 @@ def _export(read: Callable[..., ParsedBatch]) -> Reader:
         encoding: str | None,
         currency: str | None,
         skip: SkipRequest | None = None,  # exports are always read whole
+        chunks: Chunks | None = None,
     ) -> ParsedBatch:
         return read(
             Path(location),
@@ -99,6 +105,7 @@ def _generic(name: Literal["csv", "jsonl"]) -> Reader:
         encoding: str | None,
         currency: str | None,
         skip: SkipRequest | None = None,
+        chunks: Chunks | None = None,
     ) -> ParsedBatch:
         # Imported here: the generic connector is built on the mapping module, which itself
         # takes its list of formats from this registry.
@@ -117,7 +124,7 @@ def _generic(name: Literal["csv", "jsonl"]) -> Reader:
                 raise InputError(f"{path}: {e}") from e
         if name == "csv":
             return read_csv(path, mapping, encoding=encoding, skip=skip)
-        return read_jsonl(path, mapping, encoding=encoding)
+        return read_jsonl(path, mapping, encoding=encoding, each_chunk=chunks)
 
     return reader
 
@@ -129,6 +136,7 @@ def _feed(
     encoding: str | None,
     currency: str | None,
     skip: SkipRequest | None = None,  # a feed is always read whole
+    chunks: Chunks | None = None,
 ) -> ParsedBatch:
     from catalog_pipelines.connectors.http_json import fetch_products_feed
 

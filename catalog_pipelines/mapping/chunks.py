@@ -48,14 +48,18 @@ def map_in_chunks(
     rejects: Sequence[Reject] = (),
     skipped_rows: int = 0,
     each: Callable[[ParsedBatch], None] | None = None,
+    require_columns: bool = True,
 ) -> ParsedBatch:
     """`apply_mapping` of the chunks' rows together, for chunks in row order that are
-    `independent` (one chunk is the whole frame). Each chunk is mapped, then let go, before
-    the next is asked for. With `each`, each chunk's batch goes to it as it is mapped, and
-    the batch returned keeps only the counts and rejects: its frames are empty."""
+    `independent` (one chunk is the whole frame) and have the same columns. Each chunk is
+    mapped, then let go, before the next is asked for. With `each`, each chunk's batch goes to
+    it as it is mapped, and the batch returned keeps only the counts and rejects: its frames
+    are empty."""
     parts: list[ParsedBatch] = []
     for chunk in chunks:
-        part = apply_mapping(chunk, mapping, source=source, rows_read=chunk.height)
+        part = apply_mapping(
+            chunk, mapping, source=source, rows_read=chunk.height, require_columns=require_columns
+        )
         del chunk
         if each is not None:
             each(part)

@@ -5,6 +5,7 @@ that catalog_drift may heal with needs the rows: that run reads the file whole."
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,17 +66,26 @@ def _run(
     tmp: Path,
     selection: list[str] | None = None,
     export: Path | None = None,
+    jsonl: bool = False,
 ) -> dict[str, Any]:
-    """The import job run on the generic CSV of ROWS, or on a Shopify `export`, then again."""
+    """The import job run on the generic CSV of ROWS (or the same as JSON Lines), or on a
+    Shopify `export`, then again."""
     path = tmp / f"{account}.csv"
-    if export is None:
-        path.write_text("id,name,price,sku,qty,color\n" + ROWS)
-    else:
+    mapping: dict[str, Any] | None = MAPPING
+    if export is not None:
         path.write_bytes(export.read_bytes())
+        mapping = None
+    elif jsonl:
+        names = ["id", "name", "price", "sku", "qty", "color"]
+        records = [dict(zip(names, r.split(","), strict=True)) for r in ROWS.splitlines()]
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        mapping = {**MAPPING, "format": "jsonl"}
+    else:
+        path.write_text("id,name,price,sku,qty,color\n" + ROWS)
     res = csv_source(
         instance, engine, database_url, account,
-        name="pim", path=path, mapping=None if export else MAPPING, inbox=tmp / "inbox",
-        kind="shopify" if export else "csv",
+        name="pim", path=path, mapping=mapping, inbox=tmp / "inbox",
+        kind="shopify" if export else "jsonl" if jsonl else "csv",
     )  # fmt: skip
     runs = []
     for _ in range(1 if selection else 2):  # a first import, then the same file again
@@ -166,6 +176,40 @@ def test_a_shopify_export_in_pieces_of_whole_products_gives_what_the_whole_read_
     assert pieces == whole
     first, again = pieces["runs"]
     assert first["plan"]["products"]["created"] == 12
+    assert first["rows_rejected"] == 1
+    assert again["plan"]["events"] == 0
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_a_json_lines_file_in_pieces_gives_what_the_whole_read_gives(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    spill_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    streamed: list[int],
+) -> None:
+    """The first run streams; the second maps and validates the file a piece at a time."""
+    from catalog_pipelines.connectors import generic
+
+    apart: list[int] = []
+    real = generic.map_in_chunks
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        apart.append(1 if kwargs.get("each") else 0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generic, "map_in_chunks", spy)
+    pieces = _run(instance, database_url, f"{account}_1", engine, tmp_path, jsonl=True)
+    assert streamed == [31] and apart == [1]  # a line a piece
+    monkeypatch.setenv(first_import.ENV, "0")
+    whole = _run(instance, database_url, f"{account}_0", engine, tmp_path, jsonl=True)
+    assert streamed == [31] and apart == [1, 1, 1]
+    assert pieces == whole
+    first, again = pieces["runs"]
+    assert first["plan"]["products"]["created"] == 31
     assert first["rows_rejected"] == 1
     assert again["plan"]["events"] == 0
     assert list(spill_dir.iterdir()) == []

@@ -23,6 +23,7 @@ from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.importer import ImportOptions, import_batch, import_path
 from catalog_pipelines.normalized import InputError
+from catalog_pipelines.validated_chunks import ValidatedChunks
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
@@ -256,13 +257,14 @@ def _import_jsonl(
     *,
     extra_key_at: int | None = None,
     bad_first_line: bool = False,
+    rows: list[str] = ROWS,
 ) -> Any:
-    """ROWS as a JSON Lines file, with a blank line and a line cut short among them (and
+    """`rows` as a JSON Lines file, with a blank line and a line cut short among them (and
     first, with `bad_first_line`), imported for source `pim` of `account`, reported as
     `import_rows` reports it."""
     names = HEADER.split(",")
     lines = []
-    for i, row in enumerate(ROWS):
+    for i, row in enumerate(rows):
         cells = [cell or None for cell in row.split(",")]
         record: dict[str, Any] = dict(zip(names, cells, strict=True))
         if i == extra_key_at:
@@ -285,7 +287,7 @@ def _import_jsonl(
     [(None, False), (None, True), (6, False)],
     ids=["same-keys", "a-bad-first-line", "a-later-key"],
 )
-def test_a_json_lines_first_import_streamed_writes_what_the_whole_read_writes(
+def test_a_json_lines_file_read_in_pieces_writes_what_the_whole_read_writes(
     engine: sa.Engine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -295,31 +297,64 @@ def test_a_json_lines_first_import_streamed_writes_what_the_whole_read_writes(
     extra_key_at: int | None,
     bad_first_line: bool,
 ) -> None:
+    """A first import, then a re-import of the file with a product renamed and one gone, three
+    ways: streamed, then mapped a piece at a time; read in pieces without streaming; and as
+    one text (as a file in another encoding is read)."""
+    from catalog_pipelines.connectors import generic
+
     caplog.set_level(logging.INFO, logger=first_import.__name__)
+    edited = [r.replace("Hat", "Cap hat") for r in ROWS if not r.startswith("P9,")]
     reports = []
-    for way in ("1", "0"):
-        monkeypatch.setenv(first_import.ENV, way)
-        reports.append(
-            _import_jsonl(
-                engine,
-                tmp_path,
-                f"{account}_{way}",
-                extra_key_at=extra_key_at,
-                bad_first_line=bad_first_line,
+    validated_apart: dict[str, int] = {}  # pieces validated as mapped, by way
+    real = ValidatedChunks.__call__
+    for way in ("1", "0", "text"):
+        with monkeypatch.context() as m:
+
+            def counted(self: ValidatedChunks, chunk: Any, way: str = way) -> None:
+                validated_apart[way] = validated_apart.get(way, 0) + 1
+                real(self, chunk)
+
+            m.setattr(ValidatedChunks, "__call__", counted)
+            m.setenv(first_import.ENV, "1" if way == "1" else "0")
+            if way == "text":
+
+                def refuse(*args: Any, **kwargs: Any) -> None:
+                    raise InputError("read as one text")
+
+                m.setattr(generic, "_jsonl_in_pieces", refuse)
+            reports.append(
+                [
+                    _import_jsonl(
+                        engine,
+                        tmp_path,
+                        f"{account}_{way}",
+                        extra_key_at=extra_key_at,
+                        bad_first_line=bad_first_line,
+                        rows=rows,
+                    )
+                    for rows in (ROWS, edited)
+                ]
             )
-        )
         assert_catalog_integrity(engine, f"{account}_{way}")
-    assert reports[0] == reports[1]
-    assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
+    assert reports[0] == reports[1] == reports[2]
+    catalogs = [catalog_by_keys(engine, f"{account}_{way}") for way in ("1", "0", "text")]
+    assert catalogs[0] == catalogs[1] == catalogs[2]
     assert list((tmp_path / "spill").iterdir()) == []
     if extra_key_at is None:
-        assert pieces == [STREAMED]  # a line a piece
+        assert pieces == [STREAMED]  # the first import, a line a piece
         assert _read_whole(caplog) == []
+        # the re-import (and without streaming, the first import too) validated each piece
+        # as it was mapped; read as one text, none
+        assert validated_apart.get("1", 0) > 5 and validated_apart.get("0", 0) > 10
+        assert "text" not in validated_apart
     else:  # where its keys change, the file is read whole: a column's order could differ
         assert pieces == []
         assert _read_whole(caplog, "WARNING") == [
             "a piece's records have other keys than the first piece's"
         ]
+        assert validated_apart == {}  # and mapped at once
+    first, again = reports[0]
     # lines are numbered in the file: the line cut short is line 5, the bad price line 6
-    assert [row for row, _ in reports[0]["rejects"]] == ([1, 6, 7] if bad_first_line else [5, 6])
-    assert reports[0]["products"]["created"] == 10
+    assert [row for row, _ in first["rejects"]] == ([1, 6, 7] if bad_first_line else [5, 6])
+    assert first["products"]["created"] == 10
+    assert again["products"] == {"created": 0, "updated": 1, "unchanged": 8, "archived": 1}

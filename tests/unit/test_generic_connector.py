@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +138,29 @@ def test_jsonl_empty_file(tmp_path: Path) -> None:
 
 
 def _read_jsonl_both_ways(
-    path: Path, monkeypatch: pytest.MonkeyPatch, *, in_pieces_only: bool = True
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    in_pieces_only: bool = True,
+    apart: list[int] | None = None,
 ) -> list[Any]:
     """`read_jsonl` a line a piece (never falling back to the whole text, unless not
     `in_pieces_only`), then of the whole text (as a file in another encoding is read): each
-    batch, or the error each raised."""
+    batch, or the error each raised. `apart` gets a 1 each time the pieces are mapped apart,
+    instead of put together and mapped at once."""
     from catalog_pipelines.connectors import csv_pieces, generic
 
     out: list[Any] = []
     for whole in (False, True):
         with monkeypatch.context() as m:
             m.setattr(csv_pieces, "PIECE_BYTES", 1)
+            if apart is not None and not whole:
+
+                def spy(*args: Any, real: Any = generic.map_in_chunks, **kwargs: Any) -> Any:
+                    apart.append(1)
+                    return real(*args, **kwargs)
+
+                m.setattr(generic, "map_in_chunks", spy)
             if not whole and in_pieces_only:
 
                 def not_whole(*args: Any, **kwargs: Any) -> None:
@@ -159,12 +172,45 @@ def _read_jsonl_both_ways(
                 def refuse(*args: Any, **kwargs: Any) -> None:
                     raise InputError("read whole")
 
-                m.setattr(generic, "_jsonl_records_in_pieces", refuse)
+                m.setattr(generic, "_jsonl_in_pieces", refuse)
             try:
                 out.append(read_jsonl(path, JSONL_MAPPING))
             except InputError as e:
                 out.append(str(e))
     return out
+
+
+def _assert_same(pieces: Any, whole: Any) -> None:
+    assert pieces.rows_read == whole.rows_read
+    assert pieces.products.equals(whole.products)
+    assert pieces.variants.equals(whole.variants)
+    assert [(r.row_number, r.reasons, r.raw) for r in pieces.rejects] == [
+        (r.row_number, r.reasons, r.raw) for r in whole.rejects
+    ]
+    assert (pieces.columns, pieces.unmapped_columns) == (whole.columns, whole.unmapped_columns)
+    pieces.check_reconciles()
+
+
+@pytest.mark.parametrize("shared_sku", [False, True], ids=["apart", "a-sku-in-two-pieces"])
+def test_jsonl_pieces_are_mapped_apart_when_no_identifier_is_in_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_sku: bool
+) -> None:
+    lines = [
+        json.dumps({"id": f"p{i}", "title": f"P {i}", "price": price, "sku": f"S{i}"})
+        for i, price in enumerate(["1", "2.5", "x", "4", "5"])
+    ]
+    lines.insert(2, "{not json")
+    if shared_sku:  # p4's SKU is p0's: the whole file's mapping rejects p4's record
+        lines[-1] = lines[-1].replace('"S4"', '"S0"')
+    path = _file(tmp_path, "feed.jsonl", "\n".join(lines) + "\n")
+    apart: list[int] = []
+    pieces, whole = _read_jsonl_both_ways(path, monkeypatch, apart=apart)
+    _assert_same(pieces, whole)
+    assert apart == ([] if shared_sku else [1])
+    assert [r.row_number for r in pieces.rejects] == ([3, 4, 6] if shared_sku else [3, 4])
+    assert pieces.products["external_id"].to_list() == ["p0", "p1", "p3"] + (
+        [] if shared_sku else ["p4"]
+    )
 
 
 def test_jsonl_read_a_piece_of_lines_at_a_time_is_the_file_read_whole(
@@ -179,15 +225,13 @@ def test_jsonl_read_a_piece_of_lines_at_a_time_is_the_file_read_whole(
         '{"id": "d", "title": "D\u2028E", "price": "4"}',
     ]
     path = _file(tmp_path, "feed.jsonl", "\n".join(lines) + "\n")
-    pieces, whole = _read_jsonl_both_ways(path, monkeypatch)
-    assert pieces.rows_read == whole.rows_read == 5
-    assert pieces.products.equals(whole.products)
-    assert pieces.variants.equals(whole.variants)
-    assert [(r.row_number, r.reasons) for r in pieces.rejects] == [
-        (r.row_number, r.reasons) for r in whole.rejects
-    ]
+    apart: list[int] = []
+    pieces, whole = _read_jsonl_both_ways(path, monkeypatch, apart=apart)
+    _assert_same(pieces, whole)
+    assert apart == []  # the pieces' keys differ: mapped at once
+    assert pieces.rows_read == 5
     assert [r.row_number for r in pieces.rejects] == [4]
-    assert pieces.unmapped_columns == whole.unmapped_columns == ["colour", "size"]
+    assert pieces.unmapped_columns == ["colour", "size"]
     c = pieces.products.row(2, named=True)
     assert c["metadata"] == [{"key": "colour", "value": "blue"}, {"key": "size", "value": "L"}]
 

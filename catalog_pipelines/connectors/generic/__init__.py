@@ -37,6 +37,7 @@ from catalog_pipelines.fingerprints import (
     salt,
 )
 from catalog_pipelines.mapping import Mapping, apply_mapping
+from catalog_pipelines.mapping.chunks import identity_tokens, independent, map_in_chunks
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.skip_decision import (
@@ -414,46 +415,73 @@ def read_jsonl_piece(
     return mapped, frame
 
 
-def read_jsonl(path: Path, mapping: Mapping, *, encoding: str | None = None) -> ParsedBatch:
+def read_jsonl(
+    path: Path,
+    mapping: Mapping,
+    *,
+    encoding: str | None = None,
+    each_chunk: Callable[[ParsedBatch], None] | None = None,
+) -> ParsedBatch:
     """A JSON Lines file through its mapping: one object per line, blank lines ignored, and a
     malformed line is a reject, never an abort. A UTF-8 file is parsed a piece of lines at a
-    time: whole, a million records took 4 GB as text, lines and a dict each."""
+    time (whole, a million records took 4 GB as text, lines and a dict each), and mapped a
+    piece at a time when it can be: then `each_chunk`, if given, gets each piece's batch, and
+    the batch returned has no rows (mapping/chunks.py)."""
     source = str(path)
     codec = encoding or mapping.encoding
-    records = None
     if codec is None or codecs.lookup(codec).name == "utf-8":
         # on an error, read whole: its message names the file's own byte and line
         with contextlib.suppress(InputError):
-            records = _jsonl_records_in_pieces(path, mapping, source=source)
-    if records is None:
-        text = decode(_read_bytes(path), source=source, encoding=codec)
-        records = jsonl_records(text, mapping, source=source)
-    frame, count, rejects = records
+            return _jsonl_in_pieces(path, mapping, source=source, each_chunk=each_chunk)
+    text = decode(_read_bytes(path), source=source, encoding=codec)
+    frame, count, rejects = jsonl_records(text, mapping, source=source)
     return apply_mapping(
         frame, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
     )
 
 
-def _jsonl_records_in_pieces(
-    path: Path, mapping: Mapping, *, source: str
-) -> tuple[pl.DataFrame, int, list[Reject]]:
-    """`jsonl_records` of the whole file, a piece of lines at a time. The pieces' frames are
-    put together by name, their columns in order of first appearance, as one frame of every
-    record has them."""
-    frames: list[pl.DataFrame] = []
-    count, rejects = 0, []
+def _jsonl_in_pieces(
+    path: Path,
+    mapping: Mapping,
+    *,
+    source: str,
+    each_chunk: Callable[[ParsedBatch], None] | None,
+) -> ParsedBatch:
+    """The file parsed a piece of lines at a time, each piece's records kept on disk. They are
+    mapped a piece at a time when no identifier (key, parent key, SKU) of one piece's records
+    is in another's and every piece has the first piece's keys, since a record's keys are its
+    columns, in the order they first appear in what is mapped; otherwise all at once, put
+    together by name."""
+    spill = Spill()
+    held: list[Held] = []
+    tokens: list[pl.Series] = []
+    columns: list[str] | None = None
+    same_keys = True
+    count, rejects = 0, list[Reject]()
     try:
-        pieces = line_pieces(path, piece_reader.PIECE_BYTES)
-        for data, first_line in pieces:
+        for data, first_line in line_pieces(path, piece_reader.PIECE_BYTES):
             text = decode(data, source=source)
+            del data
             frame, n, bad = jsonl_records(text, mapping, source=source, first_line=first_line)
-            frames.append(frame)
-            count += n
-            rejects += bad
+            del text
+            count, rejects = count + n, rejects + bad
+            if frame.height:
+                columns = columns or frame.columns
+                same_keys = same_keys and frame.columns == columns
+                tokens.append(identity_tokens(frame, mapping))
+                held.append(spill.keep(frame))
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from e
-    if not frames:
-        return pl.DataFrame(schema={ROW_NUMBER: pl.Int64()}), 0, []
-    whole = pl.concat(frames, how="diagonal")
+    if held and same_keys and independent(tokens):
+        return map_in_chunks(
+            (h.frame() for h in held), mapping, source=source, rows_read=count,
+            rejects=rejects, each=each_chunk, require_columns=False,
+        )  # fmt: skip
+    every = [h.frame() for h in held] or [pl.DataFrame(schema={ROW_NUMBER: pl.Int64()})]
+    del held
+    whole = pl.concat(every, how="diagonal")
+    del every
     check_columns(whole.width - 1, source=source, what="distinct keys")
-    return whole, count, rejects
+    return apply_mapping(
+        whole, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
+    )
