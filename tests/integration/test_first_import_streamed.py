@@ -321,7 +321,7 @@ def test_a_json_lines_file_read_in_pieces_writes_what_the_whole_read_writes(
                 def refuse(*args: Any, **kwargs: Any) -> None:
                     raise InputError("read as one text")
 
-                m.setattr(generic, "_jsonl_in_pieces", refuse)
+                m.setattr(generic._JsonlPieces, "parse", refuse)
             reports.append(
                 [
                     _import_jsonl(

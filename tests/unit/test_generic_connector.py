@@ -172,7 +172,7 @@ def _read_jsonl_both_ways(
                 def refuse(*args: Any, **kwargs: Any) -> None:
                     raise InputError("read whole")
 
-                m.setattr(generic, "_jsonl_in_pieces", refuse)
+                m.setattr(generic._JsonlPieces, "parse", refuse)
             try:
                 out.append(read_jsonl(path, JSONL_MAPPING))
             except InputError as e:

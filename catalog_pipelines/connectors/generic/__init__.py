@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -430,9 +431,12 @@ def read_jsonl(
     source = str(path)
     codec = encoding or mapping.encoding
     if codec is None or codecs.lookup(codec).name == "utf-8":
+        pieces = None
         # on an error, read whole: its message names the file's own byte and line
         with contextlib.suppress(InputError):
-            return _jsonl_in_pieces(path, mapping, source=source, each_chunk=each_chunk)
+            pieces = _JsonlPieces.parse(path, mapping, source=source)
+        if pieces is not None:
+            return pieces.mapped(mapping, source=source, each_chunk=each_chunk)
     text = decode(_read_bytes(path), source=source, encoding=codec)
     frame, count, rejects = jsonl_records(text, mapping, source=source)
     return apply_mapping(
@@ -440,48 +444,57 @@ def read_jsonl(
     )
 
 
-def _jsonl_in_pieces(
-    path: Path,
-    mapping: Mapping,
-    *,
-    source: str,
-    each_chunk: Callable[[ParsedBatch], None] | None,
-) -> ParsedBatch:
-    """The file parsed a piece of lines at a time, each piece's records kept on disk. They are
-    mapped a piece at a time when no identifier (key, parent key, SKU) of one piece's records
-    is in another's and every piece has the first piece's keys, since a record's keys are its
-    columns, in the order they first appear in what is mapped; otherwise all at once, put
-    together by name."""
-    spill = Spill()
-    held: list[Held] = []
-    tokens: list[pl.Series] = []
-    columns: list[str] | None = None
-    same_keys = True
-    count, rejects = 0, list[Reject]()
-    try:
-        for data, first_line in line_pieces(path, piece_reader.PIECE_BYTES):
-            text = decode(data, source=source)
-            del data
-            frame, n, bad = jsonl_records(text, mapping, source=source, first_line=first_line)
-            del text
-            count, rejects = count + n, rejects + bad
-            if frame.height:
-                columns = columns or frame.columns
-                same_keys = same_keys and frame.columns == columns
-                tokens.append(identity_tokens(frame, mapping))
-                held.append(spill.keep(frame))
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from e
-    if held and same_keys and independent(tokens):
-        return map_in_chunks(
-            (h.frame() for h in held), mapping, source=source, rows_read=count,
-            rejects=rejects, each=each_chunk, require_columns=False,
-        )  # fmt: skip
-    every = [h.frame() for h in held] or [pl.DataFrame(schema={ROW_NUMBER: pl.Int64()})]
-    del held
-    whole = pl.concat(every, how="diagonal")
-    del every
-    check_columns(whole.width - 1, source=source, what="distinct keys")
-    return apply_mapping(
-        whole, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
-    )
+@dataclass
+class _JsonlPieces:
+    """A JSON Lines file parsed a piece of lines at a time, each piece's records on disk.
+    `apart`: no identifier (key, parent key, SKU) of one piece's records is in another's, and
+    every piece has the first piece's keys (a record's keys are its columns, in the order they
+    first appear in what is mapped), so the pieces can be mapped apart."""
+
+    held: list[Held]
+    apart: bool
+    count: int
+    rejects: list[Reject]
+
+    @classmethod
+    def parse(cls, path: Path, mapping: Mapping, *, source: str) -> _JsonlPieces:
+        spill = Spill()
+        held: list[Held] = []
+        tokens: list[pl.Series] = []
+        columns: list[str] | None = None
+        same_keys = True
+        count, rejects = 0, list[Reject]()
+        try:
+            for data, first_line in line_pieces(path, piece_reader.PIECE_BYTES):
+                text = decode(data, source=source)
+                del data
+                frame, n, bad = jsonl_records(text, mapping, source=source, first_line=first_line)
+                del text
+                count, rejects = count + n, rejects + bad
+                if frame.height:
+                    columns = columns or frame.columns
+                    same_keys = same_keys and frame.columns == columns
+                    tokens.append(identity_tokens(frame, mapping))
+                    held.append(spill.keep(frame))
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror}") from e
+        return cls(held, bool(held) and same_keys and independent(tokens), count, rejects)
+
+    def mapped(
+        self, mapping: Mapping, *, source: str, each_chunk: Callable[[ParsedBatch], None] | None
+    ) -> ParsedBatch:
+        """Mapped apart when they can be, else all at once, put together by name."""
+        count, rejects = self.count, self.rejects
+        if self.apart:
+            return map_in_chunks(
+                (h.frame() for h in self.held), mapping, source=source, rows_read=count,
+                rejects=rejects, each=each_chunk, require_columns=False,
+            )  # fmt: skip
+        every = [h.frame() for h in self.held] or [pl.DataFrame(schema={ROW_NUMBER: pl.Int64()})]
+        self.held = []
+        whole = pl.concat(every, how="diagonal")
+        del every
+        check_columns(whole.width - 1, source=source, what="distinct keys")
+        return apply_mapping(
+            whole, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
+        )
