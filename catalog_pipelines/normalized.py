@@ -123,8 +123,8 @@ class ParsedBatch:
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Add missing columns as nulls, cast, and order columns as the schema says. A frame that
-    already conforms is returned as it is: a `select` joins a column's chunks, and a shop
-    export's million variants, gathered a block at a time, took 370 MB more to join."""
+    already conforms is returned as it is: a `select` joins a column's chunks, so a batch put
+    together from pieces (mapping/chunks.py) would be copied whole."""
     if df.schema == pl.Schema(schema):
         return df
     exprs = []
