@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
-from catalog_pipelines.connectors.generic import read_jsonl_piece, read_table
+from catalog_pipelines.connectors.generic import Unskippable, read_jsonl_piece, read_table
 from catalog_pipelines.connectors.reading import line_pieces
 from catalog_pipelines.connectors.registry import CONNECTORS
 from catalog_pipelines.diff import Plan
@@ -248,7 +248,10 @@ def read(
     independent or one of them cannot be read."""
     assert mapping.key is not None
     expected = max(1, path.stat().st_size // csv_pieces.PIECE_BYTES)
-    pieces = _jsonl_pieces(path, mapping) if fmt == "jsonl" else _mapped_pieces(path, mapping, skip)
+    if fmt == "jsonl":
+        pieces = _jsonl_pieces(path, mapping, skip)
+    else:
+        pieces = _mapped_pieces(path, mapping, skip)
     return _read(pieces, expected, progress)
 
 
@@ -275,7 +278,9 @@ def _mapped_pieces(
         yield mapped, keys
 
 
-def _jsonl_pieces(path: Path, mapping: Mapping) -> Iterator[tuple[ParsedBatch, pl.Series]]:
+def _jsonl_pieces(
+    path: Path, mapping: Mapping, skip: SkipRequest | None
+) -> Iterator[tuple[ParsedBatch, pl.Series]]:
     """`_mapped_pieces` of a JSON Lines file, cut between lines. A record's keys are its
     columns, and their order is the order of their first appearance in what is read: so every
     piece must have the first piece's, or the whole read could map it otherwise."""
@@ -283,7 +288,12 @@ def _jsonl_pieces(path: Path, mapping: Mapping) -> Iterator[tuple[ParsedBatch, p
     source = str(path)
     columns: list[str] | None = None
     for data, first_line in line_pieces(path, csv_pieces.PIECE_BYTES):
-        mapped, frame = read_jsonl_piece(data, mapping, source=source, first_line=first_line)
+        try:
+            mapped, frame = read_jsonl_piece(
+                data, mapping, source=source, first_line=first_line, skip=skip
+            )
+        except Unskippable as e:
+            raise Unusable(f"a piece's fingerprints cannot be taken: {e}") from e
         del data
         if frame.height and columns is None:
             columns = frame.columns

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from catalog_pipelines.importer import ImportOptions
 
 ENV = "CATALOG_IMPORT_SKIP_UNCHANGED"
-FORMATS = frozenset({"csv"})  # the readers that can skip (a generic CSV with a `key`)
+FORMATS = frozenset({"csv", "jsonl"})  # the readers that can skip (a generic file with a `key`)
 
 
 class SkipUnusable(Exception):

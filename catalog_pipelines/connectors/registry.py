@@ -124,7 +124,7 @@ def _generic(name: Literal["csv", "jsonl"]) -> Reader:
                 raise InputError(f"{path}: {e}") from e
         if name == "csv":
             return read_csv(path, mapping, encoding=encoding, skip=skip)
-        return read_jsonl(path, mapping, encoding=encoding, each_chunk=chunks)
+        return read_jsonl(path, mapping, encoding=encoding, each_chunk=chunks, skip=skip)
 
     return reader
 

@@ -131,7 +131,7 @@ def sample_file(path: Path) -> FileSample:
 
 
 def _sample_jsonl(path: Path, text: str, encoding: str, complete: bool) -> FileSample:
-    from catalog_pipelines.connectors.generic import to_json_text
+    from catalog_pipelines.connectors.generic.jsonl_records import to_json_text
 
     lines = [line for line in text.split("\n") if line.strip()]
     if not complete:

@@ -155,7 +155,7 @@ def read_source(
     if pieces is not None:
         return Snapshot(pieces.summary, fmt, stream=pieces)
     request = skip(fmt, read) if skip else None
-    # a JSON Lines file is mapped a chunk at a time without a SkipRequest (registry.Reader)
+    # with skipping off, a JSON Lines file is still mapped a chunk at a time (registry.Reader)
     chunks = request.chunks if request is not None else ValidatedChunks() if stream else None
     batch = load_batch(path, format=fmt, mapping=mapping, skip=request, chunks=chunks, **read)
     if isinstance(chunks, ValidatedChunks) and chunks.used:

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import, plan_parts
+from catalog_pipelines import first_import, plan_parts, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces
 from dagster_defs.assets import IMPORT_ASSETS
 from tests.support.catalog_view import catalog_by_keys
@@ -191,22 +191,23 @@ def test_a_json_lines_file_in_pieces_gives_what_the_whole_read_gives(
     monkeypatch: pytest.MonkeyPatch,
     streamed: list[int],
 ) -> None:
-    """The first run streams; the second maps and validates the file a piece at a time."""
-    from catalog_pipelines.connectors import generic
+    """The first run streams and takes the lines' fingerprints; the second skips every
+    product but the one with a rejected line. Without streaming, the first run reads the file in pieces, keeping every line,
+    and the second skips the same."""
+    skipped: list[int] = []
+    real = skip_unchanged.count_skipped
 
-    apart: list[int] = []
-    real = generic.map_in_chunks
+    def spy(conn: Any, plan: Any, batch: Any, options: Any) -> None:
+        skipped.append(batch.fingerprints.skipped.height if batch.fingerprints else -1)
+        real(conn, plan, batch, options)
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        apart.append(1 if kwargs.get("each") else 0)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(generic, "map_in_chunks", spy)
+    monkeypatch.setattr(skip_unchanged, "count_skipped", spy)
     pieces = _run(instance, database_url, f"{account}_1", engine, tmp_path, jsonl=True)
-    assert streamed == [31] and apart == [1]  # a line a piece
+    # a line a piece; the product with a rejected line is always processed
+    assert streamed == [31] and skipped == [0, 30]
     monkeypatch.setenv(first_import.ENV, "0")
     whole = _run(instance, database_url, f"{account}_0", engine, tmp_path, jsonl=True)
-    assert streamed == [31] and apart == [1, 1, 1]
+    assert streamed == [31] and skipped == [0, 30, 0, 30]
     assert pieces == whole
     first, again = pieces["runs"]
     assert first["plan"]["products"]["created"] == 31

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines import plan_parts
-from catalog_pipelines.connectors import csv_pieces, generic
-from catalog_pipelines.connectors.generic import kept_rows
+from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines.connectors.generic import kept_rows, piece_prints
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.validated_chunks import ValidatedChunks
@@ -88,7 +88,7 @@ def test_a_rerun_that_changes_most_products_validates_chunk_by_chunk(
     chunk as it is mapped and writes the products to disk in parts; its checks, metadata and
     plan are those of the batch validated whole."""
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 48)
-    monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
+    monkeypatch.setattr(piece_prints, "SPLIT_ROWS", 3)
     monkeypatch.setattr(kept_rows, "CHUNK_ROWS", 2)
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 2)
     validated: list[int] = []  # the products on disk, at each report taken

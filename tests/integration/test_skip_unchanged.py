@@ -1,13 +1,16 @@
 """Skipping unchanged products (fingerprints.py) never changes an import's outcome.
 
-Each scenario runs twice, in two accounts: once with skipping off and once with it on. The
+Each scenario runs twice, in two accounts: once with skipping off and once with it on, its
+files written as CSV or, in two of the readings, as the same rows in JSON Lines. The
 reports and the resulting catalogs must be identical (ids aside), and the second run must
 really have skipped where it could.
 """
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import fingerprints, plan_parts, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, generic
-from catalog_pipelines.connectors.generic import kept_rows
+from catalog_pipelines.connectors.generic import jsonl_skip, kept_rows, piece_prints
 from catalog_pipelines.fingerprints import KEY
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
 from catalog_pipelines.store import imports as store_imports
@@ -53,15 +56,29 @@ def _rows(n: int, **over: dict[int, str]) -> str:
 Step = Callable[[sa.Engine, str, Path], dict[str, Any] | None]
 
 
+def _as_jsonl(text: str) -> str:
+    """The CSV `text` as JSON Lines, a record per row, the header's names as keys. A row with
+    a field too many becomes a record the reader refuses, with a reserved key."""
+    header, *rows = csv.reader(io.StringIO(text))
+    lines = []
+    for row in rows:
+        record = dict(zip(header, row, strict=False))
+        if len(row) > len(header):
+            record["row_number"] = row[len(header)]
+        lines.append(json.dumps(record))
+    return "\n".join(lines) + "\n"
+
+
 def _import(text: str, *, source: str = "pim", **options: Any) -> Step:
     def step(engine: sa.Engine, account: str, tmp: Path) -> dict[str, Any] | None:
-        path = tmp / f"{account}-{abs(hash(text))}.csv"
-        path.write_text(text)
+        fmt = _FORMAT
+        path = tmp / f"{account}-{abs(hash(text))}.{fmt}"
+        path.write_text(_as_jsonl(text) if fmt == "jsonl" else text)
         mapping = tmp / "m.yaml"
-        mapping.write_text(MAPPING)
+        mapping.write_text(MAPPING.replace("format: csv", f"format: {fmt}"))
         opts = ImportOptions(source=source, account_id=account, **options)
         try:
-            report = import_path(engine, path, opts, format="csv", mapping_path=mapping)
+            report = import_path(engine, path, opts, format=fmt, mapping_path=mapping)
         except ImportRefused as e:
             return {"refused": str(e)}
         out = report.to_json()
@@ -91,6 +108,9 @@ def _adjust(sku: str, delta: int) -> Step:
 _IN_PARTS: bool | None = None
 # (chunks, products) of each batch the kept rows were mapped for, with "chunked-mapping".
 _CHUNKED: list[tuple[int, int]] = []
+# The format the scenarios' files are written in: the CSV, or the same rows as JSON Lines.
+_FORMAT = "csv"
+JSONL = ":jsonl"  # a reading's suffix: the same, with the files written as JSON Lines
 
 
 @pytest.fixture(
@@ -102,6 +122,8 @@ _CHUNKED: list[tuple[int, int]] = []
         "whole-account-read",
         "in-parts-without-skipping",
         "in-parts-with-skipping",
+        "whole-pieces" + JSONL,
+        "chunked-mapping" + JSONL,
         "in-parts-found-on-server",
     ],
 )
@@ -115,11 +137,13 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     products, as a re-import of more than a part is, against the other one planned whole: the
     parts' stored rows found on the server (store/stored_parts.py) without skipping, and with
     it (as for a file that changes most products), or among those its keys lead to."""
-    if request.param in ("tiny-pieces", "chunked-mapping"):
+    reading = str(request.param).removesuffix(JSONL)
+    monkeypatch.setitem(globals(), "_FORMAT", "jsonl" if reading != request.param else "csv")
+    if reading in ("tiny-pieces", "chunked-mapping"):
         monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 48)
-        monkeypatch.setattr(generic, "SPLIT_ROWS", 3)
+        monkeypatch.setattr(piece_prints, "SPLIT_ROWS", 3)
     _CHUNKED.clear()
-    if request.param == "chunked-mapping":
+    if reading == "chunked-mapping":
         monkeypatch.setattr(kept_rows, "CHUNK_ROWS", 2)
         real = kept_rows.map_in_chunks
 
@@ -136,12 +160,12 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
             return batch
 
         monkeypatch.setattr(kept_rows, "map_in_chunks", counted)
-    if request.param in ("whole-account-read", "in-parts-found-on-server"):
+    if reading in ("whole-account-read", "in-parts-found-on-server"):
         monkeypatch.setattr(store_imports, "WHOLE_READ_MIN_PRODUCTS", 1)
         monkeypatch.setattr(store_imports, "WHOLE_READ_SHARE", 0.0)
-    if request.param.startswith("in-parts-"):
-        monkeypatch.setitem(globals(), "_IN_PARTS", request.param != "in-parts-without-skipping")
-    return str(request.param)
+    if reading.startswith("in-parts-"):
+        monkeypatch.setitem(globals(), "_IN_PARTS", reading != "in-parts-without-skipping")
+    return reading
 
 
 def _run_both(
@@ -449,13 +473,14 @@ def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     # A reader in pieces leaves both of P1's rows behind when they share a piece (a product
     # of several rows whose key still has a fingerprint); P1 is not skipped, so it goes back.
     reads: list[str] = []
-    real = generic.csv_pieces
+    module, name = (jsonl_skip, "line_pieces") if _FORMAT == "jsonl" else (generic, "csv_pieces")
+    real = getattr(module, name)
 
-    def counted(path: Path, **kw: Any) -> Any:
+    def counted(path: Path, *args: Any, **kw: Any) -> Any:
         reads.append(path.name)
-        return real(path, **kw)
+        return real(path, *args, **kw)
 
-    monkeypatch.setattr(generic, "csv_pieces", counted)
+    monkeypatch.setattr(module, name, counted)
     out = _run_both(engine, tmp_path, monkeypatch, account, [_import(base), _import(restocked)])
     assert out[1] is not None and out[1]["inventory_items"]["updated"] == 1
     assert out[1]["products"]["unchanged"] == 4

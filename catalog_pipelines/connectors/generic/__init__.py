@@ -5,18 +5,23 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from catalog_pipelines.connectors import csv_pieces as piece_reader
 from catalog_pipelines.connectors.csv_pieces import csv_pieces
+from catalog_pipelines.connectors.generic.jsonl_records import jsonl_records, to_json_text
+from catalog_pipelines.connectors.generic.jsonl_skip import (
+    Unskippable,
+    keep_changed_lines,
+    piece_fingerprints,
+    reported_columns,
+)
 from catalog_pipelines.connectors.generic.kept_rows import KeptRows
+from catalog_pipelines.connectors.generic.piece_prints import PiecePrints, refused_frame
 from catalog_pipelines.connectors.reading import (
     ROW_NUMBER,
     CsvTable,
@@ -26,35 +31,25 @@ from catalog_pipelines.connectors.reading import (
     decode_to_utf8,
     line_pieces,
     nul_reason,
-    parse_json_strict,
     read_csv_table_bytes,
 )
-from catalog_pipelines.fingerprints import (
-    KEY,
-    Fingerprints,
-    SkipRequest,
-    by_range,
-    row_prints,
-    salt,
-)
+from catalog_pipelines.fingerprints import Fingerprints, SkipRequest, row_prints
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.mapping.chunks import identity_tokens, independent, map_in_chunks
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.read_ahead import ReadAhead
-from catalog_pipelines.skip_decision import (
-    NO_VALID_PRINTS,
-    decide_by_range,
-    maybe_skipped,
-    refused_rows,
-    split,
-    valid_prints,
-)
-from catalog_pipelines.spill import Held, Spill, hold
-from catalog_pipelines.text_safety import first_unstorable
+from catalog_pipelines.skip_decision import refused_rows, split
+from catalog_pipelines.spill import Held, Spill
 
-__all__ = ["read_csv", "read_table", "read_jsonl", "jsonl_records", "to_json_text"]
-
-MAX_KEYS_CHECK_EVERY = 100  # past this many distinct keys, check the limit on every line
+__all__ = [
+    "read_csv",
+    "read_table",
+    "read_jsonl",
+    "read_jsonl_piece",
+    "jsonl_records",
+    "to_json_text",
+    "Unskippable",
+]
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -211,38 +206,18 @@ def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.read_ipc(buffer)
 
 
-# Row prints gathered from the pieces before they are split by key range and spilled (about
-# 17 MB): a 10M-row file then makes 20 files a range, not one a piece and range (2,700 of
-# them, 4.8 s of a 20 s no-op), and is split 20 times, not once a piece.
-SPLIT_ROWS = 500_000
-
-
 def _keep_changed_rows(
     path: Path, mapping: Mapping, skip: SkipRequest, source: str
 ) -> _Kept | None:
     """Read the file in pieces, keeping the rows of the products not skipped: the frame to
     map, the record count, the reader's rejects and the fingerprints. None when reading in
     pieces cannot take fingerprints (no key column). Without a snapshot whose rules are
-    these, every row is kept. The rows' prints are split by the snapshot's key ranges, and
-    spilled to disk when there are several, so the decision holds one range of them at a
-    time."""
+    these, every row is kept (piece_prints.py)."""
     assert mapping.key is not None
     key, parent = mapping.key, mapping.parent_key
     delimiter = mapping.delimiter or ","
-    salt_parts: dict[str, Any] = {}
     records = 0
     rejects: list[Reject] = []
-    ranges = len(skip.known.ranges) if skip.known is not None else 1
-    spill = Spill() if ranges > 1 else None
-    prints_parts: list[list[Held]] = [[] for _ in range(ranges)]
-    gathered: list[pl.DataFrame] = []  # the prints of the pieces since the last split
-
-    def split_gathered() -> None:
-        rows = pl.concat(gathered) if len(gathered) > 1 else gathered[0]
-        gathered.clear()
-        for held, part in zip(prints_parts, by_range(rows, ranges), strict=True):
-            held.append(hold(part, spill))
-
     kept = KeptRows(mapping)
     refused_parts: list[pl.DataFrame] = []
     # The next piece is read and parsed while this one is sorted out; the first, while the
@@ -250,46 +225,32 @@ def _keep_changed_rows(
     with ReadAhead(
         csv_pieces(path, source=source, delimiter=delimiter), name="csv-ahead"
     ) as pieces:
-        valid = valid_prints(skip.known) if skip.known is not None else NO_VALID_PRINTS
+        prints = PiecePrints(skip)
         for table in pieces:
-            if not salt_parts:
+            if not prints.salt_parts:
                 _check_reserved(table.header, source)
-                salt_parts = skip.salt_parts(header=table.header, mapping=mapping)
                 if not _keyed(mapping, table.header):
                     return None
-                if skip.known is not None and skip.known.salt != salt(**salt_parts, **skip.rules):
-                    valid = NO_VALID_PRINTS  # taken under other rules: nothing to compare
+                prints.rules(skip.salt_parts(header=table.header, mapping=mapping))
             frame, piece_rejects = _reader_rejects(table)
             if piece_rejects:
                 numbers = [r.row_number for r in piece_rejects]
                 refused_parts.append(refused_rows(table.frame, numbers, key, parent))
             rejects.extend(piece_rejects)
             rows = row_prints(frame, key, parent)
-            gathered.append(rows)
-            if sum(g.height for g in gathered) >= SPLIT_ROWS:
-                split_gathered()
-            piece_kept = frame.filter(~maybe_skipped(rows, valid))
+            prints.add(rows)
+            piece_kept = frame.filter(~prints.maybe_skipped(rows))
             # A filtered frame still points into the piece's string buffers: copy the few
             # rows kept, or every piece would stay in memory through them.
             small = piece_kept.height < frame.height // 2
             kept.add(_compacted(piece_kept) if small else piece_kept)
             records += table.records
             del table, frame, rows, piece_kept  # the next piece is already being read
-    if not salt_parts:
+    if not prints.salt_parts:
         return None
-    if gathered:
-        split_gathered()
-    refused = (
-        pl.concat(refused_parts)
-        if refused_parts
-        else pl.DataFrame(schema={ROW_NUMBER: pl.Int64, KEY: pl.Utf8})
-    )
-    del valid  # the decision searches the snapshot itself, a range at a time
-    wanted, prints = decide_by_range(
-        prints_parts, refused, salt_parts=salt_parts, request=skip, spill=spill
-    )
+    wanted, fingerprints = prints.decide(refused_frame(refused_parts))
     if kept.keep_only(wanted) == wanted.len():
-        return kept, records, rejects, prints
+        return kept, records, rejects, fingerprints
     del kept
     # A product left behind as probably unchanged was not skipped after all: go back for the
     # rows of every product that is processed.
@@ -297,7 +258,7 @@ def _keep_changed_rows(
         _reader_rejects(table)[0].filter(pl.col(ROW_NUMBER).is_in(wanted.implode()))
         for table in csv_pieces(path, source=source, delimiter=delimiter)
     )
-    return frame, records, rejects, prints
+    return frame, records, rejects, fingerprints
 
 
 def _check_reserved(columns: list[str], source: str) -> None:
@@ -308,111 +269,24 @@ def _check_reserved(columns: list[str], source: str) -> None:
         )
 
 
-def to_json_text(value: Any) -> str:
-    """Compact JSON for nested values kept in metadata; Decimals keep their exact digits."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        items = (f"{_json_str(k)}:{to_json_text(v)}" for k, v in value.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(to_json_text(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return _json_str(str(value))
-
-
-def _json_str(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _to_text(value: Any, *, is_images: bool) -> str | None:
-    """A JSON value as the string a CSV cell would hold."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if is_images and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "|".join(value)
-    return to_json_text(value)
-
-
-def jsonl_records(
-    text: str, mapping: Mapping, *, source: str, first_line: int = 1
-) -> tuple[pl.DataFrame, int, list[Reject]]:
-    """JSON Lines to an all-string frame: (frame, non-blank lines, rejects for bad lines).
-
-    `row_number` is the line number in the file (`text` starts at `first_line`), which is what
-    a user can find. Lines are split on '\\n' only: JSON strings may contain U+2028, which
-    `str.splitlines` would split on.
-    """
-    images_key = mapping.fields.get("images")
-    records: list[dict[str, Any]] = []
-    keys: dict[str, None] = {}
-    rejects: list[Reject] = []
-    count = 0
-    for number, line in enumerate(text.split("\n"), start=first_line):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        count += 1
-        try:
-            obj = parse_json_strict(line, source=source, line=number)
-        except InputError as e:
-            rejects.append(Reject(number, {"line": line}, [f"json: {e}"]))
-            continue
-        if not isinstance(obj, dict):
-            rejects.append(
-                Reject(
-                    number,
-                    {"line": line},
-                    [
-                        f"json: {source}, line {number}: expected an object, got {type(obj).__name__}"
-                    ],
-                )
-            )
-            continue
-        bad = first_unstorable(obj)
-        if bad is not None:
-            name, why = bad
-            rejects.append(Reject(number, {"line": line}, [f"{name}: {why} (line {number})"]))
-            continue
-        if ROW_NUMBER in obj:
-            rejects.append(
-                Reject(number, {"line": line}, [f"json: the key {ROW_NUMBER!r} is reserved"])
-            )
-            continue
-        row: dict[str, str | int | None] = {
-            k: _to_text(v, is_images=k == images_key) for k, v in obj.items()
-        }
-        keys.update(dict.fromkeys(row))
-        if len(keys) > MAX_KEYS_CHECK_EVERY or count % 1000 == 0:
-            check_columns(len(keys), source=source, what="distinct keys")
-        row[ROW_NUMBER] = number
-        records.append(row)
-    schema: dict[str, pl.DataType] = {ROW_NUMBER: pl.Int64(), **{k: pl.Utf8() for k in keys}}
-    frame = pl.DataFrame(records, schema=schema)
-    return frame, count, rejects
-
-
 def read_jsonl_piece(
-    data: bytes, mapping: Mapping, *, source: str, first_line: int
+    data: bytes,
+    mapping: Mapping,
+    *,
+    source: str,
+    first_line: int,
+    skip: SkipRequest | None = None,
 ) -> tuple[ParsedBatch, pl.DataFrame]:
     """Whole lines of a UTF-8 JSON Lines file, from line `first_line`, mapped as `read_jsonl`
-    maps the file; with their records as read (first_import.py relates pieces by them)."""
+    maps the file; with their records as read (first_import.py relates pieces by them). With
+    `skip`, the batch has the piece's fingerprints (Unskippable when it cannot)."""
     text = decode(data, source=source)
     frame, count, rejects = jsonl_records(text, mapping, source=source, first_line=first_line)
     mapped = apply_mapping(
         frame, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
     )
+    if skip is not None:
+        mapped.fingerprints = piece_fingerprints(text, first_line, rejects, mapping, skip)
     return mapped, frame
 
 
@@ -422,15 +296,21 @@ def read_jsonl(
     *,
     encoding: str | None = None,
     each_chunk: Callable[[ParsedBatch], None] | None = None,
+    skip: SkipRequest | None = None,
 ) -> ParsedBatch:
     """A JSON Lines file through its mapping: one object per line, blank lines ignored, and a
     malformed line is a reject, never an abort. A UTF-8 file is parsed a piece of lines at a
     time (whole, a million records took 4 GB as text, lines and a dict each), and mapped a
     piece at a time when it can be: then `each_chunk`, if given, gets each piece's batch, and
-    the batch returned has no rows (mapping/chunks.py)."""
+    the batch returned has no rows (mapping/chunks.py). With `skip` and a key, the lines of
+    the products the source's last import left unchanged are not even parsed
+    (jsonl_skip.py)."""
     source = str(path)
     codec = encoding or mapping.encoding
     if codec is None or codecs.lookup(codec).name == "utf-8":
+        if skip is not None and mapping.key is not None:
+            with contextlib.suppress(InputError, Unskippable):  # read below; errors worded there
+                return _skipping(path, mapping, skip, source, skip.chunks or each_chunk)
         pieces = None
         # on an error, read whole: its message names the file's own byte and line
         with contextlib.suppress(InputError):
@@ -442,6 +322,26 @@ def read_jsonl(
     return apply_mapping(
         frame, mapping, source=source, rows_read=count, rejects=rejects, require_columns=False
     )
+
+
+def _skipping(
+    path: Path,
+    mapping: Mapping,
+    skip: SkipRequest,
+    source: str,
+    each_chunk: Callable[[ParsedBatch], None] | None,
+) -> ParsedBatch:
+    kept, count, rejects, prints, columns = keep_changed_lines(path, mapping, skip, source)
+    batch = kept.mapped(
+        source=source,
+        rows_read=count,
+        rejects=rejects,
+        skipped_rows=prints.skipped_rows,
+        each_chunk=each_chunk,
+    )
+    batch.columns, batch.unmapped_columns = reported_columns(columns, mapping)
+    batch.fingerprints = prints
+    return batch
 
 
 @dataclass

@@ -24,10 +24,14 @@ CHUNK_ROWS = 200_000  # rows held in memory before they go to disk, and mapped a
 
 class KeptRows:
     """The kept rows of each piece, in the file's order, with their row numbers and
-    identifier tokens in memory."""
+    identifier tokens in memory. `ragged`: the pieces may have other columns (JSON Lines,
+    whose records' keys are their columns); they are mapped apart only when all have the same,
+    in the same order, and else put together by name."""
 
-    def __init__(self, mapping: Mapping) -> None:
+    def __init__(self, mapping: Mapping, *, ragged: bool = False) -> None:
         self._mapping = mapping
+        self._ragged = ragged
+        self._columns: list[list[str]] = []
         self._parts: list[Held | None] = []
         self._numbers: list[pl.Series] = []
         self._tokens: list[pl.Series] = []
@@ -38,11 +42,16 @@ class KeptRows:
 
     def add(self, rows: pl.DataFrame) -> None:
         self._rows += rows.height
+        self._columns.append(rows.columns)
         if self._spill is None and self._rows > CHUNK_ROWS:
             self._spill = Spill()
         self._numbers.append(rows[ROW_NUMBER])
         self._tokens.append(identity_tokens(rows, self._mapping))
         self._parts.append(hold(rows, self._spill))
+
+    @property
+    def parts(self) -> int:
+        return len(self._parts)
 
     def keep_only(self, wanted: pl.Series) -> int:
         """Keep the rows of these row numbers only; how many of them are here."""
@@ -65,8 +74,9 @@ class KeptRows:
         With `each_chunk`, the batch of each of several chunks goes to it, and the batch
         returned has no rows (map_in_chunks)."""
         groups = self._groups()
-        if len(groups) > 1 and not independent(
-            [pl.concat([self._tokens[i] for i in group]) for group in groups]
+        if len(groups) > 1 and (
+            any(c != self._columns[0] for c in self._columns)
+            or not independent([pl.concat([self._tokens[i] for i in group]) for group in groups])
         ):
             groups = [list(range(len(self._parts)))]
         return map_in_chunks(
@@ -77,6 +87,7 @@ class KeptRows:
             rejects=rejects,
             skipped_rows=skipped_rows,
             each=each_chunk if len(groups) > 1 else None,
+            require_columns=not self._ragged,
         )
 
     def _groups(self) -> list[list[int]]:
@@ -99,4 +110,7 @@ class KeptRows:
                 held, self._parts[i] = self._parts[i], None
                 assert held is not None, "kept rows are mapped once"
                 frames.append(rows_where(held.frame(), wanted))
-            yield pl.concat(frames) if len(frames) != 1 else frames[0]
+            if len(frames) == 1:
+                yield frames[0]
+            else:
+                yield pl.concat(frames, how="diagonal" if self._ragged else "vertical")
