@@ -102,8 +102,8 @@ class ParsedBatch:
     # existing inventory items, matched by SKU (docs/hybrid-sources.md). Its products frame
     # holds one placeholder per SKU, keyed by the SKU, which is never written.
     stock_only: bool = False
-    # Generic CSV only: the fingerprints of its products and those skipped as unchanged
-    # (fingerprints.py). `products`/`variants` then hold only the other products.
+    # Generic CSV and JSON Lines only: the fingerprints of its products and those skipped
+    # as unchanged (fingerprints.py). `products`/`variants` then hold only the other products.
     fingerprints: Fingerprints | None = None
 
     def __post_init__(self) -> None:
