@@ -192,8 +192,8 @@ def test_a_json_lines_file_in_pieces_gives_what_the_whole_read_gives(
     streamed: list[int],
 ) -> None:
     """The first run streams and takes the lines' fingerprints; the second skips every
-    product but the one with a rejected line. Without streaming, the first run reads the file in pieces, keeping every line,
-    and the second skips the same."""
+    product but the one with a rejected line. Without streaming, the first run reads the file
+    in pieces, keeping every line, and the second skips the same."""
     skipped: list[int] = []
     real = skip_unchanged.count_skipped
 

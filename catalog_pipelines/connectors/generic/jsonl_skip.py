@@ -11,10 +11,10 @@ read-ahead thread), for two things the batch must report as the whole read does:
 - its keys: the file's columns are the keys of every line that is not rejected, in order of
   first appearance.
 
-A line held back as maybe unchanged is one that was parsed and accepted before (its print
-matched), but for a line of a product with several lines, which is held back while its
-product's key has a fingerprint: if that product changed and such a line is then refused,
-the file takes the path without fingerprints.
+A line held back as maybe unchanged was parsed and accepted before (its print matched),
+unless it belongs to a product of several lines: those are held back while their product's
+key has a fingerprint. If that product changed after all and such a line is then refused, the
+file takes the path without fingerprints.
 """
 
 from __future__ import annotations
