@@ -6,6 +6,7 @@ the cases test_skip_unchanged.py runs on CSV run on JSON Lines there too."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -94,14 +95,26 @@ def test_keys_written_as_numbers_are_taken_as_the_parser_takes_them(
 
 
 def test_a_line_held_back_and_then_rejected_sends_the_file_down_the_full_path(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    skipped: list[int],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """P1 has a variant; a second variant with a duplicate key comes beside it, in the same
     piece: held back as maybe unchanged (its product's key still has a fingerprint), it is
-    refused once P1 turns out changed, so the file is read again without fingerprints."""
+    refused once P1 turns out changed, so the file is read again without fingerprints, and
+    the log says so."""
+    caplog.set_level(logging.INFO, logger="catalog_pipelines.connectors.generic")
     variant = json.dumps({"id": "V1", "parent": "P1", "name": "Large", "price": "19.00"})
     base = [*BASE, variant[:-1] + ', "sku": "S1L"}']
     duplicate = '{"id": "V2", "parent": "P1", "price": "1.00", "price": "2.00", "sku": "S1M"}'
     out = _both_ways(engine, tmp_path, monkeypatch, account, [base, [*base, duplicate]], skipped)
     assert out[1]["rows_rejected"] == 1
     assert [r["skipped"] for r in out] == [0, -1]
+    said = [r.getMessage() for r in caplog.records if "without fingerprints" in r.getMessage()]
+    assert said == [
+        f"{tmp_path / 'feed-1.jsonl'}: read without fingerprints, skipping nothing:"
+        " a line held back as maybe unchanged is refused"
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.skip_decision import refused_rows, split
 from catalog_pipelines.spill import Held, Spill
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "read_csv",
@@ -309,8 +312,12 @@ def read_jsonl(
     codec = encoding or mapping.encoding
     if codec is None or codecs.lookup(codec).name == "utf-8":
         if skip is not None and mapping.key is not None:
-            with contextlib.suppress(InputError, Unskippable):  # read below; errors worded there
+            try:
                 return _skipping(path, mapping, skip, source, skip.chunks or each_chunk)
+            except Unskippable as e:
+                log.info("%s: read without fingerprints, skipping nothing: %s", source, e)
+            except InputError:
+                pass  # read below: the error is worded for the whole file there
         pieces = None
         # on an error, read whole: its message names the file's own byte and line
         with contextlib.suppress(InputError):
