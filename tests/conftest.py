@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import db
+from catalog_pipelines import db, skip_unchanged
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store.migrations import migrate
 from tests.support.dagster_state import forget_defs_state_storage
@@ -138,3 +138,18 @@ def applies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(store, "apply_plan", spy)
     return calls
+
+
+@pytest.fixture
+def skipped(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many products each import skipped as unchanged, in order (-1: it could not skip)."""
+    seen: list[int] = []
+    real = skip_unchanged.count_skipped
+
+    def spy(conn: Any, plan: Any, batch: Any, options: Any) -> None:
+        prints = batch.fingerprints
+        seen.append(prints.skipped.height if prints is not None else -1)
+        real(conn, plan, batch, options)
+
+    monkeypatch.setattr(skip_unchanged, "count_skipped", spy)
+    return seen
