@@ -10,8 +10,9 @@ child process (so peak RSS is per phase), on a settled server (see import_bench.
            columns (no key: a variant row has none of its own)
   initial  `import --format shopify` into an empty catalog (streamed: in pieces of whole
            products, each validated and kept on disk; catalog_pipelines/first_import.py)
-  noop     the same file again: nothing is written (a re-import of a shop export is read and
-           diffed whole; it has no fingerprints to skip unchanged rows with)
+  noop     the same file again: nothing is written; the products whose rows the initial
+           import saw are skipped by their fingerprints (connectors/export_skip.py)
+  changed  the file with 1% of the products renamed: exactly that many events are written
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ TEMPLATE = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
 VARIANTS = 4
 
 
-def generate(path: Path, products: int) -> int:
-    """Write a Shopify export of `products` products with VARIANTS variants each; its rows."""
+def generate(path: Path, products: int, *, renamed_every: int | None = None) -> int:
+    """Write a Shopify export of `products` products with VARIANTS variants each; its rows.
+    `renamed_every`: every so many products get another title."""
     header = TEMPLATE.read_text(encoding="utf-8").splitlines()[0].split(",")
     index = pl.int_range(products * VARIANTS, eager=True)
     rows = pl.DataFrame(
@@ -56,7 +58,13 @@ def generate(path: Path, products: int) -> int:
         }
     )
     on_first = {
-        "Title": pl.lit("Product ") + pl.col("p"),
+        "Title": pl.lit("Product ")
+        + pl.col("p")
+        + (
+            pl.when(pl.col("p").cast(pl.Int64) % renamed_every == 0).then(pl.lit(" (renamed)"))
+            if renamed_every
+            else pl.lit(None, dtype=pl.Utf8)
+        ).fill_null(""),
         "Body (HTML)": pl.lit("<p>A comfortable cotton shirt, number ")
         + pl.col("p")
         + pl.lit(", made to order in our shop.</p>"),
@@ -140,6 +148,14 @@ def main() -> None:
             results["phases"][name] = _run(target, url, str(export))
         _settle(url)
         results["phases"]["noop"] = _run(_phase_import, url, str(export))
+        renamed = Path(tmp, "renamed.csv")
+        generate(renamed, args.products, renamed_every=100)
+        _settle(url)
+        results["phases"]["changed"] = _run(_phase_import, url, str(renamed))
+        expected = {"noop": 0, "changed": -(-args.products // 100)}
+        for name, events in expected.items():
+            got = results["phases"][name]["events"]
+            assert got == events, f"{name}: {got} events, expected {events}"
     title = (
         f"{results['rows']:,} rows ({results['bytes'] / 1e6:.0f} MB), {args.products:,} products"
     )

@@ -235,10 +235,16 @@ class Fingerprints:
     known: Known | None = None  # the snapshot decided against, its ranges dropped
     salt_parts: dict[str, Any] = field(default_factory=dict)  # header and mapping
     rules: dict[str, Any] = field(default_factory=dict)  # the import's, at read time
+    # keys the reader warned about (ParsedBatch.warned_keys): processed again next time
+    warned: pl.Series = field(default_factory=lambda: pl.Series(KEY, [], dtype=pl.Utf8))
 
     @property
     def skipping(self) -> bool:
         return self.skipped.height > 0
+
+
+class Unskippable(Exception):
+    """This file cannot be read with fingerprints: read it the usual way."""
 
 
 @dataclass(frozen=True)
@@ -287,8 +293,8 @@ def snapshot_frames(
     skipped ones' as they are held (a concat would copy them): every key of its file, with
     the fingerprint of each product it processed cleanly or skipped. No fingerprint (processed again next time)
     for a key with a rejected row, for a product with changes its source does not own, or
-    for a key that made no product, or for one the import warned about (`warned_keys`): a
-    run that skipped it would not repeat the warning.
+    for a key that made no product, or for one the import or its reader warned about
+    (`warned_keys`, `prints.warned`): a run that skipped it would not repeat the warning.
 
     `product_ids` is (external_id, id) of the processed products, `variants` their variants.
     Skipped products keep their rows as they are; only the processed keys are looked up."""
@@ -305,6 +311,7 @@ def snapshot_frames(
             prints.row_keys.filter(pl.col(ROW_NUMBER).is_in(rejected_rows))[KEY],
             product_ids.filter(pl.col("id").is_in(ignored_products.implode()))[KEY],
             *([warned_keys.cast(pl.Utf8)] if warned_keys is not None else []),
+            prints.warned,
         ]
     ).drop_nulls()
     keys = prints.processed_keys.to_frame(KEY).lazy()

@@ -255,13 +255,20 @@ def read(
     return _read(pieces, expected, progress)
 
 
-def read_export(path: Path, fmt: str, *, currency: str, progress: ProgressFn) -> Stream:
+def read_export(
+    path: Path, fmt: str, *, currency: str, skip: SkipRequest | None, progress: ProgressFn
+) -> Stream:
     """`read` for an export whose connector reads it in pieces of whole products."""
     read_pieces = CONNECTORS[fmt].read_pieces
     assert read_pieces is not None
-    pieces = read_pieces(path, currency=currency, piece_variants=EXPORT_PIECE_VARIANTS)
+    pieces = read_pieces(path, currency=currency, piece_variants=EXPORT_PIECE_VARIANTS, skip=skip)
     expected = max(1, path.stat().st_size // EXPORT_PIECE_BYTES)
-    return _read(((piece, piece.products["external_id"]) for piece in pieces), expected, progress)
+    try:
+        return _read(
+            ((piece, piece.products["external_id"]) for piece in pieces), expected, progress
+        )
+    except Unskippable as e:
+        raise Unusable(f"the fingerprints cannot be taken: {e}") from e
 
 
 def _mapped_pieces(

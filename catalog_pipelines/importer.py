@@ -873,15 +873,15 @@ def read_stream(
     None: the caller reads it whole."""
     if not first_import.wanted(conn, options.account_id, path, fmt, mapping, read.get("encoding")):
         return None
+    # nothing stored, so nothing to skip: the fingerprints are only taken
+    skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
     try:
         if fmt in EXPORTS:
             currency = read.get("currency") or (mapping.currency if mapping else None)
             return first_import.read_export(
-                path, fmt, currency=currency or DEFAULT_CURRENCY, progress=progress
+                path, fmt, currency=currency or DEFAULT_CURRENCY, skip=skip, progress=progress
             )
         assert mapping is not None
-        # nothing stored, so nothing to skip: the fingerprints are only taken
-        skip = skip_unchanged.request(conn, options, fmt, use_snapshot=False, **read)
         return first_import.read(path, mapping, skip=skip, progress=progress, fmt=fmt)
     except first_import.Unusable as e:
         first_import.log_read_whole(path, e)

@@ -102,9 +102,12 @@ class ParsedBatch:
     # existing inventory items, matched by SKU (docs/hybrid-sources.md). Its products frame
     # holds one placeholder per SKU, keyed by the SKU, which is never written.
     stock_only: bool = False
-    # Generic CSV and JSON Lines only: the fingerprints of its products and those skipped
-    # as unchanged (fingerprints.py). `products`/`variants` then hold only the other products.
+    # Generic CSV, JSON Lines and Shopify only: the fingerprints of its products and those
+    # skipped as unchanged (fingerprints.py). `products`/`variants` then hold only the others.
     fingerprints: Fingerprints | None = None
+    # external ids of the products the reader warned about (a run that skipped one would not
+    # warn again, so it is never skipped)
+    warned_keys: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.products = conform(self.products, PRODUCT_SCHEMA)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import sqlalchemy as sa
 
+from catalog_pipelines.connectors.registry import SKIPPING
 from catalog_pipelines.fingerprints import (
     Skipped,
     SkipRequest,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from catalog_pipelines.importer import ImportOptions
 
 ENV = "CATALOG_IMPORT_SKIP_UNCHANGED"
-FORMATS = frozenset({"csv", "jsonl"})  # the readers that can skip (a generic file with a `key`)
 
 
 class SkipUnusable(Exception):
@@ -76,7 +76,7 @@ def request(
 ) -> SkipRequest | None:
     """The reader's SkipRequest, or None when this import cannot skip. `chunks`: see
     SkipRequest."""
-    if fmt not in FORMATS or not enabled():
+    if fmt not in SKIPPING or not enabled():
         return None
     watermark = head_sequence(conn)  # read first: the next snapshot is valid from here
     known = snapshots.load_known(conn, options.account_id, options.source) if use_snapshot else None

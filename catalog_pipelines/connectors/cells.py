@@ -6,15 +6,22 @@ A row is the header -> cell mapping that `ExportRows` yields, with its `row_numb
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from catalog_pipelines.connectors.export_rows import ExportRows, Row
+from catalog_pipelines.connectors.export_skip import PrintedRows, keep_changed_rows
 from catalog_pipelines.connectors.reading import ROW_NUMBER, InputError
+from catalog_pipelines.fingerprints import KEY, SkipRequest, Unskippable
 from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import ParsedBatch
+
+log = logging.getLogger(__name__)
 
 WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 
@@ -27,13 +34,24 @@ def read_export(
     required_column: str,
     encoding: str | None,
     currency: str,
+    skip: SkipRequest | None = None,
 ) -> ParsedBatch:
     """Read `path` as string cells, then `build_batch(rows, columns, source=, currency=)` with
     an `ExportRows` the builder walks once or twice. The file is refused (InputError) when the
     currency is unknown, the file cannot be decoded, or it has columns but not
-    `required_column`: then it is not an export of `export` ("Shopify", "WooCommerce")."""
+    `required_column`: then it is not an export of `export` ("Shopify", "WooCommerce").
+
+    With `skip`, for an export whose products are keyed by `required_column` alone, the
+    products the source's last import left unchanged are not built (export_skip.py)."""
     source = str(path)
     code = _currency(source, currency)
+    if skip is not None and encoding is None:
+        try:
+            return _skipping(Path(path), build_batch, export, required_column, code, skip)
+        except Unskippable as e:
+            log.info("%s: read without fingerprints, skipping nothing: %s", source, e)
+        except InputError:
+            pass  # read below: the error is worded for the whole file there
     try:
         rows = ExportRows(Path(path), source=source, encoding=encoding, whole=False)
         return _built(rows, build_batch, export, required_column, code)
@@ -53,22 +71,54 @@ def read_export_pieces(
     required_column: str,
     currency: str,
     piece_variants: int,
+    skip: SkipRequest | None = None,
 ) -> Iterator[ParsedBatch]:
     """The batch `read_export` reads from a UTF-8 export, in pieces of whole products
-    (`build_pieces(rows, columns, source=, currency=, piece_variants=)`). An InputError may be
-    worded for a piece of the file: `read_export` words it for the whole file."""
+    (`build_pieces(rows, columns, source=, currency=, piece_variants=)`); with `skip`, each
+    with the fingerprints of its products (Unskippable when they cannot be taken). An
+    InputError may be worded for a piece of the file: `read_export` words it for the whole
+    file."""
     source = str(path)
     code = _currency(source, currency)
-    rows = ExportRows(path, source=source, encoding=None, whole=False)
+    rows = (
+        ExportRows(path, source=source, encoding=None, whole=False)
+        if skip is None
+        else PrintedRows(path, export=export, key_column=required_column, skip=skip, currency=code)
+    )
     _refuse_other_export(rows, export, required_column)
     pieces = build_pieces(
         rows, rows.columns, source=source, currency=code, piece_variants=piece_variants
     )
     held = next(pieces)
     for piece in pieces:
+        if isinstance(rows, PrintedRows):
+            rows.give(held)
         yield held
         held = piece
+    if isinstance(rows, PrintedRows):
+        rows.give(held)
     yield _with_nul_rows(held, rows)  # the walk is over: its NUL rows are known
+
+
+def _skipping(
+    path: Path,
+    build_batch: Callable[..., ParsedBatch],
+    export: str,
+    key_column: str,
+    currency: str,
+    skip: SkipRequest,
+) -> ParsedBatch:
+    rows = ExportRows(path, source=str(path), encoding=None, whole=False)
+    _refuse_other_export(rows, export, key_column)
+    prints = keep_changed_rows(
+        rows, export=export, key_column=key_column, skip=skip, currency=currency
+    )
+    batch = build_batch(rows, rows.columns, source=rows.source, currency=currency)
+    assert batch.rows_valid is not None
+    batch.rows_valid += prints.skipped_rows
+    prints.warned = pl.Series(KEY, batch.warned_keys, dtype=pl.Utf8)
+    batch.fingerprints = prints
+    return _with_nul_rows(batch, rows)
 
 
 def _currency(source: str, currency: str) -> str:

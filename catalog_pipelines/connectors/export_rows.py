@@ -42,6 +42,8 @@ class ExportRows:
         self.rows_read = 0
         self.nul: dict[int, Reject] = {}
         self._table: CsvTable | None = None
+        self._only: pl.Series | None = None
+        self._held: list[pl.DataFrame] | None = None
         if whole or encoding is not None:
             data = decode_to_utf8(path.read_bytes(), source=source, encoding=encoding)
             self._table = read_csv_table_bytes(data, source=source)
@@ -57,24 +59,53 @@ class ExportRows:
         else:
             yield from csv_pieces(self.path, source=self.source)
 
+    def only(
+        self,
+        numbers: pl.Series,
+        *,
+        held: list[pl.DataFrame] | None,
+        records: int,
+        nul: dict[int, Reject],
+    ) -> None:
+        """Walk only the rows numbered `numbers` (a re-import's changed products), taken from
+        `held` when given (those rows, as `frames` yields them), else read again from the
+        file; `records` and `nul` are the whole file's, as a walk of it counted them."""
+        self._only, self._held = numbers, held
+        self.rows_read, self.nul = records - len(nul), nul
+
     def frames(self) -> Iterator[pl.DataFrame]:
         """One walk over the file: a frame of string cells and `row_number` per piece."""
+        if self._held is not None:
+            yield from self._held
+            return
         records, nul = 0, {}
         for table in self._tables():
-            refuse_overlong(table, source=self.source)
-            found = _nul_rows(table.frame, self.columns, bool(table.unstorable))
+            frame, found = walkable(table, self.columns, source=self.source)
             records += table.records
             nul.update(found)
-            frame = table.frame
-            if found:
-                frame = frame.filter(pl.col(ROW_NUMBER).is_in(list(found)).not_())
+            if self._only is not None:
+                frame = frame.filter(pl.col(ROW_NUMBER).is_in(self._only.implode()))
             yield frame
-        self.rows_read, self.nul = records - len(nul), nul
+        if self._only is None:
+            self.rows_read, self.nul = records - len(nul), nul
 
     def rows(self) -> Iterator[Row]:
         """One walk over the file, a row at a time."""
         for frame in self.frames():
             yield from frame.iter_rows(named=True)
+
+
+def walkable(
+    table: CsvTable, columns: list[str], *, source: str
+) -> tuple[pl.DataFrame, dict[int, Reject]]:
+    """A table's rows to walk, and the rejects of its rows with a NUL in a cell. Raises
+    InputError for a row with more fields than the header."""
+    refuse_overlong(table, source=source)
+    found = _nul_rows(table.frame, columns, bool(table.unstorable))
+    frame = table.frame
+    if found:
+        frame = frame.filter(pl.col(ROW_NUMBER).is_in(list(found)).not_())
+    return frame, found
 
 
 def _nul_rows(frame: pl.DataFrame, columns: list[str], any_nul: bool) -> dict[int, Reject]:

@@ -59,8 +59,10 @@ class Reader(Protocol):
 
 
 class PieceReader(Protocol):
+    """`skip`: each piece then has its products' fingerprints, for the next run to skip."""
+
     def __call__(
-        self, path: Path, *, currency: str, piece_variants: int
+        self, path: Path, *, currency: str, piece_variants: int, skip: SkipRequest | None = None
     ) -> Iterator[ParsedBatch]: ...
 
 
@@ -73,11 +75,13 @@ class Connector:
     read: Reader
     # an export that a first import can read in pieces of whole products (first_import.py)
     read_pieces: PieceReader | None = None
+    # the reader takes fingerprints and skips unchanged products (skip_unchanged.py)
+    skips: bool = False
 
 
-def _export(read: Callable[..., ParsedBatch]) -> Reader:
+def _export(read: Callable[..., ParsedBatch], *, skips: bool = False) -> Reader:
     """A shop export with a built-in mapping: a given mapping still supplies the encoding and
-    the default currency."""
+    the default currency. `skips`: `read` takes a SkipRequest (the others read whole)."""
 
     def reader(
         location: str,
@@ -85,13 +89,14 @@ def _export(read: Callable[..., ParsedBatch]) -> Reader:
         mapping: Mapping | None,
         encoding: str | None,
         currency: str | None,
-        skip: SkipRequest | None = None,  # exports are always read whole
+        skip: SkipRequest | None = None,
         chunks: Chunks | None = None,
     ) -> ParsedBatch:
         return read(
             Path(location),
             encoding=encoding or (mapping.encoding if mapping else None),
             currency=currency or (mapping.currency if mapping else None) or DEFAULT_CURRENCY,
+            **({"skip": skip} if skips else {}),
         )
 
     return reader
@@ -160,14 +165,16 @@ CONNECTORS: dict[str, Connector] = {
             needs_mapping=True,
             detect=lambda h: h.suffix in JSONL_SUFFIXES or h.first_line.lstrip().startswith("{"),
             read=_generic("jsonl"),
+            skips=True,
         ),
         Connector(
             "shopify",
             "file",
             needs_mapping=False,
             detect=_has_header(shopify.DETECT_REQUIRED, shopify.DETECT_ANY),
-            read=_export(read_shopify_csv),
+            read=_export(read_shopify_csv, skips=True),
             read_pieces=read_shopify_pieces,
+            skips=True,
         ),
         Connector(
             "woocommerce",
@@ -183,7 +190,14 @@ CONNECTORS: dict[str, Connector] = {
             detect=_has_header(magento.DETECT_REQUIRED, magento.DETECT_ANY),
             read=_export(read_magento_csv),
         ),
-        Connector("csv", "file", needs_mapping=True, detect=lambda h: True, read=_generic("csv")),
+        Connector(
+            "csv",
+            "file",
+            needs_mapping=True,
+            detect=lambda h: True,
+            read=_generic("csv"),
+            skips=True,
+        ),
         Connector("http_json", "url", needs_mapping=False, detect=_never, read=_feed),
     )
 }
@@ -191,3 +205,4 @@ CONNECTORS: dict[str, Connector] = {
 KINDS: tuple[str, ...] = tuple(CONNECTORS)  # the kinds a source may have
 FORMATS: tuple[str, ...] = tuple(n for n, c in CONNECTORS.items() if c.reads == "file")
 EXPORTS: tuple[str, ...] = tuple(n for n in FORMATS if not CONNECTORS[n].needs_mapping)
+SKIPPING: frozenset[str] = frozenset(n for n, c in CONNECTORS.items() if c.skips)

@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import plan_parts
+from catalog_pipelines import piece_prints, plan_parts
 from catalog_pipelines.connectors import csv_pieces
-from catalog_pipelines.connectors.generic import kept_rows, piece_prints
+from catalog_pipelines.connectors.generic import kept_rows
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.validated_chunks import ValidatedChunks

@@ -19,9 +19,9 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import fingerprints, plan_parts, skip_unchanged
+from catalog_pipelines import fingerprints, piece_prints, plan_parts, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, generic
-from catalog_pipelines.connectors.generic import jsonl_skip, kept_rows, piece_prints
+from catalog_pipelines.connectors.generic import jsonl_skip, kept_rows
 from catalog_pipelines.fingerprints import KEY
 from catalog_pipelines.importer import ImportOptions, ImportRefused, import_path
 from catalog_pipelines.store import imports as store_imports

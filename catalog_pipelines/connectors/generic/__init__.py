@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,13 +15,11 @@ from catalog_pipelines.connectors import csv_pieces as piece_reader
 from catalog_pipelines.connectors.csv_pieces import csv_pieces
 from catalog_pipelines.connectors.generic.jsonl_records import jsonl_records, to_json_text
 from catalog_pipelines.connectors.generic.jsonl_skip import (
-    Unskippable,
     keep_changed_lines,
     piece_fingerprints,
     reported_columns,
 )
 from catalog_pipelines.connectors.generic.kept_rows import KeptRows
-from catalog_pipelines.connectors.generic.piece_prints import PiecePrints, refused_frame
 from catalog_pipelines.connectors.reading import (
     ROW_NUMBER,
     CsvTable,
@@ -34,10 +31,12 @@ from catalog_pipelines.connectors.reading import (
     nul_reason,
     read_csv_table_bytes,
 )
-from catalog_pipelines.fingerprints import Fingerprints, SkipRequest, row_prints
+from catalog_pipelines.fingerprints import Fingerprints, SkipRequest, Unskippable, row_prints
+from catalog_pipelines.frames import compacted
 from catalog_pipelines.mapping import Mapping, apply_mapping
 from catalog_pipelines.mapping.chunks import identity_tokens, independent, map_in_chunks
 from catalog_pipelines.normalized import ParsedBatch, Reject
+from catalog_pipelines.piece_prints import PiecePrints, refused_frame
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.skip_decision import refused_rows, split
 from catalog_pipelines.spill import Held, Spill
@@ -202,13 +201,6 @@ def _reader_rejects(table: CsvTable) -> tuple[pl.DataFrame, list[Reject]]:
     return frame, rejects
 
 
-def _compacted(frame: pl.DataFrame) -> pl.DataFrame:
-    buffer = io.BytesIO()
-    frame.write_ipc(buffer)
-    buffer.seek(0)
-    return pl.read_ipc(buffer)
-
-
 def _keep_changed_rows(
     path: Path, mapping: Mapping, skip: SkipRequest, source: str
 ) -> _Kept | None:
@@ -246,7 +238,7 @@ def _keep_changed_rows(
             # A filtered frame still points into the piece's string buffers: copy the few
             # rows kept, or every piece would stay in memory through them.
             small = piece_kept.height < frame.height // 2
-            kept.add(_compacted(piece_kept) if small else piece_kept)
+            kept.add(compacted(piece_kept) if small else piece_kept)
             records += table.records
             del table, frame, rows, piece_kept  # the next piece is already being read
     if not prints.salt_parts:

@@ -36,7 +36,6 @@ from catalog_pipelines.connectors.generic.jsonl_records import (
     to_text,
 )
 from catalog_pipelines.connectors.generic.kept_rows import KeptRows
-from catalog_pipelines.connectors.generic.piece_prints import PiecePrints, refused_frame
 from catalog_pipelines.connectors.reading import (
     ROW_NUMBER,
     InputError,
@@ -44,9 +43,10 @@ from catalog_pipelines.connectors.reading import (
     decode,
     line_pieces,
 )
-from catalog_pipelines.fingerprints import Fingerprints, SkipRequest, row_prints
+from catalog_pipelines.fingerprints import Fingerprints, SkipRequest, Unskippable, row_prints
 from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.normalized import Reject
+from catalog_pipelines.piece_prints import PiecePrints, refused_frame
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.skip_decision import decide, refused_rows
 
@@ -58,10 +58,6 @@ _DECODER = json.JSONDecoder(parse_float=Decimal)
 
 # the rows to map, the line count, the rejects, the fingerprints and the file's keys
 Kept = tuple[KeptRows, int, list[Reject], Fingerprints, list[str]]
-
-
-class Unskippable(Exception):
-    """This file cannot be read with fingerprints: read it the usual way."""
 
 
 @dataclass

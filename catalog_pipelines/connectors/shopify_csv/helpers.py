@@ -141,6 +141,7 @@ class _Builder:
         self.variants = RecordBuffer(VARIANT_SCHEMA)
         self.rejects: list[Reject] = []
         self.warnings: list[str] = []
+        self.warned_keys: list[str] = []
         self.variant_keys: dict[str, int] = {}  # variant_key -> row that claimed it
         self.rows = 0  # rows handled since the last piece: built into products or rejected
 
@@ -151,6 +152,7 @@ class _Builder:
         variants, self.variants = self.variants.frame(), RecordBuffer(VARIANT_SCHEMA)
         rejects, self.rejects = self.rejects, []
         warnings, self.warnings = self.warnings, []
+        warned, self.warned_keys = self.warned_keys, []
         return ParsedBatch(
             input_name=self.source,
             rows_read=rows,
@@ -161,6 +163,7 @@ class _Builder:
             unmapped_columns=self.cols.product_metadata + self.cols.variant_metadata,
             warnings=warnings,
             rows_valid=rows - len(rejects),
+            warned_keys=warned,
         )
 
     def reject(self, row: Row, reasons: list[str]) -> None:
@@ -182,7 +185,7 @@ class _Builder:
             return
 
         option_names = [stripped(first, s.option_name(n)) for n in range(1, s.MAX_OPTIONS + 1)]
-        metadata = self._product_metadata(first, rows)
+        metadata = self._product_metadata(handle, first, rows)
         images: list[tuple[int | None, int, str, str | None]] = []
         shippable: list[bool] = []
         tax_codes: list[str] = []
@@ -241,7 +244,7 @@ class _Builder:
             }
         )
 
-    def _product_metadata(self, first: Row, rows: list[Row]) -> dict[str, str]:
+    def _product_metadata(self, handle: str, first: Row, rows: list[Row]) -> dict[str, str]:
         """Product-level cells from the first row; later rows that disagree are warned about."""
         metadata: dict[str, str] = {}
         for c in self.cols.product_metadata:
@@ -251,6 +254,7 @@ class _Builder:
             for row in rows[1:]:
                 later = cell(row, c)
                 if later is not None and later != value:
+                    self.warned_keys.append(handle)
                     self.warnings.append(
                         f"{self.source}: row {row['row_number']}: {c!r} = {later!r} differs from"
                         f" the product's first row (row {first['row_number']}); the first row's"

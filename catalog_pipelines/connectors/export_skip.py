@@ -1,0 +1,130 @@
+"""A shop export's fingerprints (fingerprints.py), for an export whose product is the rows that
+share one key column (Shopify's `Handle`): a re-import skips the products whose rows are those
+of the source's last import, as a generic CSV's does, and a first import read in pieces takes
+each piece's prints, so that the next run can skip.
+
+A re-import reads the file in pieces (csv_pieces.py), hashes each row and keeps only the rows
+of the products that may have changed; the builder then walks those alone
+(`ExportRows.only`). A product's key is its key cell stripped, as the builder strips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from catalog_pipelines.connectors.csv_pieces import csv_pieces
+from catalog_pipelines.connectors.export_rows import ExportRows, Row, walkable
+from catalog_pipelines.fingerprints import (
+    KEY,
+    Fingerprints,
+    SkipRequest,
+    Unskippable,
+    product_key,
+    row_prints,
+)
+from catalog_pipelines.frames import compacted
+from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch, Reject
+from catalog_pipelines.piece_prints import PiecePrints, refused_frame
+from catalog_pipelines.read_ahead import ReadAhead
+from catalog_pipelines.skip_decision import decide, refused_rows
+
+# Rows of changed products held in memory once read; past it, the builder's two walks read the
+# file again for them, so a re-import that changes most products does not hold the file.
+KEEP_ROWS = 100_000
+# Python's str.strip() strips these and Polars' strip_chars() does not: a key with one could
+# name another product than the builder's.
+_PYTHON_ONLY_SPACE = "[\x1c-\x1f]"
+
+
+def salt_parts(header: list[str], export: str, currency: str) -> dict[str, Any]:
+    """What a print depends on besides the rows and the import's rules."""
+    return {"header": header, "export": export, "currency": currency}
+
+
+def _check_keys(frame: pl.DataFrame, key_column: str) -> None:
+    if frame[key_column].str.contains(_PYTHON_ONLY_SPACE).any():
+        raise Unskippable(f"a {key_column!r} cell holds an ASCII separator character")
+
+
+def keep_changed_rows(
+    rows: ExportRows, *, export: str, key_column: str, skip: SkipRequest, currency: str
+) -> Fingerprints:
+    """Read the UTF-8 export of `rows` in pieces and leave `rows` walking only the rows of the
+    products not skipped; return the batch's fingerprints. Raises InputError as a walk of the
+    file would (possibly worded for its piece), Unskippable when prints cannot be taken."""
+    source = rows.source
+    prints = PiecePrints(skip)
+    prints.rules(salt_parts(rows.columns, export, currency))
+    held: list[pl.DataFrame] | None = []
+    held_rows = records = 0
+    nul: dict[int, Reject] = {}
+    refused: list[pl.DataFrame] = []
+    # the next piece is read and parsed while this one is hashed and sorted out
+    with ReadAhead(csv_pieces(rows.path, source=source), name="export-ahead") as pieces:
+        for table in pieces:
+            frame, found = walkable(table, rows.columns, source=source)
+            if found:
+                refused.append(refused_rows(table.frame, found, key_column, None))
+                nul.update(found)
+            records += table.records
+            del table
+            _check_keys(frame, key_column)
+            hashed = row_prints(frame, key_column, None)
+            prints.add(hashed)
+            if held is not None:
+                kept = frame.filter(~prints.maybe_skipped(hashed))
+                held_rows += kept.height
+                held.append(compacted(kept) if kept.height < frame.height // 2 else kept)
+                if held_rows > KEEP_ROWS:
+                    held = None  # the walks read the file again
+            del frame, hashed
+    wanted, fingerprints = prints.decide(refused_frame(refused))
+    if held is not None:
+        held = [f.filter(pl.col(ROW_NUMBER).is_in(wanted.implode())) for f in held]
+        if sum(f.height for f in held) != wanted.len():
+            held = None  # a product held back as probably unchanged was not skipped after all
+    rows.only(wanted, held=held, records=records, nul=nul)
+    return fingerprints
+
+
+class PrintedRows(ExportRows):
+    """The rows of a UTF-8 export that a builder walks to build it in pieces (a first import),
+    each frame of the walk of its rows hashed, so that each piece gets the prints of the
+    products it was built from (`give`)."""
+
+    def __init__(
+        self, path: Path, *, export: str, key_column: str, skip: SkipRequest, currency: str
+    ) -> None:
+        super().__init__(path, source=str(path), encoding=None, whole=False)
+        self._key = key_column
+        self._skip = skip
+        self.salt = salt_parts(self.columns, export, currency)
+        self._pending: list[pl.DataFrame] = []  # (external_id, _h, row_number) not yet given
+
+    def rows(self) -> Iterator[Row]:
+        for frame in self.frames():
+            _check_keys(frame, self._key)
+            self._pending.append(row_prints(frame, self._key, None))
+            yield from frame.iter_rows(named=True)
+
+    def give(self, piece: ParsedBatch) -> None:
+        """Set `piece.fingerprints` to those of the products it was built from: the rows walked
+        so far of its products' keys and of its rejects' keys."""
+        rejected = pl.Series(KEY, [r.raw.get(self._key) for r in piece.rejects], dtype=pl.Utf8)
+        named = pl.concat([piece.products["external_id"], rejected]).to_frame(KEY)
+        keys = named.select(product_key(KEY, None)).to_series().drop_nulls()
+        pending = pl.concat(self._pending) if self._pending else _NO_ROWS
+        mine = pending[KEY].is_in(keys.implode()).fill_null(False)
+        self._pending = [pending.filter(~mine)]
+        _, piece.fingerprints = decide(
+            pending.filter(mine), _NO_REFUSED, salt_parts=self.salt, request=self._skip
+        )
+        piece.fingerprints.warned = pl.Series(KEY, piece.warned_keys, dtype=pl.Utf8)
+
+
+_NO_ROWS = pl.DataFrame(schema={KEY: pl.Utf8, "_h": pl.UInt64, ROW_NUMBER: pl.Int64})
+_NO_REFUSED = pl.DataFrame(schema={ROW_NUMBER: pl.Int64, KEY: pl.Utf8})
