@@ -234,54 +234,51 @@ def split(
 
 @dataclass(frozen=True)
 class ValidPrints:
-    """The still-valid fingerprints, arranged once for `maybe_skipped`'s binary searches."""
+    """The still-valid fingerprints, sorted once for `maybe_skipped`'s binary searches."""
 
     prints: np.ndarray  # sorted UInt64 fingerprints
-    keys: np.ndarray  # sorted xxh3 of their keys: 8 bytes a key, whatever its length
 
 
-def _xxh3(keys: pl.Series) -> np.ndarray:
-    hashed = pl.col(KEY).nchash.xxh3_64()  # type: ignore[attr-defined]
-    return keys.to_frame(KEY).select(hashed).to_series().to_numpy()
-
-
-NO_VALID_PRINTS = ValidPrints(
-    prints=np.empty(0, dtype=np.uint64), keys=np.empty(0, dtype=np.uint64)
-)
+NO_VALID_PRINTS = ValidPrints(prints=np.empty(0, dtype=np.uint64))
 
 
 def valid_prints(known: Known) -> ValidPrints:
     prints: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
-    keys: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
     for frame in known.frames():  # a range at a time
-        valid = frame.filter(VALID)
-        prints.append(valid["fingerprint"].to_numpy())
-        keys.append(_xxh3(valid[KEY]))
-        del frame, valid
-    every = ValidPrints(prints=np.concatenate(prints), keys=np.concatenate(keys))
+        prints.append(frame.filter(VALID)["fingerprint"].to_numpy())
+        del frame
+    every = ValidPrints(prints=np.concatenate(prints))
     every.prints.sort()  # in place: np.sort would hold a second copy
-    every.keys.sort()
     return every
+
+
+def _is_valid(hashes: np.ndarray, valid: ValidPrints) -> np.ndarray:
+    """Which of `hashes` are still-valid fingerprints. Sorted needles: each search starts where
+    the last ended."""
+    order = np.argsort(hashes)
+    at = np.empty_like(order)
+    at[order] = np.searchsorted(valid.prints, hashes[order])
+    at = np.minimum(at, valid.prints.size - 1)
+    return valid.prints[at] == hashes
 
 
 def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:
     """A mask of `rows` (`row_prints` of a piece of the file) that may belong to a skipped
-    product: the row hashes to a still-valid fingerprint (a product of one row), or its key
-    has several rows in the piece and a still-valid fingerprint. A reader in pieces need not
-    keep these rows; `decide` has the last word, and the reader goes back for the rows of a
-    product it did not skip after all. Binary searches: a join or `is_in` would hash every
-    valid fingerprint again for each piece."""
+    product: the print of its key's rows in this piece (its own hash, for a key of one row
+    here) is a still-valid fingerprint. That is the product's print when all of its rows are
+    in the piece; a product whose other rows lie elsewhere keeps its rows here, unless these
+    alone were the whole product last time. A reader need not keep these rows; `decide` has
+    the last word, and the reader goes back for the rows of a product it did not skip after
+    all. Binary searches: a join or `is_in` would hash every valid fingerprint again for each
+    piece."""
     if not valid.prints.size or not rows.height:
         return pl.repeat(False, rows.height, dtype=pl.Boolean, eager=True)
     hashes = rows["_h"].fill_null(0).to_numpy()
-    order = np.argsort(hashes)  # sorted needles: each search starts where the last ended
-    at = np.empty_like(order)
-    at[order] = np.searchsorted(valid.prints, hashes[order])
-    at = np.minimum(at, valid.prints.size - 1)
-    same = pl.Series(valid.prints[at] == hashes) & rows["_h"].is_not_null()
+    same = pl.Series(_is_valid(hashes, valid)) & rows["_h"].is_not_null()
     several = rows[KEY].is_duplicated() & rows[KEY].is_not_null()
-    if several.any():  # a key hash that collides only costs a second read of the file
-        keys = _xxh3(rows[KEY].fill_null(""))
-        found = valid.keys[np.minimum(np.searchsorted(valid.keys, keys), valid.keys.size - 1)]
-        several = several & pl.Series(found == keys)
-    return (same | several).fill_null(False)
+    if several.any():  # the rows of a product of several rows, as printed in this piece
+        local = product_fingerprints(rows.filter(several).select(KEY, "_h"))
+        hits = local.filter(pl.Series(_is_valid(local["fingerprint"].to_numpy(), valid)))[KEY]
+        found = rows[KEY].is_in(hits.implode()).fill_null(False)
+        same = (several & found) | (~several & same)
+    return same.fill_null(False)

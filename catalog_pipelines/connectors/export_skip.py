@@ -87,8 +87,20 @@ def keep_changed_rows(
         held = [f.filter(pl.col(ROW_NUMBER).is_in(wanted.implode())) for f in held]
         if sum(f.height for f in held) != wanted.len():
             held = None  # a product held back as probably unchanged was not skipped after all
+    if held is None and wanted.len() <= KEEP_ROWS:
+        held = _read_again(rows, wanted)  # once, not once for each of the builder's walks
     rows.only(wanted, held=held, records=records, nul=nul)
     return fingerprints
+
+
+def _read_again(rows: ExportRows, wanted: pl.Series) -> list[pl.DataFrame]:
+    """The rows numbered `wanted`, read from the file again."""
+    numbers = wanted.implode()
+    again = []
+    for table in csv_pieces(rows.path, source=rows.source):
+        frame, _ = walkable(table, rows.columns, source=rows.source)
+        again.append(compacted(frame.filter(pl.col(ROW_NUMBER).is_in(numbers))))
+    return again
 
 
 class PrintedRows(ExportRows):

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines import skip_unchanged
+from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.importer import ImportOptions, import_path
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.integrity import assert_catalog_integrity
@@ -94,7 +95,7 @@ def test_keys_written_as_numbers_are_taken_as_the_parser_takes_them(
     assert [r["skipped"] for r in out] == [0, 11]
 
 
-def test_a_line_held_back_and_then_rejected_sends_the_file_down_the_full_path(
+def test_lines_held_back_in_one_piece_are_read_again_when_their_product_changed_in_another(
     engine: sa.Engine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -102,19 +103,21 @@ def test_a_line_held_back_and_then_rejected_sends_the_file_down_the_full_path(
     skipped: list[int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """P1 has a variant; a second variant with a duplicate key comes beside it, in the same
-    piece: held back as maybe unchanged (its product's key still has a fingerprint), it is
-    refused once P1 turns out changed, so the file is read again without fingerprints, and
-    the log says so."""
+    """P1 has a variant; two more variants come in the next piece, one of them with a
+    duplicate key. P1's two lines in the first piece are P1 as it was, so they are held back
+    as maybe unchanged; P1 turns out changed, so they are read again, and the run reports
+    what the full read reports, without falling back to it."""
     caplog.set_level(logging.INFO, logger="catalog_pipelines.connectors.generic")
     variant = json.dumps({"id": "V1", "parent": "P1", "name": "Large", "price": "19.00"})
     base = [*BASE, variant[:-1] + ', "sku": "S1L"}']
-    duplicate = '{"id": "V2", "parent": "P1", "price": "1.00", "price": "2.00", "sku": "S1M"}'
-    out = _both_ways(engine, tmp_path, monkeypatch, account, [base, [*base, duplicate]], skipped)
-    assert out[1]["rows_rejected"] == 1
-    assert [r["skipped"] for r in out] == [0, -1]
-    said = [r.getMessage() for r in caplog.records if "without fingerprints" in r.getMessage()]
-    assert said == [
-        f"{tmp_path / 'feed-1.jsonl'}: read without fingerprints, skipping nothing:"
-        " a line held back as maybe unchanged is refused"
+    more = [
+        '{"id": "V2", "parent": "P1", "price": "21.00", "sku": "S1XL"}',
+        '{"id": "V3", "parent": "P1", "price": "1.00", "price": "2.00", "sku": "S1M"}',
     ]
+    # the first piece ends where the base file ends
+    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", len("\n".join(base)) + 1)
+    out = _both_ways(engine, tmp_path, monkeypatch, account, [base, [*base, *more]], skipped)
+    assert out[1]["rows_rejected"] == 1
+    assert out[1]["prices"]["created"] == 1
+    assert [r["skipped"] for r in out] == [0, 5]
+    assert not [r for r in caplog.records if "without fingerprints" in r.getMessage()]

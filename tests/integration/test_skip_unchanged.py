@@ -461,6 +461,7 @@ def test_a_warning_of_a_re_import_that_changed_every_product_repeats_too(
     assert ([(3, 5), (1, 1)] if reading == "chunked-mapping" else []) == _CHUNKED
 
 
+@pytest.mark.parametrize("change", ["restocked", "grown"])
 def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     engine: sa.Engine,
     tmp_path: Path,
@@ -468,11 +469,21 @@ def test_rows_left_behind_for_a_product_that_changed_are_read_again(
     account: str,
     skipped: list[int],
     reading: str,
+    change: str,
 ) -> None:
+    """A reader in pieces leaves a product's rows behind when, in their piece, they print as
+    the product did last time. Restocked, P1's rows print otherwise, so they are kept. Grown
+    by a variant that the next piece holds, its first two rows (one piece when pieces are
+    whole) are left behind, and the reader goes back for them."""
     base = _rows(4) + "V1,P1,Product 1 large,19.00,S1L,3,blue\n"
-    restocked = base.replace("S1L,3,", "S1L,4,")
-    # A reader in pieces leaves both of P1's rows behind when they share a piece (a product
-    # of several rows whose key still has a fingerprint); P1 is not skipped, so it goes back.
+    if change == "restocked":
+        changed = base.replace("S1L,3,", "S1L,4,")
+    else:
+        changed = base + "V1X,P1,Product 1 huge,21.00,S1X,2,green\n"
+    left_behind = change == "grown" and reading not in ("tiny-pieces", "chunked-mapping")
+    if left_behind:  # the first piece ends where the base file ends
+        size = len(_as_jsonl(base) if _FORMAT == "jsonl" else base)
+        monkeypatch.setattr(csv_pieces, "PIECE_BYTES", size)
     reads: list[str] = []
     module, name = (jsonl_skip, "line_pieces") if _FORMAT == "jsonl" else (generic, "csv_pieces")
     real = getattr(module, name)
@@ -482,13 +493,16 @@ def test_rows_left_behind_for_a_product_that_changed_are_read_again(
         return real(path, *args, **kw)
 
     monkeypatch.setattr(module, name, counted)
-    out = _run_both(engine, tmp_path, monkeypatch, account, [_import(base), _import(restocked)])
-    assert out[1] is not None and out[1]["inventory_items"]["updated"] == 1
-    assert out[1]["products"]["unchanged"] == 4
+    out = _run_both(engine, tmp_path, monkeypatch, account, [_import(base), _import(changed)])
+    assert out[1] is not None and out[1]["products"]["unchanged"] == 4  # P1's own row too
+    if change == "restocked":
+        assert out[1]["inventory_items"]["updated"] == 1
+    else:
+        assert out[1]["prices"]["created"] == 1
     assert skipped[-1] == 3
     # only the skipping run reads in pieces: its first import once (keeping every row), its
-    # re-import twice when it had to go back
-    assert len(reads) == 1 + (1 if reading in ("tiny-pieces", "chunked-mapping") else 2)
+    # re-import once, and once more when it had to go back
+    assert len(reads) == 2 + left_behind
 
 
 def test_rows_the_reader_refuses_keep_their_product_processed(

@@ -11,10 +11,10 @@ read-ahead thread), for two things the batch must report as the whole read does:
 - its keys: the file's columns are the keys of every line that is not rejected, in order of
   first appearance.
 
-A line held back as maybe unchanged was parsed and accepted before (its print matched),
-unless it belongs to a product of several lines: those are held back while their product's
-key has a fingerprint. If that product changed after all and such a line is then refused, the
-file takes the path without fingerprints.
+A line held back as maybe unchanged was parsed and accepted before: its print, or that of its
+product's lines in its piece, matched. If its product changed after all (a line of it in
+another piece), it is parsed then; should it be refused (a print that collided), the file
+takes the path without fingerprints.
 """
 
 from __future__ import annotations
