@@ -8,33 +8,21 @@ reports and catalogs must be the same (ids aside).
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import, plan_parts
-from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines import first_import
 from catalog_pipelines.importer import ImportOptions, import_path
 from tests.support.catalog_view import catalog_by_keys
+from tests.support.exports import SHOPIFY_HEADER as HEADER
 from tests.support.exports import write_csv
 from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import report_view
-from tests.support.streamed import streamed_pieces
+from tests.support.streamed import stream_small_exports, streamed_pieces
 
-HEADER = [
-    "Handle",
-    "Title",
-    "Vendor",
-    "Option1 Name",
-    "Option1 Value",
-    "Variant SKU",
-    "Variant Price",
-    "Variant Inventory Qty",
-    "Variant Grams",
-]
 LONG = "x" * 501  # over Stripe's 500 characters for a metadata value: a warning
 
 
@@ -56,12 +44,7 @@ def _export(tmp: Path) -> Path:
 def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
     """Small pieces and parts, temporary files under the test's own directory; one entry per
     import that streamed."""
-    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1)
-    monkeypatch.setattr(first_import, "EXPORT_PIECE_VARIANTS", 4)
-    monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 5)
-    spill = tmp_path / "spill"
-    spill.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    stream_small_exports(monkeypatch, tmp_path)
     return streamed_pieces(monkeypatch)
 
 

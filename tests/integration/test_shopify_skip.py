@@ -11,7 +11,6 @@ with.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,27 +18,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import, piece_prints, plan_parts, skip_unchanged
+from catalog_pipelines import first_import, piece_prints, skip_unchanged
 from catalog_pipelines.connectors import csv_pieces, export_skip
 from catalog_pipelines.importer import ImportOptions, import_path
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from tests.support.catalog_view import catalog_by_keys
+from tests.support.exports import SHOPIFY_HEADER as HEADER
 from tests.support.exports import write_csv
 from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import report_view
-from tests.support.streamed import streamed_pieces
+from tests.support.streamed import stream_small_exports, streamed_pieces
 
-HEADER = [
-    "Handle",
-    "Title",
-    "Vendor",
-    "Option1 Name",
-    "Option1 Value",
-    "Variant SKU",
-    "Variant Price",
-    "Variant Inventory Qty",
-]
 PRODUCTS = 8
 
 
@@ -47,8 +37,8 @@ def _rows(change: Callable[[list[list[str]]], object] | None = None) -> list[lis
     """PRODUCTS products of two variants each, their product cells on the first row only."""
     rows = []
     for p in range(PRODUCTS):
-        rows.append([f"p{p}", f"Product {p}", "Acme", "Size", "S", f"P{p}-S", "10.00", "3"])
-        rows.append([f"p{p}", "", "", "", "M", f"P{p}-M", "12.00", "2"])
+        rows.append([f"p{p}", f"Product {p}", "Acme", "Size", "S", f"P{p}-S", "10.00", "3", "90"])
+        rows.append([f"p{p}", "", "", "", "M", f"P{p}-M", "12.00", "2", "95"])
     if change is not None:
         change(rows)
     return rows
@@ -90,34 +80,39 @@ def reading(
         monkeypatch.setattr(export_skip, "KEEP_ROWS", 1)
     streamed = streamed_pieces(monkeypatch)
     if request.param == "streamed-first":
-        monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1)
-        monkeypatch.setattr(first_import, "EXPORT_PIECE_VARIANTS", 4)
-        monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 5)
-        spill = tmp_path / "spill"
-        spill.mkdir()
-        monkeypatch.setattr(tempfile, "tempdir", str(spill))
+        stream_small_exports(monkeypatch, tmp_path)
     else:
         monkeypatch.setenv(first_import.ENV, "0")
     return streamed
 
 
-def _both(
+Both = Callable[[list[Step]], list[Any]]
+
+
+@pytest.fixture
+def both(
     engine: sa.Engine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     account: str,
-    steps: list[Step],
-) -> list[Any]:
-    results, catalogs = {}, {}
-    for enabled in ("0", "1"):
-        monkeypatch.setenv(skip_unchanged.ENV, enabled)
-        acct = f"{account}_{enabled}"
-        results[enabled] = [step(engine, acct, tmp_path) for step in steps]
-        catalogs[enabled] = catalog_by_keys(engine, acct)
-        assert_catalog_integrity(engine, acct)
-    assert results["1"] == results["0"]
-    assert catalogs["1"] == catalogs["0"]
-    return results["1"]
+    reading: list[int],
+) -> Both:
+    """Run the steps with skipping off, then on, each in an account of its own: the same
+    reports and catalogs. The reports of the run with skipping on."""
+
+    def run(steps: list[Step]) -> list[Any]:
+        results, catalogs = {}, {}
+        for enabled in ("0", "1"):
+            monkeypatch.setenv(skip_unchanged.ENV, enabled)
+            acct = f"{account}_{enabled}"
+            results[enabled] = [step(engine, acct, tmp_path) for step in steps]
+            catalogs[enabled] = catalog_by_keys(engine, acct)
+            assert_catalog_integrity(engine, acct)
+        assert results["1"] == results["0"]
+        assert catalogs["1"] == catalogs["0"]
+        return results["1"]
+
+    return run
 
 
 def _price(row: int, price: str) -> Callable[[list[list[str]]], None]:
@@ -128,13 +123,7 @@ def _price(row: int, price: str) -> Callable[[list[list[str]]], None]:
 
 
 def test_a_re_import_skips_the_products_whose_rows_did_not_change(
-    request: pytest.FixtureRequest,
-    engine: sa.Engine,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    account: str,
-    skipped: list[int],
-    reading: list[int],
+    request: pytest.FixtureRequest, both: Both, skipped: list[int], reading: list[int]
 ) -> None:
     base = _rows()
     repriced = _rows(_price(3, "13.50"))  # p1's second variant
@@ -142,11 +131,7 @@ def test_a_re_import_skips_the_products_whose_rows_did_not_change(
     def shorter(rows: list[list[str]]) -> None:
         del rows[-2:]  # p7 gone
 
-    out = _both(
-        engine,
-        tmp_path,
-        monkeypatch,
-        account,
+    out = both(
         [
             _import(base),
             _import(base),
@@ -169,14 +154,7 @@ def test_a_re_import_skips_the_products_whose_rows_did_not_change(
         assert reading == []
 
 
-def test_rows_added_moved_and_warned_about_are_read_again(
-    engine: sa.Engine,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    account: str,
-    skipped: list[int],
-    reading: list[int],
-) -> None:
+def test_rows_added_moved_and_warned_about_are_read_again(both: Both, skipped: list[int]) -> None:
     """A product's rows apart, a variant added, a later row whose product cell differs (a
     warning every run), a row with a NUL cell (a reject every run), a row without a Handle,
     and a Handle written with spaces around it."""
@@ -185,15 +163,15 @@ def test_rows_added_moved_and_warned_about_are_read_again(
         rows[5][2] = "Other vendor"  # p2's second row: warned about, p2 never skipped
         rows[7][1] = "bad\x00title"  # p3's second row: rejected, p3 never skipped
         rows[8][0] = rows[9][0] = " p4 "
-        rows.append(["", "", "", "", "", "", "", ""])
-        rows.append(["p0", "", "", "", "L", "P0-L", "14.00", "1"])  # p0's rows apart
+        rows.append([""] * len(HEADER))
+        rows.append(["p0", "", "", "", "L", "P0-L", "14.00", "1", "99"])  # p0's rows apart
 
     def more(rows: list[list[str]]) -> None:
         odd(rows)
-        rows.append(["p5", "", "", "", "L", "P5-L", "14.00", "1"])
+        rows.append(["p5", "", "", "", "L", "P5-L", "14.00", "1", "99"])
 
     steps = [_import(_rows(odd)), _import(_rows(odd)), _import(_rows(more)), _import(_rows(more))]
-    out = _both(engine, tmp_path, monkeypatch, account, steps)
+    out = both(steps)
     warned = [w for w in out[1]["warnings"] if "'Vendor'" in w]
     assert warned and warned == [w for w in out[0]["warnings"] if "'Vendor'" in w]
     assert [row for row, _ in out[1]["rejects"]] == [8, 17]
@@ -203,35 +181,19 @@ def test_rows_added_moved_and_warned_about_are_read_again(
 
 
 def test_a_sku_taken_from_a_skipped_product_sends_the_import_down_the_full_path(
-    engine: sa.Engine,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    account: str,
-    skipped: list[int],
-    reading: list[int],
+    both: Both, skipped: list[int]
 ) -> None:
     def taken(rows: list[list[str]]) -> None:
-        rows.append(["p9", "Newcomer", "Acme", "Size", "S", "P2-S", "9.00", "1"])
+        rows.append(["p9", "Newcomer", "Acme", "Size", "S", "P2-S", "9.00", "1", "80"])
 
-    out = _both(engine, tmp_path, monkeypatch, account, [_import(_rows()), _import(_rows(taken))])
+    out = both([_import(_rows()), _import(_rows(taken))])
     assert [row for row, _ in out[1]["rejects"]] == [17]  # the SKU is p2's
     assert skipped[-1] == 0  # read again in full
 
 
-def test_stock_sold_elsewhere_is_reset_by_the_next_import(
-    engine: sa.Engine,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    account: str,
-    skipped: list[int],
-    reading: list[int],
-) -> None:
+def test_stock_sold_elsewhere_is_reset_by_the_next_import(both: Both, skipped: list[int]) -> None:
     base = _rows()
-    out = _both(
-        engine,
-        tmp_path,
-        monkeypatch,
-        account,
+    out = both(
         [_import(base), _sold("P4-M"), _import(base), _import(base)],
     )
     assert out[2]["inventory_items"]["updated"] == 1
@@ -239,12 +201,7 @@ def test_stock_sold_elsewhere_is_reset_by_the_next_import(
 
 
 def test_a_handle_with_a_separator_character_is_read_without_prints(
-    engine: sa.Engine,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    account: str,
-    skipped: list[int],
-    reading: list[int],
+    both: Both, skipped: list[int]
 ) -> None:
     """Python strips \\x1c from a Handle and Polars does not: the keys could differ."""
 
@@ -252,5 +209,5 @@ def test_a_handle_with_a_separator_character_is_read_without_prints(
         rows[0][0] = rows[1][0] = "p0\x1c"
 
     base = _rows(separator)
-    _both(engine, tmp_path, monkeypatch, account, [_import(base), _import(base)])
+    both([_import(base), _import(base)])
     assert skipped[-2:] == [-1, -1]

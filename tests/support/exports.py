@@ -6,6 +6,19 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+# the columns of the small Shopify exports the tests write
+SHOPIFY_HEADER = [
+    "Handle",
+    "Title",
+    "Vendor",
+    "Option1 Name",
+    "Option1 Value",
+    "Variant SKU",
+    "Variant Price",
+    "Variant Inventory Qty",
+    "Variant Grams",
+]
+
 
 def write_csv(
     path: Path, header: list[str], rows: list[list[str]], *, encoding: str = "utf-8"
