@@ -1,0 +1,62 @@
+"""Which rows of a piece a reader may leave behind as maybe unchanged (skip_decision.py): those
+whose product, as printed in the piece, is what the last import saw."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from catalog_pipelines.fingerprints import (
+    KEY,
+    known_from,
+    product_fingerprints,
+    row_prints,
+)
+from catalog_pipelines.normalized import ROW_NUMBER
+from catalog_pipelines.skip_decision import maybe_skipped, valid_prints
+
+LAST_FILE = [("A", "1"), ("B", "1"), ("B", "2"), ("C", "1"), ("C", "2")]
+
+
+def _prints(rows: list[tuple[str | None, str]]) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        {
+            "key": [k for k, _ in rows],
+            "cell": [c for _, c in rows],
+            ROW_NUMBER: list(range(1, len(rows) + 1)),
+        },
+        schema={"key": pl.Utf8, "cell": pl.Utf8, ROW_NUMBER: pl.Int64},
+    )
+    return row_prints(frame, "key", None)
+
+
+def _left_behind(piece: list[tuple[str | None, str]]) -> list[bool]:
+    last = product_fingerprints(_prints(LAST_FILE).select(KEY, "_h"))
+    snapshot = last.with_columns(
+        pl.format("prod_{}", KEY).alias("product_id"),
+        pl.lit(1, dtype=pl.UInt32).alias("prices"),
+        pl.lit(1, dtype=pl.UInt32).alias("items"),
+    )
+    valid = valid_prints(known_from(snapshot, salt="s", since=None))
+    return maybe_skipped(_prints(piece), valid).to_list()
+
+
+def test_a_product_whose_rows_in_the_piece_are_what_it_was_is_left_behind() -> None:
+    assert _left_behind([("A", "1"), ("B", "1"), ("B", "2")]) == [True, True, True]
+
+
+def test_a_changed_row_keeps_every_row_of_its_product() -> None:
+    assert _left_behind([("A", "9"), ("B", "1"), ("B", "9")]) == [False, False, False]
+
+
+def test_a_product_grown_in_the_piece_is_kept() -> None:
+    assert _left_behind([("C", "1"), ("C", "2"), ("C", "3")]) == [False, False, False]
+
+
+def test_part_of_a_product_is_kept_unless_it_was_the_whole_product() -> None:
+    # B's first row alone prints otherwise than B; C's old rows beside no other row of C
+    # print as C did, so they are left behind (a row of C in the next piece brings them back)
+    assert _left_behind([("B", "1"), ("C", "1"), ("C", "2")]) == [False, True, True]
+
+
+def test_a_row_without_a_key_is_kept() -> None:
+    assert _left_behind([(None, "1"), ("A", "1")]) == [False, True]
