@@ -201,6 +201,8 @@ def _still_valid(
         same = same.fill_null(False)
         matched[at.filter(same).to_numpy()] = True
         parts.append(same)
+    if not parts:  # a file without rows (a header only)
+        return pl.Series(dtype=pl.Boolean), matched
     return pl.concat(parts), matched
 
 

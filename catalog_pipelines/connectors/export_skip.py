@@ -45,6 +45,11 @@ def salt_parts(header: list[str], export: str, currency: str) -> dict[str, Any]:
     return {"header": header, "export": export, "currency": currency}
 
 
+def _check_header(rows: ExportRows, key_column: str) -> None:
+    if key_column not in rows.columns:  # an empty file: its read says what it makes
+        raise Unskippable(f"no {key_column!r} column")
+
+
 def _check_keys(frame: pl.DataFrame, key_column: str) -> None:
     if frame[key_column].str.contains(_PYTHON_ONLY_SPACE).any():
         raise Unskippable(f"a {key_column!r} cell holds an ASCII separator character")
@@ -56,6 +61,7 @@ def keep_changed_rows(
     """Read the UTF-8 export of `rows` in pieces and leave `rows` walking only the rows of the
     products not skipped; return the batch's fingerprints. Raises InputError as a walk of the
     file would (possibly worded for its piece), Unskippable when prints cannot be taken."""
+    _check_header(rows, key_column)
     source = rows.source
     prints = PiecePrints(skip)
     prints.rules(salt_parts(rows.columns, export, currency))
@@ -112,6 +118,7 @@ class PrintedRows(ExportRows):
         self, path: Path, *, export: str, key_column: str, skip: SkipRequest, currency: str
     ) -> None:
         super().__init__(path, source=str(path), encoding=None, whole=False)
+        _check_header(self, key_column)
         self._key = key_column
         self._skip = skip
         self.salt = salt_parts(self.columns, export, currency)

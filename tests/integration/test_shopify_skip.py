@@ -211,3 +211,27 @@ def test_a_handle_with_a_separator_character_is_read_without_prints(
     base = _rows(separator)
     both([_import(base), _import(base)])
     assert skipped[-2:] == [-1, -1]
+
+
+def test_an_export_with_a_header_only_or_nothing_archives_nothing(
+    both: Both, skipped: list[int]
+) -> None:
+    base = _rows()
+    header_only = _import([])
+    empty = _empty()
+    out = both([_import(base), header_only, _import(base), empty, _import(base)])
+    assert [run["products"]["archived"] for run in out] == [0] * 5
+    assert out[2]["events"] == out[4]["events"] == 0
+    # the header-only run leaves a snapshot of nothing; an empty file has no header to take
+    # prints under, so it leaves none and the one before stays
+    assert skipped[-5:] == [0, 0, 0, -1, 8]
+
+
+def _empty() -> Step:
+    def step(engine: sa.Engine, account: str, tmp: Path) -> Any:
+        path = tmp / "empty.csv"
+        path.write_bytes(b"")
+        options = ImportOptions(source="shop", account_id=account)
+        return report_view(import_path(engine, path, options, format="shopify"))
+
+    return step

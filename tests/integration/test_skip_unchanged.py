@@ -319,6 +319,24 @@ def test_missing_rows_are_archived_and_come_back(
     assert skipped[-4:] == [0, 9, 9, 9]
 
 
+def test_a_file_with_a_header_only_archives_nothing(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    """No rows to compare with the snapshot's prints: the run changes nothing, as the full
+    path's (an empty file never archives), and the next run of the whole file neither."""
+    base = _rows(4)
+    header_only = base.splitlines(True)[0]
+    out = _run_both(
+        engine,
+        tmp_path,
+        monkeypatch,
+        account,
+        [_import(base), _import(header_only), _import(base)],
+    )
+    assert out[1] is not None and out[1]["products"]["archived"] == 0
+    assert out[2] is not None and out[2]["events"] == 0
+
+
 def test_a_sku_moved_to_a_new_product_is_diffed_against_everything(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
