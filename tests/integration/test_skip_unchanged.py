@@ -319,6 +319,7 @@ def test_missing_rows_are_archived_and_come_back(
     assert skipped[-4:] == [0, 9, 9, 9]
 
 
+@pytest.mark.parametrize("reading", ["whole-pieces", "tiny-pieces"], indirect=True)
 def test_a_file_with_a_header_only_archives_nothing(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
