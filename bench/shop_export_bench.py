@@ -13,6 +13,10 @@ child process (so peak RSS is per phase), on a settled server (see import_bench.
   noop     the same file again: nothing is written; the products whose rows the initial
            import saw are skipped by their fingerprints (connectors/export_skip.py)
   changed  the file with 1% of the products renamed: exactly that many events are written
+
+With --google-category, every product's first row fills `Google Shopping / Google Product
+Category`, as a shop on Shopify's Google channel does: a 41-character metadata key, over
+Stripe's 40, so every product is warned about on every run.
 """
 
 from __future__ import annotations
@@ -45,9 +49,15 @@ TEMPLATE = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
 VARIANTS = 4
 
 
-def generate(path: Path, products: int, *, renamed_every: int | None = None) -> int:
+GOOGLE_CATEGORY = "Google Shopping / Google Product Category"
+
+
+def generate(
+    path: Path, products: int, *, renamed_every: int | None = None, google: bool = False
+) -> int:
     """Write a Shopify export of `products` products with VARIANTS variants each; its rows.
-    `renamed_every`: every so many products get another title."""
+    `renamed_every`: every so many products get another title; `google`: each product fills
+    GOOGLE_CATEGORY."""
     header = TEMPLATE.read_text(encoding="utf-8").splitlines()[0].split(",")
     index = pl.int_range(products * VARIANTS, eager=True)
     rows = pl.DataFrame(
@@ -78,6 +88,8 @@ def generate(path: Path, products: int, *, renamed_every: int | None = None) -> 
         "Gift Card": pl.lit("FALSE"),
         "Status": pl.lit("active"),
     }
+    if google:
+        on_first[GOOGLE_CATEGORY] = pl.lit("Apparel & Accessories > Clothing > Shirts & Tops")
     every_row = {
         "Handle": pl.lit("prod-") + pl.col("p"),
         "Option1 Value": pl.lit("S") + pl.col("v"),
@@ -136,12 +148,14 @@ def main() -> None:
     )
     ap.add_argument("--products", type=int, default=25_000)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--google-category", action="store_true", help="see the docstring")
     args = ap.parse_args()
 
     results: dict[str, Any] = {"products": args.products, "phases": {}}
     with scratch_catalog("cs_shop_bench") as url, tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp, "products_export.csv")
-        results["rows"] = generate(export, args.products)
+        google = args.google_category
+        results["rows"] = generate(export, args.products, google=google)
         results["bytes"] = export.stat().st_size
         for name, target in (("copy", _phase_copy), ("initial", _phase_import)):
             _settle(url)
@@ -149,7 +163,7 @@ def main() -> None:
         _settle(url)
         results["phases"]["noop"] = _run(_phase_import, url, str(export))
         renamed = Path(tmp, "renamed.csv")
-        generate(renamed, args.products, renamed_every=100)
+        generate(renamed, args.products, renamed_every=100, google=google)
         _settle(url)
         results["phases"]["changed"] = _run(_phase_import, url, str(renamed))
         expected = {"noop": 0, "changed": -(-args.products // 100)}

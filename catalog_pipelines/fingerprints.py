@@ -29,15 +29,35 @@ from catalog_pipelines.spill import Held, Spill, hold
 
 # Bump when mapping, normalization or diff rules change what a row becomes: every stored
 # fingerprint then stops matching, and the next import of each source takes the full path.
-FINGERPRINT_VERSION = 2  # 2: a product of one row prints as its row, in any file
+# 2: a product of one row prints as its row, in any file; 3: the snapshot keeps `limits`
+FINGERPRINT_VERSION = 3
 
 KEY = "external_id"
+# What validation.stripe_limit_problems says of one object over Stripe's metadata limits, with
+# `k`, the object's row as the how-manieth row of its product (in file order) instead of its row
+# number: a skipped product's rows can sit elsewhere in the next file, in the same order.
+LIMIT_FIELDS: dict[str, Any] = {
+    "kind": pl.Utf8,
+    "id": pl.Utf8,
+    "k": pl.UInt32,
+    "n": pl.UInt32,
+    "long_keys": pl.List(pl.Utf8),
+    "long_values": pl.List(pl.Utf8),
+}
+# stripe_limit_problems' rows: each object's row number and product key with LIMIT_FIELDS
+LIMIT_PROBLEMS_SCHEMA: dict[str, Any] = {
+    "row_number": pl.Int64,
+    "product": pl.Utf8,
+    **{name: dtype for name, dtype in LIMIT_FIELDS.items() if name != "k"},
+}
 SNAPSHOT_SCHEMA: dict[str, Any] = {
     KEY: pl.Utf8,
     "fingerprint": pl.UInt64,  # null: always process (its rows had rejects or ignored changes)
     "product_id": pl.Utf8,
     "prices": pl.UInt32,  # what the product's rows hold, counted as unchanged when skipped
     "items": pl.UInt32,
+    # the product's LIMIT_FIELDS problems, so a skipped product's warnings are still reported
+    "limits": pl.List(pl.Struct(LIMIT_FIELDS)),
 }
 
 
@@ -152,6 +172,74 @@ class Known:
         return (held.frame() for held in self.ranges if held is not None)
 
 
+def as_snapshot(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (a stored chunk) with SNAPSHOT_SCHEMA: one saved before a column existed has it
+    null (its salt no longer matches anyway)."""
+    missing = [
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in SNAPSHOT_SCHEMA.items()
+        if name not in frame.columns
+    ]
+    return frame.with_columns(missing).select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+
+
+NO_LIMIT_PROBLEMS = pl.DataFrame(schema=LIMIT_PROBLEMS_SCHEMA)
+_NO_LIMITS = pl.DataFrame(schema={KEY: pl.Utf8, "limits": SNAPSHOT_SCHEMA["limits"]})
+
+
+def _positions(rows: pl.DataFrame) -> pl.DataFrame:
+    """(external_id, row_number, k) of `rows`: k counts each product's rows in file order."""
+    return (
+        rows.select(KEY, pl.col(ROW_NUMBER).cast(pl.Int64))
+        .sort(ROW_NUMBER)
+        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over(KEY).alias("k"))
+    )
+
+
+def product_limits(
+    problems: pl.DataFrame, row_keys: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.Series]:
+    """(external_id, limits) of the products with `problems` (LIMIT_PROBLEMS_SCHEMA rows), each
+    problem placed by its row among the product's rows in `row_keys` (row_number,
+    external_id); and the products with a problem on none of their rows, which cannot be
+    skipped (their warning could not be placed again)."""
+    if not problems.height:
+        return _NO_LIMITS, pl.Series(KEY, [], dtype=pl.Utf8)
+    problems = problems.select(list(LIMIT_PROBLEMS_SCHEMA)).cast(LIMIT_PROBLEMS_SCHEMA)  # type: ignore[arg-type]
+    wanted = problems["product"].unique().drop_nulls().implode()
+    positions = _positions(row_keys.filter(pl.col(KEY).is_in(wanted)))
+    placed = problems.join(
+        positions, left_on=["product", "row_number"], right_on=[KEY, ROW_NUMBER], how="left"
+    )
+    unplaced = placed.filter(pl.col("k").is_null() | pl.col("product").is_null())["product"]
+    limits = (
+        placed.filter(~pl.col("product").is_in(unplaced.drop_nulls().unique().implode()))
+        .filter(pl.col("product").is_not_null())
+        .group_by("product", maintain_order=True)
+        .agg(pl.struct(list(LIMIT_FIELDS)).alias("limits"))
+        .rename({"product": KEY})
+    )
+    return limits.cast({"limits": SNAPSHOT_SCHEMA["limits"]}), unplaced.drop_nulls().alias(KEY)
+
+
+def placed_limits(skipped: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """LIMIT_PROBLEMS_SCHEMA rows of the `skipped` products (SNAPSHOT_SCHEMA rows), at their rows
+    in this file: `rows` (external_id, row_number) holds every row of them, in the order
+    they printed in last time, so every problem's `k` finds its row."""
+    with_limits = skipped.filter(pl.col("limits").is_not_null()).select(KEY, "limits")
+    if not with_limits.height:
+        return NO_LIMIT_PROBLEMS
+    positions = _positions(rows.filter(pl.col(KEY).is_in(with_limits[KEY].implode())))
+    return (
+        with_limits.explode("limits")
+        .unnest("limits")
+        .join(positions, on=[KEY, "k"], how="left")
+        .rename({KEY: "product"})
+        .select(list(LIMIT_PROBLEMS_SCHEMA))
+        .cast(LIMIT_PROBLEMS_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
 def known_from(
     snapshot: pl.DataFrame,
     *,
@@ -237,6 +325,10 @@ class Fingerprints:
     rules: dict[str, Any] = field(default_factory=dict)  # the import's, at read time
     # keys the reader warned about (ParsedBatch.warned_keys): processed again next time
     warned: pl.Series = field(default_factory=lambda: pl.Series(KEY, [], dtype=pl.Utf8))
+    # the skipped products' problems with Stripe's limits at their rows in this file: the
+    # first ones a warning can show (validation.first_limit_problems), and how many in all
+    skipped_limits: pl.DataFrame = field(default_factory=NO_LIMIT_PROBLEMS.clear)
+    skipped_limit_count: int = 0
 
     @property
     def skipping(self) -> bool:
@@ -287,14 +379,17 @@ def snapshot_frames(
     *,
     rejected_rows: list[int],
     ignored_products: pl.Series,
-    warned_keys: pl.Series | None = None,
+    limit_problems: pl.DataFrame,
 ) -> SnapshotRows:
     """The snapshot an applied import leaves, the processed products' rows and then the
     skipped ones' as they are held (a concat would copy them): every key of its file, with
-    the fingerprint of each product it processed cleanly or skipped. No fingerprint (processed again next time)
-    for a key with a rejected row, for a product with changes its source does not own, or
-    for a key that made no product, or for one the import or its reader warned about
-    (`warned_keys`, `prints.warned`): a run that skipped it would not repeat the warning.
+    the fingerprint of each product it processed cleanly or skipped. No fingerprint (processed
+    again next time) for a key with a rejected row, for a product with changes its source
+    does not own, for a key that made no product, or for one its reader warned about
+    (`prints.warned`): a run that skipped it would not repeat the warning. A product over
+    Stripe's metadata limits (`limit_problems`, stripe_limit_problems of the processed
+    products) keeps its problems in `limits` instead, so a run that skips it still reports
+    them.
 
     `product_ids` is (external_id, id) of the processed products, `variants` their variants.
     Skipped products keep their rows as they are; only the processed keys are looked up."""
@@ -306,11 +401,12 @@ def snapshot_frames(
             pl.col("sku").is_not_null().sum().cast(pl.UInt32).alias("items"),
         )
     )
+    limits, unplaced = product_limits(limit_problems, prints.row_keys)
     dirty = pl.concat(
         [
             prints.row_keys.filter(pl.col(ROW_NUMBER).is_in(rejected_rows))[KEY],
             product_ids.filter(pl.col("id").is_in(ignored_products.implode()))[KEY],
-            *([warned_keys.cast(pl.Utf8)] if warned_keys is not None else []),
+            unplaced,
             prints.warned,
         ]
     ).drop_nulls()
@@ -321,6 +417,7 @@ def snapshot_frames(
         keys.join(fingerprints, on=KEY, how="left")
         .join(product_ids.lazy().rename({"id": "product_id"}), on=KEY, how="left")
         .join(per_product, left_on=KEY, right_on="product_external_id", how="left")
+        .join(limits.lazy(), on=KEY, how="left")
         .with_columns(pl.col("prices", "items").fill_null(0))
         .with_columns(
             pl.when(pl.col("product_id").is_null() | pl.col(KEY).is_in(dirty.implode()))

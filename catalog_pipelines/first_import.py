@@ -42,7 +42,7 @@ from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
 from catalog_pipelines.spill import owned_folder
 from catalog_pipelines.store import imports as store
-from catalog_pipelines.validation import ValidationReport, stripe_limit_products
+from catalog_pipelines.validation import ValidationReport, stripe_limit_problems
 from catalog_pipelines.validation.pieces import PieceValidation
 
 ENV = "CATALOG_IMPORT_STREAM"
@@ -221,7 +221,7 @@ class Stream:
                 batch.variants,
                 rejected_rows=[r.row_number for r in batch.rejects],
                 ignored_products=plan.ignored_products,
-                warned_keys=stripe_limit_products(batch),
+                limit_problems=stripe_limit_problems(batch),
             )
             pl.concat(list(rows.frames)).write_ipc(file, compression="lz4")
             self._snapshot.append(file)
@@ -363,7 +363,7 @@ def _read_into(
         raise Unusable("a variant key falls in more than one piece")
     # an export's rows of one product may lie apart: its rejects come when it is built
     stream.summary.rejects.sort(key=lambda r: r.row_number)
-    stream.summary.warnings.extend(validation.limit_warnings())
+    stream.summary.warnings.extend(validation.limit_warnings(stream.summary.fingerprints))
     stream.summary.check_reconciles()
     stream.validation = validation.report(stream.summary)
     stream.read_warnings = read_warnings

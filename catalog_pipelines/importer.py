@@ -421,7 +421,7 @@ def _import(
             batch.rows_read, len(batch.rejects), options.max_reject_rate
         )
         refused_early: str | None = None  # a BatchGate's reason: then no part was written
-        warned_keys = None  # the snapshot's, when the batch no longer holds its products
+        limit_problems = None  # the snapshot's, when the batch no longer holds its products
         if batch.stock_only:
             plan, batch = plan_stock_feed(
                 batch, _rows(stored), source=options.source, owns=source.owns
@@ -434,7 +434,7 @@ def _import(
             else None
         ):
             if parts.batch is not None:  # its products are on disk, read back part by part
-                batch, warned_keys = parts.batch, parts.warned_keys
+                batch, limit_problems = parts.batch, parts.limit_problems
                 del stored  # so are each part's stored rows: the account's read can go
             if isinstance(gate, BatchGate) and not (options.dry_run or too_many_rejects):
                 refused_early = gate.judge_batch(batch)
@@ -478,7 +478,7 @@ def _import(
             else:
                 snapshot = stream.snapshot() if stream is not None else None
                 skip_unchanged.save_snapshot(
-                    conn, options, run.run_id, batch, plan, snapshot, warned_keys
+                    conn, options, run.run_id, batch, plan, snapshot, limit_problems
                 )
                 # still holding the event log's lock: its head is this run's last event
                 events = (plan.log_head_before_events, head_sequence(conn))

@@ -29,7 +29,7 @@ from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.spill import Held, Spill
 from catalog_pipelines.store.stored_reach import reached_masks
-from catalog_pipelines.validation import stripe_limit_products
+from catalog_pipelines.validation import stripe_limit_problems
 
 # Products planned and written at once, and at most about as many variants: a shop's product
 # has several, and a part of 50,000 Shopify products with four variants each took 700 MB more
@@ -82,25 +82,25 @@ class Parts:
     batch's products in all parts, and what to take of each part's plan before it goes (the
     importer keeps a part's product ids only without it). `batch`, when set, is the batch
     without its products, which the parts read back from disk: the importer keeps that one,
-    and `warned_keys`, its products' stripe_limit_products, for the snapshot."""
+    and `limit_problems`, its products' stripe_limit_problems, for the snapshot."""
 
     split: Iterator[Part]
     count: int
     products: int
     after_part: Callable[[Plan], None] | None = None
     batch: ParsedBatch | None = None
-    warned_keys: pl.Series | None = None
+    limit_problems: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
 class Spilled:
     """A large batch's products on disk, a part's worth to a file, with what the import needs
-    of them in memory: each part's keys, and the keys stripe_limit_products warns about. A
+    of them in memory: each part's keys, and what stripe_limit_problems finds in them. A
     million changed products are ~450 MB in memory (descriptions mostly)."""
 
     held: list[Held]
     keys: list[pl.Series]
-    warned_keys: pl.Series
+    limit_problems: pl.DataFrame
 
     @property
     def products(self) -> int:
@@ -112,7 +112,7 @@ def spill_products(batch: ParsedBatch) -> tuple[ParsedBatch, Spilled]:
     held: list[Held] = []
     keys: list[pl.Series] = []
     keep_in_parts(Spill(), batch.products, held, keys, batch.variants)
-    spilled = Spilled(held, keys, stripe_limit_products(batch))
+    spilled = Spilled(held, keys, stripe_limit_problems(batch))
     return replace(batch, products=batch.products.clear()), spilled
 
 
@@ -164,7 +164,7 @@ def _in_parts(batch: ParsedBatch, spilled: Spilled, led_to: LedTo) -> Parts:
         count,
         spilled.products,
         batch=batch,
-        warned_keys=spilled.warned_keys,
+        limit_problems=spilled.limit_problems,
     )
 
 

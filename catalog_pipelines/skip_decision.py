@@ -5,7 +5,7 @@ key range at a time, for one read in pieces. Pure functions over frames."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ import polars as pl
 
 from catalog_pipelines.fingerprints import (
     KEY,
+    NO_LIMIT_PROBLEMS,
     SNAPSHOT_SCHEMA,
     VALID,
     Fingerprints,
@@ -20,6 +21,7 @@ from catalog_pipelines.fingerprints import (
     Skipped,
     SkipRequest,
     by_range,
+    placed_limits,
     product_fingerprints,
     product_key,
     row_prints,
@@ -27,6 +29,7 @@ from catalog_pipelines.fingerprints import (
 )
 from catalog_pipelines.normalized import ROW_NUMBER
 from catalog_pipelines.spill import Held, Spill
+from catalog_pipelines.validation import first_limit_problems
 
 # Prints matched against the snapshot at a time (`decide`): bounds what the search allocates.
 MATCH_SLICE = 1_000_000
@@ -111,6 +114,9 @@ class _Decided:
     skipped: pl.DataFrame  # SNAPSHOT_SCHEMA rows of its skipped products
     processed: pl.Series
     gone: pl.Series  # its keys of the last file that are not in this one
+    # its skipped products' problems with Stripe's limits (first_limit_problems), how many
+    limits: pl.DataFrame = field(default_factory=NO_LIMIT_PROBLEMS.clear)
+    limit_count: int = 0
 
 
 def _decide_range(
@@ -153,7 +159,17 @@ def _decide_range(
             .to_frame(KEY)
             .join(processed.to_frame(KEY), on=KEY, how="anti")[KEY]
         )
-    return _Decided(keep, processed_prints, row_keys, skipped, processed, gone)
+    limits = placed_limits(skipped, rows) if skipped.height else NO_LIMIT_PROBLEMS
+    return _Decided(
+        keep,
+        processed_prints,
+        row_keys,
+        skipped,
+        processed,
+        gone,
+        first_limit_problems(limits),
+        limits.height,
+    )
 
 
 def _merged(
@@ -179,6 +195,8 @@ def _merged(
         known=replace(known, ranges=[]) if known is not None else None,
         salt_parts=salt_parts,
         rules=request.rules,
+        skipped_limits=first_limit_problems(pl.concat([d.limits for d in decided])),
+        skipped_limit_count=sum(d.limit_count for d in decided),
     )
 
 

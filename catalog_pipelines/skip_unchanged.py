@@ -30,7 +30,7 @@ from catalog_pipelines.store import imports as store
 from catalog_pipelines.store import snapshots
 from catalog_pipelines.store.events import head_sequence
 from catalog_pipelines.store.sources import WHERE_INPUT_LIVES, list_sources
-from catalog_pipelines.validation import stripe_limit_products
+from catalog_pipelines.validation import stripe_limit_problems
 
 if TYPE_CHECKING:
     from catalog_pipelines.diff import Plan
@@ -175,11 +175,12 @@ def save_snapshot(
     batch: ParsedBatch,
     plan: Plan,
     snapshot: SnapshotRows | None = None,
-    warned_keys: pl.Series | None = None,
+    limit_problems: pl.DataFrame | None = None,
 ) -> None:
     """Leave this run's snapshot, under the rules as they are now (the run may have created
     its source). `snapshot`: its rows a part at a time, when the caller took them so;
-    `warned_keys`: stripe_limit_products of the batch, when it no longer holds its products."""
+    `limit_problems`: stripe_limit_problems of the batch, when it no longer holds its
+    products."""
     prints = batch.fingerprints
     if prints is None:
         return
@@ -216,6 +217,8 @@ def save_snapshot(
             batch.variants,
             rejected_rows=[r.row_number for r in batch.rejects],
             ignored_products=plan.ignored_products,
-            warned_keys=warned_keys if warned_keys is not None else stripe_limit_products(batch),
+            limit_problems=limit_problems
+            if limit_problems is not None
+            else stripe_limit_problems(batch),
         ),
     )

@@ -18,7 +18,7 @@ import polars as pl
 from catalog_pipelines import plan_parts
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.spill import Held, Spill
-from catalog_pipelines.validation import ValidationReport, stripe_limit_products
+from catalog_pipelines.validation import ValidationReport
 from catalog_pipelines.validation.pieces import PieceValidation
 
 
@@ -35,14 +35,14 @@ class ValidatedChunks:
         self._variants: list[pl.DataFrame] = []
         self._validation = PieceValidation()
         self._rejects: list[Reject] = []  # validation's, not the mapping's
-        self._warned: list[pl.Series] = []
+        self._problems: list[pl.DataFrame] = []  # Stripe's limits, for the snapshot
 
     def __call__(self, chunk: ParsedBatch) -> None:
         self.used = True
         valid = self._validation.validate(chunk)
         mapped = {id(r) for r in chunk.rejects}
         self._rejects += [r for r in valid.rejects if id(r) not in mapped]
-        self._warned.append(stripe_limit_products(valid))
+        self._problems.append(self._validation.last_problems)
         self._variants.append(valid.variants)
         if self._spill is None:
             self._spill = Spill()
@@ -62,9 +62,9 @@ class ValidatedChunks:
             mapped,
             variants=pl.concat(self._variants),
             rejects=sorted([*mapped.rejects, *self._rejects], key=lambda r: r.row_number),
-            warnings=[*mapped.warnings, *validation.limit_warnings()],
+            warnings=[*mapped.warnings, *validation.limit_warnings(mapped.fingerprints)],
             rows_valid=mapped.rows_valid - len(self._rejects),
         )
         batch.check_reconciles()
-        warned = pl.concat(self._warned).unique()
-        return validation.report(batch), plan_parts.Spilled(self._held, self._keys, warned)
+        problems = pl.concat(self._problems)
+        return validation.report(batch), plan_parts.Spilled(self._held, self._keys, problems)

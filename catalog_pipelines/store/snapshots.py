@@ -23,6 +23,7 @@ from catalog_pipelines.fingerprints import (
     Known,
     Skipped,
     SnapshotRows,
+    as_snapshot,
     by_range,
     valid_row,
 )
@@ -207,7 +208,7 @@ def _read_range(conn: sa.Connection, account_id: str, source: str, key_range: in
     frames = [pl.DataFrame(schema=SNAPSHOT_SCHEMA)]
     for chunk in conn.execute(_CHUNKS, {**where, "range": key_range}).scalars().all():
         data = conn.execute(_CHUNK, {**where, "chunk": chunk}).scalar_one()
-        frames.append(pl.read_ipc(io.BytesIO(data)).cast(SNAPSHOT_SCHEMA))  # type: ignore[arg-type]
+        frames.append(as_snapshot(pl.read_ipc(io.BytesIO(data))))
         del data
     return pl.concat(frames)
 

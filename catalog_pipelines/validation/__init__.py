@@ -15,6 +15,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 
+from catalog_pipelines.fingerprints import LIMIT_PROBLEMS_SCHEMA, Fingerprints
 from catalog_pipelines.frames import rows_where
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.validation.models import ProductModel, VariantModel
@@ -43,6 +44,7 @@ __all__ = [
     "VariantModel",
     "ValidationReport",
     "validate_batch",
+    "first_limit_problems",
     "stripe_limit_messages",
     "stripe_limit_messages_of",
     "stripe_limit_problems",
@@ -283,23 +285,28 @@ def _slot_of(row: dict[str, Any], products: pl.DataFrame, variants: pl.DataFrame
 LIMIT_SLICE_ROWS = 20_000
 
 
-def _limit_problems(df: pl.DataFrame, kv_columns: list[str], id_column: str) -> pl.DataFrame:
+def _limit_problems(
+    df: pl.DataFrame, kv_columns: list[str], id_column: str, product_column: str
+) -> pl.DataFrame:
     """The rows over a limit, a slice at a time: the lists built per row to look at their
     keys and values took 1.4 GB at once for 250,000 variants."""
     return pl.concat(
         [
-            _slice_limit_problems(part, kv_columns, id_column)
+            _slice_limit_problems(part, kv_columns, id_column, product_column)
             for part in df.iter_slices(LIMIT_SLICE_ROWS)
         ]
-        or [_slice_limit_problems(df, kv_columns, id_column)]
+        or [_slice_limit_problems(df, kv_columns, id_column, product_column)]
     )
 
 
-def _slice_limit_problems(df: pl.DataFrame, kv_columns: list[str], id_column: str) -> pl.DataFrame:
+def _slice_limit_problems(
+    df: pl.DataFrame, kv_columns: list[str], id_column: str, product_column: str
+) -> pl.DataFrame:
     kv = pl.concat_list([pl.col(c).fill_null([]) for c in kv_columns])
     return df.select(
         "row_number",
         pl.col(id_column).alias("id"),
+        pl.col(product_column).alias("product"),
         kv.list.len().alias("n"),
         kv.list.eval(pl.element().struct.field("key"))
         .list.filter(pl.element().str.len_chars() > STRIPE_MAX_KEY_CHARS)
@@ -314,50 +321,65 @@ def _slice_limit_problems(df: pl.DataFrame, kv_columns: list[str], id_column: st
     )
 
 
-def stripe_limit_products(batch: ParsedBatch) -> pl.Series:
-    """External ids of the products whose own or variants' metadata `stripe_limit_warnings`
-    reports (a re-import processes them again, so the warnings come back)."""
-    products = _limit_problems(batch.products, ["metadata"], "external_id")["id"]
-    variants = _limit_problems(batch.variants, ["options", "metadata"], "product_external_id")
-    return pl.concat([products, variants["id"]]).unique()
-
-
 def stripe_limit_warnings(batch: ParsedBatch) -> list[str]:
     """What would break Stripe's metadata limits (50 keys, 40-char keys, 500-char values).
 
     Only reported, never truncated (docs/concepts.md). A price's metadata holds the variant's
-    options and metadata, so those are checked together.
+    options and metadata, so those are checked together. The products a re-import skipped as
+    unchanged are reported too, from what their snapshot kept of them.
     """
-    return stripe_limit_messages(stripe_limit_problems(batch))
+    return stripe_limit_messages_of([stripe_limit_problems(batch)], batch.fingerprints)
 
 
 def stripe_limit_problems(batch: ParsedBatch) -> pl.DataFrame:
-    """The objects `stripe_limit_warnings` reports on, products first, as
-    `stripe_limit_messages` reads them (so the problems of several batches add up)."""
+    """The objects `stripe_limit_warnings` reports on (LIMIT_PROBLEMS_SCHEMA rows), products
+    first, as `stripe_limit_messages` reads them (so the problems of several batches add up)."""
     return pl.concat(
         [
-            _limit_problems(batch.products, ["metadata"], "external_id").with_columns(
-                pl.lit("product").alias("kind")
-            ),
-            _limit_problems(batch.variants, ["options", "metadata"], "variant_key").with_columns(
-                pl.lit("price").alias("kind")
-            ),
+            _limit_problems(batch.products, ["metadata"], "external_id", "external_id")
+            .with_columns(pl.lit("product").alias("kind"))
+            .select(list(LIMIT_PROBLEMS_SCHEMA)),
+            _limit_problems(
+                batch.variants, ["options", "metadata"], "variant_key", "product_external_id"
+            )
+            .with_columns(pl.lit("price").alias("kind"))
+            .select(list(LIMIT_PROBLEMS_SCHEMA)),
         ]
+    ).cast(LIMIT_PROBLEMS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _in_order(problems: pl.DataFrame) -> pl.DataFrame:
+    """Products first, then prices, each in file order: however the rows were read, skipped
+    or pieced together, the same objects come first."""
+    return problems.sort(
+        pl.col("kind") == "price", "row_number", nulls_last=True, maintain_order=True
     )
 
 
-def stripe_limit_messages_of(problems: list[pl.DataFrame]) -> list[str]:
+def first_limit_problems(problems: pl.DataFrame) -> pl.DataFrame:
+    """Of `problems`, those `stripe_limit_messages` could show whatever others join them: each
+    kind's first MAX_WARNINGS."""
+    first = _in_order(problems).group_by("kind", maintain_order=True).head(MAX_WARNINGS)
+    return first.select(problems.columns)
+
+
+def stripe_limit_messages_of(
+    problems: list[pl.DataFrame], prints: Fingerprints | None, *, more: int = 0
+) -> list[str]:
     """`stripe_limit_messages` of several batches' `stripe_limit_problems` (a file's pieces or
-    chunks), products first, as of one batch."""
-    return stripe_limit_messages(
-        pl.concat(problems).sort(pl.col("kind") == "price", maintain_order=True)
-    )
+    chunks; `more` left out of them past their first_limit_problems) and of the products
+    `prints` skipped, as of one batch read whole."""
+    if prints is not None and prints.skipped_limit_count:
+        problems = [*problems, prints.skipped_limits]
+        more += prints.skipped_limit_count - prints.skipped_limits.height
+    return stripe_limit_messages(pl.concat(problems), more=more)
 
 
-def stripe_limit_messages(found: pl.DataFrame) -> list[str]:
-    """The warnings of `stripe_limit_problems`: the first MAX_WARNINGS, then how many more."""
+def stripe_limit_messages(found: pl.DataFrame, *, more: int = 0) -> list[str]:
+    """The warnings of `stripe_limit_problems`: the first MAX_WARNINGS, then how many more
+    (`more`: problems not in `found`, which come after its first MAX_WARNINGS)."""
     messages: list[str] = []
-    for r in found.head(MAX_WARNINGS).iter_rows(named=True):
+    for r in _in_order(found).head(MAX_WARNINGS).iter_rows(named=True):
         parts = []
         if r["n"] > STRIPE_MAX_KEYS:
             parts.append(f"{r['n']} metadata keys (Stripe allows {STRIPE_MAX_KEYS})")
@@ -374,8 +396,8 @@ def stripe_limit_messages(found: pl.DataFrame) -> list[str]:
             f"{r['kind']} {r['id']!r} (row {r['row_number']}): {'; '.join(parts)};"
             " kept in full here, but Stripe would refuse it"
         )
-    if found.height > MAX_WARNINGS:
+    if found.height + more > MAX_WARNINGS:
         messages.append(
-            f"and {found.height - MAX_WARNINGS} more objects exceed Stripe's metadata limits"
+            f"and {found.height + more - MAX_WARNINGS} more objects exceed Stripe's metadata limits"
         )
     return messages

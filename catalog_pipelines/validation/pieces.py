@@ -14,10 +14,12 @@ from typing import Any
 
 import polars as pl
 
+from catalog_pipelines.fingerprints import NO_LIMIT_PROBLEMS, Fingerprints
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.validation import (
     SAMPLE_SIZE,
     ValidationReport,
+    first_limit_problems,
     stripe_limit_messages_of,
     stripe_limit_problems,
     validate_batch,
@@ -33,7 +35,10 @@ class PieceValidation:
         self.checks: Counter[str] = Counter()
         self.sample: list[dict[str, Any]] = []
         self.rejected_here = 0
-        self.problems: list[pl.DataFrame] = []
+        # Stripe's limits: the first problems a warning can show, and how many in all
+        self.first_problems = NO_LIMIT_PROBLEMS
+        self.problem_count = 0
+        self.last_problems = NO_LIMIT_PROBLEMS  # the last piece's, all of them
         # rows of the pieces validated so far, as mapped: the next piece's sample offsets
         self.as_read = {"products": 0, "variants": 0}
 
@@ -46,12 +51,17 @@ class PieceValidation:
         self.rejected_here += report.rows_rejected_here
         before["products"] += mapped.products.height
         before["variants"] += mapped.variants.height
-        self.problems.append(stripe_limit_problems(report.batch))
+        self.last_problems = stripe_limit_problems(report.batch)
+        self.problem_count += self.last_problems.height
+        self.first_problems = first_limit_problems(
+            pl.concat([self.first_problems, self.last_problems])
+        )
         return report.batch
 
-    def limit_warnings(self) -> list[str]:
-        """Stripe's limits, worded as for the whole file."""
-        return stripe_limit_messages_of(self.problems)
+    def limit_warnings(self, prints: Fingerprints | None) -> list[str]:
+        """Stripe's limits, worded as for the whole file (with the products `prints` skipped)."""
+        more = self.problem_count - self.first_problems.height
+        return stripe_limit_messages_of([self.first_problems], prints, more=more)
 
     def report(self, batch: ParsedBatch) -> ValidationReport:
         """The report of the whole file, whose validated batch (or its summary) is `batch`."""

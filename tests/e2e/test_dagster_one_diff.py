@@ -40,20 +40,22 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """How often this process planned a diff and read the stored catalog (real calls, counted)."""
+    """How often this process planned a diff and read the stored catalog, all of the account's
+    or the rows a re-import that skipped products needs (real calls, counted)."""
     counted = {"plan_import": 0, "read_stored": 0}
 
-    def counting(name: str, module: Any) -> None:
+    def counting(name: str, module: Any, counter: str) -> None:
         real = getattr(module, name)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            counted[name] += 1
+            counted[counter] += 1
             return real(*args, **kwargs)
 
         monkeypatch.setattr(module, name, wrapper)
 
-    counting("plan_import", importer)
-    counting("read_stored", store_imports)
+    counting("plan_import", importer, "plan_import")
+    counting("read_stored", store_imports, "read_stored")
+    counting("read_stored_for", store_imports, "read_stored")
     return counted
 
 

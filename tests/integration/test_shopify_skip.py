@@ -47,9 +47,9 @@ def _rows(change: Callable[[list[list[str]]], object] | None = None) -> list[lis
 Step = Callable[[sa.Engine, str, Path], Any]
 
 
-def _import(rows: list[list[str]]) -> Step:
+def _import(rows: list[list[str]], header: list[str] = HEADER) -> Step:
     def step(engine: sa.Engine, account: str, tmp: Path) -> Any:
-        path = write_csv(tmp / f"{abs(hash(str(rows)))}.csv", HEADER, rows)
+        path = write_csv(tmp / f"{abs(hash(str(rows)))}.csv", header, rows)
         options = ImportOptions(source="shop", account_id=account)
         return report_view(import_path(engine, path, options, format="shopify"))
 
@@ -186,6 +186,26 @@ def test_rows_added_moved_and_warned_about_are_read_again(both: Both, skipped: l
     assert out[1]["events"] == 0 and out[3]["events"] == 0
     assert out[2]["prices"]["created"] == 1
     assert skipped[-4:] == [0, 6, 5, 6]  # p2 and p3 always read; p5 once more with its new row
+
+
+GOOGLE = "Google Shopping / Google Product Category"  # 41 characters; Stripe allows 40
+
+
+def test_products_over_stripes_limits_are_skipped_and_still_warned_about(
+    both: Both, skipped: list[int]
+) -> None:
+    """Shopify's own template has a column whose name is too long for a Stripe metadata key.
+    A shop that fills it in has every product warned about, every run; skipping keeps the
+    warnings, at the rows the products are on now (p1's rows moved above p0's)."""
+    base = [[*row, "Apparel & Accessories" if row[1] else ""] for row in _rows()]
+    moved = base[2:4] + base[:2] + base[4:]
+    header = [*HEADER, GOOGLE]
+    out = both([_import(base, header), _import(base, header), _import(moved, header)])
+    warned = [[w for w in run["warnings"] if GOOGLE in w] for run in out]
+    assert len(warned[0]) == PRODUCTS and warned[1] == warned[0]
+    assert warned[2][:2] != warned[0][:2] and warned[2][2:] == warned[0][2:]
+    assert [w.split(" (row")[0] for w in warned[2][:2]] == ["product 'p1'", "product 'p0'"]
+    assert skipped[-3:] == [0, PRODUCTS, PRODUCTS]
 
 
 @pytest.mark.parametrize("reading", ["whole"], indirect=True)  # the reader is not what this tests

@@ -450,13 +450,37 @@ def test_a_source_pointed_at_another_file_keeps_its_snapshot(
     assert skipped[-4:] == [0, 8, 8, 0]
 
 
-def test_products_warned_about_are_read_again_so_the_warning_repeats(
+def test_a_product_over_stripes_limits_is_skipped_and_its_warning_still_reported(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
+    """The snapshot keeps what broke the limits, so the warning comes back with the product
+    skipped, at the row it is on now: a product inserted above moves P2 from row 3 to 4."""
     loud = _rows(5, color={2: "x" * 600})  # over Stripe's 500 characters for a metadata value
-    out = _run_both(engine, tmp_path, monkeypatch, account, [_import(loud), _import(loud)])
-    assert out[1] is not None and any("500" in w for w in out[1]["warnings"])
-    assert skipped[-2:] == [0, 4]
+    header, first, rest = loud.split("\n", 2)
+    moved = "\n".join([header, first, "PX,,Product X,9.00,SX,5,red", rest])
+    out = _run_both(
+        engine, tmp_path, monkeypatch, account, [_import(loud), _import(loud), _import(moved)]
+    )
+    assert out[1] is not None and out[2] is not None
+    assert [w for w in out[1]["warnings"] if "500" in w] == [
+        w.replace("(row 4)", "(row 3)") for w in out[2]["warnings"] if "500" in w
+    ]
+    assert any("'P2' (row 4)" in w for w in out[2]["warnings"])
+    assert skipped[-3:] == [0, 5, 5]
+
+
+def test_warnings_of_skipped_and_processed_products_come_in_file_order_and_add_up(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+) -> None:
+    """More products over the limits than a report lists (20): the first ones listed and the
+    count of the rest are the same whichever of them were skipped."""
+    loud = {i: "x" * 600 for i in range(30)}
+    base = _rows(30, color=loud)
+    renamed = _rows(30, color=loud, name={i: f"Renamed {i}" for i in (1, 4, 22, 29)})
+    out = _run_both(engine, tmp_path, monkeypatch, account, [_import(base), _import(renamed)])
+    assert out[1] is not None
+    assert any("and 10 more objects exceed" in w for w in out[1]["warnings"])
+    assert skipped[-2:] == [0, 26]
 
 
 def test_a_warning_of_a_re_import_that_changed_every_product_repeats_too(
@@ -468,17 +492,17 @@ def test_a_warning_of_a_re_import_that_changed_every_product_repeats_too(
     reading: str,
 ) -> None:
     """The second import processes all five products: in parts, its products wait on disk,
-    and the snapshot must still name the one warned about."""
+    and the snapshot must still keep what the one over the limits broke."""
     renamed = {i: f"Renamed {i}" for i in range(5)}
     loud = _rows(5, name=renamed, color={2: "x" * 600})
     out = _run_both(
         engine, tmp_path, monkeypatch, account, [_import(_rows(5)), _import(loud), _import(loud)]
     )
     assert out[2] is not None and any("500" in w for w in out[2]["warnings"])
-    assert skipped[-3:] == [0, 0, 4]
-    # the renamed file's five products: mapped in chunks when the kept rows allow it; then
-    # the one warned about, read again, in one
-    assert ([(3, 5), (1, 1)] if reading == "chunked-mapping" else []) == _CHUNKED
+    assert skipped[-3:] == [0, 0, 5]
+    # the renamed file's five products, mapped in chunks when the kept rows allow it; then
+    # none, every product skipped
+    assert ([(3, 5), (1, 0)] if reading == "chunked-mapping" else []) == _CHUNKED
 
 
 @pytest.mark.parametrize("change", ["restocked", "grown"])

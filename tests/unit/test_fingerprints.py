@@ -12,11 +12,14 @@ import pytest
 from catalog_pipelines import skip_decision
 from catalog_pipelines.fingerprints import (
     KEY,
+    LIMIT_PROBLEMS_SCHEMA,
+    NO_LIMIT_PROBLEMS,
     SNAPSHOT_SCHEMA,
     Fingerprints,
     Known,
     Skipped,
     SkipRequest,
+    as_snapshot,
     by_range,
     known_from,
     row_prints,
@@ -60,14 +63,24 @@ def _split(
     )
 
 
-def _known_from(frame: pl.DataFrame, ranges: int = 1, spill: Spill | None = None) -> Known:
+def _known_from(
+    frame: pl.DataFrame,
+    ranges: int = 1,
+    spill: Spill | None = None,
+    limit_problems: pl.DataFrame = NO_LIMIT_PROBLEMS,
+) -> Known:
     _, prints = _split(frame)
     ids = prints.prints.select(KEY, pl.concat_str(pl.lit("prod_"), KEY).alias("id"))
     variants = pl.DataFrame(
         {"product_external_id": ids[KEY], "unit_amount": [100] * ids.height, "sku": ids[KEY]}
     )
     rows = snapshot_frames(
-        prints, ids, variants, rejected_rows=[], ignored_products=pl.Series([], dtype=pl.Utf8)
+        prints,
+        ids,
+        variants,
+        rejected_rows=[],
+        ignored_products=pl.Series([], dtype=pl.Utf8),
+        limit_problems=limit_problems,
     )
     snapshot = pl.concat(rows.frames)
     return known_from(snapshot, salt=salt(**PARTS, **RULES), since=None, ranges=ranges, spill=spill)
@@ -144,7 +157,12 @@ def test_the_next_snapshot_forgets_prints_of_rejected_or_ignored_products() -> N
     )
     snap = pl.concat(
         snapshot_frames(
-            prints, ids, variants, rejected_rows=[3], ignored_products=pl.Series(["prod_B"])
+            prints,
+            ids,
+            variants,
+            rejected_rows=[3],
+            ignored_products=pl.Series(["prod_B"]),
+            limit_problems=NO_LIMIT_PROBLEMS,
         ).frames
     )
     assert snap.schema == pl.Schema(SNAPSHOT_SCHEMA)
@@ -152,6 +170,53 @@ def test_the_next_snapshot_forgets_prints_of_rejected_or_ignored_products() -> N
     assert by_key["A"]["fingerprint"] is not None and by_key["A"]["prices"] == 1
     assert by_key["B"]["fingerprint"] is None  # a change it does not own was ignored
     assert by_key["C"]["fingerprint"] is None and by_key["C"]["product_id"] is None
+
+
+def _problems(*rows: tuple[int, str, str, str]) -> pl.DataFrame:
+    """stripe_limit_problems rows: (row_number, product, kind, id), each a 41-character key."""
+    return pl.DataFrame(
+        {
+            "row_number": [r[0] for r in rows],
+            "product": [r[1] for r in rows],
+            "kind": [r[2] for r in rows],
+            "id": [r[3] for r in rows],
+            "n": [1] * len(rows),
+            "long_keys": [["k" * 41]] * len(rows),
+            "long_values": [[]] * len(rows),
+        },
+        schema=LIMIT_PROBLEMS_SCHEMA,
+    )
+
+
+def test_a_skipped_product_over_stripes_limits_is_reported_at_its_rows_in_the_new_file() -> None:
+    """Its problems are kept as the how-manieth row of the product they are on: the next
+    file moved A's rows (a product inserted before it, another between them), and the
+    problems come back at the rows they are on now. A problem on no row of its product
+    cannot be placed: that product is processed again."""
+    before = _frame([("A", None, "a"), ("B", None, "b"), ("A1", "A", "a small")])
+    known = _known_from(
+        before,
+        limit_problems=_problems(
+            (1, "A", "product", "A"), (3, "A", "price", "A1"), (9, "B", "product", "B")
+        ),
+    )
+    stored = {r[KEY]: r for f in known.frames() for r in f.iter_rows(named=True)}
+    assert [(p["kind"], p["k"]) for p in stored["A"]["limits"]] == [("product", 0), ("price", 1)]
+    assert stored["B"]["limits"] is None and stored["B"]["fingerprint"] is None
+    after = _frame(
+        [
+            ("Z", None, "z"),
+            ("A", None, "a"),
+            ("C", None, "c"),
+            ("B", None, "b"),
+            ("A1", "A", "a small"),
+        ]
+    )
+    _, prints = _split(after, known)
+    assert prints.skipped.frame()[KEY].to_list() == ["A"]
+    assert prints.skipped_limit_count == 2
+    placed = prints.skipped_limits.select("row_number", "product", "kind", "id").rows()
+    assert placed == [(2, "A", "product", "A"), (5, "A", "price", "A1")]
 
 
 def _by_range(
@@ -206,7 +271,7 @@ def test_skipped_products_spilled_to_disk_survive_a_handoff() -> None:
     frame = pl.DataFrame(
         {KEY: ["A", "B"], "fingerprint": [1, 2], "product_id": ["p1", "p2"]}
     ).with_columns(prices=pl.lit(1), items=pl.lit(2))
-    skipped = Skipped.of([frame.cast(SNAPSHOT_SCHEMA)], spill)  # type: ignore[arg-type]
+    skipped = Skipped.of([as_snapshot(frame)], spill)
     copy = pickle.loads(pickle.dumps(skipped))
     del skipped, spill
     gc.collect()

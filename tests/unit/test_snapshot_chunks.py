@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from catalog_pipelines.fingerprints import KEY, SNAPSHOT_SCHEMA, SnapshotRows, key_range
+from catalog_pipelines.fingerprints import KEY, SnapshotRows, as_snapshot, key_range
 from catalog_pipelines.store import snapshots
 
 
@@ -16,11 +16,11 @@ def _frames(sizes: list[int]) -> list[pl.DataFrame]:
         keys = [f"K{i}" for i in range(n, n + size)]
         n += size
         frames.append(
-            pl.DataFrame({KEY: keys})
-            .with_columns(
-                fingerprint=pl.lit(1), product_id=pl.col(KEY), prices=pl.lit(1), items=pl.lit(1)
+            as_snapshot(
+                pl.DataFrame({KEY: keys}).with_columns(
+                    fingerprint=pl.lit(1), product_id=pl.col(KEY), prices=pl.lit(1), items=pl.lit(1)
+                )
             )
-            .cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
         )
     return frames
 

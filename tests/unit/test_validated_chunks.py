@@ -9,7 +9,7 @@ import pytest
 from catalog_pipelines import plan_parts
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.validated_chunks import ValidatedChunks
-from catalog_pipelines.validation import stripe_limit_products, validate_batch
+from catalog_pipelines.validation import stripe_limit_problems, validate_batch
 from tests.support.batches import batch
 
 MANY_KEYS = {f"k{i}": "v" for i in range(60)}  # over Stripe's 50: a warning, not a reject
@@ -65,7 +65,8 @@ def test_chunks_validate_as_the_whole_batch(monkeypatch: pytest.MonkeyPatch) -> 
     assert [(r["frame"], r["index"]) for r in report.sample] == [("products", 4), ("variants", 1)]
     assert report.rows_rejected_here == whole_report.rows_rejected_here == 2
     assert chunks.as_read == {"products": 6, "variants": 6}
-    assert sorted(spilled.warned_keys) == sorted(stripe_limit_products(expected)) == ["c", "f"]
+    assert spilled.limit_problems.equals(stripe_limit_problems(expected))
+    assert spilled.limit_problems["product"].to_list() == ["c", "f"]
 
 
 def test_a_batch_mapped_at_once_is_left_to_the_caller() -> None:
