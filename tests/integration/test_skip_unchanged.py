@@ -469,8 +469,23 @@ def test_a_product_over_stripes_limits_is_skipped_and_its_warning_still_reported
     assert skipped[-3:] == [0, 5, 5]
 
 
+# the ways that decide a file whole, a key range at a time, and in parts
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "whole-pieces",
+        pytest.param("tiny-pieces", marks=pytest.mark.slow),
+        "in-parts-with-skipping",
+    ],
+    indirect=True,
+)
 def test_warnings_of_skipped_and_processed_products_come_in_file_order_and_add_up(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    skipped: list[int],
+    reading: str,
 ) -> None:
     """More products over the limits than a report lists (20): the first ones listed and the
     count of the rest are the same whichever of them were skipped."""
