@@ -9,10 +9,14 @@ from typing import Any
 import polars as pl
 import pytest
 
+from catalog_pipelines.fingerprints import LIMIT_PROBLEMS_SCHEMA, Fingerprints, Skipped
 from catalog_pipelines.normalized import KV, ParsedBatch, Reject
 from catalog_pipelines.validation import (
     ProductModel,
     VariantModel,
+    first_limit_problems,
+    stripe_limit_messages,
+    stripe_limit_messages_of,
     stripe_limit_warnings,
     validate_batch,
 )
@@ -184,6 +188,55 @@ def test_stripe_warnings_are_capped() -> None:
     warnings = stripe_limit_warnings(batch)
     assert len(warnings) == 21
     assert warnings[-1] == "and 5 more objects exceed Stripe's metadata limits"
+
+
+def _problems(rows: list[tuple[int, str]]) -> pl.DataFrame:
+    """stripe_limit_problems rows: (row_number, kind), each object too many keys."""
+    return pl.DataFrame(
+        {
+            "row_number": [r for r, _ in rows],
+            "product": [f"p{r}" for r, _ in rows],
+            "kind": [k for _, k in rows],
+            "id": [f"{k}{r}" for r, k in rows],
+            "n": [51] * len(rows),
+            "long_keys": [[]] * len(rows),
+            "long_values": [[]] * len(rows),
+        },
+        schema=LIMIT_PROBLEMS_SCHEMA,
+    )
+
+
+@pytest.mark.parametrize("skipped_rows", [range(1, 60, 2), range(40, 90), range(1, 4)])
+def test_skipped_products_limits_are_worded_as_if_their_rows_were_read(
+    skipped_rows: range,
+) -> None:
+    """Products first, then prices, each in file order, the first 20 listed and the rest
+    counted: whichever of them a re-import skipped, and however few of the skipped ones it
+    kept (first_limit_problems)."""
+    everything = _problems([(r, "product" if r % 3 else "price") for r in range(1, 90)])
+    skipped = everything.filter(pl.col("row_number").is_in(list(skipped_rows)))
+    processed = everything.filter(~pl.col("row_number").is_in(list(skipped_rows)))
+    prints = Fingerprints(
+        salt="",
+        watermark=0,
+        prints=pl.DataFrame(),
+        row_keys=pl.DataFrame(),
+        skipped=Skipped(),
+        processed_keys=pl.Series(dtype=pl.Utf8),
+        gone=pl.Series(dtype=pl.Utf8),
+        skipped_limits=first_limit_problems(skipped),
+        skipped_limit_count=skipped.height,
+    )
+    assert prints.skipped_limits.height <= 40
+    # processed in two pieces, each kept to its first problems, as PieceValidation keeps them
+    halves = [processed.head(30), processed.tail(-30)]
+    left_out = sum(h.height - first_limit_problems(h).height for h in halves)
+    worded = stripe_limit_messages_of(
+        [first_limit_problems(h) for h in halves], prints, more=left_out
+    )
+    assert worded == stripe_limit_messages(everything)
+    assert worded[0].startswith("product 'product1' (row 1)")
+    assert worded[-1] == "and 69 more objects exceed Stripe's metadata limits"
 
 
 _VALIDATE_IN_A_NEW_PROCESS = """
