@@ -357,11 +357,20 @@ class SkipRequest:
         return {"header": header, "mapping": fields}
 
 
-def row_prints(frame: pl.DataFrame, key_column: str, parent_column: str | None) -> pl.DataFrame:
-    """(external_id, _h, row_number) of each raw row of `frame`: its product's key and the
-    hash of its cells. A row's hash does not depend on the rows read with it, so a file read
-    in pieces hashes as it would whole."""
-    key = product_key(key_column, parent_column).alias(KEY)
+def row_prints(
+    frame: pl.DataFrame,
+    key_column: str | None = None,
+    parent_column: str | None = None,
+    *,
+    key: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """(external_id, _h, row_number) of each raw row of `frame`: its product's key (the
+    `product_key` of its columns, or `key`) and the hash of its cells. A row's hash does not
+    depend on the rows read with it, so a file read in pieces hashes as it would whole."""
+    if key is None:
+        assert key_column is not None
+        key = product_key(key_column, parent_column)
+    key = key.alias(KEY)
     columns = [c for c in frame.columns if c != ROW_NUMBER]
     # Hash the cell columns on their own: beside the one-chunk row number, Polars would first
     # rechunk the reader's many-chunk columns and hash them on one thread (6x slower).

@@ -15,7 +15,12 @@ from typing import Any
 import polars as pl
 
 from catalog_pipelines.connectors.export_rows import ExportRows, Row
-from catalog_pipelines.connectors.export_skip import PrintedRows, keep_changed_rows
+from catalog_pipelines.connectors.export_skip import (
+    ColumnKey,
+    ExportKey,
+    PrintedRows,
+    keep_changed_rows,
+)
 from catalog_pipelines.connectors.reading import ROW_NUMBER, InputError
 from catalog_pipelines.fingerprints import KEY, SkipRequest, Unskippable
 from catalog_pipelines.money import MoneyError, normalize_currency
@@ -35,19 +40,22 @@ def read_export(
     encoding: str | None,
     currency: str,
     skip: SkipRequest | None = None,
+    key: ExportKey | None = None,
 ) -> ParsedBatch:
     """Read `path` as string cells, then `build_batch(rows, columns, source=, currency=)` with
     an `ExportRows` the builder walks once or twice. The file is refused (InputError) when the
     currency is unknown, the file cannot be decoded, or it has columns but not
     `required_column`: then it is not an export of `export` ("Shopify", "WooCommerce").
 
-    With `skip`, for an export whose products are keyed by `required_column` alone, the
-    products the source's last import left unchanged are not built (export_skip.py)."""
+    With `skip`, the products the source's last import left unchanged are not built
+    (export_skip.py); `key` says which product a row belongs to (by default, the rows that
+    share a `required_column` cell)."""
     source = str(path)
     code = _currency(source, currency)
     if skip is not None and encoding is None:
         try:
-            return _skipping(Path(path), build_batch, export, required_column, code, skip)
+            key = key or ColumnKey(required_column)
+            return _skipping(Path(path), build_batch, export, key, code, skip)
         except Unskippable as e:
             log.info("%s: read without fingerprints, skipping nothing: %s", source, e)
         except InputError:
@@ -104,15 +112,13 @@ def _skipping(
     path: Path,
     build_batch: Callable[..., ParsedBatch],
     export: str,
-    key_column: str,
+    key: ExportKey,
     currency: str,
     skip: SkipRequest,
 ) -> ParsedBatch:
     rows = ExportRows(path, source=str(path), encoding=None, whole=False)
-    _refuse_other_export(rows, export, key_column)
-    prints = keep_changed_rows(
-        rows, export=export, key_column=key_column, skip=skip, currency=currency
-    )
+    _refuse_other_export(rows, export, key.column)
+    prints = keep_changed_rows(rows, export=export, key=key, skip=skip, currency=currency)
     batch = build_batch(rows, rows.columns, source=rows.source, currency=currency)
     assert batch.rows_valid is not None
     batch.rows_valid += prints.skipped_rows

@@ -1,18 +1,18 @@
-"""A shop export's fingerprints (fingerprints.py), for an export whose product is the rows that
-share one key column (Shopify's `Handle`): a re-import skips the products whose rows are those
-of the source's last import, as a generic CSV's does, and a first import read in pieces takes
-each piece's prints, so that the next run can skip.
+"""A shop export's fingerprints (fingerprints.py): a re-import skips the products whose rows
+are those of the source's last import, as a generic CSV's does, and a first import read in
+pieces takes each piece's prints, so that the next run can skip.
 
 A re-import reads the file in pieces (csv_pieces.py), hashes each row and keeps only the rows
 of the products that may have changed; the builder then walks those alone
-(`ExportRows.only`). A product's key is its key cell stripped, as the builder strips it.
+(`ExportRows.only`). Which product a row belongs to is the export's `ExportKey`: for Shopify,
+its `Handle` stripped, as the builder strips it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -30,7 +30,7 @@ from catalog_pipelines.frames import compacted
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch, Reject
 from catalog_pipelines.piece_prints import PiecePrints, refused_frame
 from catalog_pipelines.read_ahead import ReadAhead
-from catalog_pipelines.skip_decision import decide, refused_rows
+from catalog_pipelines.skip_decision import decide
 
 # Rows of changed products held in memory once read; past it, the builder's two walks read the
 # file again for them, so a re-import that changes most products does not hold the file.
@@ -45,23 +45,60 @@ def salt_parts(header: list[str], export: str, currency: str) -> dict[str, Any]:
     return {"header": header, "export": export, "currency": currency}
 
 
+class ExportKey(Protocol):
+    """Which product each row of an export belongs to, as its builder groups them."""
+
+    column: str  # the column the export cannot do without
+
+    def of(self, frame: pl.DataFrame) -> pl.Expr:
+        """The product key of each row of `frame` (a piece of the file's string cells)."""
+        ...
+
+    def check(self, frame: pl.DataFrame) -> None:
+        """Raise Unskippable when `frame`'s keys could name another product than the
+        builder's; may note what `done` checks across pieces."""
+        ...
+
+    def done(self) -> None:
+        """Raise Unskippable when the pieces seen, together, make the keys unsafe."""
+        ...
+
+
+class ColumnKey:
+    """A product is the rows that share one key cell (Shopify's `Handle`)."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def of(self, frame: pl.DataFrame) -> pl.Expr:
+        return product_key(self.column, None)
+
+    def check(self, frame: pl.DataFrame) -> None:
+        check_stripped(frame, [self.column])
+
+    def done(self) -> None:
+        pass
+
+
+def check_stripped(frame: pl.DataFrame, columns: list[str]) -> None:
+    """Raise Unskippable when a cell of `columns` would be stripped otherwise by Polars."""
+    for column in columns:
+        if column in frame.columns and frame[column].str.contains(_PYTHON_ONLY_SPACE).any():
+            raise Unskippable(f"a {column!r} cell holds an ASCII separator character")
+
+
 def _check_header(rows: ExportRows, key_column: str) -> None:
     if key_column not in rows.columns:  # an empty file: its read says what it makes
         raise Unskippable(f"no {key_column!r} column")
 
 
-def _check_keys(frame: pl.DataFrame, key_column: str) -> None:
-    if frame[key_column].str.contains(_PYTHON_ONLY_SPACE).any():
-        raise Unskippable(f"a {key_column!r} cell holds an ASCII separator character")
-
-
 def keep_changed_rows(
-    rows: ExportRows, *, export: str, key_column: str, skip: SkipRequest, currency: str
+    rows: ExportRows, *, export: str, key: ExportKey, skip: SkipRequest, currency: str
 ) -> Fingerprints:
     """Read the UTF-8 export of `rows` in pieces and leave `rows` walking only the rows of the
     products not skipped; return the batch's fingerprints. Raises InputError as a walk of the
     file would (possibly worded for its piece), Unskippable when prints cannot be taken."""
-    _check_header(rows, key_column)
+    _check_header(rows, key.column)
     source = rows.source
     prints = PiecePrints(skip)
     prints.rules(salt_parts(rows.columns, export, currency))
@@ -74,12 +111,13 @@ def keep_changed_rows(
         for table in pieces:
             frame, found = walkable(table, rows.columns, source=source)
             if found:
-                refused.append(refused_rows(table.frame, found, key_column, None))
+                raw = table.frame.filter(pl.col(ROW_NUMBER).is_in(list(found)))
+                refused.append(raw.select(ROW_NUMBER, key.of(raw).alias(KEY)))
                 nul.update(found)
             records += table.records
             del table
-            _check_keys(frame, key_column)
-            hashed = row_prints(frame, key_column, None)
+            key.check(frame)
+            hashed = row_prints(frame, key=key.of(frame))
             prints.add(hashed)
             if held is not None:
                 kept = frame.filter(~prints.maybe_skipped(hashed))
@@ -88,6 +126,7 @@ def keep_changed_rows(
                 if held_rows > KEEP_ROWS:
                     held = None  # the walks read the file again
             del frame, hashed
+    key.done()
     wanted, fingerprints = prints.decide(refused_frame(refused))
     if held is not None:
         held = [f.filter(pl.col(ROW_NUMBER).is_in(wanted.implode())) for f in held]
@@ -126,7 +165,7 @@ class PrintedRows(ExportRows):
 
     def rows(self) -> Iterator[Row]:
         for frame in self.frames():
-            _check_keys(frame, self._key)
+            check_stripped(frame, [self._key])
             self._pending.append(row_prints(frame, self._key, None))
             yield from frame.iter_rows(named=True)
 

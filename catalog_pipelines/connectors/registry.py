@@ -181,7 +181,8 @@ CONNECTORS: dict[str, Connector] = {
             "file",
             needs_mapping=False,
             detect=_has_header(woocommerce.DETECT_REQUIRED, woocommerce.DETECT_ANY),
-            read=_export(read_woocommerce_csv),
+            read=_export(read_woocommerce_csv, skips=True),
+            skips=True,
         ),
         Connector(
             "magento",

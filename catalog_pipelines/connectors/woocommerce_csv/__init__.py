@@ -12,17 +12,25 @@ from pathlib import Path
 from catalog_pipelines.connectors.cells import read_export
 from catalog_pipelines.connectors.woocommerce_csv import settings
 from catalog_pipelines.connectors.woocommerce_csv.helpers import build_batch
+from catalog_pipelines.connectors.woocommerce_csv.keys import VariationKey
+from catalog_pipelines.fingerprints import SkipRequest
 from catalog_pipelines.normalized import ParsedBatch
 
 __all__ = ["read_woocommerce_csv"]
 
 
 def read_woocommerce_csv(
-    path: str | Path, *, encoding: str | None = None, currency: str = "usd"
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    currency: str = "usd",
+    skip: SkipRequest | None = None,
 ) -> ParsedBatch:
     """Read a WooCommerce product export (BOM tolerated). Bad cells become rejects naming row
     and column; the file is refused (InputError) only when it cannot be decoded or lacks the
-    `Type` column. The export carries no currency, so prices are read in `currency`.
+    `Type` column. The export carries no currency, so prices are read in `currency`. With
+    `skip`, the products whose rows the source's last import saw are skipped (a product is
+    its row and those of its variations: keys.py).
     """
     return read_export(
         path,
@@ -31,4 +39,6 @@ def read_woocommerce_csv(
         required_column=settings.TYPE,
         encoding=encoding,
         currency=currency,
+        skip=skip,
+        key=VariationKey(),
     )
