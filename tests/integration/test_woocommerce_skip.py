@@ -120,6 +120,34 @@ def test_a_re_import_skips_the_products_whose_rows_did_not_change(
     assert skipped[-6:] == [0, 6, 5, 4, 5, 6]
 
 
+SAMPLE = (
+    Path(__file__).parents[2] / "catalog_pipelines" / "samples" / "woocommerce_sample_products.csv"
+)
+
+
+def _sample(edit: Callable[[str], str] = lambda text: text) -> Step:
+    def step(engine: sa.Engine, account: str, tmp: Path) -> Any:
+        path = tmp / "wc-product-export.csv"
+        path.write_text(edit(SAMPLE.read_text(encoding="utf-8-sig")), encoding="utf-8-sig")
+        options = ImportOptions(source="woo", account_id=account)
+        return report_view(import_path(engine, path, options, format="woocommerce"))
+
+    return step
+
+
+def test_woocommerces_own_sample_export_byte_order_mark_and_all(
+    both: Both, skipped: list[int]
+) -> None:
+    """The export as WooCommerce writes it: a byte order mark, and variable products whose
+    variations name them by SKU."""
+    out = both(
+        [_sample(), _sample(), _sample(lambda text: text.replace("V-Neck T-Shirt", "V-Neck Tee"))]
+    )
+    made = out[0]["products"]["created"]
+    assert made > 10 and out[1]["events"] == 0 and out[2]["products"]["updated"] == 1
+    assert skipped[-3:] == [0, made, made - 1]
+
+
 def test_variations_naming_their_parent_by_id(both: Both, skipped: list[int]) -> None:
     """By `id:<ID>`, a parent without a SKU is found as the builder finds it; one with a SKU
     makes the file read without fingerprints, and the outcome is the same."""
