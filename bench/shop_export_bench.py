@@ -25,6 +25,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,39 @@ def _phase_import(url: str, csv_path: str, out: Any) -> None:
     out.put({**result, "events": result["report"]["events"]})
 
 
+def run_phases(
+    database: str,
+    products: int,
+    generate: Callable[..., int],
+    phase_import: Callable[[str, str, Any], None],
+    *,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """A shop export's phases: `generate(path, products, renamed_every=, **options)` writes
+    the file, `phase_import` imports it in a child process."""
+    results: dict[str, Any] = {"products": products, "phases": {}}
+    with scratch_catalog(database) as url, tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp, "products_export.csv")
+        results["rows"] = generate(export, products, **options)
+        results["bytes"] = export.stat().st_size
+        for name, target in (("copy", _phase_copy), ("initial", phase_import)):
+            _settle(url)
+            results["phases"][name] = _run(target, url, str(export))
+        _settle(url)
+        results["phases"]["noop"] = _run(phase_import, url, str(export))
+        renamed = Path(tmp, "renamed.csv")
+        generate(renamed, products, renamed_every=100, **options)
+        _settle(url)
+        results["phases"]["changed"] = _run(phase_import, url, str(renamed))
+        expected = {"noop": 0, "changed": -(-products // 100)}
+        for name, events in expected.items():
+            got = results["phases"][name]["events"]
+            assert got == events, f"{name}: {got} events, expected {events}"
+    title = f"{results['rows']:,} rows ({results['bytes'] / 1e6:.0f} MB), {products:,} products"
+    print_phases(results, as_json, title)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -150,30 +184,14 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--google-category", action="store_true", help="see the docstring")
     args = ap.parse_args()
-
-    results: dict[str, Any] = {"products": args.products, "phases": {}}
-    with scratch_catalog("cs_shop_bench") as url, tempfile.TemporaryDirectory() as tmp:
-        export = Path(tmp, "products_export.csv")
-        google = args.google_category
-        results["rows"] = generate(export, args.products, google=google)
-        results["bytes"] = export.stat().st_size
-        for name, target in (("copy", _phase_copy), ("initial", _phase_import)):
-            _settle(url)
-            results["phases"][name] = _run(target, url, str(export))
-        _settle(url)
-        results["phases"]["noop"] = _run(_phase_import, url, str(export))
-        renamed = Path(tmp, "renamed.csv")
-        generate(renamed, args.products, renamed_every=100, google=google)
-        _settle(url)
-        results["phases"]["changed"] = _run(_phase_import, url, str(renamed))
-        expected = {"noop": 0, "changed": -(-args.products // 100)}
-        for name, events in expected.items():
-            got = results["phases"][name]["events"]
-            assert got == events, f"{name}: {got} events, expected {events}"
-    title = (
-        f"{results['rows']:,} rows ({results['bytes'] / 1e6:.0f} MB), {args.products:,} products"
+    run_phases(
+        "cs_shop_bench",
+        args.products,
+        generate,
+        _phase_import,
+        as_json=args.json,
+        google=args.google_category,
     )
-    print_phases(results, args.json, title)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from import_bench import _run, _settle, print_phases, scratch_catalog, timed_import  # noqa: E402
-from shop_export_bench import _phase_copy  # noqa: E402
+from import_bench import timed_import  # noqa: E402
+from shop_export_bench import run_phases  # noqa: E402
 
 SAMPLE = REPO / "tests" / "fixtures" / "real" / "woocommerce_sample_products.csv"
 VARIATIONS = 3
@@ -105,29 +104,7 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=25_000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-
-    results: dict[str, Any] = {"products": args.products, "phases": {}}
-    with scratch_catalog("cs_woo_bench") as url, tempfile.TemporaryDirectory() as tmp:
-        export = Path(tmp, "wc-product-export.csv")
-        results["rows"] = generate(export, args.products)
-        results["bytes"] = export.stat().st_size
-        for name, target in (("copy", _phase_copy), ("initial", _phase_import)):
-            _settle(url)
-            results["phases"][name] = _run(target, url, str(export))
-        _settle(url)
-        results["phases"]["noop"] = _run(_phase_import, url, str(export))
-        renamed = Path(tmp, "renamed.csv")
-        generate(renamed, args.products, renamed_every=100)
-        _settle(url)
-        results["phases"]["changed"] = _run(_phase_import, url, str(renamed))
-        expected = {"noop": 0, "changed": -(-args.products // 100)}
-        for name, events in expected.items():
-            got = results["phases"][name]["events"]
-            assert got == events, f"{name}: {got} events, expected {events}"
-    title = (
-        f"{results['rows']:,} rows ({results['bytes'] / 1e6:.0f} MB), {args.products:,} products"
-    )
-    print_phases(results, args.json, title)
+    run_phases("cs_woo_bench", args.products, generate, _phase_import, as_json=args.json)
 
 
 if __name__ == "__main__":

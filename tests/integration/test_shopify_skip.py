@@ -18,16 +18,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import, piece_prints, skip_unchanged
+from catalog_pipelines import first_import, piece_prints
 from catalog_pipelines.connectors import csv_pieces, export_skip
 from catalog_pipelines.importer import ImportOptions, import_path
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
-from tests.support.catalog_view import catalog_by_keys
 from tests.support.exports import SHOPIFY_HEADER as HEADER
 from tests.support.exports import write_csv
-from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import report_view
+from tests.support.skip_both import Step, run_both
 from tests.support.streamed import stream_small_exports, streamed_pieces
 
 PRODUCTS = 8
@@ -42,9 +41,6 @@ def _rows(change: Callable[[list[list[str]]], object] | None = None) -> list[lis
     if change is not None:
         change(rows)
     return rows
-
-
-Step = Callable[[sa.Engine, str, Path], Any]
 
 
 def _import(rows: list[list[str]], header: list[str] = HEADER) -> Step:
@@ -107,20 +103,7 @@ def both(
 ) -> Both:
     """Run the steps with skipping off, then on, each in an account of its own: the same
     reports and catalogs. The reports of the run with skipping on."""
-
-    def run(steps: list[Step]) -> list[Any]:
-        results, catalogs = {}, {}
-        for enabled in ("0", "1"):
-            monkeypatch.setenv(skip_unchanged.ENV, enabled)
-            acct = f"{account}_{enabled}"
-            results[enabled] = [step(engine, acct, tmp_path) for step in steps]
-            catalogs[enabled] = catalog_by_keys(engine, acct)
-            assert_catalog_integrity(engine, acct)
-        assert results["1"] == results["0"]
-        assert catalogs["1"] == catalogs["0"]
-        return results["1"]
-
-    return run
+    return lambda steps: run_both(engine, monkeypatch, account, tmp_path, steps)
 
 
 def _price(row: int, price: str) -> Callable[[list[list[str]]], None]:

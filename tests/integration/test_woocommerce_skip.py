@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import piece_prints, skip_unchanged
+from catalog_pipelines import piece_prints
 from catalog_pipelines.connectors import csv_pieces, export_skip
 from catalog_pipelines.importer import ImportOptions, import_path
-from tests.support.catalog_view import catalog_by_keys
 from tests.support.exports import write_csv
-from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import report_view
+from tests.support.skip_both import Step, run_both
 
 HEADER = ["ID", "Type", "SKU", "Name", "Parent", "Regular price", "Stock", "Attribute 1 name",
           "Attribute 1 value(s)"]  # fmt: skip
@@ -45,9 +44,6 @@ def _rows(change: Callable[[Rows], object] | None = None) -> Rows:
     if change is not None:
         change(rows)
     return rows
-
-
-Step = Callable[[sa.Engine, str, Path], Any]
 
 
 def _import(rows: Rows) -> Step:
@@ -79,20 +75,7 @@ def both(
 ) -> Both:
     """Run the steps with skipping off, then on, each in an account of its own: the same
     reports and catalogs. The reports of the run with skipping on."""
-
-    def run(steps: list[Step]) -> list[Any]:
-        results, catalogs = {}, {}
-        for enabled in ("0", "1"):
-            monkeypatch.setenv(skip_unchanged.ENV, enabled)
-            acct = f"{account}_{enabled}"
-            results[enabled] = [step(engine, acct, tmp_path) for step in steps]
-            catalogs[enabled] = catalog_by_keys(engine, acct)
-            assert_catalog_integrity(engine, acct)
-        assert results["1"] == results["0"]
-        assert catalogs["1"] == catalogs["0"]
-        return results["1"]
-
-    return run
+    return lambda steps: run_both(engine, monkeypatch, account, tmp_path, steps)
 
 
 def test_a_re_import_skips_the_products_whose_rows_did_not_change(
