@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from catalog_pipelines.connectors.magento_csv import read_magento_csv
@@ -156,6 +157,27 @@ def _never(head: Head) -> bool:
     return False
 
 
+def _export_connector(
+    name: str,
+    settings: ModuleType,
+    read: Callable[..., ParsedBatch],
+    *,
+    skips: bool = False,
+    read_pieces: PieceReader | None = None,
+) -> Connector:
+    """A shop export's connector, recognised by its `settings`' DETECT_REQUIRED and DETECT_ANY
+    columns. `skips`: `read` takes a SkipRequest, and the connector says so."""
+    return Connector(
+        name,
+        "file",
+        needs_mapping=False,
+        detect=_has_header(settings.DETECT_REQUIRED, settings.DETECT_ANY),
+        read=_export(read, skips=skips),
+        read_pieces=read_pieces,
+        skips=skips,
+    )
+
+
 CONNECTORS: dict[str, Connector] = {
     c.name: c
     for c in (
@@ -167,30 +189,11 @@ CONNECTORS: dict[str, Connector] = {
             read=_generic("jsonl"),
             skips=True,
         ),
-        Connector(
-            "shopify",
-            "file",
-            needs_mapping=False,
-            detect=_has_header(shopify.DETECT_REQUIRED, shopify.DETECT_ANY),
-            read=_export(read_shopify_csv, skips=True),
-            read_pieces=read_shopify_pieces,
-            skips=True,
+        _export_connector(
+            "shopify", shopify, read_shopify_csv, skips=True, read_pieces=read_shopify_pieces
         ),
-        Connector(
-            "woocommerce",
-            "file",
-            needs_mapping=False,
-            detect=_has_header(woocommerce.DETECT_REQUIRED, woocommerce.DETECT_ANY),
-            read=_export(read_woocommerce_csv, skips=True),
-            skips=True,
-        ),
-        Connector(
-            "magento",
-            "file",
-            needs_mapping=False,
-            detect=_has_header(magento.DETECT_REQUIRED, magento.DETECT_ANY),
-            read=_export(read_magento_csv),
-        ),
+        _export_connector("woocommerce", woocommerce, read_woocommerce_csv, skips=True),
+        _export_connector("magento", magento, read_magento_csv),
         Connector(
             "csv",
             "file",
