@@ -42,7 +42,7 @@ from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
 from catalog_pipelines.spill import owned_folder
 from catalog_pipelines.store import imports as store
-from catalog_pipelines.validation import ValidationReport, stripe_limit_problems
+from catalog_pipelines.validation import ValidationReport
 from catalog_pipelines.validation.pieces import PieceValidation
 
 ENV = "CATALOG_IMPORT_STREAM"
@@ -111,15 +111,17 @@ def _streamable(fmt: str, mapping: Mapping | None, encoding: str | None) -> bool
 @dataclass
 class _Piece:
     """A validated piece on disk: its rows in Parquet (LZ4: a tenth of the time of a pickle),
-    the rest of its batch (rejects, fingerprints) pickled."""
+    the rest of its batch (rejects, fingerprints) pickled, and what its validation found over
+    Stripe's limits (for the snapshot, which keeps them)."""
 
     file: Path  # without a suffix
     products: int
     variants: int
 
     @classmethod
-    def spill(cls, batch: ParsedBatch, file: Path) -> _Piece:
+    def spill(cls, batch: ParsedBatch, file: Path, limit_problems: pl.DataFrame) -> _Piece:
         batch.products.write_parquet(file.with_suffix(".products"), compression="lz4")
+        limit_problems.write_parquet(file.with_suffix(".limits"), compression="lz4")
         batch.variants.write_parquet(file.with_suffix(".variants"), compression="lz4")
         rest = replace(batch, products=batch.products.clear(), variants=batch.variants.clear())
         with file.with_suffix(".pickle").open("wb") as f:
@@ -134,6 +136,9 @@ class _Piece:
             products=pl.read_parquet(self.file.with_suffix(".products")),
             variants=pl.read_parquet(self.file.with_suffix(".variants")),
         )
+
+    def limit_problems(self) -> pl.DataFrame:
+        return pl.read_parquet(self.file.with_suffix(".limits"))
 
 
 @dataclass
@@ -151,7 +156,7 @@ class Stream:
     read_warnings: list[str] = field(default_factory=list)
     # the pieces of each part yielded and not yet through `keep_snapshot`, oldest first: the
     # next part is read while this one is written (plan_parts.planned_ahead)
-    _parts: deque[list[ParsedBatch]] = field(default_factory=deque)
+    _parts: deque[list[tuple[_Piece, ParsedBatch]]] = field(default_factory=deque)
     _snapshot: list[Path] = field(default_factory=list)  # the parts' snapshot rows, spilled
     _snapshot_rows: int = 0
 
@@ -196,11 +201,11 @@ class Stream:
     def parts(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         """(products, variants) of each part (`_grouped`)."""
         for group in self._grouped():
-            part = [piece.load() for piece in group]
+            part = [(piece, piece.load()) for piece in group]
             self._parts.append(part)
             yield (
-                pl.concat([b.products for b in part], rechunk=True),
-                pl.concat([b.variants for b in part], rechunk=True),
+                pl.concat([b.products for _, b in part], rechunk=True),
+                pl.concat([b.variants for _, b in part], rechunk=True),
             )
 
     def as_parts(self, stored: plan_parts.Stored) -> plan_parts.Parts:
@@ -211,7 +216,7 @@ class Stream:
     def keep_snapshot(self, plan: Plan) -> None:
         """Spill the snapshot rows of the part just planned (`parts`), before its plan goes:
         at 10M products they would take ~750 MiB in memory."""
-        for batch in self._parts.popleft():
+        for piece, batch in self._parts.popleft():
             if batch.fingerprints is None:
                 continue
             file = self.directory / f"snapshot-{len(self._snapshot):06d}.arrow"
@@ -221,7 +226,7 @@ class Stream:
                 batch.variants,
                 rejected_rows=[r.row_number for r in batch.rejects],
                 ignored_products=plan.ignored_products,
-                limit_problems=stripe_limit_problems(batch),
+                limit_problems=piece.limit_problems(),  # as validation found them
             )
             pl.concat(list(rows.frames)).write_ipc(file, compression="lz4")
             self._snapshot.append(file)
@@ -352,7 +357,8 @@ def _read_into(
                 _add(stream.summary, batch)
             for name, n in zip(_AS_READ, as_read, strict=True):
                 stream.as_read[name] += n
-            stream.pieces.append(_Piece.spill(batch, directory / f"{i:06d}"))
+            piece = _Piece.spill(batch, directory / f"{i:06d}", validation.last_problems)
+            stream.pieces.append(piece)
     except InputError as e:
         raise Unusable(f"a piece cannot be read ({e})", costly=False) from e
     if stream is None:
