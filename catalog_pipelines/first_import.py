@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.generic import Unskippable, read_jsonl_piece, read_table
 from catalog_pipelines.connectors.reading import line_pieces
 from catalog_pipelines.connectors.registry import CONNECTORS
@@ -274,6 +275,8 @@ def read_export(
         )
     except Unskippable as e:
         raise Unusable(f"the fingerprints cannot be taken: {e}") from e
+    except NotInPieces as e:
+        raise Unusable(str(e)) from e
 
 
 def _mapped_pieces(

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
+class NotInPieces(Exception):
+    """An export's products cannot be cut apart into pieces that build as the whole file
+    builds: it is read whole."""
+
+
 def read_export(
     path: str | Path,
     build_batch: Callable[..., ParsedBatch],
@@ -80,18 +85,25 @@ def read_export_pieces(
     currency: str,
     piece_variants: int,
     skip: SkipRequest | None = None,
+    key: ExportKey | None = None,
 ) -> Iterator[ParsedBatch]:
     """The batch `read_export` reads from a UTF-8 export, in pieces of whole products
     (`build_pieces(rows, columns, source=, currency=, piece_variants=)`); with `skip`, each
-    with the fingerprints of its products (Unskippable when they cannot be taken). An
-    InputError may be worded for a piece of the file: `read_export` words it for the whole
-    file."""
+    with the fingerprints of its products (Unskippable when they cannot be taken; `key` as
+    `read_export`'s). An InputError may be worded for a piece of the file: `read_export` words
+    it for the whole file. NotInPieces: the export's products cannot be cut apart."""
     source = str(path)
     code = _currency(source, currency)
     rows = (
         ExportRows(path, source=source, encoding=None, whole=False)
         if skip is None
-        else PrintedRows(path, export=export, key_column=required_column, skip=skip, currency=code)
+        else PrintedRows(
+            path,
+            export=export,
+            key=key or ColumnKey(required_column),
+            skip=skip,
+            currency=code,
+        )
     )
     _refuse_other_export(rows, export, required_column)
     pieces = build_pieces(

@@ -89,9 +89,13 @@ class ExportRows:
         if self._only is None:
             self.rows_read, self.nul = records - len(nul), nul
 
+    def walked(self) -> Iterator[pl.DataFrame]:
+        """`frames`, for the walk a builder builds from (which PrintedRows also hashes)."""
+        return self.frames()
+
     def rows(self) -> Iterator[Row]:
         """One walk over the file, a row at a time."""
-        for frame in self.frames():
+        for frame in self.walked():
             yield from frame.iter_rows(named=True)
 
 

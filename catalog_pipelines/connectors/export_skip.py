@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from catalog_pipelines.connectors.csv_pieces import csv_pieces
-from catalog_pipelines.connectors.export_rows import ExportRows, Row, walkable
+from catalog_pipelines.connectors.export_rows import ExportRows, walkable
 from catalog_pipelines.fingerprints import (
     KEY,
     Fingerprints,
@@ -151,28 +151,33 @@ def _read_again(rows: ExportRows, wanted: pl.Series) -> list[pl.DataFrame]:
 class PrintedRows(ExportRows):
     """The rows of a UTF-8 export that a builder walks to build it in pieces (a first import),
     each frame of the walk of its rows hashed, so that each piece gets the prints of the
-    products it was built from (`give`)."""
+    products it was built from (`give`). Raises Unskippable, from the walk, when `key` says
+    prints cannot be taken."""
 
     def __init__(
-        self, path: Path, *, export: str, key_column: str, skip: SkipRequest, currency: str
+        self, path: Path, *, export: str, key: ExportKey, skip: SkipRequest, currency: str
     ) -> None:
         super().__init__(path, source=str(path), encoding=None, whole=False)
-        _check_header(self, key_column)
-        self._key = key_column
+        _check_header(self, key.column)
+        self._key = key
         self._skip = skip
         self.salt = salt_parts(self.columns, export, currency)
         self._pending: list[pl.DataFrame] = []  # (external_id, _h, row_number) not yet given
 
-    def rows(self) -> Iterator[Row]:
+    def walked(self) -> Iterator[pl.DataFrame]:
         for frame in self.frames():
-            check_stripped(frame, [self._key])
-            self._pending.append(row_prints(frame, self._key, None))
-            yield from frame.iter_rows(named=True)
+            self._key.check(frame)
+            self._pending.append(row_prints(frame, key=self._key.of(frame)))
+            yield frame
+        self._key.done()
 
     def give(self, piece: ParsedBatch) -> None:
         """Set `piece.fingerprints` to those of the products it was built from: the rows walked
         so far of its products' keys and of its rejects' keys."""
-        rejected = pl.Series(KEY, [r.raw.get(self._key) for r in piece.rejects], dtype=pl.Utf8)
+        raws = pl.from_dicts(
+            [r.raw for r in piece.rejects], schema=dict.fromkeys(self.columns, pl.Utf8)
+        )
+        rejected = raws.select(self._key.of(raws).alias(KEY)).to_series()
         named = pl.concat([piece.products["external_id"], rejected]).to_frame(KEY)
         keys = named.select(product_key(KEY, None)).to_series().drop_nulls()
         pending = pl.concat(self._pending) if self._pending else _NO_ROWS

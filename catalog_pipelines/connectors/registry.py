@@ -20,7 +20,10 @@ from catalog_pipelines.connectors.magento_csv import settings as magento
 from catalog_pipelines.connectors.reading import InputError
 from catalog_pipelines.connectors.shopify_csv import read_shopify_csv, read_shopify_pieces
 from catalog_pipelines.connectors.shopify_csv import settings as shopify
-from catalog_pipelines.connectors.woocommerce_csv import read_woocommerce_csv
+from catalog_pipelines.connectors.woocommerce_csv import (
+    read_woocommerce_csv,
+    read_woocommerce_pieces,
+)
 from catalog_pipelines.connectors.woocommerce_csv import settings as woocommerce
 from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import ParsedBatch
@@ -192,7 +195,13 @@ CONNECTORS: dict[str, Connector] = {
         _export_connector(
             "shopify", shopify, read_shopify_csv, skips=True, read_pieces=read_shopify_pieces
         ),
-        _export_connector("woocommerce", woocommerce, read_woocommerce_csv, skips=True),
+        _export_connector(
+            "woocommerce",
+            woocommerce,
+            read_woocommerce_csv,
+            skips=True,
+            read_pieces=read_woocommerce_pieces,
+        ),
         _export_connector("magento", magento, read_magento_csv),
         Connector(
             "csv",

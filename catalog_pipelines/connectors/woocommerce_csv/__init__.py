@@ -7,16 +7,18 @@ Grouped products have no price; external products have a price but no inventory 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from catalog_pipelines.connectors.cells import read_export
+from catalog_pipelines.connectors.cells import read_export, read_export_pieces
 from catalog_pipelines.connectors.woocommerce_csv import settings
 from catalog_pipelines.connectors.woocommerce_csv.helpers import build_batch
 from catalog_pipelines.connectors.woocommerce_csv.keys import VariationKey
+from catalog_pipelines.connectors.woocommerce_csv.pieces import build_pieces
 from catalog_pipelines.fingerprints import SkipRequest
 from catalog_pipelines.normalized import ParsedBatch
 
-__all__ = ["read_woocommerce_csv"]
+__all__ = ["read_woocommerce_csv", "read_woocommerce_pieces"]
 
 
 def read_woocommerce_csv(
@@ -39,6 +41,24 @@ def read_woocommerce_csv(
         required_column=settings.TYPE,
         encoding=encoding,
         currency=currency,
+        skip=skip,
+        key=VariationKey(),
+    )
+
+
+def read_woocommerce_pieces(
+    path: Path, *, currency: str, piece_variants: int, skip: SkipRequest | None = None
+) -> Iterator[ParsedBatch]:
+    """`read_woocommerce_csv`'s batch of a UTF-8 export, in pieces of whole products
+    (pieces.py) that end once they hold `piece_variants` rows; with `skip`, each with its
+    fingerprints."""
+    return read_export_pieces(
+        path,
+        build_pieces,
+        export="WooCommerce",
+        required_column=settings.TYPE,
+        currency=currency,
+        piece_variants=piece_variants,
         skip=skip,
         key=VariationKey(),
     )

@@ -8,17 +8,17 @@ SKU is keyed `id:<ID>` so that it still has a stable external id.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from catalog_pipelines.connectors.cells import (
-    Row,
     cell,
     parse_quantity,
     raw,
     row_number,
     stripped,
 )
-from catalog_pipelines.connectors.export_rows import ExportRows
+from catalog_pipelines.connectors.export_rows import ExportRows, Row
 from catalog_pipelines.connectors.record_buffer import RecordBuffer
 from catalog_pipelines.connectors.woocommerce_csv import settings as s
 from catalog_pipelines.money import MoneyError, to_minor_units
@@ -264,9 +264,18 @@ def build_batch(
 ) -> ParsedBatch:
     """Products first (so that any variation can find its parent wherever it sits in the
     file), then variations: two walks over the file, so that no row is held between them."""
+    batch = build_walked(rows.rows, columns, source=source, currency=currency)
+    batch.rows_read = rows.rows_read  # the file's own count: a row lost in the walk shows
+    return batch
+
+
+def build_walked(
+    walk: Callable[[], Iterator[Row]], columns: list[str], *, source: str, currency: str
+) -> ParsedBatch:
+    """The batch of the rows that each call of `walk` walks, in two walks (`build_batch`)."""
     builder = _Builder(columns, currency, source)
     parsed = 0
-    for row in rows.rows():
+    for row in walk():
         parsed += 1
         errors: list[str] = []
         kind, flags = parse_type(cell(row, s.TYPE), errors)
@@ -276,12 +285,12 @@ def build_batch(
                 builder.rejected_refs.setdefault(ref, row_number(row))
         elif kind != s.VARIATION:
             builder.add_product(row, kind, flags, errors)
-    for row in rows.rows():
+    for row in walk():
         if parse_type(cell(row, s.TYPE), [])[0] == s.VARIATION:
             builder.add_variation(row)
     return ParsedBatch(
         input_name=source,
-        rows_read=rows.rows_read,
+        rows_read=parsed,
         products=builder.products.frame(),
         variants=builder.variants.frame().sort("row_number"),
         rejects=sorted(builder.rejects, key=lambda r: r.row_number),

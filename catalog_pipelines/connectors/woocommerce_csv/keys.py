@@ -19,7 +19,7 @@ from catalog_pipelines.fingerprints import Unskippable
 from catalog_pipelines.mapping.apply import blank_to_null
 
 
-def _cells(frame: pl.DataFrame, column: str) -> pl.Expr:
+def stripped_cells(frame: pl.DataFrame, column: str) -> pl.Expr:
     """A column's cells stripped, blank as null, as `cells.stripped` reads them (a column the
     file lacks: all null)."""
     if column not in frame.columns:
@@ -27,7 +27,7 @@ def _cells(frame: pl.DataFrame, column: str) -> pl.Expr:
     return blank_to_null(pl.col(column))
 
 
-def _is_variation(frame: pl.DataFrame) -> pl.Expr:
+def is_variation(frame: pl.DataFrame) -> pl.Expr:
     """Whether the builder reads each row as a variation: `parse_type` itself, once for each
     distinct Type cell."""
     kinds = {t: parse_type(t, [])[0] for t in frame[s.TYPE].unique().drop_nulls().to_list()}
@@ -45,16 +45,16 @@ class VariationKey:
         self._aliases: set[str] = set()  # id:<ID> of the other rows keyed by their SKU
 
     def of(self, frame: pl.DataFrame) -> pl.Expr:
-        own = pl.coalesce(_cells(frame, s.SKU), pl.lit("id:") + _cells(frame, s.ID))
-        return pl.when(_is_variation(frame)).then(_cells(frame, s.PARENT)).otherwise(own)
+        own = pl.coalesce(stripped_cells(frame, s.SKU), pl.lit("id:") + stripped_cells(frame, s.ID))
+        return pl.when(is_variation(frame)).then(stripped_cells(frame, s.PARENT)).otherwise(own)
 
     def check(self, frame: pl.DataFrame) -> None:
         check_stripped(frame, [s.SKU, s.ID, s.PARENT])
         cells = frame.select(
-            variation=_is_variation(frame),
-            parent=_cells(frame, s.PARENT),
-            alias=pl.lit("id:") + _cells(frame, s.ID),
-            sku=_cells(frame, s.SKU),
+            variation=is_variation(frame),
+            parent=stripped_cells(frame, s.PARENT),
+            alias=pl.lit("id:") + stripped_cells(frame, s.ID),
+            sku=stripped_cells(frame, s.SKU),
         )
         variations = cells.filter("variation")
         self._parents.update(variations["parent"].drop_nulls().to_list())
