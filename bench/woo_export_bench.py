@@ -9,8 +9,8 @@ SKU, as WooCommerce writes them. Phases, each in its own child process (peak RSS
 on a settled server (see import_bench.py):
   copy     the client streams the file through `COPY ... FROM STDIN` into a table of 51 text
            columns
-  initial  `import --format woocommerce` into an empty catalog (read whole: no streamed first
-           import for this export yet)
+  initial  `import --format woocommerce` into an empty catalog (streamed: built in pieces of
+           whole products, woocommerce_csv/pieces.py)
   noop     the same file again: nothing is written; the products whose rows the initial
            import saw are skipped by their fingerprints (woocommerce_csv/keys.py)
   changed  the file with every hundredth product renamed: exactly that many events

@@ -48,8 +48,9 @@ STREAMED = "streamed"
 
 @pytest.fixture
 def pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    """Every record a piece, parts of three products, temporary files under the test's own
-    directory; returns one entry per import that streamed."""
+    """Every record a piece, parts of three products (and variants, when streamed: one
+    product each), temporary files under the test's own directory; returns one entry per
+    import that streamed."""
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 1)
     monkeypatch.setattr(plan_parts, "PART_PRODUCTS", 3)
     spill = tmp_path / "spill"
@@ -103,8 +104,9 @@ def test_a_streamed_first_import_writes_what_the_whole_read_writes(
     changed = [r.replace("Hat", "Cap hat") for r in ROWS if not r.startswith("P9,")]
     first, again, edited = _both(engine, tmp_path, monkeypatch, account, [ROWS, ROWS, changed])
     assert pieces == [STREAMED]  # the first import; the others find the account filled
-    # ten products in parts of three, then one plan per re-import, in both accounts
-    assert len(applies) == (4 + 1 + 1) * 2
+    # ten products streamed in parts of one (a product and its variant), or read whole in
+    # parts of three, then one plan per re-import
+    assert len(applies) == (10 + 1 + 1) + (4 + 1 + 1)
     assert first["products"]["created"] == 10
     assert first["rejects"] == [(4, ["price: 'not-a-price' is not a non-negative decimal amount"])]
     assert len(first["changes"]) == first["events"]
@@ -247,7 +249,8 @@ def test_progress_never_goes_back(
     assert pieces == ([] if variant else [STREAMED])
     fractions = [f for _, f in seen]
     assert fractions == sorted(fractions)
-    assert [s for s, _ in seen if s == "writing"] == ["writing"] * 4  # 10 products, parts of 3
+    # 10 products in parts of one product and its variant, or of three products
+    assert [s for s, _ in seen if s == "writing"] == ["writing"] * (4 if variant else 10)
     assert seen[-1] == ("done", 1.0)
 
 

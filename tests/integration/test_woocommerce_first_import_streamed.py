@@ -10,7 +10,6 @@ and catalogs must be the same (ids aside).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +118,6 @@ def test_a_streamed_woocommerce_first_import_writes_what_the_whole_read_writes(
     assert skipped == [0, 10, 0, 10]
 
 
-@pytest.mark.parametrize("why", ["apart", "by-id"])
 def test_an_export_that_cannot_be_cut_is_read_whole_with_the_same_outcome(
     engine: sa.Engine,
     tmp_path: Path,
@@ -127,24 +125,39 @@ def test_an_export_that_cannot_be_cut_is_read_whole_with_the_same_outcome(
     account: str,
     streamed: list[int],
     caplog: pytest.LogCaptureFixture,
-    why: str,
 ) -> None:
     rows: Rows = []
     for p in range(6):
         rows += _variable(p, sku=f"V{p}")
-    said = {"apart": "rows must be built together", "by-id": "fingerprints cannot be taken"}
-    change: dict[str, Callable[[], None]] = {
-        # V0's variation five rows from it, where two rows may stay together
-        "apart": lambda: monkeypatch.setattr(pieces, "MAX_APART", 2),
-        # a variation names by id:<ID> a parent keyed by its SKU: no prints, so no stream
-        "by-id": lambda: rows[3].__setitem__(5, "id:110"),
-    }
-    rows.insert(6, rows.pop(1))
-    change[why]()
+    rows.insert(6, rows.pop(1))  # V0's variation five rows from it: two may stay together
+    monkeypatch.setattr(pieces, "MAX_APART", 2)
     path = write_csv(tmp_path / "woo.csv", HEADER, rows)
     with caplog.at_level(logging.WARNING, logger="catalog_pipelines.first_import"):
         first, again = _both_ways(engine, monkeypatch, path, account)
     assert streamed == []
-    assert "read whole" in caplog.text and said[why] in caplog.text
+    assert "read whole" in caplog.text and "rows must be built together" in caplog.text
     assert first["products"]["created"] == 6 and first["rejects"] == []
     assert again["events"] == 0
+
+
+def test_an_export_whose_prints_cannot_be_taken_streams_without_them(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    streamed: list[int],
+    skipped: list[int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rows: Rows = []
+    for p in range(6):
+        rows += _variable(p, sku=f"V{p}")
+    rows[4][5] = "id:110"  # a variation names by id:<ID> a parent keyed by its SKU
+    path = write_csv(tmp_path / "woo.csv", HEADER, rows)
+    with caplog.at_level(logging.INFO, logger="catalog_pipelines"):
+        first, again = _both_ways(engine, monkeypatch, path, account)
+    assert len(streamed) == 1 and "read whole" not in caplog.text
+    assert "read without fingerprints" in caplog.text
+    assert first["products"]["created"] == 6 and first["rejects"] == []
+    # no snapshot, so the second import processed every product (it changed nothing)
+    assert again["events"] == 0 and skipped == [-1, -1, -1, -1]

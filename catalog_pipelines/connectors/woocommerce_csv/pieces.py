@@ -81,10 +81,10 @@ class Cuts:
                 f" {MAX_APART} rows from it, or from a row with its SKU"
             )
 
-    def last(self, first: int, last: int) -> int | None:
-        """The last row numbered from `first` to `last` after which the file may be cut."""
+    def first(self, first: int, last: int) -> int | None:
+        """The first row numbered from `first` to `last` after which the file may be cut."""
         at = np.flatnonzero(self._may_cut[first : last + 1])
-        return first + int(at[-1]) if at.size else None
+        return first + int(at[0]) if at.size else None
 
 
 def _names(frame: pl.DataFrame) -> pl.DataFrame:
@@ -121,29 +121,21 @@ def build_pieces(
         yield build_batch(rows, columns, source=source, currency=currency)
         return
     cuts = Cuts.of(rows.frames())
-    held: list[pl.DataFrame] = []
-    held_rows = handled = 0
+    held = pl.DataFrame()
+    handled = 0
     for frame in rows.walked():
-        if not frame.height:
-            continue
-        held.append(frame)
-        held_rows += frame.height
-        if held_rows < piece_variants:
-            continue
-        cut = cuts.last(held[0][ROW_NUMBER][0], frame[ROW_NUMBER][-1])
-        if cut is None:
-            continue
-        whole = pl.concat(held)
-        at = int(whole[ROW_NUMBER].search_sorted(cut, side="right"))
-        piece, rest = whole.head(at), whole.slice(at)
-        held, held_rows = ([rest] if rest.height else []), rest.height
-        del whole
-        batch = _built(piece, columns, source=source, currency=currency)
-        del piece
-        handled += batch.rows_read
-        yield batch
-    whole = pl.concat(held) if held else pl.DataFrame()
-    batch = _built(whole, columns, source=source, currency=currency)
+        held = pl.concat([held, frame]) if held.height else frame
+        while held.height >= piece_variants:
+            numbers = held[ROW_NUMBER]
+            cut = cuts.first(numbers[piece_variants - 1], numbers[-1])
+            if cut is None:
+                break
+            at = int(numbers.search_sorted(cut, side="right"))
+            batch = _built(held.head(at), columns, source=source, currency=currency)
+            held = held.slice(at)
+            handled += batch.rows_read
+            yield batch
+    batch = _built(held, columns, source=source, currency=currency)
     batch.rows_read = rows.rows_read - handled
     yield batch
 
