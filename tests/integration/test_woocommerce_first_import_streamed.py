@@ -1,5 +1,5 @@
 """A first import of a large WooCommerce export is streamed: built in pieces of whole products,
-cut only where no product's rows lie on both sides (woocommerce_csv/pieces.py), each piece
+each once the last row that names it is read (woocommerce_csv/pieces.py), each piece
 validated and put on disk, then planned and written a part at a time (first_import.py).
 
 Pieces of four rows and parts of five products make a small export stream. The same export
@@ -118,7 +118,7 @@ def test_a_streamed_woocommerce_first_import_writes_what_the_whole_read_writes(
     assert skipped == [0, 10, 0, 10]
 
 
-def test_an_export_that_cannot_be_cut_is_read_whole_with_the_same_outcome(
+def test_an_export_that_would_hold_too_many_rows_is_read_whole_with_the_same_outcome(
     engine: sa.Engine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -129,13 +129,13 @@ def test_an_export_that_cannot_be_cut_is_read_whole_with_the_same_outcome(
     rows: Rows = []
     for p in range(6):
         rows += _variable(p, sku=f"V{p}")
-    rows.insert(6, rows.pop(1))  # V0's variation five rows from it: two may stay together
-    monkeypatch.setattr(pieces, "MAX_APART", 2)
+    rows.insert(6, rows.pop(1))  # V0's variation five rows from it: 4 rows wait at once
+    monkeypatch.setattr(pieces, "MAX_HELD", 3)
     path = write_csv(tmp_path / "woo.csv", HEADER, rows)
     with caplog.at_level(logging.WARNING, logger="catalog_pipelines.first_import"):
         first, again = _both_ways(engine, monkeypatch, path, account)
     assert streamed == []
-    assert "read whole" in caplog.text and "rows must be built together" in caplog.text
+    assert "read whole" in caplog.text and "rows would wait" in caplog.text
     assert first["products"]["created"] == 6 and first["rejects"] == []
     assert again["events"] == 0
 

@@ -1,15 +1,21 @@
-"""Where a WooCommerce export may be cut into pieces that build as the whole file builds, so
-that a first import can build, validate and write it a piece at a time (first_import.py).
+"""Which rows of a WooCommerce export must be built together, so that a first import can
+build, validate and write it in pieces of whole products (first_import.py), each of which
+builds as the whole file builds it.
 
 The builder relates rows by the names a variation's `Parent` may give its product: a product
 row's SKU and its `id:<ID>`. A variation finds its parent, or the parent's reject, among the
 rows that carry its Parent's name; two products with one SKU are one accepted and one
-rejected. So every row that carries a name (a product row by its SKU or `id:<ID>`, a variation
-by its Parent) must be in the piece of every other row that carries it, and the file may be
-cut after a row only where no name has rows on both sides. In WooCommerce's own exports a
-product's variations follow it, so a cut comes every few rows.
+rejected. So rows that carry one name (a product row by its SKU or `id:<ID>`, a variation by
+its Parent) are built together, and so are the rows that share a name with those: a group.
+A group is complete once its last row is read.
 
-Names are compared by their hashes: two names that collide only keep more rows together.
+WooCommerce writes rows in the order of their ids, so a product's variations follow it when
+they were made with it, and come much later when they were added since. A piece is the
+complete groups, in the order of their first rows, once they hold enough rows: only the rows
+of the groups still open are held. The products of a piece are in file order, but a product
+with a late variation goes in a later piece than the products after it.
+
+Names are compared by their hashes: two names that collide only put two groups together.
 """
 
 from __future__ import annotations
@@ -28,23 +34,25 @@ from catalog_pipelines.connectors.woocommerce_csv.keys import is_variation, stri
 from catalog_pipelines.fingerprints import Unskippable
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
 
-# A file whose rows must stay together over more rows than this is read whole: a piece holds
-# its rows' cells until it is cut.
-MAX_APART = 200_000
+# A file that would hold more rows than this at once, waiting for their groups to complete,
+# is read whole: the rows of open groups are held with all their cells.
+MAX_HELD = 200_000
 _SEED = 0x3D0C5  # for the names' hashes
+_GROUP = "_group"
 
 
-class Cuts:
-    """After which rows of a file it may be cut."""
+class Groups:
+    """The group of each row of a file: its first row, and the group's last row."""
 
-    def __init__(self, may_cut: np.ndarray) -> None:
-        self._may_cut = may_cut  # by row number
+    def __init__(self, first: np.ndarray, last: np.ndarray) -> None:
+        self._first = first  # by row number
+        self._last = last  # by row number
 
     @classmethod
-    def of(cls, frames: Iterable[pl.DataFrame]) -> Cuts:
-        """The cuts of the file whose walk gives `frames` (ExportRows.frames). Raises
-        NotInPieces when rows that must stay together lie more than MAX_APART rows apart, or
-        when a name cell holds a character that Python strips and Polars does not."""
+    def of(cls, frames: Iterable[pl.DataFrame]) -> Groups:
+        """The groups of the file whose walk gives `frames` (ExportRows.frames). Raises
+        NotInPieces when more than MAX_HELD rows would be held at once, or when a name cell
+        holds a character that Python strips and Polars does not."""
         names: list[pl.DataFrame] = []
         numbers: list[pl.Series] = []
         for frame in frames:
@@ -55,36 +63,56 @@ class Cuts:
             names.append(_names(frame))
             numbers.append(frame[ROW_NUMBER])
         rows = pl.concat(numbers).to_numpy() if numbers else np.empty(0, dtype=np.int64)
-        spans = (
-            pl.concat(names)
-            .group_by("name")
-            .agg(first=pl.col(ROW_NUMBER).min(), last=pl.col(ROW_NUMBER).max())
-            .filter(pl.col("first") < pl.col("last"))
-        )
+        size = int(rows.max()) + 1 if rows.size else 1
+        edges = pl.concat(names) if names else pl.DataFrame(schema={"name": pl.UInt64})
         del names
-        size = int(rows.max()) + 2 if rows.size else 1
-        inside = np.zeros(size, dtype=np.int32)  # +1 where a span opens, -1 where it closes
-        np.add.at(inside, spans["first"].to_numpy(), 1)
-        np.add.at(inside, spans["last"].to_numpy(), -1)
-        may_cut = np.cumsum(inside, dtype=np.int32) == 0
-        cuts = cls(may_cut)
-        cuts._check_apart(rows)
-        return cuts
+        name = edges["name"].rank("dense").cast(pl.Int64).to_numpy() - 1
+        row = edges[ROW_NUMBER].to_numpy()
+        del edges
+        first = _components(np.arange(size, dtype=np.int64), name, row)
+        last = np.zeros(size, dtype=np.int64)
+        np.maximum.at(last, first[rows], rows)
+        groups = cls(first, last[first])
+        groups._check_held(rows)
+        return groups
 
-    def _check_apart(self, rows: np.ndarray) -> None:
-        at = np.flatnonzero(self._may_cut[rows])
-        bounds = np.concatenate(([-1], at, [rows.size - 1]))
-        longest = int(np.diff(bounds).max()) if rows.size else 0
-        if longest > MAX_APART:
+    def _check_held(self, rows: np.ndarray) -> None:
+        """Raise NotInPieces when more than MAX_HELD rows wait at once for their groups."""
+        waiting = np.zeros(self._last.size + 1, dtype=np.int64)
+        np.add.at(waiting, rows, 1)  # held from its own row...
+        np.add.at(waiting, self._last[rows], -1)  # ...until its group's last
+        held = int(np.cumsum(waiting).max()) if rows.size else 0
+        if held > MAX_HELD:
             raise NotInPieces(
-                f"{longest} rows must be built together: a product's variations lie more than"
-                f" {MAX_APART} rows from it, or from a row with its SKU"
+                f"{held} rows would wait for the rest of their products at once: variations lie"
+                f" far from their products, or from a row with their SKU (more than {MAX_HELD})"
             )
 
-    def first(self, first: int, last: int) -> int | None:
-        """The first row numbered from `first` to `last` after which the file may be cut."""
-        at = np.flatnonzero(self._may_cut[first : last + 1])
-        return first + int(at[0]) if at.size else None
+    def complete(self, frame: pl.DataFrame, read: int) -> pl.DataFrame:
+        """`frame`'s rows whose group is complete once the row numbered `read` is read, with
+        their group."""
+        numbers = frame[ROW_NUMBER].to_numpy()
+        done = self._last[numbers] <= read
+        return frame.filter(pl.Series(done)).with_columns(
+            pl.Series(_GROUP, self._first[numbers[done]])
+        )
+
+
+def _components(first: np.ndarray, name: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """The first row of each row's group, by row number: the smallest row number reachable
+    through shared names (labels spread through the names until none moves)."""
+    if not name.size:
+        return first
+    by_name = np.empty(int(name.max()) + 1, dtype=np.int64)
+    while True:
+        by_name.fill(np.iinfo(np.int64).max)
+        np.minimum.at(by_name, name, first[row])
+        spread = first.copy()
+        np.minimum.at(spread, row, by_name[name])
+        spread = spread[spread]  # a label is a row of the group: follow it to its own
+        if np.array_equal(spread, first):
+            return first
+        first = spread
 
 
 def _names(frame: pl.DataFrame) -> pl.DataFrame:
@@ -112,32 +140,44 @@ def build_pieces(
     currency: str,
     piece_variants: int | None = None,
 ) -> Iterator[ParsedBatch]:
-    """The batch `build_batch` builds, in pieces of whole products in file order: each piece
-    ends at the first cut (`Cuts`) once it holds `piece_variants` rows (None: one piece). The
-    file is walked twice, once for its cuts and once to build; a piece's rows are held until
-    it is built. Each piece counts the rows it was built from; the last also counts what the
-    file's own count of its rows says beyond (shopify_csv.helpers.build_pieces)."""
+    """The batch `build_batch` builds, in pieces of whole groups (`Groups`) of about
+    `piece_variants` rows (None: one piece). The file is walked twice, once for its groups
+    and once to build; the rows of open groups are held. Each piece counts the rows it was
+    built from; the last also counts what the file's own count of its rows says beyond
+    (shopify_csv.helpers.build_pieces)."""
     if piece_variants is None:
         yield build_batch(rows, columns, source=source, currency=currency)
         return
-    cuts = Cuts.of(rows.frames())
+    groups = Groups.of(rows.frames())
     held = pl.DataFrame()
     handled = 0
     for frame in rows.walked():
+        if not frame.height:
+            continue
         held = pl.concat([held, frame]) if held.height else frame
-        while held.height >= piece_variants:
-            numbers = held[ROW_NUMBER]
-            cut = cuts.first(numbers[piece_variants - 1], numbers[-1])
-            if cut is None:
-                break
-            at = int(numbers.search_sorted(cut, side="right"))
-            batch = _built(held.head(at), columns, source=source, currency=currency)
-            held = held.slice(at)
+        done = groups.complete(held, frame[ROW_NUMBER][-1])
+        if done.height < piece_variants:
+            continue
+        held = held.filter(~pl.col(ROW_NUMBER).is_in(done[ROW_NUMBER].implode()))
+        for piece in _split(done, piece_variants):
+            batch = _built(piece, columns, source=source, currency=currency)
             handled += batch.rows_read
             yield batch
     batch = _built(held, columns, source=source, currency=currency)
     batch.rows_read = rows.rows_read - handled
     yield batch
+
+
+def _split(done: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
+    """`done`'s rows in pieces of whole groups, in the order of the groups' first rows, that
+    end once they hold `rows` rows; each piece's rows in file order."""
+    sizes = done.group_by(_GROUP).len().sort(_GROUP)
+    piece = (sizes["len"].cum_sum() - sizes["len"]) // rows
+    which = done.select(_GROUP).join(
+        sizes.select(_GROUP, piece=piece), on=_GROUP, how="left", maintain_order="left"
+    )["piece"]
+    for n in piece.unique(maintain_order=True).to_list():
+        yield done.filter(which == n).drop(_GROUP)
 
 
 def _built(rows: pl.DataFrame, columns: list[str], *, source: str, currency: str) -> ParsedBatch:
