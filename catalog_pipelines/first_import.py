@@ -2,10 +2,12 @@
 mapped and validated a piece at a time (connectors/csv_pieces.py), each piece spilled to a
 temporary directory, and then planned and written a part at a time (plan_parts.py). Memory
 holds a part and what the run reports, never the file. A JSON Lines file is streamed the same
-way, in pieces of whole lines, and a Shopify export in pieces of whole products that its
-builder gives as it reads.
+way, in pieces of whole lines, and a Shopify or WooCommerce export in pieces of whole products
+that its builder gives as it reads.
 
-The outcome is the whole path's, or the whole path runs. Mapping and validation only relate
+The outcome is the whole path's, or the whole path runs. (A WooCommerce product whose rows lie
+apart is built in a later piece than the products after it, so its events come after theirs:
+woocommerce_csv/pieces.py.) Mapping and validation only relate
 the rows of one product (its key) and the rows of one variant key, so pieces are independent
 unless a product's rows, or a variant key, fall in two of them. Then, or when the account
 turns out to hold anything once the import holds its lock, `Unusable` sends the import back

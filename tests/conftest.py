@@ -20,6 +20,7 @@ from catalog_pipelines import db, skip_unchanged
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.store.migrations import migrate
 from tests.support.dagster_state import forget_defs_state_storage
+from tests.support.streamed import stream_small_exports, streamed_pieces
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "real"
@@ -138,6 +139,14 @@ def applies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(store, "apply_plan", spy)
     return calls
+
+
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
+    """A small export's first import streamed (tests/support/streamed.py), its temporary
+    files under `tmp_path / "spill"`; the number of pieces of each import that streamed."""
+    stream_small_exports(monkeypatch, tmp_path)
+    return streamed_pieces(monkeypatch)
 
 
 @pytest.fixture

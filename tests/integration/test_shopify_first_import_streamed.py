@@ -9,19 +9,13 @@ reports and catalogs must be the same (ids aside).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import
-from catalog_pipelines.importer import ImportOptions, import_path
-from tests.support.catalog_view import catalog_by_keys
 from tests.support.exports import SHOPIFY_HEADER as HEADER
 from tests.support.exports import write_csv
-from tests.support.integrity import assert_catalog_integrity
-from tests.support.parent_csv import report_view
-from tests.support.streamed import stream_small_exports, streamed_pieces
+from tests.support.streamed import streamed_and_whole
 
 LONG = "x" * 501  # over Stripe's 500 characters for a metadata value: a warning
 
@@ -40,19 +34,6 @@ def _export(tmp: Path) -> Path:
     return write_csv(tmp / "shop.csv", HEADER, rows)
 
 
-@pytest.fixture
-def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
-    """Small pieces and parts, temporary files under the test's own directory; one entry per
-    import that streamed."""
-    stream_small_exports(monkeypatch, tmp_path)
-    return streamed_pieces(monkeypatch)
-
-
-def _import(engine: sa.Engine, path: Path, account: str) -> Any:
-    options = ImportOptions(source="shop", account_id=account)
-    return report_view(import_path(engine, path, options, format="shopify"))
-
-
 def test_a_streamed_shopify_first_import_writes_what_the_whole_read_writes(
     engine: sa.Engine,
     tmp_path: Path,
@@ -60,18 +41,10 @@ def test_a_streamed_shopify_first_import_writes_what_the_whole_read_writes(
     account: str,
     streamed: list[int],
 ) -> None:
-    path = _export(tmp_path)
-    reports = {}
-    for way in ("1", "0"):
-        monkeypatch.setenv(first_import.ENV, way)
-        reports[way] = [_import(engine, path, f"{account}_{way}") for _ in range(2)]
-        assert_catalog_integrity(engine, f"{account}_{way}")
+    first, again = streamed_and_whole(engine, monkeypatch, _export(tmp_path), account, "shopify")
     # the first import streamed, in pieces of whole products; the second found products
     assert len(streamed) == 1 and streamed[0] > 5
     assert list((tmp_path / "spill").iterdir()) == []
-    assert reports["1"] == reports["0"]
-    assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
-    first, again = reports["1"]
     assert first["products"]["created"] == 15
     assert [row for row, _ in first["rejects"]] == [20, 21, 46, 48]
     assert [w for w in first["warnings"] if "Stripe" in w] == [

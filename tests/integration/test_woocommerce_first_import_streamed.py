@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import
 from catalog_pipelines.connectors.woocommerce_csv import pieces
-from catalog_pipelines.importer import ImportOptions, import_path
-from tests.support.catalog_view import catalog_by_keys
 from tests.support.exports import write_csv
-from tests.support.integrity import assert_catalog_integrity
-from tests.support.parent_csv import report_view
-from tests.support.streamed import stream_small_exports, streamed_pieces
+from tests.support.streamed import streamed_and_whole
 
 HEADER = ["ID", "Type", "SKU", "Name", "Published", "Parent", "Regular price", "Stock",
           "Attribute 1 name", "Attribute 1 value(s)", "Tax class"]  # fmt: skip
@@ -61,32 +55,6 @@ def _export(tmp: Path) -> Path:
     return write_csv(tmp / "woo.csv", HEADER, rows)
 
 
-@pytest.fixture
-def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
-    stream_small_exports(monkeypatch, tmp_path)
-    return streamed_pieces(monkeypatch)
-
-
-def _import(engine: sa.Engine, path: Path, account: str) -> Any:
-    options = ImportOptions(source="woo", account_id=account)
-    return report_view(import_path(engine, path, options, format="woocommerce"))
-
-
-def _both_ways(
-    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, path: Path, account: str
-) -> list[Any]:
-    """The file imported twice into an account, streaming on, then off: the same reports and
-    catalogs. The reports with streaming on."""
-    reports = {}
-    for way in ("1", "0"):
-        monkeypatch.setenv(first_import.ENV, way)
-        reports[way] = [_import(engine, path, f"{account}_{way}") for _ in range(2)]
-        assert_catalog_integrity(engine, f"{account}_{way}")
-    assert reports["1"] == reports["0"]
-    assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
-    return reports["1"]
-
-
 def test_a_streamed_woocommerce_first_import_writes_what_the_whole_read_writes(
     engine: sa.Engine,
     tmp_path: Path,
@@ -96,7 +64,7 @@ def test_a_streamed_woocommerce_first_import_writes_what_the_whole_read_writes(
     skipped: list[int],
 ) -> None:
     path = _export(tmp_path)
-    first, again = _both_ways(engine, monkeypatch, path, account)
+    first, again = streamed_and_whole(engine, monkeypatch, path, account, "woocommerce")
     # streamed in pieces, though V3's variation lies far from it and S1's SKU comes twice
     assert len(streamed) == 1 and streamed[0] >= 3
     assert list((tmp_path / "spill").iterdir()) == []
@@ -133,7 +101,7 @@ def test_an_export_that_would_hold_too_many_rows_is_read_whole_with_the_same_out
     monkeypatch.setattr(pieces, "MAX_HELD", 3)
     path = write_csv(tmp_path / "woo.csv", HEADER, rows)
     with caplog.at_level(logging.WARNING, logger="catalog_pipelines.first_import"):
-        first, again = _both_ways(engine, monkeypatch, path, account)
+        first, again = streamed_and_whole(engine, monkeypatch, path, account, "woocommerce")
     assert streamed == []
     assert "read whole" in caplog.text and "rows would wait" in caplog.text
     assert first["products"]["created"] == 6 and first["rejects"] == []
@@ -155,7 +123,7 @@ def test_an_export_whose_prints_cannot_be_taken_streams_without_them(
     rows[4][5] = "id:110"  # a variation names by id:<ID> a parent keyed by its SKU
     path = write_csv(tmp_path / "woo.csv", HEADER, rows)
     with caplog.at_level(logging.INFO, logger="catalog_pipelines"):
-        first, again = _both_ways(engine, monkeypatch, path, account)
+        first, again = streamed_and_whole(engine, monkeypatch, path, account, "woocommerce")
     assert len(streamed) == 1 and "read whole" not in caplog.text
     assert "read without fingerprints" in caplog.text
     assert first["products"]["created"] == 6 and first["rejects"] == []

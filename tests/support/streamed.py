@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines.importer import ImportOptions, import_path
+from tests.support.catalog_view import catalog_by_keys
+from tests.support.integrity import assert_catalog_integrity
+from tests.support.parent_csv import report_view
 
 
 def streamed_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -36,3 +41,21 @@ def stream_small_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     spill = tmp_path / "spill"
     spill.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spill))
+
+
+def streamed_and_whole(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, path: Path, account: str, fmt: str
+) -> list[Any]:
+    """The export `path` imported twice into an account with streaming on, then into another
+    with it off: the same reports and catalogs (ids aside). The reports with streaming on."""
+    reports = {}
+    for way in ("1", "0"):
+        monkeypatch.setenv(first_import.ENV, way)
+        options = ImportOptions(source=fmt, account_id=f"{account}_{way}")
+        reports[way] = [
+            report_view(import_path(engine, path, options, format=fmt)) for _ in range(2)
+        ]
+        assert_catalog_integrity(engine, f"{account}_{way}")
+    assert reports["1"] == reports["0"]
+    assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
+    return reports["1"]
