@@ -7,12 +7,12 @@ that its builder gives as it reads.
 
 The outcome is the whole path's, or the whole path runs. (A WooCommerce product whose rows lie
 apart is built in a later piece than the products after it, so its events come after theirs:
-woocommerce_csv/pieces.py.) Mapping and validation only relate
-the rows of one product (its key) and the rows of one variant key, so pieces are independent
-unless a product's rows, or a variant key, fall in two of them. Then, or when the account
-turns out to hold anything once the import holds its lock, `Unusable` sends the import back
-to reading the file whole. So does an error in a piece: the whole file's read words it.
-CATALOG_IMPORT_STREAM=0 turns streaming off.
+woocommerce_csv/pieces.py.) Mapping and validation only relate the rows of one product (its
+key) and the rows of one variant key, so pieces are independent unless a product's rows, or a
+variant key, fall in two of them. Then, or when the account turns out to hold anything once
+the import holds its lock, `Unusable` sends the import back to reading the file whole. So does
+an error in a piece: the whole file's read words it. CATALOG_IMPORT_STREAM=0 turns streaming
+off.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ class Stream:
         """Whole pieces, in file order, of at most PART_PRODUCTS products and variants together
         (a group always has a piece): what a part writes grows with both, and a shop's product
         has several variants (a million WooCommerce rows, 1 product to 3 variants, peaked at
-        1.0-1.1 GiB in parts of 60,000 variants, 0.8 GiB in parts of 30,000)."""
+        1.15 GiB in parts of 60,000 variants, 0.8 GiB in parts of 30,000)."""
         groups: list[list[_Piece]] = []
         group: list[_Piece] = []
         products = variants = 0

@@ -135,3 +135,11 @@ def test_an_export_whose_variations_follow_their_products_is_read_in_file_order(
     joined = _joined(given)
     assert pl.concat([p.products for p in given]).equals(joined.products)  # in file order
     assert_same_batch(joined, whole)
+
+
+def test_a_file_of_a_header_alone_is_one_empty_piece(tmp_path: Path) -> None:
+    header = SAMPLE.read_text(encoding="utf-8-sig").splitlines()[0]
+    path = tmp_path / "woo.csv"
+    path.write_text(header + "\n", encoding="utf-8")
+    (piece,) = _pieces(path)
+    assert (piece.rows_read, piece.products.height, piece.rejects) == (0, 0, [])

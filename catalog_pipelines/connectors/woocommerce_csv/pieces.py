@@ -39,6 +39,7 @@ from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
 MAX_HELD = 200_000
 _SEED = 0x3D0C5  # for the names' hashes
 _GROUP = "_group"
+_NO_NAMES = pl.DataFrame(schema={"name": pl.UInt64, ROW_NUMBER: pl.Int64})
 
 
 class Groups:
@@ -64,7 +65,7 @@ class Groups:
             numbers.append(frame[ROW_NUMBER])
         rows = pl.concat(numbers).to_numpy() if numbers else np.empty(0, dtype=np.int64)
         size = int(rows.max()) + 1 if rows.size else 1
-        edges = pl.concat(names) if names else pl.DataFrame(schema={"name": pl.UInt64})
+        edges = pl.concat(names) if names else _NO_NAMES
         del names
         name = edges["name"].rank("dense").cast(pl.Int64).to_numpy() - 1
         row = edges[ROW_NUMBER].to_numpy()
