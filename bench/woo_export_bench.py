@@ -1,7 +1,7 @@
 """WooCommerce export benchmark: the time and peak memory of importing a shop's product
 export, a million rows, against a bare COPY of the same file, in one run.
 
-    uv run python bench/woo_export_bench.py --products 250000 [--json]
+    uv run python bench/woo_export_bench.py --products 250000 [--late-every 10] [--json]
 
 The export has the 51 columns of WooCommerce's product export (the real sample's header) and,
 for each product, a `variable` row and three `variation` rows that name it in `Parent` by its
@@ -36,9 +36,13 @@ SAMPLE = REPO / "tests" / "fixtures" / "real" / "woocommerce_sample_products.csv
 VARIATIONS = 3
 
 
-def generate(path: Path, products: int, *, renamed_every: int | None = None) -> int:
+def generate(
+    path: Path, products: int, *, renamed_every: int | None = None, late_every: int | None = None
+) -> int:
     """Write a WooCommerce export of `products` variable products of VARIATIONS variations
-    each; its rows. `renamed_every`: every so many products get another name."""
+    each; its rows. `renamed_every`: every so many products get another name; `late_every`:
+    every so many products have their last variation at the end of the file, as in a store
+    that added it later (WooCommerce writes rows in the order of their ids)."""
     header = pl.read_csv(SAMPLE, n_rows=0, encoding="utf8-lossy").columns
     header = [c.lstrip("\ufeff") for c in header]
     per = VARIATIONS + 1
@@ -86,6 +90,9 @@ def generate(path: Path, products: int, *, renamed_every: int | None = None) -> 
         "Attribute 1 visible": pl.when(parent).then(pl.lit("1")),
         "Attribute 1 global": pl.lit("1"),
     }
+    if late_every:
+        late = (pl.col("v") == VARIATIONS) & (pl.col("p").cast(pl.Int64) % late_every == 0)
+        rows = rows.sort(late, "i")  # stable: the late variations last, in id order
     rows.select(
         cells.get(c, pl.lit(None, dtype=pl.Utf8)).cast(pl.Utf8).alias(c) for c in header
     ).write_csv(path)
@@ -102,9 +109,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--products", type=int, default=25_000)
+    ap.add_argument("--late-every", type=int, default=None, help="see generate()")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    run_phases("cs_woo_bench", args.products, generate, _phase_import, as_json=args.json)
+    run_phases(
+        "cs_woo_bench",
+        args.products,
+        generate,
+        _phase_import,
+        as_json=args.json,
+        late_every=args.late_every,
+    )
 
 
 if __name__ == "__main__":
