@@ -86,26 +86,28 @@ def test_a_streamed_woocommerce_first_import_writes_what_the_whole_read_writes(
     assert skipped == [0, 10, 0, 10]
 
 
-def test_an_export_that_would_hold_too_many_rows_is_read_whole_with_the_same_outcome(
+def test_an_export_that_would_hold_too_many_rows_streams_from_disk_with_the_same_outcome(
     engine: sa.Engine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     account: str,
     streamed: list[int],
+    skipped: list[int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    rows: Rows = []
-    for p in range(6):
-        rows += _variable(p, sku=f"V{p}")
-    rows.insert(6, rows.pop(1))  # V0's variation five rows from it: 4 rows wait at once
-    monkeypatch.setattr(pieces, "MAX_HELD", 3)
-    path = write_csv(tmp_path / "woo.csv", HEADER, rows)
-    with caplog.at_level(logging.WARNING, logger="catalog_pipelines.first_import"):
+    # the export above, every row put on disk in buckets of about five rows of whole
+    # products, built a bucket at a time
+    path = _export(tmp_path)
+    monkeypatch.setattr(pieces, "MAX_HELD", 0)
+    monkeypatch.setattr(pieces, "BUCKET_ROWS", 5)
+    with caplog.at_level(logging.INFO, logger="catalog_pipelines"):
         first, again = streamed_and_whole(engine, monkeypatch, path, account, "woocommerce")
-    assert streamed == []
-    assert "read whole" in caplog.text and "rows would wait" in caplog.text
-    assert first["products"]["created"] == 6 and first["rejects"] == []
-    assert again["events"] == 0
+    assert "built from buckets on disk" in caplog.text and "read whole" not in caplog.text
+    assert len(streamed) == 1 and streamed[0] >= 3
+    assert list((tmp_path / "spill").iterdir()) == []
+    assert first["products"]["created"] == 13
+    assert sorted(row for row, _ in first["rejects"]) == [5, 20, 25, 26, 27, 28, 39, 40]
+    assert again["events"] == 0 and skipped == [0, 10, 0, 10]
 
 
 def test_an_export_whose_prints_cannot_be_taken_streams_without_them(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -62,13 +63,21 @@ def test_rows_that_share_a_name_are_complete_once_the_last_of_them_is_read() -> 
                                     (8, 1)]  # fmt: skip
 
 
-def test_a_file_that_would_hold_too_many_rows_is_not_read_in_pieces(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(pieces, "MAX_HELD", 2)  # V1 and two of its variations wait
-    assert pieces.Groups.of([_frame(ROWS[:5])])
-    with pytest.raises(NotInPieces, match="3 rows would wait"):
-        pieces.Groups.of([_frame(ROWS)])
+def test_the_most_rows_waiting_at_once_are_counted() -> None:
+    assert pieces.Groups.of([_frame(ROWS[:5])]).held == 1
+    assert pieces.Groups.of([_frame(ROWS)]).held == 3  # V1 and two of its variations
+
+
+def test_buckets_hold_whole_groups_in_the_order_of_their_first_rows() -> None:
+    groups = pieces.Groups.of([_frame(ROWS)])
+    # groups by first row: 1 (rows 1, 2, 6, 8), 3, 4 (rows 4, 5), 7; closed past 3 rows
+    buckets = groups.buckets(_frame(ROWS), 3)
+    assert {n: b[ROW_NUMBER].to_list() for n, b in buckets.items()} == {
+        0: [1, 2, 6, 8],
+        1: [3, 4, 5],
+        2: [7],
+    }
+    assert buckets[1]["_group"].to_list() == [3, 4, 4]
 
 
 def test_a_name_that_python_strips_otherwise_is_not_read_in_pieces() -> None:
@@ -112,6 +121,24 @@ def test_the_real_export_in_the_smallest_pieces_is_the_export_read_whole(
     _apart(given)
     assert given[0].products["external_id"][0] == "woo-hoodie-with-logo"  # row 3
     assert_same_batch(_joined(given), whole)
+
+
+def test_the_real_export_built_from_buckets_on_disk_is_in_file_order(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # more rows would wait than allowed: each row goes to disk in its bucket, and the
+    # buckets are built in the order of their first rows, as the whole file is
+    whole = read_whole(read_woocommerce_csv, SAMPLE, monkeypatch)
+    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 400)
+    monkeypatch.setattr(pieces, "MAX_HELD", 1)
+    monkeypatch.setattr(pieces, "BUCKET_ROWS", 3)
+    with caplog.at_level(logging.INFO, logger="catalog_pipelines"):
+        given = _pieces(SAMPLE)
+    assert "built from buckets on disk" in caplog.text
+    _apart(given)
+    joined = _joined(given)
+    assert pl.concat([p.products for p in given]).equals(joined.products)  # in file order
+    assert_same_batch(joined, whole)
 
 
 def test_an_export_whose_variations_follow_their_products_is_read_in_file_order(

@@ -15,11 +15,17 @@ complete groups, in the order of their first rows, once they hold enough rows: o
 of the groups still open are held. The products of a piece are in file order, but a product
 with a late variation goes in a later piece than the products after it.
 
+When too many rows would wait at once (a store whose variations all follow all of its
+products, as in WooCommerce's own sample export), every row goes to disk instead, in buckets
+of whole groups by their first rows, and the buckets are built one at a time, in file order.
+
 Names are compared by their hashes: two names that collide only put two groups together.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -33,27 +39,34 @@ from catalog_pipelines.connectors.woocommerce_csv.helpers import build_batch, bu
 from catalog_pipelines.connectors.woocommerce_csv.keys import is_variation, stripped_cells
 from catalog_pipelines.fingerprints import Unskippable
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
+from catalog_pipelines.spill import Held, Spill
+
+log = logging.getLogger(__name__)
 
 # A file that would hold more rows than this at once, waiting for their groups to complete,
-# is read whole: the rows of open groups are held with all their cells.
-MAX_HELD = 200_000
+# is built from buckets on disk: the rows of open groups are held with all their cells.
+MAX_HELD = 50_000
+BUCKET_ROWS = 50_000  # rows of whole groups read back from disk and built at once
 _SEED = 0x3D0C5  # for the names' hashes
 _GROUP = "_group"
+_BUCKET = "_bucket"
 _NO_NAMES = pl.DataFrame(schema={"name": pl.UInt64, ROW_NUMBER: pl.Int64})
 
 
 class Groups:
     """The group of each row of a file: its first row, and the group's last row."""
 
-    def __init__(self, first: np.ndarray, last: np.ndarray) -> None:
+    def __init__(self, first: np.ndarray, last: np.ndarray, rows: np.ndarray) -> None:
         self._first = first  # by row number
         self._last = last  # by row number
+        self._sizes = np.bincount(first[rows], minlength=first.size)  # by first row
+        self.held = self._most_held(rows)
 
     @classmethod
     def of(cls, frames: Iterable[pl.DataFrame]) -> Groups:
         """The groups of the file whose walk gives `frames` (ExportRows.frames). Raises
-        NotInPieces when more than MAX_HELD rows would be held at once, or when a name cell
-        holds a character that Python strips and Polars does not."""
+        NotInPieces when a name cell holds a character that Python strips and Polars does
+        not."""
         names: list[pl.DataFrame] = []
         numbers: list[pl.Series] = []
         for frame in frames:
@@ -73,21 +86,14 @@ class Groups:
         first = _components(np.arange(size, dtype=np.int64), name, row)
         last = np.zeros(size, dtype=np.int64)
         np.maximum.at(last, first[rows], rows)
-        groups = cls(first, last[first])
-        groups._check_held(rows)
-        return groups
+        return cls(first, last[first], rows)
 
-    def _check_held(self, rows: np.ndarray) -> None:
-        """Raise NotInPieces when more than MAX_HELD rows wait at once for their groups."""
+    def _most_held(self, rows: np.ndarray) -> int:
+        """The most rows that wait at once for the rest of their groups, read in one walk."""
         waiting = np.zeros(self._last.size + 1, dtype=np.int64)
         np.add.at(waiting, rows, 1)  # held from its own row...
         np.add.at(waiting, self._last[rows], -1)  # ...until its group's last
-        held = int(np.cumsum(waiting).max()) if rows.size else 0
-        if held > MAX_HELD:
-            raise NotInPieces(
-                f"{held} rows would wait for the rest of their products at once: variations lie"
-                f" far from their products, or from a row with their SKU (more than {MAX_HELD})"
-            )
+        return int(np.cumsum(waiting).max()) if rows.size else 0
 
     def complete(self, frame: pl.DataFrame, read: int) -> pl.DataFrame:
         """`frame`'s rows whose group is complete once the row numbered `read` is read, with
@@ -97,6 +103,17 @@ class Groups:
         return frame.filter(pl.Series(done)).with_columns(
             pl.Series(_GROUP, self._first[numbers[done]])
         )
+
+    def buckets(self, frame: pl.DataFrame, rows: int) -> dict[int, pl.DataFrame]:
+        """`frame`'s rows with their group, by bucket: buckets of whole groups in the order of
+        their first rows, each closed once it holds `rows` rows."""
+        first = self._first[frame[ROW_NUMBER].to_numpy()]
+        bucket = ((np.cumsum(self._sizes) - self._sizes) // rows)[first]
+        tagged = frame.with_columns(pl.Series(_GROUP, first), pl.Series(_BUCKET, bucket))
+        return {
+            int(key[0]): part.drop(_BUCKET)
+            for key, part in tagged.partition_by(_BUCKET, as_dict=True).items()
+        }
 
 
 def _components(first: np.ndarray, name: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -143,15 +160,40 @@ def build_pieces(
 ) -> Iterator[ParsedBatch]:
     """The batch `build_batch` builds, in pieces of whole groups (`Groups`) of about
     `piece_variants` rows (None: one piece). The file is walked twice, once for its groups
-    and once to build; the rows of open groups are held. Each piece counts the rows it was
+    and once to build; the rows of open groups are held, or, when more than MAX_HELD would
+    wait at once, every row goes to disk in buckets. Each piece counts the rows it was
     built from; the last also counts what the file's own count of its rows says beyond
     (shopify_csv.helpers.build_pieces)."""
     if piece_variants is None:
         yield build_batch(rows, columns, source=source, currency=currency)
         return
     groups = Groups.of(rows.frames())
+    if groups.held > MAX_HELD:
+        log.info(
+            "%s: %d rows would wait for the rest of their products at once (more than %d):"
+            " built from buckets on disk",
+            rows.source,
+            groups.held,
+            MAX_HELD,
+        )
+        pieces = _from_buckets(rows, groups, piece_variants)
+    else:
+        pieces = _streamed(rows, groups, piece_variants)
+    handled, batch = 0, None
+    for piece in pieces:
+        if batch is not None:
+            handled += batch.rows_read
+            yield batch
+        batch = _built(piece, columns, source=source, currency=currency)
+    if batch is None:
+        batch = _built(pl.DataFrame(), columns, source=source, currency=currency)
+    batch.rows_read = rows.rows_read - handled
+    yield batch
+
+
+def _streamed(rows: ExportRows, groups: Groups, piece_variants: int) -> Iterator[pl.DataFrame]:
+    """The pieces in one walk, holding the rows of the groups still open."""
     held = pl.DataFrame()
-    handled = 0
     for frame in rows.walked():
         if not frame.height:
             continue
@@ -160,13 +202,23 @@ def build_pieces(
         if done.height < piece_variants:
             continue
         held = held.filter(~pl.col(ROW_NUMBER).is_in(done[ROW_NUMBER].implode()))
-        for piece in _split(done, piece_variants):
-            batch = _built(piece, columns, source=source, currency=currency)
-            handled += batch.rows_read
-            yield batch
-    batch = _built(held, columns, source=source, currency=currency)
-    batch.rows_read = rows.rows_read - handled
-    yield batch
+        yield from _split(done, piece_variants)
+    if held.height:
+        yield held
+
+
+def _from_buckets(rows: ExportRows, groups: Groups, piece_variants: int) -> Iterator[pl.DataFrame]:
+    """The pieces in one walk that puts every row on disk in its bucket (Groups.buckets),
+    then one bucket at a time, in the order of their groups' first rows."""
+    spill = Spill()
+    buckets: dict[int, list[Held]] = defaultdict(list)
+    for frame in rows.walked():
+        if frame.height:
+            for n, part in groups.buckets(frame, BUCKET_ROWS).items():
+                buckets[n].append(spill.keep(part))
+    for n in sorted(buckets):
+        bucket = pl.concat([held.frame() for held in buckets.pop(n)])
+        yield from _split(bucket, piece_variants)
 
 
 def _split(done: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
