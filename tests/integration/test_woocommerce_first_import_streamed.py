@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines.connectors.woocommerce_csv import pieces
+from catalog_pipelines.connectors import row_groups
 from tests.support.exports import write_csv
 from tests.support.streamed import streamed_and_whole
 
@@ -98,8 +98,8 @@ def test_an_export_that_would_hold_too_many_rows_streams_from_disk_with_the_same
     # the export above, every row put on disk in buckets of about five rows of whole
     # products, built a bucket at a time
     path = _export(tmp_path)
-    monkeypatch.setattr(pieces, "MAX_HELD", 0)
-    monkeypatch.setattr(pieces, "BUCKET_ROWS", 5)
+    monkeypatch.setattr(row_groups, "MAX_HELD", 0)
+    monkeypatch.setattr(row_groups, "BUCKET_ROWS", 5)
     with caplog.at_level(logging.INFO, logger="catalog_pipelines"):
         first, again = streamed_and_whole(engine, monkeypatch, path, account, "woocommerce")
     assert "built from buckets on disk" in caplog.text and "read whole" not in caplog.text

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from catalog_pipelines.connectors import csv_pieces
+from catalog_pipelines.connectors import csv_pieces, row_groups
 from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.woocommerce_csv import (
     pieces,
@@ -49,13 +49,17 @@ ROWS = [
 ]
 
 
-def _complete(groups: pieces.Groups, read: int) -> list[tuple[int, int]]:
+def _groups(frames: list[pl.DataFrame]) -> row_groups.Groups:
+    return row_groups.Groups.of(frames, pieces.names)
+
+
+def _complete(groups: row_groups.Groups, read: int) -> list[tuple[int, int]]:
     done = groups.complete(_frame(ROWS), read)
     return list(zip(done[ROW_NUMBER], done["_group"], strict=True))
 
 
 def test_rows_that_share_a_name_are_complete_once_the_last_of_them_is_read() -> None:
-    groups = pieces.Groups.of([_frame(ROWS[:3]), _frame(ROWS)[3:]])
+    groups = _groups([_frame(ROWS[:3]), _frame(ROWS)[3:]])
     assert _complete(groups, 4) == [(3, 3)]
     assert _complete(groups, 7) == [(3, 3), (4, 4), (5, 4), (7, 7)]
     # V1's rows, by its SKU and by its id, are one group: complete at row 8
@@ -64,12 +68,12 @@ def test_rows_that_share_a_name_are_complete_once_the_last_of_them_is_read() -> 
 
 
 def test_the_most_rows_waiting_at_once_are_counted() -> None:
-    assert pieces.Groups.of([_frame(ROWS[:5])]).held == 1
-    assert pieces.Groups.of([_frame(ROWS)]).held == 3  # V1 and two of its variations
+    assert _groups([_frame(ROWS[:5])]).held == 1
+    assert _groups([_frame(ROWS)]).held == 3  # V1 and two of its variations
 
 
 def test_buckets_hold_whole_groups_in_the_order_of_their_first_rows() -> None:
-    groups = pieces.Groups.of([_frame(ROWS)])
+    groups = _groups([_frame(ROWS)])
     # groups by first row: 1 (rows 1, 2, 6, 8), 3, 4 (rows 4, 5), 7; closed past 3 rows
     buckets = groups.buckets(_frame(ROWS), 3)
     assert {n: b[ROW_NUMBER].to_list() for n, b in buckets.items()} == {
@@ -83,7 +87,7 @@ def test_buckets_hold_whole_groups_in_the_order_of_their_first_rows() -> None:
 def test_a_name_that_python_strips_otherwise_is_not_read_in_pieces() -> None:
     rows = [*ROWS[:1], ("11", "variation", "V1-S", "V1\x1c")]
     with pytest.raises(NotInPieces, match="separator"):
-        pieces.Groups.of([_frame(rows)])
+        _groups([_frame(rows)])
 
 
 def _pieces(path: Path) -> list[ParsedBatch]:
@@ -130,8 +134,8 @@ def test_the_real_export_built_from_buckets_on_disk_is_in_file_order(
     # buckets are built in the order of their first rows, as the whole file is
     whole = read_whole(read_woocommerce_csv, SAMPLE, monkeypatch)
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 400)
-    monkeypatch.setattr(pieces, "MAX_HELD", 1)
-    monkeypatch.setattr(pieces, "BUCKET_ROWS", 3)
+    monkeypatch.setattr(row_groups, "MAX_HELD", 1)
+    monkeypatch.setattr(row_groups, "BUCKET_ROWS", 3)
     with caplog.at_level(logging.INFO, logger="catalog_pipelines"):
         given = _pieces(SAMPLE)
     assert "built from buckets on disk" in caplog.text

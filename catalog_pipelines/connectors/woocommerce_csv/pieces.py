@@ -1,36 +1,19 @@
-"""Which rows of a WooCommerce export must be built together, so that a first import can
-build, validate and write it in pieces of whole products (first_import.py), each of which
-builds as the whole file builds it.
+"""Which rows of a WooCommerce export are built together (connectors/row_groups.py).
 
 The builder relates rows by the names a variation's `Parent` may give its product: a product
 row's SKU and its `id:<ID>`. A variation finds its parent, or the parent's reject, among the
 rows that carry its Parent's name; two products with one SKU are one accepted and one
-rejected. So rows that carry one name (a product row by its SKU or `id:<ID>`, a variation by
-its Parent) are built together, and so are the rows that share a name with those: a group.
-A group is complete once its last row is read.
-
-WooCommerce writes rows in the order of their ids, so a product's variations follow it when
-they were made with it, and come much later when they were added since. A piece is the
-complete groups, in the order of their first rows, once they hold enough rows: only the rows
-of the groups still open are held. The products of a piece are in file order, but a product
-with a late variation goes in a later piece than the products after it.
-
-When too many rows would wait at once (a store whose variations all follow all of its
-products, as in WooCommerce's own sample export), every row goes to disk instead, in buckets
-of whole groups by their first rows, and the buckets are built one at a time, in file order.
-
-Names are compared by their hashes: two names that collide only put two groups together.
+rejected. WooCommerce writes rows in the order of their ids, so a product's variations follow
+it when they were made with it, and come much later when they were added since.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-import numpy as np
 import polars as pl
 
+from catalog_pipelines.connectors import row_groups
 from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.export_rows import ExportRows, Row
 from catalog_pipelines.connectors.export_skip import check_stripped
@@ -39,114 +22,25 @@ from catalog_pipelines.connectors.woocommerce_csv.helpers import build_batch, bu
 from catalog_pipelines.connectors.woocommerce_csv.keys import is_variation, stripped_cells
 from catalog_pipelines.fingerprints import Unskippable
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
-from catalog_pipelines.spill import Held, Spill
-
-log = logging.getLogger(__name__)
-
-# A file that would hold more rows than this at once, waiting for their groups to complete,
-# is built from buckets on disk: the rows of open groups are held with all their cells.
-MAX_HELD = 50_000
-BUCKET_ROWS = 50_000  # rows of whole groups read back from disk and built at once
-_SEED = 0x3D0C5  # for the names' hashes
-_GROUP = "_group"
-_BUCKET = "_bucket"
-_NO_NAMES = pl.DataFrame(schema={"name": pl.UInt64, ROW_NUMBER: pl.Int64})
 
 
-class Groups:
-    """The group of each row of a file: its first row, and the group's last row."""
-
-    def __init__(self, first: np.ndarray, last: np.ndarray, rows: np.ndarray) -> None:
-        self._first = first  # by row number
-        self._last = last  # by row number
-        self._sizes = np.bincount(first[rows], minlength=first.size)  # by first row
-        self.held = self._most_held(rows)
-
-    @classmethod
-    def of(cls, frames: Iterable[pl.DataFrame]) -> Groups:
-        """The groups of the file whose walk gives `frames` (ExportRows.frames). Raises
-        NotInPieces when a name cell holds a character that Python strips and Polars does
-        not."""
-        names: list[pl.DataFrame] = []
-        numbers: list[pl.Series] = []
-        for frame in frames:
-            try:
-                check_stripped(frame, [s.SKU, s.ID, s.PARENT])
-            except Unskippable as e:
-                raise NotInPieces(str(e)) from e
-            names.append(_names(frame))
-            numbers.append(frame[ROW_NUMBER])
-        rows = pl.concat(numbers).to_numpy() if numbers else np.empty(0, dtype=np.int64)
-        size = int(rows.max()) + 1 if rows.size else 1
-        edges = pl.concat(names) if names else _NO_NAMES
-        del names
-        name = edges["name"].rank("dense").cast(pl.Int64).to_numpy() - 1
-        row = edges[ROW_NUMBER].to_numpy()
-        del edges
-        first = _components(np.arange(size, dtype=np.int64), name, row)
-        last = np.zeros(size, dtype=np.int64)
-        np.maximum.at(last, first[rows], rows)
-        return cls(first, last[first], rows)
-
-    def _most_held(self, rows: np.ndarray) -> int:
-        """The most rows that wait at once for the rest of their groups, read in one walk."""
-        waiting = np.zeros(self._last.size + 1, dtype=np.int64)
-        np.add.at(waiting, rows, 1)  # held from its own row...
-        np.add.at(waiting, self._last[rows], -1)  # ...until its group's last
-        return int(np.cumsum(waiting).max()) if rows.size else 0
-
-    def complete(self, frame: pl.DataFrame, read: int) -> pl.DataFrame:
-        """`frame`'s rows whose group is complete once the row numbered `read` is read, with
-        their group."""
-        numbers = frame[ROW_NUMBER].to_numpy()
-        done = self._last[numbers] <= read
-        return frame.filter(pl.Series(done)).with_columns(
-            pl.Series(_GROUP, self._first[numbers[done]])
-        )
-
-    def buckets(self, frame: pl.DataFrame, rows: int) -> dict[int, pl.DataFrame]:
-        """`frame`'s rows with their group, by bucket: buckets of whole groups in the order of
-        their first rows, each closed once it holds `rows` rows."""
-        first = self._first[frame[ROW_NUMBER].to_numpy()]
-        bucket = ((np.cumsum(self._sizes) - self._sizes) // rows)[first]
-        tagged = frame.with_columns(pl.Series(_GROUP, first), pl.Series(_BUCKET, bucket))
-        return {
-            int(key[0]): part.drop(_BUCKET)
-            for key, part in tagged.partition_by(_BUCKET, as_dict=True).items()
-        }
-
-
-def _components(first: np.ndarray, name: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """The first row of each row's group, by row number: the smallest row number reachable
-    through shared names (labels spread through the names until none moves)."""
-    if not name.size:
-        return first
-    by_name = np.empty(int(name.max()) + 1, dtype=np.int64)
-    while True:
-        by_name.fill(np.iinfo(np.int64).max)
-        np.minimum.at(by_name, name, first[row])
-        spread = first.copy()
-        np.minimum.at(spread, row, by_name[name])
-        spread = spread[spread]  # a label is a row of the group: follow it to its own
-        if np.array_equal(spread, first):
-            return first
-        first = spread
-
-
-def _names(frame: pl.DataFrame) -> pl.DataFrame:
-    """(name hash, row_number) of each name each row carries."""
+def names(frame: pl.DataFrame) -> pl.DataFrame:
+    """row_groups.Names of a WooCommerce export: a product row's SKU and `id:<ID>`, a
+    variation's Parent. Raises NotInPieces when a name cell holds a character that Python
+    strips and Polars does not."""
+    try:
+        check_stripped(frame, [s.SKU, s.ID, s.PARENT])
+    except Unskippable as e:
+        raise NotInPieces(str(e)) from e
     variation = is_variation(frame)
     own = pl.when(~variation)
-    return (
+    return row_groups.hashed(
         frame.select(
             ROW_NUMBER,
             sku=own.then(stripped_cells(frame, s.SKU)),
             alias=own.then(pl.lit("id:") + stripped_cells(frame, s.ID)),
             parent=pl.when(variation).then(stripped_cells(frame, s.PARENT)),
-        )
-        .unpivot(index=ROW_NUMBER, value_name="name")
-        .drop_nulls("name")
-        .select(pl.col("name").hash(_SEED), ROW_NUMBER)
+        ).unpivot(index=ROW_NUMBER, value_name="name")
     )
 
 
@@ -158,83 +52,16 @@ def build_pieces(
     currency: str,
     piece_variants: int | None = None,
 ) -> Iterator[ParsedBatch]:
-    """The batch `build_batch` builds, in pieces of whole groups (`Groups`) of about
-    `piece_variants` rows (None: one piece). The file is walked twice, once for its groups
-    and once to build; the rows of open groups are held, or, when more than MAX_HELD would
-    wait at once, every row goes to disk in buckets. Each piece counts the rows it was
-    built from; the last also counts what the file's own count of its rows says beyond
-    (shopify_csv.helpers.build_pieces)."""
+    """The batch `build_batch` builds, in pieces of whole groups of about `piece_variants`
+    rows (None: one piece; row_groups.build_pieces)."""
     if piece_variants is None:
         yield build_batch(rows, columns, source=source, currency=currency)
         return
-    groups = Groups.of(rows.frames())
-    if groups.held > MAX_HELD:
-        log.info(
-            "%s: %d rows would wait for the rest of their products at once (more than %d):"
-            " built from buckets on disk",
-            rows.source,
-            groups.held,
-            MAX_HELD,
-        )
-        pieces = _from_buckets(rows, groups, piece_variants)
-    else:
-        pieces = _streamed(rows, groups, piece_variants)
-    handled, batch = 0, None
-    for piece in pieces:
-        if batch is not None:
-            handled += batch.rows_read
-            yield batch
-        batch = _built(piece, columns, source=source, currency=currency)
-    if batch is None:
-        batch = _built(pl.DataFrame(), columns, source=source, currency=currency)
-    batch.rows_read = rows.rows_read - handled
-    yield batch
 
+    def build(piece: pl.DataFrame) -> ParsedBatch:
+        def walk() -> Iterator[Row]:
+            return piece.iter_rows(named=True)
 
-def _streamed(rows: ExportRows, groups: Groups, piece_variants: int) -> Iterator[pl.DataFrame]:
-    """The pieces in one walk, holding the rows of the groups still open."""
-    held = pl.DataFrame()
-    for frame in rows.walked():
-        if not frame.height:
-            continue
-        held = pl.concat([held, frame]) if held.height else frame
-        done = groups.complete(held, frame[ROW_NUMBER][-1])
-        if done.height < piece_variants:
-            continue
-        held = held.filter(~pl.col(ROW_NUMBER).is_in(done[ROW_NUMBER].implode()))
-        yield from _split(done, piece_variants)
-    if held.height:
-        yield held
+        return build_walked(walk, columns, source=source, currency=currency)
 
-
-def _from_buckets(rows: ExportRows, groups: Groups, piece_variants: int) -> Iterator[pl.DataFrame]:
-    """The pieces in one walk that puts every row on disk in its bucket (Groups.buckets),
-    then one bucket at a time, in the order of their groups' first rows."""
-    spill = Spill()
-    buckets: dict[int, list[Held]] = defaultdict(list)
-    for frame in rows.walked():
-        if frame.height:
-            for n, part in groups.buckets(frame, BUCKET_ROWS).items():
-                buckets[n].append(spill.keep(part))
-    for n in sorted(buckets):
-        bucket = pl.concat([held.frame() for held in buckets.pop(n)])
-        yield from _split(bucket, piece_variants)
-
-
-def _split(done: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
-    """`done`'s rows in pieces of whole groups, in the order of the groups' first rows, that
-    end once they hold `rows` rows; each piece's rows in file order."""
-    sizes = done.group_by(_GROUP).len().sort(_GROUP)
-    piece = (sizes["len"].cum_sum() - sizes["len"]) // rows
-    which = done.select(_GROUP).join(
-        sizes.select(_GROUP, piece=piece), on=_GROUP, how="left", maintain_order="left"
-    )["piece"]
-    for n in piece.unique(maintain_order=True).to_list():
-        yield done.filter(which == n).drop(_GROUP)
-
-
-def _built(rows: pl.DataFrame, columns: list[str], *, source: str, currency: str) -> ParsedBatch:
-    def walk() -> Iterator[Row]:
-        return rows.iter_rows(named=True)
-
-    return build_walked(walk, columns, source=source, currency=currency)
+    yield from row_groups.build_pieces(rows, names, build, piece_variants)
