@@ -27,6 +27,7 @@ from catalog_pipelines.fingerprints import (
     row_prints,
 )
 from catalog_pipelines.frames import compacted
+from catalog_pipelines.mapping.apply import blank_to_null
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch, Reject
 from catalog_pipelines.piece_prints import PiecePrints, refused_frame
 from catalog_pipelines.read_ahead import ReadAhead
@@ -78,6 +79,14 @@ class ColumnKey:
 
     def done(self) -> None:
         pass
+
+
+def stripped_cells(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A column's cells stripped, blank as null, as `cells.stripped` reads them (a column the
+    file lacks: all null)."""
+    if column not in frame.columns:
+        return pl.lit(None, dtype=pl.Utf8)
+    return blank_to_null(pl.col(column))
 
 
 def check_stripped(frame: pl.DataFrame, columns: list[str]) -> None:

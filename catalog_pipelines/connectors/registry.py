@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from catalog_pipelines.connectors.magento_csv import read_magento_csv
+from catalog_pipelines.connectors.magento_csv import read_magento_csv, read_magento_pieces
 from catalog_pipelines.connectors.magento_csv import settings as magento
 from catalog_pipelines.connectors.reading import InputError
 from catalog_pipelines.connectors.shopify_csv import read_shopify_csv, read_shopify_pieces
@@ -202,7 +202,7 @@ CONNECTORS: dict[str, Connector] = {
             skips=True,
             read_pieces=read_woocommerce_pieces,
         ),
-        _export_connector("magento", magento, read_magento_csv),
+        _export_connector("magento", magento, read_magento_csv, read_pieces=read_magento_pieces),
         Connector(
             "csv",
             "file",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import polars as pl
 import pytest
 
 from catalog_pipelines.connectors import csv_pieces, export_rows
-from catalog_pipelines.normalized import ParsedBatch
+from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
 
 T = TypeVar("T")
 
@@ -56,3 +58,22 @@ def assert_same_batch(pieces: ParsedBatch, whole: ParsedBatch) -> None:
     ]
     assert pieces.warnings == whole.warnings
     assert pieces.unmapped_columns == whole.unmapped_columns
+
+
+def joined(given: list[ParsedBatch]) -> ParsedBatch:
+    """Pieces of an export as one batch, in file order."""
+    return replace(
+        given[0],
+        rows_read=sum(p.rows_read for p in given),
+        rows_valid=sum(p.rows_valid or 0 for p in given),
+        products=pl.concat([p.products for p in given]).sort(ROW_NUMBER),
+        variants=pl.concat([p.variants for p in given]).sort(ROW_NUMBER),
+        rejects=sorted((r for p in given for r in p.rejects), key=lambda r: r.row_number),
+        warnings=[w for p in given for w in p.warnings],
+    )
+
+
+def apart(given: list[ParsedBatch]) -> None:
+    """Each piece's variants are of its own products."""
+    for piece in given:
+        assert set(piece.variants["product_external_id"]) <= set(piece.products["external_id"])

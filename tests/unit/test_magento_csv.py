@@ -310,11 +310,11 @@ def test_broken_configurable_links(tmp_path: Path) -> None:
     }
     (small,) = variants(batch, "T")
     assert (small["inventory_quantity"], small["metadata"]["qty"]) == (0, "-3")
-    assert batch.warnings == [
-        f"{path}: row 3: configurable_variations: 'T-XL' has no row in this file; that variant"
-        " is left out",
+    assert batch.warnings == [  # in the order of their rows
         f"{path}: row 1: qty '-3' is negative (backorders); the stock is read as 0 and the"
         " value kept in the price's metadata as 'qty'",
+        f"{path}: row 3: configurable_variations: 'T-XL' has no row in this file; that variant"
+        " is left out",
     ]
 
 

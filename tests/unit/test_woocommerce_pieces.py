@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +20,7 @@ from catalog_pipelines.connectors.woocommerce_csv import (
     read_woocommerce_pieces,
 )
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
-from tests.support.export_pieces import assert_same_batch, read_whole
+from tests.support.export_pieces import apart, assert_same_batch, joined, read_whole
 from tests.support.exports import write_csv
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
@@ -94,23 +93,9 @@ def _pieces(path: Path) -> list[ParsedBatch]:
     return list(read_woocommerce_pieces(path, currency="usd", piece_variants=1))
 
 
-def _joined(given: list[ParsedBatch]) -> ParsedBatch:
-    """The pieces as one batch, in file order."""
-    return replace(
-        given[0],
-        rows_read=sum(p.rows_read for p in given),
-        rows_valid=sum(p.rows_valid or 0 for p in given),
-        products=pl.concat([p.products for p in given]).sort(ROW_NUMBER),
-        variants=pl.concat([p.variants for p in given]).sort(ROW_NUMBER),
-        rejects=sorted((r for p in given for r in p.rejects), key=lambda r: r.row_number),
-        warnings=[w for p in given for w in p.warnings],
-    )
-
-
 def _apart(given: list[ParsedBatch]) -> None:
     assert len(given) > 15  # each variable product with its variations, each other product
-    for piece in given:  # a piece's variations are of its own products
-        assert set(piece.variants["product_external_id"]) <= set(piece.products["external_id"])
+    apart(given)
 
 
 def test_the_real_export_in_the_smallest_pieces_is_the_export_read_whole(
@@ -124,7 +109,7 @@ def test_the_real_export_in_the_smallest_pieces_is_the_export_read_whole(
     given = _pieces(SAMPLE)
     _apart(given)
     assert given[0].products["external_id"][0] == "woo-hoodie-with-logo"  # row 3
-    assert_same_batch(_joined(given), whole)
+    assert_same_batch(joined(given), whole)
 
 
 def test_the_real_export_built_from_buckets_on_disk_is_in_file_order(
@@ -140,9 +125,9 @@ def test_the_real_export_built_from_buckets_on_disk_is_in_file_order(
         given = _pieces(SAMPLE)
     assert "built from buckets on disk" in caplog.text
     _apart(given)
-    joined = _joined(given)
-    assert pl.concat([p.products for p in given]).equals(joined.products)  # in file order
-    assert_same_batch(joined, whole)
+    one = joined(given)
+    assert pl.concat([p.products for p in given]).equals(one.products)  # in file order
+    assert_same_batch(one, whole)
 
 
 def test_an_export_whose_variations_follow_their_products_is_read_in_file_order(
@@ -163,9 +148,9 @@ def test_an_export_whose_variations_follow_their_products_is_read_in_file_order(
     monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 400)
     given = _pieces(path)
     _apart(given)
-    joined = _joined(given)
-    assert pl.concat([p.products for p in given]).equals(joined.products)  # in file order
-    assert_same_batch(joined, whole)
+    one = joined(given)
+    assert pl.concat([p.products for p in given]).equals(one.products)  # in file order
+    assert_same_batch(one, whole)
 
 
 def test_a_file_of_a_header_alone_is_one_empty_piece(tmp_path: Path) -> None:

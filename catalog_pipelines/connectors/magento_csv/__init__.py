@@ -7,14 +7,17 @@ configurable, grouped and bundle products and store views are read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from catalog_pipelines.connectors.cells import read_export
+from catalog_pipelines.connectors.cells import read_export, read_export_pieces
 from catalog_pipelines.connectors.magento_csv import settings
 from catalog_pipelines.connectors.magento_csv.helpers import build_batch
+from catalog_pipelines.connectors.magento_csv.pieces import build_pieces
+from catalog_pipelines.fingerprints import SkipRequest
 from catalog_pipelines.normalized import ParsedBatch
 
-__all__ = ["read_magento_csv"]
+__all__ = ["read_magento_csv", "read_magento_pieces"]
 
 
 def read_magento_csv(
@@ -32,4 +35,20 @@ def read_magento_csv(
         required_column=settings.TYPE,
         encoding=encoding,
         currency=currency,
+    )
+
+
+def read_magento_pieces(
+    path: Path, *, currency: str, piece_variants: int, skip: SkipRequest | None = None
+) -> Iterator[ParsedBatch]:
+    """`read_magento_csv`'s batch of a UTF-8 export, in pieces of whole products (pieces.py)
+    that end once they hold `piece_variants` rows. A Magento export takes no fingerprints."""
+    assert skip is None, "a Magento export is read without fingerprints"
+    return read_export_pieces(
+        path,
+        build_pieces,
+        export="Magento",
+        required_column=settings.TYPE,
+        currency=currency,
+        piece_variants=piece_variants,
     )

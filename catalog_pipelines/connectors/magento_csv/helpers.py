@@ -17,6 +17,7 @@ more row per store view whose values differ there (translations). Rows are linke
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +110,7 @@ def parse_price(row: Row, currency: str, errors: list[str]) -> int | None:
         return None
 
 
-def parse_qty(row: Row, errors: list[str], warnings: list[str], source: str) -> int | None:
+def parse_qty(row: Row, errors: list[str], warn: Callable[[Row, str], None]) -> int | None:
     """'100.0000' -> 100. A fraction is refused (the catalog counts whole units); a negative
     stock (Magento allows it under backorders) is read as 0 with a warning, its value kept."""
     value = stripped(row, s.QTY)
@@ -121,9 +122,10 @@ def parse_qty(row: Row, errors: list[str], warnings: list[str], source: str) -> 
         return None
     quantity = int(match.group("int"))
     if match.group("sign") and quantity:
-        warnings.append(
-            f"{source}: row {row_number(row)}: {s.QTY} {value!r} is negative (backorders);"
-            f" the stock is read as 0 and the value kept in the price's metadata as {s.QTY!r}"
+        warn(
+            row,
+            f"{s.QTY} {value!r} is negative (backorders); the stock is read as 0 and the value"
+            f" kept in the price's metadata as {s.QTY!r}",
         )
         return 0
     return quantity
@@ -158,7 +160,7 @@ class _Builder:
     products: list[dict[str, Any]] = field(default_factory=list)
     variants: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warned: list[tuple[int, str]] = field(default_factory=list)  # (row number, warning)
     rows: dict[str, Row] = field(default_factory=dict)  # sku -> its default row
     rejected: dict[str, int] = field(default_factory=dict)  # sku -> row where it was rejected
     parent_of: dict[str, str] = field(default_factory=dict)  # child sku -> its configurable
@@ -175,7 +177,12 @@ class _Builder:
             self.rejected.setdefault(sku, n)
 
     def warn(self, row: Row, message: str) -> None:
-        self.warnings.append(f"{self.source}: row {row_number(row)}: {message}")
+        n = row_number(row)
+        self.warned.append((n, f"{self.source}: row {n}: {message}"))
+
+    def warnings(self) -> list[str]:
+        """In the order of their rows, as pieces of the file give them (row_groups.py)."""
+        return [w for _, w in sorted(self.warned, key=lambda w: w[0])]
 
     def metadata(self, row: Row, skip: frozenset[str], errors: list[str]) -> dict[str, str]:
         """Every other non-blank cell under its header, and `additional_attributes` expanded
@@ -284,9 +291,7 @@ class _Builder:
                     "options": {},
                     "metadata": {c: v for c in PRICE_METADATA if (v := cell(row, c)) is not None}
                     | (negative_qty(row) if stocked else {}),
-                    "inventory_quantity": (
-                        parse_qty(row, errors, self.warnings, self.source) if stocked else None
-                    ),
+                    "inventory_quantity": (parse_qty(row, errors, self.warn) if stocked else None),
                     "inventory_policy": parse_policy(row, errors) if stocked else None,
                 }
             )
@@ -323,7 +328,7 @@ class _Builder:
                 "nickname": " / ".join(options.values()) or cell(row, s.NAME),
                 "options": options,
                 "metadata": self.metadata(row, s.CHILD_MAPPED, errors) | negative_qty(row),
-                "inventory_quantity": parse_qty(row, errors, self.warnings, self.source),
+                "inventory_quantity": parse_qty(row, errors, self.warn),
                 "inventory_policy": parse_policy(row, errors),
                 "active": parse_online(row, errors),
             }
@@ -381,12 +386,21 @@ def build_batch(
 ) -> ParsedBatch:
     """Default rows first, linked by sku (a configurable may list children further down), then
     the store-view rows onto what the default rows built."""
+    batch = build_walked(rows.rows(), columns, source=source, currency=currency)
+    batch.rows_read = rows.rows_read  # the file's own count: a row lost in the walk shows
+    return batch
+
+
+def build_walked(
+    walk: Iterable[Row], columns: list[str], *, source: str, currency: str
+) -> ParsedBatch:
+    """The batch of the rows of `walk` (`build_batch`)."""
     if columns and s.SKU not in columns:
         raise InputError(f"{source}: not a Magento product CSV (no {s.SKU!r} column)")
     builder = _Builder(columns, currency, source)
     store_views: list[tuple[Row, str]] = []
     parsed = 0
-    for row in rows.rows():
+    for row in walk:
         parsed += 1
         code = stripped(row, s.STORE_VIEW)
         if code is not None:
@@ -412,12 +426,12 @@ def build_batch(
         variant["options"] = kv(variant["options"])
     return ParsedBatch(
         input_name=source,
-        rows_read=rows.rows_read,
+        rows_read=parsed,
         products=pl.DataFrame(builder.products, schema=PRODUCT_SCHEMA),
         variants=pl.DataFrame(builder.variants, schema=VARIANT_SCHEMA),
         rejects=sorted(builder.rejects, key=lambda r: r.row_number),
         columns=columns,
         unmapped_columns=[c for c in columns if c not in s.MAPPED],
-        warnings=builder.warnings,
+        warnings=builder.warnings(),
         rows_valid=parsed - len(builder.rejects),
     )

@@ -12,19 +12,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from catalog_pipelines.connectors.export_skip import check_stripped
+from catalog_pipelines.connectors.export_skip import check_stripped, stripped_cells
 from catalog_pipelines.connectors.woocommerce_csv import settings as s
 from catalog_pipelines.connectors.woocommerce_csv.helpers import parse_type
 from catalog_pipelines.fingerprints import Unskippable
-from catalog_pipelines.mapping.apply import blank_to_null
-
-
-def stripped_cells(frame: pl.DataFrame, column: str) -> pl.Expr:
-    """A column's cells stripped, blank as null, as `cells.stripped` reads them (a column the
-    file lacks: all null)."""
-    if column not in frame.columns:
-        return pl.lit(None, dtype=pl.Utf8)
-    return blank_to_null(pl.col(column))
 
 
 def is_variation(frame: pl.DataFrame) -> pl.Expr:

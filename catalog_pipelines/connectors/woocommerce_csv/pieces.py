@@ -16,10 +16,10 @@ import polars as pl
 from catalog_pipelines.connectors import row_groups
 from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.export_rows import ExportRows, Row
-from catalog_pipelines.connectors.export_skip import check_stripped
+from catalog_pipelines.connectors.export_skip import check_stripped, stripped_cells
 from catalog_pipelines.connectors.woocommerce_csv import settings as s
 from catalog_pipelines.connectors.woocommerce_csv.helpers import build_batch, build_walked
-from catalog_pipelines.connectors.woocommerce_csv.keys import is_variation, stripped_cells
+from catalog_pipelines.connectors.woocommerce_csv.keys import is_variation
 from catalog_pipelines.fingerprints import Unskippable
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
 
