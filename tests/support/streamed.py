@@ -44,10 +44,17 @@ def stream_small_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 
 def streamed_and_whole(
-    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, path: Path, account: str, fmt: str
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    path: Path,
+    account: str,
+    fmt: str,
+    *,
+    warnings_in_any_order: bool = False,
 ) -> list[Any]:
     """The export `path` imported twice into an account with streaming on, then into another
-    with it off: the same reports and catalogs (ids aside). The reports with streaming on."""
+    with it off: the same reports and catalogs (ids aside). The reports with streaming on.
+    `warnings_in_any_order`: a product that waits for a later row is warned with its piece."""
     reports = {}
     for way in ("1", "0"):
         monkeypatch.setenv(first_import.ENV, way)
@@ -56,6 +63,12 @@ def streamed_and_whole(
             report_view(import_path(engine, path, options, format=fmt)) for _ in range(2)
         ]
         assert_catalog_integrity(engine, f"{account}_{way}")
+    if warnings_in_any_order:
+        assert [sorted(r["warnings"]) for r in reports["1"]] == [
+            sorted(r["warnings"]) for r in reports["0"]
+        ]
+        for r in (*reports["1"], *reports["0"]):
+            r["warnings"] = sorted(r["warnings"])
     assert reports["1"] == reports["0"]
     assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
     return reports["1"]

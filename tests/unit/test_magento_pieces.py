@@ -12,14 +12,17 @@ import pytest
 
 from catalog_pipelines.connectors import csv_pieces, row_groups
 from catalog_pipelines.connectors.cells import NotInPieces
+from catalog_pipelines.connectors.export_rows import ExportRows
 from catalog_pipelines.connectors.magento_csv import (
     pieces,
     read_magento_csv,
     read_magento_pieces,
 )
+from catalog_pipelines.connectors.magento_csv.helpers import build_batch
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
 from tests.support.export_pieces import apart, assert_same_batch, joined, read_whole
 from tests.support.exports import write_csv
+from tests.support.magento_export import magento_export
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HEADER = ["sku", "store_view_code", "product_type", "name", "price", "qty",
@@ -90,3 +93,23 @@ def test_an_export_without_configurables_or_rows_reads_in_pieces(tmp_path: Path)
     path = write_csv(tmp_path / "m.csv", ["sku", "product_type", "price"], [["A", "simple", "1"]])
     (piece,) = _pieces(path)
     assert piece.products["external_id"].to_list() == ["A"]
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["held", "buckets"])
+def test_the_whole_batch_built_in_pieces_is_the_batch_built_from_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_disk: bool
+) -> None:
+    # a re-import builds the whole batch from pieces: in the rows' own order, warnings too
+    path = magento_export(tmp_path)
+    rows = ExportRows(path, source=str(path), encoding=None, whole=False)
+    expected = build_batch(rows, rows.columns, source=str(path), currency="usd")
+    assert expected.warnings and expected.rejects  # something to put in order
+    monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 300)
+    monkeypatch.setattr(pieces, "PIECE_ROWS", 1)
+    if on_disk:
+        monkeypatch.setattr(row_groups, "MAX_HELD", -1)
+        monkeypatch.setattr(row_groups, "BUCKET_ROWS", 3)
+    rows = ExportRows(path, source=str(path), encoding=None, whole=False)
+    got = pieces.build_whole(rows, rows.columns, source=str(path), currency="usd")
+    assert_same_batch(got, expected)
+    assert got.products["row_number"].is_sorted()

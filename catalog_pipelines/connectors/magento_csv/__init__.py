@@ -12,8 +12,7 @@ from pathlib import Path
 
 from catalog_pipelines.connectors.cells import read_export, read_export_pieces
 from catalog_pipelines.connectors.magento_csv import settings
-from catalog_pipelines.connectors.magento_csv.helpers import build_batch
-from catalog_pipelines.connectors.magento_csv.pieces import build_pieces
+from catalog_pipelines.connectors.magento_csv.pieces import build_pieces, build_whole
 from catalog_pipelines.fingerprints import SkipRequest
 from catalog_pipelines.normalized import ParsedBatch
 
@@ -30,7 +29,7 @@ def read_magento_csv(
     """
     return read_export(
         path,
-        build_batch,
+        build_whole,
         export="Magento",
         required_column=settings.TYPE,
         encoding=encoding,

@@ -152,6 +152,11 @@ def product_type(row: Row) -> str:
     return (stripped(row, s.TYPE) or "").lower()
 
 
+def warned_row(warning: str, source: str) -> int:
+    """The row a warning of this builder (`_Builder.warn`) is about."""
+    return int(warning.removeprefix(f"{source}: row ").split(":", 1)[0])
+
+
 @dataclass
 class _Builder:
     columns: list[str]
@@ -178,7 +183,7 @@ class _Builder:
 
     def warn(self, row: Row, message: str) -> None:
         n = row_number(row)
-        self.warned.append((n, f"{self.source}: row {n}: {message}"))
+        self.warned.append((n, f"{self.source}: row {n}: {message}"))  # as warned_row reads it
 
     def warnings(self) -> list[str]:
         """In the order of their rows, as pieces of the file give them (row_groups.py)."""

@@ -8,7 +8,9 @@ taken, whatever the row's type: a name too many only joins two groups.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 import polars as pl
 
@@ -17,10 +19,17 @@ from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.export_rows import ExportRows
 from catalog_pipelines.connectors.export_skip import check_stripped, stripped_cells
 from catalog_pipelines.connectors.magento_csv import settings as s
-from catalog_pipelines.connectors.magento_csv.helpers import build_batch, build_walked
+from catalog_pipelines.connectors.magento_csv.helpers import (
+    build_batch,
+    build_walked,
+    warned_row,
+)
 from catalog_pipelines.fingerprints import Unskippable
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
 
+log = logging.getLogger(__name__)
+
+PIECE_ROWS = 20_000  # rows built at a time when the whole batch is wanted (a re-import)
 _PAIR = "\x00"  # never in a walked cell: a row with a NUL is rejected before the walk
 # helpers._PAIR_SPLIT without its look-ahead, which Polars' regex engine lacks
 _PAIR_START = r",(\s*[A-Za-z0-9_]+\s*=)"
@@ -64,10 +73,10 @@ def build_pieces(
     currency: str,
     piece_variants: int | None = None,
 ) -> Iterator[ParsedBatch]:
-    """The batch `build_batch` builds, in pieces of whole groups of about `piece_variants`
+    """The batch `build_whole` builds, in pieces of whole groups of about `piece_variants`
     rows (None: one piece; row_groups.build_pieces)."""
     if piece_variants is None:
-        yield build_batch(rows, columns, source=source, currency=currency)
+        yield build_whole(rows, columns, source=source, currency=currency)
         return
 
     def build(piece: pl.DataFrame) -> ParsedBatch:
@@ -75,3 +84,40 @@ def build_pieces(
         return build_walked(walk, columns, source=source, currency=currency)
 
     yield from row_groups.build_pieces(rows, names, build, piece_variants)
+
+
+def build_whole(rows: ExportRows, columns: list[str], *, source: str, currency: str) -> ParsedBatch:
+    """`helpers.build_batch`'s batch, built from pieces of whole groups and put together in
+    its order, so that no more than a piece's rows are held as rows; the rows themselves when
+    the file cannot be cut (NotInPieces)."""
+    try:
+        return _together(
+            list(
+                build_pieces(
+                    rows, columns, source=source, currency=currency, piece_variants=PIECE_ROWS
+                )
+            ),
+            source,
+        )
+    except NotInPieces as e:
+        log.info("%s: built from its rows at once: %s", source, e)
+        return build_batch(rows, columns, source=source, currency=currency)
+
+
+def _together(pieces: list[ParsedBatch], source: str) -> ParsedBatch:
+    """The pieces as the whole file's batch: products in the order of their rows, each
+    product's variants in its own order, rejects and warnings in the order of their rows."""
+    products = pl.concat([p.products for p in pieces]).sort(ROW_NUMBER)
+    order = pl.int_range(products.height, eager=True)
+    at = pl.col("product_external_id").replace_strict(products["external_id"], order)
+    variants = pl.concat([p.variants for p in pieces])
+    warnings = [w for p in pieces for w in p.warnings]
+    return replace(
+        pieces[0],
+        rows_read=sum(p.rows_read for p in pieces),
+        rows_valid=sum(p.rows_valid or 0 for p in pieces),
+        products=products,
+        variants=variants.sort(at, maintain_order=True),
+        rejects=sorted((r for p in pieces for r in p.rejects), key=lambda r: r.row_number),
+        warnings=sorted(warnings, key=lambda w: warned_row(w, source)),
+    )
