@@ -73,6 +73,10 @@ class Spill:
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
         self._count = 0
 
+    def close(self) -> None:
+        """Remove the folder now, whatever still refers to it."""
+        self._cleanup()
+
     def keep(self, frame: pl.DataFrame) -> Held:
         path = self._folder / f"{self._count:06d}.arrow"
         self._count += 1

@@ -10,7 +10,7 @@ its `Handle` stripped, as the builder strips it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,6 +51,12 @@ class ExportKey(Protocol):
 
     column: str  # the column the export cannot do without
 
+    def prepare(self, frames: Iterable[pl.DataFrame]) -> None:
+        """Learn what `of` needs from the whole file, before the walk that hashes it: a
+        generator of a walk (ExportRows.frames), which a key that needs nothing leaves alone.
+        Raises Unskippable."""
+        ...
+
     def of(self, frame: pl.DataFrame) -> pl.Expr:
         """The product key of each row of `frame` (a piece of the file's string cells)."""
         ...
@@ -70,6 +76,9 @@ class ColumnKey:
 
     def __init__(self, column: str) -> None:
         self.column = column
+
+    def prepare(self, frames: Iterable[pl.DataFrame]) -> None:
+        pass
 
     def of(self, frame: pl.DataFrame) -> pl.Expr:
         return product_key(self.column, None)
@@ -108,6 +117,7 @@ def keep_changed_rows(
     products not skipped; return the batch's fingerprints. Raises InputError as a walk of the
     file would (possibly worded for its piece), Unskippable when prints cannot be taken."""
     _check_header(rows, key.column)
+    key.prepare(rows.frames())
     source = rows.source
     prints = PiecePrints(skip)
     prints.rules(salt_parts(rows.columns, export, currency))
@@ -174,6 +184,7 @@ class PrintedRows(ExportRows):
         self._pending: list[pl.DataFrame] = []  # (external_id, _h, row_number) not yet given
 
     def walked(self) -> Iterator[pl.DataFrame]:
+        self._key.prepare(self.frames())
         for frame in self.frames():
             self._key.check(frame)
             self._pending.append(row_prints(frame, key=self._key.of(frame)))

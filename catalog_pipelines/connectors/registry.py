@@ -202,7 +202,9 @@ CONNECTORS: dict[str, Connector] = {
             skips=True,
             read_pieces=read_woocommerce_pieces,
         ),
-        _export_connector("magento", magento, read_magento_csv, read_pieces=read_magento_pieces),
+        _export_connector(
+            "magento", magento, read_magento_csv, skips=True, read_pieces=read_magento_pieces
+        ),
         Connector(
             "csv",
             "file",

@@ -181,14 +181,17 @@ def _from_buckets(rows: ExportRows, groups: Groups, piece_rows: int) -> Iterator
     """The pieces in one walk that puts every row on disk in its bucket (Groups.buckets),
     then one bucket at a time, in the order of their groups' first rows."""
     spill = Spill()
-    buckets: dict[int, list[Held]] = defaultdict(list)
-    for frame in rows.walked():
-        if frame.height:
-            for n, part in groups.buckets(frame, BUCKET_ROWS).items():
-                buckets[n].append(spill.keep(part))
-    for n in sorted(buckets):
-        bucket = pl.concat([held.frame() for held in buckets.pop(n)])
-        yield from _split(bucket, piece_rows)
+    try:  # the folder goes when the walk fails too (an unreadable piece, no fingerprints)
+        buckets: dict[int, list[Held]] = defaultdict(list)
+        for frame in rows.walked():
+            if frame.height:
+                for n, part in groups.buckets(frame, BUCKET_ROWS).items():
+                    buckets[n].append(spill.keep(part))
+        for n in sorted(buckets):
+            bucket = pl.concat([held.frame() for held in buckets.pop(n)])
+            yield from _split(bucket, piece_rows)
+    finally:
+        spill.close()
 
 
 def _split(done: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:

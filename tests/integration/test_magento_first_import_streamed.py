@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines.connectors import row_groups
-from tests.support.magento_export import magento_export
+from tests.support.exports import write_csv
+from tests.support.magento_export import HEADER, Rows, configurable, magento_export
 from tests.support.streamed import streamed_and_whole
 
 
@@ -63,3 +64,21 @@ def test_a_streamed_magento_first_import_writes_what_the_whole_read_writes(
     got = [w.split(": ", 1)[1] for w in first["warnings"] if str(path) in w]
     assert got == [warned[row] for row in order]
     assert again["events"] == 0
+
+
+def test_a_streamed_first_import_takes_the_prints_that_the_next_run_skips_by(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    account: str,
+    streamed: list[int],
+    skipped: list[int],
+) -> None:
+    rows: Rows = []
+    for p in range(6):
+        rows += configurable(p)
+    rows.append(rows.pop(4))  # C1-red at the end of the file
+    path = write_csv(tmp_path / "magento.csv", HEADER, rows)
+    first, again = streamed_and_whole(engine, monkeypatch, path, account, "magento")
+    assert len(streamed) == 1 and first["products"]["created"] == 6
+    assert again["events"] == 0 and skipped == [0, 6, 0, 6]

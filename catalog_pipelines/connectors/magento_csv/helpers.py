@@ -166,6 +166,7 @@ class _Builder:
     variants: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     warned: list[tuple[int, str]] = field(default_factory=list)  # (row number, warning)
+    warned_keys: list[str] = field(default_factory=list)  # the products warned about
     rows: dict[str, Row] = field(default_factory=dict)  # sku -> its default row
     rejected: dict[str, int] = field(default_factory=dict)  # sku -> row where it was rejected
     parent_of: dict[str, str] = field(default_factory=dict)  # child sku -> its configurable
@@ -184,6 +185,8 @@ class _Builder:
     def warn(self, row: Row, message: str) -> None:
         n = row_number(row)
         self.warned.append((n, f"{self.source}: row {n}: {message}"))  # as warned_row reads it
+        if (sku := stripped(row, s.SKU)) is not None:  # the product, as keys.py keys it
+            self.warned_keys.append(self.parent_of.get(sku, sku))
 
     def warnings(self) -> list[str]:
         """In the order of their rows, as pieces of the file give them (row_groups.py)."""
@@ -438,5 +441,6 @@ def build_walked(
         columns=columns,
         unmapped_columns=[c for c in columns if c not in s.MAPPED],
         warnings=builder.warnings(),
+        warned_keys=builder.warned_keys,
         rows_valid=parsed - len(builder.rejects),
     )

@@ -120,4 +120,5 @@ def _together(pieces: list[ParsedBatch], source: str) -> ParsedBatch:
         variants=variants.sort(at, maintain_order=True),
         rejects=sorted((r for p in pieces for r in p.rejects), key=lambda r: r.row_number),
         warnings=sorted(warnings, key=lambda w: warned_row(w, source)),
+        warned_keys=[k for p in pieces for k in p.warned_keys],
     )

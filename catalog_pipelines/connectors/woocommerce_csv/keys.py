@@ -10,6 +10,8 @@ here, and one could be skipped without the other.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 from catalog_pipelines.connectors.export_skip import check_stripped, stripped_cells
@@ -34,6 +36,9 @@ class VariationKey:
     def __init__(self) -> None:
         self._parents: set[str] = set()  # what variations name their parents by
         self._aliases: set[str] = set()  # id:<ID> of the other rows keyed by their SKU
+
+    def prepare(self, frames: Iterable[pl.DataFrame]) -> None:
+        pass
 
     def of(self, frame: pl.DataFrame) -> pl.Expr:
         own = pl.coalesce(stripped_cells(frame, s.SKU), pl.lit("id:") + stripped_cells(frame, s.ID))

@@ -1,0 +1,95 @@
+"""Which product each row of a Magento export belongs to, for its fingerprints
+(connectors/export_skip.py): a configurable's child belongs to the configurable, as do their
+store-view rows; any other row to the product of its SKU.
+
+Who is whose child is said by the configurable's row, which may come anywhere in the file, so
+the key walks the file once for it first (`prepare`). The builder's linking has warnings and
+rejects for a child named twice, a child without a row, a child that is not a simple product
+and an unreadable `configurable_variations` cell; a file with any of them is read without
+fingerprints, so that no product is grouped otherwise than the builder groups it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from catalog_pipelines.connectors.export_skip import check_stripped, stripped_cells
+from catalog_pipelines.connectors.magento_csv import settings as s
+from catalog_pipelines.connectors.magento_csv.helpers import parse_variations
+from catalog_pipelines.fingerprints import Unskippable
+from catalog_pipelines.normalized import ROW_NUMBER
+
+
+def _cells(frame: pl.DataFrame, column: str) -> pl.Expr:
+    return (pl.col(column) if column in frame.columns else pl.lit(None, pl.Utf8)).alias(column)
+
+
+_NO_LINKS = pl.DataFrame(schema={"child": pl.Utf8, "parent": pl.Utf8})
+
+
+class ConfigurableKey:
+    """export_skip.ExportKey of a Magento export."""
+
+    column = s.TYPE
+
+    def __init__(self) -> None:
+        self._links = _NO_LINKS  # (child, parent) of every configurable's children
+
+    def prepare(self, frames: Iterable[pl.DataFrame]) -> None:
+        """Find every configurable's children in the walk `frames` (ExportRows.frames)."""
+        parts = []
+        for frame in frames:
+            self.check(frame)
+            parts.append(
+                frame.select(
+                    ROW_NUMBER,
+                    stripped_cells(frame, s.SKU).alias(s.SKU),
+                    stripped_cells(frame, s.STORE_VIEW).alias(s.STORE_VIEW),
+                    _cells(frame, s.TYPE),
+                    _cells(frame, s.CONFIGURABLE_VARIATIONS),
+                ).filter(pl.col(s.STORE_VIEW).is_null() & pl.col(s.SKU).is_not_null())
+            )
+        if not parts:
+            return
+        # the builder's products: the first default row of each SKU
+        rows = pl.concat(parts).unique(s.SKU, keep="first", maintain_order=True)
+        types = rows[s.TYPE].unique().to_list()  # read as helpers.product_type reads them
+        rows = rows.with_columns(
+            pl.col(s.TYPE).replace_strict(types, [(t or "").strip().lower() for t in types])
+        )
+        kinds = dict(zip(rows[s.SKU], rows[s.TYPE], strict=True))
+        configurable = rows.filter(pl.col(s.TYPE) == s.CONFIGURABLE)
+        children: list[str] = []
+        parents: list[str] = []
+        for sku, cell in configurable.select(s.SKU, s.CONFIGURABLE_VARIATIONS).iter_rows():
+            errors: list[str] = []
+            for child, _ in parse_variations(cell, errors):
+                children.append(child)
+                parents.append(sku)
+                if child == sku or kinds.get(child) not in s.STANDALONE_TYPES:
+                    raise Unskippable(
+                        f"configurable {sku!r} names {child!r}, which is not a simple product"
+                        " of this file"
+                    )
+            if errors:
+                raise Unskippable(f"configurable {sku!r}: {errors[0]}")
+        links = pl.DataFrame({"child": children, "parent": parents}, schema=_NO_LINKS.schema)
+        twice = links.filter(pl.col("child").is_duplicated())
+        if twice.height:
+            raise Unskippable(f"{twice['child'][0]!r} is named by two configurables")
+        self._links = links
+
+    def of(self, frame: pl.DataFrame) -> pl.Expr:
+        own = stripped_cells(frame, s.SKU)
+        parent = own.replace_strict(
+            self._links["child"], self._links["parent"], default=None, return_dtype=pl.Utf8
+        )
+        return pl.coalesce(parent, own)
+
+    def check(self, frame: pl.DataFrame) -> None:
+        check_stripped(frame, [s.SKU, s.CONFIGURABLE_VARIATIONS])
+
+    def done(self) -> None:
+        pass
