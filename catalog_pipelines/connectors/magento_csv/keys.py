@@ -19,6 +19,7 @@ from catalog_pipelines.connectors.export_skip import check_stripped, stripped_ce
 from catalog_pipelines.connectors.magento_csv import settings as s
 from catalog_pipelines.connectors.magento_csv.helpers import parse_variations
 from catalog_pipelines.fingerprints import Unskippable
+from catalog_pipelines.frames import compacted
 from catalog_pipelines.normalized import ROW_NUMBER
 
 
@@ -42,40 +43,36 @@ class ConfigurableKey:
         parts = []
         for frame in frames:
             self.check(frame)
-            parts.append(
-                frame.select(
-                    ROW_NUMBER,
-                    stripped_cells(frame, s.SKU).alias(s.SKU),
-                    stripped_cells(frame, s.STORE_VIEW).alias(s.STORE_VIEW),
-                    _cells(frame, s.TYPE),
-                    _cells(frame, s.CONFIGURABLE_VARIATIONS),
-                ).filter(pl.col(s.STORE_VIEW).is_null() & pl.col(s.SKU).is_not_null())
-            )
+            default = frame.select(
+                ROW_NUMBER,
+                stripped_cells(frame, s.SKU).alias(s.SKU),
+                stripped_cells(frame, s.STORE_VIEW).alias(s.STORE_VIEW),
+                _cells(frame, s.TYPE),
+                _cells(frame, s.CONFIGURABLE_VARIATIONS),
+            ).filter(pl.col(s.STORE_VIEW).is_null() & pl.col(s.SKU).is_not_null())
+            parts.append(compacted(default))  # not the piece's whole string buffers
         if not parts:
             return
         # the builder's products: the first default row of each SKU
         rows = pl.concat(parts).unique(s.SKU, keep="first", maintain_order=True)
+        del parts
         types = rows[s.TYPE].unique().to_list()  # read as helpers.product_type reads them
         rows = rows.with_columns(
             pl.col(s.TYPE).replace_strict(types, [(t or "").strip().lower() for t in types])
         )
-        kinds = dict(zip(rows[s.SKU], rows[s.TYPE], strict=True))
-        configurable = rows.filter(pl.col(s.TYPE) == s.CONFIGURABLE)
-        children: list[str] = []
-        parents: list[str] = []
-        for sku, cell in configurable.select(s.SKU, s.CONFIGURABLE_VARIATIONS).iter_rows():
-            errors: list[str] = []
-            for child, _ in parse_variations(cell, errors):
-                children.append(child)
-                parents.append(sku)
-                if child == sku or kinds.get(child) not in s.STANDALONE_TYPES:
-                    raise Unskippable(
-                        f"configurable {sku!r} names {child!r}, which is not a simple product"
-                        " of this file"
-                    )
-            if errors:
-                raise Unskippable(f"configurable {sku!r}: {errors[0]}")
-        links = pl.DataFrame({"child": children, "parent": parents}, schema=_NO_LINKS.schema)
+        links = _links(rows.filter(pl.col(s.TYPE) == s.CONFIGURABLE))
+        kinds = rows.select(pl.col(s.SKU).alias("child"), s.TYPE)
+        del rows
+        linked = links.join(kinds, on="child", how="left", maintain_order="left")
+        bad = linked.filter(
+            (pl.col("child") == pl.col("parent"))
+            | ~pl.col(s.TYPE).is_in(list(s.STANDALONE_TYPES)).fill_null(False)
+        )
+        if bad.height:
+            raise Unskippable(
+                f"configurable {bad['parent'][0]!r} names {bad['child'][0]!r}, which is not a"
+                " simple product of this file"
+            )
         twice = links.filter(pl.col("child").is_duplicated())
         if twice.height:
             raise Unskippable(f"{twice['child'][0]!r} is named by two configurables")
@@ -83,8 +80,10 @@ class ConfigurableKey:
 
     def of(self, frame: pl.DataFrame) -> pl.Expr:
         own = stripped_cells(frame, s.SKU)
+        # the links of this frame's SKUs alone: a lookup table of them all costs each frame
+        mine = self._links.filter(pl.col("child").is_in(frame.select(own).to_series().implode()))
         parent = own.replace_strict(
-            self._links["child"], self._links["parent"], default=None, return_dtype=pl.Utf8
+            mine["child"], mine["parent"], default=None, return_dtype=pl.Utf8
         )
         return pl.coalesce(parent, own)
 
@@ -93,3 +92,18 @@ class ConfigurableKey:
 
     def done(self) -> None:
         pass
+
+
+def _links(configurable: pl.DataFrame) -> pl.DataFrame:
+    """(child, parent) of the configurables' children, as helpers.parse_variations reads
+    their cells. Raises Unskippable for a cell it cannot read."""
+    children: list[str] = []
+    parents: list[str] = []
+    for sku, cell in configurable.select(s.SKU, s.CONFIGURABLE_VARIATIONS).iter_rows():
+        errors: list[str] = []
+        for child, _ in parse_variations(cell, errors):
+            children.append(child)
+            parents.append(sku)
+        if errors:
+            raise Unskippable(f"configurable {sku!r}: {errors[0]}")
+    return pl.DataFrame({"child": children, "parent": parents}, schema=_NO_LINKS.schema)
