@@ -24,11 +24,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from catalog_pipelines.connectors.export_rows import ExportRows
+from catalog_pipelines.connectors.export_rows import ExportRows, Row
 from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
 from catalog_pipelines.spill import Held, Spill
 
@@ -159,6 +160,39 @@ def build_pieces(
         batch = build(pl.DataFrame())
     batch.rows_read = rows.rows_read - handled
     yield batch
+
+
+@dataclass(frozen=True)
+class ExportPieces:
+    """A shop export's `build_pieces` (cells.read_export_pieces): the batch `build_batch`
+    builds, in pieces of whole groups of about `piece_variants` rows (None: one piece), each
+    built by `build_walked(walk, columns, source=, currency=)` from the rows that each call of
+    `walk` gives."""
+
+    names: Names
+    build_batch: Callable[..., ParsedBatch]
+    build_walked: Callable[..., ParsedBatch]
+
+    def __call__(
+        self,
+        rows: ExportRows,
+        columns: list[str],
+        *,
+        source: str,
+        currency: str,
+        piece_variants: int | None = None,
+    ) -> Iterator[ParsedBatch]:
+        if piece_variants is None:
+            yield self.build_batch(rows, columns, source=source, currency=currency)
+            return
+
+        def build(piece: pl.DataFrame) -> ParsedBatch:
+            def walk() -> Iterator[Row]:
+                return piece.iter_rows(named=True)
+
+            return self.build_walked(walk, columns, source=source, currency=currency)
+
+        yield from build_pieces(rows, self.names, build, piece_variants)
 
 
 def _streamed(rows: ExportRows, groups: Groups, piece_rows: int) -> Iterator[pl.DataFrame]:

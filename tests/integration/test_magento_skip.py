@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from catalog_pipelines import piece_prints
-from catalog_pipelines.connectors import csv_pieces, export_skip
-from catalog_pipelines.importer import ImportOptions, import_path
-from tests.support.exports import write_csv
 from tests.support.magento_export import HEADER, Rows, configurable
-from tests.support.parent_csv import report_view
-from tests.support.skip_both import Step, run_both
+from tests.support.skip_both import Both, Step, import_step
 
 PRODUCTS = 6  # four configurables of two children each, then two simple products
 
@@ -40,35 +32,7 @@ def _rows(change: Callable[[Rows], object] | None = None) -> Rows:
 
 
 def _import(rows: Rows) -> Step:
-    def step(engine: sa.Engine, account: str, tmp: Path) -> Any:
-        path = write_csv(tmp / f"{abs(hash(str(rows)))}.csv", HEADER, rows)
-        options = ImportOptions(source="mage", account_id=account)
-        return report_view(import_path(engine, path, options, format="magento"))
-
-    return step
-
-
-@pytest.fixture(params=["whole", pytest.param("tiny-pieces", marks=pytest.mark.slow)])
-def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The file read in one piece, or in pieces of a row or two, so that a product's rows
-    fall in several pieces and the builder reads the rows it needs from the file again."""
-    if request.param == "tiny-pieces":
-        monkeypatch.setattr(csv_pieces, "PIECE_BYTES", 48)
-        monkeypatch.setattr(piece_prints, "SPLIT_ROWS", 3)
-        monkeypatch.setattr(export_skip, "KEEP_ROWS", 1)
-    return str(request.param)
-
-
-Both = Callable[[list[Step]], list[Any]]
-
-
-@pytest.fixture
-def both(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, reading: str
-) -> Both:
-    """Run the steps with skipping off, then on, each in an account of its own: the same
-    reports and catalogs. The reports of the run with skipping on."""
-    return lambda steps: run_both(engine, monkeypatch, account, tmp_path, steps)
+    return import_step("magento", "mage", HEADER, rows)
 
 
 def test_a_re_import_skips_the_products_whose_rows_did_not_change(

@@ -24,9 +24,8 @@ from catalog_pipelines.importer import ImportOptions, import_path
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from tests.support.exports import SHOPIFY_HEADER as HEADER
-from tests.support.exports import write_csv
 from tests.support.parent_csv import report_view
-from tests.support.skip_both import Step, run_both
+from tests.support.skip_both import Step, import_step, run_both
 from tests.support.streamed import stream_small_exports, streamed_pieces
 
 PRODUCTS = 8
@@ -44,12 +43,7 @@ def _rows(change: Callable[[list[list[str]]], object] | None = None) -> list[lis
 
 
 def _import(rows: list[list[str]], header: list[str] = HEADER) -> Step:
-    def step(engine: sa.Engine, account: str, tmp: Path) -> Any:
-        path = write_csv(tmp / f"{abs(hash(str(rows)))}.csv", header, rows)
-        options = ImportOptions(source="shop", account_id=account)
-        return report_view(import_path(engine, path, options, format="shopify"))
-
-    return step
+    return import_step("shopify", "shop", header, rows)
 
 
 def _sold(sku: str) -> Step:

@@ -17,7 +17,7 @@ more row per store view whose values differ there (translations). Rows are linke
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -394,21 +394,21 @@ def build_batch(
 ) -> ParsedBatch:
     """Default rows first, linked by sku (a configurable may list children further down), then
     the store-view rows onto what the default rows built."""
-    batch = build_walked(rows.rows(), columns, source=source, currency=currency)
+    batch = build_walked(rows.rows, columns, source=source, currency=currency)
     batch.rows_read = rows.rows_read  # the file's own count: a row lost in the walk shows
     return batch
 
 
 def build_walked(
-    walk: Iterable[Row], columns: list[str], *, source: str, currency: str
+    walk: Callable[[], Iterator[Row]], columns: list[str], *, source: str, currency: str
 ) -> ParsedBatch:
-    """The batch of the rows of `walk` (`build_batch`)."""
+    """The batch of the rows that a call of `walk` walks (`build_batch`)."""
     if columns and s.SKU not in columns:
         raise InputError(f"{source}: not a Magento product CSV (no {s.SKU!r} column)")
     builder = _Builder(columns, currency, source)
     store_views: list[tuple[Row, str]] = []
     parsed = 0
-    for row in walk:
+    for row in walk():
         parsed += 1
         code = stripped(row, s.STORE_VIEW)
         if code is not None:

@@ -9,7 +9,6 @@ taken, whatever the row's type: a name too many only joins two groups.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 
 import polars as pl
@@ -65,27 +64,6 @@ def names(frame: pl.DataFrame) -> pl.DataFrame:
     return row_groups.hashed(pl.concat([own, children]))
 
 
-def build_pieces(
-    rows: ExportRows,
-    columns: list[str],
-    *,
-    source: str,
-    currency: str,
-    piece_variants: int | None = None,
-) -> Iterator[ParsedBatch]:
-    """The batch `build_whole` builds, in pieces of whole groups of about `piece_variants`
-    rows (None: one piece; row_groups.build_pieces)."""
-    if piece_variants is None:
-        yield build_whole(rows, columns, source=source, currency=currency)
-        return
-
-    def build(piece: pl.DataFrame) -> ParsedBatch:
-        walk = piece.iter_rows(named=True)
-        return build_walked(walk, columns, source=source, currency=currency)
-
-    yield from row_groups.build_pieces(rows, names, build, piece_variants)
-
-
 def build_whole(rows: ExportRows, columns: list[str], *, source: str, currency: str) -> ParsedBatch:
     """`helpers.build_batch`'s batch, built from pieces of whole groups and put together in
     its order, so that no more than a piece's rows are held as rows; the rows themselves when
@@ -122,3 +100,7 @@ def _together(pieces: list[ParsedBatch], source: str) -> ParsedBatch:
         warnings=sorted(warnings, key=lambda w: warned_row(w, source)),
         warned_keys=[k for p in pieces for k in p.warned_keys],
     )
+
+
+# The batch `build_whole` builds, in pieces of whole groups (row_groups.py).
+build_pieces = row_groups.ExportPieces(names, build_whole, build_walked)

@@ -9,19 +9,16 @@ it when they were made with it, and come much later when they were added since.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import polars as pl
 
 from catalog_pipelines.connectors import row_groups
 from catalog_pipelines.connectors.cells import NotInPieces
-from catalog_pipelines.connectors.export_rows import ExportRows, Row
 from catalog_pipelines.connectors.export_skip import check_stripped, stripped_cells
 from catalog_pipelines.connectors.woocommerce_csv import settings as s
 from catalog_pipelines.connectors.woocommerce_csv.helpers import build_batch, build_walked
 from catalog_pipelines.connectors.woocommerce_csv.keys import is_variation
 from catalog_pipelines.fingerprints import Unskippable
-from catalog_pipelines.normalized import ROW_NUMBER, ParsedBatch
+from catalog_pipelines.normalized import ROW_NUMBER
 
 
 def names(frame: pl.DataFrame) -> pl.DataFrame:
@@ -44,24 +41,5 @@ def names(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_pieces(
-    rows: ExportRows,
-    columns: list[str],
-    *,
-    source: str,
-    currency: str,
-    piece_variants: int | None = None,
-) -> Iterator[ParsedBatch]:
-    """The batch `build_batch` builds, in pieces of whole groups of about `piece_variants`
-    rows (None: one piece; row_groups.build_pieces)."""
-    if piece_variants is None:
-        yield build_batch(rows, columns, source=source, currency=currency)
-        return
-
-    def build(piece: pl.DataFrame) -> ParsedBatch:
-        def walk() -> Iterator[Row]:
-            return piece.iter_rows(named=True)
-
-        return build_walked(walk, columns, source=source, currency=currency)
-
-    yield from row_groups.build_pieces(rows, names, build, piece_variants)
+# The batch `build_batch` builds, in pieces of whole groups (row_groups.py).
+build_pieces = row_groups.ExportPieces(names, build_batch, build_walked)
