@@ -94,11 +94,15 @@ def test_a_file_whose_links_the_builder_would_warn_about_is_read_without_fingerp
     def unreadable(rows: Rows) -> None:
         rows[14][7] = "color=red"  # C3's variations name no sku=
 
-    steps = [_import(_rows(change)) for change in (missing, twice, unreadable)]
+    def separator(rows: Rows) -> None:
+        rows[7][1] = "de\x1c"  # C1's German row: 'de' to Python, not to Polars
+
+    changes = (missing, twice, separator, unreadable)
+    steps = [_import(_rows(change)) for change in changes]
     out = both(steps + [steps[-1]])
-    assert all(r["rejects"] == [] for r in out[:2]) and out[3]["events"] == 0
-    assert "is named by two configurables" in caplog.text
-    assert skipped[-4:] == [-1, -1, -1, -1]
+    assert all(r["rejects"] == [] for r in out[:2]) and out[4]["events"] == 0
+    assert "is named by two configurables" in caplog.text and "separator" in caplog.text
+    assert skipped[-5:] == [-1, -1, -1, -1, -1]
 
 
 def test_warned_and_rejected_products_are_read_every_time(both: Both, skipped: list[int]) -> None:

@@ -88,7 +88,8 @@ class ConfigurableKey:
         return pl.coalesce(parent, own)
 
     def check(self, frame: pl.DataFrame) -> None:
-        check_stripped(frame, [s.SKU, s.CONFIGURABLE_VARIATIONS])
+        # a store view Python strips to blank makes a default row that Polars would not
+        check_stripped(frame, [s.SKU, s.STORE_VIEW, s.CONFIGURABLE_VARIATIONS])
 
     def done(self) -> None:
         pass
