@@ -95,16 +95,46 @@ class ConfigurableKey:
         pass
 
 
+# A `configurable_variations` cell as Magento writes it, which Polars reads as
+# helpers.parse_variations does: parts of `sku=<child>` then `,code=value` pairs, split by `|`,
+# with nothing to strip around a key or a child's SKU and no `,`, `|` or `=` in a value.
+_PAIRS = r"(,[A-Za-z0-9_]+=[^,|=]*)*"
+_PLAIN = rf"^sku=[^,|=\s]+{_PAIRS}(\|sku=[^,|=\s]+{_PAIRS})*$"
+
+
 def _links(configurable: pl.DataFrame) -> pl.DataFrame:
     """(child, parent) of the configurables' children, as helpers.parse_variations reads
-    their cells. Raises Unskippable for a cell it cannot read."""
-    children: list[str] = []
-    parents: list[str] = []
-    for sku, cell in configurable.select(s.SKU, s.CONFIGURABLE_VARIATIONS).iter_rows():
+    their cells: in Polars when a cell is plain (`_PLAIN`, no code twice in a part), else one
+    cell at a time in Python. Raises Unskippable for a cell it cannot read."""
+    parts = (
+        configurable.select(
+            parent=pl.col(s.SKU),
+            cell=pl.col(s.CONFIGURABLE_VARIATIONS),
+            part=pl.col(s.CONFIGURABLE_VARIATIONS).str.split("|"),
+        )
+        .with_row_index("cell_index")
+        .explode("part")
+    )
+    codes = (
+        pl.col("part")
+        .str.extract_all(r"(?:^|,)[A-Za-z0-9_]+=")
+        .list.eval(pl.element().str.strip_chars(",="))
+    )
+    plain = parts.group_by("cell_index", maintain_order=True).agg(
+        pl.first("parent"),
+        pl.first("cell"),
+        pl.col("part").str.extract(r"^sku=([^,|=\s]+)", 1).alias("child"),
+        (
+            pl.first("cell").fill_null("").str.contains(_PLAIN)
+            & (codes.list.n_unique() == codes.list.len()).all()
+        ).alias("plain"),
+    )
+    del parts
+    links = [plain.filter("plain").explode("child").select("child", "parent")]
+    for sku, cell in plain.filter(~pl.col("plain")).select("parent", "cell").iter_rows():
         errors: list[str] = []
-        for child, _ in parse_variations(cell, errors):
-            children.append(child)
-            parents.append(sku)
+        children = [child for child, _ in parse_variations(cell, errors)]
         if errors:
             raise Unskippable(f"configurable {sku!r}: {errors[0]}")
-    return pl.DataFrame({"child": children, "parent": parents}, schema=_NO_LINKS.schema)
+        links.append(pl.DataFrame({"child": children, "parent": [sku] * len(children)}))
+    return pl.concat(links).cast(pl.Utf8) if links else _NO_LINKS
