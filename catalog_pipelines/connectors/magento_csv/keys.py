@@ -130,11 +130,15 @@ def _links(configurable: pl.DataFrame) -> pl.DataFrame:
         ).alias("plain"),
     )
     del parts
-    links = [plain.filter("plain").explode("child").select("child", "parent")]
+    links = [plain.filter("plain").explode("child").select("child", "parent").cast(pl.Utf8)]
     for sku, cell in plain.filter(~pl.col("plain")).select("parent", "cell").iter_rows():
         errors: list[str] = []
         children = [child for child, _ in parse_variations(cell, errors)]
         if errors:
             raise Unskippable(f"configurable {sku!r}: {errors[0]}")
-        links.append(pl.DataFrame({"child": children, "parent": [sku] * len(children)}))
-    return pl.concat(links).cast(pl.Utf8) if links else _NO_LINKS
+        links.append(
+            pl.DataFrame(
+                {"child": children, "parent": [sku] * len(children)}, schema=_NO_LINKS.schema
+            )
+        )
+    return pl.concat(links)
