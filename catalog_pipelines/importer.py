@@ -414,7 +414,7 @@ def _import(
         if spilled is None:
             batch, spilled = _spill_if_large(conn, batch, options, stream)
         batch, stored, spilled = _stored_and_screened(conn, batch, options, source.owns, spilled)
-        now = datetime.now(UTC)
+        now = _run_time(conn)
         written: _Written | None = None  # set when the plan was written while it was made
         # Known before the plan: then no part of a plan made in parts is written.
         too_many_rejects = reject_rate_refusal(
@@ -492,6 +492,12 @@ def _import(
         _record_refusal(engine, report, options, batch, run.started)
         raise ImportRefused(report.refused, report)
     return report
+
+
+def _run_time(conn: sa.Connection) -> datetime:
+    """The time of the run's writes: its transaction's own, which the tables' created and
+    updated columns default to, so creates leave those columns to the server (store/bulk.py)."""
+    return store.transaction_now(conn)
 
 
 def _rows(stored: plan_parts.Stored | plan_parts.LedTo) -> plan_parts.Stored:

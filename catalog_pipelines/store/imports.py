@@ -98,6 +98,14 @@ def named_statements(file: str) -> list[tuple[str, str]]:
     return out
 
 
+def transaction_now(conn: sa.Connection) -> datetime:
+    """The transaction's now(): the default of every created and updated column."""
+    return conn.execute(_NOW).scalar_one()
+
+
+_NOW = sa.text("SELECT now()")
+
+
 def driver(conn: sa.Connection) -> psycopg.Connection[Any]:
     return conn.connection.driver_connection  # type: ignore[return-value]
 
@@ -308,7 +316,7 @@ def apply_plan(
     replaced price is retired before its successor takes the variant) and puts each kind's
     events after the log lock, products first.
     """
-    ctx = bulk.context(account_id, source, run_id, now)
+    ctx = bulk.context(account_id, source, run_id, now, now_is_default=now == transaction_now(conn))
     params = {
         "account": account_id,
         "source": source,
