@@ -164,8 +164,10 @@ def inventory_events(df: pl.DataFrame, ctx: dict[str, Any]) -> pl.DataFrame:
 
 
 # Creates are built and sent in slices, so a million-row import never holds every row's
-# JSON and CSV text at once (BENCHMARKS.md: at most 2 GiB for a million rows).
-CHUNK_ROWS = 50_000
+# JSON and CSV text at once (BENCHMARKS.md: at most 2 GiB for a million rows), and so the
+# server parses one slice while the next is built: with slices of 50,000 a first import's
+# part (37,400 products) was one slice, built whole while the server waited.
+CHUNK_ROWS = 10_000
 
 
 def copy_chunked(
