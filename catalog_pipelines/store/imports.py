@@ -150,9 +150,14 @@ def read_stored(conn: sa.Connection, account_id: str) -> dict[str, pl.DataFrame]
     }
 
 
+# A range and an order, not `EXISTS (... WHERE account_id = :a)`: for an account that holds
+# half of a table, the planner expected a match in the first rows of a sequential scan, which
+# read every row of the accounts stored before it (0.26 s with a million; now under 1 ms).
 _HOLDS_ANYTHING = sa.text(
-    "SELECT EXISTS (SELECT 1 FROM products WHERE account_id = :a)"
-    " OR EXISTS (SELECT 1 FROM inventory_items WHERE account_id = :a)"
+    "SELECT (SELECT 1 FROM products WHERE account_id >= :a AND account_id <= :a"
+    "        ORDER BY account_id LIMIT 1) IS NOT NULL"
+    " OR (SELECT 1 FROM inventory_items WHERE account_id >= :a AND account_id <= :a"
+    "     ORDER BY account_id LIMIT 1) IS NOT NULL"
 )
 
 
