@@ -98,12 +98,12 @@ def named_statements(file: str) -> list[tuple[str, str]]:
     return out
 
 
+_NOW = sa.text("SELECT now()")
+
+
 def transaction_now(conn: sa.Connection) -> datetime:
     """The transaction's now(): the default of every created and updated column."""
     return conn.execute(_NOW).scalar_one()
-
-
-_NOW = sa.text("SELECT now()")
 
 
 def driver(conn: sa.Connection) -> psycopg.Connection[Any]:
