@@ -43,6 +43,7 @@ from catalog_pipelines.fingerprints import SkipRequest, SnapshotRows, product_ke
 from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
+from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.spill import owned_folder
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.validation import ValidationReport
@@ -302,11 +303,15 @@ def _mapped_pieces(
     read would relate them."""
     assert mapping.key is not None
     source = str(path)
-    for table in csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ","):
-        mapped = read_table(table, mapping, skip=skip, source=source)
-        keys = table.frame.select(product_key(mapping.key, mapping.parent_key)).to_series()
-        del table
-        yield mapped, keys
+    tables = csv_pieces.csv_pieces(path, source=source, delimiter=mapping.delimiter or ",")
+    # The next piece is read and counted in a thread while this one is mapped, validated and
+    # kept on disk: the server waits for the whole file before the first write.
+    with ReadAhead(tables, name="csv-ahead") as ahead:
+        for table in ahead:
+            mapped = read_table(table, mapping, skip=skip, source=source)
+            keys = table.frame.select(product_key(mapping.key, mapping.parent_key)).to_series()
+            del table
+            yield mapped, keys
 
 
 def _jsonl_pieces(
