@@ -68,6 +68,16 @@ def _second_import() -> list[dict[str, Any]]:
     return products
 
 
+def _third_import() -> list[dict[str, Any]]:
+    """P0 renamed again with a new description, P2's metadata changed: the events of the
+    second import then describe rows that have moved on."""
+    products = _second_import()
+    products[0]["name"] = "Shirt renamed twice"
+    products[0]["description"] = "New \"copy\" \u00e9"
+    products[2]["metadata"] = {"k": "v2", "new": "x"}
+    return products
+
+
 def _scenario(engine: sa.Engine, account: str) -> dict[str, Any]:
     with engine.begin() as conn:
         create_endpoint(conn, account_id=account, url="http://127.0.0.1:9/golden")
@@ -75,6 +85,8 @@ def _scenario(engine: sa.Engine, account: str) -> dict[str, Any]:
     import_batch(engine, batch(_PRODUCTS), opts)
     out: dict[str, Any] = {"after_first_import": _read_all(engine, account)}
     import_batch(engine, batch(_second_import()), opts)
+    out["after_second_import"] = _read_all(engine, account)
+    import_batch(engine, batch(_third_import()), opts)
     with engine.begin() as conn:  # a row deleted under its created event (no API path here)
         conn.execute(
             sa.text("DELETE FROM products WHERE account_id = :a AND external_id = 'P4'"),
@@ -143,7 +155,7 @@ def normalize(text: str) -> str:
 def _render(captured: dict[str, Any]) -> str:
     """Each payload as the API and the webhook sender serialise it, one per line."""
     lines = []
-    for phase in ("after_first_import", "after_changes"):
+    for phase in ("after_first_import", "after_second_import", "after_changes"):
         for name, value in captured[phase].items():
             items = value if isinstance(value, list) else [value]
             for item in items:
