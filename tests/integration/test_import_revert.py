@@ -187,7 +187,8 @@ def test_revert_restores_archives_and_skips(
         ).one()
         events = conn.execute(
             sa.text(
-                "SELECT run_id, source, type, object_id, object_version, data FROM events"
+                "SELECT run_id, source, type, object_id, object_version, event_data(e) AS data"
+                " FROM events e"
                 " WHERE account_id = :a AND sequence > "
                 "(SELECT max(sequence) FROM events WHERE run_id = :r3)"
             ),

@@ -91,7 +91,7 @@ def test_update_records_version_and_previous_attributes(engine: sa.Engine, accou
     with engine.connect() as conn:
         ev = conn.execute(
             sa.text(
-                "SELECT type, object_version, data FROM events WHERE account_id = :a"
+                "SELECT type, object_version, event_data(e) AS data FROM events e WHERE account_id = :a"
                 " ORDER BY sequence DESC LIMIT 1"
             ),
             {"a": account},
@@ -171,7 +171,7 @@ def test_skus_swapped_between_two_variants_move_their_lookup_keys(
         ).all()
         events = conn.execute(
             sa.text(
-                "SELECT data -> 'previous_attributes' ->> 'lookup_key' FROM events"
+                "SELECT event_previous_attributes(e) ->> 'lookup_key' FROM events e"
                 " WHERE account_id = :a AND type = 'price.updated' ORDER BY object_id"
             ),
             {"a": account},

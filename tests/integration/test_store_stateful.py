@@ -637,8 +637,9 @@ def test_relisting_an_archived_product_as_inactive_writes_nothing(
     with engine.connect() as conn:
         empty = conn.execute(
             sa.text(
-                "SELECT count(*) FROM events WHERE account_id = :a AND run_id = :r"
-                " AND type = 'product.updated' AND (data -> 'previous_attributes')::jsonb = '{}'"
+                "SELECT count(*) FROM events e WHERE account_id = :a AND run_id = :r"
+                " AND type = 'product.updated'"
+                " AND event_previous_attributes(e)::jsonb = '{}'"
             ),
             {"a": account, "r": report.run_id},
         ).scalar_one()

@@ -101,41 +101,23 @@ SELECT pg_advisory_xact_lock(:event_lock)
 -- One event per changed object. Run once per :object_type (product, price, inventory_item, in
 -- that order) so a consumer sees a product before the prices and stock that point at it; the
 -- constant filter prunes the other branches, and no sort of a million wide rows is needed.
--- previous_attributes has a changed() (sql/0019) for every key of the kind's object
--- (sql/0001) but id, version and updated, from the row locked above and the row now. It
--- equals previous_attributes(old object, new object), which
+-- A product's or price's event stores no JSON: event_data() builds it when it is read, from
+-- the row at the event's version and the one before it, frozen by the update (sql/0022).
+-- A stock item's event stores its object and previous_attributes, which has a changed()
+-- (sql/0019) for every key of the object (sql/0001) but id, version and updated, from the row
+-- locked above and the row now. It equals previous_attributes(old object, new object), which
 -- tests/integration/test_import_previous_attributes.py checks.
 INSERT INTO events (account_id, type, object_type, object_id, object_version, data, request,
                     source, run_id, created)
 SELECT :account, c.object_type || '.updated', c.object_type, c.id, c.version,
-       jsonb_build_object('object', c.obj, 'previous_attributes', c.previous),
+       CASE WHEN c.obj IS NOT NULL
+            THEN jsonb_build_object('object', c.obj, 'previous_attributes', c.previous) END,
        CAST(:request AS jsonb), :source, :run_id, :now
 FROM (
-    SELECT 'product' AS object_type, n.id, n.version, product_object(n) AS obj,
-           changed('active', o.active, n.active) || changed('name', o.name, n.name) ||
-           changed('description', o.description, n.description) ||
-           changed('images', o.images, n.images) || changed('metadata', o.metadata, n.metadata) ||
-           changed('url', o.url, n.url) || changed('shippable', o.shippable, n.shippable) ||
-           changed('tax_code', o.tax_code, n.tax_code) ||
-           changed('unit_label', o.unit_label, n.unit_label) ||
-           changed('package_dimensions', o.package_dimensions, n.package_dimensions) ||
-           changed('default_price', o.default_price, n.default_price) ||
-           changed('created', epoch(o.created), epoch(n.created)) ||
-           changed('source', o.source, n.source) ||
-           changed('external_id', o.external_id, n.external_id) AS previous
+    SELECT 'product' AS object_type, n.id, n.version, NULL::jsonb AS obj, NULL::jsonb AS previous
     FROM stage_products s JOIN prev_products o ON o.id = s.id JOIN products n ON n.id = s.id
     UNION ALL
-    SELECT 'price', n.id, n.version, price_object(n),
-           changed('product', o.product_id, n.product_id) ||
-           changed('active', o.active, n.active) || changed('currency', o.currency, n.currency) ||
-           changed('unit_amount', o.unit_amount, n.unit_amount) ||
-           changed('unit_amount_decimal', o.unit_amount::text, n.unit_amount::text) ||
-           changed('type', o.type, n.type) || changed('recurring', o.recurring, n.recurring) ||
-           changed('lookup_key', o.lookup_key, n.lookup_key) ||
-           changed('nickname', o.nickname, n.nickname) ||
-           changed('metadata', o.metadata, n.metadata) ||
-           changed('created', epoch(o.created), epoch(n.created)) ||
-           changed('source', o.source, n.source)
+    SELECT 'price', n.id, n.version, NULL, NULL
     FROM stage_prices s JOIN prev_prices o ON o.id = s.id JOIN prices n ON n.id = s.id
     UNION ALL
     SELECT 'inventory_item', n.id, n.version, inventory_item_object(n),

@@ -8,11 +8,11 @@
 -- primary key, or it reads a whole table once per row.
 -- name: touched
 -- One row per object the run wrote: the last version it wrote, whether it created it, and
--- the previous_attributes of its first event on it (the state before the run).
+-- the previous_attributes of its first event on it (the state before the run; sql/0022).
 INSERT INTO revert_touched (object_type, id, last_version, created, prev)
 SELECT object_type, object_id, max(object_version), bool_or(type LIKE '%.created'),
-       ((array_agg(data -> 'previous_attributes' ORDER BY sequence))[1])::jsonb
-FROM events
+       ((array_agg(event_previous_attributes(e) ORDER BY sequence))[1])::jsonb
+FROM events e
 WHERE account_id = :account AND run_id = :run AND sequence > :after AND sequence <= :through
 GROUP BY object_type, object_id
 -- ;
