@@ -60,37 +60,52 @@ CREATE FUNCTION updated_data(old jsonb, new jsonb) RETURNS json LANGUAGE sql IMM
 SELECT jsonb_build_object('object', new, 'previous_attributes', previous_attributes(old, new))::json
 $$;
 
-CREATE OR REPLACE FUNCTION event_data(e events) RETURNS json LANGUAGE sql STABLE AS $$
-SELECT CASE
-    WHEN e.data IS NOT NULL THEN e.data
-    WHEN e.type = 'product.updated' THEN updated_data(
-        product_object(product_at(e.object_id, e.object_version - 1)),
-        product_object(product_at(e.object_id, e.object_version)))
-    WHEN e.type = 'price.updated' THEN updated_data(
-        price_object(price_at(e.object_id, e.object_version - 1)),
-        price_object(price_at(e.object_id, e.object_version)))
-    ELSE coalesce(
-        (SELECT o.data FROM event_objects o WHERE o.event_sequence = e.sequence),
-        CASE e.object_type
-            WHEN 'product' THEN coalesce(
-                (SELECT product_created_data(ROW(f.*)::products) FROM frozen_products f
-                 WHERE f.id = e.object_id AND f.version = e.object_version),
-                (SELECT product_created_data(p) FROM products p
-                 WHERE p.id = e.object_id AND p.version = e.object_version))
-            WHEN 'price' THEN coalesce(
-                (SELECT price_created_data(ROW(f.*)::prices) FROM frozen_prices f
-                 WHERE f.id = e.object_id AND f.version = e.object_version),
-                (SELECT price_created_data(p) FROM prices p
-                 WHERE p.id = e.object_id AND p.version = e.object_version))
-            WHEN 'inventory_item' THEN coalesce(
-                (SELECT inventory_item_created_data(ROW(f.*)::inventory_items)
-                 FROM frozen_inventory_items f
-                 WHERE f.id = e.object_id AND f.version = e.object_version),
-                (SELECT inventory_item_created_data(i) FROM inventory_items i
-                 WHERE i.id = e.object_id AND i.version = e.object_version))
-        END)
-END
-$$;
+-- An event's `data` as stored, or built for a lean event. In PL/pgSQL, which keeps each
+-- statement's plan for the session: as a SQL function that is never inlined (it has
+-- subqueries), it took 0.46 ms an update event, 0.12 ms in PL/pgSQL.
+CREATE OR REPLACE FUNCTION event_data(e events) RETURNS json LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    frozen json;
+    product products;
+    price prices;
+    item inventory_items;
+BEGIN
+    IF e.data IS NOT NULL THEN
+        RETURN e.data;
+    ELSIF e.type = 'product.updated' THEN
+        RETURN updated_data(product_object(product_at(e.object_id, e.object_version - 1)),
+                            product_object(product_at(e.object_id, e.object_version)));
+    ELSIF e.type = 'price.updated' THEN
+        RETURN updated_data(price_object(price_at(e.object_id, e.object_version - 1)),
+                            price_object(price_at(e.object_id, e.object_version)));
+    END IF;
+    -- a created event: its state frozen as JSON (sql/0009), as a row (sql/0021), or live
+    SELECT o.data INTO frozen FROM event_objects o WHERE o.event_sequence = e.sequence;
+    IF frozen IS NOT NULL THEN
+        RETURN frozen;
+    ELSIF e.object_type = 'product' THEN
+        product := product_at(e.object_id, e.object_version);
+        IF product.id IS NOT NULL THEN
+            RETURN product_created_data(product);
+        END IF;
+    ELSIF e.object_type = 'price' THEN
+        price := price_at(e.object_id, e.object_version);
+        IF price.id IS NOT NULL THEN
+            RETURN price_created_data(price);
+        END IF;
+    ELSIF e.object_type = 'inventory_item' THEN
+        SELECT f.* INTO item FROM frozen_inventory_items f
+        WHERE f.id = e.object_id AND f.version = e.object_version;
+        IF NOT FOUND THEN
+            SELECT i.* INTO item FROM inventory_items i
+            WHERE i.id = e.object_id AND i.version = e.object_version;
+        END IF;
+        IF FOUND THEN
+            RETURN inventory_item_created_data(item);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
 
 -- An event's previous_attributes, without building a created event's object to find none.
 CREATE FUNCTION event_previous_attributes(e events) RETURNS json LANGUAGE sql STABLE AS $$

@@ -160,6 +160,56 @@ def test_lean_events_frozen_before_0021_read_the_same_after_it(
     assert frozen == ["prod_after"]  # the other one's state was frozen as JSON, before 0021
 
 
+def test_update_events_across_0022_read_the_same(server_url: str, tmp_path: Path) -> None:
+    """An update event stored with its JSON before 0022 reads as it did; a lean one after it
+    is built from the state before it (frozen) and its own (live, then frozen)."""
+    product = (
+        "INSERT INTO products (id, account_id, source, external_id, name, metadata, version,"
+        " content_hash, created, updated) VALUES ('prod_u', 'acct_default', 'shop', 'U', 'Old',"
+        " '{}', 1, 'h', to_timestamp(1700000000), to_timestamp(1700000000))"
+    )
+    event = (
+        "INSERT INTO events (id, account_id, type, object_type, object_id, object_version,"
+        " data, source) SELECT :id, 'acct_default', :type, 'product', 'prod_u', p.version,"
+        " CAST(:data AS json), 'shop' FROM products p WHERE p.id = 'prod_u'"
+    )
+    rename = "UPDATE products SET name = :name, version = version + 1 WHERE id = 'prod_u'"
+    stored = (
+        "SELECT jsonb_build_object('object', product_object(p),"
+        " 'previous_attributes', jsonb_build_object('name', 'Old'))::text"
+        " FROM products p WHERE p.id = 'prod_u'"
+    )
+    with _database_at(server_url, tmp_path, 21, "cs_upgrade_updated") as (owner, app):
+        with app.begin() as conn:
+            conn.execute(sa.text(product))
+            conn.execute(sa.text(event), {"id": "evt_c", "type": "product.created", "data": None})
+            conn.execute(sa.text(rename), {"name": "New"})
+            data = conn.execute(sa.text(stored)).scalar_one()
+            conn.execute(sa.text(event), {"id": "evt_u2", "type": "product.updated", "data": data})
+        with app.connect() as conn:
+            before = [reads.get_event(conn, "acct_default", i) for i in ("evt_c", "evt_u2")]
+        migrate(owner, app_role=db.APP_ROLE)
+        with app.begin() as conn:
+            conn.execute(sa.text(rename), {"name": "Newer"})
+            conn.execute(sa.text(event), {"id": "evt_u3", "type": "product.updated", "data": None})
+        ids = ("evt_c", "evt_u2", "evt_u3")
+        with app.connect() as conn:
+            live = [reads.get_event(conn, "acct_default", i) for i in ids]
+        with app.begin() as conn:
+            conn.execute(sa.text(rename), {"name": "Newest"})
+        with app.connect() as conn:
+            moved_on = [reads.get_event(conn, "acct_default", i) for i in ids]
+            frozen = conn.execute(
+                sa.text("SELECT version FROM frozen_products ORDER BY version")
+            ).scalars()
+            assert list(frozen) == [1, 2, 3]
+    assert live[:2] == before and moved_on == live
+    lean = live[2]["data"]
+    assert lean["previous_attributes"] == {"name": "New"}
+    assert (lean["object"]["name"], lean["object"]["version"]) == ("Newer", 3)
+    assert list(lean) == ["object", "previous_attributes"]
+
+
 def test_frozen_tables_have_their_catalog_tables_columns(engine: sa.Engine) -> None:
     """A frozen row is read back as its catalog table's row type: a migration that changes a
     catalog table's columns must change its frozen copy the same way."""
