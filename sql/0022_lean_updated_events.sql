@@ -42,18 +42,32 @@ BEGIN
     END LOOP;
 END $$;
 
--- A product or price as it was at a version: frozen once it moved on, else its live row.
-CREATE FUNCTION product_at(id text, version integer) RETURNS products LANGUAGE sql STABLE AS $$
-SELECT coalesce(
-    (SELECT ROW(f.*)::products FROM frozen_products f WHERE f.id = $1 AND f.version = $2),
-    (SELECT p FROM products p WHERE p.id = $1 AND p.version = $2))
-$$;
+-- A product or price as it was at a version: frozen once it moved on, else its live row (all
+-- NULL when neither exists). In PL/pgSQL, whose plans are kept for the session: a revert
+-- planned a million update events in 33 s with these, 42 s with SQL functions.
+CREATE FUNCTION product_at(id text, version integer) RETURNS products
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    state products;
+BEGIN
+    SELECT f.* INTO state FROM frozen_products f WHERE f.id = $1 AND f.version = $2;
+    IF NOT FOUND THEN
+        SELECT p.* INTO state FROM products p WHERE p.id = $1 AND p.version = $2;
+    END IF;
+    RETURN state;
+END $$;
 
-CREATE FUNCTION price_at(id text, version integer) RETURNS prices LANGUAGE sql STABLE AS $$
-SELECT coalesce(
-    (SELECT ROW(f.*)::prices FROM frozen_prices f WHERE f.id = $1 AND f.version = $2),
-    (SELECT p FROM prices p WHERE p.id = $1 AND p.version = $2))
-$$;
+CREATE FUNCTION price_at(id text, version integer) RETURNS prices
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    state prices;
+BEGIN
+    SELECT f.* INTO state FROM frozen_prices f WHERE f.id = $1 AND f.version = $2;
+    IF NOT FOUND THEN
+        SELECT p.* INTO state FROM prices p WHERE p.id = $1 AND p.version = $2;
+    END IF;
+    RETURN state;
+END $$;
 
 -- previous_attributes of an update from `o` to `n`: a changed() (sql/0019) for every key of
 -- the object (sql/0001) but id, version and updated, as the import built it before this
