@@ -16,13 +16,15 @@
 ALTER TABLE frozen_products DROP CONSTRAINT frozen_products_pkey, ADD PRIMARY KEY (id, version);
 ALTER TABLE frozen_prices DROP CONSTRAINT frozen_prices_pkey, ADD PRIMARY KEY (id, version);
 
+-- One freeze for every table: every old row (products, prices), or with a second argument
+-- only rows at version 1 (stock items, as sql/0021 froze every table).
 CREATE FUNCTION freeze_versions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- a version changed twice without a new version (a lookup key freed, then the price
     -- updated) keeps the state it had first, which its event describes
     EXECUTE format(
-        'INSERT INTO %I SELECT * FROM old_rows ON CONFLICT (id, version) DO NOTHING',
-        TG_ARGV[0]);
+        'INSERT INTO %I SELECT * FROM old_rows %s ON CONFLICT DO NOTHING',
+        TG_ARGV[0], CASE WHEN TG_NARGS > 1 THEN 'WHERE version = 1' ELSE '' END);
     RETURN NULL;
 END $$;
 
@@ -31,16 +33,19 @@ DECLARE
     t text;
     op text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['products', 'prices'] LOOP
+    FOREACH t IN ARRAY ARRAY['products', 'prices', 'inventory_items'] LOOP
         FOREACH op IN ARRAY ARRAY['update', 'delete'] LOOP
             EXECUTE format('DROP TRIGGER %I ON %I', t || '_freeze_on_' || op, t);
             EXECUTE format(
                 'CREATE TRIGGER %I AFTER %s ON %I REFERENCING OLD TABLE AS old_rows'
-                ' FOR EACH STATEMENT EXECUTE FUNCTION freeze_versions(%L)',
-                t || '_freeze_on_' || op, upper(op), t, 'frozen_' || t);
+                ' FOR EACH STATEMENT EXECUTE FUNCTION freeze_versions(%L%s)',
+                t || '_freeze_on_' || op, upper(op), t, 'frozen_' || t,
+                CASE WHEN t = 'inventory_items' THEN ', ''first''' ELSE '' END);
         END LOOP;
     END LOOP;
 END $$;
+
+DROP FUNCTION freeze_first_versions();
 
 -- A product or price as it was at a version: frozen once it moved on, else its live row (all
 -- NULL when neither exists). In PL/pgSQL, whose plans are kept for the session: a revert

@@ -207,3 +207,31 @@ def test_stored_hash_follows_every_change(engine: sa.Engine, account: str) -> No
         ).scalar_one()
     assert after_adjust == objects.inventory_hash(3, "deny")
     assert after_set == objects.inventory_hash(9, "deny")
+
+
+def test_sales_keep_only_a_stock_items_first_version_frozen(
+    engine: sa.Engine, account: str
+) -> None:
+    """Every sale writes a version; copying each old row would cost that hot path for events
+    that carry their JSON anyway. A product keeps every version it left (sql/0022)."""
+    item = _item(engine, account, "SKU-FROZEN", 5)
+    for _ in range(3):
+        with engine.begin() as conn:
+            inventory.adjust(conn, account, "SKU-FROZEN", -1, reason="sale", cause=API)
+    with engine.begin() as conn:
+        for name in ("Renamed", "Renamed again"):
+            objects.update_product(conn, account, item["product"], {"name": name}, API)
+    with engine.connect() as conn:
+        frozen = {
+            table: conn.execute(
+                sa.text(f"SELECT version FROM {table} WHERE id = :id ORDER BY version"),  # noqa: S608 - a constant table name
+                {"id": object_id},
+            )
+            .scalars()
+            .all()
+            for table, object_id in (
+                ("frozen_inventory_items", item["id"]),
+                ("frozen_products", item["product"]),
+            )
+        }
+    assert frozen == {"frozen_inventory_items": [1], "frozen_products": [1, 2]}
