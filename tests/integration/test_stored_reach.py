@@ -88,3 +88,24 @@ def test_a_large_share_of_the_account_reads_it_whole(
         monkeypatch.setattr(store, "WHOLE_READ_SHARE", 0.5)
         store.read_stored_for(conn, account, two)
         assert reads == [account]
+
+
+def test_keys_are_probed_in_index_order(
+    engine: sa.Engine, account: str, catalog: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In index order, neighbouring keys share index and heap pages; in the hash order the keys
+    arrive in, a 1% re-import of 10M products missed the buffer cache on nearly every probe."""
+    monkeypatch.setattr(store, "WHOLE_READ_MIN_PRODUCTS", 10**9)
+    shuffled = {
+        kind: random.Random(3).sample(values, len(values)) for kind, values in catalog.items()
+    }
+    with engine.begin() as conn:
+        store.read_stored_for(conn, account, {k: pl.Series(v) for k, v in shuffled.items()})
+        for table, column in (
+            ("found_inventory", "sku"),
+            ("found_products", "external_id"),
+            ("found_product_prices", "product_id"),
+        ):
+            visited = conn.execute(sa.text(f"SELECT {column} FROM {table} ORDER BY ctid")).scalars()
+            visited = list(visited)
+            assert len(visited) > 2 and visited == sorted(visited), table
