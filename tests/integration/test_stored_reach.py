@@ -101,11 +101,10 @@ def test_keys_are_probed_in_index_order(
     }
     with engine.begin() as conn:
         store.read_stored_for(conn, account, {k: pl.Series(v) for k, v in shuffled.items()})
-        for table, column in (
-            ("found_inventory", "sku"),
-            ("found_products", "external_id"),
-            ("found_product_prices", "product_id"),
+        for in_probe_order in (  # a temp table's rows, in the order they were inserted
+            "SELECT sku FROM found_inventory ORDER BY ctid",
+            "SELECT external_id FROM found_products ORDER BY ctid",
+            "SELECT product_id FROM found_product_prices ORDER BY ctid",
         ):
-            visited = conn.execute(sa.text(f"SELECT {column} FROM {table} ORDER BY ctid")).scalars()
-            visited = list(visited)
-            assert len(visited) > 2 and visited == sorted(visited), table
+            visited = list(conn.execute(sa.text(in_probe_order)).scalars())
+            assert len(visited) > 2 and visited == sorted(visited), in_probe_order
