@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from catalog_pipelines.connectors import http_json
 from catalog_pipelines.connectors.http_json import FeedError, fetch_products_feed
 from catalog_pipelines.connectors.reading import InputError
 
@@ -245,3 +246,14 @@ def test_connection_errors_are_retried_then_reported() -> None:
     assert url in str(e.value) and "ConnectionError" in str(e.value)
     assert "3 attempts" in str(e.value)
     assert len(accepted) == 3  # the first try and two retries
+
+
+def test_a_feed_held_in_frames_of_a_few_rows_reads_as_one_held_whole(server, monkeypatch) -> None:
+    base, _ = server
+    whole = fetch_products_feed(f"{base}/products.json", backoff=0.01, max_retries=3)
+    monkeypatch.setattr(http_json, "FRAME_ROWS", 2)  # 7 products, 14 variants: many frames
+    framed = fetch_products_feed(f"{base}/products.json", backoff=0.01, max_retries=3)
+    assert framed.products.equals(whole.products) and framed.variants.equals(whole.variants)
+    assert framed.products["row_number"].to_list() == list(range(1, 8))
+    assert framed.rows_read == 7 and framed.rejects == []
+    framed.check_reconciles()

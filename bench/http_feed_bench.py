@@ -1,0 +1,175 @@
+"""HTTP JSON feed benchmark: the time and peak memory of reading a paginated feed of Shopify
+`products.json` pages (connectors/http_json), and of importing it.
+
+    uv run python bench/http_feed_bench.py --products 100000 [--json]
+
+A local server, in a process of its own, serves N products of two variants each, 250 to a page
+(Shopify's largest), linked by `Link: <...>; rel="next"` headers. Phases, each in a child
+process, so peak RSS is that phase's alone:
+  fetch    `fetch_products_feed`: every page fetched, checked and mapped into one batch
+  import   the fetch, then the import of its batch into an empty catalog
+The server's own time and memory are not counted, but it shares the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from import_bench import _rss_mib, _run, scratch_catalog  # noqa: E402
+
+PAGE = 250
+WORDS = [
+    "soft",
+    "organic",
+    "cotton",
+    "durable",
+    "classic",
+    "modern",
+    "tailored",
+    "breathable",
+    "premium",
+    "blend",
+]
+
+
+def product(pid: int) -> dict[str, Any]:
+    """One product as the Admin REST API returns it, about 2 KB of JSON."""
+    words = " ".join(WORDS[(pid + i) % len(WORDS)] for i in range(40))
+    return {
+        "id": pid,
+        "title": f"Product {pid}",
+        "body_html": f"<p>{words}</p>",
+        "handle": f"product-{pid}",
+        "status": "active",
+        "vendor": "Globex",
+        "product_type": "Shirts",
+        "tags": "summer, cotton",
+        "created_at": "2026-01-02T03:04:05-05:00",
+        "options": [{"name": "Size", "position": 1, "values": ["S", "M"]}],
+        "images": [{"src": f"https://cdn.example.com/{pid}.jpg", "position": 1, "alt": None}],
+        "variants": [
+            {
+                "id": pid * 10 + n,
+                "product_id": pid,
+                "title": size,
+                "sku": f"SKU-{pid}-{size}",
+                "price": f"{10 + pid % 90}.{n * 25:02d}",
+                "inventory_quantity": pid % 50,
+                "inventory_policy": "deny",
+                "option1": size,
+                "barcode": f"{pid:012d}",
+                "requires_shipping": True,
+                "weight": 0.25,
+            }
+            for n, size in enumerate(["S", "M"])
+        ],
+    }
+
+
+def _serve(products: int, ready: Any, stop: Any) -> None:
+    pages = (products + PAGE - 1) // PAGE
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            page = int(self.path.rpartition("=")[2]) if "page_info=" in self.path else 0
+            first = page * PAGE
+            ids = range(first + 1, min(first + PAGE, products) + 1)
+            body = json.dumps({"products": [product(i) for i in ids]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if page + 1 < pages:
+                host, port = self.server.server_address[:2]
+                url = f"http://{host}:{port}/products.json?page_info={page + 1}"
+                self.send_header("Link", f'<{url}>; rel="next"')
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ready.put(f"http://127.0.0.1:{server.server_address[1]}/products.json")
+    stop.wait()
+    server.shutdown()
+
+
+def _phase_fetch(url: str, out: Any) -> None:
+    from catalog_pipelines.connectors.http_json import fetch_products_feed
+
+    t = time.perf_counter()
+    batch = fetch_products_feed(url, max_pages=10**6)
+    elapsed = time.perf_counter() - t
+    out.put(
+        {
+            "seconds": elapsed,
+            "rss_mib": _rss_mib(),
+            "products": batch.products.height,
+            "variants": batch.variants.height,
+        }
+    )
+
+
+def _phase_import(db_url: str, url: str, out: Any) -> None:
+    import os
+
+    os.environ["DATABASE_URL"] = db_url
+    from catalog_pipelines import db
+    from catalog_pipelines.connectors.http_json import fetch_products_feed
+    from catalog_pipelines.importer import Handover, ImportOptions, import_batch
+
+    engine = db.make_engine(db_url)
+    t = time.perf_counter()
+    batch = Handover(fetch_products_feed(url, max_pages=10**6))
+    report = import_batch(engine, batch, ImportOptions(source="feed", account_id="acct_feed"))
+    out.put(
+        {
+            "seconds": time.perf_counter() - t,
+            "rss_mib": _rss_mib(),
+            "report": report.to_json(),
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--no-import", action="store_true", help="time the fetch only")
+    args = parser.parse_args()
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(args.products, ready, stop), daemon=True)
+    server.start()
+    url = ready.get()
+    try:
+        phases: dict[str, dict[str, Any]] = {"fetch": _run(_phase_fetch, url)}
+        if not args.no_import:
+            with scratch_catalog("cs_feed_bench") as db_url:
+                phases["import"] = _run(_phase_import, db_url, url)
+    finally:
+        stop.set()
+        server.join(5)
+    if args.json:
+        print(json.dumps(phases, indent=2, default=str))
+        return
+    print(f"HTTP JSON feed, {args.products:,} products of 2 variants, {PAGE} a page")
+    for name, phase in phases.items():
+        print(f"{name:8s} {phase['seconds']:8.1f} s  peak {phase['rss_mib']:6.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
