@@ -157,9 +157,15 @@ def main() -> None:
     url = ready.get()
     try:
         phases: dict[str, dict[str, Any]] = {"fetch": _run(_phase_fetch, url)}
+        fetched = phases["fetch"]
+        assert (fetched["products"], fetched["variants"]) == (args.products, 2 * args.products)
         if not args.no_import:
             with scratch_catalog("cs_feed_bench") as db_url:
                 phases["import"] = _run(_phase_import, db_url, url)
+            report = phases["import"]["report"]
+            assert report["rows_rejected"] == 0, report
+            # a product, two prices and two stock items created each, and an event for each
+            assert report["events"] == 5 * args.products, report
     finally:
         stop.set()
         server.join(5)
