@@ -39,6 +39,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import queue
 import random
 import resource
 import statistics
@@ -328,11 +329,21 @@ def _dagster_job(
 
 
 def _run(target: Any, *args: Any) -> dict[str, Any]:
+    """`target(*args, queue)` in a spawned child: what it puts on the queue. A child that dies
+    first (an exception, the OOM killer) ends the bench instead of leaving it waiting."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=target, args=(*args, q))
     p.start()
-    result = q.get()
+    while True:
+        try:
+            result = q.get(timeout=1)
+            break
+        except queue.Empty:
+            if not p.is_alive() and q.empty():
+                raise SystemExit(
+                    f"phase {target.__name__} died with exit code {p.exitcode}"
+                ) from None
     p.join()
     if p.exitcode:
         raise SystemExit(f"phase {target.__name__} failed with exit code {p.exitcode}")
