@@ -21,6 +21,8 @@ catalog database of their own, as the CLI's phases had, and compare with the CLI
   dagster_initial  vs initial;   dagster_noop  vs noop
   dagster_noop_in_memory  vs noop: the same no-op on an in-memory Dagster instance, so the
             share of the instance's storage (the SQLite files of a dev instance) shows
+  dagster_noop_postgres  vs noop: the same no-op on an instance configured as
+            deploy/dagster.yaml, its storage in a PostgreSQL database on the catalog's server
   dagster_all_changed  with --all-changed, vs all_changed: the job on the file with every
             product renamed (all of them change here, 99% in the CLI's phase), given as the
             run's input as the inbox sensor gives a dropped file
@@ -257,6 +259,14 @@ def _phase_dagster_in_memory(url: str, csv_path: str, mapping_path: str, out: An
     out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
 
 
+def _phase_dagster_postgres(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
+    """The job on an instance configured as deploy/dagster.yaml, storage in PostgreSQL (a
+    database of its own on the catalog's server): the storage production uses."""
+    elapsed, success = _dagster_job(url, csv_path, mapping_path, storage="postgres")
+    assert success
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
 def _phase_dagster_all_changed(
     url: str, csv_path: str, mapping_path: str, base_path: str, out: Any
 ) -> None:
@@ -284,6 +294,7 @@ def _dagster_job(
     run_config: dict[str, Any] | None = None,
     *,
     in_memory: bool = False,
+    storage: str = "sqlite",
 ) -> tuple[float, bool]:
     import dagster as dg
     import yaml
@@ -305,12 +316,18 @@ def _dagster_job(
             mapping=yaml.safe_load(Path(mapping_path).read_text()),
             config={"path": csv_path},
         )
-    with (
-        tempfile.TemporaryDirectory() as home,
-        (
-            dg.DagsterInstance.ephemeral() if in_memory else dg.instance_for_test(temp_dir=home)
-        ) as instance,
-    ):
+    with contextlib.ExitStack() as stack:
+        home = stack.enter_context(tempfile.TemporaryDirectory())
+        if in_memory:
+            instance = stack.enter_context(dg.DagsterInstance.ephemeral())
+        elif storage == "postgres":
+            from dagster_defs.instance_config import production_config
+
+            storage_url = stack.enter_context(db.scratch_database("cs_bench_dagster"))
+            Path(home, "dagster.yaml").write_text(yaml.safe_dump(production_config(storage_url)))
+            instance = stack.enter_context(dg.DagsterInstance.from_config(home))
+        else:
+            instance = stack.enter_context(dg.instance_for_test(temp_dir=home))
         instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["bench"])
         resources = {
             "catalog_db": CatalogDatabase(database_url=url, account_id="acct_dagster"),
@@ -550,6 +567,11 @@ def main() -> None:
                     for _ in range(args.noop_runs)
                 ]
                 phases["dagster_noop_in_memory"] = _median(runs)
+                runs = [
+                    timed(_phase_dagster_postgres, str(base), str(mapping))
+                    for _ in range(args.noop_runs)
+                ]
+                phases["dagster_noop_postgres"] = _median(runs)
                 if args.all_changed:
                     before_all = _counts(url)
                     phase(
@@ -582,6 +604,7 @@ def main() -> None:
             ("dagster_initial", "initial"),
             ("dagster_noop", "noop"),
             ("dagster_noop_in_memory", "noop"),
+            ("dagster_noop_postgres", "noop"),
             # the CLI's renames 99% (1% were renamed by the 1% phase), the job's all of them
             ("dagster_all_changed", "all_changed"),
         ):
@@ -624,14 +647,27 @@ def main() -> None:
         srv = f"{v['ratio_to_server_copy']:.2f}" if "ratio_to_server_copy" in v else ""
         target = f"<={v['target_ratio']}" if "target_ratio" in v else ""
         print(f"{k:<24}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
-    for k in ("dagster_initial", "dagster_noop", "dagster_noop_in_memory", "dagster_all_changed"):
+    for k in (
+        "dagster_initial",
+        "dagster_noop",
+        "dagster_noop_in_memory",
+        "dagster_noop_postgres",
+        "dagster_all_changed",
+    ):
         if k in results["phases"]:
             target = "no target" if k == "dagster_all_changed" else "target <= 1.2"
             print(f"{k} / CLI: {results['phases'][k]['ratio_to_cli']:.2f} ({target})")
     if "dagster_refused" in results["phases"]:
         ratio = results["phases"]["dagster_refused"]["ratio_to_dagster_initial"]
         print(f"dagster_refused / dagster_initial: {ratio:.2f} (a refused import writes nothing)")
-    for k in ("copy", "copy_server", "noop", "dagster_noop", "dagster_noop_in_memory"):
+    for k in (
+        "copy",
+        "copy_server",
+        "noop",
+        "dagster_noop",
+        "dagster_noop_in_memory",
+        "dagster_noop_postgres",
+    ):
         if "runs" in results["phases"].get(k, {}):
             runs = ", ".join(f"{r:.2f}" for r in results["phases"][k]["runs"])
             print(f"{k} runs: {runs} s (the median is the figure)")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 import psycopg
@@ -22,30 +20,12 @@ import yaml
 from catalog_pipelines import db
 from catalog_pipelines.store.sources import GROUPS, add_source
 from dagster_defs.definitions import defs
+from dagster_defs.instance_config import PRODUCTION_YAML, production_config
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 
 REPO = Path(__file__).resolve().parents[2]
-PRODUCTION_YAML = REPO / "deploy" / "dagster.yaml"
 SHOPIFY = REPO / "catalog_pipelines" / "samples" / "shopify_product_template.csv"
-
-
-def postgres_db_config(url: str) -> dict[str, Any]:
-    """dagster-postgres' `postgres_db` block for a libpq URL, Unix-socket hosts included
-    (the socket directory goes into `params.host`; Dagster would put a path into the netloc)."""
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    config: dict[str, Any] = {
-        "username": parts.username or "postgres",
-        "password": parts.password or "",
-        "hostname": parts.hostname or "",
-        "port": parts.port or int(query.get("port", 5432)),
-        "db_name": parts.path.lstrip("/"),
-    }
-    if "host" in query:
-        # libpq takes the port from params too when the host is a socket directory
-        config["params"] = {"host": query["host"], "port": str(config["port"])}
-    return config
 
 
 @pytest.fixture
@@ -69,12 +49,7 @@ def test_import_job_runs_on_a_postgres_instance(
     account: str,
     engine: sa.Engine,
 ) -> None:
-    config = yaml.safe_load(PRODUCTION_YAML.read_text())
-    scheme = config["storage"]["postgres"]["postgres_db"]["scheme"]
-    config["storage"]["postgres"]["postgres_db"] = {
-        **postgres_db_config(dagster_database),
-        "scheme": scheme,
-    }
+    config = production_config(dagster_database)
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
