@@ -23,6 +23,9 @@ catalog database of their own, as the CLI's phases had, and compare with the CLI
             share of the instance's storage (the SQLite files of a dev instance) shows
   dagster_noop_postgres  vs noop: the same no-op on an instance configured as
             deploy/dagster.yaml, its storage in a PostgreSQL database on the catalog's server
+            (the pooled storage of dagster_defs/pooled_storage.py)
+  dagster_noop_postgres_unpooled  vs noop: the same with dagster-postgres' plain storage,
+            which opens a connection for each storage call
   dagster_all_changed  with --all-changed, vs all_changed: the job on the file with every
             product renamed (all of them change here, 99% in the CLI's phase), given as the
             run's input as the inbox sensor gives a dropped file
@@ -267,6 +270,13 @@ def _phase_dagster_postgres(url: str, csv_path: str, mapping_path: str, out: Any
     out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
 
 
+def _phase_dagster_postgres_unpooled(url: str, csv_path: str, mapping_path: str, out: Any) -> None:
+    """As dagster_noop_postgres, with dagster-postgres' plain storage (a connection per call)."""
+    elapsed, success = _dagster_job(url, csv_path, mapping_path, storage="postgres_unpooled")
+    assert success
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
+
+
 def _phase_dagster_all_changed(
     url: str, csv_path: str, mapping_path: str, base_path: str, out: Any
 ) -> None:
@@ -320,11 +330,12 @@ def _dagster_job(
         home = stack.enter_context(tempfile.TemporaryDirectory())
         if in_memory:
             instance = stack.enter_context(dg.DagsterInstance.ephemeral())
-        elif storage == "postgres":
+        elif storage in ("postgres", "postgres_unpooled"):
             from dagster_defs.instance_config import production_config
 
             storage_url = stack.enter_context(db.scratch_database("cs_bench_dagster"))
-            Path(home, "dagster.yaml").write_text(yaml.safe_dump(production_config(storage_url)))
+            config = production_config(storage_url, pooled=storage == "postgres")
+            Path(home, "dagster.yaml").write_text(yaml.safe_dump(config))
             instance = stack.enter_context(dg.DagsterInstance.from_config(home))
         else:
             instance = stack.enter_context(dg.instance_for_test(temp_dir=home))
@@ -572,6 +583,11 @@ def main() -> None:
                     for _ in range(args.noop_runs)
                 ]
                 phases["dagster_noop_postgres"] = _median(runs)
+                runs = [
+                    timed(_phase_dagster_postgres_unpooled, str(base), str(mapping))
+                    for _ in range(args.noop_runs)
+                ]
+                phases["dagster_noop_postgres_unpooled"] = _median(runs)
                 if args.all_changed:
                     before_all = _counts(url)
                     phase(
@@ -605,6 +621,7 @@ def main() -> None:
             ("dagster_noop", "noop"),
             ("dagster_noop_in_memory", "noop"),
             ("dagster_noop_postgres", "noop"),
+            ("dagster_noop_postgres_unpooled", "noop"),
             # the CLI's renames 99% (1% were renamed by the 1% phase), the job's all of them
             ("dagster_all_changed", "all_changed"),
         ):
@@ -641,17 +658,18 @@ def main() -> None:
         return
     print(f"rows={args.rows} seed={args.seed}" + (" cold page cache" if args.cold else ""))
     print("x COPY: / client COPY FROM STDIN (the target's baseline); x srv: / server-side COPY")
-    print(f"{'phase':<24}{'seconds':>10}{'x COPY':>9}{'x srv':>8}{'target':>8}{'peak RSS MiB':>14}")
+    print(f"{'phase':<32}{'seconds':>10}{'x COPY':>9}{'x srv':>8}{'target':>8}{'peak RSS MiB':>14}")
     for k, v in results["phases"].items():
         ratio = f"{v['ratio_to_copy']:.2f}" if "ratio_to_copy" in v else "1.00"
         srv = f"{v['ratio_to_server_copy']:.2f}" if "ratio_to_server_copy" in v else ""
         target = f"<={v['target_ratio']}" if "target_ratio" in v else ""
-        print(f"{k:<24}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
+        print(f"{k:<32}{v['seconds']:>10.2f}{ratio:>9}{srv:>8}{target:>8}{v['rss_mib']:>14.0f}")
     for k in (
         "dagster_initial",
         "dagster_noop",
         "dagster_noop_in_memory",
         "dagster_noop_postgres",
+        "dagster_noop_postgres_unpooled",
         "dagster_all_changed",
     ):
         if k in results["phases"]:
@@ -667,6 +685,7 @@ def main() -> None:
         "dagster_noop",
         "dagster_noop_in_memory",
         "dagster_noop_postgres",
+        "dagster_noop_postgres_unpooled",
     ):
         if "runs" in results["phases"].get(k, {}):
             runs = ", ".join(f"{r:.2f}" for r in results["phases"][k]["runs"])

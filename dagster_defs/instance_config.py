@@ -30,13 +30,16 @@ def postgres_db_config(url: str) -> dict[str, Any]:
     return config
 
 
-def production_config(url: str) -> dict[str, Any]:
+def production_config(url: str, *, pooled: bool = True) -> dict[str, Any]:
     """deploy/dagster.yaml with its storage in the database at `url`; the driver (`scheme`)
-    stays the production one."""
+    stays the production one. `pooled=False` swaps the pooled storage for dagster-postgres'
+    plain one (a connection per call), for comparisons."""
     config = yaml.safe_load(PRODUCTION_YAML.read_text(encoding="utf-8"))
-    postgres_db = config["storage"]["postgres"]["postgres_db"]
-    config["storage"]["postgres"]["postgres_db"] = {
+    storage = config["storage"]["custom"]["config"]
+    storage["postgres_db"] = {
         **postgres_db_config(url),
-        "scheme": postgres_db["scheme"],
+        "scheme": storage["postgres_db"]["scheme"],
     }
+    if not pooled:
+        config["storage"] = {"postgres": {"postgres_db": storage["postgres_db"]}}
     return config

@@ -1,5 +1,7 @@
 """`dagster dev` as users start it: the UI serves the whole asset graph, and the running daemon
-imports a file dropped into the inbox.
+imports a file dropped into the inbox. Once on a fresh DAGSTER_HOME, once with the production
+instance (deploy/dagster.yaml, storage in PostgreSQL): the webserver, the daemon and the run
+worker each load its pooled storage class.
 
 Started with `subprocess.Popen` in its own session (docs/maintainers.md: a backgrounded `dagster dev`
 ignores SIGTERM), with its own DAGSTER_HOME and a free port; stopped with SIGTERM to the process
@@ -8,6 +10,7 @@ group, then SIGKILL if it has not exited.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +25,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
+
+from catalog_pipelines import db
+from dagster_defs.instance_config import production_config
 
 REPO = Path(__file__).resolve().parents[2]
 SHOPIFY = REPO / "catalog_pipelines" / "samples" / "shopify_product_template.csv"
@@ -56,11 +63,27 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
     return proc.returncode
 
 
-@pytest.fixture
-def dagster_dev(tmp_path: Path, database_url: str, account: str) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(params=["dev-instance", "production-instance"])
+def dagster_dev(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    server_url: str,
+    database_url: str,
+    account: str,
+) -> Iterator[tuple[str, Path]]:
     port = free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
+    with contextlib.ExitStack() as stack:
+        if request.param == "production-instance":
+            storage_url = stack.enter_context(db.scratch_database("dagster_smoke", server_url))
+            (home / "dagster.yaml").write_text(yaml.safe_dump(production_config(storage_url)))
+        yield from _dagster_dev(tmp_path, home, port, database_url, account)
+
+
+def _dagster_dev(
+    tmp_path: Path, home: Path, port: int, database_url: str, account: str
+) -> Iterator[tuple[str, Path]]:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     # `dagster dev` writes a workspace file and its code servers' sockets to the temp dir and

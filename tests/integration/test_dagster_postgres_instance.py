@@ -9,13 +9,18 @@ event writes fail (docs/maintainers.md), so this test would catch a regression o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 import psycopg
 import pytest
 import sqlalchemy as sa
 import yaml
+from dagster_postgres.event_log import PostgresEventLogStorage
+from dagster_postgres.run_storage import PostgresRunStorage
 
 from catalog_pipelines import db
 from catalog_pipelines.store.sources import GROUPS, add_source
@@ -36,20 +41,45 @@ def dagster_database(server_url: str, database_url: str) -> Iterator[str]:
         yield url
 
 
-def test_production_yaml_uses_psycopg2() -> None:
+def test_production_yaml_uses_psycopg2_and_the_pooled_storage() -> None:
     config = yaml.safe_load(PRODUCTION_YAML.read_text())
-    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    storage = config["storage"]["custom"]
+    assert (storage["module"], storage["class"]) == (
+        "dagster_defs.pooled_storage",
+        "PooledPostgresStorage",
+    )
+    assert storage["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
     assert config["sensors"]["use_threads"] is True
 
 
+@contextmanager
+def connections_to(db_name: str) -> Iterator[list[str]]:
+    """Counts the connections any SQLAlchemy pool in this process opens to `db_name`."""
+    opened: list[str] = []
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection.info.dbname == db_name:
+            opened.append(db_name)
+
+    sa.event.listen(sa.pool.Pool, "connect", on_connect)
+    try:
+        yield opened
+    finally:
+        sa.event.remove(sa.pool.Pool, "connect", on_connect)
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooled", "connection-per-call"])
 def test_import_job_runs_on_a_postgres_instance(
+    pooled: bool,
     tmp_path: Path,
     dagster_database: str,
     database_url: str,
     account: str,
     engine: sa.Engine,
 ) -> None:
-    config = production_config(dagster_database)
+    """Both the production storage and dagster-postgres' plain one (for processes that cannot
+    import this project) run the job; the production one reuses its connections."""
+    config = production_config(dagster_database, pooled=pooled)
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
@@ -63,18 +93,20 @@ def test_import_job_runs_on_a_postgres_instance(
             owns=frozenset(GROUPS),
             config={"path": str(SHOPIFY)},
         )
+    db_name = urlsplit(dagster_database).path.lstrip("/")
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["shop-pg"])
-        result = defs.resolve_job_def("import_source_job").execute_in_process(
-            partition_key="shop-pg",
-            instance=instance,
-            resources={
-                "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
-                "inbox": InboxResource(base_dir=str(tmp_path / "inbox")),
-            },
-        )
+        with connections_to(db_name) as opened:
+            result = defs.resolve_job_def("import_source_job").execute_in_process(
+                partition_key="shop-pg",
+                instance=instance,
+                resources={
+                    "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
+                    "inbox": InboxResource(base_dir=str(tmp_path / "inbox")),
+                },
+            )
         assert result.success
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.is_success
@@ -82,9 +114,41 @@ def test_import_job_runs_on_a_postgres_instance(
         assert record is not None and record.asset_materialization is not None
         assert record.asset_materialization.metadata["created"].value == 3
         assert instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME) == ["shop-pg"]
+    if pooled:  # the pools' kept connections, at most two for each of the three storages
+        assert len(opened) <= 6
+    else:  # one per storage call: what the pooled storage saves
+        assert len(opened) > 30
 
     with psycopg.connect(dagster_database) as conn:  # the events really are in PostgreSQL
         n = conn.execute(
             "SELECT count(*) FROM event_logs WHERE run_id = %s", (result.run_id,)
         ).fetchone()
+        # a disposed instance leaves no connection open
+        idle = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db_name,),
+        ).fetchone()
     assert n is not None and n[0] > 0
+    assert idle == (0,)
+
+
+def test_the_pooled_storage_recovers_when_the_server_drops_its_connections(
+    tmp_path: Path, dagster_database: str
+) -> None:
+    """A kept connection the server closed (a restart, a failover, an idle timeout) is
+    replaced when next used, instead of failing that call."""
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(production_config(dagster_database)))
+    db_name = urlsplit(dagster_database).path.lstrip("/")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["before"])
+        assert instance.get_runs() == []
+        with psycopg.connect(dagster_database, autocommit=True) as conn:
+            killed = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (db_name,),
+            ).fetchone()
+        assert killed is not None and killed[0] >= 2  # the kept ones were open
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["after"])
+        assert instance.get_runs() == []
+        assert instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME) == ["before", "after"]
