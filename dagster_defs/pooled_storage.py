@@ -35,8 +35,10 @@ if TYPE_CHECKING:
     from dagster_postgres.auth import PgTokenProvider
 
 DEFAULT_POOL: dict[str, int] = {"size": 2, "max_overflow": 20, "recycle_seconds": 3600}
-"""One kept connection per storage; bursts from threads (the daemon's sensors) open more and
-close them after, as dagster-postgres always does. Recycled hourly, as the webserver does."""
+"""Up to two kept connections per storage, because some storage calls open a second one inside
+the first (an event write checks a table); with one, that second was opened on every call.
+Bursts from threads (the daemon's sensors) open more and close them after, as dagster-postgres
+always does. Recycled hourly, as the webserver does."""
 
 
 class _PooledEngine:
