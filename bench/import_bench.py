@@ -264,21 +264,13 @@ def _phase_dagster_in_memory(url: str, csv_path: str, mapping_path: str, out: An
 
 
 def _phase_dagster_postgres(
-    url: str, csv_path: str, mapping_path: str, storage_url: str, out: Any
+    url: str, csv_path: str, mapping_path: str, storage_url: str, pooled: bool, out: Any
 ) -> None:
     """The job on an instance configured as deploy/dagster.yaml, storage in PostgreSQL (a
-    database of its own on the catalog's server): the storage production uses."""
-    elapsed, success = _dagster_job(url, csv_path, mapping_path, storage_url=storage_url)
-    assert success
-    out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
-
-
-def _phase_dagster_postgres_unpooled(
-    url: str, csv_path: str, mapping_path: str, storage_url: str, out: Any
-) -> None:
-    """As dagster_noop_postgres, with dagster-postgres' plain storage (a connection per call)."""
+    database of its own on the catalog's server): the storage production uses, or with
+    `pooled=False` dagster-postgres' plain one (a connection per call)."""
     elapsed, success = _dagster_job(
-        url, csv_path, mapping_path, storage_url=storage_url, pooled=False
+        url, csv_path, mapping_path, storage_url=storage_url, pooled=pooled
     )
     assert success
     out.put({"seconds": elapsed, "rss_mib": _rss_mib()})
@@ -611,11 +603,16 @@ def main() -> None:
                 pooled_runs, unpooled_runs = [], []
                 with dagster_storage(server) as storage_url:
                     for _ in range(args.noop_runs):
-                        for runs, target in (
-                            (pooled_runs, _phase_dagster_postgres),
-                            (unpooled_runs, _phase_dagster_postgres_unpooled),
-                        ):
-                            runs.append(timed(target, str(base), str(mapping), storage_url))
+                        for runs, pooled in ((pooled_runs, True), (unpooled_runs, False)):
+                            runs.append(
+                                timed(
+                                    _phase_dagster_postgres,
+                                    str(base),
+                                    str(mapping),
+                                    storage_url,
+                                    pooled,
+                                )
+                            )
                 phases["dagster_noop_postgres"] = _median(pooled_runs)
                 phases["dagster_noop_postgres_unpooled"] = _median(unpooled_runs)
                 if args.all_changed:
