@@ -7,7 +7,9 @@ A local server, in a process of its own, serves N products of two variants each,
 (Shopify's largest), linked by `Link: <...>; rel="next"` headers. Phases, each in a child
 process, so peak RSS is that phase's alone:
   fetch    `fetch_products_feed`: every page fetched, checked and mapped into one batch
-  import   the fetch, then the import of its batch into an empty catalog
+  import   `import_feed` into an empty catalog: a first import, fetched, validated and kept
+           on disk a piece at a time, then written a part at a time (with
+           CATALOG_IMPORT_STREAM=0 set: fetched whole, then imported)
 The server's own time and memory are not counted, but it shares the machine's cores.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import sys
 import threading
 import time
@@ -124,17 +127,16 @@ def _phase_fetch(url: str, out: Any) -> None:
 
 
 def _phase_import(db_url: str, url: str, out: Any) -> None:
-    import os
-
+    """`import_feed` into an empty catalog: a first import, fetched a piece at a time, as the
+    Dagster job imports a feed source (`CATALOG_IMPORT_STREAM=0`: fetched whole)."""
     os.environ["DATABASE_URL"] = db_url
     from catalog_pipelines import db
-    from catalog_pipelines.connectors.http_json import fetch_products_feed
-    from catalog_pipelines.importer import Handover, ImportOptions, import_batch
+    from catalog_pipelines.importer import ImportOptions, import_feed
 
     engine = db.make_engine(db_url)
     t = time.perf_counter()
-    batch = Handover(fetch_products_feed(url, max_pages=10**6))
-    report = import_batch(engine, batch, ImportOptions(source="feed", account_id="acct_feed"))
+    options = ImportOptions(source="feed", account_id="acct_feed")
+    report = import_feed(engine, url, options, max_pages=10**6)
     out.put(
         {
             "seconds": time.perf_counter() - t,

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -36,6 +37,7 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.generic import Unskippable, read_jsonl_piece, read_table
+from catalog_pipelines.connectors.http_json import FeedError, FeedPieces
 from catalog_pipelines.connectors.reading import line_pieces
 from catalog_pipelines.connectors.registry import CONNECTORS
 from catalog_pipelines.diff import Plan
@@ -54,6 +56,7 @@ _AS_READ = ("products", "variants", "rejects")
 # an export is read in pieces of whole products that end once they hold this many variants
 EXPORT_PIECE_VARIANTS = 20_000
 EXPORT_PIECE_BYTES = 3 << 20  # about as many Shopify rows: the progress bar's estimate
+FEED_PIECES_EXPECTED = 50  # a feed's length is unknown until its last page: a guess, for progress
 _SEED = 0x5712EA  # for the keys' hashes; a collision only costs a read of the whole file
 
 log = logging.getLogger(__name__)
@@ -294,6 +297,36 @@ def _read_export(
         )
     except NotInPieces as e:
         raise Unusable(str(e)) from e
+
+
+class _FeedFailed(Exception):
+    """A feed that cannot be fetched: raised as it is, never read whole again (`read_feed`)."""
+
+    def __init__(self, error: FeedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def read_feed(url: str, *, currency: str, progress: ProgressFn, **fetch: Any) -> Stream:
+    """`read` for an HTTP JSON feed, in pieces of whole products (`FeedPieces`): its pages are
+    fetched once, and each piece is mapped, validated and kept on disk as it comes. A page
+    that cannot be had raises its FeedError: reading the whole feed again would only fetch
+    it again. `fetch`: `FeedPieces`' retries, timeout and page limit."""
+    feed = FeedPieces(url, piece_rows=EXPORT_PIECE_VARIANTS, currency=currency, **fetch)
+
+    def pieces() -> Iterator[tuple[ParsedBatch, pl.Series]]:
+        try:
+            for piece in feed:
+                yield piece, piece.products["external_id"]
+        except FeedError as e:
+            raise _FeedFailed(e) from e
+
+    try:
+        stream = _read(pieces(), FEED_PIECES_EXPECTED, progress)
+    except _FeedFailed as e:
+        raise e.error from None
+    stream.summary.columns, stream.summary.unmapped_columns = feed.columns()
+    return stream
 
 
 def _mapped_pieces(

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import, ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
+from catalog_pipelines.connectors.http_json import fetch_products_feed
 from catalog_pipelines.connectors.registry import DEFAULT_CURRENCY, EXPORTS
 from catalog_pipelines.diff import Counts, Plan, plan_import
 from catalog_pipelines.mapping import Mapping, load_mapping, mapping_from_dict
@@ -892,3 +893,55 @@ def read_stream(
     except first_import.Unusable as e:
         first_import.log_read_whole(path, e)
         return None
+
+
+def read_feed_stream(
+    conn: sa.Connection,
+    options: ImportOptions,
+    url: str,
+    *,
+    currency: str,
+    progress: ProgressFn = quiet,
+    **fetch: Any,
+) -> first_import.Stream | None:
+    """The HTTP JSON feed at `url` read in pieces when its import is a first import
+    (first_import.read_feed), else None: the caller fetches it whole. A feed that cannot be
+    fetched raises its FeedError."""
+    if not first_import.enabled() or not store.holds_nothing(conn, options.account_id):
+        return None
+    try:
+        return first_import.read_feed(url, currency=currency, progress=progress, **fetch)
+    except first_import.Unusable as e:
+        first_import.log_read_whole(url, e)
+        return None
+
+
+def import_feed(
+    engine: sa.Engine,
+    url: str,
+    options: ImportOptions,
+    *,
+    currency: str | None = None,
+    progress: ProgressFn = quiet,
+    **fetch: Any,
+) -> ImportReport:
+    """Fetch, validate and import an HTTP JSON feed, as `import_path` imports a file: the run
+    is recorded before the first page is asked for. A first import is fetched a piece at a
+    time; otherwise, or when its pieces cannot be imported apart, the feed is fetched whole.
+    `currency`: the shop's (default: the source's `config.currency`, else usd); `fetch`:
+    `fetch_products_feed`'s retries, timeout and page limit."""
+    run = _run_start(options, url)
+    progress = never_back(progress)
+    opts = replace(options, source_kind="http_json")
+    with engine.connect() as conn, _tracked(engine, conn, run, options):
+        progress("reading", 0.05)
+        source = get_source(conn, options.account_id, options.source)
+        code = currency or (source.config.get("currency") if source else None) or DEFAULT_CURRENCY
+        stream = read_feed_stream(conn, options, url, currency=code, progress=progress, **fetch)
+        if stream is not None:
+            report = _import_stream(engine, conn, stream, opts, run, progress)
+            if report is not None:
+                return report
+        # no local holds the batch: the import lets its products go once they are on disk
+        whole = Handover(validate_batch(fetch_products_feed(url, currency=code, **fetch)).batch)
+        return _import(engine, conn, whole.take(), opts, run, progress)

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from catalog_pipelines import first_import, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
-from catalog_pipelines.connectors.registry import CONNECTORS, FORMATS
+from catalog_pipelines.connectors.registry import CONNECTORS, DEFAULT_CURRENCY, FORMATS
 from catalog_pipelines.fingerprints import SkipRequest
 from catalog_pipelines.importer import (
     Gate,
@@ -25,6 +25,7 @@ from catalog_pipelines.importer import (
     ImportReport,
     import_batch,
     new_run_id,
+    read_feed_stream,
     read_stream,
 )
 from catalog_pipelines.mapping import Mapping, mapping_from_dict
@@ -113,6 +114,7 @@ class StagedImport:
 
 SkipAsk = Callable[[str, dict[str, Any]], SkipRequest | None]
 StreamAsk = Callable[[Path, str, Mapping | None, dict[str, Any]], first_import.Stream | None]
+FeedStreamAsk = Callable[[str, str], first_import.Stream | None]
 
 
 def read_source(
@@ -121,16 +123,22 @@ def read_source(
     path_override: str | None,
     skip: SkipAsk | None = None,
     stream: StreamAsk | None = None,
+    feed_stream: FeedStreamAsk | None = None,
 ) -> Snapshot:
     """Load the partition's input: an explicit file, or the source's configured path or URL.
     `skip(format, read settings)` asks for the products the last import left unchanged to be
     skipped (catalog_pipelines/skip_unchanged.py), as the CLI does. `stream(path, format,
-    mapping, read settings)` reads a first import in pieces, when it can be."""
+    mapping, read settings)` reads a first import in pieces, when it can be, and
+    `feed_stream(url, currency)` a feed's."""
     config = source.config if source else {}
     currency = config.get("currency")  # the shop's currency, for inputs that carry none
     if not path_override and config.get("url"):
         feed = CONNECTORS["http_json"]
-        batch = feed.read(str(config["url"]), mapping=None, encoding=None, currency=currency)
+        url = str(config["url"])
+        pieces = feed_stream(url, currency or DEFAULT_CURRENCY) if feed_stream else None
+        if pieces is not None:
+            return Snapshot(pieces.summary, feed.name, stream=pieces)
+        batch = feed.read(url, mapping=None, encoding=None, currency=currency)
         return Snapshot(batch, feed.name)
     location = path_override or config.get("path")
     if not location:
@@ -209,8 +217,19 @@ def read_snapshot(
         with catalog_db.engine().connect() as conn:
             return read_stream(conn, options, file, fmt, mapping, **read)
 
+    def feed_pieces(url: str, currency: str) -> first_import.Stream | None:
+        with catalog_db.engine().connect() as conn:
+            return read_feed_stream(conn, options, url, currency=currency)
+
     try:
-        snapshot = read_source(source, name, path, skip, pieces if stream else None)
+        snapshot = read_source(
+            source,
+            name,
+            path,
+            skip,
+            pieces if stream else None,
+            feed_pieces if stream else None,
+        )
         snapshot.batch.check_reconciles()
     except Exception as e:  # an unreadable input is a failed import run too
         _record_failed_read(context, catalog_db, path or name, e)

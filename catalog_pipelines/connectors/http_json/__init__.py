@@ -1,8 +1,9 @@
 """HTTP JSON feed connector for the Shopify Admin REST `products.json` shape.
 
-`fetch_products_feed(url) -> ParsedBatch`. Merge keys: a product is keyed by its `id` (as a
-string; its `handle` when there is no id), a variant by its `sku`, or `id:<variant id>` when
-the SKU is blank.
+`fetch_products_feed(url) -> ParsedBatch` reads the feed whole; `FeedPieces(url)` reads it in
+pieces of whole products, for a first import that is streamed (first_import.py). Merge keys: a
+product is keyed by its `id` (as a string; its `handle` when there is no id), a variant by its
+`sku`, or `id:<variant id>` when the SKU is blank.
 
 One "row" is one product object received: rows_read counts the product objects on all pages,
 and a product with any invalid field (its own or one of its variants') is rejected whole, so
@@ -12,7 +13,7 @@ variants silently missing. `row_number` is the product's 1-based position across
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import polars as pl
@@ -21,6 +22,7 @@ import requests
 from catalog_pipelines.connectors.http_json import settings
 from catalog_pipelines.connectors.http_json.helpers import (
     FeedError,
+    Page,
     Timeout,
     iter_pages,
     map_product,
@@ -30,7 +32,7 @@ from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
 from catalog_pipelines.text_safety import escape_unstorable, first_unstorable
 
-__all__ = ["FeedError", "fetch_products_feed", "iter_pages"]
+__all__ = ["FeedError", "FeedPieces", "fetch_products_feed", "iter_pages"]
 
 
 # Mapped rows held as dicts before they become a frame. Held as dicts to the end, a product of
@@ -46,17 +48,135 @@ class _Rows:
         self._schema = schema
         self._rows: list[dict[str, Any]] = []
         self._frames: list[pl.DataFrame] = []
+        self.count = 0
 
     def append(self, row: dict[str, Any]) -> None:
         self._rows.append(row)
+        self.count += 1
         if len(self._rows) >= FRAME_ROWS:
             self._frames.append(pl.DataFrame(self._rows, schema=self._schema))
             self._rows.clear()
 
-    def frame(self) -> pl.DataFrame:
+    def take(self) -> pl.DataFrame:
+        """The rows so far as one frame; the next `take` starts from none."""
         last = pl.DataFrame(self._rows, schema=self._schema)
-        self._rows.clear()
-        return pl.concat([*self._frames, last], rechunk=False)
+        frame = pl.concat([*self._frames, last], rechunk=False)
+        self._rows, self._frames, self.count = [], [], 0
+        return frame
+
+
+class _FeedReader:
+    """Maps the feed's product objects as they come, with the checks the whole feed needs:
+    a product id or variant key already received rejects the product that repeats it.
+    `take` gives the batch of the products mapped since the last `take`; the checks look back
+    as far as the last `forget` (a read in pieces forgets at each piece: first_import.py finds
+    a key in two pieces afterwards, and then reads the feed whole)."""
+
+    def __init__(self, url: str, currency: str) -> None:
+        try:
+            self._currency = normalize_currency(currency)
+        except MoneyError as e:
+            raise FeedError(f"{url}: {e}") from e
+        self.url = url
+        self.products = _Rows(PRODUCT_SCHEMA)
+        self.variants = _Rows(VARIANT_SCHEMA)
+        self._rejects: list[Reject] = []
+        self._product_keys: dict[str, None] = {}
+        self._variant_keys: dict[str, None] = {}
+        self._seen_ids: dict[str, int] = {}
+        self._seen_variants: dict[str, int] = {}
+        self.rows_read = 0
+        self._taken = 0  # rows_read at the last `take`
+
+    def add_page(self, page: Page) -> None:
+        for obj in page.products:
+            self._add(obj, page.url)
+
+    def _add(self, obj: Any, page_url: str) -> None:
+        self.rows_read += 1
+        row_number = self.rows_read
+        if isinstance(obj, dict):
+            self._product_keys.update(dict.fromkeys(obj))
+            for v in obj.get("variants") or []:
+                if isinstance(v, dict):
+                    self._variant_keys.update(dict.fromkeys(v))
+        bad = first_unstorable(obj)
+        if bad is not None:  # NUL or a lone surrogate: PostgreSQL cannot store it
+            reason = f"row {row_number} ({page_url}): {bad[0]}: {bad[1]}"
+            self._rejects.append(Reject(row_number, {"product": escape_unstorable(obj)}, [reason]))
+            return
+        product, rows, errors = map_product(obj, currency=self._currency)
+        if product is not None:
+            ext = product["external_id"]
+            if ext in self._seen_ids:
+                errors = [f"id: product {ext!r} was already received as row {self._seen_ids[ext]}"]
+            for row in rows:
+                if row["variant_key"] in self._seen_variants:
+                    errors.append(
+                        f"variants: {row['variant_key']!r} is already used by the product"
+                        f" at row {self._seen_variants[row['variant_key']]}"
+                    )
+        if errors or product is None:
+            reasons = [f"row {row_number} ({page_url}): {e}" for e in errors]
+            self._rejects.append(Reject(row_number, raw_record(obj), reasons))
+            return
+        self._seen_ids[product["external_id"]] = row_number
+        self.products.append({"row_number": row_number, **product})
+        for row in rows:
+            self._seen_variants[row["variant_key"]] = row_number
+            self.variants.append({"row_number": row_number, **row})
+
+    @property
+    def pending(self) -> int:
+        """Product objects received since the last `take`."""
+        return self.rows_read - self._taken
+
+    def forget(self) -> None:
+        self._seen_ids.clear()
+        self._seen_variants.clear()
+
+    def columns(self) -> tuple[list[str], list[str]]:
+        """The keys of the products and their variants received so far, in order of first
+        appearance, and those kept in metadata."""
+        columns = list(self._product_keys) + [f"variants.{k}" for k in self._variant_keys]
+        unmapped = [k for k in self._product_keys if k not in settings.PRODUCT_MAPPED] + [
+            f"variants.{k}" for k in self._variant_keys if k not in settings.VARIANT_MAPPED
+        ]
+        return columns, unmapped
+
+    def take(self) -> ParsedBatch:
+        columns, unmapped = self.columns()
+        batch = ParsedBatch(
+            input_name=self.url,
+            rows_read=self.rows_read - self._taken,
+            products=self.products.take(),
+            variants=self.variants.take(),
+            rejects=self._rejects,
+            columns=columns,
+            unmapped_columns=unmapped,
+        )
+        self._rejects, self._taken = [], self.rows_read
+        return batch
+
+
+def _pages(
+    url: str,
+    session: requests.Session | None,
+    headers: Mapping[str, str] | None,
+    **retries: Any,
+) -> Iterator[Page]:
+    own = session is None
+    http = session or requests.Session()
+    try:
+        yield from iter_pages(
+            url,
+            session=http,
+            headers={"Accept": "application/json", **dict(headers or {})},
+            **retries,
+        )
+    finally:
+        if own:
+            http.close()
 
 
 def fetch_products_feed(
@@ -78,78 +198,50 @@ def fetch_products_feed(
     `headers` (e.g. X-Shopify-Access-Token) go to every page; next links must stay on the
     same origin. Prices are read in `currency` (the shop's; the feed does not carry it).
     """
-    try:
-        code = normalize_currency(currency)
-    except MoneyError as e:
-        raise FeedError(f"{url}: {e}") from e
-    own = session is None
-    http = session or requests.Session()
-    products = _Rows(PRODUCT_SCHEMA)
-    variants = _Rows(VARIANT_SCHEMA)
-    rejects: list[Reject] = []
-    product_keys: dict[str, None] = {}
-    variant_keys: dict[str, None] = {}
-    seen_ids: dict[str, int] = {}
-    seen_variants: dict[str, int] = {}
-    rows_read = 0
-    try:
-        for page in iter_pages(
-            url,
-            session=http,
-            headers={"Accept": "application/json", **dict(headers or {})},
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_delay=max_delay,
-            max_pages=max_pages,
-        ):
-            for obj in page.products:
-                rows_read += 1
-                if isinstance(obj, dict):
-                    product_keys.update(dict.fromkeys(obj))
-                    for v in obj.get("variants") or []:
-                        if isinstance(v, dict):
-                            variant_keys.update(dict.fromkeys(v))
-                bad = first_unstorable(obj)
-                if bad is not None:  # NUL or a lone surrogate: PostgreSQL cannot store it
-                    reason = f"row {rows_read} ({page.url}): {bad[0]}: {bad[1]}"
-                    rejects.append(Reject(rows_read, {"product": escape_unstorable(obj)}, [reason]))
-                    continue
-                product, rows, errors = map_product(obj, currency=code)
-                if product is not None:
-                    ext = product["external_id"]
-                    if ext in seen_ids:
-                        errors = [
-                            f"id: product {ext!r} was already received as row {seen_ids[ext]}"
-                        ]
-                    for row in rows:
-                        if row["variant_key"] in seen_variants:
-                            errors.append(
-                                f"variants: {row['variant_key']!r} is already used by the product"
-                                f" at row {seen_variants[row['variant_key']]}"
-                            )
-                if errors or product is None:
-                    reasons = [f"row {rows_read} ({page.url}): {e}" for e in errors]
-                    rejects.append(Reject(rows_read, raw_record(obj), reasons))
-                    continue
-                seen_ids[product["external_id"]] = rows_read
-                products.append({"row_number": rows_read, **product})
-                for row in rows:
-                    seen_variants[row["variant_key"]] = rows_read
-                    variants.append({"row_number": rows_read, **row})
-    finally:
-        if own:
-            http.close()
-    columns = list(product_keys) + [f"variants.{k}" for k in variant_keys]
-    unmapped = [k for k in product_keys if k not in settings.PRODUCT_MAPPED] + [
-        f"variants.{k}" for k in variant_keys if k not in settings.VARIANT_MAPPED
-    ]
-    return ParsedBatch(
-        input_name=url,
-        rows_read=rows_read,
-        products=products.frame(),
-        variants=variants.frame(),
-        rejects=rejects,
-        columns=columns,
-        unmapped_columns=unmapped,
-    )
+    reader = _FeedReader(url, currency)
+    retries = {
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "backoff": backoff,
+        "max_delay": max_delay,
+        "max_pages": max_pages,
+    }
+    for page in _pages(url, session, headers, **retries):
+        reader.add_page(page)
+    return reader.take()
+
+
+class FeedPieces:
+    """The feed read a piece at a time: iterating gives batches of whole products (a page's
+    products are never split), each ending once it holds `piece_rows` products and variants.
+    Each piece checks its own products for repeated ids and variant keys; a key repeated
+    across pieces is for the caller to find (first_import.py reads the feed whole then).
+    Once iterated, `columns()` gives the whole feed's columns, as `fetch_products_feed`
+    reports them. Errors are `fetch_products_feed`'s."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        piece_rows: int,
+        currency: str = "usd",
+        session: requests.Session | None = None,
+        headers: Mapping[str, str] | None = None,
+        **retries: Any,
+    ) -> None:
+        self._reader = _FeedReader(url, currency)
+        self._piece_rows = piece_rows
+        self._pages = _pages(url, session, headers, **retries)
+
+    def __iter__(self) -> Iterator[ParsedBatch]:
+        reader = self._reader
+        for page in self._pages:
+            reader.add_page(page)
+            if reader.products.count + reader.variants.count >= self._piece_rows:
+                yield reader.take()
+                reader.forget()
+        if reader.rows_read == 0 or reader.pending:  # an empty feed is one empty piece
+            yield reader.take()
+
+    def columns(self) -> tuple[list[str], list[str]]:
+        return self._reader.columns()

@@ -1,0 +1,105 @@
+"""The Dagster import job on a source that reads an HTTP JSON feed: its first run fetches the
+feed once, a piece at a time (first_import.read_feed), and gives what fetching it whole gives;
+the next run finds the products stored and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines import first_import
+from catalog_pipelines.store.sources import GROUPS, create_source
+from dagster_defs.assets import IMPORT_ASSETS
+from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
+from dagster_defs.resources import CatalogDatabase, InboxResource
+from tests.support.catalog_view import catalog_by_keys
+from tests.support.dagster_state import forget_defs_state_storage
+from tests.support.feed_server import serve_feeds
+from tests.support.streamed import stream_small_exports, streamed_pieces
+
+# three of the feed's eight products are rejected: over the default reject rate
+ACCEPT_REJECTS = {"ops": {"validated_rows": {"config": {"max_reject_rate": 0.5}}}}
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def _runs(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    engine: sa.Engine,
+    account: str,
+    url: str,
+    tmp: Path,
+) -> list[dict[str, Any]]:
+    """Two runs of the import job on a feed source of `account`: what each showed."""
+    with engine.begin() as conn:
+        create_source(
+            conn, account_id=account, name="shop", kind="http_json", owns=frozenset(GROUPS),
+            mapping=None, config={"url": url},
+        )  # fmt: skip
+    instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["shop"])
+    resources = {
+        "catalog_db": CatalogDatabase(database_url=database_url, account_id=account),
+        "inbox": InboxResource(base_dir=str(tmp / "inbox"), settle_seconds=0),
+    }
+    runs = []
+    for _ in range(2):
+        forget_defs_state_storage()
+        result = dg.materialize(
+            IMPORT_ASSETS,
+            partition_key="shop",
+            instance=instance,
+            resources=resources,
+            run_config=ACCEPT_REJECTS,
+        )
+        assert result.success
+        staged = result.asset_materializations_for_node("source_snapshot")[0].metadata
+        output = result.output_for_node("validated_rows", "validated_rows")
+        plan = dict(output.plan)
+        plan.pop("run_id")
+        runs.append(
+            {
+                "snapshot": {k: v.value for k, v in staged.items()},
+                "plan": plan,
+                "rows_rejected": output.rows_rejected,
+            }
+        )
+    return runs
+
+
+def test_a_feed_source_is_imported_in_pieces_by_the_dagster_job(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream_small_exports(monkeypatch, tmp_path)
+    streamed = streamed_pieces(monkeypatch)
+    results = {}
+    with serve_feeds() as (base, hits):
+        for way in ("1", "0"):
+            monkeypatch.setenv(first_import.ENV, way)
+            results[way] = _runs(
+                instance, database_url, engine, f"{account}_{way}", f"{base}/shop.json", tmp_path
+            )
+    assert hits["/shop-3.json"] == 4  # each run fetched the feed once
+    assert streamed == [2]  # the first run with streaming on
+    assert results["1"] == results["0"]
+    assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
+    first, again = results["1"]
+    assert first["snapshot"]["source_kind"] == "http_json"
+    assert first["snapshot"]["rows_read"] == 8
+    assert first["plan"]["products"]["created"] == 5 and first["rows_rejected"] == 3
+    assert again["plan"]["events"] == 0
+    assert list((tmp_path / "spill").iterdir()) == []

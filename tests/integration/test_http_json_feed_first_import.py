@@ -1,0 +1,138 @@
+"""A first import of an HTTP JSON feed is fetched once, a piece of whole products at a time,
+each piece validated and put on disk (first_import.read_feed), and gives what the feed fetched
+whole gives. A product id or SKU that a later piece repeats makes the import fetch the feed
+whole, as it always did; a page that cannot be had fails the run without a second fetch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from catalog_pipelines import first_import
+from catalog_pipelines.connectors.http_json import FeedError, fetch_products_feed
+from catalog_pipelines.importer import ImportOptions, import_feed
+from catalog_pipelines.progress import quiet
+from tests.support.catalog_view import catalog_by_keys
+from tests.support.feed_server import serve_feeds
+from tests.support.integrity import assert_catalog_integrity
+from tests.support.parent_csv import report_view
+from tests.support.streamed import stream_small_exports, streamed_pieces
+
+
+@pytest.fixture
+def feed() -> Iterator[tuple[str, Counter[str]]]:
+    with serve_feeds() as served:
+        yield served
+
+
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
+    """Pieces that end after four products and variants (a page each, here), parts of five
+    products; the pieces of each import that streamed."""
+    stream_small_exports(monkeypatch, tmp_path)
+    return streamed_pieces(monkeypatch)
+
+
+def _both_ways(
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    account: str,
+    hits: Counter[str],
+) -> tuple[list[Any], list[int]]:
+    """The feed imported twice into an account with streaming on, then into another with it
+    off: the same reports and catalogs. The reports with streaming on, and the pages each
+    first import fetched."""
+    reports: dict[str, list[Any]] = {}
+    fetched = []
+    for way in ("1", "0"):
+        monkeypatch.setenv(first_import.ENV, way)
+        options = ImportOptions(source="shop", account_id=f"{account}_{way}")
+        hits.clear()
+        reports[way] = [report_view(import_feed(engine, url, options, backoff=0.01))]
+        fetched.append(sum(hits.values()))
+        reports[way].append(report_view(import_feed(engine, url, options, backoff=0.01)))
+        assert_catalog_integrity(engine, f"{account}_{way}")
+    assert reports["1"] == reports["0"]
+    assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
+    return reports["1"], fetched
+
+
+def test_a_feed_first_import_is_fetched_once_in_pieces_and_stores_what_the_whole_feed_does(
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: tuple[str, Counter[str]],
+    account: str,
+    streamed: list[int],
+    tmp_path: Path,
+) -> None:
+    base, hits = feed
+    (first, again), fetched = _both_ways(engine, monkeypatch, f"{base}/shop.json", account, hits)
+    # a piece ends at a page with four products and variants: the second page's one valid
+    # product is not enough; the re-import found products and read it whole
+    assert streamed == [2]
+    assert fetched == [3, 3]  # each page once, streamed or not
+    assert list((tmp_path / "spill").iterdir()) == []
+    assert first["products"]["created"] == 5
+    assert [row for row, _ in first["rejects"]] == [2, 5, 6]
+    assert "already received as row 4" in first["rejects"][1][1][0]
+    assert again["events"] == 0
+    # the columns the whole feed has, in order of first appearance: `seo` the last product key
+    url = f"{base}/shop.json"
+    whole = fetch_products_feed(url)
+    with first_import.read_feed(url, currency="usd", progress=quiet) as stream:
+        assert (stream.summary.columns, stream.summary.unmapped_columns) == (
+            whole.columns,
+            whole.unmapped_columns,
+        )
+    assert [c for c in whole.columns if not c.startswith("variants.")][-1] == "seo"
+
+
+def test_a_key_repeated_across_pieces_fetches_the_feed_whole(
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: tuple[str, Counter[str]],
+    account: str,
+    streamed: list[int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base, hits = feed
+    (first, _), fetched = _both_ways(engine, monkeypatch, f"{base}/dup.json", account, hits)
+    assert streamed == []  # neither first import was written from pieces
+    assert fetched == [6, 3]  # in pieces, then whole
+    assert "read whole" in caplog.text and "more than one piece" in caplog.text
+    assert first["products"]["created"] == 3
+    reasons = dict(first["rejects"])
+    assert list(reasons) == [4, 5]
+    assert "product '1' was already received as row 1" in reasons[4][0]
+    assert "'SKU-2-S' is already used by the product at row 2" in reasons[5][0]
+
+
+def test_a_page_that_cannot_be_had_fails_the_run_without_a_second_fetch(
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: tuple[str, Counter[str]],
+    account: str,
+    streamed: list[int],
+    tmp_path: Path,
+) -> None:
+    base, hits = feed
+    options = ImportOptions(source="shop", account_id=account)
+    with pytest.raises(FeedError, match="broken-2.json") as e:
+        import_feed(engine, f"{base}/broken.json", options, backoff=0.01)
+    assert hits == Counter({"/broken.json": 1, "/broken-2.json": 1})
+    assert list((tmp_path / "spill").iterdir()) == []
+    with engine.connect() as conn:
+        status, stored = conn.execute(
+            sa.text(
+                "SELECT r.status, (SELECT count(*) FROM products p WHERE p.account_id = :a)"
+                " FROM import_runs r WHERE r.id = :r"
+            ),
+            {"r": e.value.import_run_id, "a": account},  # type: ignore[attr-defined]
+        ).one()
+    assert (status, stored) == ("failed", 0)
