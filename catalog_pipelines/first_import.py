@@ -46,7 +46,7 @@ from catalog_pipelines.mapping import Mapping
 from catalog_pipelines.normalized import InputError, ParsedBatch
 from catalog_pipelines.progress import ProgressFn
 from catalog_pipelines.read_ahead import ReadAhead
-from catalog_pipelines.spill import owned_folder
+from catalog_pipelines.spill import Held, Spill, owned_folder
 from catalog_pipelines.store import imports as store
 from catalog_pipelines.validation import ValidationReport
 from catalog_pipelines.validation.pieces import PieceValidation
@@ -221,6 +221,30 @@ class Stream:
         """The parts, each planned against `stored`: the empty account's nothing."""
         split = ((products, variants, stored) for products, variants in self.parts())
         return plan_parts.Parts(split, len(self._grouped()), self.products, self.keep_snapshot)
+
+    def validated(
+        self, mapped: ParsedBatch | None = None
+    ) -> tuple[ValidationReport, plan_parts.Spilled]:
+        """The pieces as a re-import takes a batch validated a chunk at a time
+        (validated_chunks.py): the validated batch with its variants, and its products on disk
+        a part at a time. The pieces go from disk. (`mapped`: the summary, as ValidatedChunks
+        takes it; the stream has its own.)"""
+        assert self.validation is not None
+        spill = Spill()
+        held: list[Held] = []
+        keys: list[pl.Series] = []
+        variants, problems = [], []
+        with self:
+            for group in self._grouped():
+                batches = [piece.load() for piece in group]
+                products = pl.concat([b.products for b in batches], rechunk=True)
+                plan_parts.keep_in_parts(spill, products, held, keys)
+                variants += [b.variants for b in batches]
+                problems += [piece.limit_problems() for piece in group]
+                del batches, products
+        batch = replace(self.summary, variants=pl.concat(variants, rechunk=True))
+        report = replace(self.validation, batch=batch)
+        return report, plan_parts.Spilled(held, keys, pl.concat(problems))
 
     def keep_snapshot(self, plan: Plan) -> None:
         """Spill the snapshot rows of the part just planned (`parts`), before its plan goes:

@@ -904,10 +904,12 @@ def read_feed_stream(
     progress: ProgressFn = quiet,
     **fetch: Any,
 ) -> first_import.Stream | None:
-    """The HTTP JSON feed at `url` read in pieces when its import is a first import
-    (first_import.read_feed), else None: the caller fetches it whole. A feed that cannot be
-    fetched raises its FeedError."""
-    if not first_import.enabled() or not store.holds_nothing(conn, options.account_id):
+    """The HTTP JSON feed at `url` fetched, mapped and validated a piece at a time
+    (first_import.read_feed), each piece on disk; None when it has to be fetched whole (a key
+    in two pieces, or streaming turned off). A first import imports the pieces; a re-import
+    takes them as a batch whose products wait on disk (`Stream.validated`). A feed that
+    cannot be fetched raises its FeedError."""
+    if not first_import.enabled():
         return None
     try:
         return first_import.read_feed(url, currency=currency, progress=progress, **fetch)
@@ -926,10 +928,10 @@ def import_feed(
     **fetch: Any,
 ) -> ImportReport:
     """Fetch, validate and import an HTTP JSON feed, as `import_path` imports a file: the run
-    is recorded before the first page is asked for. A first import is fetched a piece at a
-    time; otherwise, or when its pieces cannot be imported apart, the feed is fetched whole.
-    `currency`: the shop's (default: the source's `config.currency`, else usd); `fetch`:
-    `fetch_products_feed`'s retries, timeout and page limit."""
+    is recorded before the first page is asked for. The feed is fetched a piece at a time
+    (`read_feed_stream`), or whole when it must be. `currency`: the shop's (default: the
+    source's `config.currency`, else usd); `fetch`: `fetch_products_feed`'s retries, timeout
+    and page limit."""
     run = _run_start(options, url)
     progress = never_back(progress)
     opts = replace(options, source_kind="http_json")
@@ -938,6 +940,11 @@ def import_feed(
         source = get_source(conn, options.account_id, options.source)
         code = currency or (source.config.get("currency") if source else None) or DEFAULT_CURRENCY
         stream = read_feed_stream(conn, options, url, currency=code, progress=progress, **fetch)
+        if stream is not None and not store.holds_nothing(conn, options.account_id):
+            validation, spilled = stream.validated()
+            given = Handover(validation.batch)
+            del validation
+            return _import(engine, conn, given.take(), opts, run, progress, spilled=spilled)
         if stream is not None:
             report = _import_stream(engine, conn, stream, opts, run, progress)
             if report is not None:

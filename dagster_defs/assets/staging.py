@@ -31,6 +31,7 @@ from catalog_pipelines.importer import (
 from catalog_pipelines.mapping import Mapping, mapping_from_dict
 from catalog_pipelines.normalized import ParsedBatch
 from catalog_pipelines.store import run_log
+from catalog_pipelines.store.imports import holds_nothing
 from catalog_pipelines.store.sources import Source, get_source
 from catalog_pipelines.validated_chunks import ValidatedChunks
 from catalog_pipelines.validation import validate_batch
@@ -86,8 +87,8 @@ class Snapshot:
     # a first import read in pieces (catalog_pipelines/first_import.py), mapped and validated
     stream: first_import.Stream | None = None
     # a re-import mapped a chunk at a time: validated already, its products on disk
-    # (catalog_pipelines/validated_chunks.py)
-    chunks: ValidatedChunks | None = None
+    # (catalog_pipelines/validated_chunks.py); a feed's re-import, its pieces (Stream.validated)
+    chunks: ValidatedChunks | first_import.Stream | None = None
 
     @property
     def has_rows(self) -> bool:
@@ -114,7 +115,7 @@ class StagedImport:
 
 SkipAsk = Callable[[str, dict[str, Any]], SkipRequest | None]
 StreamAsk = Callable[[Path, str, Mapping | None, dict[str, Any]], first_import.Stream | None]
-FeedStreamAsk = Callable[[str, str], first_import.Stream | None]
+FeedStreamAsk = Callable[[str, str], "Snapshot | None"]
 
 
 def read_source(
@@ -129,15 +130,15 @@ def read_source(
     `skip(format, read settings)` asks for the products the last import left unchanged to be
     skipped (catalog_pipelines/skip_unchanged.py), as the CLI does. `stream(path, format,
     mapping, read settings)` reads a first import in pieces, when it can be, and
-    `feed_stream(url, currency)` a feed's."""
+    `feed_stream(url, currency)` a feed, whatever the import."""
     config = source.config if source else {}
     currency = config.get("currency")  # the shop's currency, for inputs that carry none
     if not path_override and config.get("url"):
         feed = CONNECTORS["http_json"]
         url = str(config["url"])
-        pieces = feed_stream(url, currency or DEFAULT_CURRENCY) if feed_stream else None
-        if pieces is not None:
-            return Snapshot(pieces.summary, feed.name, stream=pieces)
+        snapshot = feed_stream(url, currency or DEFAULT_CURRENCY) if feed_stream else None
+        if snapshot is not None:
+            return snapshot
         batch = feed.read(url, mapping=None, encoding=None, currency=currency)
         return Snapshot(batch, feed.name)
     location = path_override or config.get("path")
@@ -217,9 +218,17 @@ def read_snapshot(
         with catalog_db.engine().connect() as conn:
             return read_stream(conn, options, file, fmt, mapping, **read)
 
-    def feed_pieces(url: str, currency: str) -> first_import.Stream | None:
+    def feed_pieces(url: str, currency: str) -> Snapshot | None:
+        """The feed in pieces: a first import's, or a re-import's batch (Snapshot.chunks)."""
         with catalog_db.engine().connect() as conn:
-            return read_feed_stream(conn, options, url, currency=currency)
+            pieces = read_feed_stream(conn, options, url, currency=currency)
+            first = pieces is not None and holds_nothing(conn, options.account_id)
+        if pieces is None:
+            return None
+        kind = CONNECTORS["http_json"].name
+        if first:
+            return Snapshot(pieces.summary, kind, stream=pieces)
+        return Snapshot(pieces.summary, kind, chunks=pieces)
 
     try:
         snapshot = read_source(
@@ -292,8 +301,9 @@ def snapshot_of_run(
     if isinstance(taken, Snapshot) and (taken.has_rows or not rows):
         return taken
     if isinstance(taken, Snapshot):
-        if taken.stream:
-            taken.stream.close()
+        for pieces in (taken.stream, taken.chunks):
+            if isinstance(pieces, first_import.Stream):
+                pieces.close()
         context.log.info("reading the source again, whole: this step needs its rows")
     else:
         context.log.info("source_snapshot's frames are not in this process: reading it again")
@@ -327,8 +337,9 @@ def source_snapshot(
         "rejects": len(batch.rejects),
     }
     warnings = batch.warnings
-    if snapshot.stream is not None:
-        as_read, warnings = snapshot.stream.as_read, snapshot.stream.read_warnings
+    pieces = snapshot.stream or snapshot.chunks
+    if isinstance(pieces, first_import.Stream):
+        as_read, warnings = pieces.as_read, pieces.read_warnings
     elif snapshot.chunks is not None:  # its rejects so far are the mapping's
         as_read = {**snapshot.chunks.as_read, "rejects": len(batch.rejects)}
     return dg.MaterializeResult(

@@ -1,6 +1,7 @@
-"""The Dagster import job on a source that reads an HTTP JSON feed: its first run fetches the
-feed once, a piece at a time (first_import.read_feed), and gives what fetching it whole gives;
-the next run finds the products stored and changes nothing."""
+"""The Dagster import job on a source that reads an HTTP JSON feed: each run fetches the feed
+once, a piece at a time (first_import.read_feed), and gives what fetching it whole gives. The
+first run writes the pieces; the next takes them as a batch whose products wait on disk, and
+changes nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dagster_defs.resources import CatalogDatabase, InboxResource
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.dagster_state import forget_defs_state_storage
 from tests.support.feed_server import serve_feeds
-from tests.support.streamed import stream_small_exports, streamed_pieces
+from tests.support.streamed import reimported_pieces, stream_small_exports, streamed_pieces
 
 # three of the feed's eight products are rejected: over the default reject rate
 ACCEPT_REJECTS = {"ops": {"validated_rows": {"config": {"max_reject_rate": 0.5}}}}
@@ -86,6 +87,7 @@ def test_a_feed_source_is_imported_in_pieces_by_the_dagster_job(
 ) -> None:
     stream_small_exports(monkeypatch, tmp_path)
     streamed = streamed_pieces(monkeypatch)
+    reimported = reimported_pieces(monkeypatch)
     results = {}
     with serve_feeds() as (base, hits):
         for way in ("1", "0"):
@@ -94,7 +96,8 @@ def test_a_feed_source_is_imported_in_pieces_by_the_dagster_job(
                 instance, database_url, engine, f"{account}_{way}", f"{base}/shop.json", tmp_path
             )
     assert hits["/shop-3.json"] == 4  # each run fetched the feed once
-    assert streamed == [2]  # the first run with streaming on
+    assert streamed == [2]  # the first run with streaming on wrote its pieces
+    assert reimported == [2]  # the second took them as a batch
     assert results["1"] == results["0"]
     assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
     first, again = results["1"]

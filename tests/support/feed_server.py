@@ -47,6 +47,13 @@ FEEDS: dict[str, tuple[list[dict[str, Any]], str | None]] = {
     "/shop.json": ([_product(1), _bad_price(2), _product(3)], "/shop-2.json"),
     "/shop-2.json": ([_product(4), _product(4), _product(5, title="bad\x00")], "/shop-3.json"),
     "/shop-3.json": ([_product(6, seo="x"), _product(7)], None),
+    # the shop the next day: 2's price fixed, 3 renamed, 4 with a new key, 6 gone, 8 new
+    "/shop-next.json": (
+        [_product(1), _product(2), _product(3, title="Renamed")],
+        "/shop-next-2.json",
+    ),
+    "/shop-next-2.json": ([_product(4, seo="y"), _product(5), _product(7)], "/shop-next-3.json"),
+    "/shop-next-3.json": ([_product(8)], None),
     # a later piece repeats an earlier piece's product id, and another product's SKU
     "/dup.json": ([_product(1), _product(2)], "/dup-2.json"),
     "/dup-2.json": ([_product(3), _product(1, title="again")], "/dup-3.json"),

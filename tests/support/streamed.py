@@ -32,6 +32,20 @@ def streamed_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
+def reimported_pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets, for each re-import that takes a stream's pieces as a batch whose
+    products wait on disk (a feed's: first_import.Stream.validated), the number of its pieces."""
+    seen: list[int] = []
+    real = first_import.Stream.validated
+
+    def validated(self: first_import.Stream, mapped: Any = None) -> Any:
+        seen.append(len(self.pieces))
+        return real(self, mapped)
+
+    monkeypatch.setattr(first_import.Stream, "validated", validated)
+    return seen
+
+
 def stream_small_exports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Make a small export's first import stream: pieces of four variants, parts of five
     products, temporary files in `tmp_path / "spill"` (which a test can check is left empty)."""

@@ -1,7 +1,9 @@
-"""A first import of an HTTP JSON feed is fetched once, a piece of whole products at a time,
-each piece validated and put on disk (first_import.read_feed), and gives what the feed fetched
-whole gives. A product id or SKU that a later piece repeats makes the import fetch the feed
-whole, as it always did; a page that cannot be had fails the run without a second fetch."""
+"""An HTTP JSON feed is fetched once, a piece of whole products at a time, each piece
+validated and put on disk (first_import.read_feed): a first import writes the pieces, a
+re-import takes them as a batch whose products wait on disk (Stream.validated). Either gives
+what the feed fetched whole gives. A product id or SKU that a later piece repeats makes the
+import fetch the feed whole, as it always did; a page that cannot be had fails the run
+without a second fetch."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from tests.support.catalog_view import catalog_by_keys
 from tests.support.feed_server import serve_feeds
 from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import report_view
-from tests.support.streamed import stream_small_exports, streamed_pieces
+from tests.support.streamed import reimported_pieces, stream_small_exports, streamed_pieces
 
 
 @pytest.fixture
@@ -41,47 +43,59 @@ def streamed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
 def _both_ways(
     engine: sa.Engine,
     monkeypatch: pytest.MonkeyPatch,
-    url: str,
+    urls: list[str],
     account: str,
     hits: Counter[str],
 ) -> tuple[list[Any], list[int]]:
-    """The feed imported twice into an account with streaming on, then into another with it
-    off: the same reports and catalogs. The reports with streaming on, and the pages each
-    first import fetched."""
+    """The feeds imported one after another into an account with streaming on, then into
+    another with it off: the same reports and catalogs. The reports with streaming on, and
+    the pages each import fetched."""
     reports: dict[str, list[Any]] = {}
     fetched = []
     for way in ("1", "0"):
         monkeypatch.setenv(first_import.ENV, way)
         options = ImportOptions(source="shop", account_id=f"{account}_{way}")
-        hits.clear()
-        reports[way] = [report_view(import_feed(engine, url, options, backoff=0.01))]
-        fetched.append(sum(hits.values()))
-        reports[way].append(report_view(import_feed(engine, url, options, backoff=0.01)))
+        reports[way] = []
+        for url in urls:
+            hits.clear()
+            reports[way].append(report_view(import_feed(engine, url, options, backoff=0.01)))
+            fetched.append(sum(hits.values()))
         assert_catalog_integrity(engine, f"{account}_{way}")
     assert reports["1"] == reports["0"]
     assert catalog_by_keys(engine, f"{account}_1") == catalog_by_keys(engine, f"{account}_0")
     return reports["1"], fetched
 
 
-def test_a_feed_first_import_is_fetched_once_in_pieces_and_stores_what_the_whole_feed_does(
+@pytest.fixture
+def reimported(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    return reimported_pieces(monkeypatch)
+
+
+def test_a_feed_is_fetched_once_in_pieces_and_stores_what_the_whole_feed_does(
     engine: sa.Engine,
     monkeypatch: pytest.MonkeyPatch,
     feed: tuple[str, Counter[str]],
     account: str,
     streamed: list[int],
+    reimported: list[int],
     tmp_path: Path,
 ) -> None:
     base, hits = feed
-    (first, again), fetched = _both_ways(engine, monkeypatch, f"{base}/shop.json", account, hits)
+    urls = [f"{base}/shop.json", f"{base}/shop.json", f"{base}/shop-next.json"]
+    (first, again, changed), fetched = _both_ways(engine, monkeypatch, urls, account, hits)
     # a piece ends at a page with four products and variants: the second page's one valid
-    # product is not enough; the re-import found products and read it whole
-    assert streamed == [2]
-    assert fetched == [3, 3]  # each page once, streamed or not
+    # product is not enough
+    assert streamed == [2]  # the first import wrote its pieces
+    assert reimported == [2, 3]  # the re-imports took theirs as a batch
+    assert fetched == [3, 3, 3, 3, 3, 3]  # each page once, streamed or not
     assert list((tmp_path / "spill").iterdir()) == []
     assert first["products"]["created"] == 5
     assert [row for row, _ in first["rejects"]] == [2, 5, 6]
     assert "already received as row 4" in first["rejects"][1][1][0]
     assert again["events"] == 0
+    assert changed["rows_rejected"] == 0
+    # 2 and 5 (rejected the day before) and 8 created, 3 and 4 updated, 6 archived
+    assert changed["products"] == {"created": 3, "updated": 2, "unchanged": 2, "archived": 1}
     # the columns the whole feed has, in order of first appearance: `seo` the last product key
     url = f"{base}/shop.json"
     whole = fetch_products_feed(url)
@@ -99,18 +113,21 @@ def test_a_key_repeated_across_pieces_fetches_the_feed_whole(
     feed: tuple[str, Counter[str]],
     account: str,
     streamed: list[int],
+    reimported: list[int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     base, hits = feed
-    (first, _), fetched = _both_ways(engine, monkeypatch, f"{base}/dup.json", account, hits)
-    assert streamed == []  # neither first import was written from pieces
-    assert fetched == [6, 3]  # in pieces, then whole
+    urls = [f"{base}/dup.json", f"{base}/dup.json"]
+    (first, again), fetched = _both_ways(engine, monkeypatch, urls, account, hits)
+    assert streamed == [] and reimported == []  # no import was written from pieces
+    assert fetched == [6, 6, 3, 3]  # in pieces, then whole; whole only
     assert "read whole" in caplog.text and "more than one piece" in caplog.text
     assert first["products"]["created"] == 3
     reasons = dict(first["rejects"])
     assert list(reasons) == [4, 5]
     assert "product '1' was already received as row 1" in reasons[4][0]
     assert "'SKU-2-S' is already used by the product at row 2" in reasons[5][0]
+    assert again["events"] == 0
 
 
 def test_a_page_that_cannot_be_had_fails_the_run_without_a_second_fetch(
