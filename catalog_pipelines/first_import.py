@@ -3,7 +3,9 @@ mapped and validated a piece at a time (connectors/csv_pieces.py), each piece sp
 temporary directory, and then planned and written a part at a time (plan_parts.py). Memory
 holds a part and what the run reports, never the file. A JSON Lines file is streamed the same
 way, in pieces of whole lines, and a Shopify or WooCommerce export in pieces of whole products
-that its builder gives as it reads.
+that its builder gives as it reads. An HTTP JSON feed is read in pieces of whole products for
+every import (`read_feed`): a re-import takes its pieces as one batch whose products wait on
+disk (`Stream.validated`), as its pages cannot be read twice without fetching them twice.
 
 The outcome is the whole path's, or the whole path runs. (A WooCommerce product whose rows lie
 apart is built in a later piece than the products after it, so its events come after theirs:

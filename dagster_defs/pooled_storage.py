@@ -66,7 +66,15 @@ class _PooledEngine:
 
 
 class PooledPostgresRunStorage(_PooledEngine, PostgresRunStorage):
-    pass
+    """Also closes the schedule storage's pool (`siblings`): an instance disposes its run and
+    event log storages, never its schedule storage."""
+
+    siblings: tuple[_PooledEngine, ...] = ()
+
+    def dispose(self) -> None:
+        super().dispose()
+        for storage in self.siblings:
+            storage.dispose()
 
 
 class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
@@ -103,6 +111,8 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             storage = cls(postgres_url, should_autocreate_tables, token_provider=token_provider)
             storage.use_pool(settings)
             storages.append(storage)
+        runs, events, schedules = storages
+        runs.siblings = (schedules,)
         self._run_storage, self._event_log_storage, self._schedule_storage = storages
         super(DagsterPostgresStorage, self).__init__()
 

@@ -114,6 +114,7 @@ def test_import_job_runs_on_a_postgres_instance(
         assert record is not None and record.asset_materialization is not None
         assert record.asset_materialization.metadata["created"].value == 3
         assert instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME) == ["shop-pg"]
+        assert instance.all_instigator_state() == []  # the schedule storage's pool is used too
     if pooled:  # the pools' kept connections, at most two for each of the three storages
         assert len(opened) <= 6
     else:  # one per storage call: what the pooled storage saves
