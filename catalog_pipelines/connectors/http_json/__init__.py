@@ -30,6 +30,7 @@ from catalog_pipelines.connectors.http_json.helpers import (
 )
 from catalog_pipelines.money import MoneyError, normalize_currency
 from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedBatch, Reject
+from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.text_safety import escape_unstorable, first_unstorable
 
 __all__ = ["FeedError", "FeedPieces", "fetch_products_feed", "iter_pages"]
@@ -235,11 +236,14 @@ class FeedPieces:
 
     def __iter__(self) -> Iterator[ParsedBatch]:
         reader = self._reader
-        for page in self._pages:
-            reader.add_page(page)
-            if reader.products.count + reader.variants.count >= self._piece_rows:
-                yield reader.take()
-                reader.forget()
+        # The next page is fetched in a thread while this one is mapped and a piece is
+        # validated and put on disk: a feed's server, and the network, take their time.
+        with ReadAhead(self._pages, name="feed-ahead") as pages:
+            for page in pages:
+                reader.add_page(page)
+                if reader.products.count + reader.variants.count >= self._piece_rows:
+                    yield reader.take()
+                    reader.forget()
         if reader.rows_read == 0 or reader.pending:  # an empty feed is one empty piece
             yield reader.take()
 
