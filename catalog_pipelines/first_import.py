@@ -244,7 +244,8 @@ class Stream:
                 variants += [b.variants for b in batches]
                 problems += [piece.limit_problems() for piece in group]
                 del batches, products
-        batch = replace(self.summary, variants=pl.concat(variants, rechunk=True))
+        # not rechunked: that would hold the variants twice at once
+        batch = replace(self.summary, variants=pl.concat(variants, rechunk=False))
         report = replace(self.validation, batch=batch)
         return report, plan_parts.Spilled(held, keys, pl.concat(problems))
 
