@@ -160,8 +160,8 @@ class _Piece:
 
 class _PieceProducts(Held):
     """A part's products where its pieces are on disk, read when the part is planned. It
-    keeps the stream, whose folder goes once nothing refers to it: loaded and written again
-    in a spill of their own, a million products took 540 MB more at the re-import's peak."""
+    keeps the stream, whose folder goes once nothing refers to it. (Written again to a spill
+    of their own, every product was read and written once more for nothing.)"""
 
     def __init__(self, stream: Stream, files: list[Path]) -> None:
         super().__init__()

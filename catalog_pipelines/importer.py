@@ -692,7 +692,7 @@ def _plan_and_write_parts(
             if parts.after_part is not None:
                 parts.after_part(plan)
             if parts.after_part is not None or batch.fingerprints is None:
-                # what a snapshot is made of: kept, or not wanted (1M ids took ~100 MB)
+                # what a snapshot is made of: kept already, or not wanted (one id a product)
                 plan = replace(plan, product_ids=plan.product_ids.clear())
             total = plan_parts.combine(total, plan)
             del plan  # this part's plan; the next one's is being made
