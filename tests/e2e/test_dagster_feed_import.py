@@ -19,6 +19,7 @@ from dagster_defs.assets import IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 from tests.support.catalog_view import catalog_by_keys
+from tests.support.dagster_runs import import_run_view
 from tests.support.dagster_state import forget_defs_state_storage
 from tests.support.feed_server import serve_feeds
 from tests.support.streamed import reimported_pieces, stream_small_exports, streamed_pieces
@@ -62,18 +63,7 @@ def _runs(
             resources=resources,
             run_config=ACCEPT_REJECTS,
         )
-        assert result.success
-        staged = result.asset_materializations_for_node("source_snapshot")[0].metadata
-        output = result.output_for_node("validated_rows", "validated_rows")
-        plan = dict(output.plan)
-        plan.pop("run_id")
-        runs.append(
-            {
-                "snapshot": {k: v.value for k, v in staged.items()},
-                "plan": plan,
-                "rows_rejected": output.rows_rejected,
-            }
-        )
+        runs.append(import_run_view(result))
     return runs
 
 

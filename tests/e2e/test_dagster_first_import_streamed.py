@@ -19,6 +19,7 @@ from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from dagster_defs.assets import IMPORT_ASSETS
 from tests.support.catalog_view import catalog_by_keys
+from tests.support.dagster_runs import import_run_view
 from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
 from tests.support.exports import write_csv
@@ -97,19 +98,7 @@ def _run(
             resources=res,
             selection=selection,
         )
-        assert result.success
-        staged = result.asset_materializations_for_node("source_snapshot")[0].metadata
-        output = result.output_for_node("validated_rows", "validated_rows")
-        plan = dict(output.plan)
-        plan.pop("run_id")
-        runs.append(
-            {
-                "snapshot": {k: v.value for k, v in staged.items() if k != "input"},
-                "plan": plan,
-                "validation": output.validation,
-                "rows_rejected": output.rows_rejected,
-            }
-        )
+        runs.append(import_run_view(result))
     return {"runs": runs, "catalog": catalog_by_keys(engine, account)}
 
 

@@ -9,13 +9,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from catalog_pipelines.connectors import http_json
 from catalog_pipelines.connectors.http_json import FeedError, fetch_products_feed
 from catalog_pipelines.connectors.reading import InputError
+from tests.support.feed_server import serve
 
 
 def _product(pid: int) -> dict:
@@ -129,15 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[tuple[str, Counter[str]]]:
     handler = type("Handler", (_Handler,), {"hits": Counter(), "lock": threading.Lock()})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler.hits
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve(handler) as base:
+        yield base, handler.hits
 
 
 def test_every_product_arrives_once_across_pages_despite_429_and_500(server) -> None:

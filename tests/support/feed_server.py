@@ -87,15 +87,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_feeds() -> Iterator[tuple[str, Counter[str]]]:
-    """The server's base URL, and the requests per path it has answered."""
-    handler = type("Handler", (_Handler,), {"hits": Counter()})
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real local HTTP server answering with `handler`, in a thread: its base URL."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler.hits
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def serve_feeds() -> Iterator[tuple[str, Counter[str]]]:
+    """FEEDS served: the base URL, and the requests per path answered."""
+    handler = type("Handler", (_Handler,), {"hits": Counter()})
+    with serve(handler) as base:
+        yield base, handler.hits

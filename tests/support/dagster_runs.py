@@ -1,0 +1,23 @@
+"""What an import job's run showed, as two ways of importing the same input compare it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+
+def import_run_view(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    """`source_snapshot`'s metadata (without its input's name), and `validated_rows`' plan
+    (without its run id), validation summary and rejects."""
+    assert result.success
+    staged = result.asset_materializations_for_node("source_snapshot")[0].metadata
+    output = result.output_for_node("validated_rows", "validated_rows")
+    plan = dict(output.plan)
+    plan.pop("run_id")
+    return {
+        "snapshot": {k: v.value for k, v in staged.items() if k != "input"},
+        "plan": plan,
+        "validation": output.validation,
+        "rows_rejected": output.rows_rejected,
+    }
