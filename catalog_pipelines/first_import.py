@@ -169,6 +169,8 @@ class _PieceProducts(Held):
         self._files = files
 
     def frame(self) -> pl.DataFrame:
+        if self._frame is not None:  # unpickled: Held keeps the frame itself then
+            return self._frame
         frames = [pl.read_parquet(file.with_suffix(".products")) for file in self._files]
         return pl.concat(frames, rechunk=True)
 

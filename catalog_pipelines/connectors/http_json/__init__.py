@@ -1,7 +1,7 @@
 """HTTP JSON feed connector for the Shopify Admin REST `products.json` shape.
 
 `fetch_products_feed(url) -> ParsedBatch` reads the feed whole; `FeedPieces(url)` reads it in
-pieces of whole products, for a first import that is streamed (first_import.py). Merge keys: a
+pieces of whole products, for an import that streams it (first_import.read_feed). Merge keys: a
 product is keyed by its `id` (as a string; its `handle` when there is no id), a variant by its
 `sku`, or `id:<variant id>` when the SKU is blank.
 
