@@ -25,9 +25,11 @@ from catalog_pipelines.store.events import account_head
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, handoff, previews
 from dagster_defs.assets.staging import (
+    CATALOG_KEYS,
     GROUP,
     SAMPLE_SIZE,
     SNAPSHOT,
+    VALIDATED_KEY,
     ImportRunConfig,
     StagedImport,
     import_staged,
@@ -38,12 +40,6 @@ from dagster_defs.inbox import INBOX_FILE_TAG, finish_inbox_file_on_error, move_
 from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase, InboxResource
 
-VALIDATED_KEY = dg.AssetKey("validated_rows")
-CATALOG_KEYS: dict[str, dg.AssetKey] = {
-    "products": dg.AssetKey("catalog_products"),
-    "prices": dg.AssetKey("catalog_prices"),
-    "inventory_items": dg.AssetKey("catalog_inventory"),
-}
 _DESCRIPTIONS = {
     "products": "Products of this source in the versioned catalog (Stripe-shaped, prod_...).",
     "prices": "Prices of this source's variants; immutable, a new amount is a new price.",

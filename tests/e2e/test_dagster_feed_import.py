@@ -41,8 +41,10 @@ def _runs(
     account: str,
     url: str,
     tmp: Path,
+    selections: tuple[list[str] | None, ...] = (None, None),
 ) -> list[dict[str, Any]]:
-    """Two runs of the import job on a feed source of `account`: what each showed."""
+    """Runs of the import job on a feed source of `account`, one a selection (None: every
+    asset): what each showed."""
     with engine.begin() as conn:
         create_source(
             conn, account_id=account, name="shop", kind="http_json", owns=frozenset(GROUPS),
@@ -54,7 +56,7 @@ def _runs(
         "inbox": InboxResource(base_dir=str(tmp / "inbox"), settle_seconds=0),
     }
     runs = []
-    for _ in range(2):
+    for selection in selections:
         forget_defs_state_storage()
         result = dg.materialize(
             IMPORT_ASSETS,
@@ -62,6 +64,7 @@ def _runs(
             instance=instance,
             resources=resources,
             run_config=ACCEPT_REJECTS,
+            selection=selection,
         )
         runs.append(import_run_view(result))
     return runs
@@ -95,4 +98,30 @@ def test_a_feed_source_is_imported_in_pieces_by_the_dagster_job(
     assert first["snapshot"]["rows_read"] == 8
     assert first["plan"]["products"]["created"] == 5 and first["rows_rejected"] == 3
     assert again["plan"]["events"] == 0
+    assert list((tmp_path / "spill").iterdir()) == []
+
+
+def test_a_run_that_only_plans_fetches_the_feed_once_and_whole(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reconcile job plans only and hands its rows on to catalog_drift: read in pieces,
+    the feed would be fetched once for the pieces and again whole."""
+    stream_small_exports(monkeypatch, tmp_path)
+    streamed = streamed_pieces(monkeypatch)
+    reimported = reimported_pieces(monkeypatch)
+    plan_only = ["source_snapshot", "validated_rows"]
+    with serve_feeds() as (base, hits):
+        first, planned = _runs(
+            instance, database_url, engine, account, f"{base}/shop.json", tmp_path,
+            selections=(None, plan_only),
+        )  # fmt: skip
+    assert hits["/shop.json"] == 2  # once a run
+    assert streamed == [2] and reimported == []  # the plan-only run read it whole
+    assert planned["plan"]["dry_run"] is True and planned["plan"]["events"] == 0
+    assert planned["snapshot"]["rows_read"] == first["snapshot"]["rows_read"] == 8
     assert list((tmp_path / "spill").iterdir()) == []

@@ -217,7 +217,7 @@ def test_a_plan_only_run_reads_a_first_import_whole(
         tmp_path,
         selection=["source_snapshot", "validated_rows"],
     )
-    assert streamed == []  # read in pieces, then whole: catalog_drift heals with the rows
+    assert streamed == []  # read whole at once: catalog_drift heals with the rows
     (run,) = plan_only["runs"]
     assert run["plan"]["dry_run"] is True
     assert run["plan"]["products"]["created"] == 31
