@@ -499,8 +499,12 @@ def resolve_default_prices(
     rules: Rules,
 ) -> pl.DataFrame:
     """Each product's `default_price`: the stored one (or its replacement) while it stays
-    alive, else the first price of the product's rows; then `changed` for existing products."""
-    replaced = priced.filter(pl.col("status") == "replace").select(
+    alive, else the first price of the product's rows; then `changed` for existing products.
+    A price replaced because its variant moved to another product is dead to the product it
+    left: its replacement is the other product's."""
+    replaces = priced.filter(pl.col("status") == "replace")
+    moved = pl.col("product_id").ne_missing(pl.col("old_product_id"))
+    replaced = replaces.filter(~moved).select(
         pl.col("old_id").alias("old_default_price"), pl.col("id").alias("replacement")
     )
     first_price = (
@@ -518,10 +522,14 @@ def resolve_default_prices(
     )
     if rules.owns_pricing:
         # Dead: archived now, or archived earlier and not brought back by this batch.
-        dead = set(archived_prices["id"].to_list()) | set(
-            stored_prices.filter(~pl.col("active"))
-            .join(variant_price, left_on="id", right_on="price_id", how="anti")["id"]
-            .to_list()
+        dead = (
+            set(archived_prices["id"].to_list())
+            | set(replaces.filter(moved)["old_id"].to_list())
+            | set(
+                stored_prices.filter(~pl.col("active"))
+                .join(variant_price, left_on="id", right_on="price_id", how="anti")["id"]
+                .to_list()
+            )
         )
         p = p.with_columns(
             pl.when(pl.col("kept_price").is_null() | pl.col("kept_price").is_in(list(dead)))

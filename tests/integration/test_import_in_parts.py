@@ -21,6 +21,7 @@ from catalog_pipelines.normalized import Reject
 from catalog_pipelines.store.sources import GROUPS, add_source
 from tests.support.batches import batch
 from tests.support.catalog_view import catalog_by_keys
+from tests.support.integrity import assert_catalog_integrity
 from tests.support.parent_csv import import_both_ways, import_rows
 from tests.support.spilled_products import alive_at_stored_read
 
@@ -265,6 +266,19 @@ def test_a_re_import_that_moves_a_variant_between_parts_is_planned_whole(
     assert report.prices.created == 2  # SKU-E's new price, under A, and SKU-E2's
     current = {p[0]: p[1] for p in catalog_by_keys(engine, account)["prices"] if p[3] and p[5]}
     assert current["SKU-E"] == "A" and current["SKU-E2"] == "E"
+    # E's default price is its own new one, not SKU-E's, which went to A with the variant
+    assert_catalog_integrity(engine, account)
+    with engine.connect() as conn:
+        defaults = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT p.external_id, pr.lookup_key FROM products p"
+                    " JOIN prices pr ON pr.id = p.default_price WHERE p.account_id = :a"
+                ),
+                {"a": account},
+            ).all()
+        )
+    assert (defaults["A"], defaults["E"]) == ("SKU-A", "SKU-E2")
 
 
 def test_a_large_re_import_that_touches_another_sources_products_is_screened_as_a_whole(
