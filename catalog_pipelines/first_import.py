@@ -154,24 +154,28 @@ class _Piece:
             "external_id"
         ]
 
-    def variants_frame(self) -> pl.DataFrame:
-        return pl.read_parquet(self.file.with_suffix(".variants"))
+    def variant_keys(self) -> pl.DataFrame:
+        return pl.read_parquet(
+            self.file.with_suffix(".variants"), columns=list(plan_parts.KEY_COLUMNS)
+        )
 
 
-class _PieceProducts(Held):
-    """A part's products where its pieces are on disk, read when the part is planned. It
-    keeps the stream, whose folder goes once nothing refers to it. (Written again to a spill
-    of their own, every product was read and written once more for nothing.)"""
+class _PieceRows(Held):
+    """A part's products or variants (`suffix`) where its pieces are on disk, read when the
+    part is planned. It keeps the stream, whose folder goes once nothing refers to it.
+    (Written again to a spill of their own, every row was read and written once more for
+    nothing.)"""
 
-    def __init__(self, stream: Stream, files: list[Path]) -> None:
+    def __init__(self, stream: Stream, files: list[Path], suffix: str) -> None:
         super().__init__()
         self._stream = stream
         self._files = files
+        self._suffix = suffix
 
     def frame(self) -> pl.DataFrame:
         if self._frame is not None:  # unpickled: Held keeps the frame itself then
             return self._frame
-        frames = [pl.read_parquet(file.with_suffix(".products")) for file in self._files]
+        frames = [pl.read_parquet(file.with_suffix(self._suffix)) for file in self._files]
         return pl.concat(frames, rechunk=True)
 
 
@@ -253,23 +257,26 @@ class Stream:
         self, mapped: ParsedBatch | None = None
     ) -> tuple[ValidationReport, plan_parts.Spilled]:
         """The pieces as a re-import takes a batch validated a chunk at a time
-        (validated_chunks.py): the validated batch with its variants, and its products left on
-        disk where the pieces are, a part (`_grouped`) to a file list. The pieces' folder goes
-        with the last part that refers to it. (`mapped`: the summary, as ValidatedChunks
-        takes it; the stream has its own.)"""
+        (validated_chunks.py): the validated batch with its variants' keys only, and its
+        products and variants left on disk where the pieces are, a part (`_grouped`) to a
+        file list. The pieces' folder goes with the last part that refers to it. (`mapped`:
+        the summary, as ValidatedChunks takes it; the stream has its own.)"""
         assert self.validation is not None
         held: list[Held] = []
+        variants: list[Held] = []
         keys: list[pl.Series] = []
-        variants, problems = [], []
+        variant_keys, problems = [], []
         for group in self._grouped():
-            held.append(_PieceProducts(self, [piece.file for piece in group]))
+            files = [piece.file for piece in group]
+            held.append(_PieceRows(self, files, ".products"))
+            variants.append(_PieceRows(self, files, ".variants"))
             keys.append(pl.concat([piece.external_ids() for piece in group]))
-            variants += [piece.variants_frame() for piece in group]
+            variant_keys += [piece.variant_keys() for piece in group]
             problems += [piece.limit_problems() for piece in group]
-        # not rechunked: that would hold the variants twice at once
-        batch = replace(self.summary, variants=pl.concat(variants, rechunk=False))
+        # not rechunked: that would hold the keys twice at once
+        batch = replace(self.summary, variants=pl.concat(variant_keys, rechunk=False))
         report = replace(self.validation, batch=batch)
-        return report, plan_parts.Spilled(held, keys, pl.concat(problems))
+        return report, plan_parts.Spilled(held, keys, pl.concat(problems), variants)
 
     def keep_snapshot(self, plan: Plan) -> None:
         """Spill the snapshot rows of the part just planned (`parts`), before its plan goes:

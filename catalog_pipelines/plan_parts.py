@@ -43,6 +43,10 @@ Stored = dict[str, pl.DataFrame]  # products, prices, inventory: as read_stored 
 Part = tuple[pl.DataFrame, pl.DataFrame, Stored]
 
 
+# what a part's variants look stored rows up by (`_keys`)
+KEY_COLUMNS = ("product_external_id", "variant_key", "sku")
+
+
 def wanted(batch: ParsedBatch) -> bool:
     """Whether a batch is worth planning in parts: it is larger than one."""
     return len(bounds(batch.products, batch.variants)) > 1
@@ -101,6 +105,9 @@ class Spilled:
     held: list[Held]
     keys: list[pl.Series]
     limit_problems: pl.DataFrame
+    # each part's variants on disk too, when the batch holds only their keys (KEY_COLUMNS;
+    # its other columns null): a feed's two million variants took ~260 MB, their keys ~50 MB
+    variants: list[Held] | None = None
 
     @property
     def products(self) -> int:
@@ -132,8 +139,13 @@ def keep_in_parts(
 
 
 def restore(batch: ParsedBatch, spilled: Spilled) -> ParsedBatch:
-    """`batch` with its spilled products read back, for a plan of the whole batch."""
-    return replace(batch, products=pl.concat([h.frame() for h in spilled.held]))
+    """`batch` with its spilled products (and variants) read back, for a plan of the whole
+    batch."""
+    products = pl.concat([h.frame() for h in spilled.held])
+    if spilled.variants is None:
+        return replace(batch, products=products)
+    variants = pl.concat([h.frame() for h in spilled.variants])
+    return replace(batch, products=products, variants=variants)
 
 
 def of_batch(
@@ -172,7 +184,7 @@ def part_keys(batch: ParsedBatch, spilled: Spilled) -> list[dict[str, pl.Series]
     """The keys each part's rows look stored rows up by (`_keys`). Only the key columns are
     filtered: a part's whole variants (their options and metadata) took 480 MB more at the
     peak of a re-import of two million variants."""
-    keyed = batch.variants.select("product_external_id", "variant_key", "sku")
+    keyed = batch.variants.select(KEY_COLUMNS)
     return [_keys(keys, _variants_of(keyed, keys)) for keys in spilled.keys]
 
 
@@ -273,14 +285,22 @@ def _with_stored(spilled: Spilled, batch: ParsedBatch, led_to: LedTo) -> Iterato
     """Each part, its products and stored rows read back; then no rows with the rest: a full
     import archives among those the products the file left out. `batch` has no products."""
     # each part's files go once it is planned and `spilled` and `led_to` are gone
-    held = list(zip(spilled.held, led_to.parts, strict=True))
+    variants_held: list[Held | None] = [None] * len(spilled.held)
+    if spilled.variants is not None:
+        variants_held = list(spilled.variants)
+    held = list(zip(spilled.held, variants_held, led_to.parts, strict=True))
+    no_variants = batch.variants.clear()  # the rest's, with every column a plan reads
     while held:
-        products_held, stored_held = held.pop(0)
+        products_held, part_variants, stored_held = held.pop(0)
         products = products_held.frame()
-        variants = _variants_of(batch.variants, products["external_id"])
+        if part_variants is None:
+            variants = _variants_of(batch.variants, products["external_id"])
+        else:
+            variants = part_variants.frame()
+            no_variants = variants.clear()
         yield products, variants, _read_back(stored_held)
     if led_to.rest:
-        yield batch.products, batch.variants.clear(), _read_back(led_to.rest)
+        yield batch.products, no_variants, _read_back(led_to.rest)
 
 
 def planned_ahead(split: Iterator[Part], plan: Callable[[Part], Plan]) -> ReadAhead[Plan]:

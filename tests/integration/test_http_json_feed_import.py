@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import
+from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors.http_json import FeedError, fetch_products_feed
 from catalog_pipelines.importer import ImportOptions, import_feed
 from catalog_pipelines.progress import quiet
+from catalog_pipelines.validation import validate_batch
 from tests.support.catalog_view import catalog_by_keys
 from tests.support.feed_server import serve_feeds
 from tests.support.integrity import assert_catalog_integrity
@@ -105,6 +107,44 @@ def test_a_feed_is_fetched_once_in_pieces_and_stores_what_the_whole_feed_does(
             whole.unmapped_columns,
         )
     assert [c for c in whole.columns if not c.startswith("variants.")][-1] == "seo"
+
+
+def test_a_reimport_holds_its_variants_keys_and_reads_each_parts_variants_from_disk(
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: tuple[str, Counter[str]],
+    account: str,
+    streamed: list[int],
+) -> None:
+    """The variants wait on disk with their products; the batch keeps what the parts look
+    stored rows up by. A SKU that moves between parts has the batch planned whole, with
+    every variant read back."""
+    base, hits = feed
+    whole = validate_batch(fetch_products_feed(f"{base}/shop.json")).batch.variants
+    with first_import.read_feed(f"{base}/shop.json", currency="usd", progress=quiet) as stream:
+        report, spilled = stream.validated()
+        held = report.batch.variants
+        others = held.drop(plan_parts.KEY_COLUMNS)
+        assert others.null_count().row(0) == (whole.height,) * others.width
+        assert spilled.variants is not None
+        on_disk = pl.concat([part.frame() for part in spilled.variants])
+    assert on_disk.drop("row_number").equals(whole.drop("row_number"))
+    assert held.select(plan_parts.KEY_COLUMNS).equals(whole.select(plan_parts.KEY_COLUMNS))
+
+    restored: list[int] = []
+    real = plan_parts.restore
+
+    def restore(batch: Any, spilled: plan_parts.Spilled) -> Any:
+        whole = real(batch, spilled)
+        restored.append(whole.variants.width)
+        return whole
+
+    monkeypatch.setattr(plan_parts, "restore", restore)
+    urls = [f"{base}/moved.json", f"{base}/moved-next.json"]
+    (_, moved), _ = _both_ways(engine, monkeypatch, urls, account, hits)
+    # each re-import planned whole, streamed or not, with every variant column read back
+    assert restored == [whole.width, whole.width]
+    assert moved["products"] == {"created": 0, "updated": 2, "unchanged": 2, "archived": 0}
 
 
 def test_a_key_repeated_across_pieces_fetches_the_feed_whole(

@@ -58,6 +58,12 @@ FEEDS: dict[str, tuple[list[dict[str, Any]], str | None]] = {
     "/dup.json": ([_product(1), _product(2)], "/dup-2.json"),
     "/dup-2.json": ([_product(3), _product(1, title="again")], "/dup-3.json"),
     "/dup-3.json": ([_sku_of(4, 2)], None),
+    # the next day 11 takes 12's first SKU, and 12 gets a new one: the parts of 11 and 12
+    # (a page each, a piece each) lead to the same stored SKU: the re-import is planned whole
+    "/moved.json": ([_product(11), _product(14)], "/moved-2.json"),
+    "/moved-2.json": ([_product(12), _product(15)], None),
+    "/moved-next.json": ([_sku_of(11, 12), _product(14)], "/moved-next-2.json"),
+    "/moved-next-2.json": ([_sku_of(12, 13), _product(15)], None),
     # the second page is not JSON
     "/broken.json": ([_product(1)], "/broken-2.json"),
 }
