@@ -262,6 +262,9 @@ class Stream:
         file list. The pieces' folder goes with the last part that refers to it. (`mapped`:
         the summary, as ValidatedChunks takes it; the stream has its own.)"""
         assert self.validation is not None
+        # the snapshot counts each product's prices from the batch's variants (a feed has no
+        # fingerprints, so leaves no snapshot)
+        assert self.summary.fingerprints is None, "a snapshot needs every variant column"
         held: list[Held] = []
         variants: list[Held] = []
         keys: list[pl.Series] = []
