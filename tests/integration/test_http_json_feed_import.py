@@ -131,19 +131,20 @@ def test_a_reimport_holds_its_variants_keys_and_reads_each_parts_variants_from_d
     assert on_disk.drop("row_number").equals(whole.drop("row_number"))
     assert held.select(plan_parts.KEY_COLUMNS).equals(whole.select(plan_parts.KEY_COLUMNS))
 
-    restored: list[int] = []
+    restored: list[tuple[int, int]] = []  # the variants read back, and those with a price
     real = plan_parts.restore
 
     def restore(batch: Any, spilled: plan_parts.Spilled) -> Any:
         whole = real(batch, spilled)
-        restored.append(whole.variants.width)
+        variants = whole.variants
+        restored.append((variants.height, variants["unit_amount"].is_not_null().sum()))
         return whole
 
     monkeypatch.setattr(plan_parts, "restore", restore)
     urls = [f"{base}/moved.json", f"{base}/moved-next.json"]
     (_, moved), _ = _both_ways(engine, monkeypatch, urls, account, hits)
-    # each re-import planned whole, streamed or not, with every variant column read back
-    assert restored == [whole.width, whole.width]
+    # each re-import planned whole, streamed or not, with its variants' prices read back
+    assert restored == [(8, 8), (8, 8)]
     assert moved["products"] == {"created": 0, "updated": 2, "unchanged": 2, "archived": 0}
 
 
