@@ -289,7 +289,6 @@ def _with_stored(spilled: Spilled, batch: ParsedBatch, led_to: LedTo) -> Iterato
     if spilled.variants is not None:
         variants_held = list(spilled.variants)
     held = list(zip(spilled.held, variants_held, led_to.parts, strict=True))
-    no_variants = batch.variants.clear()  # the rest's, with every column a plan reads
     while held:
         products_held, part_variants, stored_held = held.pop(0)
         products = products_held.frame()
@@ -297,10 +296,9 @@ def _with_stored(spilled: Spilled, batch: ParsedBatch, led_to: LedTo) -> Iterato
             variants = _variants_of(batch.variants, products["external_id"])
         else:
             variants = part_variants.frame()
-            no_variants = variants.clear()
         yield products, variants, _read_back(stored_held)
-    if led_to.rest:
-        yield batch.products, no_variants, _read_back(led_to.rest)
+    if led_to.rest:  # (a batch's variants have every column, null when it holds keys only)
+        yield batch.products, batch.variants.clear(), _read_back(led_to.rest)
 
 
 def planned_ahead(split: Iterator[Part], plan: Callable[[Part], Plan]) -> ReadAhead[Plan]:
