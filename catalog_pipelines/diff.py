@@ -501,7 +501,8 @@ def resolve_default_prices(
     """Each product's `default_price`: the stored one (or its replacement) while it stays
     alive, else the first price of the product's rows; then `changed` for existing products.
     A price replaced because its variant moved to another product is dead to the product it
-    left: its replacement is the other product's."""
+    left: its replacement is the other product's. So is a stored default that is none of its
+    product's current prices: its variant moved in an import that left the product out."""
     replaces = priced.filter(pl.col("status") == "replace")
     moved = pl.col("product_id").ne_missing(pl.col("old_product_id"))
     replaced = replaces.filter(~moved).select(
@@ -522,9 +523,18 @@ def resolve_default_prices(
     )
     if rules.owns_pricing:
         # Dead: archived now, or archived earlier and not brought back by this batch.
+        # stored_prices holds every current price of the products found by key.
+        retired = p.filter(pl.col("old_default_price").is_not_null()).join(
+            stored_prices.select(
+                pl.col("id").alias("old_default_price"), pl.col("product_id").alias("old_id")
+            ),
+            on=["old_default_price", "old_id"],
+            how="anti",
+        )
         dead = (
             set(archived_prices["id"].to_list())
             | set(replaces.filter(moved)["old_id"].to_list())
+            | set(retired["old_default_price"].to_list())
             | set(
                 stored_prices.filter(~pl.col("active"))
                 .join(variant_price, left_on="id", right_on="price_id", how="anti")["id"]

@@ -19,6 +19,10 @@ ORPHANS = {
     "default price that is not the product's": "SELECT count(*) FROM products p LEFT JOIN prices c"
     " ON c.id = p.default_price AND c.product_id = p.id WHERE p.account_id = :a"
     " AND p.default_price IS NOT NULL AND c.id IS NULL",
+    # an archived product may keep a price that left with its variant: it is history
+    "active product whose default price is retired": "SELECT count(*) FROM products p"
+    " JOIN prices c ON c.id = p.default_price WHERE p.account_id = :a AND p.active"
+    " AND c.replaced_by IS NOT NULL",
     "account row missing": "SELECT count(*) FROM (SELECT account_id FROM products WHERE account_id = :a"
     " LIMIT 1) x LEFT JOIN accounts a ON a.id = x.account_id WHERE a.id IS NULL",
 }
