@@ -560,6 +560,54 @@ def resolve_default_prices(
     )
 
 
+def repoint_left_products(
+    p: pl.DataFrame,
+    priced: pl.DataFrame,
+    stored_products: pl.DataFrame,
+    stored_prices: pl.DataFrame,
+    archived: tuple[pl.DataFrame, pl.DataFrame],
+    rules: Rules,
+) -> pl.DataFrame:
+    """The stored products, not in the batch, whose default price a moving variant takes
+    away (an incremental import that leaves them out), with `new_default`: their first other
+    current, active price, ids sorting by creation, or none. The read brings every current
+    price of such a product. Only the source's own products: another source's keeps its
+    default until an import of its own has the product (resolve_default_prices).
+    `archived`: the products and the prices this import archives."""
+    schema = {**STORED_PRODUCTS, "new_default": pl.Utf8}
+    moved = priced.filter(
+        (pl.col("status") == "replace") & pl.col("product_id").ne_missing(pl.col("old_product_id"))
+    )
+    if not rules.owns_pricing or moved.is_empty():
+        return pl.DataFrame(schema=schema)
+    archived_products, archived_prices = archived
+    left = (
+        stored_products.join(
+            moved.select(pl.col("old_product_id").alias("id"), pl.col("old_id").alias("gone")),
+            left_on=["id", "default_price"],
+            right_on=["id", "gone"],
+            how="semi",
+        )
+        .filter(pl.col("source") == rules.source)
+        .join(p.select(pl.col("old_id").alias("id")).drop_nulls(), on="id", how="anti")
+        .join(archived_products.select("id"), on="id", how="anti")
+    )
+    if left.is_empty():
+        return pl.DataFrame(schema=schema)
+    gone = pl.concat([moved["old_id"], archived_prices["id"]])
+    remaining = (
+        stored_prices.filter(
+            pl.col("product_id").is_in(left["id"].implode())
+            & pl.col("active")
+            & ~pl.col("id").is_in(gone.implode())
+        )
+        .sort("id")
+        .group_by("product_id", maintain_order=True)
+        .agg(pl.col("id").first().alias("new_default"))
+    )
+    return left.join(remaining, left_on="id", right_on="product_id", how="left").select(*schema)
+
+
 def _with_content(products: pl.DataFrame, p: pl.DataFrame, rows: pl.Expr) -> pl.DataFrame:
     """The content columns of the products that `rows` selects in the diff frame `p`."""
     if p.height == products.height and p["external_id"].equals(products["external_id"]):
@@ -573,10 +621,14 @@ def _with_content(products: pl.DataFrame, p: pl.DataFrame, rows: pl.Expr) -> pl.
 
 
 def product_plan(
-    p: pl.DataFrame, archived_products: pl.DataFrame, products: pl.DataFrame
+    p: pl.DataFrame,
+    archived_products: pl.DataFrame,
+    products: pl.DataFrame,
+    repointed: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame, Counts]:
     """(creates, ops, counts) of the products: `p` is the diff frame (diff_products),
-    `products` the batch's products with their content."""
+    `products` the batch's products with their content, `repointed` the stored products
+    that only get another default price (repoint_left_products)."""
     product_creates = _with_content(products, p, pl.col("is_new")).select(
         "id",
         "external_id",
@@ -617,6 +669,17 @@ def product_plan(
                 pl.lit(False).alias("set_content"),
                 pl.lit(False).alias("active"),
             ),
+            repointed.select(
+                "id",
+                "external_id",
+                pl.lit("update").alias("op"),
+                pl.lit(None, dtype=pl.Int64).alias("row_number"),
+                pl.lit(None, dtype=pl.Utf8).alias("content"),
+                "content_hash",
+                pl.col("new_default").alias("default_price"),
+                pl.lit(False).alias("set_content"),
+                "active",  # kept: set_content is off
+            ),
         ],
         how="vertical_relaxed",
     ).cast(PRODUCT_OPS)  # type: ignore[arg-type]
@@ -624,7 +687,7 @@ def product_plan(
     n_changed = int(p["changed"].sum())
     counts = Counts(
         created=n_new,
-        updated=n_changed,
+        updated=n_changed + repointed.height,
         unchanged=p.height - n_new - n_changed,
         archived=archived_products.height,
     )
@@ -813,7 +876,12 @@ def plan_import(
                 .filter(pl.col("external_id").is_in(list(protected_keys)))
                 .height
             )
-    product_creates, product_ops, product_counts = product_plan(p, archived_products, products)
+    repointed = repoint_left_products(
+        p, priced, stored_products, stored_prices, (archived_products, archived_prices), rules
+    )
+    product_creates, product_ops, product_counts = product_plan(
+        p, archived_products, products, repointed
+    )
 
     inventory_step = diff_inventory(v, variant_price, stored_inventory, rules)
     inventory_creates, inventory_ops, inventory_counts = inventory_plan(inventory_step.frame)

@@ -44,7 +44,9 @@ _DDL = (
     " content_hash, quantity, policy, product_id, price_id, source FROM inventory_items"
     " WITH NO DATA",
     "CREATE TEMP TABLE IF NOT EXISTS part_skipped (product_id text) ON COMMIT DROP",
-    "TRUNCATE part_keys, part_products, part_prices, part_inventory, part_skipped",
+    "CREATE TEMP TABLE IF NOT EXISTS part_left (part int, product_id text, price_id text)"
+    " ON COMMIT DROP",
+    "TRUNCATE part_keys, part_products, part_prices, part_inventory, part_skipped, part_left",
 )
 # Built after the rows are in: each part's rows are read by part.
 _INDEXES = tuple(

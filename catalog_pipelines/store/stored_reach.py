@@ -65,6 +65,9 @@ def reached_masks(
         ~variant_keys.is_in(prices["variant_key"].filter(of_products).drop_nulls().implode())
     )
     of_variants = prices["variant_key"].is_in(other_variants.implode())
+    # and the current prices of the other products those variants leave
+    left_ids = prices["product_id"].filter(of_variants).drop_nulls()
+    of_left = prices["product_id"].is_in(left_ids.filter(~left_ids.is_in(ids.implode())).implode())
     # products: those of the keys, and those the ids, the variants and the SKUs lead to
     other_ids = pl.concat(
         [
@@ -77,6 +80,6 @@ def reached_masks(
     others = products["id"].is_in(other_ids.implode())
     return {
         "products": (found | others).fill_null(False),
-        "prices": (of_variants | of_products).fill_null(False),
+        "prices": (of_variants | of_products | of_left).fill_null(False),
         "inventory": in_inventory.fill_null(False),
     }

@@ -611,12 +611,13 @@ def test_a_variant_moved_from_a_product_the_file_leaves_out(
     assert skipped[-2:] == [6, 4]  # then only P3 is read
 
 
-def test_a_default_price_that_moved_away_while_its_product_was_left_out_is_replaced(
+def test_a_product_left_out_whose_default_price_moves_away_takes_its_next_one(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str, skipped
 ) -> None:
     """Incremental: P1's variant V1 comes first in the file, so its price is P1's default.
-    V1 moves to P3 in a file that leaves P1 out, which retires V1's price under P1. The next
-    import that has P1 gives it a current default again: its own row's price (SKU S1)."""
+    V1 moves to P3 in a file that leaves P1 out, which retires V1's price under P1: P1 takes
+    its next current price (its own row's, SKU S1) in that same import, with no other change,
+    in every reading. The next import, which has P1 again, changes nothing of it."""
     header, *rows = _rows(6).splitlines()
     v1 = "V1,{parent},Product 1 large,19.00,S1L,3,blue"
     v1b = "V1b,P1,Product 1 medium,18.00,S1M,3,blue"
@@ -634,8 +635,10 @@ def test_a_default_price_that_moved_away_while_its_product_was_left_out_is_repla
         account,
         [_import(text, mode="incremental") for text in (base, moved, back)],
     )
-    assert out[2] is not None
-    assert ("product", "P1", "updated", ["default_price"]) in out[2]["changes"]
+    assert out[1] is not None and out[2] is not None
+    assert ("product", "P1", "updated", ["default_price"]) in out[1]["changes"]
+    assert out[1]["products"]["updated"] == 1
+    assert not any(c[:2] == ("product", "P1") for c in out[2]["changes"])
     # (external_id, ..., the variant key of its default price)
     defaults = {p[0]: p[-1] for p in catalog_by_keys(engine, f"{account}_skip")["products"]}
     assert defaults["P1"] == "S1"

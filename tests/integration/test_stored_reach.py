@@ -63,6 +63,12 @@ def test_keys_ids_variants_and_skus_lead_to_the_same_rows(
     assert len(probed["products"]) == 2
     assert len(probed["prices"]) == 3  # P1's two and P3's current one, not the replaced one
     assert len(probed["inventory"]) == 0  # found by SKU only
+    # a variant of P1 that P2 takes: P1's other current price comes too (its next default)
+    probed, whole = _both(
+        engine, account, {"external_id": ["P2"], "variant_key": ["S1L"]}, monkeypatch
+    )
+    assert probed == whole
+    assert sorted(row[1] for row in probed["prices"]) == ["S1", "S1L", "S2"]
 
 
 def test_a_large_share_of_the_account_reads_it_whole(

@@ -9,10 +9,12 @@ from catalog_pipelines.diff import (
     STORED_INVENTORY,
     STORED_PRICES,
     STORED_PRODUCTS,
+    Plan,
     Rules,
     diff_inventory,
     diff_prices,
     diff_products,
+    plan_import,
     prices_to_archive,
     products_to_archive,
 )
@@ -122,3 +124,85 @@ def test_inventory_step_keeps_stock_it_does_not_own_except_for_new_skus() -> Non
     assert step.ignored == 1
     owner = diff_inventory(v, variant_price, stored, _rules()).frame
     assert owner.filter(pl.col("sku") == "SKU-A")["status"].item() == "update"
+
+
+_ALL = frozenset({"content", "pricing", "inventory"})
+
+
+def _stored_after(plan: Plan) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stored products and prices a first import's plan leaves."""
+    products = plan.product_creates.select(
+        "id",
+        "external_id",
+        "content_hash",
+        "active",
+        "default_price",
+        pl.lit("shop").alias("source"),
+    )
+    prices = plan.price_creates.select(
+        "id",
+        "variant_key",
+        "product_id",
+        pl.format("{}:{}", "currency", "unit_amount").alias("amount_key"),
+        "content_hash",
+        "active",
+        pl.lit("shop").alias("source"),
+    )
+    return products, prices
+
+
+def _variant(product: str, key: str, amount: int) -> dict[str, object]:
+    return {
+        "product_external_id": product,
+        "variant_key": key,
+        "sku": key,
+        "currency": "usd",
+        "unit_amount": amount,
+        "inventory_quantity": 1,
+    }
+
+
+def _plan(b, products: pl.DataFrame, prices: pl.DataFrame) -> Plan:  # type: ignore[no-untyped-def]
+    no_stock = pl.DataFrame(schema=STORED_INVENTORY)
+    return plan_import(
+        b.products, b.variants, products, prices, no_stock, source="shop", owns=_ALL, full=False
+    )
+
+
+def test_a_product_left_out_whose_default_moves_away_takes_its_next_price() -> None:
+    """Incremental: A's first variant (its default price) moves to B in a file without A. A
+    gets its other current price as default, and no other change; another source's product
+    keeps its default until an import of its own has it."""
+    first = batch(
+        [{"external_id": "A", "name": "a"}, {"external_id": "B", "name": "b"}],
+        [_variant("A", "a1", 1000), _variant("A", "a2", 1200), _variant("B", "b1", 500)],
+    )
+    empty = pl.DataFrame(schema=STORED_PRODUCTS), pl.DataFrame(schema=STORED_PRICES)
+    products, prices = _stored_after(_plan(first, *empty))
+    price_of = dict(zip(prices["variant_key"], prices["id"], strict=True))
+    id_of = dict(zip(products["external_id"], products["id"], strict=True))
+    assert products.filter(pl.col("external_id") == "A")["default_price"].item() == price_of["a1"]
+
+    moved = batch(
+        [{"external_id": "B", "name": "b"}], [_variant("B", "b1", 500), _variant("B", "a1", 1000)]
+    )
+    plan = _plan(moved, products, prices)
+    ops = plan.products.select("id", "op", "content", "default_price", "set_content", "active")
+    assert ops.rows() == [(id_of["A"], "update", None, price_of["a2"], False, True)]
+    assert plan.product_counts.updated == 1
+    assert plan.prices.filter(pl.col("op") == "retire")["id"].to_list() == [price_of["a1"]]
+
+    of_erp = products.with_columns(
+        pl.when(pl.col("external_id") == "A")
+        .then(pl.lit("erp"))
+        .otherwise("source")
+        .alias("source")
+    )
+    assert _plan(moved, of_erp, prices).products.is_empty()
+    # the next import that has A, its default retired meanwhile (none of its current prices)
+    retired = prices.filter(pl.col("variant_key") != "a1")
+    back = batch([{"external_id": "A", "name": "a"}], [_variant("A", "a2", 1200)])
+    ops = _plan(back, products, retired).products
+    assert ops.select("id", "default_price", "set_content").rows() == [
+        (id_of["A"], price_of["a2"], False)
+    ]

@@ -81,11 +81,25 @@ FROM other_ids CROSS JOIN LATERAL (
 WHERE p.account_id = %(a)s
 -- ;
 -- name: prices
--- the current prices of the variants, and of the products of the keys and the ids
+-- the current prices of the variants, and of the products of the keys and the ids; and of the
+-- other products those variants leave, which may need another default price (diff.py,
+-- repoint_left_products). Only variants that move lead there: a new one has no stored price.
 SELECT id, variant_key, product_id, amount, content_hash, active, source FROM found_prices
 UNION
 SELECT id, variant_key, product_id, amount, content_hash, active, source
 FROM found_product_prices
+UNION
+SELECT r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount, r.content_hash,
+       r.active, r.source
+FROM (
+    SELECT product_id FROM found_prices
+    EXCEPT SELECT id FROM found_products
+    EXCEPT SELECT value FROM wanted_keys WHERE kind = 'product_id'
+    ORDER BY product_id
+) l CROSS JOIN LATERAL (
+    SELECT * FROM prices WHERE product_id = l.product_id OFFSET 0
+) r
+WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
 -- ;
 -- name: inventory
 SELECT id, sku, content_hash, quantity, policy, product_id, price_id, source

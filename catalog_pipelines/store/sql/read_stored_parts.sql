@@ -31,15 +31,36 @@ FROM (
 WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
 -- ;
 -- name: part_variant_prices
--- the current prices of each part's other variants: of another product, or of none
+-- the current prices of each part's other variants: of another product, or of none; the
+-- products they belong to (and leave) are kept in part_left
+WITH found AS (
+    INSERT INTO part_prices
+    SELECT w.part, r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount,
+           r.content_hash, r.active, r.source
+    FROM (
+        SELECT part, value FROM part_keys WHERE kind = 'variant_key'
+        EXCEPT SELECT part, variant_key FROM part_prices
+    ) w JOIN prices r ON r.variant_key = w.value
+    WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
+    RETURNING part, product_id, id
+)
+INSERT INTO part_left SELECT part, product_id, id FROM found WHERE product_id IS NOT NULL
+-- ;
+-- name: part_left_prices
+-- the other current prices of the products those variants leave, which may need another
+-- default price (diff.py, repoint_left_products); only variants that move lead there. Probed
+-- by product id: part_left is small, and a hash join would read every price.
 INSERT INTO part_prices
-SELECT w.part, r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount,
+SELECT l.part, r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount,
        r.content_hash, r.active, r.source
 FROM (
-    SELECT part, value FROM part_keys WHERE kind = 'variant_key'
-    EXCEPT SELECT part, variant_key FROM part_prices
-) w JOIN prices r ON r.variant_key = w.value
+    SELECT part, product_id FROM part_left
+    EXCEPT SELECT part, value FROM part_keys WHERE kind = 'product_id'
+) l CROSS JOIN LATERAL (
+    SELECT * FROM prices WHERE product_id = l.product_id OFFSET 0
+) r
 WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
+  AND NOT EXISTS (SELECT 1 FROM part_left x WHERE x.part = l.part AND x.price_id = r.id)
 -- ;
 -- name: part_other_products
 -- the products each part's ids, variants and SKUs lead to, other than those found by key
