@@ -18,6 +18,7 @@ from catalog_pipelines.store.errors import Conflict, InvalidRequest, NotFound
 from catalog_pipelines.store.events import Cause
 from catalog_pipelines.store.inventory import adjust
 from catalog_pipelines.store.revert import revert_run
+from tests.support.parent_csv import import_rows
 
 MAPPING = """\
 format: csv
@@ -428,3 +429,42 @@ def test_an_object_deleted_since_is_listed_and_left_out(
     result = revert_run(engine, account, runs["run2"]).to_json()
     assert _skipped(result)[gone] == "deleted since the run; nothing to restore"
     assert result["counts"] == {"restored": 5, "archived": 3, "skipped": 2}
+
+
+def test_undoing_a_run_that_moved_a_default_price_away_gives_it_back(
+    engine: sa.Engine, account: str, tmp_path: Path
+) -> None:
+    """An incremental run moves P1's first variant (its default price) to P3 and leaves P1
+    out, so P1 takes its next price. Undoing the run puts the variant, its price and P1's
+    default back as they were, and archives the price the run made."""
+    first = [
+        "V1,P1,Product 1 large,19.00,S1L,3,blue",
+        "P1,,Product 1,11.00,S1,5,red",
+        "P3,,Product 3,13.00,S3,5,red",
+    ]
+    import_rows(engine, tmp_path, account, first)
+    before = _catalog(engine, account)
+    moved = import_rows(
+        engine,
+        tmp_path,
+        account,
+        ["P3,,Product 3,13.00,S3,5,red", "V1,P3,Product 1 large,19.00,S1L,3,blue"],
+        mode="incremental",
+    )
+    p1 = _by_external_id(engine, account)["P1"]
+    [own] = [i for i, o in before.items() if o.get("lookup_key") == "S1"]
+    assert _catalog(engine, account)[p1]["default_price"] == own
+    assert ("product", "P1", "updated", ["default_price"]) in moved["changes"]
+
+    with engine.connect() as conn:
+        run = conn.execute(
+            sa.text("SELECT id FROM import_runs WHERE account_id = :a ORDER BY started DESC"),
+            {"a": account},
+        ).first()
+    assert run is not None
+    revert_run(engine, account, run[0])
+    after = _catalog(engine, account)
+    # nothing is deleted: the price the run made under P3 stays, archived
+    [made] = set(after) - set(before)
+    assert after.pop(made)["active"] is False
+    assert after == before
