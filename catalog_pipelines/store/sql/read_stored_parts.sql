@@ -53,14 +53,16 @@ INSERT INTO part_left SELECT part, product_id, id FROM found WHERE product_id IS
 INSERT INTO part_prices
 SELECT l.part, r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount,
        r.content_hash, r.active, r.source
-FROM (
-    SELECT part, product_id FROM part_left
-    EXCEPT SELECT part, value FROM part_keys WHERE kind = 'product_id'
-) l CROSS JOIN LATERAL (
+FROM (SELECT DISTINCT part, product_id FROM part_left) l CROSS JOIN LATERAL (
     SELECT * FROM prices WHERE product_id = l.product_id OFFSET 0
 ) r
 WHERE r.account_id = %(a)s AND r.replaced_by IS NULL
   AND NOT EXISTS (SELECT 1 FROM part_left x WHERE x.part = l.part AND x.price_id = r.id)
+  -- driven by part_left: an EXCEPT read all of part_keys (0.36 s for a million products)
+  AND NOT EXISTS (
+      SELECT 1 FROM part_keys k
+      WHERE k.part = l.part AND k.kind = 'product_id' AND k.value = l.product_id
+  )
 -- ;
 -- name: part_other_products
 -- the products each part's ids, variants and SKUs lead to, other than those found by key
