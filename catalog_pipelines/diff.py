@@ -620,6 +620,23 @@ def _with_content(products: pl.DataFrame, p: pl.DataFrame, rows: pl.Expr) -> pl.
     return products.join(chosen, on="external_id", how="inner", maintain_order="right")
 
 
+def _contentless_ops(
+    products: pl.DataFrame, op: str, default_price: str, active: pl.Expr
+) -> pl.DataFrame:
+    """Ops on stored `products` that leave their content and its hash as stored."""
+    return products.select(
+        "id",
+        "external_id",
+        pl.lit(op).alias("op"),
+        pl.lit(None, dtype=pl.Int64).alias("row_number"),
+        pl.lit(None, dtype=pl.Utf8).alias("content"),
+        "content_hash",
+        pl.col(default_price).alias("default_price"),
+        pl.lit(False).alias("set_content"),
+        active.alias("active"),
+    )
+
+
 def product_plan(
     p: pl.DataFrame,
     archived_products: pl.DataFrame,
@@ -658,28 +675,10 @@ def product_plan(
                 pl.col("content_changed").alias("set_content"),
                 pl.col("active").fill_null(True),
             ),
-            archived_products.select(
-                "id",
-                "external_id",
-                pl.lit("archive").alias("op"),
-                pl.lit(None, dtype=pl.Int64).alias("row_number"),
-                pl.lit(None, dtype=pl.Utf8).alias("content"),
-                "content_hash",  # unchanged: archiving flips `active` only
-                "default_price",
-                pl.lit(False).alias("set_content"),
-                pl.lit(False).alias("active"),
-            ),
-            repointed.select(
-                "id",
-                "external_id",
-                pl.lit("update").alias("op"),
-                pl.lit(None, dtype=pl.Int64).alias("row_number"),
-                pl.lit(None, dtype=pl.Utf8).alias("content"),
-                "content_hash",
-                pl.col("new_default").alias("default_price"),
-                pl.lit(False).alias("set_content"),
-                "active",  # kept: set_content is off
-            ),
+            # archiving flips `active` only
+            _contentless_ops(archived_products, "archive", "default_price", pl.lit(False)),
+            # `active` is kept: set_content is off
+            _contentless_ops(repointed, "update", "new_default", pl.col("active")),
         ],
         how="vertical_relaxed",
     ).cast(PRODUCT_OPS)  # type: ignore[arg-type]
