@@ -569,10 +569,10 @@ def repoint_left_products(
     rules: Rules,
 ) -> pl.DataFrame:
     """The stored products, not in the batch, whose default price a moving variant takes
-    away (an incremental import that leaves them out), with `new_default`: their first other
-    current, active price, ids sorting by creation, or none. The read brings every current
-    price of such a product. Only the source's own products: another source's keeps its
-    default until an import of its own has the product (resolve_default_prices).
+    away (an incremental import, or rejected rows, left them out), with `new_default`: their
+    first other current, active price, ids sorting by creation, or none. The read brings
+    every current price of such a product. Only the source's own products: another source's
+    keeps its default until an import of its own has the product (resolve_default_prices).
     `archived`: the products and the prices this import archives."""
     schema = {**STORED_PRODUCTS, "new_default": pl.Utf8}
     moved = priced.filter(

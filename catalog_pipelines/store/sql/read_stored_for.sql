@@ -92,10 +92,13 @@ UNION
 SELECT r.id, r.variant_key, r.product_id, r.currency || ':' || r.unit_amount, r.content_hash,
        r.active, r.source
 FROM (
-    SELECT product_id FROM found_prices
-    EXCEPT SELECT id FROM found_products
-    EXCEPT SELECT value FROM wanted_keys WHERE kind = 'product_id'
-    ORDER BY product_id
+    -- driven by found_prices, which is small: an EXCEPT would read all of wanted_keys
+    SELECT DISTINCT f.product_id FROM found_prices f
+    WHERE NOT EXISTS (SELECT 1 FROM found_products p WHERE p.id = f.product_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM wanted_keys w WHERE w.kind = 'product_id' AND w.value = f.product_id
+      )
+    ORDER BY f.product_id
 ) l CROSS JOIN LATERAL (
     SELECT * FROM prices WHERE product_id = l.product_id OFFSET 0
 ) r
