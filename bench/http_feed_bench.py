@@ -12,6 +12,9 @@ process, so peak RSS is that phase's alone:
            CATALOG_IMPORT_STREAM=0 set: fetched whole, then imported)
   reimport the same feed again into that catalog: fetched a piece at a time, its pieces then
            diffed as one batch whose products wait on disk; it must write nothing
+  reconcile  the Dagster reconcile job (`source_snapshot`, `validated_rows`, `catalog_drift`,
+           on an in-memory instance) on that catalog, as the nightly schedule runs it: its
+           plan is a dry run of the re-import; it must find no drift
 The server's own time and memory are not counted, but it shares the machine's cores.
 """
 
@@ -22,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -148,6 +152,47 @@ def _phase_import(db_url: str, url: str, out: Any) -> None:
     )
 
 
+def _phase_reconcile(db_url: str, url: str, out: Any) -> None:
+    import dagster as dg
+
+    from catalog_pipelines import db
+    from catalog_pipelines.store.sources import GROUPS, add_source
+    from dagster_defs.assets import ALL_ASSETS
+    from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
+    from dagster_defs.resources import CatalogDatabase, InboxResource
+
+    with db.make_engine(db_url).begin() as conn:  # the source the import made, given its URL
+        add_source(
+            conn,
+            account_id="acct_feed",
+            name="feed",
+            kind="http_json",
+            owns=frozenset(GROUPS),
+            config={"url": url},
+        )
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["feed"])
+        resources = {
+            "catalog_db": CatalogDatabase(database_url=db_url, account_id="acct_feed"),
+            "inbox": InboxResource(base_dir=tempfile.mkdtemp(), settle_seconds=0),
+        }
+        t = time.perf_counter()
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=["source_snapshot", "validated_rows", "catalog_drift"],
+            partition_key="feed",
+            instance=instance,
+            resources=resources,
+        )
+        elapsed = time.perf_counter() - t
+        (drift,) = [
+            e.materialization.metadata["drift_total"].value
+            for e in result.get_asset_materialization_events()
+            if e.asset_key.to_user_string() == "catalog_drift"
+        ]
+    out.put({"seconds": elapsed, "rss_mib": _rss_mib(), "drift_total": drift})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=100_000)
@@ -173,6 +218,8 @@ def main() -> None:
                 phases["reimport"] = _run(_phase_import, db_url, url)
                 again = phases["reimport"]["report"]
                 assert again["events"] == 0 and again["rows_rejected"] == 0, again
+                phases["reconcile"] = _run(_phase_reconcile, db_url, url)
+                assert phases["reconcile"]["drift_total"] == 0, phases["reconcile"]
     finally:
         stop.set()
         server.join(5)
@@ -181,7 +228,7 @@ def main() -> None:
         return
     print(f"HTTP JSON feed, {args.products:,} products of 2 variants, {PAGE} a page")
     for name, phase in phases.items():
-        print(f"{name:8s} {phase['seconds']:8.1f} s  peak {phase['rss_mib']:6.0f} MiB")
+        print(f"{name:9s} {phase['seconds']:8.1f} s  peak {phase['rss_mib']:6.0f} MiB")
 
 
 if __name__ == "__main__":

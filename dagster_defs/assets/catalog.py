@@ -12,18 +12,24 @@ The op keeps the name `validated_rows`, so run config (`ops: validated_rows: con
 unchanged. Selected without the catalog assets (the reconcile job), it plans and writes nothing.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 import sqlalchemy as sa
 
-from catalog_pipelines.importer import Handover, ImportOptions, ImportRefused, ImportReport
+from catalog_pipelines.importer import (
+    Gate,
+    Handover,
+    ImportOptions,
+    ImportRefused,
+    ImportReport,
+)
 from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.store.events import account_head
 from catalog_pipelines.validation import validate_batch
-from dagster_defs import checks, handoff, previews
+from dagster_defs import checks, previews
 from dagster_defs.assets.staging import (
     CATALOG_KEYS,
     GROUP,
@@ -31,6 +37,7 @@ from dagster_defs.assets.staging import (
     SNAPSHOT,
     VALIDATED_KEY,
     ImportRunConfig,
+    Snapshot,
     StagedImport,
     import_staged,
     run_origin,
@@ -45,7 +52,6 @@ _DESCRIPTIONS = {
     "prices": "Prices of this source's variants; immutable, a new amount is a new price.",
     "inventory_items": "Inventory items, one per SKU, with their adjustments ledger.",
 }
-VALIDATED_BATCH = "validated_batch"  # handoff name of the validated frames, for catalog_drift
 
 # The checks a data team reads on every import. The first three gate publishing.
 CHECK_SPECS = [
@@ -205,6 +211,46 @@ def _selection(context: dg.AssetExecutionContext) -> bool:
     return all(chosen)
 
 
+class Imported(NamedTuple):
+    report: ImportReport  # refused or not
+    options: ImportOptions  # as run: with the kind of connector that read the source
+    validation: dict[str, Any]  # previews.validation_summary
+
+
+def import_snapshot(
+    context: dg.AssetExecutionContext,
+    catalog_db: CatalogDatabase,
+    read: Callable[[], Snapshot],
+    options: ImportOptions,
+    gate: Gate | None = None,
+) -> Imported:
+    """Validate the source as `read` gives it and import it (plan only when dry): a first
+    import read in pieces, or a re-import's chunks, come validated already. `read` is called
+    here so that no caller holds the raw batch while the import runs. A refusal is returned
+    in the report, not raised."""
+    snapshot = read()
+    stream, spilled = snapshot.stream, None
+    validation = stream.validation if stream else None
+    if snapshot.chunks is not None:  # validated chunk by chunk, the products on disk
+        validation, spilled = snapshot.chunks.validated(snapshot.batch)
+    elif validation is None:
+        validation = validate_batch(snapshot.batch)
+    options = replace(options, source_kind=snapshot.kind)
+    del snapshot  # only the validated frames from here on
+    summary = previews.validation_summary(validation)
+    # The importer takes the batch, so that a large one's products can wait on disk while the
+    # stored rows are read (importer.Handover).
+    given = Handover(validation.batch)
+    del validation
+    try:
+        report = import_staged(
+            context, catalog_db, given, options, gate=gate, stream=stream, spilled=spilled
+        )
+    except ImportRefused as refused:  # by a check, a guard, or an owner that changed
+        report = refused.report
+    return Imported(report, options, summary)
+
+
 @dg.multi_asset(
     name="validated_rows",
     outs=OUTS,
@@ -228,14 +274,6 @@ def validated_rows(
     engine = catalog_db.engine()
     with finish_inbox_file_on_error(context, inbox):
         publish = _selection(context)
-        # a plan only hands its rows on (catalog_drift heals with them): no pieces then
-        snapshot = snapshot_of_run(context, catalog_db, rows=not publish)
-        stream, spilled = snapshot.stream, None
-        validation = stream.validation if stream else None
-        if snapshot.chunks is not None:  # validated chunk by chunk, the products on disk
-            validation, spilled = snapshot.chunks.validated(snapshot.batch)
-        elif validation is None:
-            validation = validate_batch(snapshot.batch)
         options = ImportOptions(
             source=name,
             account_id=catalog_db.account_id,
@@ -243,31 +281,18 @@ def validated_rows(
             dry_run=config.dry_run or not publish,
             allow_mass_archive=config.allow_mass_archive,
             max_archive_fraction=config.max_archive_fraction,
-            source_kind=snapshot.kind,
             **run_origin(context),
         )
-        del snapshot  # only the validated frames from here on
-        validation_summary = previews.validation_summary(validation)
-        # a plan only, as the reconcile job asks, hands its rows on: catalog_drift may heal
-        # with them. Otherwise the importer takes the batch, so that a large one's products
-        # can wait on disk while the stored rows are read (importer.Handover).
-        plan_rows = None if publish else validation.batch
-        given = Handover(validation.batch)
-        del validation
         gate = CheckGate(config, checks.previous_unmapped_columns(engine, options.account_id, name))
         with engine.connect() as conn:
             events_after = account_head(conn, options.account_id) or 0
-        try:
-            report = import_staged(
-                context, catalog_db, given, options, gate=gate, stream=stream, spilled=spilled
-            )
-        except ImportRefused as refused:  # by a check, a guard, or an owner that changed
-            report = refused.report
+        imported = import_snapshot(
+            context, catalog_db, lambda: snapshot_of_run(context, catalog_db), options, gate
+        )
+    report, options = imported.report, imported.options
     batch = report.batch  # screened: other sources' rows are rejects
     assert batch is not None  # every report of an import carries its batch
     data, changes = report.to_json(), list(report.changes)
-    if plan_rows is not None:
-        handoff.put(context.run.run_id, VALIDATED_BATCH, name, plan_rows)
     staged = StagedImport(
         source=name,
         account_id=options.account_id,
@@ -278,7 +303,7 @@ def validated_rows(
         archive_fraction=float(report.archive_fraction),
         refused=report.refused,
         rows_rejected=len(batch.rejects),
-        validation=validation_summary,
+        validation=imported.validation,
     )
     if VALIDATED_KEY in context.selected_asset_keys:
         yield dg.Output(

@@ -3,9 +3,9 @@
 The drift is the diff of a full re-read of the source against the catalog, which
 `validated_rows` already planned (without writing: the reconcile job does not select the
 catalog assets). Recording it as its own asset gives the data team a per-source time series of
-drift counts in the UI. `heal: true` applies the diff as a full import and records the resulting
-writes on the catalog assets; that import plans again under the source's lock, so it never
-applies a drift report that went stale in between.
+drift counts in the UI. `heal: true` reads the source again and imports it in full, and records
+the resulting writes on the catalog assets; that import plans again under the source's lock, so
+it never applies a drift report that went stale in between.
 """
 
 from dataclasses import replace
@@ -14,11 +14,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from catalog_pipelines.normalized import ParsedBatch
-from catalog_pipelines.validation import validate_batch
-from dagster_defs import handoff, previews
-from dagster_defs.assets.catalog import CATALOG_KEYS, VALIDATED_BATCH, catalog_metadata
-from dagster_defs.assets.staging import StagedImport, import_staged, snapshot_of_run
+from catalog_pipelines.importer import ImportOptions, ImportRefused, ImportReport
+from dagster_defs import previews
+from dagster_defs.assets.catalog import CATALOG_KEYS, catalog_metadata, import_snapshot
+from dagster_defs.assets.staging import Snapshot, StagedImport, read_snapshot, snapshot_path
 from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase
 
@@ -57,8 +56,6 @@ def catalog_drift(
 ) -> dg.MaterializeResult:
     staged = validated_rows
     plan = staged.plan
-    # Taken now, so its memory goes when there is nothing to heal.
-    kept = handoff.take(context.run.run_id, VALIDATED_BATCH, context.partition_key)
     metadata: dict[str, Any] = {
         "drift_total": dg.MetadataValue.int(drift_total(plan)),
         **{
@@ -74,11 +71,10 @@ def catalog_drift(
         "healed": config.heal,
     }
     if config.heal and drift_total(plan):
-        options = replace(staged.options, mode="full", dry_run=False)
-        batch = kept if isinstance(kept, ParsedBatch) else revalidated(context, catalog_db)
-        report = import_staged(context, catalog_db, batch, options)
+        report = healed(context, catalog_db, replace(staged.options, mode="full", dry_run=False))
         data, changes = report.to_json(), list(report.changes)
-        screened = report.batch or batch
+        screened = report.batch
+        assert screened is not None  # every report of an import carries its batch
         metadata["heal_import_run_id"] = str(data.get("run_id", ""))
         for kind, key in CATALOG_KEYS.items():
             # The catalog really changed: say so on the catalog assets' own timelines.
@@ -94,7 +90,19 @@ def catalog_drift(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def revalidated(context: dg.AssetExecutionContext, catalog_db: CatalogDatabase) -> ParsedBatch:
-    """The source read and validated again, when validated_rows' frames are not in this
-    process (a re-execution, or an executor with a process per step)."""
-    return validate_batch(snapshot_of_run(context, catalog_db, rows=True).batch).batch
+def healed(
+    context: dg.AssetExecutionContext, catalog_db: CatalogDatabase, options: ImportOptions
+) -> ImportReport:
+    """The source read again and imported in full, as the import job would: in pieces when it
+    is large, so that healing holds no more than an import does. The drift was planned from
+    the first read (a feed is fetched twice when it heals); this import plans again under the
+    source's lock, from what the source holds now."""
+
+    def read() -> Snapshot:
+        path = snapshot_path(context)
+        return read_snapshot(context, catalog_db, path, stream=True, mode=options.mode)
+
+    report = import_snapshot(context, catalog_db, read, options).report
+    if report.refused:
+        raise ImportRefused(report.refused, report)
+    return report

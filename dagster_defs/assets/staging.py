@@ -197,11 +197,13 @@ def read_snapshot(
     *,
     use_snapshot: bool = True,
     stream: bool = False,
+    mode: Literal["full", "incremental"] | None = None,
 ) -> Snapshot:
     """The partition's input, read and reconciled; an unreadable one is a failed import run.
     Products the source's last import left unchanged are skipped (`use_snapshot=False`: none).
     With `stream`, a first import is read in pieces when it can be, and a re-import that maps
-    its kept rows a chunk at a time validates each chunk as it goes (Snapshot.chunks)."""
+    its kept rows a chunk at a time validates each chunk as it goes (Snapshot.chunks). `mode`:
+    the import's, when it is not the one this run's config gives validated_rows."""
     name = context.partition_key
     with catalog_db.engine().connect() as conn:
         source = get_source(conn, catalog_db.account_id, name)
@@ -210,7 +212,8 @@ def read_snapshot(
             description=f"source {name!r} is archived and takes no imports"
             f" (catalog-sync sources restore {name} undoes that)"
         )
-    options = ImportOptions(source=name, account_id=catalog_db.account_id, mode=_run_mode(context))
+    mode = mode or _run_mode(context)
+    options = ImportOptions(source=name, account_id=catalog_db.account_id, mode=mode)
 
     def skip(fmt: str, read: dict[str, Any]) -> SkipRequest | None:
         chunks = ValidatedChunks() if stream else None
@@ -255,14 +258,6 @@ def read_snapshot(
     return snapshot
 
 
-def _plans_only(context: dg.AssetExecutionContext) -> bool:
-    """Whether validated_rows runs after this step without publishing (the reconcile job):
-    it hands its rows on, so the source is read whole at once. Read in pieces first, a feed
-    would be fetched twice."""
-    keys = set(context.job_def.asset_layer.selected_asset_keys)
-    return VALIDATED_KEY in keys and not set(CATALOG_KEYS.values()) <= keys
-
-
 def snapshot_path(context: dg.AssetExecutionContext) -> str | None:
     """`source_snapshot`'s `path` in this run's config (the inbox sensor sets it)."""
     run_config: dict[str, Any] = dict(context.run.run_config or {})
@@ -288,7 +283,8 @@ def import_staged(
     engine = catalog_db.engine()
 
     def read_whole() -> ParsedBatch:
-        full = read_snapshot(context, catalog_db, snapshot_path(context), use_snapshot=False)
+        path = snapshot_path(context)
+        full = read_snapshot(context, catalog_db, path, use_snapshot=False, mode=options.mode)
         return validate_batch(full.batch).batch
 
     try:
@@ -306,23 +302,14 @@ def import_staged(
         return import_batch(engine, Handover(read_whole()), options, gate=gate)
 
 
-def snapshot_of_run(
-    context: dg.AssetExecutionContext, catalog_db: CatalogDatabase, *, rows: bool = False
-) -> Snapshot:
+def snapshot_of_run(context: dg.AssetExecutionContext, catalog_db: CatalogDatabase) -> Snapshot:
     """The batch `source_snapshot` read in this run and process; read again when it is not
-    here (a re-execution from a later step, or an executor with a process per step). `rows`:
-    the caller needs the batch's rows, not a first import's pieces."""
+    here (a re-execution from a later step, or an executor with a process per step)."""
     taken = handoff.take(context.run.run_id, SNAPSHOT, context.partition_key)
-    if isinstance(taken, Snapshot) and (taken.has_rows or not rows):
-        return taken
     if isinstance(taken, Snapshot):
-        for pieces in (taken.stream, taken.chunks):
-            if isinstance(pieces, first_import.Stream):
-                pieces.close()
-        context.log.info("reading the source again, whole: this step needs its rows")
-    else:
-        context.log.info("source_snapshot's frames are not in this process: reading it again")
-    return read_snapshot(context, catalog_db, snapshot_path(context), stream=not rows)
+        return taken
+    context.log.info("source_snapshot's frames are not in this process: reading it again")
+    return read_snapshot(context, catalog_db, snapshot_path(context), stream=True)
 
 
 @dg.asset(
@@ -342,7 +329,7 @@ def source_snapshot(
     inbox: InboxResource,
 ) -> dg.MaterializeResult:
     with finish_inbox_file_on_error(context, inbox):
-        snapshot = read_snapshot(context, catalog_db, config.path, stream=not _plans_only(context))
+        snapshot = read_snapshot(context, catalog_db, config.path, stream=True)
     batch = snapshot.batch
     handoff.put(context.run.run_id, SNAPSHOT, context.partition_key, snapshot)
     # as read, before validation (a stream's pieces are validated already: their counts)

@@ -25,6 +25,7 @@ from catalog_pipelines.store.sources import GROUPS, add_source
 from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
+from tests.support.dagster_runs import materialized
 
 REPO = Path(__file__).resolve().parents[2]
 SHOPIFY = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
@@ -140,13 +141,6 @@ def run(
         run_config=run_config,
         raise_on_error=False,
     )
-
-
-def materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
-    return {
-        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
-        for e in result.get_asset_materialization_events()
-    }
 
 
 def counts(md: dict[str, Any]) -> dict[str, int]:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import
 from catalog_pipelines.store.sources import GROUPS, create_source
-from dagster_defs.assets import IMPORT_ASSETS
+from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 from tests.support.catalog_view import catalog_by_keys
@@ -26,6 +26,7 @@ from tests.support.streamed import reimported_pieces, stream_small_exports, stre
 
 # three of the feed's eight products are rejected: over the default reject rate
 ACCEPT_REJECTS = {"ops": {"validated_rows": {"config": {"max_reject_rate": 0.5}}}}
+RECONCILE = ["source_snapshot", "validated_rows", "catalog_drift"]  # the reconcile job's assets
 
 
 @pytest.fixture
@@ -42,9 +43,10 @@ def _runs(
     url: str,
     tmp: Path,
     selections: tuple[list[str] | None, ...] = (None, None),
+    heal: bool = False,
 ) -> list[dict[str, Any]]:
     """Runs of the import job on a feed source of `account`, one a selection (None: every
-    asset): what each showed."""
+    import asset): what each showed. `heal`: catalog_drift's config, when it is selected."""
     with engine.begin() as conn:
         create_source(
             conn, account_id=account, name="shop", kind="http_json", owns=frozenset(GROUPS),
@@ -58,13 +60,14 @@ def _runs(
     runs = []
     for selection in selections:
         forget_defs_state_storage()
+        drift = {"catalog_drift": {"config": {"heal": heal}}} if selection == RECONCILE else {}
         result = dg.materialize(
-            IMPORT_ASSETS,
+            ALL_ASSETS,
             partition_key="shop",
             instance=instance,
             resources=resources,
-            run_config=ACCEPT_REJECTS,
-            selection=selection,
+            run_config={"ops": {**ACCEPT_REJECTS["ops"], **drift}},
+            selection=selection or dg.AssetSelection.assets(*IMPORT_ASSETS),
         )
         runs.append(import_run_view(result))
     return runs
@@ -101,7 +104,7 @@ def test_a_feed_source_is_imported_in_pieces_by_the_dagster_job(
     assert list((tmp_path / "spill").iterdir()) == []
 
 
-def test_a_run_that_only_plans_fetches_the_feed_once_and_whole(
+def test_a_run_that_only_plans_fetches_the_feed_once_in_pieces(
     instance: dg.DagsterInstance,
     database_url: str,
     engine: sa.Engine,
@@ -109,8 +112,8 @@ def test_a_run_that_only_plans_fetches_the_feed_once_and_whole(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The reconcile job plans only and hands its rows on to catalog_drift: read in pieces,
-    the feed would be fetched once for the pieces and again whole."""
+    """The reconcile job's plan is a dry run of the import: the feed is read as the import
+    reads it, in pieces, so a large feed is never held whole."""
     stream_small_exports(monkeypatch, tmp_path)
     streamed = streamed_pieces(monkeypatch)
     reimported = reimported_pieces(monkeypatch)
@@ -121,7 +124,36 @@ def test_a_run_that_only_plans_fetches_the_feed_once_and_whole(
             selections=(None, plan_only),
         )  # fmt: skip
     assert hits["/shop.json"] == 2  # once a run
-    assert streamed == [2] and reimported == []  # the plan-only run read it whole
+    assert streamed == [2] and reimported == [2]  # the plan-only run read it in pieces too
     assert planned["plan"]["dry_run"] is True and planned["plan"]["events"] == 0
     assert planned["snapshot"]["rows_read"] == first["snapshot"]["rows_read"] == 8
+    assert list((tmp_path / "spill").iterdir()) == []
+
+
+def test_the_reconcile_job_heals_a_feed_fetching_it_in_pieces_twice(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once for the drift, once for the import that heals it: the catalog is the import
+    job's."""
+    stream_small_exports(monkeypatch, tmp_path)
+    streamed = streamed_pieces(monkeypatch)
+    with serve_feeds() as (base, hits):
+        url = f"{base}/shop.json"
+        (imported,) = _runs(
+            instance, database_url, engine, f"{account}_i", url, tmp_path, selections=(None,)
+        )
+        healed = _runs(
+            instance, database_url, engine, f"{account}_h", url, tmp_path,
+            selections=(RECONCILE,), heal=True,
+        )  # fmt: skip
+    assert hits["/shop.json"] == 3
+    assert streamed == [2, 2, 2]  # the import, the drift's plan, the heal
+    assert healed[0]["plan"]["dry_run"] is True
+    assert healed[0]["plan"]["products"]["created"] == imported["plan"]["products"]["created"]
+    assert catalog_by_keys(engine, f"{account}_h") == catalog_by_keys(engine, f"{account}_i")
     assert list((tmp_path / "spill").iterdir()) == []

@@ -1,7 +1,7 @@
 """The Dagster import job reads a first import in pieces, as the CLI does
 (catalog_pipelines/first_import.py), and gives what reading the file whole gives: the same
-metadata, validation summary, plan and catalog, and a snapshot the next run skips with. A plan
-that catalog_drift may heal with needs the rows: that run reads the file whole."""
+metadata, validation summary, plan and catalog, and a snapshot the next run skips with. So does
+the reconcile job, whose plan is a dry run and whose heal is an import."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors import csv_pieces
-from dagster_defs.assets import IMPORT_ASSETS
+from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
 from tests.support.catalog_view import catalog_by_keys
-from tests.support.dagster_runs import import_run_view
+from tests.support.dagster_runs import import_run_view, materialized
 from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
 from tests.support.exports import write_csv
+from tests.support.integrity import assert_catalog_integrity
 from tests.support.spilled_products import alive_at_stored_read
 from tests.support.streamed import streamed_pieces
 
@@ -200,7 +201,7 @@ def test_a_json_lines_file_in_pieces_gives_what_the_whole_read_gives(
     assert list(spill_dir.iterdir()) == []
 
 
-def test_a_plan_only_run_reads_a_first_import_whole(
+def test_a_plan_only_run_reads_a_first_import_in_pieces_and_writes_nothing(
     instance: dg.DagsterInstance,
     database_url: str,
     account: str,
@@ -217,11 +218,55 @@ def test_a_plan_only_run_reads_a_first_import_whole(
         tmp_path,
         selection=["source_snapshot", "validated_rows"],
     )
-    assert streamed == []  # read whole at once: catalog_drift heals with the rows
+    assert streamed == [32]  # in pieces, as the import would be
     (run,) = plan_only["runs"]
     assert run["plan"]["dry_run"] is True
     assert run["plan"]["products"]["created"] == 31
+    assert run["rows_rejected"] == 1
     assert plan_only["catalog"]["products"] == []
+    assert list(spill_dir.iterdir()) == []
+
+
+def test_the_reconcile_job_heals_a_first_import_reading_it_in_pieces_twice(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    account: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    spill_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    streamed: list[int],
+) -> None:
+    """The drift is planned from one read, the heal imports a second: neither holds the file
+    whole. It gives the catalog the import job gives."""
+    imported = _run(instance, database_url, f"{account}_i", engine, tmp_path)
+    assert streamed == [32]
+    path = tmp_path / "drift.csv"
+    path.write_text("id,name,price,sku,qty,color\n" + ROWS)
+    res = csv_source(
+        instance, engine, database_url, f"{account}_r",
+        name="pim", path=path, mapping=MAPPING, inbox=tmp_path / "inbox",
+    )  # fmt: skip
+    drift = []
+    for heal in (False, True, False):
+        forget_defs_state_storage()
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=["source_snapshot", "validated_rows", "catalog_drift"],
+            partition_key="pim",
+            instance=instance,
+            resources=res,
+            run_config={"ops": {"catalog_drift": {"config": {"heal": heal}}}},
+        )
+        assert result.success
+        drift.append(materialized(result)["catalog_drift"])
+    # the report, then the heal's two reads; the last run finds the account filled
+    assert streamed == [32, 32, 32, 32]
+    # 31 products, and 30 prices and stock items: P30's variant is refused
+    assert [d["drift_total"] for d in drift] == [91, 91, 0]
+    assert drift[1]["healed"] is True and drift[1]["heal_import_run_id"].startswith("run_")
+    assert catalog_by_keys(engine, f"{account}_r") == imported["catalog"]
+    assert_catalog_integrity(engine, f"{account}_r")
     assert list(spill_dir.iterdir()) == []
 
 

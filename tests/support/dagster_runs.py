@@ -21,3 +21,11 @@ def import_run_view(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
         "validation": output.validation,
         "rows_rejected": output.rows_rejected,
     }
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Each asset's last materialization's metadata, by asset key."""
+    return {
+        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
