@@ -97,11 +97,6 @@ class Snapshot:
     # (catalog_pipelines/validated_chunks.py); a feed's re-import, its pieces (Stream.validated)
     chunks: ValidatedChunks | first_import.Stream | None = None
 
-    @property
-    def has_rows(self) -> bool:
-        """False when `batch` is a summary: the rows are in the stream's pieces or on disk."""
-        return self.stream is None and self.chunks is None
-
 
 @dataclass
 class StagedImport:

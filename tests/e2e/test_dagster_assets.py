@@ -22,10 +22,11 @@ import sqlalchemy as sa
 
 from catalog_pipelines.store.runs import get_run
 from catalog_pipelines.store.sources import GROUPS, add_source
-from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
+from dagster_defs.assets import IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 from tests.support.dagster_runs import materialized
+from tests.support.dagster_runs import reconcile as reconcile_run
 
 REPO = Path(__file__).resolve().parents[2]
 SHOPIFY = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
@@ -303,15 +304,7 @@ def test_reconciliation_reports_drift_and_heals(
     )
 
     def reconcile(heal: bool) -> dict[str, Any]:
-        result = dg.materialize(
-            ALL_ASSETS,
-            selection=["source_snapshot", "validated_rows", "catalog_drift"],
-            partition_key="shop-recon",
-            instance=instance,
-            resources=res,
-            run_config={"ops": {"catalog_drift": {"config": {"heal": heal}}}},
-        )
-        return materialized(result)["catalog_drift"]
+        return reconcile_run(instance, res, "shop-recon", heal=heal)
 
     report = reconcile(heal=False)
     assert report["drift_total"] == 1

@@ -19,14 +19,13 @@ from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 from tests.support.catalog_view import catalog_by_keys
-from tests.support.dagster_runs import import_run_view
+from tests.support.dagster_runs import RECONCILE, import_run_view
 from tests.support.dagster_state import forget_defs_state_storage
 from tests.support.feed_server import serve_feeds
 from tests.support.streamed import reimported_pieces, stream_small_exports, streamed_pieces
 
 # three of the feed's eight products are rejected: over the default reject rate
 ACCEPT_REJECTS = {"ops": {"validated_rows": {"config": {"max_reject_rate": 0.5}}}}
-RECONCILE = ["source_snapshot", "validated_rows", "catalog_drift"]  # the reconcile job's assets
 
 
 @pytest.fixture

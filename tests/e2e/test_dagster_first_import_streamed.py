@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from catalog_pipelines import first_import, plan_parts
 from catalog_pipelines.connectors import csv_pieces
-from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
+from dagster_defs.assets import IMPORT_ASSETS
 from tests.support.catalog_view import catalog_by_keys
-from tests.support.dagster_runs import import_run_view, materialized
+from tests.support.dagster_runs import import_run_view, reconcile
 from tests.support.dagster_source import csv_source
 from tests.support.dagster_state import forget_defs_state_storage
 from tests.support.exports import write_csv
@@ -250,16 +250,7 @@ def test_the_reconcile_job_heals_a_first_import_reading_it_in_pieces_twice(
     drift = []
     for heal in (False, True, False):
         forget_defs_state_storage()
-        result = dg.materialize(
-            ALL_ASSETS,
-            selection=["source_snapshot", "validated_rows", "catalog_drift"],
-            partition_key="pim",
-            instance=instance,
-            resources=res,
-            run_config={"ops": {"catalog_drift": {"config": {"heal": heal}}}},
-        )
-        assert result.success
-        drift.append(materialized(result)["catalog_drift"])
+        drift.append(reconcile(instance, res, "pim", heal=heal))
     # the report, then the heal's two reads; the last run finds the account filled
     assert streamed == [32, 32, 32, 32]
     # 31 products, and 30 prices and stock items: P30's variant is refused

@@ -29,3 +29,24 @@ def materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]
         e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
         for e in result.get_asset_materialization_events()
     }
+
+
+RECONCILE = ["source_snapshot", "validated_rows", "catalog_drift"]  # the reconcile job's assets
+
+
+def reconcile(
+    instance: dg.DagsterInstance, resources: dict[str, Any], partition: str, *, heal: bool
+) -> dict[str, Any]:
+    """A run of the reconcile job's assets: `catalog_drift`'s metadata."""
+    from dagster_defs.assets import ALL_ASSETS
+
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=RECONCILE,
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"catalog_drift": {"config": {"heal": heal}}}},
+    )
+    assert result.success
+    return materialized(result)["catalog_drift"]
