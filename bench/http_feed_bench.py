@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--no-import", action="store_true", help="time the fetch only")
+    parser.add_argument("--no-fetch", action="store_true", help="skip the whole fetch's phase")
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
@@ -205,9 +206,10 @@ def main() -> None:
     server.start()
     url = ready.get()
     try:
-        phases: dict[str, dict[str, Any]] = {"fetch": _run(_phase_fetch, url)}
-        fetched = phases["fetch"]
-        assert (fetched["products"], fetched["variants"]) == (args.products, 2 * args.products)
+        phases: dict[str, dict[str, Any]] = {}
+        if not args.no_fetch:
+            phases["fetch"] = fetched = _run(_phase_fetch, url)
+            assert (fetched["products"], fetched["variants"]) == (args.products, 2 * args.products)
         if not args.no_import:
             with scratch_catalog("cs_feed_bench") as db_url:
                 phases["import"] = _run(_phase_import, db_url, url)
