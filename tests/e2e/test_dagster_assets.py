@@ -22,10 +22,10 @@ import sqlalchemy as sa
 
 from catalog_pipelines.store.runs import get_run
 from catalog_pipelines.store.sources import GROUPS, add_source
-from dagster_defs.assets import IMPORT_ASSETS
+from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
-from tests.support.dagster_runs import materialized
+from tests.support.dagster_runs import RECONCILE, materialized
 from tests.support.dagster_runs import reconcile as reconcile_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -315,3 +315,55 @@ def test_reconciliation_reports_drift_and_heals(
     healed = reconcile(heal=True)
     assert healed["healed"] is True and healed["heal_import_run_id"].startswith("run_")
     assert reconcile(heal=False)["drift_total"] == 0
+
+
+def test_a_heal_that_would_archive_most_products_waits_for_allow_mass_archive(
+    instance: dg.DagsterInstance,
+    res: dict[str, Any],
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+) -> None:
+    """The heal is an import, guards included: a source that lost most products fails the
+    reconcile run on the mass-archive guard, and nothing is archived until the run allows it."""
+    source = tmp_path / "woo.csv"
+    shutil.copy(WOOCOMMERCE, source)
+    add_file_source(engine, account, "woo-heal", "woocommerce", source)
+    assert run(instance, res, "woo-heal").success
+    text = source.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    header, first_simple = text[0], next(line for line in text[1:] if ",simple," in line)
+    source.write_text("\ufeff" + header + first_simple, encoding="utf-8")
+
+    def heal(allow: bool) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=RECONCILE,
+            partition_key="woo-heal",
+            instance=instance,
+            resources=res,
+            run_config={
+                "ops": {
+                    "validated_rows": {"config": {"allow_mass_archive": allow}},
+                    "catalog_drift": {"config": {"heal": True}},
+                }
+            },
+            raise_on_error=False,
+        )
+
+    def active() -> int:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT count(*) FROM products WHERE account_id = :a AND active"),
+                {"a": account},
+            ).scalar_one()
+
+    refused = heal(allow=False)
+    assert not refused.success and checks(refused)["mass_archive_guard"] is False
+    assert sorted(materialized(refused)) == ["source_snapshot", "validated_rows"]
+    assert active() == 18
+    allowed = heal(allow=True)
+    assert allowed.success
+    healed = materialized(allowed)
+    assert healed["catalog_drift"]["products_archived"] == 17
+    assert healed["catalog_products"]["archived"] == 17
+    assert active() == 1
