@@ -14,10 +14,16 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from catalog_pipelines.importer import ImportOptions, ImportRefused, ImportReport
-from dagster_defs import previews
-from dagster_defs.assets.catalog import CATALOG_KEYS, catalog_metadata, import_snapshot
-from dagster_defs.assets.staging import Snapshot, StagedImport, read_snapshot, snapshot_path
+from catalog_pipelines.importer import ImportOptions, ImportReport
+from dagster_defs import checks, previews
+from dagster_defs.assets.catalog import CATALOG_KEYS, CheckGate, catalog_metadata, import_snapshot
+from dagster_defs.assets.staging import (
+    Snapshot,
+    StagedImport,
+    read_snapshot,
+    run_import_config,
+    snapshot_path,
+)
 from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase
 
@@ -96,13 +102,27 @@ def healed(
     """The source read again and imported in full, as the import job would: in pieces when it
     is large, so that healing holds no more than an import does. The drift was planned from
     the first read (a feed is fetched twice when it heals); this import plans again under the
-    source's lock, from what the source holds now."""
+    source's lock, from what the source holds now. That read is judged by validated_rows'
+    checks as this run configured them: it need not be the one they passed."""
 
     def read() -> Snapshot:
         path = snapshot_path(context)
         return read_snapshot(context, catalog_db, path, stream=True, mode=options.mode)
 
-    report = import_snapshot(context, catalog_db, read, options).report
+    config = run_import_config(context).model_copy(update={"mode": options.mode})
+    unmapped = checks.previous_unmapped_columns(
+        catalog_db.engine(), catalog_db.account_id, context.partition_key
+    )
+    gate = CheckGate(config, unmapped)
+    report = import_snapshot(context, catalog_db, read, options, gate).report
     if report.refused:
-        raise ImportRefused(report.refused, report)
+        failed = [r for r in gate.results if not r.passed]
+        raise dg.Failure(
+            description=f"the heal was refused, nothing was written: {report.refused}",
+            metadata={
+                f"{r.check_name}.{name}": value
+                for r in failed
+                for name, value in (r.metadata or {}).items()
+            },
+        )
     return report

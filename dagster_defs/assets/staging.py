@@ -177,12 +177,17 @@ def read_source(
 SNAPSHOT = "source_snapshot"  # the handoff name of the parsed batch
 
 
-def _run_mode(context: dg.AssetExecutionContext) -> Literal["full", "incremental"]:
-    """The import mode this run's config gives validated_rows (ImportRunConfig's default). A
-    wrong guess costs nothing: the import refuses a batch read for another mode."""
+def run_import_config(context: dg.AssetExecutionContext) -> ImportRunConfig:
+    """The config this run gives validated_rows, with ImportRunConfig's defaults."""
     run_config: dict[str, Any] = dict(context.run.run_config or {})
     step = run_config.get("ops", {}).get("validated_rows", {}).get("config", {})
-    return "incremental" if step.get("mode") == "incremental" else "full"
+    return ImportRunConfig(**step)
+
+
+def _run_mode(context: dg.AssetExecutionContext) -> Literal["full", "incremental"]:
+    """The import mode this run's config gives validated_rows. A wrong guess costs nothing:
+    the import refuses a batch read for another mode."""
+    return run_import_config(context).mode
 
 
 def read_snapshot(

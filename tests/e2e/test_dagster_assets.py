@@ -22,11 +22,12 @@ import sqlalchemy as sa
 
 from catalog_pipelines.store.runs import get_run
 from catalog_pipelines.store.sources import GROUPS, add_source
-from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS
+from dagster_defs.assets import ALL_ASSETS, IMPORT_ASSETS, reconciliation
 from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
 from dagster_defs.resources import CatalogDatabase, InboxResource
 from tests.support.dagster_runs import RECONCILE, materialized
 from tests.support.dagster_runs import reconcile as reconcile_run
+from tests.support.dagster_source import csv_source
 
 REPO = Path(__file__).resolve().parents[2]
 SHOPIFY = REPO / "tests" / "fixtures" / "real" / "shopify_product_template.csv"
@@ -367,3 +368,65 @@ def test_a_heal_that_would_archive_most_products_waits_for_allow_mass_archive(
     assert healed["catalog_drift"]["products_archived"] == 17
     assert healed["catalog_products"]["archived"] == 17
     assert active() == 1
+
+
+def test_a_heal_refuses_a_second_read_that_the_checks_would_refuse(
+    instance: dg.DagsterInstance,
+    database_url: str,
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The heal reads the source again. A source that changed after the drift's checks passed
+    (a feed that moved on, a file replaced) meets the same checks before anything is written:
+    here, half of its rows rejected."""
+    path = tmp_path / "pim.csv"
+    header = "id,name,price,sku\n"
+    path.write_text(header + "".join(f"P{i},Product {i},{i}.50,S{i}\n" for i in range(20)))
+    mapping = {
+        "format": "csv",
+        "key": "id",
+        "currency": "usd",
+        "fields": {"name": "name", "price": "price", "sku": "sku"},
+    }
+    res = csv_source(
+        instance, engine, database_url, account,
+        name="pim-heal", path=path, mapping=mapping, inbox=tmp_path / "inbox",
+    )  # fmt: skip
+    assert dg.materialize(IMPORT_ASSETS, partition_key="pim-heal", instance=instance,
+                          resources=res).success  # fmt: skip
+    path.write_text(path.read_text().replace("Product 3,", "Renamed 3,"))
+
+    real = reconciliation.read_snapshot
+
+    def replaced_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        rows = [f"P{i},Product {i},{'x' if i % 2 else f'{i}.50'},S{i}\n" for i in range(20)]
+        path.write_text(header + "".join(rows))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reconciliation, "read_snapshot", replaced_meanwhile)
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=RECONCILE,
+        partition_key="pim-heal",
+        instance=instance,
+        resources=res,
+        run_config={"ops": {"catalog_drift": {"config": {"heal": True}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    message = failure.step_failure_data.error.message  # type: ignore[union-attr]
+    assert "the heal was refused" in message and "reject_rate" in message
+    with engine.connect() as conn:
+        names = conn.execute(
+            sa.text("SELECT name FROM products WHERE account_id = :a ORDER BY external_id"),
+            {"a": account},
+        ).scalars()
+        assert "Renamed 3" not in set(names)
+    # the drift, as the checks saw it, healed once the source holds it again
+    monkeypatch.setattr(reconciliation, "read_snapshot", real)
+    rows = [f"P{i},{'Renamed' if i == 3 else 'Product'} {i},{i}.50,S{i}\n" for i in range(20)]
+    path.write_text(header + "".join(rows))
+    assert reconcile_run(instance, res, "pim-heal", heal=True)["healed"] is True
