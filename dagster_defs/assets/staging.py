@@ -185,8 +185,8 @@ def run_import_config(context: dg.AssetExecutionContext) -> ImportRunConfig:
 
 
 def _run_mode(context: dg.AssetExecutionContext) -> Literal["full", "incremental"]:
-    """The import mode this run's config gives validated_rows. A wrong guess costs nothing:
-    the import refuses a batch read for another mode."""
+    """The import mode this run's config gives validated_rows: a read skips unchanged
+    products by that mode's fingerprints (a batch read for another is read again, whole)."""
     return run_import_config(context).mode
 
 
