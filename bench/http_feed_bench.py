@@ -15,6 +15,8 @@ process, so peak RSS is that phase's alone:
   reconcile  the Dagster reconcile job (`source_snapshot`, `validated_rows`, `catalog_drift`,
            on an in-memory instance) on that catalog, as the nightly schedule runs it: its
            plan is a dry run of the re-import; it must find no drift
+With --repeat, the last page serves the first product again: its id repeats across pieces,
+so each read fetches the feed twice (in pieces, the second remembering that id) and rejects it.
 The server's own time and memory are not counted, but it shares the machine's cores.
 """
 
@@ -87,7 +89,7 @@ def product(pid: int) -> dict[str, Any]:
     }
 
 
-def _serve(products: int, ready: Any, stop: Any) -> None:
+def _serve(products: int, ready: Any, stop: Any, repeat: bool = False) -> None:
     pages = (products + PAGE - 1) // PAGE
 
     class Handler(BaseHTTPRequestHandler):
@@ -97,7 +99,9 @@ def _serve(products: int, ready: Any, stop: Any) -> None:
         def do_GET(self) -> None:
             page = int(self.path.rpartition("=")[2]) if "page_info=" in self.path else 0
             first = page * PAGE
-            ids = range(first + 1, min(first + PAGE, products) + 1)
+            ids = [*range(first + 1, min(first + PAGE, products) + 1)]
+            if repeat and page + 1 == pages:
+                ids.append(1)  # the first page's first product again, as a shifting shop gives
             body = json.dumps({"products": [product(i) for i in ids]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -199,27 +203,32 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--no-import", action="store_true", help="time the fetch only")
     parser.add_argument("--no-fetch", action="store_true", help="skip the whole fetch's phase")
+    parser.add_argument(
+        "--repeat", action="store_true", help="the last page repeats the first product"
+    )
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
-    server = ctx.Process(target=_serve, args=(args.products, ready, stop), daemon=True)
+    server = ctx.Process(target=_serve, args=(args.products, ready, stop, args.repeat), daemon=True)
     server.start()
     url = ready.get()
     try:
         phases: dict[str, dict[str, Any]] = {}
         if not args.no_fetch:
             phases["fetch"] = fetched = _run(_phase_fetch, url)
-            assert (fetched["products"], fetched["variants"]) == (args.products, 2 * args.products)
+            expected = (args.products, 2 * args.products)
+            assert (fetched["products"], fetched["variants"]) == expected
         if not args.no_import:
             with scratch_catalog("cs_feed_bench") as db_url:
                 phases["import"] = _run(_phase_import, db_url, url)
                 report = phases["import"]["report"]
-                assert report["rows_rejected"] == 0, report
+                rejected = int(args.repeat)  # the repeated product
+                assert report["rows_rejected"] == rejected, report
                 # a product, two prices and two stock items created each, and an event for each
                 assert report["events"] == 5 * args.products, report
                 phases["reimport"] = _run(_phase_import, db_url, url)
                 again = phases["reimport"]["report"]
-                assert again["events"] == 0 and again["rows_rejected"] == 0, again
+                assert again["events"] == 0 and again["rows_rejected"] == rejected, again
                 phases["reconcile"] = _run(_phase_reconcile, db_url, url)
                 assert phases["reconcile"]["drift_total"] == 0, phases["reconcile"]
     finally:

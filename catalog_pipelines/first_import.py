@@ -39,7 +39,7 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.generic import Unskippable, read_jsonl_piece, read_table
-from catalog_pipelines.connectors.http_json import FeedError, FeedPieces
+from catalog_pipelines.connectors.http_json import FeedError, FeedPieces, Remembered
 from catalog_pipelines.connectors.reading import line_pieces
 from catalog_pipelines.connectors.registry import CONNECTORS
 from catalog_pipelines.diff import Plan
@@ -368,10 +368,34 @@ class _FeedFailed(Exception):
 
 def read_feed(url: str, *, currency: str, progress: ProgressFn, **fetch: Any) -> Stream:
     """`read` for an HTTP JSON feed, in pieces of whole products (`FeedPieces`): its pages are
-    fetched once, and each piece is mapped, validated and kept on disk as it comes. A page
+    fetched once, and each piece is mapped, validated and kept on disk as it comes. When a
+    product id or variant key turns up in two pieces, the feed is fetched again in pieces
+    that remember those keys, so the later one is rejected as the whole read rejects it; a
+    key that still repeats then (the feed changed in between) has the feed read whole. A page
     that cannot be had raises its FeedError: reading the whole feed again would only fetch
     it again. `fetch`: `FeedPieces`' retries, timeout and page limit."""
-    feed = FeedPieces(url, piece_rows=EXPORT_PIECE_VARIANTS, currency=currency, **fetch)
+    try:
+        return _read_feed(url, currency, progress, fetch, remember=None)
+    except _Repeated as e:
+        repeated, reason = e.keys, str(e)  # a kept log record must not keep `e`'s frames
+    log.info("%s: %s; fetching it again in pieces that remember those keys", url, reason)
+    return _read_feed(url, currency, progress, fetch, remember=repeated)
+
+
+def _read_feed(
+    url: str,
+    currency: str,
+    progress: ProgressFn,
+    fetch: dict[str, Any],
+    remember: Remembered | None,
+) -> Stream:
+    feed = FeedPieces(
+        url,
+        piece_rows=EXPORT_PIECE_VARIANTS,
+        currency=currency,
+        remember=remember or (frozenset(), frozenset()),
+        **fetch,
+    )
 
     def pieces() -> Iterator[tuple[ParsedBatch, pl.Series]]:
         try:
@@ -381,11 +405,20 @@ def read_feed(url: str, *, currency: str, progress: ProgressFn, **fetch: Any) ->
             raise _FeedFailed(e) from e
 
     try:
-        stream = _read(pieces(), FEED_PIECES_EXPECTED, progress)
+        stream = _read(pieces(), FEED_PIECES_EXPECTED, progress, repeated=remember is None)
     except _FeedFailed as e:
         raise e.error from None
     stream.summary.columns, stream.summary.unmapped_columns = feed.columns()
     return stream
+
+
+class _Repeated(Unusable):
+    """Kept product ids or variant keys in more than one piece (`keys`, as FeedPieces'
+    `remember` takes them)."""
+
+    def __init__(self, reason: str, keys: Remembered) -> None:
+        super().__init__(reason)
+        self.keys = keys
 
 
 def _mapped_pieces(
@@ -436,11 +469,15 @@ def _jsonl_pieces(
 
 
 def _read(
-    pieces: Iterator[tuple[ParsedBatch, pl.Series]], expected: int, progress: ProgressFn
+    pieces: Iterator[tuple[ParsedBatch, pl.Series]],
+    expected: int,
+    progress: ProgressFn,
+    *,
+    repeated: bool = False,
 ) -> Stream:
     directory = owned_folder("import")
     try:
-        return _read_into(directory, pieces, expected, progress)
+        return _read_into(directory, pieces, expected, progress, repeated=repeated)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -451,7 +488,12 @@ def _read_into(
     pieces: Iterator[tuple[ParsedBatch, pl.Series]],
     expected: int,
     progress: ProgressFn,
+    *,
+    repeated: bool,
 ) -> Stream:
+    """The pieces validated and on disk. `repeated`: a key in two pieces raises `_Repeated`
+    with the keys that repeat, read back from the pieces' kept products and variants (as a
+    feed's pieces give their keys); otherwise `Unusable`."""
     stream: Stream | None = None
     product_keys: list[np.ndarray] = []
     variant_keys: list[np.ndarray] = []
@@ -479,10 +521,16 @@ def _read_into(
         raise Unusable(f"a piece cannot be read ({e})", costly=False) from e
     if stream is None:
         raise Unusable("the file has no records", costly=False)
-    if _repeats(product_keys):
-        raise Unusable("a product's rows fall in more than one piece")
-    if _repeats(variant_keys):
-        raise Unusable("a variant key falls in more than one piece")
+    products, variants = _repeats(product_keys), _repeats(variant_keys)
+    if products.size or variants.size:
+        reason = (
+            "a product's rows fall in more than one piece"
+            if products.size
+            else "a variant key falls in more than one piece"
+        )
+        if repeated:
+            raise _Repeated(reason, _repeated_keys(stream.pieces, products, variants))
+        raise Unusable(reason)
     # an export's rows of one product may lie apart: its rejects come when it is built
     stream.summary.rejects.sort(key=lambda r: r.row_number)
     stream.summary.warnings.extend(validation.limit_warnings(stream.summary.fingerprints))
@@ -496,10 +544,24 @@ def _hashes(keys: pl.Series) -> np.ndarray:
     return keys.drop_nulls().unique().hash(_SEED).to_numpy()
 
 
-def _repeats(hashes: list[np.ndarray]) -> bool:
-    """Whether a key of one piece is a key of another (each piece's keys are distinct)."""
+def _repeats(hashes: list[np.ndarray]) -> np.ndarray:
+    """The hashes of the keys of one piece that are keys of another (each piece's keys are
+    distinct)."""
     every = np.sort(np.concatenate(hashes)) if hashes else np.empty(0, dtype=np.uint64)
-    return bool((every[1:] == every[:-1]).any())  # sorted: a tenth of np.unique's time
+    return every[1:][every[1:] == every[:-1]]  # sorted: a tenth of np.unique's time
+
+
+def _repeated_keys(pieces: list[_Piece], products: np.ndarray, variants: np.ndarray) -> Remembered:
+    """The product ids and variant keys of the pieces whose hashes are `products` and
+    `variants` (a colliding key only costs checking it across pieces)."""
+    ids: set[str] = set()
+    keys: set[str] = set()
+    for piece in pieces:
+        external_ids = piece.external_ids()
+        ids.update(external_ids.filter(external_ids.hash(_SEED).is_in(products)).to_list())
+        variant_keys = piece.variant_keys()["variant_key"].drop_nulls()
+        keys.update(variant_keys.filter(variant_keys.hash(_SEED).is_in(variants)).to_list())
+    return frozenset(ids), frozenset(keys)
 
 
 def _summary(batch: ParsedBatch) -> ParsedBatch:

@@ -2,11 +2,12 @@
 validated and put on disk (first_import.read_feed): a first import writes the pieces, a
 re-import takes them as a batch whose products wait on disk (Stream.validated). Either gives
 what the feed fetched whole gives. A product id or SKU that a later piece repeats makes the
-import fetch the feed whole, as it always did; a page that cannot be had fails the run
-without a second fetch."""
+import fetch the feed again in pieces that remember it (whole, if it still repeats then); a
+page that cannot be had fails the run without a second fetch."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,7 +149,37 @@ def test_a_reimport_holds_its_variants_keys_and_reads_each_parts_variants_from_d
     assert moved["products"] == {"created": 0, "updated": 2, "unchanged": 2, "archived": 0}
 
 
-def test_a_key_repeated_across_pieces_fetches_the_feed_whole(
+def test_a_key_repeated_across_pieces_has_the_feed_fetched_again_in_pieces(
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: tuple[str, Counter[str]],
+    account: str,
+    streamed: list[int],
+    reimported: list[int],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """The second fetch remembers the keys that repeat across pieces, so it rejects what the
+    whole read rejects, and holds no more than a piece."""
+    caplog.set_level(logging.INFO, logger=first_import.__name__)
+    base, hits = feed
+    urls = [f"{base}/dup.json", f"{base}/dup.json"]
+    (first, again), fetched = _both_ways(engine, monkeypatch, urls, account, hits)
+    # the second fetch's pieces: the products of pages 2 and 3 that it rejects make them one
+    assert streamed == [2] and reimported == [2]
+    assert fetched == [6, 6, 3, 3]  # in pieces twice; whole once
+    assert "read whole" not in caplog.text
+    assert "more than one piece; fetching it again in pieces" in caplog.text
+    assert first["products"]["created"] == 3
+    reasons = dict(first["rejects"])
+    assert list(reasons) == [4, 5]
+    assert "product '1' was already received as row 1" in reasons[4][0]
+    assert "'SKU-2-S' is already used by the product at row 2" in reasons[5][0]
+    assert again["events"] == 0
+    assert [list(p.rglob("*")) for p in (tmp_path / "spill").iterdir()] == []
+
+
+def test_a_key_that_still_repeats_on_the_second_fetch_has_the_feed_fetched_whole(
     engine: sa.Engine,
     monkeypatch: pytest.MonkeyPatch,
     feed: tuple[str, Counter[str]],
@@ -157,18 +188,15 @@ def test_a_key_repeated_across_pieces_fetches_the_feed_whole(
     reimported: list[int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """As when the feed changed between the fetches: the keys remembered do not cover it."""
+    monkeypatch.setattr(first_import, "_repeated_keys", lambda *_: (frozenset(), frozenset()))
     base, hits = feed
-    urls = [f"{base}/dup.json", f"{base}/dup.json"]
-    (first, again), fetched = _both_ways(engine, monkeypatch, urls, account, hits)
-    assert streamed == [] and reimported == []  # no import was written from pieces
-    assert fetched == [6, 6, 3, 3]  # in pieces, then whole; whole only
+    urls = [f"{base}/dup.json"]
+    (first,), fetched = _both_ways(engine, monkeypatch, urls, account, hits)
+    assert streamed == [] and reimported == []
+    assert fetched == [9, 3]  # in pieces twice, then whole; whole only
     assert "read whole" in caplog.text and "more than one piece" in caplog.text
-    assert first["products"]["created"] == 3
-    reasons = dict(first["rejects"])
-    assert list(reasons) == [4, 5]
-    assert "product '1' was already received as row 1" in reasons[4][0]
-    assert "'SKU-2-S' is already used by the product at row 2" in reasons[5][0]
-    assert again["events"] == 0
+    assert list(dict(first["rejects"])) == [4, 5]
 
 
 def test_a_page_that_cannot_be_had_fails_the_run_without_a_second_fetch(

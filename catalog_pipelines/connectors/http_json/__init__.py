@@ -33,7 +33,7 @@ from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedB
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.text_safety import escape_unstorable, first_unstorable
 
-__all__ = ["FeedError", "FeedPieces", "fetch_products_feed", "iter_pages"]
+__all__ = ["FeedError", "FeedPieces", "Remembered", "fetch_products_feed", "iter_pages"]
 
 
 # Mapped rows held as dicts before they become a frame. Held as dicts to the end, a product of
@@ -66,14 +66,20 @@ class _Rows:
         return frame
 
 
+# product ids and variant keys a read in pieces keeps checking across pieces (FeedPieces)
+Remembered = tuple[frozenset[str], frozenset[str]]
+NOTHING_REMEMBERED: Remembered = (frozenset(), frozenset())
+
+
 class _FeedReader:
     """Maps the feed's product objects as they come, with the checks the whole feed needs:
     a product id or variant key already received rejects the product that repeats it.
     `take` gives the batch of the products mapped since the last `take`; the checks look back
-    as far as the last `forget` (a read in pieces forgets at each piece: first_import.py finds
-    a key in two pieces afterwards, and then reads the feed whole)."""
+    as far as the last `forget`, but for the keys in `remember` (a read in pieces forgets at
+    each piece: first_import.py finds a key in two pieces afterwards, and reads the feed
+    again remembering those keys)."""
 
-    def __init__(self, url: str, currency: str) -> None:
+    def __init__(self, url: str, currency: str, remember: Remembered = NOTHING_REMEMBERED) -> None:
         try:
             self._currency = normalize_currency(currency)
         except MoneyError as e:
@@ -86,6 +92,7 @@ class _FeedReader:
         self._variant_keys: dict[str, None] = {}
         self._seen_ids: dict[str, int] = {}
         self._seen_variants: dict[str, int] = {}
+        self._remember = remember
         self.rows_read = 0
         self._taken = 0  # rows_read at the last `take`
 
@@ -133,8 +140,11 @@ class _FeedReader:
         return self.rows_read - self._taken
 
     def forget(self) -> None:
-        self._seen_ids.clear()
-        self._seen_variants.clear()
+        ids, variants = self._remember
+        self._seen_ids = {k: n for k, n in self._seen_ids.items() if k in ids} if ids else {}
+        self._seen_variants = (
+            {k: n for k, n in self._seen_variants.items() if k in variants} if variants else {}
+        )
 
     def columns(self) -> tuple[list[str], list[str]]:
         """The keys of the products and their variants received so far, in order of first
@@ -215,10 +225,11 @@ def fetch_products_feed(
 class FeedPieces:
     """The feed read a piece at a time: iterating gives batches of whole products (a page's
     products are never split), each ending once it holds `piece_rows` products and variants.
-    Each piece checks its own products for repeated ids and variant keys; a key repeated
-    across pieces is for the caller to find (first_import.py reads the feed whole then).
-    Once iterated, `columns()` gives the whole feed's columns, as `fetch_products_feed`
-    reports them. Errors are `fetch_products_feed`'s."""
+    Each piece checks its own products for repeated ids and variant keys, and every piece
+    the keys in `remember`; another key repeated across pieces is for the caller to find
+    (first_import.py then reads the feed again, remembering it). Once iterated, `columns()`
+    gives the whole feed's columns, as `fetch_products_feed` reports them. Errors are
+    `fetch_products_feed`'s."""
 
     def __init__(
         self,
@@ -226,11 +237,12 @@ class FeedPieces:
         *,
         piece_rows: int,
         currency: str = "usd",
+        remember: Remembered = NOTHING_REMEMBERED,
         session: requests.Session | None = None,
         headers: Mapping[str, str] | None = None,
         **retries: Any,
     ) -> None:
-        self._reader = _FeedReader(url, currency)
+        self._reader = _FeedReader(url, currency, remember)
         self._piece_rows = piece_rows
         self._pages = _pages(url, session, headers, **retries)
 
