@@ -248,6 +248,35 @@ def test_dry_run_records_the_diff_and_writes_nothing(
     assert n == 0
 
 
+def woo_source_cut_to_one_product(
+    instance: dg.DagsterInstance,
+    res: dict[str, Any],
+    engine: sa.Engine,
+    account: str,
+    tmp_path: Path,
+    name: str,
+) -> None:
+    """Source `name`: the WooCommerce sample imported (18 products), then its file cut to
+    its first simple product, as a broken export would be."""
+    source = tmp_path / "woo.csv"
+    shutil.copy(WOOCOMMERCE, source)
+    add_file_source(engine, account, name, "woocommerce", source)
+    assert run(instance, res, name).success
+    text = source.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    header, first_simple = text[0], next(line for line in text[1:] if ",simple," in line)
+    source.write_text("\ufeff" + header + first_simple, encoding="utf-8")
+
+
+def active_products(engine: sa.Engine, account: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM products WHERE account_id = :a AND active"),
+                {"a": account},
+            ).scalar_one()
+        )
+
+
 def test_mass_archive_guard_blocks_publishing(
     instance: dg.DagsterInstance,
     res: dict[str, Any],
@@ -257,23 +286,11 @@ def test_mass_archive_guard_blocks_publishing(
 ) -> None:
     """A full snapshot that lost most products: the blocking check stops the run before the
     catalog step, so nothing is archived (stage, check, then publish)."""
-    source = tmp_path / "woo.csv"
-    shutil.copy(WOOCOMMERCE, source)
-    add_file_source(engine, account, "woo-guard", "woocommerce", source)
-    assert run(instance, res, "woo-guard").success
-
-    text = source.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    header, first_simple = text[0], next(line for line in text[1:] if ",simple," in line)
-    source.write_text("\ufeff" + header + first_simple, encoding="utf-8")
+    woo_source_cut_to_one_product(instance, res, engine, account, tmp_path, "woo-guard")
     blocked = run(instance, res, "woo-guard")
     assert checks(blocked)["mass_archive_guard"] is False
     assert sorted(materialized(blocked)) == ["source_snapshot", "validated_rows"]
-    with engine.connect() as conn:
-        active = conn.execute(
-            sa.text("SELECT count(*) FROM products WHERE account_id = :a AND active"),
-            {"a": account},
-        ).scalar_one()
-    assert active == 18
+    assert active_products(engine, account) == 18
 
     allowed = run(
         instance,
@@ -327,13 +344,7 @@ def test_a_heal_that_would_archive_most_products_waits_for_allow_mass_archive(
 ) -> None:
     """The heal is an import, guards included: a source that lost most products fails the
     reconcile run on the mass-archive guard, and nothing is archived until the run allows it."""
-    source = tmp_path / "woo.csv"
-    shutil.copy(WOOCOMMERCE, source)
-    add_file_source(engine, account, "woo-heal", "woocommerce", source)
-    assert run(instance, res, "woo-heal").success
-    text = source.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    header, first_simple = text[0], next(line for line in text[1:] if ",simple," in line)
-    source.write_text("\ufeff" + header + first_simple, encoding="utf-8")
+    woo_source_cut_to_one_product(instance, res, engine, account, tmp_path, "woo-heal")
 
     def heal(allow: bool) -> dg.ExecuteInProcessResult:
         return dg.materialize(
@@ -351,23 +362,16 @@ def test_a_heal_that_would_archive_most_products_waits_for_allow_mass_archive(
             raise_on_error=False,
         )
 
-    def active() -> int:
-        with engine.connect() as conn:
-            return conn.execute(
-                sa.text("SELECT count(*) FROM products WHERE account_id = :a AND active"),
-                {"a": account},
-            ).scalar_one()
-
     refused = heal(allow=False)
     assert not refused.success and checks(refused)["mass_archive_guard"] is False
     assert sorted(materialized(refused)) == ["source_snapshot", "validated_rows"]
-    assert active() == 18
+    assert active_products(engine, account) == 18
     allowed = heal(allow=True)
     assert allowed.success
     healed = materialized(allowed)
     assert healed["catalog_drift"]["products_archived"] == 17
     assert healed["catalog_products"]["archived"] == 17
-    assert active() == 1
+    assert active_products(engine, account) == 1
 
 
 def test_a_heal_refuses_a_second_read_that_the_checks_would_refuse(
