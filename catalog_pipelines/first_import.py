@@ -39,7 +39,12 @@ from catalog_pipelines import plan_parts
 from catalog_pipelines.connectors import csv_pieces
 from catalog_pipelines.connectors.cells import NotInPieces
 from catalog_pipelines.connectors.generic import Unskippable, read_jsonl_piece, read_table
-from catalog_pipelines.connectors.http_json import FeedError, FeedPieces, Remembered
+from catalog_pipelines.connectors.http_json import (
+    NOTHING_REMEMBERED,
+    FeedError,
+    FeedPieces,
+    Remembered,
+)
 from catalog_pipelines.connectors.reading import line_pieces
 from catalog_pipelines.connectors.registry import CONNECTORS
 from catalog_pipelines.diff import Plan
@@ -393,7 +398,7 @@ def _read_feed(
         url,
         piece_rows=EXPORT_PIECE_VARIANTS,
         currency=currency,
-        remember=remember or (frozenset(), frozenset()),
+        remember=remember or NOTHING_REMEMBERED,
         **fetch,
     )
 

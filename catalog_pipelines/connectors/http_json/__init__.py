@@ -33,7 +33,14 @@ from catalog_pipelines.normalized import PRODUCT_SCHEMA, VARIANT_SCHEMA, ParsedB
 from catalog_pipelines.read_ahead import ReadAhead
 from catalog_pipelines.text_safety import escape_unstorable, first_unstorable
 
-__all__ = ["FeedError", "FeedPieces", "Remembered", "fetch_products_feed", "iter_pages"]
+__all__ = [
+    "NOTHING_REMEMBERED",
+    "FeedError",
+    "FeedPieces",
+    "Remembered",
+    "fetch_products_feed",
+    "iter_pages",
+]
 
 
 # Mapped rows held as dicts before they become a frame. Held as dicts to the end, a product of
