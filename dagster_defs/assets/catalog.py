@@ -30,6 +30,7 @@ from catalog_pipelines.normalized import ParsedBatch, Reject
 from catalog_pipelines.store.events import account_head
 from catalog_pipelines.validation import validate_batch
 from dagster_defs import checks, previews
+from dagster_defs.assets.drift import record_blocked_drift
 from dagster_defs.assets.staging import (
     CATALOG_KEYS,
     GROUP,
@@ -336,6 +337,7 @@ def validated_rows(
     ]
     yield from reported
     if gate.blocked():
+        record_blocked_drift(context, staged, gate.blocked())
         if context.run.tags.get(INBOX_FILE_TAG):
             # The step fails on the blocking check: the end of the run for the file.
             move_inbox_file(context, inbox, succeeded=False)

@@ -12,11 +12,11 @@ from dataclasses import replace
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 
 from catalog_pipelines.importer import ImportOptions, ImportReport
-from dagster_defs import checks, previews
+from dagster_defs import checks
 from dagster_defs.assets.catalog import CATALOG_KEYS, CheckGate, catalog_metadata, import_snapshot
+from dagster_defs.assets.drift import ReconcileConfig, drift_metadata, drift_total
 from dagster_defs.assets.staging import (
     Snapshot,
     StagedImport,
@@ -28,20 +28,6 @@ from dagster_defs.partitions import sources_partitions
 from dagster_defs.resources import CatalogDatabase
 
 GROUP = "reconciliation"
-
-
-class ReconcileConfig(dg.Config):
-    heal: bool = Field(
-        default=False,
-        description="Apply the diff (a full import of the source) instead of only reporting it.",
-    )
-    sample_size: int = Field(default=20, description="Changes shown in the drift sample.")
-
-
-def drift_total(plan: dict[str, Any]) -> int:
-    """Objects that differ between source and catalog: everything but `unchanged`."""
-    counts = previews.plan_counts(plan)
-    return sum(c["created"] + c["updated"] + c["archived"] for c in counts.values())
 
 
 @dg.asset(
@@ -63,17 +49,7 @@ def catalog_drift(
     staged = validated_rows
     plan = staged.plan
     metadata: dict[str, Any] = {
-        "drift_total": dg.MetadataValue.int(drift_total(plan)),
-        **{
-            f"{kind}_{count}": dg.MetadataValue.int(value)
-            for kind, counts in previews.plan_counts(plan).items()
-            for count, value in counts.items()
-            if count != "unchanged"
-        },
-        "rows_rejected": dg.MetadataValue.int(staged.rows_rejected),
-        "sample": dg.MetadataValue.md(
-            previews.changes_markdown(staged.plan_changes, config.sample_size)
-        ),
+        **drift_metadata(staged, config.sample_size),
         "healed": config.heal,
     }
     if config.heal and drift_total(plan):

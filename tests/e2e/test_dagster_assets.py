@@ -343,7 +343,8 @@ def test_a_heal_that_would_archive_most_products_waits_for_allow_mass_archive(
     tmp_path: Path,
 ) -> None:
     """The heal is an import, guards included: a source that lost most products fails the
-    reconcile run on the mass-archive guard, and nothing is archived until the run allows it."""
+    reconcile run on the mass-archive guard, and nothing is archived until the run allows it.
+    The refused run's drift is still on catalog_drift's timeline, with what stopped it."""
     woo_source_cut_to_one_product(instance, res, engine, account, tmp_path, "woo-heal")
 
     def heal(allow: bool) -> dg.ExecuteInProcessResult:
@@ -364,7 +365,17 @@ def test_a_heal_that_would_archive_most_products_waits_for_allow_mass_archive(
 
     refused = heal(allow=False)
     assert not refused.success and checks(refused)["mass_archive_guard"] is False
-    assert sorted(materialized(refused)) == ["source_snapshot", "validated_rows"]
+    recorded = materialized(refused)
+    assert sorted(recorded) == ["catalog_drift", "source_snapshot", "validated_rows"]
+    # recorded by validated_rows' step, which failed: catalog_drift's own step never ran
+    assert "catalog_drift" not in {e.step_key for e in refused.get_step_success_events()}
+    drift = recorded["catalog_drift"]
+    assert (drift["drift_total"], drift["products_archived"], drift["prices_archived"]) == (
+        38,
+        17,
+        21,
+    )
+    assert drift["healed"] is False and drift["blocked_by"] == "mass_archive_guard"
     assert active_products(engine, account) == 18
     allowed = heal(allow=True)
     assert allowed.success
