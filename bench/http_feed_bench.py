@@ -15,6 +15,9 @@ process, so peak RSS is that phase's alone:
   reconcile  the Dagster reconcile job (`source_snapshot`, `validated_rows`, `catalog_drift`,
            on an in-memory instance) on that catalog, as the nightly schedule runs it: its
            plan is a dry run of the re-import; it must find no drift
+  heal     (--heal) the reconcile job with `heal: true`, after the server renamed one product
+           in a hundred: it reads the feed twice (the drift, then the import that heals it)
+           and must update exactly those products
 With --repeat, the last page serves the first product again: its id repeats across pieces,
 so each read fetches the feed twice (in pieces, the second remembering that id) and rejects it.
 The server's own time and memory are not counted, but it shares the machine's cores.
@@ -55,12 +58,13 @@ WORDS = [
 ]
 
 
-def product(pid: int) -> dict[str, Any]:
-    """One product as the Admin REST API returns it, about 2 KB of JSON."""
+def product(pid: int, renamed: bool = False) -> dict[str, Any]:
+    """One product as the Admin REST API returns it, about 2 KB of JSON. `renamed`: one
+    product in a hundred has another title."""
     words = " ".join(WORDS[(pid + i) % len(WORDS)] for i in range(40))
     return {
         "id": pid,
-        "title": f"Product {pid}",
+        "title": f"Product {pid}" + (" (renamed)" if renamed and pid % 100 == 0 else ""),
         "body_html": f"<p>{words}</p>",
         "handle": f"product-{pid}",
         "status": "active",
@@ -89,7 +93,7 @@ def product(pid: int) -> dict[str, Any]:
     }
 
 
-def _serve(products: int, ready: Any, stop: Any, repeat: bool = False) -> None:
+def _serve(products: int, ready: Any, stop: Any, renamed: Any, repeat: bool = False) -> None:
     pages = (products + PAGE - 1) // PAGE
 
     class Handler(BaseHTTPRequestHandler):
@@ -102,7 +106,8 @@ def _serve(products: int, ready: Any, stop: Any, repeat: bool = False) -> None:
             ids = [*range(first + 1, min(first + PAGE, products) + 1)]
             if repeat and page + 1 == pages:
                 ids.append(1)  # the first page's first product again, as a shifting shop gives
-            body = json.dumps({"products": [product(i) for i in ids]}).encode()
+            drifted = renamed.is_set()
+            body = json.dumps({"products": [product(i, drifted) for i in ids]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -156,7 +161,7 @@ def _phase_import(db_url: str, url: str, out: Any) -> None:
     )
 
 
-def _phase_reconcile(db_url: str, url: str, out: Any) -> None:
+def _phase_reconcile(db_url: str, url: str, heal: bool, out: Any) -> None:
     import dagster as dg
 
     from catalog_pipelines import db
@@ -165,15 +170,16 @@ def _phase_reconcile(db_url: str, url: str, out: Any) -> None:
     from dagster_defs.partitions import SOURCES_PARTITIONS_NAME
     from dagster_defs.resources import CatalogDatabase, InboxResource
 
-    with db.make_engine(db_url).begin() as conn:  # the source the import made, given its URL
-        add_source(
-            conn,
-            account_id="acct_feed",
-            name="feed",
-            kind="http_json",
-            owns=frozenset(GROUPS),
-            config={"url": url},
-        )
+    if not heal:  # the heal runs after the plan-only reconcile, which gave the source its URL
+        with db.make_engine(db_url).begin() as conn:  # the source the import made
+            add_source(
+                conn,
+                account_id="acct_feed",
+                name="feed",
+                kind="http_json",
+                owns=frozenset(GROUPS),
+                config={"url": url},
+            )
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["feed"])
         resources = {
@@ -187,14 +193,25 @@ def _phase_reconcile(db_url: str, url: str, out: Any) -> None:
             partition_key="feed",
             instance=instance,
             resources=resources,
+            run_config={"ops": {"catalog_drift": {"config": {"heal": heal}}}},
         )
         elapsed = time.perf_counter() - t
-        (drift,) = [
-            e.materialization.metadata["drift_total"].value
+        recorded = {
+            e.asset_key.to_user_string(): {
+                k: v.value for k, v in e.materialization.metadata.items()
+            }
             for e in result.get_asset_materialization_events()
-            if e.asset_key.to_user_string() == "catalog_drift"
-        ]
-    out.put({"seconds": elapsed, "rss_mib": _rss_mib(), "drift_total": drift})
+        }
+    drift = recorded["catalog_drift"]
+    healed = recorded.get("catalog_products", {}).get("updated", 0)
+    out.put(
+        {
+            "seconds": elapsed,
+            "rss_mib": _rss_mib(),
+            "drift_total": drift["drift_total"],
+            "products_updated": healed,
+        }
+    )
 
 
 def main() -> None:
@@ -206,10 +223,15 @@ def main() -> None:
     parser.add_argument(
         "--repeat", action="store_true", help="the last page repeats the first product"
     )
+    parser.add_argument(
+        "--heal", action="store_true", help="rename 1%% of the products, then heal the drift"
+    )
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
-    ready, stop = ctx.Queue(), ctx.Event()
-    server = ctx.Process(target=_serve, args=(args.products, ready, stop, args.repeat), daemon=True)
+    ready, stop, renamed = ctx.Queue(), ctx.Event(), ctx.Event()
+    server = ctx.Process(
+        target=_serve, args=(args.products, ready, stop, renamed, args.repeat), daemon=True
+    )
     server.start()
     url = ready.get()
     try:
@@ -229,8 +251,14 @@ def main() -> None:
                 phases["reimport"] = _run(_phase_import, db_url, url)
                 again = phases["reimport"]["report"]
                 assert again["events"] == 0 and again["rows_rejected"] == rejected, again
-                phases["reconcile"] = _run(_phase_reconcile, db_url, url)
+                phases["reconcile"] = _run(_phase_reconcile, db_url, url, False)
                 assert phases["reconcile"]["drift_total"] == 0, phases["reconcile"]
+                if args.heal:
+                    renamed.set()
+                    phases["heal"] = _run(_phase_reconcile, db_url, url, True)
+                    changed = args.products // 100
+                    assert phases["heal"]["drift_total"] == changed, phases["heal"]
+                    assert phases["heal"]["products_updated"] == changed, phases["heal"]
     finally:
         stop.set()
         server.join(5)
