@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 FILL = """
+WITH locked AS (SELECT pg_advisory_xact_lock(%(lock)s))
 INSERT INTO events (account_id, type, object_type, object_id, object_version, data, source)
 SELECT 'acct_bench_' || (g %% 20),
        CASE WHEN g / %(objects)s = 0 THEN 'product.created' ELSE 'product.updated' END,
@@ -34,16 +35,17 @@ SELECT 'acct_bench_' || (g %% 20),
        json_build_object('object', json_build_object('id', 'prod_bench_' || (g %% %(objects)s),
                          'object', 'product', 'name', 'Product ' || g, 'version', g / %(objects)s + 1)),
        'bench'
-FROM generate_series(%(start)s::bigint, %(stop)s::bigint) g
+FROM locked, generate_series(%(start)s::bigint, %(stop)s::bigint) g
 """
 
 
 HOT = """
+WITH locked AS (SELECT pg_advisory_xact_lock(%(lock)s))
 INSERT INTO events (account_id, type, object_type, object_id, object_version, data, source)
 SELECT 'acct_bench_0', 'inventory_item.updated', 'inventory_item', 'iitem_bench_hot', v,
        json_build_object('object', json_build_object('id', 'iitem_bench_hot', 'quantity', v)),
        'bench'
-FROM generate_series(1, %(versions)s) v
+FROM locked, generate_series(1, %(versions)s) v
 """
 
 
@@ -62,6 +64,7 @@ def main() -> None:
 
     from catalog_pipelines import db
     from catalog_pipelines.store import reads
+    from catalog_pipelines.store.events import EVENT_LOG_LOCK
     from catalog_pipelines.store.migrations import migrate
 
     if not os.environ.get("DATABASE_URL"):
@@ -77,8 +80,11 @@ def main() -> None:
             step = 1_000_000
             for start in range(0, args.events, step):
                 stop = min(start + step, args.events) - 1
-                conn.execute(FILL, {"objects": args.objects, "start": start, "stop": stop})
-            conn.execute(HOT, {"versions": args.hot_versions})
+                conn.execute(
+                    FILL,
+                    {"objects": args.objects, "start": start, "stop": stop, "lock": EVENT_LOG_LOCK},
+                )
+            conn.execute(HOT, {"versions": args.hot_versions, "lock": EVENT_LOG_LOCK})
             conn.execute("VACUUM ANALYZE events")
         result["fill_seconds"] = round(time.perf_counter() - started, 1)
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalog_pipelines import db
-from catalog_pipelines.store.events import _ACCOUNT_HEAD, account_head
+from catalog_pipelines.store.events import _ACCOUNT_HEAD, account_head, lock_event_log
 from tests.conftest import owner_url
 
 _EVENTS = sa.text(
@@ -29,10 +29,12 @@ def log(isolated_database_url: str) -> Iterator[sa.Engine]:
     owner = db.make_engine(owner_url(isolated_database_url))
     with owner.begin() as conn:
         conn.execute(sa.text("ALTER TABLE events SET (autovacuum_enabled = false)"))
+        lock_event_log(conn)
         conn.execute(_EVENTS, {"account": "acct_quiet", "prefix": "prod_q", "n": 5_000})
     with owner.begin() as conn:
         conn.execute(sa.text("ANALYZE events"))
     with owner.begin() as conn:
+        lock_event_log(conn)
         conn.execute(_EVENTS, {"account": "acct_bulk", "prefix": "prod_b", "n": 50_000})
     owner.dispose()
     engine = db.make_engine(isolated_database_url)  # the app's role, as the code runs

@@ -13,6 +13,13 @@ import sqlalchemy as sa
 from catalog_pipelines import db
 from catalog_pipelines.fingerprints import SNAPSHOT_SCHEMA
 from catalog_pipelines.store import reads, snapshots
+from catalog_pipelines.store.events import (
+    EVENT_LOG_LOCK,
+    Cause,
+    append_row,
+    event_row,
+    lock_event_log,
+)
 from catalog_pipelines.store.migrations import discover, migrate
 from tests.conftest import owner_url
 
@@ -60,6 +67,7 @@ def test_events_are_append_only_even_for_the_owner(
     """The trigger holds even for the role that owns the table (the app's role is refused
     earlier, by privileges: tests/reliability/test_event_log_roles.py)."""
     with psycopg.connect(owner_url(database_url)) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOG_LOCK,))
         conn.execute(
             "INSERT INTO events (id, account_id, type, object_type, object_id, object_version, data)"
             " VALUES (%s, %s, 'product.created', 'product', %s, 1, '{}')",
@@ -71,6 +79,58 @@ def test_events_are_append_only_even_for_the_owner(
         conn.rollback()
         n = conn.execute("SELECT count(*) FROM events WHERE account_id = %s", (account,)).fetchone()
     assert n == (1,)
+
+
+_BARE_APPEND = (
+    "INSERT INTO events (account_id, type, object_type, object_id, object_version, data)"
+    " SELECT :account, 'product.created', 'product', :object, 1, '{}' WHERE :write"
+)
+
+
+@pytest.mark.parametrize("role", ["app", "owner"])
+def test_an_event_appended_without_the_log_lock_is_refused(
+    database_url: str, account: str, role: str
+) -> None:
+    """Readers follow the log by sequence, which is safe only while appends hold the log's
+    lock to their commit (store/events.py): the database refuses an append that does not,
+    from any role, and keeps nothing of it. A statement that appends nothing passes."""
+    url = database_url if role == "app" else owner_url(database_url)
+    engine = db.make_engine(url)
+    count = sa.text("SELECT count(*) FROM events WHERE account_id = :a")
+    try:
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="without the event log lock") as refused,
+            engine.begin() as conn,
+        ):
+            conn.execute(
+                sa.text(_BARE_APPEND),
+                {"account": account, "object": f"prod_a_{account}", "write": True},
+            )
+        assert isinstance(refused.value.orig, psycopg.errors.ObjectNotInPrerequisiteState)
+        with engine.begin() as conn:  # a statement that appends nothing needs no lock
+            nothing = {"account": account, "object": f"prod_b_{account}", "write": False}
+            conn.execute(sa.text(_BARE_APPEND), nothing)
+        with engine.begin() as conn:  # the same append with the lock held
+            lock_event_log(conn)
+            written = {"account": account, "object": f"prod_b_{account}", "write": True}
+            conn.execute(sa.text(_BARE_APPEND), written)
+        with engine.begin() as conn:  # the lock taken by the statement itself
+            cause = Cause(source="test")
+            row = event_row(
+                account_id=account,
+                type="product.created",
+                object_type="product",
+                object_id=f"prod_c_{account}",
+                version=1,
+                obj={"id": f"prod_c_{account}"},
+                previous_attributes=None,
+                cause=cause,
+            )
+            append_row(conn, row)
+        with engine.connect() as conn:
+            assert conn.execute(count, {"a": account}).scalar_one() == 2
+    finally:
+        engine.dispose()
 
 
 def test_events_stored_before_0009_read_the_same_after_it(server_url: str, tmp_path: Path) -> None:
@@ -191,6 +251,7 @@ def test_update_events_across_0022_read_the_same(server_url: str, tmp_path: Path
         migrate(owner, app_role=db.APP_ROLE)
         with app.begin() as conn:
             conn.execute(sa.text(rename), {"name": "Newer"})
+            lock_event_log(conn)
             conn.execute(sa.text(event), {"id": "evt_u3", "type": "product.updated", "data": None})
         ids = ("evt_c", "evt_u2", "evt_u3")
         with app.connect() as conn:
