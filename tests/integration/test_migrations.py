@@ -16,12 +16,11 @@ from catalog_pipelines.store import reads, snapshots
 from catalog_pipelines.store.events import (
     EVENT_LOG_LOCK,
     Cause,
-    append_row,
-    event_row,
     lock_event_log,
 )
 from catalog_pipelines.store.migrations import discover, migrate
 from tests.conftest import owner_url
+from tests.support.webhooks import append_test_event
 
 # a snapshot's columns before it kept Stripe's limits (FINGERPRINT_VERSION 3)
 OLD_SNAPSHOT_SCHEMA = {k: v for k, v in SNAPSHOT_SCHEMA.items() if k != "limits"}
@@ -115,18 +114,7 @@ def test_an_event_appended_without_the_log_lock_is_refused(
             written = {"account": account, "object": f"prod_b_{account}", "write": True}
             conn.execute(sa.text(_BARE_APPEND), written)
         with engine.begin() as conn:  # the lock taken by the statement itself
-            cause = Cause(source="test")
-            row = event_row(
-                account_id=account,
-                type="product.created",
-                object_type="product",
-                object_id=f"prod_c_{account}",
-                version=1,
-                obj={"id": f"prod_c_{account}"},
-                previous_attributes=None,
-                cause=cause,
-            )
-            append_row(conn, row)
+            append_test_event(conn, account, "prod_c", 1, "product.created", Cause(source="test"))
         with engine.connect() as conn:
             assert conn.execute(count, {"a": account}).scalar_one() == 2
     finally:
