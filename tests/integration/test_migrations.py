@@ -92,7 +92,8 @@ def test_an_event_appended_without_the_log_lock_is_refused(
 ) -> None:
     """Readers follow the log by sequence, which is safe only while appends hold the log's
     lock to their commit (store/events.py): the database refuses an append that does not,
-    from any role, and keeps nothing of it. A statement that appends nothing passes."""
+    from any role, inside a savepoint too, and keeps nothing of it. A statement that appends
+    nothing passes."""
     url = database_url if role == "app" else owner_url(database_url)
     engine = db.make_engine(url)
     count = sa.text("SELECT count(*) FROM events WHERE account_id = :a")
@@ -106,6 +107,15 @@ def test_an_event_appended_without_the_log_lock_is_refused(
                 {"account": account, "object": f"prod_a_{account}", "write": True},
             )
         assert isinstance(refused.value.orig, psycopg.errors.ObjectNotInPrerequisiteState)
+        with engine.begin() as conn:  # inside a savepoint, rows carry the subtransaction's id
+            with (
+                pytest.raises(sa.exc.DBAPIError, match="without the event log lock"),
+                conn.begin_nested(),
+            ):
+                savepoint = {"account": account, "object": f"prod_s_{account}", "write": True}
+                conn.execute(sa.text(_BARE_APPEND), savepoint)
+            # Rolled back to the savepoint, the transaction goes on and commits nothing of it.
+            conn.execute(sa.text(_BARE_APPEND), {**savepoint, "write": False})
         with engine.begin() as conn:  # a statement that appends nothing needs no lock
             nothing = {"account": account, "object": f"prod_b_{account}", "write": False}
             conn.execute(sa.text(_BARE_APPEND), nothing)
