@@ -254,12 +254,18 @@ def split(
 
 @dataclass(frozen=True)
 class ValidPrints:
-    """The still-valid fingerprints, sorted once for `maybe_skipped`'s binary searches."""
+    """The still-valid fingerprints, sorted once for `maybe_skipped`'s searches, with where
+    each bucket of their top `bits` bits starts among them."""
 
     prints: np.ndarray  # sorted UInt64 fingerprints
+    starts: np.ndarray  # starts[b]: the first print of bucket b; starts[-1]: their count
+    bits: int
 
 
-NO_VALID_PRINTS = ValidPrints(prints=np.empty(0, dtype=np.uint64))
+NO_VALID_PRINTS = ValidPrints(
+    prints=np.empty(0, dtype=np.uint64), starts=np.zeros(3, dtype=np.int64), bits=1
+)
+PRINTS_A_BUCKET = 4  # on average: a search ends in two or three steps, in one or two cache lines
 
 
 def valid_prints(known: Known) -> ValidPrints:
@@ -267,19 +273,36 @@ def valid_prints(known: Known) -> ValidPrints:
     for frame in known.frames():  # a range at a time
         prints.append(frame.filter(VALID)["fingerprint"].to_numpy())
         del frame
-    every = ValidPrints(prints=np.concatenate(prints))
-    every.prints.sort()  # in place: np.sort would hold a second copy
-    return every
+    every = np.concatenate(prints)
+    every.sort()  # in place: np.sort would hold a second copy
+    return bucketed(every)
+
+
+def bucketed(prints: np.ndarray) -> ValidPrints:
+    """`prints` (sorted) with the start of each bucket of PRINTS_A_BUCKET prints on average:
+    the prints are hashes, so their top bits spread them evenly (17 MB for 10M prints)."""
+    bits = max(1, int(np.log2(max(prints.size, 1) / PRINTS_A_BUCKET)))
+    bounds = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)
+    starts = np.append(np.searchsorted(prints, bounds), prints.size).astype(np.int64)
+    return ValidPrints(prints=prints, starts=starts, bits=bits)
 
 
 def _is_valid(hashes: np.ndarray, valid: ValidPrints) -> np.ndarray:
-    """Which of `hashes` are still-valid fingerprints. Sorted needles: each search starts where
-    the last ended."""
-    order = np.argsort(hashes)
-    at = np.empty_like(order)
-    at[order] = np.searchsorted(valid.prints, hashes[order])
-    at = np.minimum(at, valid.prints.size - 1)
-    return valid.prints[at] == hashes
+    """Which of `hashes` are still-valid fingerprints: a binary search within each hash's
+    bucket. A search of all 10M prints of a 10M-row file missed the cache at nearly every step
+    (3.2 s against 0.12 s for 1M: 2.7 times the time a print)."""
+    prints = valid.prints
+    if not prints.size:
+        return np.zeros(hashes.shape, dtype=bool)
+    bucket = (hashes >> np.uint64(64 - valid.bits)).astype(np.int64)
+    lo, hi = valid.starts[bucket], valid.starts[bucket + 1]
+    last = prints.size - 1
+    while (searching := lo < hi).any():
+        mid = (lo + hi) >> 1
+        below = prints[np.minimum(mid, last)] < hashes
+        lo = np.where(searching & below, mid + 1, lo)
+        hi = np.where(searching & ~below, mid, hi)
+    return prints[np.minimum(lo, last)] == hashes
 
 
 def maybe_skipped(rows: pl.DataFrame, valid: ValidPrints) -> pl.Series:

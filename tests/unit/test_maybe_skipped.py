@@ -3,7 +3,9 @@ whose product, as printed in the piece, is what the last import saw."""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+import pytest
 
 from catalog_pipelines.fingerprints import (
     KEY,
@@ -12,7 +14,7 @@ from catalog_pipelines.fingerprints import (
     row_prints,
 )
 from catalog_pipelines.normalized import ROW_NUMBER
-from catalog_pipelines.skip_decision import maybe_skipped, valid_prints
+from catalog_pipelines.skip_decision import _is_valid, bucketed, maybe_skipped, valid_prints
 
 LAST_FILE = [("A", "1"), ("B", "1"), ("B", "2"), ("C", "1"), ("C", "2")]
 
@@ -60,3 +62,21 @@ def test_part_of_a_product_is_kept_unless_it_was_the_whole_product() -> None:
 
 def test_a_row_without_a_key_is_kept() -> None:
     assert _left_behind([(None, "1"), ("A", "1")]) == [False, True]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1_000, 100_000])
+def test_a_print_is_found_exactly_when_it_is_among_the_valid_ones(size: int) -> None:
+    """The bucketed search answers as a set would, for prints at either end of the range and
+    buckets left empty or crowded."""
+    rng = np.random.default_rng(size)
+    top = np.iinfo(np.uint64).max
+    prints = rng.integers(0, top, size, dtype=np.uint64, endpoint=True)
+    prints[: min(size, 2)] = [0, top][: min(size, 2)]  # both ends
+    if size > 10:  # a crowded bucket: neighbours of one print
+        prints[-5:] = prints[5] + np.arange(1, 6, dtype=np.uint64)
+    prints.sort()
+    beside = prints[prints < top] + np.uint64(1)
+    needles = np.concatenate([prints, rng.integers(0, top, 5_000, dtype=np.uint64), beside])
+    found = _is_valid(needles, bucketed(prints))
+    valid = set(prints.tolist())
+    assert found.tolist() == [n in valid for n in needles.tolist()]
