@@ -11,8 +11,8 @@ transaction. The floor reads nothing, maps, validates and diffs nothing, and sen
 the final rows; triggers are not copied (they cost 0.06-0.1 ms a statement, docs/maintainers.md).
 Then the same into copies without indexes, each table's indexes built once it is filled: the
 floor of a bulk load into an empty catalog (an account's first import shares its tables with
-the other accounts, so it cannot drop their indexes). Also, the part of a 1% re-import that is writes: one product in a hundred renamed by one
-UPDATE of the copied products, timed alone (no events).
+the other accounts, so it cannot drop their indexes). And the writes of a 1% re-import alone:
+one product in a hundred renamed by one UPDATE of the copied products (no events).
 """
 
 from __future__ import annotations

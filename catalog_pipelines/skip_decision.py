@@ -289,8 +289,8 @@ def bucketed(prints: np.ndarray) -> ValidPrints:
 
 def _is_valid(hashes: np.ndarray, valid: ValidPrints) -> np.ndarray:
     """Which of `hashes` are still-valid fingerprints: a binary search within each hash's
-    bucket. A search of all 10M prints of a 10M-row file missed the cache at nearly every step
-    (3.2 s against 0.12 s for 1M: 2.7 times the time a print)."""
+    bucket. Searching all of a 10M-row file's 10M prints missed the cache at nearly every step:
+    3.2 s for 10M hashes, 27 times the 0.12 s of 1M hashes among 1M prints."""
     prints = valid.prints
     if not prints.size:
         return np.zeros(hashes.shape, dtype=bool)
