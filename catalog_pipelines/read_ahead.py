@@ -1,4 +1,5 @@
-"""An iterator's next item made in a thread while the caller uses this one.
+"""An iterator's next item made in a thread while the caller uses this one, and a map whose
+calls run in threads ahead of the caller.
 
 The work on both sides is Polars or numpy, which run without the GIL, so on two cores the
 reader and its consumer overlap: an import's writes and the planning of its next part, or a
@@ -7,12 +8,15 @@ re-import's skip decision and the parse of its next piece of the file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from types import TracebackType
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _END = object()
 
@@ -66,3 +70,23 @@ class ReadAhead(Generic[T]):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def mapped_ahead(
+    fn: Callable[[T], R], items: Iterable[T], *, workers: int = 2, name: str = "map-ahead"
+) -> Iterator[R]:
+    """`fn` of each of `items`, in order, called in `workers` threads: at most `workers` calls
+    run, or wait to be taken, at once. The next one starts when the caller takes a result, so
+    what the caller holds does not add to what the threads hold. Leaving early cancels the
+    calls not started and waits for those running."""
+    source = iter(items)
+    pending: deque[Future[R]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        try:
+            pending.extend(pool.submit(fn, item) for item in islice(source, workers))
+            while pending:
+                yield pending.popleft().result()
+                pending.extend(pool.submit(fn, item) for item in islice(source, 1))
+        finally:
+            for future in pending:
+                future.cancel()

@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
@@ -25,6 +26,7 @@ from catalog_pipelines.fingerprints import (
     SnapshotRows,
     as_snapshot,
     by_range,
+    valid_fingerprints,
     valid_row,
 )
 from catalog_pipelines.spill import Held, Spill, hold
@@ -42,13 +44,9 @@ _LOAD = sa.text(
     "SELECT run_id, salt, watermark, own_from, own_to, key_ranges FROM import_snapshots"
     " WHERE account_id = :account AND source = :source"
 )
-_CHUNKS = sa.text(
-    "SELECT chunk FROM import_snapshot_chunks WHERE account_id = :account AND source = :source"
-    " AND key_range = :range ORDER BY chunk"
-)
-_CHUNK = sa.text(
-    "SELECT data FROM import_snapshot_chunks"
-    " WHERE account_id = :account AND source = :source AND chunk = :chunk"
+_RANGE_CHUNKS = (  # psycopg's own, for a binary fetch
+    "SELECT data FROM import_snapshot_chunks WHERE account_id = %(account)s"
+    " AND source = %(source)s AND key_range = %(range)s ORDER BY chunk"
 )
 _DROP_CHUNKS = sa.text(
     "DELETE FROM import_snapshot_chunks WHERE account_id = :account AND source = :source"
@@ -184,12 +182,14 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
         return None
     spill = Spill() if row.key_ranges > 1 else None
     ranges: list[Held | None] = []
-    previous, valid = 0, 0
+    prints: list[np.ndarray] = []
+    previous = 0
     for key_range in range(row.key_ranges):
         frame = _read_range(conn, account_id, source, key_range).with_columns(
             valid_row(touched.product_ids).alias(VALID)
         )
-        previous, valid = previous + frame.height, valid + int(frame[VALID].sum())
+        previous += frame.height
+        prints.append(valid_fingerprints(frame))
         ranges.append(hold(frame, spill))
         del frame
     return Known(
@@ -197,19 +197,23 @@ def load_known(conn: sa.Connection, account_id: str, source: str) -> Known | Non
         since=since,
         ranges=ranges,
         previous_count=previous,
-        valid_count=valid,
+        valid_count=sum(p.size for p in prints),
+        valid_fingerprints=prints,
         touched=touched.product_ids,
     )
 
 
 def _read_range(conn: sa.Connection, account_id: str, source: str, key_range: int) -> pl.DataFrame:
-    """The snapshot's rows in one key range, fetched a chunk at a time."""
-    where = {"account": account_id, "source": source}
+    """The snapshot's rows in one key range (about CHUNK_ROWS keys: its chunks, ~15 MB, are
+    fetched at once). Binary: as text, bytea comes hex-encoded, twice its size, and the chunks
+    of a 10M-row snapshot took 2.6 s to fetch instead of 1.2 s."""
     frames = [pl.DataFrame(schema=SNAPSHOT_SCHEMA)]
-    for chunk in conn.execute(_CHUNKS, {**where, "range": key_range}).scalars().all():
-        data = conn.execute(_CHUNK, {**where, "chunk": chunk}).scalar_one()
-        frames.append(as_snapshot(pl.read_ipc(io.BytesIO(data))))
-        del data
+    where = {"account": account_id, "source": source, "range": key_range}
+    raw = conn.connection.driver_connection  # same transaction as `conn`
+    with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
+        for (data,) in cur.execute(_RANGE_CHUNKS, where):
+            frames.append(as_snapshot(pl.read_ipc(io.BytesIO(data))))
+            del data
     return pl.concat(frames)
 
 

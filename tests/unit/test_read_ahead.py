@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from catalog_pipelines.plan_parts import Part, planned_ahead
-from catalog_pipelines.read_ahead import ReadAhead
+from catalog_pipelines.read_ahead import ReadAhead, mapped_ahead
 
 
 def _items(n: int, taken: list[int], closed: list[bool] | None = None) -> Iterator[int]:
@@ -83,3 +83,38 @@ def test_closing_early_takes_nothing_more_and_closes_the_source() -> None:
     assert taken in ([0], [0, 1])  # at most the one item ahead, none after the close
     assert closed == [True]  # a file the source reads is closed now, not when collected
     assert not [t for t in threading.enumerate() if t.name.startswith("test-ahead")]
+
+
+def test_a_mapped_ahead_runs_two_calls_at_once_and_no_more_than_the_caller_takes() -> None:
+    both_running = threading.Barrier(2, timeout=10)  # broken unless two calls overlap
+    started: list[int] = []
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i < 2:
+            both_running.wait()
+        return i * 10
+
+    results = mapped_ahead(work, range(5), workers=2)
+    assert next(results) == 0
+    # result 0 is held: item 1 may run, item 2 waits until the caller takes the next result
+    time.sleep(0.05)
+    assert sorted(started) == [0, 1]
+    assert list(results) == [10, 20, 30, 40]
+    assert sorted(started) == [0, 1, 2, 3, 4]
+
+
+def test_a_mapped_ahead_call_that_fails_fails_the_caller_in_its_turn() -> None:
+    started: list[int] = []
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i == 1:
+            raise ValueError("range 1 is unreadable")
+        return i
+
+    results = mapped_ahead(work, range(10), workers=2)
+    assert next(results) == 0
+    with pytest.raises(ValueError, match="range 1 is unreadable"):
+        next(results)
+    assert max(started) <= 2  # nothing started after the failure was taken
