@@ -297,6 +297,13 @@ class Skipped:
             self.prices += int(frame["prices"].sum())
             self.items += int(frame["items"].sum())
 
+    def merge(self, other: Skipped) -> None:
+        """Take the parts `other` holds (a key range decided, and spilled, in a thread)."""
+        self.parts.extend(other.parts)
+        self.height += other.height
+        self.prices += other.prices
+        self.items += other.items
+
     def frames(self) -> Iterator[pl.DataFrame]:
         return (part.frame() for part in self.parts)
 

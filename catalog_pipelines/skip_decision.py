@@ -75,26 +75,34 @@ def decide_by_range(
     assert known is None or len(known.ranges) == len(ranges)
     refused_parts = by_range(refused, len(ranges))
 
-    def decide_one(i: int) -> tuple[int, pl.Series, _Decided]:
-        """Range `i`'s row count, row numbers to process and decision (in a thread)."""
+    def decide_one(i: int) -> tuple[int, pl.Series, _Decided, Skipped]:
+        """Range `i`'s row count, row numbers to process, decision and skipped products
+        (held in `spill` already: nearly all of the snapshot's rows)."""
         held = ranges[i]
         rows = pl.concat([h.frame() for h in held]) if held else _NO_ROWS
         held.clear()
         stale, valid = known.range(i) if known is not None else (None, _NONE_VALID)
         part = _decide_range(rows, refused_parts[i], stale, valid)
-        return rows.height, rows.filter(part.keep)[ROW_NUMBER], part
+        del stale, valid
+        return (
+            rows.height,
+            rows.filter(part.keep)[ROW_NUMBER],
+            replace(part, keep=part.keep.clear(), skipped=_NONE_VALID),
+            Skipped.of([part.skipped], spill),
+        )
 
     decided: list[_Decided] = []
     wanted: list[pl.Series] = []
     skipped, skipped_rows = Skipped(), 0
-    # Two ranges at once: the file is read by now, so both cores are free (a 10M-row no-op
-    # spent 8 s here on one).
-    for height, kept, part in mapped_ahead(decide_one, range(len(ranges)), name="decide"):
+    # Two ranges at once, in threads: the file is read by now, so both cores are free (a
+    # 10M-row no-op spent 8 s here on one).
+    for height, kept, part, its_skipped in mapped_ahead(
+        decide_one, range(len(ranges)), name="decide"
+    ):
         skipped_rows += height - kept.len()
         wanted.append(kept)
-        skipped.add(part.skipped, spill)  # to disk now: the snapshot's rows, nearly all
-        decided.append(replace(part, keep=part.keep.clear(), skipped=_NONE_VALID))
-        del part
+        skipped.merge(its_skipped)
+        decided.append(part)
     return pl.concat(wanted).sort(), _merged(
         decided, skipped, skipped_rows, salt_value, salt_parts, request
     )

@@ -7,6 +7,7 @@ not when the process is killed."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -71,15 +72,14 @@ class Spill:
     def __init__(self) -> None:
         self._folder = owned_folder("spill")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
-        self._count = 0
+        self._numbers = itertools.count()  # next() is atomic: ranges are spilled from threads
 
     def close(self) -> None:
         """Remove the folder now, whatever still refers to it."""
         self._cleanup()
 
     def keep(self, frame: pl.DataFrame) -> Held:
-        path = self._folder / f"{self._count:06d}.arrow"
-        self._count += 1
+        path = self._folder / f"{next(self._numbers):06d}.arrow"
         frame.write_ipc(path, compression="lz4")  # cheap to write and read back
         return Held(path=path, spill=self)
 
