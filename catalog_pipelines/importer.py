@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import polars as pl
 import sqlalchemy as sa
 
-from catalog_pipelines import first_import, ownership, plan_parts, skip_unchanged
+from catalog_pipelines import allocator, first_import, ownership, plan_parts, skip_unchanged
 from catalog_pipelines.connectors.detect import detect_format, load_batch
 from catalog_pipelines.connectors.http_json import fetch_products_feed
 from catalog_pipelines.connectors.registry import DEFAULT_CURRENCY, EXPORTS
@@ -808,6 +808,7 @@ def import_path(
 ) -> ImportReport:
     """Read, validate and import one file (the CLI's `import`). The run is recorded before
     the file is read, so an unreadable file is a `failed` run too."""
+    allocator.tune()
     run = _run_start(options, str(path))
     progress = never_back(progress)
     with engine.connect() as conn, _tracked(engine, conn, run, options):
@@ -934,6 +935,7 @@ def import_feed(
     (`read_feed_stream`), or whole when it must be. `currency`: the shop's (default: the
     source's `config.currency`, else usd); `fetch`: `fetch_products_feed`'s retries, timeout
     and page limit."""
+    allocator.tune()
     run = _run_start(options, url)
     progress = never_back(progress)
     opts = replace(options, source_kind="http_json")

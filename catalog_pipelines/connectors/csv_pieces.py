@@ -11,6 +11,7 @@ that wants the whole file's exact error message reads it whole on `InputError`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from catalog_pipelines import allocator
 from catalog_pipelines.connectors.reading import CsvTable, decode_to_utf8, read_csv_table_bytes
 from catalog_pipelines.normalized import ROW_NUMBER, InputError
 
@@ -53,6 +55,13 @@ def last_record_end(data: bytes) -> int | None:
         start = max(0, start - 8 * _TAIL)
 
 
+def _read_next_meanwhile(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to read the next piece while this one is parsed: with the page cache
+    cold, reading then parsing each piece in turn took a 10M-row no-op's read from 24 s to 31 s."""
+    if hasattr(os, "posix_fadvise"):  # not on macOS or Windows
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
+
+
 def _renumbered(table: CsvTable, before: int) -> CsvTable:
     if not before:
         return table
@@ -69,6 +78,7 @@ def csv_pieces(
 ) -> Iterator[CsvTable]:
     """The UTF-8 CSV file at `path` as tables of whole records, numbered as in the file.
     Raises `InputError` as reading the file whole would (possibly worded for the piece)."""
+    allocator.tune()  # each piece's buffers reused, not faulted in again
     piece_bytes = piece_bytes or PIECE_BYTES
     header = b""
     before = 0  # data records in the pieces already read
@@ -81,6 +91,7 @@ def csv_pieces(
     with f:
         while True:
             block = f.read(piece_bytes)
+            _read_next_meanwhile(f.fileno(), f.tell(), piece_bytes)
             data = carry + block
             if block:
                 end = last_record_end(data)
