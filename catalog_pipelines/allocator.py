@@ -4,7 +4,7 @@ By default glibc serves a large allocation (over 128 KiB, rising to 32 MiB as it
 a mapping of its own and unmaps it on free, so every piece's buffers were faulted in again, page
 by page: reading a 10M-row CSV in pieces spent 6 of its 19 s in the kernel. Served from the
 heap below 64 MiB, and with up to 256 MiB of free heap kept for the next piece, the same read
-took 14 s, and the no-op of that file 25 s instead of 28-30 s, its peak RSS 20-50 MiB higher.
+took 14 s, and the no-op of that file 25 s instead of 28-30 s, its peak RSS 60-90 MiB higher.
 
 Process-wide, so it is done once, by `tune()`, where an import starts. Nothing happens where
 the C library is not glibc, or with CATALOG_MALLOC_TUNING=0.

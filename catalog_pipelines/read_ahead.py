@@ -77,7 +77,8 @@ def mapped_ahead(
 ) -> Iterator[R]:
     """`fn` of each of `items`, in order, called in `workers` threads: at most `workers` calls
     run, or wait to be taken, at once. The next one starts when the caller takes a result, so
-    what the caller holds does not add to what the threads hold. Leaving early cancels the
+    what the caller holds does not add to what the threads hold. `items` is drawn in the
+    caller's thread (it may use the caller's database connection). Leaving early cancels the
     calls not started and waits for those running."""
     source = iter(items)
     pending: deque[Future[R]] = deque()

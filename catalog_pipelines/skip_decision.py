@@ -25,6 +25,7 @@ from catalog_pipelines.fingerprints import (
     product_key,
     row_prints,
     salt,
+    valid_fingerprints,
 )
 from catalog_pipelines.normalized import ROW_NUMBER
 from catalog_pipelines.read_ahead import mapped_ahead
@@ -285,8 +286,10 @@ PRINTS_A_BUCKET = 4  # on average: a search ends in two or three steps, in one o
 
 def valid_prints(known: Known) -> ValidPrints:
     """`known`'s still-valid fingerprints, sorted and bucketed. They leave `known`: only the
-    result holds them."""
+    result holds them (a second reader of the same snapshot reads them from its ranges)."""
     prints, known.valid_fingerprints = known.valid_fingerprints, []
+    if not prints and known.valid_count:
+        prints = [valid_fingerprints(frame) for frame in known.frames()]
     every = np.concatenate([np.empty(0, dtype=np.uint64), *prints])
     del prints
     every.sort()  # in place: np.sort would hold a second copy

@@ -15,6 +15,7 @@ from catalog_pipelines.fingerprints import (
 )
 from catalog_pipelines.normalized import ROW_NUMBER
 from catalog_pipelines.skip_decision import _is_valid, bucketed, maybe_skipped, valid_prints
+from catalog_pipelines.spill import Spill
 
 LAST_FILE = [("A", "1"), ("B", "1"), ("B", "2"), ("C", "1"), ("C", "2")]
 
@@ -31,15 +32,32 @@ def _prints(rows: list[tuple[str | None, str]]) -> pl.DataFrame:
     return row_prints(frame, "key", None)
 
 
-def _left_behind(piece: list[tuple[str | None, str]]) -> list[bool]:
+def _snapshot() -> pl.DataFrame:
     last = product_fingerprints(_prints(LAST_FILE).select(KEY, "_h"))
-    snapshot = last.with_columns(
+    return last.with_columns(
         pl.format("prod_{}", KEY).alias("product_id"),
         pl.lit(1, dtype=pl.UInt32).alias("prices"),
         pl.lit(1, dtype=pl.UInt32).alias("items"),
     )
-    valid = valid_prints(known_from(snapshot, salt="s", since=None))
+
+
+def _left_behind(piece: list[tuple[str | None, str]]) -> list[bool]:
+    valid = valid_prints(known_from(_snapshot(), salt="s", since=None))
     return maybe_skipped(_prints(piece), valid).to_list()
+
+
+@pytest.mark.parametrize("ranges", [1, 3])
+def test_a_second_reader_of_the_same_snapshot_searches_the_same_prints(ranges: int) -> None:
+    # the first reader takes the prints gathered as the snapshot was read; a second one (a
+    # reader that starts over) must not find none, or it would keep every row
+    spill = Spill() if ranges > 1 else None
+    known = known_from(
+        _snapshot(), salt="s", since=None, touched=frozenset({"prod_C"}), ranges=ranges, spill=spill
+    )
+    first, second = valid_prints(known), valid_prints(known)
+    assert first.prints.size == 2  # A and B; C was changed since
+    assert np.array_equal(first.prints, second.prints)
+    assert np.array_equal(first.starts, second.starts)
 
 
 def test_a_product_whose_rows_in_the_piece_are_what_it_was_is_left_behind() -> None:
