@@ -86,7 +86,11 @@ def _int(value: Any, param: str, *, minimum: int | None = None) -> int:
         raise InvalidRequest(f"Invalid integer: {value!r}", param=param)
     if isinstance(value, int):
         result = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+    elif (
+        isinstance(value, str)
+        and (digits := value.strip().lstrip("-")).isdigit()
+        and len(digits.lstrip("0")) < 20  # leading zeros are allowed (the API's pattern)
+    ):
         result = int(value)
     else:
         raise InvalidRequest(f"Invalid integer: {value!r}", param=param)
